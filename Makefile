@@ -1,0 +1,54 @@
+# Reasonscope: the two commands a user needs are `make run` and `make test`.
+# Both install missing Debian packages (packaging/debian-packages.txt) first.
+
+PRESET  ?= release
+BUILD   ?= build
+JOBS    ?= $(shell nproc)
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PKGS    := $(shell grep -v '^\s*\#' packaging/debian-packages.txt | grep -v '^\s*$$')
+
+.PHONY: deps build test run bench package asan fuzz clean format
+
+deps:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "All Debian packages present."; fi
+
+build: deps
+	cmake --preset $(PRESET) >/dev/null
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+test: build
+	ctest --preset $(PRESET) -j $(JOBS)
+
+run: build
+	./$(BUILD)/bin/reasonscope demo
+
+bench: build
+	./$(BUILD)/bin/reasonscope bench --model resources/models/reasoner.gguf
+
+package: build
+	cd $(BUILD) && cpack -G DEB
+
+asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+# Runs the GGUF reader fuzzer (libFuzzer, clang) for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan --target fuzz_gguf -j $(JOBS)
+	mkdir -p build-asan/fuzz-corpus
+	./build-asan/bin/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-asan/fuzz-corpus tests/data/gguf-seeds
+
+format:
+	find app engine kernels storage views plugins tests tools -name '*.cpp' -o -name '*.h' -o -name '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build build-dev build-asan

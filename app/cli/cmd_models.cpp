@@ -1,0 +1,102 @@
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "reasonscope/error.h"
+#include "reasonscope/gguf.h"
+#include "reasonscope/tokenizer.h"
+
+namespace rs::cli {
+namespace {
+
+std::string human_bytes(uint64_t b) {
+    char buf[32];
+    if (b >= (1ull << 30))
+        std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
+    else if (b >= (1ull << 20))
+        std::snprintf(buf, sizeof buf, "%.2f MiB", b / double(1ull << 20));
+    else if (b >= 1024)
+        std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+    else
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+    return buf;
+}
+
+int models_info(const Argv& argv) {
+    Args a("models info", "FILE [--json] [--metadata]");
+    a.positional("FILE", "a GGUF model file").flag("json", "print JSON").flag("metadata", "list every metadata key");
+    if (!a.parse(argv)) return 0;
+    auto f = GgufFile::open(a.get("FILE"));
+    std::string arch = f->get_string("general.architecture", "?");
+    auto key = [&](const std::string& k) { return arch + "." + k; };
+    std::map<std::string, std::pair<int, uint64_t>> by_type;
+    uint64_t total = 0, params = 0;
+    for (const auto& t : f->tensors()) {
+        auto& e = by_type[std::string(type_name(t.type))];
+        e.first++;
+        e.second += t.n_bytes;
+        total += t.n_bytes;
+        params += static_cast<uint64_t>(t.n_elements());
+    }
+    std::string tok_kind = f->get_string("tokenizer.ggml.model", "none");
+    int64_t n_vocab = f->has("tokenizer.ggml.tokens") ? static_cast<int64_t>(f->get_array("tokenizer.ggml.tokens").items.size()) : 0;
+
+    nlohmann::json j;
+    j["file"] = f->path();
+    j["gguf_version"] = f->version();
+    j["file_bytes"] = f->file_size();
+    j["architecture"] = arch;
+    j["name"] = f->get_string("general.name", "");
+    for (const char* k : {"context_length", "embedding_length", "block_count", "feed_forward_length",
+                          "attention.head_count", "attention.head_count_kv"}) {
+        if (f->has(key(k))) j["hparams"][k] = f->get_int(key(k));
+    }
+    for (const char* k : {"rope.freq_base", "attention.layer_norm_rms_epsilon"}) {
+        if (f->has(key(k))) j["hparams"][k] = f->get_float(key(k));
+    }
+    j["tokenizer"] = {{"model", tok_kind}, {"pre", f->get_string("tokenizer.ggml.pre", "")}, {"n_vocab", n_vocab}};
+    j["tensor_count"] = f->tensors().size();
+    j["tensor_bytes"] = total;
+    j["parameters"] = params;
+    for (const auto& [t, e] : by_type) j["tensors_by_type"][t] = {{"count", e.first}, {"bytes", e.second}};
+    if (a.flag_set("metadata"))
+        for (const auto& k : f->keys()) j["metadata"][k] = f->find(k)->to_string();
+
+    if (a.flag_set("json")) {
+        std::puts(j.dump(2).c_str());
+        return 0;
+    }
+    std::printf("file          %s (%s, GGUF v%u)\n", f->path().c_str(), human_bytes(f->file_size()).c_str(), f->version());
+    std::printf("architecture  %s%s%s\n", arch.c_str(), j["name"].get<std::string>().empty() ? "" : "  name: ",
+                j["name"].get<std::string>().c_str());
+    if (j.contains("hparams"))
+        for (auto& [k, v] : j["hparams"].items()) std::printf("  %-32s %s\n", k.c_str(), v.dump().c_str());
+    std::printf("tokenizer     %s%s%s, %lld tokens\n", tok_kind.c_str(),
+                f->has("tokenizer.ggml.pre") ? " / pre " : "", f->get_string("tokenizer.ggml.pre", "").c_str(),
+                static_cast<long long>(n_vocab));
+    std::printf("parameters    %.2fM\n", params / 1e6);
+    std::printf("tensors       %zu, %s\n", f->tensors().size(), human_bytes(total).c_str());
+    for (const auto& [t, e] : by_type) std::printf("  %-8s %5d tensors  %s\n", t.c_str(), e.first, human_bytes(e.second).c_str());
+    if (a.flag_set("metadata"))
+        for (const auto& k : f->keys()) std::printf("  %-44s %s\n", k.c_str(), f->find(k)->to_string().c_str());
+    return 0;
+}
+
+}  // namespace
+
+int cmd_models(const Argv& argv) {
+    if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
+        std::puts(
+            "usage: reasonscope models SUBCOMMAND\n"
+            "  info FILE [--json] [--metadata]   inspect a GGUF model\n"
+            "  synth --shape NAME --type T -o FILE   write a random-weight model of a real shape");
+        return argv.empty() ? 2 : 0;
+    }
+    Argv rest(argv.begin() + 1, argv.end());
+    if (argv[0] == "info") return models_info(rest);
+    throw UsageError{"models: unknown subcommand '" + argv[0] + "' (see reasonscope models --help)"};
+}
+
+}  // namespace rs::cli

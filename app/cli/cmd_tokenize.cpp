@@ -1,0 +1,60 @@
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "reasonscope/error.h"
+#include "reasonscope/gguf.h"
+#include "reasonscope/tokenizer.h"
+
+namespace rs::cli {
+
+int cmd_tokenize(const Argv& argv) {
+    Args a("tokenize", "--model FILE (TEXT | --vocab-test FILE.inp) [--bos] [--special] [--pieces]");
+    a.option("model", "GGUF file whose tokenizer to use")
+        .option("vocab-test", "llama.cpp test input: strings separated by __ggml_vocab_test__ lines; "
+                              "prints one line of ids per string")
+        .flag("bos", "add BOS/EOS as the model's metadata asks")
+        .flag("special", "recognise control tokens written in the text")
+        .flag("pieces", "print each id with its text")
+        .positional("TEXT", "text to tokenize", false);
+    if (!a.parse(argv)) return 0;
+    if (!a.has("model")) throw UsageError{"tokenize: --model FILE is required"};
+    auto f = GgufFile::open(a.get("model"));
+    auto tok = Tokenizer::from_gguf(*f);
+    bool bos = a.flag_set("bos"), special = a.flag_set("special");
+
+    if (a.has("vocab-test")) {
+        std::ifstream in(a.get("vocab-test"), std::ios::binary);
+        if (!in) throw Error(a.get("vocab-test") + ": cannot open");
+        std::stringstream ss;
+        ss << in.rdbuf();
+        std::string all = ss.str();
+        const std::string sep = "\n__ggml_vocab_test__\n";
+        size_t pos = 0;
+        std::string out;
+        while (pos < all.size()) {
+            size_t e = all.find(sep, pos);
+            if (e == std::string::npos) break;  // trailing text without separator is not a test
+            std::string s = all.substr(pos, e - pos);
+            for (TokenId id : tok->encode(s, bos, special)) out += " " + std::to_string(id);
+            out += "\n";
+            pos = e + sep.size();
+        }
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        return 0;
+    }
+    if (!a.has("TEXT")) throw UsageError{"tokenize: give TEXT or --vocab-test FILE"};
+    auto ids = tok->encode(a.get("TEXT"), bos, special);
+    if (a.flag_set("pieces")) {
+        for (TokenId id : ids) std::printf("%6d  '%s'\n", id, tok->token_to_piece(id, true).c_str());
+        return 0;
+    }
+    std::string line;
+    for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
+    std::puts(line.c_str());
+    return 0;
+}
+
+}  // namespace rs::cli

@@ -1,0 +1,16 @@
+// CLI subcommands. Each takes its arguments (after the subcommand name) and
+// returns the process exit code; bad usage throws UsageError, bad input
+// throws rs::Error (both printed by main as one line, exit code 2).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace rs::cli {
+
+using Argv = std::vector<std::string>;
+
+int cmd_models(const Argv& args);
+int cmd_tokenize(const Argv& args);
+
+}  // namespace rs::cli

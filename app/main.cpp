@@ -1,0 +1,69 @@
+// reasonscope: the workbench. With no subcommand it opens the desktop app;
+// with one it runs headless (no display needed).
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "reasonscope/error.h"
+
+namespace {
+
+struct Command {
+    std::function<int(const rs::cli::Argv&)> fn;
+    const char* help;
+};
+
+const std::map<std::string, Command>& commands() {
+    static const std::map<std::string, Command> c = {
+        {"models", {rs::cli::cmd_models, "inspect GGUF models (models info FILE)"}},
+        {"tokenize", {rs::cli::cmd_tokenize, "tokenize text with a model's tokenizer"}},
+    };
+    return c;
+}
+
+void usage(FILE* out) {
+    std::fputs("usage: reasonscope [COMMAND] [ARGS...]\n\ncommands:\n", out);
+    for (const auto& [name, c] : commands()) std::fprintf(out, "  %-10s %s\n", name.c_str(), c.help);
+    std::fputs("\nEvery command takes --help.\n", out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+        usage(stdout);
+        return 0;
+    }
+    if (cmd == "--version") {
+        std::puts("reasonscope " RS_VERSION);
+        return 0;
+    }
+    auto it = commands().find(cmd);
+    if (it == commands().end()) {
+        std::fprintf(stderr, "reasonscope: unknown command '%s'\n", cmd.c_str());
+        usage(stderr);
+        return 2;
+    }
+    rs::cli::Argv args(argv + 2, argv + argc);
+    try {
+        return it->second.fn(args);
+    } catch (const rs::cli::UsageError& e) {
+        std::fprintf(stderr, "reasonscope %s\n", e.message.c_str());
+    } catch (const rs::Error& e) {
+        std::fprintf(stderr, "reasonscope %s: error: %s\n", cmd.c_str(), e.what());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "reasonscope %s: error: %s\n", cmd.c_str(), e.what());
+    }
+    return 2;
+}
