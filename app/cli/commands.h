@@ -12,5 +12,6 @@ using Argv = std::vector<std::string>;
 
 int cmd_models(const Argv& args);
 int cmd_tokenize(const Argv& args);
+int cmd_logits(const Argv& args);
 
 }  // namespace rs::cli

@@ -1,4 +1,6 @@
 // IEEE half and bfloat16 conversions (scalar; exact, round-to-nearest-even).
+// Helpers here are static: the ISA-specific files include them, and each
+// must keep its own copy (no cross-ISA sharing through the linker).
 #pragma once
 
 #include <cstdint>
@@ -6,7 +8,7 @@
 
 namespace rs::kernels {
 
-inline float fp16_to_fp32(uint16_t h) {
+static inline float fp16_to_fp32(uint16_t h) {
     uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1F;
     uint32_t mant = h & 0x3FF;
@@ -35,14 +37,14 @@ inline float fp16_to_fp32(uint16_t h) {
 
 uint16_t fp32_to_fp16(float f);
 
-inline float bf16_to_fp32(uint16_t h) {
+static inline float bf16_to_fp32(uint16_t h) {
     uint32_t bits = static_cast<uint32_t>(h) << 16;
     float f;
     std::memcpy(&f, &bits, 4);
     return f;
 }
 
-inline uint16_t fp32_to_bf16(float f) {
+static inline uint16_t fp32_to_bf16(float f) {
     uint32_t bits;
     std::memcpy(&bits, &f, 4);
     if ((bits & 0x7FFFFFFF) > 0x7F800000) return static_cast<uint16_t>((bits >> 16) | 64);  // quiet NaN
@@ -53,6 +55,6 @@ inline uint16_t fp32_to_bf16(float f) {
 // A 64K-entry table for the hot paths (dequantization scales, F16 weights).
 extern float g_fp16_table[65536];
 void init_fp16_table();
-inline float fp16_lookup(uint16_t h) { return g_fp16_table[h]; }
+static inline float fp16_lookup(uint16_t h) { return g_fp16_table[h]; }
 
 }  // namespace rs::kernels

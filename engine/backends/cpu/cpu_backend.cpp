@@ -1,0 +1,311 @@
+// CPU forward pass for llama-family models. Activations are row-major
+// [rows][features] in f32; matrix products go through the kernel table
+// (quantized weights meet activations quantized per row to Q8_0 / Q8_K).
+// Each row's result depends only on that row's inputs (per-row
+// accumulators, fixed block order), so a branch's logits are the same
+// whether it is decoded alone or in a batch, on any thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cpu/fp16.h"
+#include "cpu/kernels.h"
+#include "reasonscope/backend.h"
+#include "reasonscope/error.h"
+#include "reasonscope/model.h"
+#include "reasonscope/thread_pool.h"
+
+namespace rs {
+namespace {
+
+namespace K = kernels;
+
+class CpuBackend final : public Backend {
+public:
+    CpuBackend(const Model& m, int n_threads) : m_(m), cfg_(m.config()), pool_(n_threads), k_(K::kernels()) {}
+    std::string name() const override { return std::string("cpu (") + K::isa_name(k_.isa) + ")"; }
+    int threads() const override { return pool_.size(); }
+    void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits) override;
+
+private:
+    void matmul(const Weight& w, const float* in, int n_rows, float* out);
+    void rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n);
+    void rope(float* x, int n_heads, const BatchRow* rows, int n_rows);
+    void attention(int layer, std::span<const BatchRow> rows, KvCache& kv);
+    void ensure(int n_rows, int max_pos);
+
+    const Model& m_;
+    const ModelConfig& cfg_;
+    ThreadPool pool_;
+    const K::KernelTable& k_;
+    int cap_rows_ = 0, cap_pos_ = 0;
+    // Scratch, shapes noted per buffer ([rows][features]).
+    std::vector<float> x_;     // (rows, dim) residual stream
+    std::vector<float> h_;     // (rows, dim) normed input
+    std::vector<float> q_;     // (rows, n_heads * head_dim)
+    std::vector<float> kk_;    // (rows, kv_dim)
+    std::vector<float> vv_;    // (rows, kv_dim)
+    std::vector<float> att_;   // (rows, n_heads * head_dim)
+    std::vector<float> g_;     // (rows, ffn)
+    std::vector<float> u_;     // (rows, ffn)
+    std::vector<uint8_t> act_; // quantized activations
+    std::vector<float> tmp_;   // (threads, rows) dot results / (threads, max_pos) scores
+    std::vector<float> deq_;   // (threads, max cols) dequantized weight rows
+};
+
+void CpuBackend::ensure(int n_rows, int max_pos) {
+    if (n_rows <= cap_rows_ && max_pos <= cap_pos_) return;
+    cap_rows_ = std::max(cap_rows_, n_rows);
+    cap_pos_ = std::max(cap_pos_, max_pos);
+    auto R = static_cast<size_t>(cap_rows_);
+    x_.resize(R * cfg_.dim);
+    h_.resize(R * cfg_.dim);
+    q_.resize(R * cfg_.q_dim());
+    kk_.resize(R * cfg_.kv_dim());
+    vv_.resize(R * cfg_.kv_dim());
+    att_.resize(R * cfg_.q_dim());
+    g_.resize(R * cfg_.ffn_dim);
+    u_.resize(R * cfg_.ffn_dim);
+    size_t widest = static_cast<size_t>(std::max({cfg_.dim, cfg_.q_dim(), cfg_.ffn_dim}));
+    act_.resize(R * widest * 4 + 1024);
+    size_t per_thread = std::max<size_t>(R, static_cast<size_t>(cap_pos_) + cfg_.head_dim * 2);
+    tmp_.resize(static_cast<size_t>(pool_.size()) * per_thread);
+    deq_.resize(static_cast<size_t>(pool_.size()) * widest);
+}
+
+void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out) {
+    const int cols = static_cast<int>(w.cols);
+    const int64_t rows = w.rows;
+    K::DotFn dot = K::dot_for(k_, w.type);
+    K::ActFormat fmt = K::ActFormat::F32;
+    const void* act = in;
+    size_t stride = static_cast<size_t>(cols) * 4;
+    if (w.type == K::W_F16 || w.type == K::W_BF16) {
+        // The F16/BF16 dot products take activations rounded to the weight's
+        // type (as llama.cpp does), so the products are exact in f32.
+        auto* rounded = reinterpret_cast<float*>(act_.data());
+        const size_t total = static_cast<size_t>(n_rows) * cols;
+        for (size_t i = 0; i < total; ++i)
+            rounded[i] = w.type == K::W_F16 ? K::fp16_lookup(K::fp32_to_fp16(in[i]))
+                                            : K::bf16_to_fp32(K::fp32_to_bf16(in[i]));
+        act = rounded;
+    } else if (dot) {
+        K::act_format_for(w.type, fmt);
+        if (fmt != K::ActFormat::F32) {
+            stride = K::act_row_bytes(fmt, cols);
+            for (int r = 0; r < n_rows; ++r) {
+                const float* src = in + static_cast<size_t>(r) * cols;
+                uint8_t* dst = act_.data() + r * stride;
+                if (fmt == K::ActFormat::Q8_0)
+                    k_.quantize_q8_0(src, dst, cols);
+                else
+                    k_.quantize_q8_k(src, dst, cols);
+            }
+            act = act_.data();
+        }
+    }
+    const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
+    pool_.run(rows, [&](int64_t b, int64_t e, int t) {
+        float* res = tmp_.data() + static_cast<size_t>(t) * per_thread;
+        float* deq = deq_.data() + static_cast<size_t>(t) * (deq_.size() / static_cast<size_t>(pool_.size()));
+        for (int64_t r = b; r < e; ++r) {
+            if (dot) {
+                dot(cols, w.row(r), act, stride, n_rows, res);
+            } else {
+                K::dequantize_row(w.type, w.row(r), deq, cols);
+                k_.dot_f32(cols, deq, in, static_cast<size_t>(cols) * 4, n_rows, res);
+            }
+            for (int j = 0; j < n_rows; ++j) out[static_cast<size_t>(j) * rows + r] = res[j];
+        }
+    });
+}
+
+void CpuBackend::rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n) {
+    const auto* wt = reinterpret_cast<const float*>(w.data);
+    for (int r = 0; r < n_rows; ++r) {
+        const float* xr = x + static_cast<size_t>(r) * n;
+        float* o = out + static_cast<size_t>(r) * n;
+        double ss = 0;
+        for (int i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+        const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + cfg_.norm_eps);
+        for (int i = 0; i < n; ++i) o[i] = xr[i] * scale * wt[i];
+    }
+}
+
+void CpuBackend::rope(float* x, int n_heads, const BatchRow* rows, int n_rows) {
+    const int hd = cfg_.head_dim, nd = cfg_.rope_dim;
+    const float theta_scale = std::pow(cfg_.rope_base, -2.0f / static_cast<float>(nd));
+    const auto* ff = m_.rope_freqs ? reinterpret_cast<const float*>(m_.rope_freqs.data) : nullptr;
+    std::vector<float> cs(static_cast<size_t>(nd));
+    for (int r = 0; r < n_rows; ++r) {
+        float theta = static_cast<float>(rows[r].pos);
+        for (int i = 0; i < nd / 2; ++i) {
+            float t = cfg_.rope_freq_scale * (ff ? theta / ff[i] : theta);
+            cs[2 * i] = std::cos(t);
+            cs[2 * i + 1] = std::sin(t);
+            theta *= theta_scale;
+        }
+        for (int h = 0; h < n_heads; ++h) {
+            float* v = x + (static_cast<size_t>(r) * n_heads + h) * hd;
+            for (int i = 0; i < nd / 2; ++i) {
+                int a = cfg_.rope_neox ? i : 2 * i;
+                int b = cfg_.rope_neox ? i + nd / 2 : 2 * i + 1;
+                float c = cs[2 * i], s = cs[2 * i + 1];
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * c - x1 * s;
+                v[b] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+// One pass of online softmax per (row, head), in the order llama.cpp's CPU
+// flash attention uses: with an F16 cache the query is rounded to F16 and the
+// value accumulator is kept in F16, rounded after every update, so results
+// agree with llama.cpp's to within float rounding.
+void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& kv) {
+    const int hd = cfg_.head_dim, nh = cfg_.n_heads, group = cfg_.n_heads / cfg_.n_kv_heads;
+    const int kvd = cfg_.kv_dim(), bt = kv.block_tokens();
+    const bool f16 = kv.type() == KvType::F16;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
+    const int64_t n = static_cast<int64_t>(rows.size()) * nh;
+    auto round16 = [](float x) { return K::fp16_lookup(K::fp32_to_fp16(x)); };
+    const bool acc16 = f16;
+    pool_.run(n, [&](int64_t b, int64_t e, int t) {
+        float* qv = tmp_.data() + static_cast<size_t>(t) * per_thread;  // (head_dim) query
+        float* acc = qv + hd;                                            // (head_dim) value accumulator
+        for (int64_t idx = b; idx < e; ++idx) {
+            const int r = static_cast<int>(idx / nh), h = static_cast<int>(idx % nh);
+            const BatchRow& row = rows[static_cast<size_t>(r)];
+            const int g = h / group, n_pos = row.pos + 1;
+            const float* q = q_.data() + (static_cast<size_t>(r) * nh + h) * hd;
+            for (int i = 0; i < hd; ++i) qv[i] = f16 ? round16(q[i]) : q[i];
+            std::fill(acc, acc + hd, 0.0f);
+            const int* table = kv.block_table(row.seq);
+            float M = -INFINITY, S = 0.0f;
+            for (int p = 0; p < n_pos; ++p) {
+                const size_t off = (static_cast<size_t>(p % bt) * kvd + static_cast<size_t>(g) * hd) * kv.elem_bytes();
+                const uint8_t* kb = kv.k_block(layer, table[p / bt]) + off;
+                const uint8_t* vb = kv.v_block(layer, table[p / bt]) + off;
+                float s;
+                if (f16)
+                    k_.dot_f16(hd, kb, qv, 0, 1, &s);
+                else
+                    s = k_.dot_f32_plain(reinterpret_cast<const float*>(kb), qv, hd);
+                s *= scale;
+                float ms = 1.0f, vs = 1.0f;
+                if (s > M) {
+                    const float Mold = M;
+                    M = s;
+                    ms = std::exp(Mold - M);
+                    for (int i = 0; i < hd; ++i) acc[i] = acc16 ? round16(acc[i] * ms) : acc[i] * ms;
+                } else {
+                    vs = std::exp(s - M);
+                }
+                if (f16) {
+                    const auto* vh = reinterpret_cast<const uint16_t*>(vb);
+                    for (int i = 0; i < hd; ++i) acc[i] = acc16 ? round16(std::fma(K::fp16_lookup(vh[i]), vs, acc[i])) : std::fma(K::fp16_lookup(vh[i]), vs, acc[i]);
+                } else {
+                    k_.axpy(vs, reinterpret_cast<const float*>(vb), acc, hd);
+                }
+                S = S * ms + vs;
+            }
+            float* out = att_.data() + (static_cast<size_t>(r) * nh + h) * hd;
+            const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+            for (int i = 0; i < hd; ++i) out[i] = acc[i] * inv;
+        }
+    });
+}
+
+void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* logits) {
+    const int R = static_cast<int>(rows.size());
+    if (R == 0) return;
+    int max_pos = 0;
+    for (const auto& r : rows) max_pos = std::max(max_pos, r.pos + 1);
+    ensure(R, max_pos);
+    const int D = cfg_.dim, Qd = cfg_.q_dim(), KVd = cfg_.kv_dim(), F = cfg_.ffn_dim, hd = cfg_.head_dim;
+
+    for (int r = 0; r < R; ++r) {
+        TokenId tok = rows[static_cast<size_t>(r)].token;
+        if (tok < 0 || tok >= cfg_.n_vocab)
+            throw Error("token id " + std::to_string(tok) + " is outside the vocabulary (" + std::to_string(cfg_.n_vocab) + ")");
+        K::dequantize_row(m_.tok_embd.type, m_.tok_embd.row(tok), x_.data() + static_cast<size_t>(r) * D, D);
+    }
+
+    auto add_bias = [&](float* y, const Weight& b, int n) {
+        if (!b) return;
+        const auto* bb = reinterpret_cast<const float*>(b.data);
+        for (int r = 0; r < R; ++r)
+            for (int i = 0; i < n; ++i) y[static_cast<size_t>(r) * n + i] += bb[i];
+    };
+
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+        const LayerWeights& L = m_.layers[static_cast<size_t>(l)];
+        rmsnorm(x_.data(), L.attn_norm, h_.data(), R, D);
+        matmul(L.wq, h_.data(), R, q_.data());
+        matmul(L.wk, h_.data(), R, kk_.data());
+        matmul(L.wv, h_.data(), R, vv_.data());
+        add_bias(q_.data(), L.bq, Qd);
+        add_bias(kk_.data(), L.bk, KVd);
+        add_bias(vv_.data(), L.bv, KVd);
+        if (L.q_norm) {
+            rmsnorm(q_.data(), L.q_norm, q_.data(), R * cfg_.n_heads, hd);
+            rmsnorm(kk_.data(), L.k_norm, kk_.data(), R * cfg_.n_kv_heads, hd);
+        }
+        rope(q_.data(), cfg_.n_heads, rows.data(), R);
+        rope(kk_.data(), cfg_.n_kv_heads, rows.data(), R);
+        for (int r = 0; r < R; ++r) {
+            const BatchRow& row = rows[static_cast<size_t>(r)];
+            const float* ks = kk_.data() + static_cast<size_t>(r) * KVd;
+            const float* vs = vv_.data() + static_cast<size_t>(r) * KVd;
+            void* kd = kv.k_at(l, row.seq, row.pos);
+            void* vd = kv.v_at(l, row.seq, row.pos);
+            if (kv.type() == KvType::F16) {
+                auto* kh = static_cast<uint16_t*>(kd);
+                auto* vh = static_cast<uint16_t*>(vd);
+                for (int i = 0; i < KVd; ++i) {
+                    kh[i] = K::fp32_to_fp16(ks[i]);
+                    vh[i] = K::fp32_to_fp16(vs[i]);
+                }
+            } else {
+                std::memcpy(kd, ks, static_cast<size_t>(KVd) * 4);
+                std::memcpy(vd, vs, static_cast<size_t>(KVd) * 4);
+            }
+        }
+        attention(l, rows, kv);
+        matmul(L.wo, att_.data(), R, h_.data());
+        for (size_t i = 0; i < static_cast<size_t>(R) * D; ++i) x_[i] += h_[i];
+
+        rmsnorm(x_.data(), L.ffn_norm, h_.data(), R, D);
+        matmul(L.ffn_gate, h_.data(), R, g_.data());
+        matmul(L.ffn_up, h_.data(), R, u_.data());
+        for (size_t i = 0; i < static_cast<size_t>(R) * F; ++i) {
+            float gv = g_[i];
+            g_[i] = gv / (1.0f + std::exp(-gv)) * u_[i];
+        }
+        matmul(L.ffn_down, g_.data(), R, h_.data());
+        for (size_t i = 0; i < static_cast<size_t>(R) * D; ++i) x_[i] += h_[i];
+    }
+
+    // Final norm and output projection only for rows that want logits.
+    int n_out = 0;
+    for (int r = 0; r < R; ++r) {
+        if (!rows[static_cast<size_t>(r)].logits) continue;
+        std::memcpy(h_.data() + static_cast<size_t>(n_out) * D, x_.data() + static_cast<size_t>(r) * D,
+                    static_cast<size_t>(D) * 4);
+        ++n_out;
+    }
+    if (n_out == 0) return;
+    rmsnorm(h_.data(), m_.output_norm, x_.data(), n_out, D);
+    matmul(m_.output, x_.data(), n_out, logits);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const Model& model, int n_threads) {
+    return std::make_unique<CpuBackend>(model, n_threads);
+}
+
+}  // namespace rs

@@ -1,0 +1,64 @@
+#include "reasonscope/thread_pool.h"
+
+#include <immintrin.h>
+
+#include <chrono>
+
+namespace rs {
+
+ThreadPool::ThreadPool(int n_threads) {
+    n_ = n_threads > 0 ? n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 1; i < n_; ++i) threads_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        stop_ = true;
+        generation_.fetch_add(1);
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void ThreadPool::worker(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+        // Spin for a while (cheap hand-off between consecutive ops), then sleep.
+        auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(2000);
+        int spins = 0;
+        while (generation_.load(std::memory_order_acquire) == seen) {
+            _mm_pause();
+            if (++spins % 1024 == 0 && std::chrono::steady_clock::now() > until) {
+                std::unique_lock<std::mutex> lk(mu_);
+                cv_.wait(lk, [&] { return generation_.load() != seen; });
+            }
+        }
+        seen = generation_.load(std::memory_order_acquire);
+        if (stop_) return;
+        int64_t n = job_n_;
+        int64_t b = n * index / n_, e = n * (index + 1) / n_;
+        if (b < e) (*job_)(b, e, index);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+}
+
+void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
+    if (n_ == 1 || n <= 1) {
+        if (n > 0) fn(0, n, 0);
+        return;
+    }
+    job_ = &fn;
+    job_n_ = n;
+    pending_.store(n_ - 1, std::memory_order_release);
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    cv_.notify_all();
+    int64_t e = n / n_;
+    if (e > 0) fn(0, e, 0);
+    while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+}
+
+}  // namespace rs

@@ -1,0 +1,47 @@
+// A compute backend evaluates one batch of token rows through the model.
+// Rows may belong to different sequences at different positions (batched
+// decode of many branches) or be consecutive tokens of one sequence
+// (prefill); weights are read once per batch. The CPU backend is always
+// available and is every other backend's reference; CUDA and remote
+// backends implement the same interface.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "reasonscope/kv_cache.h"
+#include "reasonscope/tokenizer.h"
+
+namespace rs {
+
+class Model;
+class ThreadPool;
+
+struct BatchRow {
+    int seq = 0;       // KV cache sequence
+    int pos = 0;       // position of this token in its sequence
+    TokenId token = 0;
+    bool logits = false;  // produce next-token logits for this row
+};
+
+struct ForwardStats {
+    int64_t rows = 0, passes = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+    // K/V of each row are written at (seq, pos); the caller has reserved room
+    // in `kv`. Rows of one sequence must be in position order. Writes n_vocab
+    // logits per row that asks for them, in row order, to `logits`.
+    virtual void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits) = 0;
+    // Optional: residual stream of the last row of each listed sequence at
+    // chosen layers after the next forward (hidden-state taps). Default: none.
+    virtual int threads() const { return 1; }
+};
+
+std::unique_ptr<Backend> make_cpu_backend(const Model& model, int n_threads);
+
+}  // namespace rs

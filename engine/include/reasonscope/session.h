@@ -1,0 +1,60 @@
+// A Session evaluates tokens for many sequences of one model: it owns the
+// paged KV cache and a backend. Sequences are created, forked (sharing their
+// prefix) and released; eval() feeds tokens to one sequence (prefill),
+// decode() one token to each of many sequences in a single batched pass.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "reasonscope/backend.h"
+#include "reasonscope/kv_cache.h"
+#include "reasonscope/model.h"
+
+namespace rs {
+
+struct SessionOptions {
+    int threads = 0;          // 0: all cores
+    int n_ctx = 0;            // per-sequence context; 0: the model's (capped at 4096)
+    int kv_tokens = 0;        // arena size in tokens; 0: 4 * n_ctx
+    KvType kv_type = KvType::F16;
+    int max_batch = 256;      // rows per forward pass (prefill is chunked)
+};
+
+class Session {
+public:
+    Session(const Model& model, const SessionOptions& opt = {});
+    ~Session();
+
+    const Model& model() const { return model_; }
+    Backend& backend() { return *backend_; }
+    KvCache& kv() { return *kv_; }
+    int n_ctx() const { return n_ctx_; }
+    int n_vocab() const { return model_.config().n_vocab; }
+
+    int create() { return kv_->create(); }
+    int fork(int seq) { return kv_->fork(seq); }
+    void release(int seq) { kv_->release(seq); }
+    int length(int seq) const { return kv_->length(seq); }
+
+    // Feeds tokens to seq. Returns the logits after the last token, or after
+    // every token when all_logits (n_tokens * n_vocab). Throws rs::Error on
+    // context overflow, leaving the sequence as it was.
+    std::vector<float> eval(int seq, std::span<const TokenId> tokens, bool all_logits = false);
+    // One token for each sequence, one batched pass; logits (n * n_vocab).
+    std::vector<float> decode(std::span<const int> seqs, std::span<const TokenId> tokens);
+
+    int64_t forward_passes() const { return passes_; }
+    int64_t tokens_evaluated() const { return tokens_; }
+
+private:
+    const Model& model_;
+    int n_ctx_;
+    int max_batch_;
+    std::unique_ptr<KvCache> kv_;
+    std::unique_ptr<Backend> backend_;
+    int64_t passes_ = 0, tokens_ = 0;
+};
+
+}  // namespace rs

@@ -1,0 +1,40 @@
+// Fixed worker threads for CPU kernels. run() splits [0, n) into one
+// contiguous range per thread (the caller takes part) and returns when all
+// are done. Workers spin briefly between jobs (ops follow each other within
+// microseconds during a forward pass), then sleep.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace rs {
+
+class ThreadPool {
+public:
+    explicit ThreadPool(int n_threads);  // n_threads <= 0: hardware concurrency
+    ~ThreadPool();
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    int size() const { return n_; }
+    // fn(begin, end, thread_index); ranges cover [0, n) without overlap.
+    void run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+
+private:
+    void worker(int index);
+    int n_;
+    std::vector<std::thread> threads_;
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<bool> stop_{false};
+    const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
+    int64_t job_n_ = 0;
+    std::mutex mu_;
+    std::condition_variable cv_;
+};
+
+}  // namespace rs

@@ -1,0 +1,14 @@
+// AVX2+FMA+F16C kernels (this file alone is compiled with those flags).
+#define RS_VNNI 0
+#define RS_SIMD_NS avx2
+#include "cpu/simd_impl.h"
+
+namespace rs::kernels {
+
+const KernelTable kAvx2Table = {
+    Isa::Avx2,        avx2::dot_f32,      avx2::dot_f16,  avx2::dot_bf16, avx2::dot_q4_0, avx2::dot_q8_0,
+    avx2::dot_q4_k,   avx2::dot_q6_k,     kScalarTable.quantize_q8_0,     kScalarTable.quantize_q8_k,
+    avx2::dot_f32_plain, avx2::axpy,
+};
+
+}  // namespace rs::kernels

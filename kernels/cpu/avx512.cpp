@@ -1,0 +1,15 @@
+// AVX-512 (F, BW, VL, VNNI) kernels: the 256-bit code of simd_impl.h with
+// vpdpbusd for int8 dot products (this file alone is compiled with those flags).
+#define RS_VNNI 1
+#define RS_SIMD_NS avx512
+#include "cpu/simd_impl.h"
+
+namespace rs::kernels {
+
+const KernelTable kAvx512Table = {
+    Isa::Avx512,        avx512::dot_f32,    avx512::dot_f16, avx512::dot_bf16, avx512::dot_q4_0,
+    avx512::dot_q8_0,   avx512::dot_q4_k,   avx512::dot_q6_k, kScalarTable.quantize_q8_0,
+    kScalarTable.quantize_q8_k, avx512::dot_f32_plain, avx512::axpy,
+};
+
+}  // namespace rs::kernels

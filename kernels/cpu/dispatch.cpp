@@ -1,0 +1,88 @@
+#include <cstdlib>
+#include <cstring>
+
+#include "cpu/blocks.h"
+#include "cpu/kernels.h"
+
+namespace rs::kernels {
+
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::Scalar: return "scalar";
+        case Isa::Avx2: return "avx2";
+        case Isa::Avx512: return "avx512";
+    }
+    return "?";
+}
+
+static Isa detect() {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return Isa::Avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return Isa::Avx2;
+    return Isa::Scalar;
+}
+
+Isa best_isa() {
+    static const Isa isa = [] {
+        Isa hw = detect();
+        // RS_ISA=scalar|avx2 lowers the choice (for testing and comparison).
+        if (const char* e = std::getenv("RS_ISA")) {
+            if (!std::strcmp(e, "scalar")) return Isa::Scalar;
+            if (!std::strcmp(e, "avx2") && hw != Isa::Scalar) return Isa::Avx2;
+        }
+        return hw;
+    }();
+    return isa;
+}
+
+const KernelTable* kernels_for(Isa isa) {
+    Isa hw = detect();
+    switch (isa) {
+        case Isa::Scalar: return &kScalarTable;
+        case Isa::Avx2: return hw != Isa::Scalar ? &kAvx2Table : nullptr;
+        case Isa::Avx512: return hw == Isa::Avx512 ? &kAvx512Table : nullptr;
+    }
+    return nullptr;
+}
+
+const KernelTable& kernels() {
+    static const KernelTable* t = kernels_for(best_isa());
+    return *t;
+}
+
+DotFn dot_for(const KernelTable& k, uint32_t type) {
+    switch (type) {
+        case W_F32: return k.dot_f32;
+        case W_F16: return k.dot_f16;
+        case W_BF16: return k.dot_bf16;
+        case W_Q4_0: return k.dot_q4_0;
+        case W_Q8_0: return k.dot_q8_0;
+        case W_Q4_K: return k.dot_q4_k;
+        case W_Q6_K: return k.dot_q6_k;
+        default: return nullptr;
+    }
+}
+
+bool act_format_for(uint32_t type, ActFormat& fmt) {
+    switch (type) {
+        case W_F32: case W_F16: case W_BF16: fmt = ActFormat::F32; return true;
+        case W_Q4_0: case W_Q8_0: fmt = ActFormat::Q8_0; return true;
+        case W_Q4_K: case W_Q6_K: fmt = ActFormat::Q8_K; return true;
+        default: return false;
+    }
+}
+
+size_t act_row_bytes(ActFormat fmt, int n) {
+    switch (fmt) {
+        case ActFormat::F32: return static_cast<size_t>(n) * 4;
+        case ActFormat::Q8_0: return static_cast<size_t>(n / QK8_0) * sizeof(BlockQ8_0);
+        case ActFormat::Q8_K: return static_cast<size_t>(n / QK_K) * sizeof(BlockQ8_K);
+    }
+    return 0;
+}
+
+}  // namespace rs::kernels

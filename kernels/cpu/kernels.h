@@ -1,0 +1,55 @@
+// CPU kernels behind one table of function pointers, chosen once from the
+// CPU's features (AVX-512, AVX2+FMA, scalar). The scalar table is every
+// kernel's reference; tests compare the SIMD tables against it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rs::kernels {
+
+enum class Isa { Scalar, Avx2, Avx512 };
+const char* isa_name(Isa isa);
+
+// Activation format a weight type's dot product consumes.
+enum class ActFormat { F32, Q8_0, Q8_K };
+
+// Weight types with a direct dot kernel (ggml numbering).
+enum WeightType : uint32_t { W_F32 = 0, W_F16 = 1, W_Q4_0 = 2, W_Q8_0 = 8, W_Q4_K = 12, W_Q6_K = 14, W_BF16 = 30 };
+
+// out[j] = dot(w_row, act_j) for j < n_act; act_j = act + j * act_stride
+// bytes; n = row length in elements.
+using DotFn = void (*)(int n, const void* w_row, const void* act, size_t act_stride, int n_act, float* out);
+
+struct KernelTable {
+    Isa isa;
+    DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_k, dot_q6_k;
+    void (*quantize_q8_0)(const float* x, void* y, int n);
+    void (*quantize_q8_k)(const float* x, void* y, int n);
+    float (*dot_f32_plain)(const float* a, const float* b, int n);  // attention scores
+    void (*axpy)(float a, const float* x, float* y, int n);          // y += a*x
+};
+
+Isa best_isa();                          // what this CPU supports (RS_ISA env may lower it)
+const KernelTable& kernels();            // the table for best_isa()
+const KernelTable* kernels_for(Isa isa); // nullptr if this CPU cannot run it
+
+// Dot kernel and activation format for a weight type; nullptr / false if the
+// type has no direct kernel (callers then dequantize rows).
+DotFn dot_for(const KernelTable& k, uint32_t type);
+bool act_format_for(uint32_t type, ActFormat& fmt);
+size_t act_row_bytes(ActFormat fmt, int n);
+
+// Dequantize one row of n elements of a GGUF type into f32. False if the
+// type is not supported.
+bool dequantize_row(uint32_t type, const void* src, float* dst, int64_t n);
+// Reference quantizers (scalar) for writing model files.
+void quantize_row_q4_0_ref(const float* x, void* y, int64_t n);
+void quantize_row_q8_0_ref(const float* x, void* y, int64_t n);
+
+// Per-ISA tables (defined in scalar.cpp / avx2.cpp / avx512.cpp).
+extern const KernelTable kScalarTable;
+extern const KernelTable kAvx2Table;
+extern const KernelTable kAvx512Table;
+
+}  // namespace rs::kernels

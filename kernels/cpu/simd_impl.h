@@ -1,0 +1,265 @@
+// Dot-product kernels on 256-bit vectors, compiled twice: for AVX2+FMA
+// (avx2.cpp) and for AVX-512 with VNNI (avx512.cpp, RS_VNNI=1), where the
+// signed int8 dot uses vpdpbusd. Each weight block is decoded once and
+// multiplied with up to four activation rows (prefill and batched decode).
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "cpu/blocks.h"
+#include "cpu/fp16.h"
+#include "cpu/kernels.h"
+
+namespace rs::kernels::RS_SIMD_NS {
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Sum of x*y over int8 lanes, in 8 int32 lanes (x, y signed; |x| <= 127).
+inline __m256i dot_i8(__m256i x, __m256i y) {
+    const __m256i ax = _mm256_sign_epi8(x, x);
+    const __m256i sy = _mm256_sign_epi8(y, x);
+#if RS_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+#endif
+}
+
+inline float h2f(uint16_t h) { return fp16_lookup(h); }
+
+inline const uint8_t* act_row(const void* act, size_t stride, int j) {
+    return static_cast<const uint8_t*>(act) + static_cast<size_t>(j) * stride;
+}
+
+// Runs Body<NA> over activation rows in groups of at most four.
+template <template <int> class Body, typename... A>
+void by_groups(int n_act, float* out, const void* act, size_t stride, A... a) {
+    int j = 0;
+    for (; j + 4 <= n_act; j += 4) Body<4>::run(act_row(act, stride, j), stride, out + j, a...);
+    switch (n_act - j) {
+        case 3: Body<3>::run(act_row(act, stride, j), stride, out + j, a...); break;
+        case 2: Body<2>::run(act_row(act, stride, j), stride, out + j, a...); break;
+        case 1: Body<1>::run(act_row(act, stride, j), stride, out + j, a...); break;
+        default: break;
+    }
+}
+
+template <int NA>
+struct DotQ4_0 {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const auto* x = static_cast<const BlockQ4_0*>(w);
+        const BlockQ8_0* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+        __m256 acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+        const __m256i lo = _mm256_set1_epi8(0xF), eight = _mm256_set1_epi8(8);
+        for (int b = 0; b < n / QK4_0; ++b) {
+            __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
+            __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), lo);
+            q = _mm256_sub_epi8(q, eight);
+            const float dw = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs));
+                __m256 p = _mm256_cvtepi32_ps(dot_i8(q, qy));
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[j][b].d)), p, acc[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+    }
+};
+
+template <int NA>
+struct DotQ8_0 {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const auto* x = static_cast<const BlockQ8_0*>(w);
+        const BlockQ8_0* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+        __m256 acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+        for (int b = 0; b < n / QK8_0; ++b) {
+            __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+            const float dw = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs));
+                __m256 p = _mm256_cvtepi32_ps(dot_i8(q, qy));
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[j][b].d)), p, acc[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+    }
+};
+
+template <int NA>
+struct DotQ4_K {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const auto* x = static_cast<const BlockQ4_K*>(w);
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        __m256 acc[NA];
+        float accm[NA];
+        for (int j = 0; j < NA; ++j) {
+            acc[j] = _mm256_setzero_ps();
+            accm[j] = 0;
+        }
+        const __m256i lo = _mm256_set1_epi8(0xF);
+        for (int b = 0; b < n / QK_K; ++b) {
+            uint8_t sc[8], mn[8];
+            for (int s = 0; s < 8; ++s) q4k_scale_min(s, x[b].scales, sc[s], mn[s]);
+            const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+            __m256i q4[8];
+            for (int c = 0; c < 4; ++c) {
+                __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * c));
+                q4[2 * c] = _mm256_and_si256(bits, lo);
+                q4[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), lo);
+            }
+            for (int j = 0; j < NA; ++j) {
+                __m256i sumi = _mm256_setzero_si256();
+                for (int s = 0; s < 8; ++s) {
+                    __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs + 32 * s));
+                    __m256i p = _mm256_maddubs_epi16(q4[s], qy);  // nibbles are unsigned
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[s])));
+                }
+                int summ = 0;
+                for (int s = 0; s < 8; ++s) summ += mn[s] * (y[j][b].bsums[2 * s] + y[j][b].bsums[2 * s + 1]);
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[j][b].d), _mm256_cvtepi32_ps(sumi), acc[j]);
+                accm[j] += dmin * y[j][b].d * static_cast<float>(summ);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]) - accm[j];
+    }
+};
+
+template <int NA>
+struct DotQ6_K {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const auto* x = static_cast<const BlockQ6_K*>(w);
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        __m256 acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+        const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+        for (int b = 0; b < n / QK_K; ++b) {
+            __m256i q6[8];  // unsigned 0..63, in value order 32 at a time
+            __m256i scv[8];
+            for (int h = 0; h < 2; ++h) {
+                const uint8_t* ql = x[b].ql + 64 * h;
+                const uint8_t* qh = x[b].qh + 32 * h;
+                const int8_t* sc = x[b].scales + 8 * h;
+                __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+                __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+                __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+                q6[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+                q6[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+                q6[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+                q6[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+                for (int k = 0; k < 4; ++k)
+                    scv[4 * h + k] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+            }
+            const float d = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                __m256i sumi = _mm256_setzero_si256();
+                for (int k = 0; k < 8; ++k) {
+                    __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs + 32 * k));
+                    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q6[k], qy), _mm256_maddubs_epi16(k32, qy));
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[k]));
+                }
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[j][b].d), _mm256_cvtepi32_ps(sumi), acc[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+    }
+};
+
+// Weight rows of 16-bit floats (F16 or BF16) or F32 against F32 activations.
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p, bool bf16) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+template <int NA>
+struct DotFloat {
+    // kind: 0 f32, 1 f16, 2 bf16
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w, int kind) {
+        const float* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const float*>(act + j * stride);
+        __m256 acc[NA][2];
+        for (int j = 0; j < NA; ++j) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m256 w0, w1;
+            if (kind == 0) {
+                w0 = load8(static_cast<const float*>(w) + i);
+                w1 = load8(static_cast<const float*>(w) + i + 8);
+            } else {
+                w0 = load8(static_cast<const uint16_t*>(w) + i, kind == 2);
+                w1 = load8(static_cast<const uint16_t*>(w) + i + 8, kind == 2);
+            }
+            for (int j = 0; j < NA; ++j) {
+                acc[j][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y[j] + i), acc[j][0]);
+                acc[j][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y[j] + i + 8), acc[j][1]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) {
+            float s = hsum(_mm256_add_ps(acc[j][0], acc[j][1]));
+            for (int k = i; k < n; ++k) {
+                float wk = kind == 0   ? static_cast<const float*>(w)[k]
+                           : kind == 1 ? h2f(static_cast<const uint16_t*>(w)[k])
+                                       : bf16_to_fp32(static_cast<const uint16_t*>(w)[k]);
+                s += wk * y[j][k];
+            }
+            out[j] = s;
+        }
+    }
+};
+
+inline void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ4_0>(n_act, out, act, stride, n, w);
+}
+inline void dot_q8_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ8_0>(n_act, out, act, stride, n, w);
+}
+inline void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ4_K>(n_act, out, act, stride, n, w);
+}
+inline void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ6_K>(n_act, out, act, stride, n, w);
+}
+inline void dot_f32(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotFloat>(n_act, out, act, stride, n, w, 0);
+}
+inline void dot_f16(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotFloat>(n_act, out, act, stride, n, w, 1);
+}
+inline void dot_bf16(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotFloat>(n_act, out, act, stride, n, w, 2);
+}
+
+inline float dot_f32_plain(const float* a, const float* b, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum(acc);
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+inline void axpy(float a, const float* x, float* y, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i) y[i] += a * x[i];
+}
+
+}  // namespace rs::kernels::RS_SIMD_NS
