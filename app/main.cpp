@@ -22,6 +22,8 @@ struct Command {
 const std::map<std::string, Command>& commands() {
     static const std::map<std::string, Command> c = {
         {"models", {rs::cli::cmd_models, "inspect GGUF models (models info FILE)"}},
+        {"generate", {rs::cli::cmd_generate, "generate text from a prompt"}},
+        {"bench", {rs::cli::cmd_bench, "measure prompt and generation speed against the memory roofline"}},
         {"logits", {rs::cli::cmd_logits, "compare the engine's logits with a reference (teacher forcing)"}},
         {"tokenize", {rs::cli::cmd_tokenize, "tokenize text with a model's tokenizer"}},
     };

@@ -27,7 +27,7 @@ std::string Args::help() const {
     s << "usage: reasonscope " << command_ << " " << synopsis_ << "\n";
     for (const auto& p : pos_) s << "  " << p.name << "\n      " << p.help << "\n";
     for (const auto& o : opts_) {
-        s << "  --" << o.name << (o.is_flag ? "" : " VALUE") << "\n      " << o.help;
+        s << "  " << (o.name.size() == 1 ? "-" : "--") << o.name << (o.is_flag ? "" : " VALUE") << "\n      " << o.help;
         if (!o.dflt.empty()) s << " (default " << o.dflt << ")";
         s << "\n";
     }
@@ -43,8 +43,10 @@ bool Args::parse(const std::vector<std::string>& argv) {
             std::fputs(help().c_str(), stdout);
             return false;
         }
-        if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
-            std::string name = a.substr(2), value;
+        const bool long_opt = a.size() > 2 && a.compare(0, 2, "--") == 0;
+        const bool short_opt = a.size() == 2 && a[0] == '-' && a[1] != '-';  // -n VALUE
+        if (long_opt || short_opt) {
+            std::string name = a.substr(long_opt ? 2 : 1), value;
             bool inline_value = false;
             if (auto eq = name.find('='); eq != std::string::npos) {
                 value = name.substr(eq + 1);

@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/synth.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
 #include "reasonscope/tokenizer.h"
@@ -84,6 +85,20 @@ int models_info(const Argv& argv) {
     return 0;
 }
 
+int models_synth(const Argv& argv) {
+    std::string shapes;
+    for (const auto& s : synth_shapes()) shapes += (shapes.empty() ? "" : ", ") + s;
+    Args a("models synth", "--shape NAME --type T -o FILE [--seed S]");
+    a.option("shape", "one of: " + shapes).option("type", "weight type: F32, F16, Q8_0, Q4_0")
+        .option("o", "output GGUF file").option("seed", "random seed", "1");
+    if (!a.parse(argv)) return 0;
+    if (!a.has("shape") || !a.has("type") || !a.has("o"))
+        throw UsageError{"models synth: --shape, --type and -o are required"};
+    synth_model(a.get("shape"), a.get("type"), a.get("o"), static_cast<uint64_t>(a.get_int("seed", 0, 1 << 30)));
+    std::printf("wrote %s\n", a.get("o").c_str());
+    return 0;
+}
+
 }  // namespace
 
 int cmd_models(const Argv& argv) {
@@ -96,6 +111,7 @@ int cmd_models(const Argv& argv) {
     }
     Argv rest(argv.begin() + 1, argv.end());
     if (argv[0] == "info") return models_info(rest);
+    if (argv[0] == "synth") return models_synth(rest);
     throw UsageError{"models: unknown subcommand '" + argv[0] + "' (see reasonscope models --help)"};
 }
 

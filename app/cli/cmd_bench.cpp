@@ -1,0 +1,172 @@
+// reasonscope bench: prompt processing and generation speed, bytes read per
+// generated token, this machine's read bandwidth (measured here), and
+// generation as a share of that memory roofline. With --branches B: one
+// decode step for B branches sharing a 512-token prefix against B = 1.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/defaults.h"
+#include "reasonscope/error.h"
+#include "reasonscope/model.h"
+#include "reasonscope/session.h"
+#include "reasonscope/thread_pool.h"
+
+namespace rs::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// Read bandwidth with the engine's own thread pool: every thread streams its
+// slice of a buffer much larger than the caches.
+double read_bandwidth(int threads) {
+    const size_t bytes = size_t{1} << 30;
+    // 32-byte aligned storage for streaming loads.
+    std::vector<long long> store(bytes / sizeof(long long) + 4);
+    auto* buf = reinterpret_cast<__m256i*>((reinterpret_cast<uintptr_t>(store.data()) + 31) & ~uintptr_t{31});
+    const size_t n_vec = bytes / sizeof(__m256i);
+    ThreadPool pool(threads);
+    pool.run(static_cast<int64_t>(n_vec), [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) buf[static_cast<size_t>(i)] = _mm256_set1_epi64x(i);
+    });
+    std::vector<double> rates;
+    std::vector<long long> sinks(static_cast<size_t>(pool.size()));
+    for (int rep = 0; rep < 5; ++rep) {
+        auto t0 = Clock::now();
+        pool.run(static_cast<int64_t>(n_vec), [&](int64_t b, int64_t e, int t) {
+            __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+            int64_t i = b;
+            for (; i + 4 <= e; i += 4) {
+                a0 = _mm256_add_epi64(a0, _mm256_load_si256(&buf[static_cast<size_t>(i)]));
+                a1 = _mm256_add_epi64(a1, _mm256_load_si256(&buf[static_cast<size_t>(i + 1)]));
+                a2 = _mm256_add_epi64(a2, _mm256_load_si256(&buf[static_cast<size_t>(i + 2)]));
+                a3 = _mm256_add_epi64(a3, _mm256_load_si256(&buf[static_cast<size_t>(i + 3)]));
+            }
+            __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+            sinks[static_cast<size_t>(t)] += _mm256_extract_epi64(s, 0);
+        });
+        rates.push_back(static_cast<double>(bytes) / seconds_since(t0));
+    }
+    return *std::max_element(rates.begin(), rates.end());
+}
+
+}  // namespace
+
+int cmd_bench(const Argv& argv) {
+    Args a("bench", "[--model FILE] [--threads T] [--reps R] [--pp N] [--tg N] [--branches B] [--json]");
+    a.option("model", "GGUF model (default: the bundled model)")
+        .option("threads", "compute threads (0 = all cores)", "0")
+        .option("reps", "repetitions (the median is reported)", "3")
+        .option("pp", "prompt tokens", "128")
+        .option("tg", "generated tokens", "64")
+        .option("branches", "also time one decode step of B branches sharing a 512-token prefix", "0")
+        .option("prefix", "shared prefix length for --branches", "512")
+        .flag("json", "print JSON");
+    if (!a.parse(argv)) return 0;
+    auto model = Model::load(model_path_or_default(a.get("model")));
+    const int threads = a.get_int("threads", 0, 1024), reps = a.get_int("reps", 1, 100);
+    const int pp = a.get_int("pp", 1, 1 << 16), tg = a.get_int("tg", 1, 1 << 16);
+    const int branches = a.get_int("branches", 0, 256), prefix = a.get_int("prefix", 1, 1 << 16);
+    const ModelConfig& c = model->config();
+
+    SessionOptions so;
+    so.threads = threads;
+    so.n_ctx = std::max({pp + tg + 1, prefix + 64});
+    so.kv_tokens = std::max(so.n_ctx * 2, prefix + (branches + 1) * 80);
+    so.max_batch = std::max(pp, 256);
+    Session s(*model, so);
+    std::vector<TokenId> prompt(static_cast<size_t>(pp));
+    for (int i = 0; i < pp; ++i) prompt[static_cast<size_t>(i)] = (i * 7919 + 13) % c.n_vocab;
+
+    std::vector<double> pp_rate, tg_rate;
+    for (int r = 0; r < reps + 1; ++r) {  // the first round warms caches and pages
+        int seq = s.create();
+        auto t0 = Clock::now();
+        auto logits = s.eval(seq, prompt);
+        double t_pp = seconds_since(t0);
+        t0 = Clock::now();
+        for (int i = 0; i < tg; ++i) {
+            TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            logits = s.eval(seq, std::span(&next, 1));
+        }
+        double t_tg = seconds_since(t0);
+        s.release(seq);
+        if (r == 0) continue;
+        pp_rate.push_back(pp / t_pp);
+        tg_rate.push_back(tg / t_tg);
+    }
+    // Bytes read per generated token: every matrix once (embedding: one row).
+    uint64_t per_token = 0;
+    for (const auto& t : model->gguf().tensors())
+        if (t.name != "token_embd.weight" || c.tied_output) per_token += t.n_bytes;
+    const double bw = read_bandwidth(s.backend().threads());
+    const double roofline = bw / static_cast<double>(per_token);
+
+    nlohmann::json j = {{"model", model->path()}, {"backend", s.backend().name()}, {"threads", s.backend().threads()},
+                        {"pp_tokens", pp}, {"tg_tokens", tg}, {"reps", reps},
+                        {"pp_tok_s", median(pp_rate)}, {"tg_tok_s", median(tg_rate)},
+                        {"bytes_per_token", per_token}, {"read_bandwidth_gb_s", bw / 1e9},
+                        {"tg_roofline_tok_s", roofline}, {"tg_roofline_pct", 100.0 * median(tg_rate) / roofline}};
+
+    if (branches > 0) {
+        // One shared prefix, forked into B branches; a decode step feeds one token to each.
+        int root = s.create();
+        std::vector<TokenId> pre(static_cast<size_t>(prefix));
+        for (int i = 0; i < prefix; ++i) pre[static_cast<size_t>(i)] = (i * 104729 + 7) % c.n_vocab;
+        s.eval(root, pre);
+        auto step_time = [&](int b) {
+            std::vector<int> seqs;
+            for (int i = 0; i < b; ++i) seqs.push_back(s.fork(root));
+            std::vector<double> ts;
+            for (int step = 0; step < 6; ++step) {
+                std::vector<TokenId> toks;
+                for (int i = 0; i < b; ++i) toks.push_back((step * 31 + i * 17 + 5) % c.n_vocab);
+                auto t0 = Clock::now();
+                s.decode(seqs, toks);
+                if (step > 0) ts.push_back(seconds_since(t0));
+            }
+            KvStats st = s.kv().stats();
+            for (int q : seqs) s.release(q);
+            return std::make_pair(median(ts), st);
+        };
+        auto [t1, st1] = step_time(1);
+        auto [tb, stb] = step_time(branches);
+        KvStats base = s.kv().stats();
+        j["branches"] = {{"b", branches}, {"prefix", prefix}, {"step_ms_b1", t1 * 1e3}, {"step_ms_b", tb * 1e3},
+                         {"ratio", tb / t1}, {"kv_bytes_prefix", base.bytes_used()},
+                         {"kv_bytes_with_branches", stb.bytes_used()},
+                         {"kv_bytes_if_copied", base.bytes_used() * (branches + 1)}};
+        s.release(root);
+    }
+
+    if (a.flag_set("json")) {
+        std::puts(j.dump(2).c_str());
+        return 0;
+    }
+    std::printf("model      %s\nbackend    %s, %d threads\n", model->path().c_str(), s.backend().name().c_str(),
+                s.backend().threads());
+    std::printf("pp%-4d     %8.1f tok/s\n", pp, median(pp_rate));
+    std::printf("tg%-4d     %8.1f tok/s\n", tg, median(tg_rate));
+    std::printf("bytes/tok  %8.1f MB\nbandwidth  %8.1f GB/s (read, measured)\nroofline   %8.1f tok/s  -> tg at %.0f%%\n",
+                per_token / 1e6, bw / 1e9, roofline, 100.0 * median(tg_rate) / roofline);
+    if (branches > 0)
+        std::printf("branches   B=%d step %.2f ms vs B=1 %.2f ms: ratio %.2f; KV %.1f MB shared prefix, %.1f MB with branches (%.1f MB if copied)\n",
+                    branches, j["branches"]["step_ms_b"].get<double>(), j["branches"]["step_ms_b1"].get<double>(),
+                    j["branches"]["ratio"].get<double>(), j["branches"]["kv_bytes_prefix"].get<double>() / 1e6,
+                    j["branches"]["kv_bytes_with_branches"].get<double>() / 1e6, j["branches"]["kv_bytes_if_copied"].get<double>() / 1e6);
+    return 0;
+}
+
+}  // namespace rs::cli

@@ -1,0 +1,87 @@
+// Token sampling and per-token signals.
+//
+// Samplers are small chainable stages over a candidate list (repetition
+// penalty, temperature, top-k, top-p, min-p), then a pick: greedy, or a draw
+// from a counter-based generator keyed by (seed, stream, position), so a
+// branch's tokens do not depend on which other branches share its batch,
+// their order, or the thread count.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "reasonscope/tokenizer.h"
+
+namespace rs {
+
+// Uniform double in [0, 1) from a stateless hash of (seed, stream, counter).
+double counter_uniform(uint64_t seed, uint64_t stream, uint64_t counter);
+
+struct Candidate {
+    TokenId id;
+    float logit;
+};
+
+struct Candidates {
+    std::vector<Candidate> items;
+    bool sorted = false;  // by logit, descending
+    void sort();
+};
+
+class SamplerStage {
+public:
+    virtual ~SamplerStage() = default;
+    virtual std::string name() const = 0;
+    virtual void apply(Candidates& c, std::span<const TokenId> history) const = 0;
+};
+
+std::unique_ptr<SamplerStage> make_repetition_penalty(float penalty, int last_n);
+std::unique_ptr<SamplerStage> make_temperature(float t);
+std::unique_ptr<SamplerStage> make_top_k(int k);
+std::unique_ptr<SamplerStage> make_top_p(float p);
+std::unique_ptr<SamplerStage> make_min_p(float p);
+
+struct SamplingParams {
+    float temperature = 0.8f;  // 0 = greedy
+    int top_k = 0;             // 0 = off
+    float top_p = 1.0f;
+    float min_p = 0.0f;
+    float repeat_penalty = 1.0f;
+    int repeat_last_n = 64;
+    uint64_t seed = 42;
+    int n_alternatives = 5;  // top-k alternatives reported per token
+    // Throws rs::Error naming a parameter outside its range.
+    void validate() const;
+};
+
+// What the model thought at one step: the chosen token's log-probability,
+// entropy and varentropy of the next-token distribution (after temperature;
+// of the raw distribution when greedy), and the most likely alternatives.
+struct TokenSignals {
+    TokenId token = -1;
+    float logprob = 0;
+    float entropy = 0;
+    float varentropy = 0;
+    std::vector<std::pair<TokenId, float>> top;  // (id, logprob), most likely first
+};
+
+// Entropy/varentropy/top-k of softmax(logits / temperature) (T <= 0 means 1).
+void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out);
+
+class Sampler {
+public:
+    explicit Sampler(const SamplingParams& p);
+    const SamplingParams& params() const { return p_; }
+    // Picks the next token of stream `stream` at position `pos`.
+    TokenSignals sample(const float* logits, int n_vocab, std::span<const TokenId> history, uint64_t stream,
+                        uint64_t pos) const;
+
+private:
+    SamplingParams p_;
+    std::vector<std::unique_ptr<SamplerStage>> chain_;
+};
+
+}  // namespace rs

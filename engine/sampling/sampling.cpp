@@ -1,0 +1,233 @@
+#include "reasonscope/sampling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <unordered_set>
+
+#include "reasonscope/error.h"
+
+namespace rs {
+
+namespace {
+
+uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+class RepetitionPenalty final : public SamplerStage {
+public:
+    RepetitionPenalty(float p, int n) : p_(p), n_(n) {}
+    std::string name() const override { return "repetition_penalty"; }
+    void apply(Candidates& c, std::span<const TokenId> h) const override {
+        if (p_ == 1.0f || n_ == 0) return;
+        std::unordered_set<TokenId> seen;
+        size_t from = h.size() > static_cast<size_t>(n_) ? h.size() - static_cast<size_t>(n_) : 0;
+        for (size_t i = from; i < h.size(); ++i) seen.insert(h[i]);
+        for (auto& x : c.items)
+            if (seen.count(x.id)) x.logit = x.logit > 0 ? x.logit / p_ : x.logit * p_;
+        c.sorted = false;
+    }
+
+private:
+    float p_;
+    int n_;
+};
+
+class Temperature final : public SamplerStage {
+public:
+    explicit Temperature(float t) : t_(t) {}
+    std::string name() const override { return "temperature"; }
+    void apply(Candidates& c, std::span<const TokenId>) const override {
+        if (t_ <= 0) return;
+        for (auto& x : c.items) x.logit /= t_;
+    }
+
+private:
+    float t_;
+};
+
+class TopK final : public SamplerStage {
+public:
+    explicit TopK(int k) : k_(k) {}
+    std::string name() const override { return "top_k"; }
+    void apply(Candidates& c, std::span<const TokenId>) const override {
+        if (k_ <= 0 || static_cast<size_t>(k_) >= c.items.size()) return;
+        c.sort();
+        c.items.resize(static_cast<size_t>(k_));
+    }
+
+private:
+    int k_;
+};
+
+std::vector<double> softmax(const Candidates& c) {
+    double mx = -INFINITY;
+    for (const auto& x : c.items) mx = std::max(mx, static_cast<double>(x.logit));
+    std::vector<double> p(c.items.size());
+    double s = 0;
+    for (size_t i = 0; i < p.size(); ++i) s += p[i] = std::exp(c.items[i].logit - mx);
+    for (auto& v : p) v /= s;
+    return p;
+}
+
+class TopP final : public SamplerStage {
+public:
+    explicit TopP(float p) : p_(p) {}
+    std::string name() const override { return "top_p"; }
+    void apply(Candidates& c, std::span<const TokenId>) const override {
+        if (p_ >= 1.0f) return;
+        c.sort();
+        auto p = softmax(c);
+        double cum = 0;
+        size_t keep = p.size();
+        for (size_t i = 0; i < p.size(); ++i) {
+            cum += p[i];
+            if (cum >= p_) {
+                keep = i + 1;
+                break;
+            }
+        }
+        c.items.resize(keep);
+    }
+
+private:
+    float p_;
+};
+
+class MinP final : public SamplerStage {
+public:
+    explicit MinP(float p) : p_(p) {}
+    std::string name() const override { return "min_p"; }
+    void apply(Candidates& c, std::span<const TokenId>) const override {
+        if (p_ <= 0) return;
+        c.sort();
+        const float cut = c.items.front().logit + std::log(p_);
+        size_t keep = 1;
+        while (keep < c.items.size() && c.items[keep].logit >= cut) ++keep;
+        c.items.resize(keep);
+    }
+
+private:
+    float p_;
+};
+
+}  // namespace
+
+double counter_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
+    uint64_t h = mix64(seed ^ 0x9E3779B97F4A7C15ULL);
+    h = mix64(h ^ (stream * 0xD1B54A32D192ED03ULL));
+    h = mix64(h ^ (counter * 0x8CB92BA72F3D8DD7ULL));
+    return static_cast<double>(h >> 11) * 0x1.0p-53;
+}
+
+void Candidates::sort() {
+    if (sorted) return;
+    std::stable_sort(items.begin(), items.end(), [](const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+    });
+    sorted = true;
+}
+
+std::unique_ptr<SamplerStage> make_repetition_penalty(float p, int n) { return std::make_unique<RepetitionPenalty>(p, n); }
+std::unique_ptr<SamplerStage> make_temperature(float t) { return std::make_unique<Temperature>(t); }
+std::unique_ptr<SamplerStage> make_top_k(int k) { return std::make_unique<TopK>(k); }
+std::unique_ptr<SamplerStage> make_top_p(float p) { return std::make_unique<TopP>(p); }
+std::unique_ptr<SamplerStage> make_min_p(float p) { return std::make_unique<MinP>(p); }
+
+void SamplingParams::validate() const {
+    auto bad = [](const char* name, double v, const char* range) {
+        std::ostringstream s;
+        s << "sampling parameter " << name << " = " << v << " is outside " << range;
+        throw Error(s.str());
+    };
+    if (!(temperature >= 0 && temperature <= 100)) bad("temperature", temperature, "[0, 100]");
+    if (top_k < 0) bad("top_k", top_k, "[0, n_vocab]");
+    if (!(top_p > 0 && top_p <= 1)) bad("top_p", top_p, "(0, 1]");
+    if (!(min_p >= 0 && min_p < 1)) bad("min_p", min_p, "[0, 1)");
+    if (!(repeat_penalty > 0 && repeat_penalty <= 10)) bad("repeat_penalty", repeat_penalty, "(0, 10]");
+    if (n_alternatives < 0 || n_alternatives > 100) bad("n_alternatives", n_alternatives, "[0, 100]");
+}
+
+void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out) {
+    const double t = temperature > 0 ? temperature : 1.0;
+    double mx = -INFINITY;
+    for (int i = 0; i < n; ++i) mx = std::max(mx, logits[i] / t);
+    double s = 0;
+    for (int i = 0; i < n; ++i) s += std::exp(logits[i] / t - mx);
+    const double lse = mx + std::log(s);
+    double h = 0, m2 = 0;
+    for (int i = 0; i < n; ++i) {
+        double lp = logits[i] / t - lse;
+        double p = std::exp(lp);
+        h -= p * lp;
+        m2 += p * lp * lp;
+    }
+    out.entropy = static_cast<float>(h);
+    out.varentropy = static_cast<float>(std::max(0.0, m2 - h * h));  // E[(log p + H)^2]
+    if (out.token >= 0) out.logprob = static_cast<float>(logits[out.token] / t - lse);
+    out.top.clear();
+    if (k > 0) {
+        std::vector<int> idx(static_cast<size_t>(n));
+        for (int i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+        k = std::min(k, n);
+        std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+            return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+        });
+        for (int j = 0; j < k; ++j) out.top.emplace_back(idx[static_cast<size_t>(j)], static_cast<float>(logits[idx[static_cast<size_t>(j)]] / t - lse));
+    }
+}
+
+Sampler::Sampler(const SamplingParams& p) : p_(p) {
+    p_.validate();
+    chain_.push_back(make_repetition_penalty(p.repeat_penalty, p.repeat_last_n));
+    chain_.push_back(make_top_k(p.top_k));
+    chain_.push_back(make_temperature(p.temperature));
+    chain_.push_back(make_top_p(p.top_p));
+    chain_.push_back(make_min_p(p.min_p));
+}
+
+TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const TokenId> history, uint64_t stream,
+                             uint64_t pos) const {
+    TokenSignals sig;
+    if (p_.temperature <= 0) {
+        int best = 0;
+        for (int i = 1; i < n_vocab; ++i)
+            if (logits[i] > logits[best]) best = i;
+        if (p_.repeat_penalty != 1.0f) {
+            Candidates c;
+            c.items.reserve(static_cast<size_t>(n_vocab));
+            for (int i = 0; i < n_vocab; ++i) c.items.push_back({i, logits[i]});
+            chain_[0]->apply(c, history);
+            c.sort();
+            best = c.items.front().id;
+        }
+        sig.token = best;
+        distribution_signals(logits, n_vocab, 1.0f, p_.n_alternatives, sig);
+        return sig;
+    }
+    Candidates c;
+    c.items.reserve(static_cast<size_t>(n_vocab));
+    for (int i = 0; i < n_vocab; ++i) c.items.push_back({i, logits[i]});
+    for (const auto& st : chain_) st->apply(c, history);
+    c.sort();  // a fixed order makes the draw independent of how stages left the list
+    double mx = c.items.front().logit, s = 0;
+    std::vector<double> w(c.items.size());
+    for (size_t i = 0; i < w.size(); ++i) s += w[i] = std::exp(c.items[i].logit - mx);
+    double u = counter_uniform(p_.seed, stream, pos) * s, acc = 0;
+    size_t pick = w.size() - 1;
+    for (size_t i = 0; i < w.size(); ++i) {
+        acc += w[i];
+        if (u < acc) {
+            pick = i;
+            break;
+        }
+    }
+    sig.token = c.items[pick].id;
+    distribution_signals(logits, n_vocab, p_.temperature, p_.n_alternatives, sig);
+    return sig;
+}
+
+}  // namespace rs

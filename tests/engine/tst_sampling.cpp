@@ -1,0 +1,122 @@
+// Samplers and signals on tiny hand-written distributions.
+#include <QtTest>
+#include <cmath>
+
+#include "reasonscope/error.h"
+#include "reasonscope/sampling.h"
+
+using namespace rs;
+
+namespace {
+Candidates make(std::vector<float> logits) {
+    Candidates c;
+    for (size_t i = 0; i < logits.size(); ++i) c.items.push_back({static_cast<TokenId>(i), logits[i]});
+    return c;
+}
+std::vector<TokenId> ids(const Candidates& c) {
+    std::vector<TokenId> v;
+    for (const auto& x : c.items) v.push_back(x.id);
+    return v;
+}
+}  // namespace
+
+class TestSampling : public QObject {
+    Q_OBJECT
+private slots:
+    void entropyOfUniformAndPeaked() {
+        float uni[4] = {0, 0, 0, 0};
+        TokenSignals s;
+        s.token = 2;
+        distribution_signals(uni, 4, 1.0f, 2, s);
+        QVERIFY(std::fabs(s.entropy - std::log(4.0f)) < 1e-6);
+        QVERIFY(std::fabs(s.varentropy) < 1e-6);
+        QVERIFY(std::fabs(s.logprob - std::log(0.25f)) < 1e-6);
+        QCOMPARE(s.top.size(), size_t(2));
+        QCOMPARE(s.top[0].first, 0);  // ties: lowest id first
+        // p = (1/2, 1/4, 1/8, 1/8): H = 1.75 bits; varentropy by hand in nats^2.
+        float lg[4] = {std::log(0.5f), std::log(0.25f), std::log(0.125f), std::log(0.125f)};
+        distribution_signals(lg, 4, 1.0f, 4, s);
+        const double ln2 = std::log(2.0);
+        QVERIFY(std::fabs(s.entropy - 1.75 * ln2) < 1e-5);
+        // E[(log2 p)^2] = .5*1 + .25*4 + .25*9 = 3.75; minus 1.75^2 = 0.6875 bits^2
+        QVERIFY(std::fabs(s.varentropy - 0.6875 * ln2 * ln2) < 1e-5);
+        QCOMPARE(s.top[0].first, 0);
+        QCOMPARE(s.top[1].first, 1);
+        // Temperature 2 flattens: entropy rises.
+        TokenSignals hot;
+        distribution_signals(lg, 4, 2.0f, 0, hot);
+        QVERIFY(hot.entropy > s.entropy);
+    }
+
+    void stages() {
+        auto c = make({1.0f, 3.0f, 2.0f, 0.0f});
+        make_top_k(2)->apply(c, {});
+        QCOMPARE(ids(c), (std::vector<TokenId>{1, 2}));
+        // top-p: probs of (3,2,1,0) are .644 .237 .087 .032
+        c = make({1.0f, 3.0f, 2.0f, 0.0f});
+        make_top_p(0.85f)->apply(c, {});
+        QCOMPARE(ids(c), (std::vector<TokenId>{1, 2}));
+        c = make({1.0f, 3.0f, 2.0f, 0.0f});
+        make_top_p(0.5f)->apply(c, {});
+        QCOMPARE(ids(c), (std::vector<TokenId>{1}));
+        // min-p 0.3: keep p >= 0.3 * p_max, i.e. logit >= 3 + ln .3 = 1.796
+        c = make({1.0f, 3.0f, 2.0f, 0.0f});
+        make_min_p(0.3f)->apply(c, {});
+        QCOMPARE(ids(c), (std::vector<TokenId>{1, 2}));
+        c = make({2.0f, -2.0f, 1.0f, 0.5f});
+        std::vector<TokenId> hist = {0, 1};
+        make_repetition_penalty(2.0f, 64)->apply(c, hist);
+        QCOMPARE(c.items[0].logit, 1.0f);
+        QCOMPARE(c.items[1].logit, -4.0f);
+        QCOMPARE(c.items[2].logit, 1.0f);
+        c = make({2.0f, 4.0f});
+        make_temperature(2.0f)->apply(c, {});
+        QCOMPARE(c.items[1].logit, 2.0f);
+    }
+
+    void counterRngIsStatelessAndUniform() {
+        QCOMPARE(counter_uniform(1, 2, 3), counter_uniform(1, 2, 3));
+        QVERIFY(counter_uniform(1, 2, 3) != counter_uniform(1, 3, 3));
+        double sum = 0;
+        for (int i = 0; i < 100000; ++i) sum += counter_uniform(7, 0, static_cast<uint64_t>(i));
+        QVERIFY(std::fabs(sum / 100000 - 0.5) < 0.01);
+    }
+
+    void samplingFrequenciesAndDeterminism() {
+        float lg[4] = {std::log(0.5f), std::log(0.25f), std::log(0.125f), std::log(0.125f)};
+        SamplingParams p;
+        p.temperature = 1.0f;
+        p.top_p = 1.0f;
+        p.seed = 11;
+        Sampler s(p);
+        int counts[4] = {};
+        for (int i = 0; i < 20000; ++i) counts[s.sample(lg, 4, {}, 3, static_cast<uint64_t>(i)).token]++;
+        QVERIFY(std::abs(counts[0] - 10000) < 400);
+        QVERIFY(std::abs(counts[1] - 5000) < 300);
+        QVERIFY(std::abs(counts[3] - 2500) < 250);
+        // Same (seed, stream, position): same token, whatever was sampled before.
+        TokenId a = s.sample(lg, 4, {}, 9, 5).token;
+        for (int i = 0; i < 10; ++i) s.sample(lg, 4, {}, static_cast<uint64_t>(i), 5);
+        QCOMPARE(s.sample(lg, 4, {}, 9, 5).token, a);
+        SamplingParams g;
+        g.temperature = 0;
+        QCOMPARE(Sampler(g).sample(lg, 4, {}, 0, 0).token, 0);
+    }
+
+    void badParametersAreErrors() {
+        SamplingParams p;
+        p.top_p = 1.5f;
+        try {
+            Sampler s(p);
+            QFAIL("expected an error");
+        } catch (const Error& e) {
+            QVERIFY(QString(e.what()).contains("top_p"));
+        }
+        p = {};
+        p.temperature = -1;
+        QVERIFY_THROWS_EXCEPTION(Error, Sampler{p});
+    }
+};
+
+QTEST_APPLESS_MAIN(TestSampling)
+#include "tst_sampling.moc"

@@ -1,0 +1,190 @@
+// Every SIMD kernel against its scalar reference, on random data, for every
+// ISA this CPU can run; plus dequantize/quantize consistency.
+#include <QtTest>
+#include <cmath>
+#include <random>
+
+#include "cpu/blocks.h"
+#include "cpu/fp16.h"
+#include "cpu/kernels.h"
+
+using namespace rs::kernels;
+
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 g(seed);
+    std::normal_distribution<float> d(0, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(g);
+    return v;
+}
+
+// Random but valid K-quant blocks: random bits, sane fp16 scales.
+template <typename Block>
+std::vector<Block> random_kblocks(int nb, uint32_t seed) {
+    std::mt19937 g(seed);
+    std::vector<Block> v(static_cast<size_t>(nb));
+    auto* bytes = reinterpret_cast<uint8_t*>(v.data());
+    for (size_t i = 0; i < v.size() * sizeof(Block); ++i) bytes[i] = static_cast<uint8_t>(g());
+    for (auto& b : v) {
+        if constexpr (std::is_same_v<Block, BlockQ4_K>) {
+            b.d = fp32_to_fp16(0.01f + 0.001f * (g() % 10));
+            b.dmin = fp32_to_fp16(0.005f + 0.001f * (g() % 10));
+        } else {
+            b.d = fp32_to_fp16(0.002f + 0.0005f * (g() % 10));
+        }
+    }
+    return v;
+}
+
+struct Case {
+    uint32_t type;
+    int n;
+    std::vector<uint8_t> w;  // one row
+};
+
+}  // namespace
+
+class TestKernels : public QObject {
+    Q_OBJECT
+
+    std::vector<Case> cases() {
+        std::vector<Case> cs;
+        for (int n : {256, 1024, 4864}) {
+            auto x = randn(static_cast<size_t>(n), static_cast<uint32_t>(n), 0.05f);
+            Case f32{W_F32, n, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(x.data()),
+                                                    reinterpret_cast<uint8_t*>(x.data()) + n * 4)};
+            Case f16{W_F16, n, std::vector<uint8_t>(static_cast<size_t>(n) * 2)};
+            Case bf16{W_BF16, n, std::vector<uint8_t>(static_cast<size_t>(n) * 2)};
+            for (int i = 0; i < n; ++i) {
+                reinterpret_cast<uint16_t*>(f16.w.data())[i] = fp32_to_fp16(x[static_cast<size_t>(i)]);
+                reinterpret_cast<uint16_t*>(bf16.w.data())[i] = fp32_to_bf16(x[static_cast<size_t>(i)]);
+            }
+            Case q40{W_Q4_0, n, std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ4_0))};
+            quantize_row_q4_0_ref(x.data(), q40.w.data(), n);
+            Case q80{W_Q8_0, n, std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ8_0))};
+            quantize_row_q8_0_ref(x.data(), q80.w.data(), n);
+            cs.insert(cs.end(), {f32, f16, bf16, q40, q80});
+            if (n % 256 == 0) {
+                auto k4 = random_kblocks<BlockQ4_K>(n / 256, 7u + static_cast<uint32_t>(n));
+                auto k6 = random_kblocks<BlockQ6_K>(n / 256, 9u + static_cast<uint32_t>(n));
+                cs.push_back({W_Q4_K, n, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(k4.data()),
+                                                              reinterpret_cast<uint8_t*>(k4.data()) + k4.size() * sizeof(BlockQ4_K))});
+                cs.push_back({W_Q6_K, n, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(k6.data()),
+                                                              reinterpret_cast<uint8_t*>(k6.data()) + k6.size() * sizeof(BlockQ6_K))});
+            }
+        }
+        return cs;
+    }
+
+    // Activations for a case, in the format its kernel consumes: 7 rows.
+    static std::vector<uint8_t> acts(const KernelTable& k, const Case& c, int rows, size_t& stride) {
+        ActFormat f;
+        act_format_for(c.type, f);
+        stride = act_row_bytes(f, c.n);
+        std::vector<uint8_t> a(stride * static_cast<size_t>(rows));
+        for (int r = 0; r < rows; ++r) {
+            auto x = randn(static_cast<size_t>(c.n), 100u + static_cast<uint32_t>(r));
+            uint8_t* dst = a.data() + stride * static_cast<size_t>(r);
+            if (f == ActFormat::F32) std::memcpy(dst, x.data(), stride);
+            else if (f == ActFormat::Q8_0) k.quantize_q8_0(x.data(), dst, c.n);
+            else k.quantize_q8_k(x.data(), dst, c.n);
+        }
+        return a;
+    }
+
+private slots:
+    void simdMatchesScalar_data() {
+        QTest::addColumn<int>("isa");
+        QTest::newRow("avx2") << static_cast<int>(Isa::Avx2);
+        QTest::newRow("avx512") << static_cast<int>(Isa::Avx512);
+    }
+    void simdMatchesScalar() {
+        QFETCH(int, isa);
+        const KernelTable* simd = kernels_for(static_cast<Isa>(isa));
+        if (!simd) QSKIP("this CPU cannot run that ISA");
+        const KernelTable& ref = kScalarTable;
+        int checked = 0;
+        for (const Case& c : cases()) {
+            size_t stride;
+            auto a = acts(ref, c, 7, stride);
+            float want[7], got[7], got1[7];
+            dot_for(ref, c.type)(c.n, c.w.data(), a.data(), stride, 7, want);
+            dot_for(*simd, c.type)(c.n, c.w.data(), a.data(), stride, 7, got);
+            for (int j = 0; j < 7; ++j) dot_for(*simd, c.type)(c.n, c.w.data(), a.data() + stride * j, stride, 1, got1 + j);
+            for (int j = 0; j < 7; ++j) {
+                const float tol = 1e-4f * (1.0f + std::fabs(want[j]));
+                if (std::fabs(got[j] - want[j]) > tol)
+                    QFAIL(qPrintable(QString("type %1 n %2 row %3: simd %4 vs scalar %5").arg(c.type).arg(c.n).arg(j).arg(got[j]).arg(want[j])));
+                // Batch invariance: a row's result does not depend on the group it is computed in.
+                QCOMPARE(got1[j], got[j]);
+            }
+            ++checked;
+        }
+        QVERIFY(checked >= 20);
+        auto x = randn(1000, 1), y = randn(1000, 2);
+        QVERIFY(std::fabs(simd->dot_f32_plain(x.data(), y.data(), 1000) - ref.dot_f32_plain(x.data(), y.data(), 1000)) < 1e-3f);
+        auto y1 = y, y2 = y;
+        ref.axpy(0.5f, x.data(), y1.data(), 1000);
+        simd->axpy(0.5f, x.data(), y2.data(), 1000);
+        for (int i = 0; i < 1000; ++i) QVERIFY(std::fabs(y1[static_cast<size_t>(i)] - y2[static_cast<size_t>(i)]) < 1e-5f);
+    }
+
+    // The quantized dot equals the dot of the dequantized weights with the
+    // dequantized activations (both exact in f32 up to rounding).
+    void dotMatchesDequantized() {
+        const KernelTable& k = kScalarTable;
+        for (const Case& c : cases()) {
+            if (c.type == W_F32 || c.type == W_F16 || c.type == W_BF16) continue;
+            size_t stride;
+            auto a = acts(k, c, 1, stride);
+            std::vector<float> wd(static_cast<size_t>(c.n)), ad(static_cast<size_t>(c.n));
+            QVERIFY(dequantize_row(c.type, c.w.data(), wd.data(), c.n));
+            ActFormat f;
+            act_format_for(c.type, f);
+            if (f == ActFormat::Q8_0) {
+                QVERIFY(dequantize_row(8, a.data(), ad.data(), c.n));
+            } else {
+                const auto* b = reinterpret_cast<const BlockQ8_K*>(a.data());
+                for (int i = 0; i < c.n; ++i) ad[static_cast<size_t>(i)] = b[i / 256].d * b[i / 256].qs[i % 256];
+            }
+            double want = 0;
+            for (int i = 0; i < c.n; ++i) want += static_cast<double>(wd[static_cast<size_t>(i)]) * ad[static_cast<size_t>(i)];
+            float got;
+            dot_for(k, c.type)(c.n, c.w.data(), a.data(), stride, 1, &got);
+            QVERIFY2(std::fabs(got - want) < 1e-3 * (1 + std::fabs(want)), qPrintable(QString("type %1").arg(c.type)));
+        }
+    }
+
+    void quantizeRoundTrip() {
+        auto x = randn(4096, 3);
+        std::vector<BlockQ8_0> q8(128);
+        std::vector<BlockQ4_0> q4(128);
+        quantize_row_q8_0_ref(x.data(), q8.data(), 4096);
+        quantize_row_q4_0_ref(x.data(), q4.data(), 4096);
+        std::vector<float> y8(4096), y4(4096);
+        dequantize_row(8, q8.data(), y8.data(), 4096);
+        dequantize_row(2, q4.data(), y4.data(), 4096);
+        double e8 = 0, e4 = 0;
+        for (size_t i = 0; i < 4096; ++i) {
+            e8 = std::max(e8, static_cast<double>(std::fabs(x[i] - y8[i])));
+            e4 = std::max(e4, static_cast<double>(std::fabs(x[i] - y4[i])));
+        }
+        QVERIFY(e8 < 0.02);  // |x| < ~4, step 4/127
+        QVERIFY(e4 < 0.35);  // step ~4/8
+        QVERIFY(e4 > e8);
+    }
+
+    void fp16Conversions() {
+        for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.33325195f})
+            QCOMPARE(fp16_to_fp32(fp32_to_fp16(f)), f);
+        QCOMPARE(fp32_to_fp16(1e6f), uint16_t(0x7C00));
+        QCOMPARE(fp16_to_fp32(fp32_to_fp16(1.0f + 1.0f / 4096)), 1.0f);  // ties to even
+        for (uint32_t h = 0; h < 0x7C00; h += 7) QCOMPARE(fp32_to_fp16(fp16_to_fp32(static_cast<uint16_t>(h))), uint16_t(h));
+        QCOMPARE(bf16_to_fp32(fp32_to_bf16(3.140625f)), 3.140625f);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestKernels)
+#include "tst_kernels.moc"
