@@ -28,6 +28,10 @@ struct KernelTable {
     void (*quantize_q8_k)(const float* x, void* y, int n);
     float (*dot_f32_plain)(const float* a, const float* b, int n);  // attention scores
     void (*axpy)(float a, const float* x, float* y, int n);          // y += a*x
+    // F16 accumulators (flash-attention value sums kept in half precision,
+    // rounded after every update as llama.cpp does): acc = f16(acc + s*v), acc = f16(acc*s).
+    void (*f16_mad)(uint16_t* acc, const uint16_t* v, float s, int n);
+    void (*f16_scale)(uint16_t* acc, float s, int n);
 };
 
 Isa best_isa();                          // what this CPU supports (RS_ISA env may lower it)

@@ -146,7 +146,18 @@ void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, f
     });
 }
 
-void quantize_q8_0(const float* x, void* vy, int n) { quantize_row_q8_0_ref(x, vy, n); }
+// Activation rows for Q4_0/Q8_0 weights: Q8_0 blocks, then d * sum(q) per
+// block (floats), which the SIMD kernels use to fold constant offsets.
+void quantize_q8_0(const float* x, void* vy, int n) {
+    quantize_row_q8_0_ref(x, vy, n);
+    const auto* y = static_cast<const BlockQ8_0*>(vy);
+    auto* sums = reinterpret_cast<float*>(static_cast<BlockQ8_0*>(vy) + n / QK8_0);
+    for (int b = 0; b < n / QK8_0; ++b) {
+        int s = 0;
+        for (int j = 0; j < QK8_0; ++j) s += y[b].qs[j];
+        sums[b] = h2f(y[b].d) * static_cast<float>(s);
+    }
+}
 
 void quantize_q8_k(const float* x, void* vy, int n) {
     auto* y = static_cast<BlockQ8_K*>(vy);
@@ -181,6 +192,14 @@ void quantize_q8_k(const float* x, void* vy, int n) {
 
 void axpy(float a, const float* x, float* y, int n) {
     for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void f16_mad(uint16_t* acc, const uint16_t* v, float s, int n) {
+    for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(std::fma(h2f(v[i]), s, h2f(acc[i])));
+}
+
+void f16_scale(uint16_t* acc, float s, int n) {
+    for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
 }
 
 }  // namespace
@@ -343,7 +362,7 @@ bool dequantize_row(uint32_t type, const void* src, float* y, int64_t n) {
 
 const KernelTable kScalarTable = {
     Isa::Scalar, dot_f32,       dot_f16,       dot_bf16,   dot_q4_0, dot_q8_0, dot_q4_k, dot_q6_k,
-    quantize_q8_0, quantize_q8_k, dot_f32_1, axpy,
+    quantize_q8_0, quantize_q8_k, dot_f32_1, axpy, f16_mad, f16_scale,
 };
 
 }  // namespace rs::kernels

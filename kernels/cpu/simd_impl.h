@@ -51,48 +51,115 @@ void by_groups(int n_act, float* out, const void* act, size_t stride, A... a) {
     }
 }
 
+// Unsigned-by-signed int8 dot in 8 int32 lanes (u: 0..255, s: -127..127).
+// AVX2's vpmaddubsw saturates int16 pairs, so only use it where u <= 127*2.
+inline __m256i dot_u8s8(__m256i u, __m256i s) {
+#if RS_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+// Q4_0 x Q8_0. Nibbles stay unsigned (0..15): sum((n-8)*q) = sum(n*q) - 8*sum(q),
+// and the activation rows carry d*sum(q) per block (see quantize_q8_0_sums).
+// Two blocks per iteration keep two independent dependency chains.
 template <int NA>
 struct DotQ4_0 {
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
         const auto* x = static_cast<const BlockQ4_0*>(w);
+        const int nb = n / QK4_0;
         const BlockQ8_0* y[NA];
-        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
-        __m256 acc[NA];
-        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
-        const __m256i lo = _mm256_set1_epi8(0xF), eight = _mm256_set1_epi8(8);
-        for (int b = 0; b < n / QK4_0; ++b) {
-            __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
-            __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), lo);
-            q = _mm256_sub_epi8(q, eight);
-            const float dw = h2f(x[b].d);
+        const float* ys[NA];
+        for (int j = 0; j < NA; ++j) {
+            y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+            ys[j] = reinterpret_cast<const float*>(y[j] + nb);
+        }
+        __m256 acc0[NA], acc1[NA];
+        float off[NA];
+        for (int j = 0; j < NA; ++j) {
+            acc0[j] = acc1[j] = _mm256_setzero_ps();
+            off[j] = 0;
+        }
+        const __m256i lo = _mm256_set1_epi8(0xF);
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
+            __m128i t1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b + 1].qs));
+            __m256i q0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), lo);
+            __m256i q1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t1, 4), t1), lo);
+            const float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);
             for (int j = 0; j < NA; ++j) {
-                __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs));
-                __m256 p = _mm256_cvtepi32_ps(dot_i8(q, qy));
-                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[j][b].d)), p, acc[j]);
+                __m256i p0 = dot_u8s8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
+                __m256i p1 = dot_u8s8(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b + 1].qs)));
+                acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * h2f(y[j][b].d)), _mm256_cvtepi32_ps(p0), acc0[j]);
+                acc1[j] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * h2f(y[j][b + 1].d)), _mm256_cvtepi32_ps(p1), acc1[j]);
+                off[j] += d0 * ys[j][b] + d1 * ys[j][b + 1];
             }
         }
-        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+        for (; b < nb; ++b) {
+            __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
+            __m256i q0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), lo);
+            const float d0 = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                __m256i p0 = dot_u8s8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
+                acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * h2f(y[j][b].d)), _mm256_cvtepi32_ps(p0), acc0[j]);
+                off[j] += d0 * ys[j][b];
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(_mm256_add_ps(acc0[j], acc1[j])) - 8.0f * off[j];
     }
 };
 
+// Q8_0 x Q8_0. With VNNI the weights are shifted to unsigned (q+128) and
+// 128*sum(q_act) is subtracted; AVX2 uses the sign trick (no saturation).
 template <int NA>
 struct DotQ8_0 {
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
         const auto* x = static_cast<const BlockQ8_0*>(w);
+        const int nb = n / QK8_0;
         const BlockQ8_0* y[NA];
-        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
-        __m256 acc[NA];
-        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
-        for (int b = 0; b < n / QK8_0; ++b) {
-            __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
-            const float dw = h2f(x[b].d);
+        const float* ys[NA];
+        for (int j = 0; j < NA; ++j) {
+            y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+            ys[j] = reinterpret_cast<const float*>(y[j] + nb);
+        }
+        __m256 acc0[NA], acc1[NA];
+        float off[NA];
+        for (int j = 0; j < NA; ++j) {
+            acc0[j] = acc1[j] = _mm256_setzero_ps();
+            off[j] = 0;
+        }
+#if RS_VNNI
+        const __m256i k128 = _mm256_set1_epi8(static_cast<char>(0x80));
+        auto prep = [&](const int8_t* q) { return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)), k128); };
+        auto dot = [&](__m256i wq, __m256i yq) { return dot_u8s8(wq, yq); };
+#else
+        auto prep = [&](const int8_t* q) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)); };
+        auto dot = [&](__m256i wq, __m256i yq) { return dot_i8(wq, yq); };
+#endif
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            __m256i q0 = prep(x[b].qs), q1 = prep(x[b + 1].qs);
+            const float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);
             for (int j = 0; j < NA; ++j) {
-                __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs));
-                __m256 p = _mm256_cvtepi32_ps(dot_i8(q, qy));
-                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[j][b].d)), p, acc[j]);
+                __m256i p0 = dot(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
+                __m256i p1 = dot(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b + 1].qs)));
+                acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * h2f(y[j][b].d)), _mm256_cvtepi32_ps(p0), acc0[j]);
+                acc1[j] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * h2f(y[j][b + 1].d)), _mm256_cvtepi32_ps(p1), acc1[j]);
+                if (RS_VNNI) off[j] += d0 * ys[j][b] + d1 * ys[j][b + 1];
             }
         }
-        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+        for (; b < nb; ++b) {
+            __m256i q0 = prep(x[b].qs);
+            const float d0 = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                __m256i p0 = dot(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
+                acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * h2f(y[j][b].d)), _mm256_cvtepi32_ps(p0), acc0[j]);
+                if (RS_VNNI) off[j] += d0 * ys[j][b];
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(_mm256_add_ps(acc0[j], acc1[j])) - 128.0f * off[j];
     }
 };
 
@@ -260,6 +327,28 @@ inline void axpy(float a, const float* x, float* y, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; ++i) y[i] += a * x[i];
+}
+
+inline void f16_mad(uint16_t* acc, const uint16_t* v, float s, int n) {
+    const __m256 vs = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i)));
+        __m256 x = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i),
+                         _mm256_cvtps_ph(_mm256_fmadd_ps(x, vs, a), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; ++i) acc[i] = fp32_to_fp16(__builtin_fmaf(h2f(v[i]), s, h2f(acc[i])));
+}
+
+inline void f16_scale(uint16_t* acc, float s, int n) {
+    const __m256 vs = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i)));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i), _mm256_cvtps_ph(_mm256_mul_ps(a, vs), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
 }
 
 }  // namespace rs::kernels::RS_SIMD_NS

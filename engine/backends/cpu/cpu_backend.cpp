@@ -69,7 +69,7 @@ void CpuBackend::ensure(int n_rows, int max_pos) {
     u_.resize(R * cfg_.ffn_dim);
     size_t widest = static_cast<size_t>(std::max({cfg_.dim, cfg_.q_dim(), cfg_.ffn_dim}));
     act_.resize(R * widest * 4 + 1024);
-    size_t per_thread = std::max<size_t>(R, static_cast<size_t>(cap_pos_) + cfg_.head_dim * 2);
+    size_t per_thread = std::max<size_t>(R, static_cast<size_t>(cap_pos_)) + static_cast<size_t>(cfg_.head_dim) * 3;
     tmp_.resize(static_cast<size_t>(pool_.size()) * per_thread);
     deq_.resize(static_cast<size_t>(pool_.size()) * widest);
 }
@@ -172,10 +172,10 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
     const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
     const int64_t n = static_cast<int64_t>(rows.size()) * nh;
     auto round16 = [](float x) { return K::fp16_lookup(K::fp32_to_fp16(x)); };
-    const bool acc16 = f16;
     pool_.run(n, [&](int64_t b, int64_t e, int t) {
         float* qv = tmp_.data() + static_cast<size_t>(t) * per_thread;  // (head_dim) query
-        float* acc = qv + hd;                                            // (head_dim) value accumulator
+        float* acc = qv + hd;                                            // (head_dim) f32 value accumulator
+        auto* acc16 = reinterpret_cast<uint16_t*>(acc + hd);             // (head_dim) f16 value accumulator
         for (int64_t idx = b; idx < e; ++idx) {
             const int r = static_cast<int>(idx / nh), h = static_cast<int>(idx % nh);
             const BatchRow& row = rows[static_cast<size_t>(r)];
@@ -183,6 +183,7 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
             const float* q = q_.data() + (static_cast<size_t>(r) * nh + h) * hd;
             for (int i = 0; i < hd; ++i) qv[i] = f16 ? round16(q[i]) : q[i];
             std::fill(acc, acc + hd, 0.0f);
+            std::fill(acc16, acc16 + hd, uint16_t{0});
             const int* table = kv.block_table(row.seq);
             float M = -INFINITY, S = 0.0f;
             for (int p = 0; p < n_pos; ++p) {
@@ -200,21 +201,22 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
                     const float Mold = M;
                     M = s;
                     ms = std::exp(Mold - M);
-                    for (int i = 0; i < hd; ++i) acc[i] = acc16 ? round16(acc[i] * ms) : acc[i] * ms;
+                    if (f16)
+                        k_.f16_scale(acc16, ms, hd);
+                    else
+                        for (int i = 0; i < hd; ++i) acc[i] *= ms;
                 } else {
                     vs = std::exp(s - M);
                 }
-                if (f16) {
-                    const auto* vh = reinterpret_cast<const uint16_t*>(vb);
-                    for (int i = 0; i < hd; ++i) acc[i] = acc16 ? round16(std::fma(K::fp16_lookup(vh[i]), vs, acc[i])) : std::fma(K::fp16_lookup(vh[i]), vs, acc[i]);
-                } else {
+                if (f16)
+                    k_.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vb), vs, hd);
+                else
                     k_.axpy(vs, reinterpret_cast<const float*>(vb), acc, hd);
-                }
                 S = S * ms + vs;
             }
             float* out = att_.data() + (static_cast<size_t>(r) * nh + h) * hd;
             const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-            for (int i = 0; i < hd; ++i) out[i] = acc[i] * inv;
+            for (int i = 0; i < hd; ++i) out[i] = (f16 ? K::fp16_lookup(acc16[i]) : acc[i]) * inv;
         }
     });
 }
