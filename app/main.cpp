@@ -22,6 +22,9 @@ struct Command {
 const std::map<std::string, Command>& commands() {
     static const std::map<std::string, Command> c = {
         {"models", {rs::cli::cmd_models, "inspect GGUF models (models info FILE)"}},
+        {"run", {rs::cli::cmd_run, "run a search strategy on a problem"}},
+        {"eval", {rs::cli::cmd_eval, "run a strategy over a task suite: accuracy and compute table"}},
+        {"strategies", {rs::cli::cmd_strategies, "list strategy plugins and their parameters"}},
         {"generate", {rs::cli::cmd_generate, "generate text from a prompt"}},
         {"bench", {rs::cli::cmd_bench, "measure prompt and generation speed against the memory roofline"}},
         {"logits", {rs::cli::cmd_logits, "compare the engine's logits with a reference (teacher forcing)"}},

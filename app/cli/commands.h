@@ -15,5 +15,8 @@ int cmd_tokenize(const Argv& args);
 int cmd_logits(const Argv& args);
 int cmd_generate(const Argv& args);
 int cmd_bench(const Argv& args);
+int cmd_run(const Argv& args);
+int cmd_eval(const Argv& args);
+int cmd_strategies(const Argv& args);
 
 }  // namespace rs::cli

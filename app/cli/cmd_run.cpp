@@ -1,0 +1,203 @@
+// reasonscope run / strategies / eval.
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/defaults.h"
+#include "cli/runner.h"
+#include "reasonscope/error.h"
+#include "reasonscope/model.h"
+
+namespace rs::cli {
+namespace {
+
+void add_budget_options(Args& a) {
+    a.option("model", "GGUF model (default: the bundled model)")
+        .multi("set", "strategy parameter name=value (repeatable)")
+        .option("seed", "random seed", "42")
+        .option("threads", "compute threads (0 = all cores)", "0")
+        .option("max-tokens", "budget: generated tokens (0 = none)", "0")
+        .option("max-passes", "budget: forward passes (0 = none)", "0")
+        .option("max-seconds", "budget: wall time (0 = none)", "0");
+}
+
+RunRequest request_from(const Args& a) {
+    RunRequest r;
+    r.strategy = a.get("strategy");
+    for (const auto& s : a.all("set")) r.sets.push_back(split_setting(s));
+    r.seed = static_cast<uint64_t>(a.get_int("seed", 0, 2147483647));
+    r.config.max_tokens = a.get_int("max-tokens", 0, 1 << 30);
+    r.config.max_passes = a.get_int("max-passes", 0, 1 << 30);
+    r.config.max_seconds = a.get_double("max-seconds", 0, 1e7);
+    return r;
+}
+
+// Prints the tree as it grows when --verbose.
+class Printer final : public RunObserver {
+public:
+    void on_event(const RunEvent& e) override {
+        if (e.kind == EventKind::AnswerFound)
+            std::fprintf(stderr, "  node %d answers %s%s\n", e.node, e.text.c_str(),
+                         e.correct == 1 ? " (correct)" : e.correct == 0 ? " (wrong)" : "");
+    }
+};
+
+SessionOptions session_options(const Args& a) {
+    SessionOptions so;
+    so.threads = a.get_int("threads", 0, 1024);
+    so.kv_tokens = 1 << 16;
+    return so;
+}
+
+}  // namespace
+
+int cmd_strategies(const Argv& argv) {
+    Args a("strategies", "[--json]");
+    a.flag("json", "print JSON");
+    if (!a.parse(argv)) return 0;
+    app::PluginManager pm;
+    pm.scan();
+    if (a.flag_set("json")) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& e : pm.strategies()) {
+            auto x = strategy_info_to_json(e.info);
+            x["path"] = e.path.toStdString();
+            j.push_back(x);
+        }
+        std::puts(j.dump(2).c_str());
+    } else {
+        for (const auto& e : pm.strategies()) {
+            std::printf("%s — %s\n  %s\n  paper: %s\n", e.info.id.c_str(), e.info.name.c_str(), e.info.description.c_str(),
+                        e.info.paper.c_str());
+            for (const auto& p : e.info.params) {
+                std::string range = p.min.is_null() ? "" : " [" + p.min.dump() + ", " + p.max.dump() + "]";
+                if (!p.choices.empty()) {
+                    range = " {";
+                    for (size_t i = 0; i < p.choices.size(); ++i) range += (i ? "|" : "") + p.choices[i];
+                    range += "}";
+                }
+                std::printf("    --set %s=%s  (%s%s) %s\n", p.name.c_str(), p.dflt.dump().c_str(), p.type.c_str(),
+                            range.c_str(), p.help.c_str());
+            }
+        }
+    }
+    for (const auto& e : pm.errors())
+        std::fprintf(stderr, "plugin %s failed to load: %s\n", qPrintable(e.path), qPrintable(e.message));
+    return pm.strategies().empty() ? 2 : 0;
+}
+
+int cmd_run(const Argv& argv) {
+    Args a("run", "[--model FILE] (--prompt TEXT | --task SUITE:ID) --strategy ID [--set k=v ...] [--seed S]");
+    add_budget_options(a);
+    a.option("prompt", "problem text").option("task", "SUITE:ID from a task suite (e.g. hard:hard-007)")
+        .option("strategy", "strategy id (see `reasonscope strategies`)", "chain-of-thought")
+        .flag("verbose", "report answers as they are found").flag("json", "print JSON");
+    if (!a.parse(argv)) return 0;
+    RunRequest req = request_from(a);
+    if (a.has("task")) req.task = load_task_ref(a.get("task"));
+    else if (a.has("prompt")) req.task = Task{"prompt", a.get("prompt"), "", ""};
+    else throw UsageError{"run: give --prompt TEXT or --task SUITE:ID"};
+    if (req.task.answer_pattern.empty()) req.task.answer_pattern = R"(Answer:\s*(-?[0-9][0-9.,]*))";
+    app::PluginManager pm;
+    pm.scan();
+    PreparedRun p = prepare_run(pm, req);
+    auto model = Model::load(model_path_or_default(a.get("model")));
+    Session session(*model, session_options(a));
+    Printer printer;
+    std::vector<RunObserver*> obs;
+    if (a.flag_set("verbose")) obs.push_back(&printer);
+    SearchContext ctx(session, req.task, p.config, obs);
+    RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
+
+    const ReasoningTree& t = ctx.tree();
+    int terminal = 0, pruned = 0;
+    std::map<std::string, int> answers;
+    for (const auto& n : t.nodes()) {
+        terminal += n.status == NodeStatus::Terminal;
+        pruned += n.status == NodeStatus::Pruned;
+        if (!n.answer.empty()) answers[n.answer]++;
+    }
+    if (a.flag_set("json")) {
+        nlohmann::json j = {{"strategy", req.strategy}, {"params", p.params}, {"task", req.task.id},
+                            {"status", out.status}, {"answer", out.answer}, {"correct", out.correct},
+                            {"expected", req.task.answer}, {"nodes", t.size()}, {"depth", t.max_depth()},
+                            {"terminal", terminal}, {"pruned", pruned}, {"coverage", any_correct(t)},
+                            {"tokens", out.metrics.tokens_generated}, {"forward_passes", out.metrics.forward_passes},
+                            {"wall_seconds", out.metrics.wall_seconds}, {"kv_peak_bytes", out.metrics.kv_peak_bytes},
+                            {"answers", answers}};
+        if (!out.error.empty()) j["error"] = out.error;
+        std::puts(j.dump(2).c_str());
+    } else {
+        std::printf("strategy  %s %s\n", req.strategy.c_str(), p.params.dump().c_str());
+        std::printf("tree      %d nodes, depth %d, %d terminal, %d pruned\n", t.size(), t.max_depth(), terminal, pruned);
+        std::printf("answers  ");
+        for (const auto& [ans, c] : answers) std::printf(" %s x%d", ans.c_str(), c);
+        std::printf("\nanswer    %s%s\n", out.answer.empty() ? "(none)" : out.answer.c_str(),
+                    out.correct == 1 ? "  (correct)" : out.correct == 0 ? ("  (wrong; expected " + req.task.answer + ")").c_str() : "");
+        std::printf("cost      %lld tokens, %lld forward passes, %.2f s, KV peak %.1f MB\n",
+                    static_cast<long long>(out.metrics.tokens_generated), static_cast<long long>(out.metrics.forward_passes),
+                    out.metrics.wall_seconds, out.metrics.kv_peak_bytes / 1e6);
+        if (out.status != "ok") std::printf("status    %s %s\n", out.status.c_str(), out.error.c_str());
+    }
+    if (out.status == "error") throw Error("strategy '" + req.strategy + "' failed: " + out.error);
+    return 0;
+}
+
+int cmd_eval(const Argv& argv) {
+    Args a("eval", "[--model FILE] --suite FILE --strategy ID [--set k=v] [--limit N] [--json]");
+    add_budget_options(a);
+    a.option("suite", "task suite (.jsonl path or name: easy, medium, hard)", "hard")
+        .option("strategy", "strategy id", "chain-of-thought")
+        .option("limit", "evaluate the first N tasks (0 = all)", "0").flag("json", "print JSON")
+        .flag("quiet", "no per-problem rows");
+    if (!a.parse(argv)) return 0;
+    RunRequest base = request_from(a);
+    std::string suite_path = resolve_suite_path(a.get("suite"));
+    auto tasks = load_suite(suite_path);
+    int limit = a.get_int("limit", 0, 1 << 30);
+    if (limit > 0 && static_cast<size_t>(limit) < tasks.size()) tasks.resize(static_cast<size_t>(limit));
+    app::PluginManager pm;
+    pm.scan();
+    PreparedRun p = prepare_run(pm, base);
+    auto model = Model::load(model_path_or_default(a.get("model")));
+    Session session(*model, session_options(a));
+    nlohmann::json rows = nlohmann::json::array();
+    int correct = 0, covered = 0;
+    double tokens = 0, passes = 0, wall = 0;
+    if (!a.flag_set("json") && !a.flag_set("quiet")) std::printf("%-12s %-8s %-8s %-7s %8s %8s %8s\n", "task", "answer", "expected", "ok", "tokens", "passes", "seconds");
+    for (const Task& t : tasks) {
+        SearchContext ctx(session, t, p.config);
+        RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
+        if (out.status == "error") throw Error("task " + t.id + ": " + out.error);
+        bool ok = out.correct == 1, cov = any_correct(ctx.tree());
+        correct += ok;
+        covered += cov;
+        tokens += static_cast<double>(out.metrics.tokens_generated);
+        passes += static_cast<double>(out.metrics.forward_passes);
+        wall += out.metrics.wall_seconds;
+        rows.push_back({{"task", t.id}, {"answer", out.answer}, {"expected", t.answer}, {"correct", ok}, {"coverage", cov},
+                        {"tokens", out.metrics.tokens_generated}, {"forward_passes", out.metrics.forward_passes},
+                        {"wall_seconds", out.metrics.wall_seconds}});
+        if (!a.flag_set("json") && !a.flag_set("quiet"))
+            std::printf("%-12s %-8s %-8s %-7s %8lld %8lld %8.2f\n", t.id.c_str(), out.answer.empty() ? "-" : out.answer.c_str(),
+                        t.answer.c_str(), ok ? "yes" : "no", static_cast<long long>(out.metrics.tokens_generated),
+                        static_cast<long long>(out.metrics.forward_passes), out.metrics.wall_seconds);
+    }
+    const double n = static_cast<double>(tasks.size());
+    nlohmann::json summary = {{"suite", suite_path}, {"strategy", base.strategy}, {"params", p.params}, {"problems", tasks.size()},
+                              {"accuracy", correct / n}, {"coverage", covered / n}, {"mean_tokens", tokens / n},
+                              {"mean_forward_passes", passes / n}, {"mean_wall_seconds", wall / n}};
+    if (a.flag_set("json")) {
+        summary["rows"] = rows;
+        std::puts(summary.dump(2).c_str());
+    } else {
+        std::printf("\n%s on %s (%zu problems) %s\naccuracy %.1f%%  coverage %.1f%%  mean tokens %.0f  mean passes %.0f  mean %.2f s\n",
+                    base.strategy.c_str(), suite_path.c_str(), tasks.size(), p.params.dump().c_str(), 100.0 * correct / n,
+                    100.0 * covered / n, tokens / n, passes / n, wall / n);
+    }
+    return 0;
+}
+
+}  // namespace rs::cli

@@ -1,0 +1,39 @@
+// Shared by `run`, `eval` and the desktop app: one search on a task with a
+// strategy plugin, from parsed settings to a finished RunOutcome.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "plugins/plugin_manager.h"
+#include "reasonscope/search.h"
+#include "reasonscope/strategy.h"
+
+namespace rs::cli {
+
+struct RunRequest {
+    Task task;
+    std::string strategy;
+    std::vector<std::pair<std::string, std::string>> sets;  // --set k=v
+    uint64_t seed = 42;
+    RunConfig config;  // budgets; sampling is filled from the strategy's parameters
+};
+
+// Resolves the strategy and its parameters (throws rs::Error for bad ones).
+struct PreparedRun {
+    std::unique_ptr<Strategy> strategy;
+    StrategyInfo info;
+    Params params;
+    RunConfig config;
+};
+PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req);
+
+// Loads "SUITE:ID": SUITE is a .jsonl path or a suite name under resources/tasks.
+Task load_task_ref(const std::string& ref);
+std::string resolve_suite_path(const std::string& name_or_path);
+
+// Coverage: some terminal leaf of the tree has the right answer.
+bool any_correct(const ReasoningTree& tree);
+
+}  // namespace rs::cli

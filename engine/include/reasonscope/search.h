@@ -1,0 +1,136 @@
+// SearchContext: the only thing a strategy touches. It grows the reasoning
+// tree on a branching Session (children fork their parent's KV sequence, so
+// a shared prefix is never recomputed), decodes all requested branches in
+// one batched pass per token, scores and prunes nodes, extracts answers,
+// enforces budgets and cancellation, and emits every RunEvent itself.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reasonscope/events.h"
+#include "reasonscope/sampling.h"
+#include "reasonscope/session.h"
+#include "reasonscope/task.h"
+#include "reasonscope/tree.h"
+
+namespace rs {
+
+class SearchContext;
+
+// Maps a node to a value (higher is better), usually in [0, 1].
+class Scorer {
+public:
+    virtual ~Scorer() = default;
+    virtual std::string id() const = 0;
+    virtual double score(SearchContext& ctx, int node) = 0;
+};
+
+// Built-in scorers: "answer" (task answer check), "logprob" (path mean
+// token probability), "prm" (the model judges each step: P(ok) of a
+// verification prompt, product along the path), "self-eval" (P(yes) that
+// the path is correct). Throws rs::Error for an unknown id.
+std::unique_ptr<Scorer> make_scorer(const std::string& id);
+std::vector<std::string> scorer_ids();
+
+struct RunConfig {
+    SamplingParams sampling;
+    std::string step_delimiter = "\n";
+    int max_step_tokens = 96;
+    int max_depth = 24;
+    int64_t max_tokens = 0;     // generated tokens; 0 = no limit
+    int64_t max_passes = 0;     // forward passes; 0 = no limit
+    double max_seconds = 0;     // wall time; 0 = no limit
+    // Verification prompt for the "prm" scorer; {step} is the step's text up
+    // to its first ':' (the bundled model's format), {path} the whole path.
+    std::string prm_template = "V: {step}\n";
+    std::string prm_yes = "ok", prm_no = "bad";
+};
+
+class SearchContext {
+public:
+    SearchContext(Session& session, Task task, RunConfig config, std::vector<RunObserver*> observers = {});
+    ~SearchContext();
+    SearchContext(const SearchContext&) = delete;
+    SearchContext& operator=(const SearchContext&) = delete;
+
+    const ReasoningTree& tree() const { return tree_; }
+    const Node& node(int id) const { return tree_.at(id); }
+    int root() const { return 0; }
+    const Task& task() const { return task_; }
+    const RunConfig& config() const { return cfg_; }
+    Session& session() { return session_; }
+
+    // Decodes n new child steps of `node` (all in one batch per token).
+    // `temperature` >= 0 overrides the run's sampling temperature for these children.
+    std::vector<int> expand(int node, int n, float temperature = -1.0f);
+    // Several nodes at once: (node, children) pairs, one batch for all.
+    std::vector<int> expand_many(const std::vector<std::pair<int, int>>& requests, float temperature = -1.0f);
+    // Extends each node one step at a time until it is terminal (or the
+    // depth/budget limit); returns the leaf reached from each input.
+    std::vector<int> complete(const std::vector<int>& nodes);
+
+    double score(int node, Scorer& scorer);
+    void set_score(int node, const std::string& key, double value);
+    void prune(int node);
+    void backpropagate(int node, double value);  // visits/value along the path
+    bool can_expand(int node) const;             // open, below max depth, KV alive
+    bool is_terminal(int node) const { return tree_.at(node).status == NodeStatus::Terminal; }
+    std::string path_text(int node) const { return tree_.path_text(node); }
+
+    // Budget and control: strategies check should_stop() between steps.
+    bool should_stop();
+    bool budget_exhausted() const;
+    void set_control(std::atomic<bool>* cancel, std::atomic<bool>* pause) {
+        cancel_ = cancel;
+        pause_ = pause;
+    }
+    // The strategy's final choice (emits AnswerFound for the run).
+    void choose_answer(const std::string& answer, int node = -1);
+    const std::string& chosen_answer() const { return final_answer_; }
+    int chosen_node() const { return final_node_; }
+
+    RunMetrics metrics() const;
+    void publish_metrics();
+    void finish(const std::string& reason);  // emits RunFinished
+
+    // Scratch evaluation on a fresh sequence (for model-based scorers):
+    // the next-token log-probabilities after `text` (BOS added).
+    std::vector<float> next_token_logprobs(const std::string& text);
+    // Random number for strategy decisions, from the run seed and a counter.
+    double uniform(uint64_t stream, uint64_t counter) const;
+
+private:
+    struct Branch {
+        int seq = -1;          // KV sequence: every token of the path but the last
+        TokenId pending = -1;  // the last token, not yet evaluated
+        int position = 0;      // position of `pending`
+        std::vector<TokenId> history;
+    };
+    void publish(RunEvent e);  // (not "emit": that is a Qt macro)
+    void mark_terminal_if_answered(int node);
+    void release_branch(int node);
+
+    Session& session_;
+    Task task_;
+    RunConfig cfg_;
+    std::vector<RunObserver*> observers_;
+    ReasoningTree tree_;
+    std::map<int, Branch> branches_;
+    Sampler sampler_;
+    std::atomic<bool>* cancel_ = nullptr;
+    std::atomic<bool>* pause_ = nullptr;
+    std::chrono::steady_clock::time_point t0_;
+    int64_t passes0_ = 0, tokens_ = 0, kv_peak_ = 0;
+    std::string final_answer_;
+    int final_node_ = -1;
+    bool finished_ = false;
+    std::chrono::steady_clock::time_point last_metrics_;
+};
+
+}  // namespace rs

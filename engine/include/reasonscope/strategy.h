@@ -1,0 +1,74 @@
+// The strategy contract. A strategy is a factory-made object with one
+// run(SearchContext&, Params) entry; its metadata (JSON shipped with the
+// plugin) names it and declares its parameters, from which the UI builds a
+// form and the CLI its --set k=v options. Built-in strategies are plugins
+// like any other (plugins/<id>/).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reasonscope/events.h"
+
+namespace rs {
+
+class SearchContext;
+
+struct ParamSpec {
+    std::string name;
+    std::string type;  // int, float, bool, string, choice
+    std::string help;
+    nlohmann::json dflt, min, max;
+    std::vector<std::string> choices;  // for "choice"
+};
+
+struct StrategyInfo {
+    std::string id, name, description, paper;
+    std::vector<ParamSpec> params;
+    const ParamSpec* find(const std::string& name) const;
+};
+
+// Throws rs::Error for metadata that lacks id/name or has a malformed parameter.
+StrategyInfo strategy_info_from_json(const nlohmann::json& j);
+nlohmann::json strategy_info_to_json(const StrategyInfo& info);
+
+using Params = nlohmann::json;  // object: name -> value
+
+// Parses "k=v" settings by each parameter's type, checks ranges and fills
+// defaults. Throws rs::Error naming the parameter, its value and the range.
+Params resolve_params(const StrategyInfo& info, const std::vector<std::pair<std::string, std::string>>& sets);
+std::pair<std::string, std::string> split_setting(const std::string& kv);  // "k=v"
+
+class Strategy {
+public:
+    virtual ~Strategy() = default;
+    // Grows the tree through ctx and calls ctx.choose_answer(). May throw
+    // rs::Error; the runner reports it and fails the run cleanly.
+    virtual void run(SearchContext& ctx, const Params& params) = 0;
+};
+
+struct RunOutcome {
+    std::string status;  // ok, cancelled, budget, error
+    std::string error;
+    std::string answer;
+    int correct = -1;
+    RunMetrics metrics;
+};
+
+// Runs a strategy to the end and emits RunFinished, whatever happens.
+RunOutcome run_strategy(Strategy& s, SearchContext& ctx, const Params& params);
+
+// Helpers strategies share.
+struct Vote {
+    std::string answer;
+    double weight = 0;
+    int count = 0;
+    int best_node = -1;
+};
+// Groups terminal leaves by normalized answer; weight = count, or the sum of
+// the leaves' `weight_key` scores when given. Sorted best first.
+std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves, const std::string& weight_key = "");
+
+}  // namespace rs

@@ -1,0 +1,103 @@
+// Built-in scorers.
+#include <cmath>
+
+#include "reasonscope/error.h"
+#include "reasonscope/search.h"
+
+namespace rs {
+namespace {
+
+// 1 for a correct final answer, 0 for a wrong one or none.
+class AnswerScorer final : public Scorer {
+public:
+    std::string id() const override { return "answer"; }
+    double score(SearchContext& ctx, int node) override { return ctx.node(node).correct == 1 ? 1.0 : 0.0; }
+};
+
+// Geometric-mean token probability along the path.
+class LogprobScorer final : public Scorer {
+public:
+    std::string id() const override { return "logprob"; }
+    double score(SearchContext& ctx, int node) override {
+        double s = 0;
+        size_t n = 0;
+        for (int id : ctx.tree().path(node))
+            for (const auto& t : ctx.node(id).tokens) {
+                s += t.logprob;
+                ++n;
+            }
+        return n ? std::exp(s / static_cast<double>(n)) : 0.0;
+    }
+};
+
+// P(label) between two labels, from the first token of each.
+double binary_prob(SearchContext& ctx, const std::string& prompt, const std::string& yes, const std::string& no) {
+    const Tokenizer& tok = ctx.session().model().tokenizer();
+    auto y = tok.encode(yes), n = tok.encode(no);
+    if (y.empty() || n.empty()) throw Error("scorer labels must tokenize to at least one token");
+    auto lp = ctx.next_token_logprobs(prompt);
+    double py = std::exp(lp[static_cast<size_t>(y[0])]), pn = std::exp(lp[static_cast<size_t>(n[0])]);
+    return py + pn > 0 ? py / (py + pn) : 0.5;
+}
+
+// Process reward from the model itself: each step is judged by a
+// verification prompt; a path's value is the product over its steps.
+class PrmScorer final : public Scorer {
+public:
+    std::string id() const override { return "prm"; }
+    double score(SearchContext& ctx, int node) override {
+        const Node& n = ctx.node(node);
+        if (n.parent < 0) return 1.0;
+        auto cached = n.scores.find("prm_step");
+        double step;
+        if (cached != n.scores.end()) {
+            step = cached->second;
+        } else {
+            std::string text = n.text;
+            while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+            std::string head = text.substr(0, text.find(':'));
+            if (text.rfind("Answer", 0) == 0 || head.empty()) {
+                step = 1.0;  // the answer line restates the last step
+            } else {
+                std::string prompt = ctx.config().prm_template;
+                auto put = [&](const std::string& key, const std::string& v) {
+                    for (size_t p; (p = prompt.find(key)) != std::string::npos;) prompt.replace(p, key.size(), v);
+                };
+                put("{step}", head);
+                put("{path}", ctx.path_text(node));
+                step = binary_prob(ctx, prompt, ctx.config().prm_yes, ctx.config().prm_no);
+            }
+            ctx.set_score(node, "prm_step", step);
+        }
+        const Node& parent = ctx.node(n.parent);
+        auto pv = parent.scores.find("prm");
+        double up = pv != parent.scores.end() ? pv->second : (parent.parent < 0 ? 1.0 : score(ctx, n.parent));
+        return up * step;
+    }
+};
+
+// The model asked whether the whole path is correct: P(" yes").
+class SelfEvalScorer final : public Scorer {
+public:
+    std::string id() const override { return "self-eval"; }
+    double score(SearchContext& ctx, int node) override {
+        std::string prompt = ctx.task().prompt + ctx.path_text(node) + "\nIs the reasoning above correct? Answer yes or no:";
+        return binary_prob(ctx, prompt, " yes", " no");
+    }
+};
+
+}  // namespace
+
+std::vector<std::string> scorer_ids() { return {"answer", "logprob", "prm", "self-eval"}; }
+
+std::unique_ptr<Scorer> make_scorer(const std::string& id) {
+    if (id == "answer") return std::make_unique<AnswerScorer>();
+    if (id == "logprob") return std::make_unique<LogprobScorer>();
+    if (id == "prm") return std::make_unique<PrmScorer>();
+    if (id == "self-eval") return std::make_unique<SelfEvalScorer>();
+    std::string all;
+    for (const auto& s : scorer_ids()) all += (all.empty() ? "" : ", ") + s;
+    throw Error("unknown scorer '" + id + "' (available: " + all + ")");
+}
+
+}  // namespace rs

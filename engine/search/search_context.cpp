@@ -1,0 +1,343 @@
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "reasonscope/error.h"
+#include "reasonscope/search.h"
+
+namespace rs {
+
+const char* event_name(EventKind k) {
+    switch (k) {
+        case EventKind::RunStarted: return "run_started";
+        case EventKind::NodeAdded: return "node_added";
+        case EventKind::TokensAppended: return "tokens_appended";
+        case EventKind::NodeStatusChanged: return "node_status";
+        case EventKind::NodeScored: return "node_scored";
+        case EventKind::AnswerFound: return "answer_found";
+        case EventKind::Metrics: return "metrics";
+        case EventKind::RunFinished: return "run_finished";
+    }
+    return "?";
+}
+
+SearchContext::SearchContext(Session& session, Task task, RunConfig config, std::vector<RunObserver*> observers)
+    : session_(session), task_(std::move(task)), cfg_(std::move(config)), observers_(std::move(observers)),
+      sampler_(cfg_.sampling) {
+    t0_ = last_metrics_ = std::chrono::steady_clock::now();
+    passes0_ = session_.forward_passes();
+    const Tokenizer& tok = session_.model().tokenizer();
+    std::vector<TokenId> prompt = tok.encode(task_.prompt, true, false);
+    if (prompt.empty()) throw Error("the prompt is empty");
+    if (static_cast<int>(prompt.size()) >= session_.n_ctx())
+        throw Error("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " +
+                    std::to_string(session_.n_ctx()));
+    int r = tree_.add(-1);
+    Node& root = tree_.at(r);
+    root.text = task_.prompt;
+    Branch b;
+    b.seq = session_.create();
+    if (prompt.size() > 1) session_.eval(b.seq, std::span(prompt.data(), prompt.size() - 1));
+    b.pending = prompt.back();
+    b.position = static_cast<int>(prompt.size()) - 1;
+    b.history = prompt;
+    branches_[r] = std::move(b);
+    RunEvent s{EventKind::RunStarted};
+    s.text = task_.prompt;
+    publish(s);
+    RunEvent a{EventKind::NodeAdded};
+    a.node = r;
+    publish(a);
+}
+
+SearchContext::~SearchContext() {
+    for (auto& [id, b] : branches_)
+        if (b.seq >= 0 && session_.kv().alive(b.seq)) session_.release(b.seq);
+}
+
+void SearchContext::publish(RunEvent e) {
+    for (RunObserver* o : observers_) o->on_event(e);
+}
+
+double SearchContext::uniform(uint64_t stream, uint64_t counter) const {
+    return counter_uniform(cfg_.sampling.seed ^ 0x5EA5C4ULL, stream, counter);
+}
+
+bool SearchContext::can_expand(int node) const {
+    const Node& n = tree_.at(node);
+    if (n.status == NodeStatus::Pruned || n.status == NodeStatus::Terminal) return false;
+    if (n.depth >= cfg_.max_depth) return false;
+    auto it = branches_.find(node);
+    return it != branches_.end() && it->second.seq >= 0;
+}
+
+std::vector<int> SearchContext::expand(int node, int n, float temperature) {
+    return expand_many({{node, n}}, temperature);
+}
+
+std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int>>& requests, float temperature) {
+    std::unique_ptr<Sampler> override_sampler;
+    if (temperature >= 0) {
+        SamplingParams sp = cfg_.sampling;
+        sp.temperature = temperature;
+        override_sampler = std::make_unique<Sampler>(sp);
+    }
+    const Sampler& sampler = override_sampler ? *override_sampler : sampler_;
+    struct Active {
+        int node;
+        Branch br;
+        int step_tokens = 0;
+        bool done = false;
+    };
+    std::vector<Active> act;
+    std::vector<int> created;
+    const Tokenizer& tok = session_.model().tokenizer();
+    for (auto [parent, n] : requests) {
+        if (!can_expand(parent)) continue;
+        const Branch& pb = branches_.at(parent);
+        for (int i = 0; i < n; ++i) {
+            int c = tree_.add(parent);
+            created.push_back(c);
+            Active a;
+            a.node = c;
+            a.br.seq = session_.fork(pb.seq);
+            a.br.pending = pb.pending;
+            a.br.position = pb.position;
+            a.br.history = pb.history;
+            act.push_back(std::move(a));
+            RunEvent e{EventKind::NodeAdded};
+            e.node = c;
+            e.parent = parent;
+            publish(e);
+        }
+        if (tree_.at(parent).status == NodeStatus::Open) {
+            tree_.at(parent).status = NodeStatus::Expanded;
+            RunEvent e{EventKind::NodeStatusChanged};
+            e.node = parent;
+            e.status = NodeStatus::Expanded;
+            publish(e);
+        }
+    }
+
+    std::vector<int> seqs;
+    std::vector<TokenId> toks;
+    std::vector<size_t> idx;
+    while (true) {
+        seqs.clear();
+        toks.clear();
+        idx.clear();
+        for (size_t i = 0; i < act.size(); ++i) {
+            if (act[i].done) continue;
+            if (budget_exhausted() || (cancel_ && cancel_->load()) ||
+                act[i].br.position + 1 >= session_.n_ctx()) {
+                act[i].done = true;
+                continue;
+            }
+            seqs.push_back(act[i].br.seq);
+            toks.push_back(act[i].br.pending);
+            idx.push_back(i);
+        }
+        if (seqs.empty()) break;
+        if (pause_)
+            while (pause_->load() && !(cancel_ && cancel_->load())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::vector<float> logits = session_.decode(seqs, toks);
+        const int V = session_.n_vocab();
+        for (size_t k = 0; k < idx.size(); ++k) {
+            Active& a = act[idx[k]];
+            a.br.position += 1;
+            TokenSignals sig = sampler.sample(logits.data() + k * static_cast<size_t>(V), V, a.br.history,
+                                               static_cast<uint64_t>(a.node), static_cast<uint64_t>(a.br.position));
+            ++tokens_;
+            Node& nd = tree_.at(a.node);
+            TokenRecord rec;
+            rec.id = sig.token;
+            rec.logprob = sig.logprob;
+            rec.entropy = sig.entropy;
+            rec.varentropy = sig.varentropy;
+            rec.top = std::move(sig.top);
+            if (tok.is_eog(sig.token)) {
+                nd.ended = true;
+                a.done = true;
+                a.br.pending = sig.token;
+                continue;
+            }
+            rec.piece = tok.token_to_piece(sig.token);
+            nd.text += rec.piece;
+            nd.tokens.push_back(rec);
+            a.br.history.push_back(sig.token);
+            a.br.pending = sig.token;
+            ++a.step_tokens;
+            RunEvent e{EventKind::TokensAppended};
+            e.node = a.node;
+            e.tokens.push_back(rec);
+            publish(std::move(e));
+            if (rec.piece.find(cfg_.step_delimiter) != std::string::npos || a.step_tokens >= cfg_.max_step_tokens)
+                a.done = true;
+        }
+        kv_peak_ = std::max(kv_peak_, session_.kv().stats().bytes_used());
+        if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100)) publish_metrics();
+    }
+    for (Active& a : act) {
+        branches_[a.node] = std::move(a.br);
+        mark_terminal_if_answered(a.node);
+    }
+    return created;
+}
+
+void SearchContext::mark_terminal_if_answered(int id) {
+    Node& n = tree_.at(id);
+    std::string ans = extract_answer(n.text, task_.answer_pattern);
+    bool line_done = !n.text.empty() && n.text.find(cfg_.step_delimiter) != std::string::npos;
+    if (!ans.empty() && (line_done || n.ended)) {
+        n.answer = ans;
+        if (!task_.answer.empty()) n.correct = answers_equal(ans, task_.answer) ? 1 : 0;
+        RunEvent e{EventKind::AnswerFound};
+        e.node = id;
+        e.text = ans;
+        e.correct = n.correct;
+        publish(e);
+    }
+    if (!n.answer.empty() || n.ended || n.depth >= cfg_.max_depth) {
+        n.status = NodeStatus::Terminal;
+        RunEvent e{EventKind::NodeStatusChanged};
+        e.node = id;
+        e.status = NodeStatus::Terminal;
+        publish(e);
+        release_branch(id);
+    }
+}
+
+void SearchContext::release_branch(int node) {
+    auto it = branches_.find(node);
+    if (it == branches_.end()) return;
+    if (it->second.seq >= 0 && session_.kv().alive(it->second.seq)) session_.release(it->second.seq);
+    it->second.seq = -1;
+}
+
+std::vector<int> SearchContext::complete(const std::vector<int>& nodes) {
+    std::vector<int> cur = nodes;
+    while (!should_stop()) {
+        std::vector<std::pair<int, int>> req;
+        std::vector<size_t> which;
+        for (size_t i = 0; i < cur.size(); ++i)
+            if (can_expand(cur[i])) {
+                req.push_back({cur[i], 1});
+                which.push_back(i);
+            }
+        if (req.empty()) break;
+        auto kids = expand_many(req);
+        if (kids.size() != which.size()) break;
+        for (size_t k = 0; k < kids.size(); ++k) cur[which[k]] = kids[k];
+    }
+    return cur;
+}
+
+double SearchContext::score(int node, Scorer& scorer) {
+    double v = scorer.score(*this, node);
+    set_score(node, scorer.id(), v);
+    return v;
+}
+
+void SearchContext::set_score(int node, const std::string& key, double value) {
+    tree_.at(node).scores[key] = value;
+    RunEvent e{EventKind::NodeScored};
+    e.node = node;
+    e.key = key;
+    e.value = value;
+    publish(e);
+}
+
+void SearchContext::prune(int node) {
+    Node& n = tree_.at(node);
+    if (n.status == NodeStatus::Pruned) return;
+    n.status = NodeStatus::Pruned;
+    release_branch(node);
+    RunEvent e{EventKind::NodeStatusChanged};
+    e.node = node;
+    e.status = NodeStatus::Pruned;
+    publish(e);
+}
+
+void SearchContext::backpropagate(int node, double value) {
+    for (int n = node; n >= 0; n = tree_.at(n).parent) {
+        tree_.at(n).visits += 1;
+        tree_.at(n).value_sum += value;
+    }
+}
+
+bool SearchContext::budget_exhausted() const {
+    if (cfg_.max_tokens > 0 && tokens_ >= cfg_.max_tokens) return true;
+    if (cfg_.max_passes > 0 && session_.forward_passes() - passes0_ >= cfg_.max_passes) return true;
+    if (cfg_.max_seconds > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count() >= cfg_.max_seconds)
+        return true;
+    return false;
+}
+
+bool SearchContext::should_stop() {
+    if (pause_)
+        while (pause_->load() && !(cancel_ && cancel_->load())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return (cancel_ && cancel_->load()) || budget_exhausted();
+}
+
+void SearchContext::choose_answer(const std::string& answer, int node) {
+    final_answer_ = answer;
+    final_node_ = node;
+}
+
+RunMetrics SearchContext::metrics() const {
+    RunMetrics m;
+    m.tokens_generated = tokens_;
+    m.forward_passes = session_.forward_passes() - passes0_;
+    m.nodes = tree_.size();
+    KvStats st = session_.kv().stats();
+    m.kv_bytes = st.bytes_used();
+    m.kv_peak_bytes = std::max(kv_peak_, m.kv_bytes);
+    int alive = 0;
+    for (const auto& [id, b] : branches_) alive += b.seq >= 0;
+    m.branches_alive = alive;
+    m.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    m.tokens_per_second = m.wall_seconds > 0 ? static_cast<double>(tokens_) / m.wall_seconds : 0;
+    return m;
+}
+
+void SearchContext::publish_metrics() {
+    last_metrics_ = std::chrono::steady_clock::now();
+    RunEvent e{EventKind::Metrics};
+    e.metrics = metrics();
+    publish(e);
+}
+
+void SearchContext::finish(const std::string& reason) {
+    if (finished_) return;
+    finished_ = true;
+    RunEvent e{EventKind::RunFinished};
+    e.key = reason;
+    e.text = final_answer_;
+    e.node = final_node_;
+    e.correct = task_.answer.empty() || final_answer_.empty() ? -1 : answers_equal(final_answer_, task_.answer);
+    e.metrics = metrics();
+    publish(e);
+}
+
+std::vector<float> SearchContext::next_token_logprobs(const std::string& text) {
+    const Tokenizer& tok = session_.model().tokenizer();
+    std::vector<TokenId> ids = tok.encode(text, true, false);
+    if (static_cast<int>(ids.size()) >= session_.n_ctx()) throw Error("scorer prompt does not fit the context");
+    int seq = session_.create();
+    std::vector<float> logits;
+    try {
+        logits = session_.eval(seq, ids);
+    } catch (...) {
+        session_.release(seq);
+        throw;
+    }
+    session_.release(seq);
+    double mx = *std::max_element(logits.begin(), logits.end()), s = 0;
+    for (float v : logits) s += std::exp(v - mx);
+    const float lse = static_cast<float>(mx + std::log(s));
+    for (float& v : logits) v -= lse;
+    return logits;
+}
+
+}  // namespace rs

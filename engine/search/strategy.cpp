@@ -1,0 +1,155 @@
+#include "reasonscope/strategy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "reasonscope/error.h"
+#include "reasonscope/search.h"
+
+namespace rs {
+
+const ParamSpec* StrategyInfo::find(const std::string& n) const {
+    for (const auto& p : params)
+        if (p.name == n) return &p;
+    return nullptr;
+}
+
+StrategyInfo strategy_info_from_json(const nlohmann::json& j) {
+    StrategyInfo s;
+    try {
+        s.id = j.at("id").get<std::string>();
+        s.name = j.at("name").get<std::string>();
+        s.description = j.value("description", "");
+        s.paper = j.value("paper", "");
+        for (const auto& p : j.value("parameters", nlohmann::json::array())) {
+            ParamSpec ps;
+            ps.name = p.at("name").get<std::string>();
+            ps.type = p.at("type").get<std::string>();
+            if (ps.type != "int" && ps.type != "float" && ps.type != "bool" && ps.type != "string" && ps.type != "choice")
+                throw Error("parameter '" + ps.name + "' has unknown type '" + ps.type + "'");
+            ps.help = p.value("help", "");
+            ps.dflt = p.at("default");
+            ps.min = p.value("min", nlohmann::json());
+            ps.max = p.value("max", nlohmann::json());
+            if (p.contains("choices")) ps.choices = p["choices"].get<std::vector<std::string>>();
+            s.params.push_back(std::move(ps));
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(std::string("strategy metadata: ") + e.what());
+    }
+    if (s.id.empty()) throw Error("strategy metadata: empty id");
+    return s;
+}
+
+nlohmann::json strategy_info_to_json(const StrategyInfo& s) {
+    nlohmann::json j = {{"id", s.id}, {"name", s.name}, {"description", s.description}, {"paper", s.paper}};
+    j["parameters"] = nlohmann::json::array();
+    for (const auto& p : s.params) {
+        nlohmann::json q = {{"name", p.name}, {"type", p.type}, {"help", p.help}, {"default", p.dflt}};
+        if (!p.min.is_null()) q["min"] = p.min;
+        if (!p.max.is_null()) q["max"] = p.max;
+        if (!p.choices.empty()) q["choices"] = p.choices;
+        j["parameters"].push_back(q);
+    }
+    return j;
+}
+
+std::pair<std::string, std::string> split_setting(const std::string& kv) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error("setting '" + kv + "' is not of the form name=value");
+    return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+Params resolve_params(const StrategyInfo& info, const std::vector<std::pair<std::string, std::string>>& sets) {
+    Params out = nlohmann::json::object();
+    for (const auto& p : info.params) out[p.name] = p.dflt;
+    for (const auto& [k, v] : sets) {
+        const ParamSpec* p = info.find(k);
+        if (!p) {
+            std::string names;
+            for (const auto& q : info.params) names += (names.empty() ? "" : ", ") + q.name;
+            throw Error(info.id + ": unknown parameter '" + k + "' (parameters: " + names + ")");
+        }
+        auto bad = [&](const std::string& why) { throw Error(info.id + ": parameter " + k + " = '" + v + "' " + why); };
+        char* end = nullptr;
+        if (p->type == "int") {
+            long long x = std::strtoll(v.c_str(), &end, 10);
+            if (v.empty() || *end) bad("is not an integer");
+            out[k] = x;
+        } else if (p->type == "float") {
+            double x = std::strtod(v.c_str(), &end);
+            if (v.empty() || *end || !std::isfinite(x)) bad("is not a number");
+            out[k] = x;
+        } else if (p->type == "bool") {
+            if (v == "true" || v == "1" || v == "yes") out[k] = true;
+            else if (v == "false" || v == "0" || v == "no") out[k] = false;
+            else bad("is not true/false");
+        } else if (p->type == "choice") {
+            if (std::find(p->choices.begin(), p->choices.end(), v) == p->choices.end()) {
+                std::string all;
+                for (const auto& c : p->choices) all += (all.empty() ? "" : ", ") + c;
+                bad("is not one of: " + all);
+            }
+            out[k] = v;
+        } else {
+            out[k] = v;
+        }
+    }
+    for (const auto& p : info.params) {
+        const auto& val = out[p.name];
+        if (!val.is_number()) continue;
+        double x = val.get<double>();
+        if ((!p.min.is_null() && x < p.min.get<double>()) || (!p.max.is_null() && x > p.max.get<double>())) {
+            std::ostringstream s;
+            s << info.id << ": parameter " << p.name << " = " << val.dump() << " is outside [" << p.min.dump() << ", "
+              << p.max.dump() << "]";
+            throw Error(s.str());
+        }
+    }
+    return out;
+}
+
+RunOutcome run_strategy(Strategy& s, SearchContext& ctx, const Params& params) {
+    RunOutcome out;
+    try {
+        s.run(ctx, params);
+        out.status = ctx.budget_exhausted() ? "budget" : "ok";
+    } catch (const std::exception& e) {
+        out.status = "error";
+        out.error = e.what();
+    }
+    if (out.status != "error" && ctx.should_stop() && !ctx.budget_exhausted()) out.status = "cancelled";
+    ctx.finish(out.status);
+    out.answer = ctx.chosen_answer();
+    out.correct = ctx.task().answer.empty() || out.answer.empty() ? -1 : answers_equal(out.answer, ctx.task().answer);
+    out.metrics = ctx.metrics();
+    return out;
+}
+
+std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves, const std::string& weight_key) {
+    std::map<std::string, Vote> by;
+    for (int id : leaves) {
+        const Node& n = ctx.node(id);
+        if (n.answer.empty()) continue;
+        Vote& v = by[normalize_answer(n.answer)];
+        v.answer = normalize_answer(n.answer);
+        double w = 1.0;
+        if (!weight_key.empty()) {
+            auto it = n.scores.find(weight_key);
+            w = it == n.scores.end() ? 0.0 : it->second;
+        }
+        v.weight += w;
+        v.count += 1;
+        if (v.best_node < 0) v.best_node = id;
+    }
+    std::vector<Vote> out;
+    for (auto& [k, v] : by) out.push_back(v);
+    std::stable_sort(out.begin(), out.end(), [](const Vote& a, const Vote& b) {
+        return a.weight > b.weight || (a.weight == b.weight && a.count > b.count);
+    });
+    return out;
+}
+
+}  // namespace rs
