@@ -9,6 +9,7 @@
 #include "cli/runner.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
+#include "reasonscope/run_store.h"
 
 namespace rs::cli {
 namespace {
@@ -93,10 +94,15 @@ int cmd_run(const Argv& argv) {
     add_budget_options(a);
     a.option("prompt", "problem text").option("task", "SUITE:ID from a task suite (e.g. hard:hard-007)")
         .option("strategy", "strategy id (see `reasonscope strategies`)", "chain-of-thought")
-        .flag("verbose", "report answers as they are found").flag("json", "print JSON");
+        .flag("verbose", "report answers as they are found").flag("json", "print JSON")
+        .option("db", "run store (default: $XDG_DATA_HOME/reasonscope/runs.sqlite)")
+        .flag("no-store", "do not store the run").option("name", "name the stored run").multi("tag", "tag the stored run");
     if (!a.parse(argv)) return 0;
     RunRequest req = request_from(a);
-    if (a.has("task")) req.task = load_task_ref(a.get("task"));
+    if (a.has("task")) {
+        req.task = load_task_ref(a.get("task"));
+        req.suite = a.get("task").substr(0, a.get("task").rfind(':'));
+    }
     else if (a.has("prompt")) req.task = Task{"prompt", a.get("prompt"), "", ""};
     else throw UsageError{"run: give --prompt TEXT or --task SUITE:ID"};
     if (req.task.answer_pattern.empty()) req.task.answer_pattern = R"(Answer:\s*(-?[0-9][0-9.,]*))";
@@ -108,8 +114,24 @@ int cmd_run(const Argv& argv) {
     Printer printer;
     std::vector<RunObserver*> obs;
     if (a.flag_set("verbose")) obs.push_back(&printer);
+    std::unique_ptr<RunStore> store;
+    std::unique_ptr<RunRecorder> recorder;
+    int64_t stored_id = 0;
+    if (!a.flag_set("no-store")) {
+        store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
+        RunRow row = describe_run(*model, session, req, p);
+        row.name = a.get("name");
+        stored_id = store->begin_run(row);
+        for (const auto& t : a.all("tag")) store->add_tag(stored_id, t);
+        recorder = store->recorder(stored_id);
+        obs.push_back(recorder.get());
+    }
     SearchContext ctx(session, req.task, p.config, obs);
     RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
+    if (store) {
+        recorder->flush();
+        store->finish_run(stored_id, finished_row(out, ctx));
+    }
 
     const ReasoningTree& t = ctx.tree();
     int terminal = 0, pruned = 0;
@@ -126,7 +148,7 @@ int cmd_run(const Argv& argv) {
                             {"terminal", terminal}, {"pruned", pruned}, {"coverage", any_correct(t)},
                             {"tokens", out.metrics.tokens_generated}, {"forward_passes", out.metrics.forward_passes},
                             {"wall_seconds", out.metrics.wall_seconds}, {"kv_peak_bytes", out.metrics.kv_peak_bytes},
-                            {"answers", answers}};
+                            {"answers", answers}, {"run_id", stored_id}};
         if (!out.error.empty()) j["error"] = out.error;
         std::puts(j.dump(2).c_str());
     } else {
@@ -140,6 +162,7 @@ int cmd_run(const Argv& argv) {
                     static_cast<long long>(out.metrics.tokens_generated), static_cast<long long>(out.metrics.forward_passes),
                     out.metrics.wall_seconds, out.metrics.kv_peak_bytes / 1e6);
         if (out.status != "ok") std::printf("status    %s %s\n", out.status.c_str(), out.error.c_str());
+        if (stored_id) std::printf("stored    run %lld in %s\n", static_cast<long long>(stored_id), store->path().c_str());
     }
     if (out.status == "error") throw Error("strategy '" + req.strategy + "' failed: " + out.error);
     return 0;

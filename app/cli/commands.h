@@ -18,5 +18,10 @@ int cmd_bench(const Argv& args);
 int cmd_run(const Argv& args);
 int cmd_eval(const Argv& args);
 int cmd_strategies(const Argv& args);
+int cmd_runs(const Argv& args);
+int cmd_show(const Argv& args);
+int cmd_export(const Argv& args);
+int cmd_import(const Argv& args);
+int cmd_compare(const Argv& args);
 
 }  // namespace rs::cli

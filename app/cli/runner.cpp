@@ -1,6 +1,8 @@
 #include "cli/runner.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "cli/defaults.h"
 #include "reasonscope/error.h"
@@ -35,6 +37,60 @@ Task load_task_ref(const std::string& ref) {
     if (colon == std::string::npos) throw Error("--task wants SUITE:ID, got '" + ref + "'");
     std::string suite = resolve_suite_path(ref.substr(0, colon));
     return find_task(load_suite(suite), ref.substr(colon + 1), suite);
+}
+
+std::string model_fingerprint(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return {};
+    f.seekg(0, std::ios::end);
+    const auto size = static_cast<uint64_t>(f.tellg());
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&](uint64_t from, uint64_t n) {
+        std::string buf(n, '\0');
+        f.seekg(static_cast<std::streamoff>(from));
+        f.read(buf.data(), static_cast<std::streamsize>(n));
+        for (char c : buf) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ULL;
+    };
+    const uint64_t mib = 1 << 20;
+    mix(0, std::min(size, mib));
+    if (size > mib) mix(size - std::min(size - mib, mib), std::min(size - mib, mib));
+    h = (h ^ size) * 1099511628211ULL;
+    char out[17];
+    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+    return out;
+}
+
+RunRow describe_run(const Model& model, Session& session, const RunRequest& req, const PreparedRun& p) {
+    RunRow r;
+    r.model_path = std::filesystem::absolute(model.path()).string();
+    r.model_name = model.gguf().get_string("general.name", std::filesystem::path(model.path()).stem().string());
+    r.model_bytes = static_cast<int64_t>(model.gguf().file_size());
+    r.model_hash = model_fingerprint(model.path());
+    r.backend = session.backend().name();
+    r.strategy = req.strategy;
+    r.params = p.params.dump();
+    r.suite = req.suite;
+    r.task_id = req.task.id;
+    r.prompt = req.task.prompt;
+    r.expected = req.task.answer;
+    r.seed = static_cast<int64_t>(req.seed);
+    r.app_version = RS_APP_VERSION;
+    return r;
+}
+
+RunRow finished_row(const RunOutcome& out, const SearchContext& ctx) {
+    RunRow r;
+    r.status = out.status;
+    r.answer = out.answer;
+    r.correct = out.correct;
+    r.chosen_node = ctx.chosen_node();
+    r.tokens = out.metrics.tokens_generated;
+    r.forward_passes = out.metrics.forward_passes;
+    r.wall_seconds = out.metrics.wall_seconds;
+    r.kv_peak_bytes = out.metrics.kv_peak_bytes;
+    r.node_count = out.metrics.nodes;
+    r.error = out.error;
+    return r;
 }
 
 bool any_correct(const ReasoningTree& tree) {

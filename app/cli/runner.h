@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "plugins/plugin_manager.h"
+#include "reasonscope/run_store.h"
 #include "reasonscope/search.h"
 #include "reasonscope/strategy.h"
 
@@ -14,6 +15,7 @@ namespace rs::cli {
 
 struct RunRequest {
     Task task;
+    std::string suite;
     std::string strategy;
     std::vector<std::pair<std::string, std::string>> sets;  // --set k=v
     uint64_t seed = 42;
@@ -32,6 +34,11 @@ PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req
 // Loads "SUITE:ID": SUITE is a .jsonl path or a suite name under resources/tasks.
 Task load_task_ref(const std::string& ref);
 std::string resolve_suite_path(const std::string& name_or_path);
+
+// The run store's description of a run about to start, and its final fields.
+RunRow describe_run(const Model& model, Session& session, const RunRequest& req, const PreparedRun& p);
+RunRow finished_row(const RunOutcome& out, const SearchContext& ctx);
+std::string model_fingerprint(const std::string& path);
 
 // Coverage: some terminal leaf of the tree has the right answer.
 bool any_correct(const ReasoningTree& tree);

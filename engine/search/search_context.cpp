@@ -155,6 +155,7 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             rec.entropy = sig.entropy;
             rec.varentropy = sig.varentropy;
             rec.top = std::move(sig.top);
+            for (const auto& [id, lp] : rec.top) rec.top_pieces.push_back(tok.token_to_piece(id, true));
             if (tok.is_eog(sig.token)) {
                 nd.ended = true;
                 a.done = true;

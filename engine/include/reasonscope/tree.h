@@ -19,7 +19,8 @@ struct TokenRecord {
     TokenId id = 0;
     std::string piece;  // detokenized text of this token
     float logprob = 0, entropy = 0, varentropy = 0;
-    std::vector<std::pair<TokenId, float>> top;  // alternatives (id, logprob)
+    std::vector<std::pair<TokenId, float>> top;  // alternatives (id, logprob), most likely first
+    std::vector<std::string> top_pieces;         // their text
 };
 
 struct Node {

@@ -1,0 +1,13 @@
+# Generates a C++ source holding every storage/schema/NNNN_*.sql in order.
+file(GLOB files "${SCHEMA_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "// Generated from storage/schema by embed_schema.cmake.\n#include \"migrations.h\"\nnamespace rs::storage {\nconst std::vector<Migration>& migrations() {\n    static const std::vector<Migration> m = {\n")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME)
+  string(SUBSTRING ${name} 0 4 num)
+  file(READ ${f} sql)
+  string(APPEND body "        {1${num} - 10000, \"${name}\", R\"SQL(${sql})SQL\"},\n")
+endforeach()
+string(APPEND body "    };\n    return m;\n}\n}  // namespace rs::storage\n")
+file(WRITE ${OUT}.tmp "${body}")
+configure_file(${OUT}.tmp ${OUT} COPYONLY)

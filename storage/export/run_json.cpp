@@ -1,0 +1,244 @@
+// JSON form of a whole run (documented in docs/schema.md), and comparison.
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "reasonscope/error.h"
+#include "reasonscope/run_export.h"
+
+namespace rs {
+
+namespace {
+using nlohmann::json;
+
+NodeStatus status_from(const std::string& s) {
+    if (s == "expanded") return NodeStatus::Expanded;
+    if (s == "pruned") return NodeStatus::Pruned;
+    if (s == "terminal") return NodeStatus::Terminal;
+    if (s == "open") return NodeStatus::Open;
+    throw Error("unknown node status '" + s + "'");
+}
+}  // namespace
+
+json run_to_json(const StoredRun& r) {
+    const RunRow& x = r.run;
+    json run = {{"id", x.id}, {"name", x.name}, {"created_at", x.created_at}, {"finished_at", x.finished_at},
+                {"status", x.status}, {"model_path", x.model_path}, {"model_name", x.model_name},
+                {"model_bytes", x.model_bytes}, {"model_hash", x.model_hash}, {"backend", x.backend},
+                {"strategy", x.strategy}, {"params", json::parse(x.params.empty() ? "{}" : x.params)},
+                {"suite", x.suite}, {"task_id", x.task_id}, {"prompt", x.prompt}, {"expected", x.expected},
+                {"seed", x.seed}, {"answer", x.answer}, {"chosen_node", x.chosen_node},
+                {"correct", x.correct < 0 ? json() : json(x.correct == 1)}, {"tokens", x.tokens},
+                {"forward_passes", x.forward_passes}, {"wall_seconds", x.wall_seconds},
+                {"kv_peak_bytes", x.kv_peak_bytes}, {"node_count", x.node_count}, {"app_version", x.app_version},
+                {"error", x.error}, {"tags", x.tags}};
+    json nodes = json::array();
+    for (const Node& n : r.tree.nodes()) {
+        json toks = json::array();
+        for (const auto& t : n.tokens) {
+            json top = json::array();
+            for (size_t i = 0; i < t.top.size(); ++i)
+                top.push_back({t.top[i].first, t.top[i].second, i < t.top_pieces.size() ? t.top_pieces[i] : ""});
+            toks.push_back({{"id", t.id}, {"piece", t.piece}, {"logprob", t.logprob}, {"entropy", t.entropy},
+                            {"varentropy", t.varentropy}, {"top", top}});
+        }
+        nodes.push_back({{"id", n.id}, {"parent", n.parent}, {"depth", n.depth}, {"status", status_name(n.status)},
+                         {"text", n.text}, {"answer", n.answer}, {"correct", n.correct < 0 ? json() : json(n.correct == 1)},
+                         {"ended", n.ended}, {"visits", n.visits}, {"value_sum", n.value_sum}, {"scores", n.scores},
+                         {"tokens", toks}});
+    }
+    json metrics = json::array();
+    for (const auto& m : r.metrics)
+        metrics.push_back({{"t", m.wall_seconds}, {"tokens", m.tokens_generated}, {"forward_passes", m.forward_passes},
+                           {"branches", m.branches_alive}, {"kv_bytes", m.kv_bytes}, {"tokens_per_s", m.tokens_per_second}});
+    return {{"format", "reasonscope-run"}, {"version", 1}, {"run", run}, {"nodes", nodes}, {"metrics", metrics}};
+}
+
+StoredRun run_from_json(const json& j) {
+    StoredRun out;
+    try {
+        if (j.value("format", "") != "reasonscope-run") throw Error("not a Reasonscope run export (format field)");
+        const json& x = j.at("run");
+        RunRow& r = out.run;
+        r.name = x.value("name", "");
+        r.created_at = x.value("created_at", "");
+        r.finished_at = x.value("finished_at", "");
+        r.status = x.value("status", "ok");
+        r.model_path = x.value("model_path", "");
+        r.model_name = x.value("model_name", "");
+        r.model_bytes = x.value("model_bytes", int64_t{0});
+        r.model_hash = x.value("model_hash", "");
+        r.backend = x.value("backend", "");
+        r.strategy = x.at("strategy").get<std::string>();
+        r.params = x.value("params", json::object()).dump();
+        r.suite = x.value("suite", "");
+        r.task_id = x.value("task_id", "");
+        r.prompt = x.at("prompt").get<std::string>();
+        r.expected = x.value("expected", "");
+        r.seed = x.value("seed", int64_t{0});
+        r.answer = x.value("answer", "");
+        r.chosen_node = x.value("chosen_node", -1);
+        r.correct = x.contains("correct") && x["correct"].is_boolean() ? (x["correct"].get<bool>() ? 1 : 0) : -1;
+        r.tokens = x.value("tokens", int64_t{0});
+        r.forward_passes = x.value("forward_passes", int64_t{0});
+        r.wall_seconds = x.value("wall_seconds", 0.0);
+        r.kv_peak_bytes = x.value("kv_peak_bytes", int64_t{0});
+        r.node_count = x.value("node_count", int64_t{0});
+        r.app_version = x.value("app_version", "");
+        r.error = x.value("error", "");
+        r.tags = x.value("tags", std::vector<std::string>{});
+        for (const json& n : j.at("nodes")) {
+            int id = n.at("id").get<int>(), parent = n.at("parent").get<int>();
+            if (id != out.tree.size()) throw Error("node ids must be 0, 1, 2, ... in order (found " + std::to_string(id) + ")");
+            if (parent >= id) throw Error("node " + std::to_string(id) + " has a later parent");
+            int k = out.tree.add(parent);
+            Node& nd = out.tree.at(k);
+            nd.status = status_from(n.at("status").get<std::string>());
+            nd.text = n.value("text", "");
+            nd.answer = n.value("answer", "");
+            nd.correct = n.contains("correct") && n["correct"].is_boolean() ? (n["correct"].get<bool>() ? 1 : 0) : -1;
+            nd.ended = n.value("ended", false);
+            nd.visits = n.value("visits", 0);
+            nd.value_sum = n.value("value_sum", 0.0);
+            nd.scores = n.value("scores", std::map<std::string, double>{});
+            for (const json& t : n.value("tokens", json::array())) {
+                TokenRecord tr;
+                tr.id = t.at("id").get<TokenId>();
+                tr.piece = t.at("piece").get<std::string>();
+                tr.logprob = t.at("logprob").get<float>();
+                tr.entropy = t.at("entropy").get<float>();
+                tr.varentropy = t.at("varentropy").get<float>();
+                for (const json& a : t.value("top", json::array())) {
+                    tr.top.push_back({a.at(0).get<TokenId>(), a.at(1).get<float>()});
+                    tr.top_pieces.push_back(a.size() > 2 ? a.at(2).get<std::string>() : "");
+                }
+                nd.tokens.push_back(std::move(tr));
+            }
+        }
+        for (const json& m : j.value("metrics", json::array())) {
+            RunMetrics x2;
+            x2.wall_seconds = m.value("t", 0.0);
+            x2.tokens_generated = m.value("tokens", int64_t{0});
+            x2.forward_passes = m.value("forward_passes", int64_t{0});
+            x2.branches_alive = m.value("branches", 0);
+            x2.kv_bytes = m.value("kv_bytes", int64_t{0});
+            x2.tokens_per_second = m.value("tokens_per_s", 0.0);
+            out.metrics.push_back(x2);
+        }
+    } catch (const json::exception& e) {
+        throw Error(std::string("run import: ") + e.what());
+    }
+    if (out.tree.size() == 0) throw Error("run import: no nodes");
+    return out;
+}
+
+std::vector<int> chosen_path(const StoredRun& r) {
+    const ReasoningTree& t = r.tree;
+    if (t.size() == 0) return {};
+    int pick = r.run.chosen_node >= 0 && r.run.chosen_node < t.size() ? r.run.chosen_node : -1;
+    if (pick < 0) {
+        int best_depth = -1;
+        for (const Node& n : t.nodes()) {
+            int rank = (n.correct == 1 ? 2000 : 0) + (!n.answer.empty() ? 1000 : 0) + n.depth;
+            if (rank > best_depth) {
+                best_depth = rank;
+                pick = n.id;
+            }
+        }
+    }
+    return t.path(pick);
+}
+
+namespace {
+
+struct Shape {
+    int nodes = 0, depth = 0, leaves = 0, terminal = 0, pruned = 0;
+    double branching = 0, mean_entropy = 0, max_entropy = 0;
+    std::map<std::string, int> answers;
+};
+
+Shape shape_of(const StoredRun& r) {
+    Shape s;
+    const auto& ns = r.tree.nodes();
+    s.nodes = static_cast<int>(ns.size());
+    int internal = 0, children = 0;
+    double hs = 0;
+    size_t nt = 0;
+    for (const Node& n : ns) {
+        s.depth = std::max(s.depth, n.depth);
+        if (n.children.empty()) ++s.leaves;
+        else {
+            ++internal;
+            children += static_cast<int>(n.children.size());
+        }
+        s.terminal += n.status == NodeStatus::Terminal;
+        s.pruned += n.status == NodeStatus::Pruned;
+        if (!n.answer.empty()) s.answers[n.answer]++;
+        for (const auto& t : n.tokens) {
+            hs += t.entropy;
+            s.max_entropy = std::max(s.max_entropy, static_cast<double>(t.entropy));
+            ++nt;
+        }
+    }
+    s.branching = internal ? static_cast<double>(children) / internal : 0;
+    s.mean_entropy = nt ? hs / static_cast<double>(nt) : 0;
+    return s;
+}
+
+}  // namespace
+
+json compare_runs(const StoredRun& a, const StoredRun& b) {
+    auto side = [](const StoredRun& r) {
+        Shape s = shape_of(r);
+        return json{{"id", r.run.id}, {"name", r.run.name}, {"strategy", r.run.strategy},
+                    {"params", json::parse(r.run.params.empty() ? "{}" : r.run.params)}, {"model", r.run.model_name},
+                    {"task", r.run.task_id}, {"seed", r.run.seed}, {"answer", r.run.answer},
+                    {"correct", r.run.correct < 0 ? json() : json(r.run.correct == 1)}, {"tokens", r.run.tokens},
+                    {"forward_passes", r.run.forward_passes}, {"wall_seconds", r.run.wall_seconds},
+                    {"nodes", s.nodes}, {"depth", s.depth}, {"leaves", s.leaves}, {"terminal", s.terminal},
+                    {"pruned", s.pruned}, {"branching", s.branching}, {"mean_entropy", s.mean_entropy},
+                    {"max_entropy", s.max_entropy}, {"answers", s.answers}};
+    };
+    // Where the chosen traces share a prefix and where they diverge.
+    auto pa = chosen_path(a), pb = chosen_path(b);
+    std::string ta, tb;
+    for (int id : pa)
+        if (a.tree.at(id).parent >= 0) ta += a.tree.at(id).text;
+    for (int id : pb)
+        if (b.tree.at(id).parent >= 0) tb += b.tree.at(id).text;
+    size_t common = 0;
+    while (common < ta.size() && common < tb.size() && ta[common] == tb[common]) ++common;
+    size_t line = static_cast<size_t>(std::count(ta.begin(), ta.begin() + static_cast<long>(common), '\n'));
+    json div = {{"shared_prefix_chars", common}, {"diverge_at_step", line}, {"same_prompt", a.run.prompt == b.run.prompt},
+                {"a_continues", ta.substr(common, 80)}, {"b_continues", tb.substr(common, 80)}};
+    return {{"a", side(a)}, {"b", side(b)}, {"divergence", div}};
+}
+
+std::string compare_to_text(const json& c) {
+    std::ostringstream s;
+    auto row = [&](const char* label, const std::string& key) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%-16s %-30s %-30s\n", label, c["a"][key].dump().substr(0, 30).c_str(),
+                      c["b"][key].dump().substr(0, 30).c_str());
+        s << buf;
+    };
+    char head[256];
+    std::snprintf(head, sizeof head, "%-16s %-30s %-30s\n", "", ("run " + c["a"]["id"].dump()).c_str(),
+                  ("run " + c["b"]["id"].dump()).c_str());
+    s << head;
+    for (auto [l, k] : std::vector<std::pair<const char*, const char*>>{
+             {"strategy", "strategy"}, {"model", "model"}, {"task", "task"}, {"seed", "seed"}, {"answer", "answer"},
+             {"correct", "correct"}, {"tokens", "tokens"}, {"forward passes", "forward_passes"},
+             {"wall seconds", "wall_seconds"}, {"nodes", "nodes"}, {"depth", "depth"}, {"leaves", "leaves"},
+             {"pruned", "pruned"}, {"branching", "branching"}, {"mean entropy", "mean_entropy"},
+             {"max entropy", "max_entropy"}, {"answers", "answers"}})
+        row(l, k);
+    s << "params a: " << c["a"]["params"].dump() << "\nparams b: " << c["b"]["params"].dump() << "\n";
+    const json& d = c["divergence"];
+    s << "chosen traces share " << d["shared_prefix_chars"].get<size_t>() << " characters and diverge at step "
+      << d["diverge_at_step"].get<size_t>() << (d["same_prompt"].get<bool>() ? "" : " (different prompts)") << "\n";
+    s << "  a: " << d["a_continues"].get<std::string>() << "\n  b: " << d["b_continues"].get<std::string>() << "\n";
+    return s.str();
+}
+
+}  // namespace rs
