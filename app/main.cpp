@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "gui/gui_main.h"
 #include "reasonscope/error.h"
 
 namespace {
@@ -30,6 +31,7 @@ const std::map<std::string, Command>& commands() {
         {"export", {rs::cli::cmd_export, "export a run as html, json, csv or md"}},
         {"import", {rs::cli::cmd_import, "import a run exported as json"}},
         {"compare", {rs::cli::cmd_compare, "compare two runs side by side"}},
+        {"demo", {rs::cli::cmd_demo, "headless demo: greedy vs a search on a bundled problem, stored, with a report"}},
         {"generate", {rs::cli::cmd_generate, "generate text from a prompt"}},
         {"bench", {rs::cli::cmd_bench, "measure prompt and generation speed against the memory roofline"}},
         {"logits", {rs::cli::cmd_logits, "compare the engine's logits with a reference (teacher forcing)"}},
@@ -41,17 +43,21 @@ const std::map<std::string, Command>& commands() {
 void usage(FILE* out) {
     std::fputs("usage: reasonscope [COMMAND] [ARGS...]\n\ncommands:\n", out);
     for (const auto& [name, c] : commands()) std::fprintf(out, "  %-10s %s\n", name.c_str(), c.help);
-    std::fputs("\nEvery command takes --help.\n", out);
+    std::fputs("\nWith no command: the desktop app when a display is available, else `demo`.\n"
+               "Every command takes --help.\n", out);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    std::string cmd = argc >= 2 ? argv[1] : "";
+    if (cmd == "gui" || (argc >= 2 && cmd.rfind("--", 0) == 0 && cmd != "--help" && cmd != "--version") ||
+        (argc < 2 && rs::gui::display_available()))
+        return rs::gui::run_gui(argc, argv);
     if (argc < 2) {
-        usage(stdout);
-        return 0;
+        std::puts("No display: running the headless demo (reasonscope --help lists the commands).\n");
+        cmd = "demo";
     }
-    std::string cmd = argv[1];
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
         usage(stdout);
         return 0;
@@ -66,7 +72,7 @@ int main(int argc, char** argv) {
         usage(stderr);
         return 2;
     }
-    rs::cli::Argv args(argv + 2, argv + argc);
+    rs::cli::Argv args(argc >= 2 ? argv + 2 : argv + argc, argv + argc);
     try {
         return it->second.fn(args);
     } catch (const rs::cli::UsageError& e) {

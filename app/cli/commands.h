@@ -23,5 +23,6 @@ int cmd_show(const Argv& args);
 int cmd_export(const Argv& args);
 int cmd_import(const Argv& args);
 int cmd_compare(const Argv& args);
+int cmd_demo(const Argv& args);
 
 }  // namespace rs::cli

@@ -1,0 +1,84 @@
+// The engine thread. Windows never call the engine directly: they post
+// requests to EngineHost, which lives on its own QThread and owns the
+// model, the session and the running strategy. Run events are queued by an
+// observer and drained by the UI at <= 30 Hz, so the UI thread never waits
+// on the engine or the database. Cancel and pause are atomic flags the
+// search checks between steps.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QThread>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "cli/runner.h"
+#include "plugins/plugin_manager.h"
+#include "reasonscope/model.h"
+#include "reasonscope/run_store.h"
+#include "reasonscope/session.h"
+
+namespace rs::gui {
+
+// Thread-safe queue of events from the engine thread to the UI.
+class EventQueue final : public RunObserver {
+public:
+    void on_event(const RunEvent& e) override {
+        std::lock_guard<std::mutex> lk(mu_);
+        q_.push_back(e);
+    }
+    std::vector<RunEvent> drain() {
+        std::lock_guard<std::mutex> lk(mu_);
+        std::vector<RunEvent> out;
+        out.swap(q_);
+        return out;
+    }
+
+private:
+    std::mutex mu_;
+    std::vector<RunEvent> q_;
+};
+
+struct ModelSummary {
+    QString path, name, arch, backend;
+    int n_vocab = 0, layers = 0, dim = 0, ctx = 0;
+    double params_m = 0;
+};
+
+class EngineHost : public QObject {
+    Q_OBJECT
+public:
+    EngineHost(const app::PluginManager* plugins, QString db_path);
+    ~EngineHost() override;
+    EventQueue& events() { return events_; }
+    void cancel() { cancel_ = true; }
+    void set_paused(bool p) { pause_ = p; }
+    bool running() const { return running_; }
+
+public slots:
+    void load_model(const QString& path, int threads);
+    void start_run(const rs::cli::RunRequest& req);
+
+signals:
+    void modelLoaded(const rs::gui::ModelSummary& s);
+    void runStarted(const rs::RunRow& row);
+    void runFinished(qint64 run_id, const QString& status, const QString& answer);
+    void failed(const QString& message);
+
+private:
+    const app::PluginManager* plugins_;
+    QString db_path_;
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<Session> session_;
+    std::unique_ptr<RunStore> store_;
+    EventQueue events_;
+    std::atomic<bool> cancel_{false}, pause_{false}, running_{false};
+};
+
+}  // namespace rs::gui
+
+Q_DECLARE_METATYPE(rs::cli::RunRequest)
+Q_DECLARE_METATYPE(rs::gui::ModelSummary)
+Q_DECLARE_METATYPE(rs::RunRow)

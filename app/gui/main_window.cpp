@@ -1,0 +1,567 @@
+#include "gui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDialog>
+#include <QDockWidget>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSortFilterProxyModel>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QTableView>
+#include <QTextBrowser>
+#include <QTimer>
+#include <QToolBar>
+#include <QVBoxLayout>
+#include <cmath>
+#include <fstream>
+
+#include "cli/defaults.h"
+#include "imgui/live_monitor.h"
+#include "reasonscope/run_export.h"
+#include "widgets/signals_view.h"
+#include "widgets/token_view.h"
+#include "widgets/tree_view.h"
+
+namespace rs::gui {
+
+MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(parent), opt_(opt) {
+    setObjectName("mainWindow");
+    setWindowTitle("Reasonscope");
+    resize(1400, 900);
+    qRegisterMetaType<rs::cli::RunRequest>();
+    qRegisterMetaType<rs::gui::ModelSummary>();
+    qRegisterMetaType<rs::RunRow>();
+    plugins_.scan();
+    if (opt_.db_path.isEmpty()) opt_.db_path = QString::fromStdString(RunStore::default_path());
+    if (opt_.model_path.isEmpty()) opt_.model_path = QString::fromStdString(cli::default_model_path());
+
+    host_ = new EngineHost(&plugins_, opt_.db_path);
+    host_->moveToThread(&engine_thread_);
+    connect(&engine_thread_, &QThread::finished, host_, &QObject::deleteLater);
+    connect(this, &MainWindow::requestLoadModel, host_, &EngineHost::load_model);
+    connect(this, &MainWindow::requestRun, host_, &EngineHost::start_run);
+    engine_thread_.start();
+
+    tree_ = new views::TreeView(&live_, this);
+    auto* central = new QWidget(this);
+    auto* cl = new QVBoxLayout(central);
+    cl->setContentsMargins(0, 0, 0, 0);
+    auto* bar = new QToolBar(central);
+    bar->addAction("Fit", tree_, &views::TreeView::fit);
+    auto* colour = new QComboBox(bar);
+    colour->addItems({"colour by entropy", "colour by score"});
+    connect(colour, &QComboBox::currentIndexChanged, this, [this](int i) {
+        tree_->set_colour_by(i ? views::TreeView::ColourBy::Score : views::TreeView::ColourBy::Entropy);
+    });
+    bar->addWidget(colour);
+    auto* find = new QLineEdit(bar);
+    find->setPlaceholderText("find in steps (Enter)");
+    find->setMaximumWidth(220);
+    connect(find, &QLineEdit::returnPressed, this, [this, find] { tree_->find_text(find->text()); });
+    bar->addWidget(find);
+    cl->addWidget(bar);
+    cl->addWidget(tree_);
+    setCentralWidget(central);
+
+    build_setup_dock();
+    build_docks();
+    build_menus();
+
+    status_backend_ = new QLabel("loading model…", this);
+    status_speed_ = new QLabel(this);
+    statusBar()->addWidget(status_backend_, 1);
+    statusBar()->addPermanentWidget(status_speed_);
+
+    connect(host_, &EngineHost::modelLoaded, this, [this](const ModelSummary& s) {
+        model_ready_ = true;
+        model_label_->setText(QString("%1 — %2, %3 layers, dim %4, %5 tokens, ctx %6, %7M params")
+                                  .arg(s.name, s.arch).arg(s.layers).arg(s.dim).arg(s.n_vocab).arg(s.ctx).arg(s.params_m, 0, 'f', 2));
+        status_backend_->setText(QString("%1 | %2").arg(s.backend, s.name));
+        run_btn_->setEnabled(true);
+        progress_->setRange(0, 1);
+        QSettings().setValue("recentModel", s.path);
+    });
+    connect(host_, &EngineHost::failed, this, [this](const QString& m) {
+        progress_->setRange(0, 1);
+        statusBar()->showMessage(m, 15000);
+        QMessageBox::warning(this, "Reasonscope", m);
+    });
+    connect(host_, &EngineHost::runStarted, this, [this](const RunRow& row) { live_.begin_live(row); });
+    connect(host_, &EngineHost::runFinished, this, [this](qint64, const QString& status, const QString& answer) {
+        drain_events();
+        run_btn_->setEnabled(true);
+        pause_btn_->setEnabled(false);
+        stop_btn_->setEnabled(false);
+        progress_->setRange(0, 1);
+        progress_->setValue(1);
+        statusBar()->showMessage("run " + status + (answer.isEmpty() ? QString() : ", answer " + answer), 10000);
+        refresh_runs();
+    });
+    connect(&live_, &views::RunModel::selectionChanged, this, &MainWindow::show_node);
+
+    auto* timer = new QTimer(this);  // <= 30 Hz coalesced UI updates
+    connect(timer, &QTimer::timeout, this, &MainWindow::drain_events);
+    timer->start(33);
+
+    QSettings settings;
+    restoreGeometry(settings.value("geometry").toByteArray());
+    restoreState(settings.value("windowState").toByteArray());
+    set_dark(settings.value("dark", false).toBool());
+    refresh_runs();
+    progress_->setRange(0, 0);
+    emit requestLoadModel(opt_.model_path, opt_.threads);
+}
+
+MainWindow::~MainWindow() {
+    host_->cancel();
+    engine_thread_.quit();
+    engine_thread_.wait();
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+    QSettings s;
+    s.setValue("geometry", saveGeometry());
+    s.setValue("windowState", saveState());
+    host_->cancel();
+    QMainWindow::closeEvent(e);
+}
+
+void MainWindow::drain_events() {
+    auto ev = host_->events().drain();
+    if (ev.empty()) return;
+    live_.apply(ev);
+    if (!live_.metrics().empty()) {
+        const RunMetrics& m = live_.metrics().back();
+        status_speed_->setText(QString("%1 tok/s | %2 passes | %3 branches | KV %4 MB")
+                                   .arg(m.tokens_per_second, 0, 'f', 0).arg(m.forward_passes).arg(m.branches_alive)
+                                   .arg(m.kv_bytes / 1e6, 0, 'f', 1));
+    }
+    if (live_.selected() < 0 && live_.tree().size() > 0) live_.select(live_.tree().size() - 1);
+    else if (live_.live() && !live_.finished() && live_.tree().size() > 0) live_.select(live_.tree().size() - 1);
+}
+
+void MainWindow::build_setup_dock() {
+    auto* w = new QWidget(this);
+    auto* form = new QFormLayout(w);
+    model_edit_ = new QLineEdit(opt_.model_path, w);
+    auto* browse = new QPushButton("…", w);
+    browse->setMaximumWidth(30);
+    auto* mrow = new QHBoxLayout();
+    mrow->addWidget(model_edit_);
+    mrow->addWidget(browse);
+    form->addRow("model", mrow);
+    model_label_ = new QLabel(w);
+    model_label_->setWordWrap(true);
+    form->addRow(model_label_);
+    connect(browse, &QPushButton::clicked, this, [this] {
+        QString f = QFileDialog::getOpenFileName(this, "Open GGUF model", QString(), "GGUF models (*.gguf)");
+        if (f.isEmpty()) return;
+        model_edit_->setText(f);
+        model_ready_ = false;
+        run_btn_->setEnabled(false);
+        progress_->setRange(0, 0);
+        emit requestLoadModel(f, opt_.threads);
+    });
+    suite_ = new QComboBox(w);
+    suite_->addItems({"easy", "medium", "hard"});
+    task_ = new QComboBox(w);
+    prompt_ = new QPlainTextEdit(w);
+    prompt_->setMaximumHeight(70);
+    form->addRow("suite", suite_);
+    form->addRow("task", task_);
+    form->addRow("prompt", prompt_);
+    connect(suite_, &QComboBox::currentTextChanged, this, &MainWindow::load_suite);
+    connect(task_, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (i >= 0 && i < static_cast<int>(tasks_.size())) prompt_->setPlainText(QString::fromStdString(tasks_[static_cast<size_t>(i)].prompt));
+    });
+    strategy_ = new QComboBox(w);
+    strategy_->setObjectName("strategyBox");
+    for (const auto& e : plugins_.strategies()) strategy_->addItem(QString::fromStdString(e.info.name), QString::fromStdString(e.info.id));
+    form->addRow("strategy", strategy_);
+    params_box_ = new QWidget(w);
+    params_form_ = new QFormLayout(params_box_);
+    params_form_->setContentsMargins(12, 0, 0, 0);
+    form->addRow(params_box_);
+    connect(strategy_, &QComboBox::currentIndexChanged, this, &MainWindow::rebuild_param_form);
+    seed_ = new QSpinBox(w);
+    seed_->setRange(0, 1 << 30);
+    seed_->setValue(42);
+    form->addRow("seed", seed_);
+    run_btn_ = new QPushButton("Run", w);
+    pause_btn_ = new QPushButton("Pause", w);
+    stop_btn_ = new QPushButton("Stop", w);
+    run_btn_->setEnabled(false);
+    pause_btn_->setEnabled(false);
+    stop_btn_->setEnabled(false);
+    auto* brow = new QHBoxLayout();
+    brow->addWidget(run_btn_);
+    brow->addWidget(pause_btn_);
+    brow->addWidget(stop_btn_);
+    form->addRow(brow);
+    progress_ = new QProgressBar(w);
+    progress_->setMaximumHeight(8);
+    progress_->setTextVisible(false);
+    form->addRow(progress_);
+    connect(run_btn_, &QPushButton::clicked, this, &MainWindow::start_run);
+    connect(pause_btn_, &QPushButton::clicked, this, &MainWindow::toggle_pause);
+    connect(stop_btn_, &QPushButton::clicked, this, &MainWindow::stop_run);
+
+    auto* dock = new QDockWidget("Setup", this);
+    dock->setObjectName("setupDock");
+    dock->setWidget(w);
+    addDockWidget(Qt::LeftDockWidgetArea, dock);
+    int idx = strategy_->findData("self-consistency");
+    strategy_->setCurrentIndex(idx >= 0 ? idx : 0);
+    rebuild_param_form();
+    suite_->setCurrentText(opt_.suite);
+    load_suite(suite_->currentText());
+}
+
+void MainWindow::load_suite(const QString& name) {
+    tasks_.clear();
+    task_->clear();
+    try {
+        tasks_ = rs::load_suite(cli::resolve_suite_path(name.toStdString()));
+    } catch (const std::exception& e) {
+        statusBar()->showMessage(e.what(), 10000);
+    }
+    for (const auto& t : tasks_) task_->addItem(QString::fromStdString(t.id));
+}
+
+void MainWindow::rebuild_param_form() {
+    while (params_form_->rowCount()) params_form_->removeRow(0);
+    param_widgets_.clear();
+    const auto* e = plugins_.find(strategy_->currentData().toString().toStdString());
+    if (!e) return;
+    strategy_->setToolTip(QString::fromStdString(e->info.description + "\n" + e->info.paper));
+    for (const ParamSpec& p : e->info.params) {
+        QWidget* wdg = nullptr;
+        if (p.type == "int") {
+            auto* s = new QSpinBox(params_box_);
+            s->setRange(p.min.is_null() ? -1000000 : p.min.get<int>(), p.max.is_null() ? 1000000 : p.max.get<int>());
+            s->setValue(p.dflt.get<int>());
+            wdg = s;
+        } else if (p.type == "float") {
+            auto* s = new QDoubleSpinBox(params_box_);
+            s->setDecimals(3);
+            s->setSingleStep(0.05);
+            s->setRange(p.min.is_null() ? -1e9 : p.min.get<double>(), p.max.is_null() ? 1e9 : p.max.get<double>());
+            s->setValue(p.dflt.get<double>());
+            wdg = s;
+        } else if (p.type == "bool") {
+            auto* c = new QCheckBox(params_box_);
+            c->setChecked(p.dflt.get<bool>());
+            wdg = c;
+        } else if (p.type == "choice") {
+            auto* c = new QComboBox(params_box_);
+            for (const auto& ch : p.choices) c->addItem(QString::fromStdString(ch));
+            c->setCurrentText(QString::fromStdString(p.dflt.get<std::string>()));
+            wdg = c;
+        } else {
+            wdg = new QLineEdit(QString::fromStdString(p.dflt.get<std::string>()), params_box_);
+        }
+        wdg->setObjectName(QString::fromStdString("param_" + p.name));
+        wdg->setToolTip(QString::fromStdString(p.help));
+        params_form_->addRow(QString::fromStdString(p.name), wdg);
+        param_widgets_.push_back({p.name, wdg});
+    }
+}
+
+void MainWindow::set_param(const QString& name, const QVariant& value) {
+    for (auto& [n, w] : param_widgets_) {
+        if (QString::fromStdString(n) != name) continue;
+        if (auto* s = qobject_cast<QSpinBox*>(w)) s->setValue(value.toInt());
+        else if (auto* d = qobject_cast<QDoubleSpinBox*>(w)) d->setValue(value.toDouble());
+        else if (auto* c = qobject_cast<QCheckBox*>(w)) c->setChecked(value.toBool());
+        else if (auto* b = qobject_cast<QComboBox*>(w)) b->setCurrentText(value.toString());
+        else if (auto* l = qobject_cast<QLineEdit*>(w)) l->setText(value.toString());
+    }
+}
+
+void MainWindow::start_run() {
+    if (!model_ready_ || host_->running()) return;
+    cli::RunRequest req;
+    req.strategy = strategy_->currentData().toString().toStdString();
+    for (auto& [n, w] : param_widgets_) {
+        QString v;
+        if (auto* s = qobject_cast<QSpinBox*>(w)) v = QString::number(s->value());
+        else if (auto* d = qobject_cast<QDoubleSpinBox*>(w)) v = QString::number(d->value());
+        else if (auto* c = qobject_cast<QCheckBox*>(w)) v = c->isChecked() ? "true" : "false";
+        else if (auto* b = qobject_cast<QComboBox*>(w)) v = b->currentText();
+        else if (auto* l = qobject_cast<QLineEdit*>(w)) v = l->text();
+        req.sets.push_back({n, v.toStdString()});
+    }
+    req.seed = static_cast<uint64_t>(seed_->value());
+    int ti = task_->currentIndex();
+    std::string prompt = prompt_->toPlainText().toStdString();
+    if (!prompt.empty() && prompt.back() != '\n') prompt += "\n";
+    if (ti >= 0 && ti < static_cast<int>(tasks_.size()) && tasks_[static_cast<size_t>(ti)].prompt == prompt) {
+        req.task = tasks_[static_cast<size_t>(ti)];
+        req.suite = suite_->currentText().toStdString();
+    } else {
+        req.task = Task{"prompt", prompt, "", R"(Answer:\s*(-?[0-9][0-9.,]*))"};
+    }
+    run_btn_->setEnabled(false);
+    pause_btn_->setEnabled(true);
+    stop_btn_->setEnabled(true);
+    progress_->setRange(0, 0);
+    paused_ = false;
+    pause_btn_->setText("Pause");
+    emit requestRun(req);
+}
+
+void MainWindow::stop_run() { host_->cancel(); }
+
+void MainWindow::toggle_pause() {
+    paused_ = !paused_;
+    host_->set_paused(paused_);
+    pause_btn_->setText(paused_ ? "Resume" : "Pause");
+}
+
+void MainWindow::show_node(int id) {
+    if (id < 0 || id >= live_.tree().size()) return;
+    const Node& n = live_.tree().at(id);
+    QString html = QString("<b>node %1</b> — step %2 of its branch, %3<br>").arg(id).arg(n.depth).arg(status_name(n.status));
+    html += QString("tokens %1 &nbsp; mean entropy %2 &nbsp; mean logprob %3<br>")
+                .arg(n.tokens.size()).arg(n.mean_entropy(), 0, 'f', 3).arg(n.mean_logprob(), 0, 'f', 3);
+    for (const auto& [k, v] : n.scores) html += QString("%1 = %2<br>").arg(QString::fromStdString(k).toHtmlEscaped()).arg(v, 0, 'f', 4);
+    if (n.visits) html += QString("visits %1, value %2<br>").arg(n.visits).arg(n.value(), 0, 'f', 3);
+    if (!n.answer.empty())
+        html += QString("answer <b>%1</b> %2<br>").arg(QString::fromStdString(n.answer).toHtmlEscaped(),
+                                                        n.correct == 1 ? "(correct)" : n.correct == 0 ? "(wrong)" : "");
+    html += "<pre>" + QString::fromStdString(n.parent < 0 ? live_.info().prompt : n.text).toHtmlEscaped() + "</pre>";
+    node_info_->setHtml(html);
+}
+
+void MainWindow::build_docks() {
+    auto dock = [this](const char* title, const char* name, QWidget* w, Qt::DockWidgetArea area) {
+        auto* d = new QDockWidget(title, this);
+        d->setObjectName(name);
+        d->setWidget(w);
+        addDockWidget(area, d);
+        return d;
+    };
+    node_info_ = new QTextBrowser(this);
+    node_info_->setObjectName("nodeInfo");
+    dock("Node", "nodeDock", node_info_, Qt::RightDockWidgetArea);
+    tokens_ = new views::TokenView(&live_, this);
+    auto* tokens_dock = dock("Tokens", "tokensDock", tokens_, Qt::BottomDockWidgetArea);
+    signals_ = new views::SignalsView(&live_, this);
+    auto* signals_dock = dock("Signals", "signalsDock", signals_, Qt::BottomDockWidgetArea);
+    splitDockWidget(tokens_dock, signals_dock, Qt::Horizontal);
+
+    auto* runs = new QWidget(this);
+    auto* rl = new QVBoxLayout(runs);
+    auto* filter = new QLineEdit(runs);
+    filter->setPlaceholderText("filter runs");
+    runs_proxy_ = new QSortFilterProxyModel(this);
+    runs_proxy_->setSourceModel(&runs_model_);
+    runs_proxy_->setFilterKeyColumn(-1);
+    runs_proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    connect(filter, &QLineEdit::textChanged, runs_proxy_, &QSortFilterProxyModel::setFilterFixedString);
+    runs_table_ = new QTableView(runs);
+    runs_table_->setObjectName("runsTable");
+    runs_table_->setModel(runs_proxy_);
+    runs_table_->setSortingEnabled(true);
+    runs_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    runs_table_->horizontalHeader()->setStretchLastSection(true);
+    connect(runs_table_, &QTableView::doubleClicked, this, [this](const QModelIndex& i) {
+        open_stored_run(i.data(views::RunsTableModel::RunIdRole).toLongLong());
+    });
+    auto* btns = new QHBoxLayout();
+    auto selected_id = [this]() -> qint64 {
+        auto rows = runs_table_->selectionModel()->selectedRows();
+        return rows.isEmpty() ? 0 : rows[0].data(views::RunsTableModel::RunIdRole).toLongLong();
+    };
+    auto add_btn = [&](const char* label, auto fn) {
+        auto* b = new QPushButton(label, runs);
+        connect(b, &QPushButton::clicked, this, fn);
+        btns->addWidget(b);
+    };
+    add_btn("Open", [this, selected_id] {
+        if (qint64 id = selected_id()) open_stored_run(id);
+    });
+    add_btn("Rename", [this, selected_id] {
+        qint64 id = selected_id();
+        if (!id) return;
+        bool ok = false;
+        QString n = QInputDialog::getText(this, "Rename run", "name", QLineEdit::Normal, QString(), &ok);
+        if (ok) RunStore::open(opt_.db_path.toStdString())->rename(id, n.toStdString());
+        refresh_runs();
+    });
+    add_btn("Tag", [this, selected_id] {
+        qint64 id = selected_id();
+        if (!id) return;
+        bool ok = false;
+        QString t = QInputDialog::getText(this, "Tag run", "tag", QLineEdit::Normal, QString(), &ok);
+        if (ok && !t.isEmpty()) RunStore::open(opt_.db_path.toStdString())->add_tag(id, t.toStdString());
+        refresh_runs();
+    });
+    add_btn("Delete", [this, selected_id] {
+        qint64 id = selected_id();
+        if (!id || QMessageBox::question(this, "Delete run", QString("Delete run %1 and everything stored with it?").arg(id)) != QMessageBox::Yes)
+            return;
+        RunStore::open(opt_.db_path.toStdString())->remove(id);
+        refresh_runs();
+    });
+    add_btn("Export…", [this] { export_run(); });
+    add_btn("Compare", [this] { compare_selected(); });
+    rl->addWidget(filter);
+    rl->addWidget(runs_table_);
+    rl->addLayout(btns);
+    auto* runs_dock = dock("Runs", "runsDock", runs, Qt::RightDockWidgetArea);
+    QString why;
+    QWidget* monitor = views::make_live_monitor(&live_, this, &why);
+    dock("Live monitor", "monitorDock", monitor, Qt::BottomDockWidgetArea);
+    if (!why.isEmpty()) statusBar()->showMessage("Live monitor off: " + why, 10000);
+    tabifyDockWidget(runs_dock, findChild<QDockWidget*>("nodeDock"));
+}
+
+void MainWindow::build_menus() {
+    QMenu* file = menuBar()->addMenu("&File");
+    file->addAction("Open model…", QKeySequence::Open, this, [this] {
+        QString f = QFileDialog::getOpenFileName(this, "Open GGUF model", QString(), "GGUF models (*.gguf)");
+        if (f.isEmpty()) return;
+        model_edit_->setText(f);
+        progress_->setRange(0, 0);
+        emit requestLoadModel(f, opt_.threads);
+    });
+    file->addAction("Export run…", QKeySequence("Ctrl+E"), this, [this] { export_run(); });
+    file->addSeparator();
+    file->addAction("Quit", QKeySequence::Quit, this, &QWidget::close);
+    QMenu* run = menuBar()->addMenu("&Run");
+    run->addAction("Run", QKeySequence("Ctrl+R"), this, &MainWindow::start_run);
+    run->addAction("Pause / resume", QKeySequence("Ctrl+P"), this, &MainWindow::toggle_pause);
+    run->addAction("Stop", QKeySequence("Esc"), this, &MainWindow::stop_run);
+    QMenu* view = menuBar()->addMenu("&View");
+    view->addAction("Fit tree", QKeySequence("F"), tree_, &views::TreeView::fit);
+    QAction* dark = view->addAction("Dark theme");
+    dark->setCheckable(true);
+    dark->setChecked(QSettings().value("dark", false).toBool());
+    connect(dark, &QAction::toggled, this, [this](bool on) {
+        set_dark(on);
+        QSettings().setValue("dark", on);
+    });
+    QMenu* cmp = menuBar()->addMenu("&Compare");
+    cmp->addAction("Compare selected runs", this, [this] { compare_selected(); });
+    QMenu* help = menuBar()->addMenu("&Help");
+    help->addAction("About Reasonscope", this, [this] {
+        QMessageBox::about(this, "Reasonscope",
+                           "Reasonscope " RS_APP_VERSION "\nA workbench for LLM reasoning traces: run inference-time search "
+                           "on a local model, watch the tree grow, store, compare and export runs.");
+    });
+}
+
+void MainWindow::set_dark(bool dark) {
+    QPalette p;
+    if (dark) {
+        p.setColor(QPalette::Window, QColor(45, 45, 48));
+        p.setColor(QPalette::WindowText, Qt::white);
+        p.setColor(QPalette::Base, QColor(30, 30, 32));
+        p.setColor(QPalette::AlternateBase, QColor(45, 45, 48));
+        p.setColor(QPalette::Text, Qt::white);
+        p.setColor(QPalette::Button, QColor(55, 55, 58));
+        p.setColor(QPalette::ButtonText, Qt::white);
+        p.setColor(QPalette::Highlight, QColor(42, 111, 208));
+    } else {
+        p = QApplication::style()->standardPalette();
+    }
+    QApplication::setPalette(p);
+}
+
+void MainWindow::refresh_runs() {
+    try {
+        auto st = RunStore::open(opt_.db_path.toStdString());
+        RunFilter f;
+        f.limit = 500;
+        runs_model_.set_runs(st->list(f));
+    } catch (const std::exception& e) {
+        statusBar()->showMessage(e.what(), 10000);
+    }
+}
+
+void MainWindow::open_stored_run(qint64 id) {
+    if (host_->running()) {
+        statusBar()->showMessage("a run is in progress; stop it before opening a stored run", 5000);
+        return;
+    }
+    try {
+        live_.load(RunStore::open(opt_.db_path.toStdString())->load(id));
+        tree_->fit();
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Reasonscope", e.what());
+    }
+}
+
+void MainWindow::export_run() {
+    auto rows = runs_table_->selectionModel()->selectedRows();
+    qint64 id = rows.isEmpty() ? live_.info().id : rows[0].data(views::RunsTableModel::RunIdRole).toLongLong();
+    if (!id) return;
+    QString f = QFileDialog::getSaveFileName(this, "Export run", QString("run-%1.html").arg(id),
+                                             "HTML report (*.html);;JSON (*.json);;Markdown (*.md);;CSV tokens (*.csv)");
+    if (f.isEmpty()) return;
+    try {
+        StoredRun r = RunStore::open(opt_.db_path.toStdString())->load(id);
+        std::string data = f.endsWith(".json") ? run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
+                           : f.endsWith(".md")  ? run_to_markdown(r)
+                           : f.endsWith(".csv") ? run_tokens_csv(r)
+                                                : run_to_html(r);
+        std::ofstream out(f.toStdString());
+        out << data;
+        statusBar()->showMessage("exported " + f, 5000);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Reasonscope", e.what());
+    }
+}
+
+void MainWindow::compare_selected() {
+    auto rows = runs_table_->selectionModel()->selectedRows();
+    if (rows.size() != 2) {
+        QMessageBox::information(this, "Compare", "Select two runs in the runs browser (Ctrl+click).");
+        return;
+    }
+    try {
+        auto st = RunStore::open(opt_.db_path.toStdString());
+        StoredRun a = st->load(rows[0].data(views::RunsTableModel::RunIdRole).toLongLong());
+        StoredRun b = st->load(rows[1].data(views::RunsTableModel::RunIdRole).toLongLong());
+        auto* dlg = new QDialog(this);
+        dlg->setAttribute(Qt::WA_DeleteOnClose);
+        dlg->setWindowTitle(QString("Compare runs %1 and %2").arg(a.run.id).arg(b.run.id));
+        dlg->resize(1200, 800);
+        auto* lay = new QVBoxLayout(dlg);
+        auto* trees = new QHBoxLayout();
+        auto* ma = new views::RunModel(dlg);
+        auto* mb = new views::RunModel(dlg);
+        trees->addWidget(new views::TreeView(ma, dlg));
+        trees->addWidget(new views::TreeView(mb, dlg));
+        ma->load(a);
+        mb->load(b);
+        lay->addLayout(trees, 3);
+        auto* text = new QPlainTextEdit(QString::fromStdString(compare_to_text(compare_runs(a, b))), dlg);
+        text->setReadOnly(true);
+        text->setFont(QFont("monospace"));
+        lay->addWidget(text, 2);
+        dlg->show();
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, "Reasonscope", e.what());
+    }
+}
+
+}  // namespace rs::gui

@@ -1,0 +1,111 @@
+// The desktop workbench window: setup panel, live tree, node details,
+// tokens, signals, runs browser, compare and the live monitor, as docks
+// whose layout is saved between sessions.
+#pragma once
+
+#include <QMainWindow>
+#include <QThread>
+
+#include "gui/engine_host.h"
+#include "models/run_model.h"
+#include "models/runs_table_model.h"
+
+class QComboBox;
+class QFormLayout;
+class QLabel;
+class QPlainTextEdit;
+class QPushButton;
+class QSpinBox;
+class QTableView;
+class QTextBrowser;
+class QProgressBar;
+class QSortFilterProxyModel;
+class QLineEdit;
+
+namespace rs::views {
+class TreeView;
+class TokenView;
+class SignalsView;
+}  // namespace rs::views
+
+namespace rs::gui {
+
+struct WindowOptions {
+    QString model_path;   // empty: the bundled model
+    QString db_path;      // empty: the default run store
+    QString suite = "hard";
+    int threads = 0;
+};
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(const WindowOptions& opt, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    views::RunModel* run_model() { return &live_; }
+    views::TreeView* tree_view() { return tree_; }
+    views::TokenView* token_view() { return tokens_; }
+    bool model_ready() const { return model_ready_; }
+    bool running() const { return host_->running(); }
+    QComboBox* strategy_box() { return strategy_; }
+    void set_param(const QString& name, const QVariant& value);  // for tests and scripting
+
+public slots:
+    void start_run();
+    void stop_run();
+    void toggle_pause();
+    void open_stored_run(qint64 id);
+    void refresh_runs();
+
+signals:
+    void requestLoadModel(const QString& path, int threads);
+    void requestRun(const rs::cli::RunRequest& req);
+
+protected:
+    void closeEvent(QCloseEvent* e) override;
+
+private:
+    void build_setup_dock();
+    void build_docks();
+    void build_menus();
+    void rebuild_param_form();
+    void load_suite(const QString& name);
+    void show_node(int id);
+    void export_run();
+    void compare_selected();
+    void set_dark(bool dark);
+    void drain_events();
+
+    WindowOptions opt_;
+    app::PluginManager plugins_;
+    QThread engine_thread_;
+    EngineHost* host_ = nullptr;
+    views::RunModel live_;
+    views::RunsTableModel runs_model_;
+    QSortFilterProxyModel* runs_proxy_ = nullptr;
+    std::vector<Task> tasks_;
+    bool model_ready_ = false;
+    bool paused_ = false;
+
+    views::TreeView* tree_ = nullptr;
+    views::TokenView* tokens_ = nullptr;
+    views::SignalsView* signals_ = nullptr;
+    QTextBrowser* node_info_ = nullptr;
+    QTableView* runs_table_ = nullptr;
+    QLineEdit* model_edit_ = nullptr;
+    QLabel* model_label_ = nullptr;
+    QComboBox* suite_ = nullptr;
+    QComboBox* task_ = nullptr;
+    QPlainTextEdit* prompt_ = nullptr;
+    QComboBox* strategy_ = nullptr;
+    QFormLayout* params_form_ = nullptr;
+    QWidget* params_box_ = nullptr;
+    QSpinBox* seed_ = nullptr;
+    QPushButton *run_btn_ = nullptr, *pause_btn_ = nullptr, *stop_btn_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QLabel *status_backend_ = nullptr, *status_speed_ = nullptr;
+    std::vector<std::pair<std::string, QWidget*>> param_widgets_;
+};
+
+}  // namespace rs::gui

@@ -1,0 +1,127 @@
+// The view models, headless: a real search on a reference model feeds a
+// RunModel in batches (as the UI timer does) while QAbstractItemModelTester
+// checks the tree item model's consistency; a stored run loads into the
+// same models; the runs table lists the store.
+#include <QAbstractItemModelTester>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "models/run_model.h"
+#include "models/runs_table_model.h"
+#include "models/tree_item_model.h"
+#include "reasonscope/model.h"
+#include "reasonscope/run_store.h"
+#include "reasonscope/search.h"
+#include "reasonscope/strategy.h"
+#include "test_paths.h"
+
+using namespace rs;
+
+namespace {
+
+class Collect final : public RunObserver {
+public:
+    std::vector<RunEvent> events;
+    void on_event(const RunEvent& e) override { events.push_back(e); }
+};
+
+// Grows a small tree: two levels of three children each.
+void grow(SearchContext& ctx) {
+    auto kids = ctx.expand(ctx.root(), 3);
+    std::vector<std::pair<int, int>> req;
+    for (int k : kids) req.push_back({k, 2});
+    auto grand = ctx.expand_many(req);
+    auto scorer = make_scorer("logprob");
+    for (int g : grand) ctx.score(g, *scorer);
+    ctx.prune(grand[0]);
+    ctx.choose_answer("", grand.back());
+    ctx.finish("ok");
+}
+
+}  // namespace
+
+class TestModels : public QObject {
+    Q_OBJECT
+private slots:
+    void liveEventsKeepTheModelConsistent() {
+        RS_REQUIRE_REFERENCE();
+        auto model = Model::load(rs::test::reference("models/stories260K.gguf").toStdString());
+        Session s(*model);
+        Collect c;
+        RunConfig cfg;
+        cfg.max_step_tokens = 12;
+        cfg.sampling.temperature = 0.9f;
+        SearchContext ctx(s, Task{"t", "Once upon a time", "", ""}, cfg, {&c});
+        grow(ctx);
+
+        views::RunModel run;
+        RunRow info;
+        info.prompt = "Once upon a time";
+        run.begin_live(info);
+        views::TreeItemModel items(&run);
+        QAbstractItemModelTester tester(&items, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        // Feed in uneven batches, as the 30 Hz UI timer would.
+        size_t i = 0, step = 1;
+        while (i < c.events.size()) {
+            size_t n = std::min(step, c.events.size() - i);
+            run.apply(std::vector<RunEvent>(c.events.begin() + static_cast<long>(i), c.events.begin() + static_cast<long>(i + n)));
+            i += n;
+            step = step * 2 + 1;
+        }
+        QCOMPARE(run.tree().size(), ctx.tree().size());
+        QCOMPARE(run.tree().size(), 10);
+        QVERIFY(run.finished());
+        QCOMPARE(items.rowCount(), 1);
+        QModelIndex root = items.index(0, 0);
+        QCOMPARE(items.rowCount(root), 3);
+        QCOMPARE(items.rowCount(items.index(0, 0, root)), 2);
+        // Text and signals arrived with the tokens.
+        for (int id = 1; id < run.tree().size(); ++id) {
+            QCOMPARE(run.tree().at(id).text, ctx.tree().at(id).text);
+            QCOMPARE(run.tree().at(id).tokens.size(), ctx.tree().at(id).tokens.size());
+        }
+        QCOMPARE(run.tree().at(4).status, NodeStatus::Pruned);
+        QCOMPARE(items.data(items.index_of(4).siblingAtColumn(views::TreeItemModel::Status)).toString(), QString("pruned"));
+        QVERIFY(items.data(items.index_of(9).siblingAtColumn(views::TreeItemModel::Score)).isValid());
+        QCOMPARE(run.selected(), 9);  // the chosen node
+        QVERIFY(!run.entropy_trace().empty());
+    }
+
+    void storedRunLoadsIntoTheSameModel() {
+        RS_REQUIRE_REFERENCE();
+        QTemporaryDir dir;
+        auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
+        auto model = Model::load(rs::test::reference("models/stories260K.gguf").toStdString());
+        Session s(*model);
+        RunRow row;
+        row.strategy = "test";
+        row.prompt = "Once upon a time";
+        int64_t id = store->begin_run(row);
+        int tree_size = 0;
+        {
+            auto rec = store->recorder(id);
+            RunConfig cfg;
+            cfg.max_step_tokens = 12;
+            SearchContext ctx(s, Task{"t", "Once upon a time", "", ""}, cfg, {rec.get()});
+            grow(ctx);
+            tree_size = ctx.tree().size();
+        }
+        views::RunModel run;
+        views::TreeItemModel items(&run);
+        QAbstractItemModelTester tester(&items, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        run.load(store->load(id));
+        QCOMPARE(run.tree().size(), tree_size);
+        QCOMPARE(items.rowCount(items.index(0, 0)), 3);
+        QVERIFY(!run.live());
+
+        views::RunsTableModel table;
+        QAbstractItemModelTester t2(&table, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        table.set_runs(store->list());
+        QCOMPARE(table.rowCount(), 1);
+        QCOMPARE(table.data(table.index(0, views::RunsTableModel::Strategy)).toString(), QString("test"));
+        QCOMPARE(table.data(table.index(0, views::RunsTableModel::Status)).toString(), QString("ok"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestModels)
+#include "tst_models.moc"

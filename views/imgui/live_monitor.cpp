@@ -1,0 +1,133 @@
+// Backend used: imgui_impl_opengl3 (from Debian's libimgui-dev). Implemented
+// here: display size, delta time, mouse position and buttons. Not needed:
+// keyboard and text input (the monitor is read-only).
+#include "imgui/live_monitor.h"
+
+#include <QElapsedTimer>
+#include <QGuiApplication>
+#include <QLabel>
+#include <QMouseEvent>
+#include <QOffscreenSurface>
+#include <QOpenGLContext>
+#include <QOpenGLWidget>
+#include <QTimer>
+#include <algorithm>
+
+#include "imgui.h"
+#include "backends/imgui_impl_opengl3.h"
+
+namespace rs::views {
+namespace {
+
+class LiveMonitor : public QOpenGLWidget {
+public:
+    LiveMonitor(RunModel* model, QWidget* parent) : QOpenGLWidget(parent), model_(model) {
+        setObjectName("liveMonitor");
+        setMouseTracking(true);
+        setMinimumHeight(110);
+        auto* t = new QTimer(this);
+        connect(t, &QTimer::timeout, this, qOverload<>(&QWidget::update));
+        t->start(100);
+        clock_.start();
+    }
+    ~LiveMonitor() override {
+        makeCurrent();
+        shutdown();
+        doneCurrent();
+    }
+
+protected:
+    void initializeGL() override {
+        // May run again after a context change: drop the old backend first.
+        shutdown();
+        ctx_ = ImGui::CreateContext();
+        ImGui::SetCurrentContext(ctx_);
+        ImGui::GetIO().IniFilename = nullptr;
+        ImGui::StyleColorsDark();
+        ImGui_ImplOpenGL3_Init(nullptr);
+        connect(context(), &QOpenGLContext::aboutToBeDestroyed, this, [this] {
+            makeCurrent();
+            shutdown();
+            doneCurrent();
+        });
+    }
+
+    void paintGL() override {
+        if (!ctx_) return;
+        ImGui::SetCurrentContext(ctx_);
+        ImGuiIO& io = ImGui::GetIO();
+        const qreal dpr = devicePixelRatioF();
+        io.DisplaySize = ImVec2(static_cast<float>(width()), static_cast<float>(height()));
+        io.DisplayFramebufferScale = ImVec2(static_cast<float>(dpr), static_cast<float>(dpr));
+        io.DeltaTime = std::max(1e-4f, static_cast<float>(clock_.restart()) / 1000.0f);
+        io.MousePos = ImVec2(static_cast<float>(mouse_.x()), static_cast<float>(mouse_.y()));
+        io.MouseDown[0] = buttons_ & Qt::LeftButton;
+        io.MouseDown[1] = buttons_ & Qt::RightButton;
+        ImGui_ImplOpenGL3_NewFrame();
+        ImGui::NewFrame();
+        ImGui::SetNextWindowPos(ImVec2(0, 0));
+        ImGui::SetNextWindowSize(io.DisplaySize);
+        ImGui::Begin("Live monitor", nullptr, ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove);
+        RunMetrics m;
+        if (!model_->metrics().empty()) m = model_->metrics().back();
+        ImGui::Text("%s | tok/s %.0f | passes %lld | branches %d | KV %.1f MB (peak %.1f) | nodes %d",
+                    model_->live() && !model_->finished() ? "running" : model_->finished() ? "finished" : "idle",
+                    m.tokens_per_second, static_cast<long long>(m.forward_passes), m.branches_alive, m.kv_bytes / 1e6,
+                    m.kv_peak_bytes / 1e6, model_->tree().size());
+        const auto& h = model_->entropy_trace();
+        const int n = std::min<int>(static_cast<int>(h.size()), 400);
+        if (n > 1)
+            ImGui::PlotLines("entropy", h.data() + h.size() - static_cast<size_t>(n), n, 0, nullptr, 0.0f, 3.0f,
+                             ImVec2(io.DisplaySize.x - 80, io.DisplaySize.y - 40));
+        ImGui::End();
+        ImGui::Render();
+        glViewport(0, 0, static_cast<int>(width() * dpr), static_cast<int>(height() * dpr));
+        glClearColor(0.12f, 0.12f, 0.14f, 1.0f);
+        glClear(GL_COLOR_BUFFER_BIT);
+        ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    }
+
+    void mouseMoveEvent(QMouseEvent* e) override { mouse_ = e->position().toPoint(); }
+    void mousePressEvent(QMouseEvent* e) override { buttons_ = e->buttons(); }
+    void mouseReleaseEvent(QMouseEvent* e) override { buttons_ = e->buttons(); }
+
+private:
+    void shutdown() {
+        if (!ctx_) return;
+        ImGui::SetCurrentContext(ctx_);
+        ImGui_ImplOpenGL3_Shutdown();
+        ImGui::DestroyContext(ctx_);
+        ctx_ = nullptr;
+    }
+    RunModel* model_;
+    ImGuiContext* ctx_ = nullptr;
+    QElapsedTimer clock_;
+    QPoint mouse_;
+    Qt::MouseButtons buttons_;
+};
+
+}  // namespace
+
+QWidget* make_live_monitor(RunModel* model, QWidget* parent, QString* why_off) {
+    QString why;
+    const QString platform = QGuiApplication::platformName();
+    if (platform == "offscreen" || platform == "minimal") {
+        why = "the '" + platform + "' platform has no OpenGL widgets";
+    } else if (qEnvironmentVariableIsSet("RS_NO_GL")) {
+        why = "RS_NO_GL is set";
+    } else {
+        QOpenGLContext probe;
+        QOffscreenSurface surface;
+        surface.create();
+        if (!probe.create() || !probe.makeCurrent(&surface)) why = "no OpenGL context could be created";
+        else probe.doneCurrent();
+    }
+    if (why.isEmpty()) return new LiveMonitor(model, parent);
+    if (why_off) *why_off = why;
+    auto* label = new QLabel("Live monitor off: " + why + ".", parent);
+    label->setObjectName("liveMonitor");
+    label->setMargin(8);
+    return label;
+}
+
+}  // namespace rs::views

@@ -1,0 +1,83 @@
+#include "widgets/token_view.h"
+
+#include <QHelpEvent>
+#include <QTextBlock>
+#include <QTextCursor>
+#include <QToolTip>
+#include <cmath>
+
+#include "widgets/colours.h"
+
+namespace rs::views {
+
+TokenView::TokenView(RunModel* model, QWidget* parent) : QTextBrowser(parent), model_(model) {
+    setObjectName("tokenView");
+    setReadOnly(true);
+    setOpenLinks(false);
+    QFont f("monospace");
+    f.setStyleHint(QFont::Monospace);
+    setFont(f);
+    connect(model_, &RunModel::selectionChanged, this, &TokenView::rebuild);
+    connect(model_, &RunModel::changed, this, [this] {
+        if (model_->live()) rebuild();
+    });
+}
+
+void TokenView::rebuild() {
+    spans_.clear();
+    clear();
+    auto path = model_->selected_path();
+    if (path.empty()) return;
+    QTextCursor c(document());
+    QTextCharFormat plain;
+    c.insertText(QString::fromStdString(model_->info().prompt), plain);
+    for (int id : path) {
+        const Node& n = model_->tree().at(id);
+        for (size_t i = 0; i < n.tokens.size(); ++i) {
+            const auto& t = n.tokens[i];
+            QTextCharFormat f;
+            f.setBackground(entropy_colour(t.entropy));
+            int begin = c.position();
+            c.insertText(QString::fromStdString(t.piece), f);
+            spans_.push_back({begin, c.position(), id, static_cast<int>(i)});
+        }
+    }
+}
+
+QColor TokenView::token_colour(int i) const {
+    if (i < 0 || i >= token_count()) return {};
+    QTextCursor c(document());
+    c.setPosition(spans_[static_cast<size_t>(i)].begin + 1);
+    return c.charFormat().background().color();
+}
+
+QString TokenView::tooltip_for(int i) const {
+    if (i < 0 || i >= token_count()) return {};
+    const Span& s = spans_[static_cast<size_t>(i)];
+    const auto& t = model_->tree().at(s.node).tokens[static_cast<size_t>(s.index)];
+    QString tip = QString("<b>%1</b> p=%2 &nbsp; entropy %3 &nbsp; varentropy %4<br>alternatives:")
+                      .arg(QString::fromStdString(t.piece).toHtmlEscaped(), QString::number(std::exp(t.logprob), 'f', 3),
+                           QString::number(t.entropy, 'f', 3), QString::number(t.varentropy, 'f', 3));
+    for (size_t k = 0; k < t.top.size(); ++k) {
+        QString piece = k < t.top_pieces.size() ? QString::fromStdString(t.top_pieces[k]) : QString::number(t.top[k].first);
+        tip += QString("<br>&nbsp;&nbsp;'%1' &nbsp; %2").arg(piece.toHtmlEscaped(), QString::number(std::exp(t.top[k].second), 'f', 3));
+    }
+    return tip;
+}
+
+bool TokenView::event(QEvent* e) {
+    if (e->type() == QEvent::ToolTip) {
+        auto* he = static_cast<QHelpEvent*>(e);
+        int pos = cursorForPosition(viewport()->mapFromGlobal(he->globalPos())).position();
+        for (size_t i = 0; i < spans_.size(); ++i)
+            if (pos >= spans_[i].begin && pos < spans_[i].end) {
+                QToolTip::showText(he->globalPos(), tooltip_for(static_cast<int>(i)), this);
+                return true;
+            }
+        QToolTip::hideText();
+        return true;
+    }
+    return QTextBrowser::event(e);
+}
+
+}  // namespace rs::views

@@ -1,0 +1,39 @@
+// The selected path's text, each token on a background coloured by the
+// entropy of the distribution it was drawn from. Hovering a token shows its
+// probability and the alternatives the model considered; clicking an
+// alternative in that list asks for a counterfactual branch from there.
+#pragma once
+
+#include <QTextBrowser>
+#include <vector>
+
+#include "models/run_model.h"
+
+namespace rs::views {
+
+class TokenView : public QTextBrowser {
+    Q_OBJECT
+public:
+    explicit TokenView(RunModel* model, QWidget* parent = nullptr);
+    int token_count() const { return static_cast<int>(spans_.size()); }
+    QColor token_colour(int i) const;  // for tests
+    QString tooltip_for(int i) const;
+
+signals:
+    // A token position (node, index within node) and the alternative chosen.
+    void branchRequested(int node, int token_index, int alternative_token);
+
+protected:
+    bool event(QEvent* e) override;
+
+private:
+    void rebuild();
+    struct Span {
+        int begin, end;  // character range in the document
+        int node, index;
+    };
+    RunModel* model_;
+    std::vector<Span> spans_;
+};
+
+}  // namespace rs::views

@@ -1,0 +1,183 @@
+#include "widgets/tree_view.h"
+
+#include <QGraphicsItem>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QStyleOptionGraphicsItem>
+#include <QWheelEvent>
+#include <algorithm>
+#include <cmath>
+
+#include "widgets/colours.h"
+
+namespace rs::views {
+
+class TreeCanvas : public QGraphicsItem {
+public:
+    explicit TreeCanvas(RunModel* m) : model_(m) {}
+    QRectF boundingRect() const override { return bounds_; }
+    TreeView::ColourBy colour_by = TreeView::ColourBy::Entropy;
+
+    void layout() {
+        const ReasoningTree& t = model_->tree();
+        pos_.assign(static_cast<size_t>(t.size()), QPointF());
+        double next = 0;
+        // Iterative post-order: leaves get consecutive x, parents the mean of their children.
+        std::vector<std::pair<int, size_t>> stack;
+        if (t.size()) stack.push_back({0, 0});
+        while (!stack.empty()) {
+            auto& [id, k] = stack.back();
+            const Node& n = t.at(id);
+            if (k < n.children.size()) {
+                int c = n.children[k++];
+                stack.push_back({c, 0});
+                continue;
+            }
+            double x = n.children.empty() ? next++
+                                          : (pos_[static_cast<size_t>(n.children.front())].x() +
+                                             pos_[static_cast<size_t>(n.children.back())].x()) / 2 / kDx;
+            pos_[static_cast<size_t>(id)] = QPointF(x * kDx, n.depth * kDy);
+            stack.pop_back();
+        }
+        prepareGeometryChange();
+        bounds_ = QRectF(-kDx, -kDy, std::max(1.0, next) * kDx + 2 * kDx, (t.max_depth() + 2) * kDy);
+        update();
+    }
+
+    void paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*) override {
+        const ReasoningTree& t = model_->tree();
+        const QRectF vis = opt->exposedRect.adjusted(-kDx, -kDy, kDx, kDy);
+        const double lod = opt->levelOfDetailFromTransform(p->worldTransform());
+        const bool detail = lod > 0.15;
+        auto path = model_->selected_path();
+        std::vector<char> on_path(static_cast<size_t>(t.size()), 0);
+        for (int id : path) on_path[static_cast<size_t>(id)] = 1;
+        p->setRenderHint(QPainter::Antialiasing, detail);
+        // Edges.
+        for (const Node& n : t.nodes()) {
+            if (n.parent < 0 || static_cast<size_t>(n.id) >= pos_.size()) continue;
+            QPointF a = pos_[static_cast<size_t>(n.parent)], b = pos_[static_cast<size_t>(n.id)];
+            if (!vis.intersects(QRectF(a, b).normalized().adjusted(-1, -1, 1, 1))) continue;
+            bool hot = on_path[static_cast<size_t>(n.id)] && on_path[static_cast<size_t>(n.parent)];
+            p->setPen(QPen(hot ? QColor(40, 40, 40) : QColor(170, 170, 170), hot ? 2.5 : 1.0));
+            p->drawLine(a, b);
+        }
+        // Nodes.
+        const std::string key = model_->score_key().toStdString();
+        for (const Node& n : t.nodes()) {
+            if (static_cast<size_t>(n.id) >= pos_.size()) continue;
+            QPointF c = pos_[static_cast<size_t>(n.id)];
+            if (!vis.contains(c)) continue;
+            QColor fill;
+            auto it = n.scores.find(key);
+            if (n.status == NodeStatus::Pruned) fill = QColor(200, 200, 200);
+            else if (colour_by == TreeView::ColourBy::Score && it != n.scores.end()) fill = score_colour(it->second);
+            else fill = entropy_colour(n.mean_entropy());
+            QPen pen(QColor(80, 80, 80), 1);
+            if (n.correct == 1) pen = QPen(QColor(26, 156, 58), 3);
+            else if (n.correct == 0) pen = QPen(QColor(208, 48, 42), 3);
+            if (n.id == model_->selected()) pen = QPen(QColor(30, 90, 220), 3);
+            p->setPen(pen);
+            p->setBrush(fill);
+            if (!detail) {
+                p->fillRect(QRectF(c.x() - 3, c.y() - 3, 6, 6), fill);
+                continue;
+            }
+            p->drawEllipse(c, kR, kR);
+            if (n.status == NodeStatus::Pruned) {
+                p->setPen(QPen(QColor(120, 120, 120), 1.5));
+                p->drawLine(c + QPointF(-4, -4), c + QPointF(4, 4));
+                p->drawLine(c + QPointF(-4, 4), c + QPointF(4, -4));
+            }
+            if (!n.answer.empty() && lod > 0.5) {
+                p->setPen(Qt::black);
+                p->drawText(QRectF(c.x() - 30, c.y() + kR + 1, 60, 14), Qt::AlignCenter, QString::fromStdString(n.answer));
+            }
+        }
+    }
+
+    int hit(const QPointF& s) const {
+        int best = -1;
+        double bd = (kR + 4) * (kR + 4);
+        for (size_t i = 0; i < pos_.size(); ++i) {
+            QPointF d = pos_[i] - s;
+            double dd = d.x() * d.x() + d.y() * d.y();
+            if (dd < bd) {
+                bd = dd;
+                best = static_cast<int>(i);
+            }
+        }
+        return best;
+    }
+    QPointF pos_of(int id) const { return id >= 0 && static_cast<size_t>(id) < pos_.size() ? pos_[static_cast<size_t>(id)] : QPointF(); }
+    int count() const { return static_cast<int>(pos_.size()); }
+
+    static constexpr double kDx = 26, kDy = 54, kR = 8;
+
+private:
+    RunModel* model_;
+    std::vector<QPointF> pos_;
+    QRectF bounds_;
+};
+
+TreeView::TreeView(RunModel* model, QWidget* parent) : QGraphicsView(parent), model_(model) {
+    setScene(new QGraphicsScene(this));
+    canvas_ = new TreeCanvas(model);
+    scene()->addItem(canvas_);
+    setDragMode(QGraphicsView::ScrollHandDrag);
+    setTransformationAnchor(QGraphicsView::AnchorUnderMouse);
+    setViewportUpdateMode(QGraphicsView::SmartViewportUpdate);
+    setBackgroundBrush(QColor(252, 252, 250));
+    setObjectName("treeView");
+    connect(model_, &RunModel::changed, this, &TreeView::relayout);
+    connect(model_, &RunModel::selectionChanged, this, [this] { canvas_->update(); });
+}
+
+void TreeView::relayout() {
+    canvas_->layout();
+    scene()->setSceneRect(canvas_->boundingRect());
+    if (!user_zoomed_) fit();
+}
+
+void TreeView::set_colour_by(ColourBy c) {
+    colour_by_ = c;
+    canvas_->colour_by = c;
+    canvas_->update();
+}
+
+int TreeView::node_count() const { return canvas_->count(); }
+QPointF TreeView::node_pos(int node) const { return canvas_->pos_of(node); }
+
+void TreeView::fit() {
+    QRectF r = canvas_->boundingRect();
+    if (r.width() < 400) r.setWidth(400);
+    if (r.height() < 300) r.setHeight(300);
+    fitInView(r, Qt::KeepAspectRatio);
+}
+
+void TreeView::find_text(const QString& text) {
+    const ReasoningTree& t = model_->tree();
+    for (int k = 0; k < t.size(); ++k) {
+        int id = (find_from_ + k) % t.size();
+        if (QString::fromStdString(t.at(id).text).contains(text, Qt::CaseInsensitive)) {
+            model_->select(id);
+            centerOn(canvas_->pos_of(id));
+            find_from_ = id + 1;
+            return;
+        }
+    }
+}
+
+void TreeView::wheelEvent(QWheelEvent* e) {
+    user_zoomed_ = true;
+    double f = std::pow(1.0015, e->angleDelta().y());
+    scale(f, f);
+}
+
+void TreeView::mousePressEvent(QMouseEvent* e) {
+    int id = canvas_->hit(mapToScene(e->pos()));
+    if (id >= 0) model_->select(id);
+    QGraphicsView::mousePressEvent(e);
+}
+
+}  // namespace rs::views
