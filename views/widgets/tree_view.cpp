@@ -14,7 +14,7 @@ namespace rs::views {
 
 class TreeCanvas : public QGraphicsItem {
 public:
-    explicit TreeCanvas(RunModel* m) : model_(m) {}
+    explicit TreeCanvas(RunModel* m) : model_(m) { setFlag(QGraphicsItem::ItemUsesExtendedStyleOption); }
     QRectF boundingRect() const override { return bounds_; }
     TreeView::ColourBy colour_by = TreeView::ColourBy::Entropy;
 
