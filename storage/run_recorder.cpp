@@ -67,6 +67,7 @@ struct RunRecorder::Impl {
                      "VALUES (?,?,?,?,?,?,?,?,?,?)");
         Stmt score(db, "INSERT OR REPLACE INTO scores (run_id, node_id, scorer, value) VALUES (?,?,?,?)");
         Stmt metric(db, "INSERT INTO metrics (run_id, t, tokens, forward_passes, branches, kv_bytes, tokens_per_s) VALUES (?,?,?,?,?,?,?)");
+        Stmt latent(db, "INSERT OR REPLACE INTO latents (run_id, node_id, layer, data) VALUES (?,?,?,?)");
         Stmt node(db, "INSERT OR REPLACE INTO nodes (run_id, node_id, parent_id, depth, status, text, answer, correct, ended, visits, value_sum) "
                       "VALUES (?,?,?,?,?,?,?,?,?,0,0)");
         for (const RunEvent& e : batch) {
@@ -127,6 +128,17 @@ struct RunRecorder::Impl {
                         u.bind(1, e.key).bind(2, e.text).bind_opt(3, e.correct).bind(4, m.tokens_generated);
                         u.bind(5, m.forward_passes).bind(6, m.wall_seconds).bind(7, m.kv_peak_bytes).bind(8, m.nodes);
                         u.bind_opt(9, e.node).bind(10, run_id).run();
+                    }
+                    break;
+                }
+                case EventKind::HiddenState: {
+                    const size_t dim = e.layers.empty() ? 0 : e.hidden.size() / e.layers.size();
+                    for (size_t li = 0; li < e.layers.size(); ++li) {
+                        std::vector<uint16_t> h(dim);
+                        for (size_t i = 0; i < dim; ++i) h[i] = storage::to_half(e.hidden[li * dim + i]);
+                        latent.bind(1, run_id).bind(2, e.node).bind(3, e.layers[li]).bind_blob(4, h.data(), h.size() * 2);
+                        latent.run();
+                        ++rows;
                     }
                     break;
                 }

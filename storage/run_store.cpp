@@ -321,6 +321,22 @@ StoredRun RunStore::load(int64_t id) const {
             if (nid < out.tree.size()) out.tree.at(nid).scores[s.text(1)] = s.f64(2);
         }
     }
+    {  // the first tapped layer's hidden state per node
+        Stmt s(db_, "SELECT node_id, data FROM latents WHERE run_id = ? ORDER BY node_id, layer");
+        s.bind(1, id);
+        while (s.step()) {
+            int nid = static_cast<int>(s.i64(0));
+            if (nid >= out.tree.size() || !out.tree.at(nid).hidden.empty()) continue;
+            std::string b = s.blob(1);
+            std::vector<float>& h = out.tree.at(nid).hidden;
+            h.resize(b.size() / 2);
+            for (size_t i = 0; i < h.size(); ++i) {
+                uint16_t v;
+                std::memcpy(&v, &b[i * 2], 2);
+                h[i] = storage::from_half(v);
+            }
+        }
+    }
     {
         Stmt s(db_, "SELECT t, tokens, forward_passes, branches, kv_bytes, tokens_per_s FROM metrics WHERE run_id = ? ORDER BY t");
         s.bind(1, id);

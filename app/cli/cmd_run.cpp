@@ -21,7 +21,8 @@ void add_budget_options(Args& a) {
         .option("threads", "compute threads (0 = all cores)", "0")
         .option("max-tokens", "budget: generated tokens (0 = none)", "0")
         .option("max-passes", "budget: forward passes (0 = none)", "0")
-        .option("max-seconds", "budget: wall time (0 = none)", "0");
+        .option("max-seconds", "budget: wall time (0 = none)", "0")
+        .option("taps", "hidden-state taps: comma-separated layers (-1 = final norm), e.g. -1", "");
 }
 
 RunRequest request_from(const Args& a) {
@@ -32,6 +33,17 @@ RunRequest request_from(const Args& a) {
     r.config.max_tokens = a.get_int("max-tokens", 0, 1 << 30);
     r.config.max_passes = a.get_int("max-passes", 0, 1 << 30);
     r.config.max_seconds = a.get_double("max-seconds", 0, 1e7);
+    std::string taps = a.get("taps");
+    for (size_t b = 0; !taps.empty() && b <= taps.size();) {
+        size_t e = taps.find(',', b);
+        if (e == std::string::npos) e = taps.size();
+        try {
+            r.config.tap_layers.push_back(std::stoi(taps.substr(b, e - b)));
+        } catch (...) {
+            throw UsageError{"--taps wants comma-separated layer numbers, got '" + taps + "'"};
+        }
+        b = e + 1;
+    }
     return r;
 }
 

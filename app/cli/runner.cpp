@@ -19,6 +19,9 @@ PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req
     p.config.sampling.seed = req.seed;
     if (p.params.contains("temperature")) p.config.sampling.temperature = p.params["temperature"].get<float>();
     if (p.params.contains("max_depth")) p.config.max_depth = p.params["max_depth"].get<int>();
+    // The latent scorer reads hidden states: switch taps on when it is used.
+    if (p.params.contains("scorer") && p.params["scorer"] == "latent" && p.config.tap_layers.empty())
+        p.config.tap_layers = {-1};
     p.config.sampling.validate();
     return p;
 }

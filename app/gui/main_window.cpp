@@ -35,6 +35,7 @@
 #include "cli/defaults.h"
 #include "imgui/live_monitor.h"
 #include "reasonscope/run_export.h"
+#include "widgets/latent_view.h"
 #include "widgets/signals_view.h"
 #include "widgets/token_view.h"
 #include "widgets/tree_view.h"
@@ -309,6 +310,7 @@ void MainWindow::start_run() {
         req.sets.push_back({n, v.toStdString()});
     }
     req.seed = static_cast<uint64_t>(seed_->value());
+    req.config.tap_layers = {-1};  // the latent map and the latent scorer use the final hidden state
     int ti = task_->currentIndex();
     std::string prompt = prompt_->toPlainText().toStdString();
     if (!prompt.empty() && prompt.back() != '\n') prompt += "\n";
@@ -366,6 +368,8 @@ void MainWindow::build_docks() {
     signals_ = new views::SignalsView(&live_, this);
     auto* signals_dock = dock("Signals", "signalsDock", signals_, Qt::BottomDockWidgetArea);
     splitDockWidget(tokens_dock, signals_dock, Qt::Horizontal);
+    auto* latent_dock = dock("Latent map", "latentDock", new views::LatentView(&live_, this), Qt::BottomDockWidgetArea);
+    splitDockWidget(signals_dock, latent_dock, Qt::Horizontal);
 
     auto* runs = new QWidget(this);
     auto* rl = new QVBoxLayout(runs);
@@ -429,7 +433,8 @@ void MainWindow::build_docks() {
     auto* runs_dock = dock("Runs", "runsDock", runs, Qt::RightDockWidgetArea);
     QString why;
     QWidget* monitor = views::make_live_monitor(&live_, this, &why);
-    dock("Live monitor", "monitorDock", monitor, Qt::BottomDockWidgetArea);
+    auto* mon = dock("Live monitor", "monitorDock", monitor, Qt::BottomDockWidgetArea);
+    mon->setMinimumHeight(120);
     if (!why.isEmpty()) statusBar()->showMessage("Live monitor off: " + why, 10000);
     tabifyDockWidget(runs_dock, findChild<QDockWidget*>("nodeDock"));
 }

@@ -44,7 +44,19 @@ std::vector<float> Session::eval(int seq, std::span<const TokenId> tokens, bool 
 }
 
 std::vector<float> Session::decode(std::span<const int> seqs, std::span<const TokenId> tokens) {
+    std::vector<float> unused;
+    return decode(seqs, tokens, {}, unused);
+}
+
+std::vector<float> Session::decode(std::span<const int> seqs, std::span<const TokenId> tokens,
+                                   const std::vector<int>& tap_layers, std::vector<float>& hidden) {
     if (seqs.size() != tokens.size()) throw Error("decode: sequence and token counts differ");
+    const int D = model_.config().dim;
+    for (int l : tap_layers)
+        if (l < -1 || l >= model_.config().n_layers)
+            throw Error("hidden-state tap layer " + std::to_string(l) + " is outside the model's " +
+                        std::to_string(model_.config().n_layers) + " layers");
+    hidden.assign(tap_layers.empty() ? 0 : seqs.size() * tap_layers.size() * static_cast<size_t>(D), 0.0f);
     const int V = n_vocab();
     std::vector<float> out(seqs.size() * static_cast<size_t>(V));
     for (int s : seqs) kv_->reserve(s, 1);
@@ -52,8 +64,10 @@ std::vector<float> Session::decode(std::span<const int> seqs, std::span<const To
     for (size_t done = 0; done < seqs.size();) {
         size_t n = std::min(seqs.size() - done, static_cast<size_t>(max_batch_));
         rows.clear();
-        for (size_t i = 0; i < n; ++i) rows.push_back({seqs[done + i], kv_->length(seqs[done + i]), tokens[done + i], true});
-        backend_->forward(rows, *kv_, out.data() + done * V);
+        for (size_t i = 0; i < n; ++i)
+            rows.push_back({seqs[done + i], kv_->length(seqs[done + i]), tokens[done + i], true, !tap_layers.empty()});
+        TapRequest taps{tap_layers, hidden.data() + done * tap_layers.size() * static_cast<size_t>(D)};
+        backend_->forward(rows, *kv_, out.data() + done * V, tap_layers.empty() ? nullptr : &taps);
         for (size_t i = 0; i < n; ++i) kv_->commit(seqs[done + i], 1);
         ++passes_;
         tokens_ += static_cast<int64_t>(n);

@@ -86,15 +86,39 @@ public:
     }
 };
 
+// Latent trajectory: how directly the hidden states move across the path's
+// steps: |h_last - h_first| / sum |h_i - h_{i-1}| (1 = a straight line).
+class LatentScorer final : public Scorer {
+public:
+    std::string id() const override { return "latent"; }
+    double score(SearchContext& ctx, int node) override {
+        if (ctx.config().tap_layers.empty())
+            throw Error("the latent scorer needs hidden-state taps (set tap_layers, e.g. --taps -1)");
+        std::vector<const std::vector<float>*> hs;
+        for (int id : ctx.tree().path(node))
+            if (!ctx.node(id).hidden.empty()) hs.push_back(&ctx.node(id).hidden);
+        if (hs.size() < 2) return 0.5;
+        auto dist = [](const std::vector<float>& a, const std::vector<float>& b) {
+            double s = 0;
+            for (size_t i = 0; i < a.size() && i < b.size(); ++i) s += (a[i] - b[i]) * static_cast<double>(a[i] - b[i]);
+            return std::sqrt(s);
+        };
+        double cum = 0;
+        for (size_t i = 1; i < hs.size(); ++i) cum += dist(*hs[i], *hs[i - 1]);
+        return cum > 0 ? dist(*hs.back(), *hs.front()) / cum : 0.5;
+    }
+};
+
 }  // namespace
 
-std::vector<std::string> scorer_ids() { return {"answer", "logprob", "prm", "self-eval"}; }
+std::vector<std::string> scorer_ids() { return {"answer", "logprob", "prm", "self-eval", "latent"}; }
 
 std::unique_ptr<Scorer> make_scorer(const std::string& id) {
     if (id == "answer") return std::make_unique<AnswerScorer>();
     if (id == "logprob") return std::make_unique<LogprobScorer>();
     if (id == "prm") return std::make_unique<PrmScorer>();
     if (id == "self-eval") return std::make_unique<SelfEvalScorer>();
+    if (id == "latent") return std::make_unique<LatentScorer>();
     std::string all;
     for (const auto& s : scorer_ids()) all += (all.empty() ? "" : ", ") + s;
     throw Error("unknown scorer '" + id + "' (available: " + all + ")");

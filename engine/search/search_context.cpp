@@ -15,6 +15,7 @@ const char* event_name(EventKind k) {
         case EventKind::NodeStatusChanged: return "node_status";
         case EventKind::NodeScored: return "node_scored";
         case EventKind::AnswerFound: return "answer_found";
+        case EventKind::HiddenState: return "hidden_state";
         case EventKind::Metrics: return "metrics";
         case EventKind::RunFinished: return "run_finished";
     }
@@ -140,8 +141,10 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
         if (seqs.empty()) break;
         if (pause_)
             while (pause_->load() && !(cancel_ && cancel_->load())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        std::vector<float> logits = session_.decode(seqs, toks);
+        std::vector<float> hidden;
+        std::vector<float> logits = session_.decode(seqs, toks, cfg_.tap_layers, hidden);
         const int V = session_.n_vocab();
+        const size_t hid_row = cfg_.tap_layers.size() * static_cast<size_t>(session_.model().config().dim);
         for (size_t k = 0; k < idx.size(); ++k) {
             Active& a = act[idx[k]];
             a.br.position += 1;
@@ -156,10 +159,21 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             rec.varentropy = sig.varentropy;
             rec.top = std::move(sig.top);
             for (const auto& [id, lp] : rec.top) rec.top_pieces.push_back(tok.token_to_piece(id, true));
+            auto record_hidden = [&] {
+                if (hid_row == 0) return;
+                const float* h = hidden.data() + k * hid_row;
+                nd.hidden.assign(h, h + session_.model().config().dim);
+                RunEvent he(EventKind::HiddenState);
+                he.node = a.node;
+                he.layers = cfg_.tap_layers;
+                he.hidden.assign(h, h + hid_row);
+                publish(std::move(he));
+            };
             if (tok.is_eog(sig.token)) {
                 nd.ended = true;
                 a.done = true;
                 a.br.pending = sig.token;
+                record_hidden();
                 continue;
             }
             rec.piece = tok.token_to_piece(sig.token);
@@ -172,8 +186,10 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             e.node = a.node;
             e.tokens.push_back(rec);
             publish(std::move(e));
-            if (rec.piece.find(cfg_.step_delimiter) != std::string::npos || a.step_tokens >= cfg_.max_step_tokens)
+            if (rec.piece.find(cfg_.step_delimiter) != std::string::npos || a.step_tokens >= cfg_.max_step_tokens) {
                 a.done = true;
+                record_hidden();
+            }
         }
         kv_peak_ = std::max(kv_peak_, session_.kv().stats().bytes_used());
         if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100)) publish_metrics();

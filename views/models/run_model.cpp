@@ -67,6 +67,10 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
                 info_.chosen_node = e.node;
                 finished_ = true;
                 break;
+            case EventKind::HiddenState:
+                if (e.node < tree_.size() && !e.layers.empty())
+                    tree_.at(e.node).hidden.assign(e.hidden.begin(), e.hidden.begin() + static_cast<long>(e.hidden.size() / e.layers.size()));
+                break;
             case EventKind::RunStarted:
                 break;
         }

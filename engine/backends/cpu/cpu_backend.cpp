@@ -26,7 +26,7 @@ public:
     CpuBackend(const Model& m, int n_threads) : m_(m), cfg_(m.config()), pool_(n_threads), k_(K::kernels()) {}
     std::string name() const override { return std::string("cpu (") + K::isa_name(k_.isa) + ")"; }
     int threads() const override { return pool_.size(); }
-    void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits) override;
+    void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits, const TapRequest* taps) override;
 
 private:
     void matmul(const Weight& w, const float* in, int n_rows, float* out);
@@ -34,6 +34,7 @@ private:
     void rope(float* x, int n_heads, const BatchRow* rows, int n_rows);
     void attention(int layer, std::span<const BatchRow> rows, KvCache& kv);
     void ensure(int n_rows, int max_pos);
+    void copy_taps(const TapRequest& taps, int layer, std::span<const BatchRow> rows);
 
     const Model& m_;
     const ModelConfig& cfg_;
@@ -221,7 +222,7 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
     });
 }
 
-void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* logits) {
+void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* logits, const TapRequest* taps) {
     const int R = static_cast<int>(rows.size());
     if (R == 0) return;
     int max_pos = 0;
@@ -289,6 +290,7 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
         }
         matmul(L.ffn_down, g_.data(), R, h_.data());
         for (size_t i = 0; i < static_cast<size_t>(R) * D; ++i) x_[i] += h_[i];
+        if (taps) copy_taps(*taps, l, rows);
     }
 
     // Final norm and output projection only for rows that want logits.
@@ -300,8 +302,29 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
         ++n_out;
     }
     if (n_out == 0) return;
+    if (taps) {  // -1: the final norm's output, for rows that also want logits
+        rmsnorm(x_.data(), m_.output_norm, g_.data(), R, D);
+        std::swap(x_, g_);
+        copy_taps(*taps, -1, rows);
+        std::swap(x_, g_);
+    }
     rmsnorm(h_.data(), m_.output_norm, x_.data(), n_out, D);
     matmul(m_.output, x_.data(), n_out, logits);
+}
+
+void CpuBackend::copy_taps(const TapRequest& taps, int layer, std::span<const BatchRow> rows) {
+    const int D = cfg_.dim;
+    const auto nl = taps.layers.size();
+    for (size_t li = 0; li < nl; ++li) {
+        if (taps.layers[li] != layer) continue;
+        size_t k = 0;
+        for (size_t r = 0; r < rows.size(); ++r) {
+            if (!rows[r].tap) continue;
+            std::memcpy(taps.out + (k * nl + li) * static_cast<size_t>(D), x_.data() + r * static_cast<size_t>(D),
+                        static_cast<size_t>(D) * 4);
+            ++k;
+        }
+    }
 }
 
 }  // namespace

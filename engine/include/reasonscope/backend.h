@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "reasonscope/kv_cache.h"
 #include "reasonscope/tokenizer.h"
@@ -23,6 +24,15 @@ struct BatchRow {
     int pos = 0;       // position of this token in its sequence
     TokenId token = 0;
     bool logits = false;  // produce next-token logits for this row
+    bool tap = false;     // copy this row's residual stream at the tap layers
+};
+
+// Hidden-state taps: the residual stream after each listed layer (-1 = after
+// the final norm) for rows with tap set, written row-major as
+// (tapped rows, layers.size(), dim) floats.
+struct TapRequest {
+    std::vector<int> layers;
+    float* out = nullptr;
 };
 
 struct ForwardStats {
@@ -36,9 +46,7 @@ public:
     // K/V of each row are written at (seq, pos); the caller has reserved room
     // in `kv`. Rows of one sequence must be in position order. Writes n_vocab
     // logits per row that asks for them, in row order, to `logits`.
-    virtual void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits) = 0;
-    // Optional: residual stream of the last row of each listed sequence at
-    // chosen layers after the next forward (hidden-state taps). Default: none.
+    virtual void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits, const TapRequest* taps = nullptr) = 0;
     virtual int threads() const { return 1; }
 };
 

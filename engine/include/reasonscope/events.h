@@ -12,7 +12,17 @@
 
 namespace rs {
 
-enum class EventKind { RunStarted, NodeAdded, TokensAppended, NodeStatusChanged, NodeScored, AnswerFound, Metrics, RunFinished };
+enum class EventKind {
+    RunStarted,
+    NodeAdded,
+    TokensAppended,
+    NodeStatusChanged,
+    NodeScored,
+    AnswerFound,
+    HiddenState,  // a step's residual-stream taps (only when taps are on)
+    Metrics,
+    RunFinished
+};
 const char* event_name(EventKind k);
 
 struct RunMetrics {
@@ -37,6 +47,8 @@ struct RunEvent {
     std::string text;  // AnswerFound: the answer; RunFinished: final answer; RunStarted: strategy id
     int correct = -1;
     RunMetrics metrics;
+    std::vector<int> layers;     // HiddenState: the tapped layers
+    std::vector<float> hidden;   // HiddenState: (layers.size(), dim)
 };
 
 class RunObserver {

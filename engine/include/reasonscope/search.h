@@ -34,7 +34,9 @@ public:
 // Built-in scorers: "answer" (task answer check), "logprob" (path mean
 // token probability), "prm" (the model judges each step: P(ok) of a
 // verification prompt, product along the path), "self-eval" (P(yes) that
-// the path is correct). Throws rs::Error for an unknown id.
+// the path is correct), "latent" (straightness of the path's hidden-state
+// trajectory: net change / cumulative change, after "Tracing the Traces";
+// needs taps). Throws rs::Error for an unknown id.
 std::unique_ptr<Scorer> make_scorer(const std::string& id);
 std::vector<std::string> scorer_ids();
 
@@ -50,6 +52,9 @@ struct RunConfig {
     // to its first ':' (the bundled model's format), {path} the whole path.
     std::string prm_template = "V: {step}\n";
     std::string prm_yes = "ok", prm_no = "bad";
+    // Hidden-state taps: residual stream at the end of each step at these
+    // layers (-1 = after the final norm). Empty: off (no cost).
+    std::vector<int> tap_layers;
 };
 
 class SearchContext {

@@ -44,6 +44,10 @@ public:
     std::vector<float> eval(int seq, std::span<const TokenId> tokens, bool all_logits = false);
     // One token for each sequence, one batched pass; logits (n * n_vocab).
     std::vector<float> decode(std::span<const int> seqs, std::span<const TokenId> tokens);
+    // The same, also returning each row's residual stream at `tap_layers`
+    // (-1 = final norm) in `hidden`: (n, tap_layers.size(), dim).
+    std::vector<float> decode(std::span<const int> seqs, std::span<const TokenId> tokens,
+                              const std::vector<int>& tap_layers, std::vector<float>& hidden);
 
     int64_t forward_passes() const { return passes_; }
     int64_t tokens_evaluated() const { return tokens_; }

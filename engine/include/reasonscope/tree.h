@@ -37,7 +37,7 @@ struct Node {
     std::map<std::string, double> scores;  // by scorer id
     int visits = 0;
     double value_sum = 0;
-    std::vector<float> hidden;      // residual-stream tap at the step's last token (optional)
+    std::vector<float> hidden;      // residual stream at the step's end, first tap layer (optional)
 
     double mean_logprob() const;
     double mean_entropy() const;

@@ -1,0 +1,32 @@
+// Hidden states of the steps projected to 2D by PCA fitted on the run; one
+// trajectory per branch (root to leaf), coloured by correctness (green right,
+// red wrong, grey unknown). Needs hidden-state taps on the run.
+#pragma once
+
+#include <QWidget>
+#include <vector>
+
+#include "models/run_model.h"
+
+namespace rs::views {
+
+class LatentView : public QWidget {
+    Q_OBJECT
+public:
+    explicit LatentView(RunModel* model, QWidget* parent = nullptr);
+    QSize sizeHint() const override { return {360, 240}; }
+    int projected_count() const { return static_cast<int>(proj_.size()); }
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+
+private:
+    void refit();
+    RunModel* model_;
+    std::vector<std::pair<int, QPointF>> proj_;  // node id -> 2D
+};
+
+// Top-two principal components of rows (n x d); returns n 2D points.
+std::vector<QPointF> pca2(const std::vector<const std::vector<float>*>& rows);
+
+}  // namespace rs::views
