@@ -26,7 +26,7 @@ test: build
 	ctest --preset $(PRESET) -j $(JOBS)
 
 run: build
-	./$(BUILD)/bin/reasonscope demo
+	./$(BUILD)/bin/reasonscope
 
 bench: build
 	./$(BUILD)/bin/reasonscope bench --model resources/models/reasoner.gguf
@@ -52,3 +52,15 @@ format:
 
 clean:
 	rm -rf build build-dev build-asan
+
+# Retrains the bundled model from scratch (about 50 minutes on 2 cores) and
+# re-measures its scaling table. Uses Debian's own python3 and python3-torch.
+TRAIN_PKGS := $(shell grep -v '^\s*\#' tools/train-reasoner/debian-packages.txt | grep -v '^\s*$$')
+.PHONY: train-model
+train-model: build
+	@missing=""; for p in $(TRAIN_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; [ -z "$$missing" ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; }
+	/usr/bin/python3 tools/train-reasoner/make_tasks.py
+	/usr/bin/python3 tools/train-reasoner/train.py --steps 2000 --threads 2 --seed 7 --out resources/models/reasoner.gguf
+	tools/train-reasoner/evaluate.sh hard 200 tools/train-reasoner/eval.md

@@ -430,13 +430,17 @@ void MainWindow::build_docks() {
     rl->addWidget(filter);
     rl->addWidget(runs_table_);
     rl->addLayout(btns);
-    auto* runs_dock = dock("Runs", "runsDock", runs, Qt::RightDockWidgetArea);
+    auto* node_dock = findChild<QDockWidget*>("nodeDock");
     QString why;
     QWidget* monitor = views::make_live_monitor(&live_, this, &why);
-    auto* mon = dock("Live monitor", "monitorDock", monitor, Qt::BottomDockWidgetArea);
+    auto* mon = dock("Live monitor", "monitorDock", monitor, Qt::RightDockWidgetArea);
     mon->setMinimumHeight(120);
+    splitDockWidget(node_dock, mon, Qt::Vertical);
+    auto* runs_dock = dock("Runs", "runsDock", runs, Qt::RightDockWidgetArea);
+    tabifyDockWidget(node_dock, runs_dock);
+    node_dock->raise();
     if (!why.isEmpty()) statusBar()->showMessage("Live monitor off: " + why, 10000);
-    tabifyDockWidget(runs_dock, findChild<QDockWidget*>("nodeDock"));
+    resizeDocks({mon}, {160}, Qt::Vertical);
 }
 
 void MainWindow::build_menus() {

@@ -65,7 +65,9 @@ std::pair<std::string, std::string> split_setting(const std::string& kv) {
 Params resolve_params(const StrategyInfo& info, const std::vector<std::pair<std::string, std::string>>& sets) {
     Params out = nlohmann::json::object();
     for (const auto& p : info.params) out[p.name] = p.dflt;
-    for (const auto& [k, v] : sets) {
+    for (const auto& kv : sets) {
+        const std::string& k = kv.first;  // (not a structured binding: lambdas below capture it)
+        const std::string& v = kv.second;
         const ParamSpec* p = info.find(k);
         if (!p) {
             std::string names;

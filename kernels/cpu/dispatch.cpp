@@ -1,3 +1,5 @@
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -15,14 +17,21 @@ const char* isa_name(Isa isa) {
     return "?";
 }
 
+// CPUID plus XGETBV: the CPU must have the instructions and the OS must
+// save the wider registers.
 static Isa detect() {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return Isa::Avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return Isa::Avx2;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return Isa::Scalar;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), f16c = c & (1u << 29), avx = c & (1u << 28);
+    if (!osxsave || !avx) return Isa::Scalar;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    const bool ymm_state = (xlo & 0x6) == 0x6, zmm_state = (xlo & 0xE6) == 0xE6;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return Isa::Scalar;
+    const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+    const bool vnni = c & (1u << 11);
+    if (ymm_state && zmm_state && avx2 && fma && f16c && avx512f && avx512bw && avx512vl && vnni) return Isa::Avx512;
+    if (ymm_state && avx2 && fma && f16c) return Isa::Avx2;
     return Isa::Scalar;
 }
 

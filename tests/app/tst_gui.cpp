@@ -32,6 +32,15 @@ private slots:
     }
 
     void runGrowsLiveAndIsStored() {
+        try {
+            grow_and_store();
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+private:
+    void grow_and_store() {
         QString model = model_path();
         if (model.isEmpty()) QSKIP("no model: neither the bundled model nor ../shared/reference is present");
         QTemporaryDir tmp;

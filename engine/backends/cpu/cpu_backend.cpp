@@ -119,7 +119,7 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
             }
             for (int j = 0; j < n_rows; ++j) out[static_cast<size_t>(j) * rows + r] = res[j];
         }
-    });
+    }, std::max<int64_t>(1, (int64_t{1} << 17) / (static_cast<int64_t>(cols) * n_rows)));
 }
 
 void CpuBackend::rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n) {
@@ -219,7 +219,7 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
             const float inv = S == 0.0f ? 0.0f : 1.0f / S;
             for (int i = 0; i < hd; ++i) out[i] = (f16 ? K::fp16_lookup(acc16[i]) : acc[i]) * inv;
         }
-    });
+    }, std::max<int64_t>(1, (int64_t{1} << 16) / (static_cast<int64_t>(cap_pos_) * hd)));
 }
 
 void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* logits, const TapRequest* taps) {

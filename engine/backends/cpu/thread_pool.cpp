@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace rs {
@@ -37,26 +38,32 @@ void ThreadPool::worker(int index) {
         seen = generation_.load(std::memory_order_acquire);
         if (stop_) return;
         int64_t n = job_n_;
-        int64_t b = n * index / n_, e = n * (index + 1) / n_;
-        if (b < e) (*job_)(b, e, index);
+        const int used = job_threads_;
+        if (index < used) {
+            int64_t b = n * index / used, e = n * (index + 1) / used;
+            if (b < e) (*job_)(b, e, index);
+        }
         pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
 
-void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
-    if (n_ == 1 || n <= 1) {
+void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t min_per_thread) {
+    const int64_t want = min_per_thread > 1 ? n / min_per_thread : n;
+    const int used = static_cast<int>(std::min<int64_t>(n_, std::max<int64_t>(1, want)));
+    if (used == 1 || n <= 1) {
         if (n > 0) fn(0, n, 0);
         return;
     }
     job_ = &fn;
     job_n_ = n;
+    job_threads_ = used;
     pending_.store(n_ - 1, std::memory_order_release);
     {
         std::lock_guard<std::mutex> lk(mu_);
         generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();
-    int64_t e = n / n_;
+    int64_t e = n / used;
     if (e > 0) fn(0, e, 0);
     while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
 }

@@ -22,7 +22,10 @@ public:
 
     int size() const { return n_; }
     // fn(begin, end, thread_index); ranges cover [0, n) without overlap.
-    void run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+    // Each thread gets at least `min_per_thread` items: small jobs run on
+    // fewer threads (or only the caller), where waking workers would cost
+    // more than the work.
+    void run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t min_per_thread = 1);
 
 private:
     void worker(int index);
@@ -33,6 +36,7 @@ private:
     std::atomic<bool> stop_{false};
     const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
     int64_t job_n_ = 0;
+    int job_threads_ = 0;
     std::mutex mu_;
     std::condition_variable cv_;
 };
