@@ -88,7 +88,7 @@ bool act_format_for(uint32_t type, ActFormat& fmt) {
 size_t act_row_bytes(ActFormat fmt, int n) {
     switch (fmt) {
         case ActFormat::F32: return static_cast<size_t>(n) * 4;
-        case ActFormat::Q8_0: return static_cast<size_t>(n / QK8_0) * (sizeof(BlockQ8_0) + sizeof(float));
+        case ActFormat::Q8_0: return static_cast<size_t>(n / QK8_0) * (sizeof(BlockQ8_0) + 2 * sizeof(float));
         case ActFormat::Q8_K: return static_cast<size_t>(n / QK_K) * sizeof(BlockQ8_K);
     }
     return 0;

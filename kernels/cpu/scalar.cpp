@@ -147,15 +147,19 @@ void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, f
 }
 
 // Activation rows for Q4_0/Q8_0 weights: Q8_0 blocks, then d * sum(q) per
-// block (floats), which the SIMD kernels use to fold constant offsets.
+// block and d per block as floats (nb each), which the SIMD kernels use to
+// fold constant offsets and to skip half-to-float conversions.
 void quantize_q8_0(const float* x, void* vy, int n) {
     quantize_row_q8_0_ref(x, vy, n);
+    const int nb = n / QK8_0;
     const auto* y = static_cast<const BlockQ8_0*>(vy);
-    auto* sums = reinterpret_cast<float*>(static_cast<BlockQ8_0*>(vy) + n / QK8_0);
-    for (int b = 0; b < n / QK8_0; ++b) {
+    auto* sums = reinterpret_cast<float*>(static_cast<BlockQ8_0*>(vy) + nb);
+    float* ds = sums + nb;
+    for (int b = 0; b < nb; ++b) {
         int s = 0;
         for (int j = 0; j < QK8_0; ++j) s += y[b].qs[j];
-        sums[b] = h2f(y[b].d) * static_cast<float>(s);
+        ds[b] = h2f(y[b].d);
+        sums[b] = ds[b] * static_cast<float>(s);
     }
 }
 

@@ -6,6 +6,8 @@
 
 #include <immintrin.h>
 
+#include <vector>
+
 #include <algorithm>
 
 #include "cpu/blocks.h"
@@ -61,107 +63,107 @@ inline __m256i dot_u8s8(__m256i u, __m256i s) {
 #endif
 }
 
-// Q4_0 x Q8_0. Nibbles stay unsigned (0..15): sum((n-8)*q) = sum(n*q) - 8*sum(q),
-// and the activation rows carry d*sum(q) per block (see quantize_q8_0_sums).
-// Two blocks per iteration keep two independent dependency chains.
-template <int NA>
-struct DotQ4_0 {
-    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
-        const auto* x = static_cast<const BlockQ4_0*>(w);
-        const int nb = n / QK4_0;
-        const BlockQ8_0* y[NA];
-        const float* ys[NA];
-        for (int j = 0; j < NA; ++j) {
-            y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
-            ys[j] = reinterpret_cast<const float*>(y[j] + nb);
-        }
-        __m256 acc0[NA], acc1[NA];
-        float off[NA];
-        for (int j = 0; j < NA; ++j) {
-            acc0[j] = acc1[j] = _mm256_setzero_ps();
-            off[j] = 0;
-        }
-        const __m256i lo = _mm256_set1_epi8(0xF);
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
-            __m128i t1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b + 1].qs));
-            __m256i q0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), lo);
-            __m256i q1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t1, 4), t1), lo);
-            const float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);
-            for (int j = 0; j < NA; ++j) {
-                __m256i p0 = dot_u8s8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
-                __m256i p1 = dot_u8s8(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b + 1].qs)));
-                acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * h2f(y[j][b].d)), _mm256_cvtepi32_ps(p0), acc0[j]);
-                acc1[j] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * h2f(y[j][b + 1].d)), _mm256_cvtepi32_ps(p1), acc1[j]);
-                off[j] += d0 * ys[j][b] + d1 * ys[j][b + 1];
-            }
-        }
-        for (; b < nb; ++b) {
-            __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
-            __m256i q0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), lo);
-            const float d0 = h2f(x[b].d);
-            for (int j = 0; j < NA; ++j) {
-                __m256i p0 = dot_u8s8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
-                acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * h2f(y[j][b].d)), _mm256_cvtepi32_ps(p0), acc0[j]);
-                off[j] += d0 * ys[j][b];
-            }
-        }
-        for (int j = 0; j < NA; ++j) out[j] = hsum(_mm256_add_ps(acc0[j], acc1[j])) - 8.0f * off[j];
-    }
-};
+// Dot of two float arrays of length n (block scales x activation sums).
+inline float dot_scales(const float* a, const float* b, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum(acc);
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
 
-// Q8_0 x Q8_0. With VNNI the weights are shifted to unsigned (q+128) and
-// 128*sum(q_act) is subtracted; AVX2 uses the sign trick (no saturation).
-template <int NA>
-struct DotQ8_0 {
+// Q4_0 / Q8_0 weights against Q8_0 activation rows. Per block and
+// activation: one int8 dot (vpdpbusd with VNNI), one conversion, one
+// multiply by the activation scale (a float in the row, broadcast from
+// memory) and one FMA with the weight scale, shared by all activations.
+// Q4_0 nibbles stay unsigned: sum((n-8)*q) = sum(n*q) - 8*sum(q); with VNNI
+// Q8_0 weights are shifted to unsigned (q+128) and 128*sum(q) is removed.
+// The offset terms are dot products of the weight scales with the rows'
+// d*sum(q) arrays, done once per row pair. Two blocks per iteration keep two
+// independent chains.
+template <bool kQ4, int NA>
+struct DotQ8Act {
+    static constexpr bool kOffset = kQ4 || RS_VNNI;
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
-        const auto* x = static_cast<const BlockQ8_0*>(w);
-        const int nb = n / QK8_0;
+        const int nb = n / 32;
         const BlockQ8_0* y[NA];
         const float* ys[NA];
+        const float* yd[NA];
         for (int j = 0; j < NA; ++j) {
             y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
             ys[j] = reinterpret_cast<const float*>(y[j] + nb);
+            yd[j] = ys[j] + nb;
+        }
+        float dw_stack[2048];  // weight scales of this row
+        std::vector<float> dw_heap;
+        float* dw = dw_stack;
+        if (nb > 2048) {
+            dw_heap.resize(static_cast<size_t>(nb));
+            dw = dw_heap.data();
         }
         __m256 acc0[NA], acc1[NA];
-        float off[NA];
-        for (int j = 0; j < NA; ++j) {
-            acc0[j] = acc1[j] = _mm256_setzero_ps();
-            off[j] = 0;
-        }
+        for (int j = 0; j < NA; ++j) acc0[j] = acc1[j] = _mm256_setzero_ps();
+        const __m256i lo = _mm256_set1_epi8(0xF);
 #if RS_VNNI
         const __m256i k128 = _mm256_set1_epi8(static_cast<char>(0x80));
-        auto prep = [&](const int8_t* q) { return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)), k128); };
-        auto dot = [&](__m256i wq, __m256i yq) { return dot_u8s8(wq, yq); };
-#else
-        auto prep = [&](const int8_t* q) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)); };
-        auto dot = [&](__m256i wq, __m256i yq) { return dot_i8(wq, yq); };
 #endif
+        auto weights = [&](int b) -> __m256i {
+            if constexpr (kQ4) {
+                const auto* x = static_cast<const BlockQ4_0*>(w) + b;
+                __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x->qs));
+                return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), lo);
+            } else {
+                const auto* x = static_cast<const BlockQ8_0*>(w) + b;
+                __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qs));
+#if RS_VNNI
+                return _mm256_xor_si256(q, k128);
+#else
+                return q;
+#endif
+            }
+        };
+        auto scale = [&](int b) -> float {
+            return kQ4 ? h2f((static_cast<const BlockQ4_0*>(w) + b)->d) : h2f((static_cast<const BlockQ8_0*>(w) + b)->d);
+        };
+        auto idot = [&](__m256i wq, const int8_t* q) {
+            __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+            if constexpr (kOffset) return dot_u8s8(wq, yq);
+            else return dot_i8(wq, yq);
+        };
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
-            __m256i q0 = prep(x[b].qs), q1 = prep(x[b + 1].qs);
-            const float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);
+            const __m256i q0 = weights(b), q1 = weights(b + 1);
+            dw[b] = scale(b);
+            dw[b + 1] = scale(b + 1);
+            const __m256 d0 = _mm256_set1_ps(dw[b]), d1 = _mm256_set1_ps(dw[b + 1]);
             for (int j = 0; j < NA; ++j) {
-                __m256i p0 = dot(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
-                __m256i p1 = dot(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b + 1].qs)));
-                acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * h2f(y[j][b].d)), _mm256_cvtepi32_ps(p0), acc0[j]);
-                acc1[j] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * h2f(y[j][b + 1].d)), _mm256_cvtepi32_ps(p1), acc1[j]);
-                if (RS_VNNI) off[j] += d0 * ys[j][b] + d1 * ys[j][b + 1];
+                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q0, y[j][b].qs)), _mm256_broadcast_ss(yd[j] + b));
+                __m256 p1 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q1, y[j][b + 1].qs)), _mm256_broadcast_ss(yd[j] + b + 1));
+                acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
+                acc1[j] = _mm256_fmadd_ps(d1, p1, acc1[j]);
             }
         }
         for (; b < nb; ++b) {
-            __m256i q0 = prep(x[b].qs);
-            const float d0 = h2f(x[b].d);
+            const __m256i q0 = weights(b);
+            dw[b] = scale(b);
+            const __m256 d0 = _mm256_set1_ps(dw[b]);
             for (int j = 0; j < NA; ++j) {
-                __m256i p0 = dot(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
-                acc0[j] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * h2f(y[j][b].d)), _mm256_cvtepi32_ps(p0), acc0[j]);
-                if (RS_VNNI) off[j] += d0 * ys[j][b];
+                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q0, y[j][b].qs)), _mm256_broadcast_ss(yd[j] + b));
+                acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
             }
         }
-        for (int j = 0; j < NA; ++j) out[j] = hsum(_mm256_add_ps(acc0[j], acc1[j])) - 128.0f * off[j];
+        for (int j = 0; j < NA; ++j) {
+            float s = hsum(_mm256_add_ps(acc0[j], acc1[j]));
+            if (kOffset) s -= (kQ4 ? 8.0f : 128.0f) * dot_scales(dw, ys[j], nb);
+            out[j] = s;
+        }
     }
 };
+template <int NA>
+struct DotQ4_0 : DotQ8Act<true, NA> {};
+template <int NA>
+struct DotQ8_0 : DotQ8Act<false, NA> {};
 
 template <int NA>
 struct DotQ4_K {
