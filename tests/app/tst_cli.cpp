@@ -1,6 +1,7 @@
 // The reasonscope binary as a user runs it: commands, their output, and
 // one-line errors with exit code 2 on bad input.
 #include <QJsonDocument>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -87,8 +88,59 @@ private slots:
         QVERIFY2(r.err.contains("bad.gguf") && r.err.contains("truncated"), r.err.constData());
     }
 
+    // A broken plugin is reported with its path; the others still load.
+    void brokenPluginIsReported() {
+        QTemporaryDir dir;
+        QFile junk(dir.filePath("broken_strategy.so"));
+        QVERIFY(junk.open(QIODevice::WriteOnly));
+        junk.write("not a shared library");
+        junk.close();
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("REASONSCOPE_PLUGIN_PATH", dir.path());
+        p.setProcessEnvironment(env);
+        p.start(rs::test::binary("reasonscope"), {"strategies", "--json"});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        auto list = QJsonDocument::fromJson(p.readAllStandardOutput()).array();
+        QCOMPARE(list.size(), 7);
+        QByteArray err = p.readAllStandardError();
+        QVERIFY2(err.contains("broken_strategy.so") && err.contains("failed to load"), err.constData());
+    }
+
+    void strategiesRunAndBadParametersAreErrors() {
+        QTemporaryDir dir;
+        QString db = dir.filePath("runs.sqlite");
+        QString model = QStringLiteral(RS_SOURCE_DIR) + "/resources/models/reasoner.gguf";
+        if (!QFileInfo::exists(model)) QSKIP("the bundled model is missing");
+        auto r = run({"run", "--model", model, "--task", "easy:easy-000", "--strategy", "beam-search", "--set", "width=0", "--db", db});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("width") && r.err.contains("outside [1, 64]"), r.err.constData());
+        r = run({"run", "--model", model, "--task", "easy:easy-000", "--strategy", "no-such", "--db", db});
+        QCOMPARE(r.code, 2);
+        QVERIFY(r.err.contains("unknown strategy 'no-such'") && r.err.contains("beam-search"));
+        // Every strategy runs end to end on the bundled model and is stored.
+        for (const char* s : {"chain-of-thought", "best-of-n", "self-consistency", "beam-search", "mcts", "particle-filtering", "entropy-branching"}) {
+            QStringList args = {"run", "--model", model, "--task", "easy:easy-001", "--strategy", s, "--db", db, "--json", "--threads", "1"};
+            if (QString(s) == "mcts") args << "--set" << "iterations=6";
+            if (QString(s) == "best-of-n" || QString(s) == "self-consistency") args << "--set" << "n=4";
+            auto out = run(args);
+            QVERIFY2(out.code == 0, out.err.constData());
+            auto j = QJsonDocument::fromJson(out.out).object();
+            QVERIFY2(j["nodes"].toInt() >= 2, s);
+            QVERIFY(j["run_id"].toInt() > 0);
+        }
+        auto list = run({"runs", "--db", db, "--json"});
+        QCOMPARE(QJsonDocument::fromJson(list.out).array().size(), 7);
+        auto ev = run({"eval", "--model", model, "--suite", "easy", "--limit", "3", "--strategy", "chain-of-thought", "--json"});
+        QCOMPARE(ev.code, 0);
+        auto e = QJsonDocument::fromJson(ev.out).object();
+        QCOMPARE(e["problems"].toInt(), 3);
+        QCOMPARE(e["rows"].toArray().size(), 3);
+    }
+
     void everyCommandHasHelp() {
-        for (const char* c : {"models", "tokenize"}) {
+        for (const char* c : {"models", "tokenize", "run", "eval", "strategies", "runs", "show", "export", "import", "compare", "bench", "generate", "logits", "demo"}) {
             auto r = run({c, "--help"});
             QCOMPARE(r.code, 0);
             QVERIFY(r.out.contains("usage: reasonscope"));
