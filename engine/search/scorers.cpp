@@ -30,7 +30,7 @@ public:
     }
 };
 
-// P(label) between two labels, from the first token of each.
+// P(yes) between two labels, from the first token of each.
 double binary_prob(SearchContext& ctx, const std::string& prompt, const std::string& yes, const std::string& no) {
     const Tokenizer& tok = ctx.session().model().tokenizer();
     auto y = tok.encode(yes), n = tok.encode(no);
@@ -40,8 +40,9 @@ double binary_prob(SearchContext& ctx, const std::string& prompt, const std::str
     return py + pn > 0 ? py / (py + pn) : 0.5;
 }
 
-// Process reward from the model itself: each step is judged by a
-// verification prompt; a path's value is the product over its steps.
+// Process reward from the model itself, by recomputation: a step
+// "LHS=RHS: ..." is worth P(RHS | the model asked LHS afresh). A path's value
+// is the product over its steps; steps without "LHS=RHS" count as 1.
 class PrmScorer final : public Scorer {
 public:
     std::string id() const override { return "prm"; }
@@ -53,19 +54,16 @@ public:
         if (cached != n.scores.end()) {
             step = cached->second;
         } else {
-            std::string text = n.text;
-            while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-            std::string head = text.substr(0, text.find(':'));
-            if (text.rfind("Answer", 0) == 0 || head.empty()) {
-                step = 1.0;  // the answer line restates the last step
+            std::string head = n.text.substr(0, n.text.find(':'));
+            while (!head.empty() && (head.back() == '\n' || head.back() == ' ')) head.pop_back();
+            size_t eq = head.rfind('=');
+            if (n.text.rfind("Answer", 0) == 0 || eq == std::string::npos || eq == 0 || eq + 1 >= head.size()) {
+                step = 1.0;
             } else {
+                std::string lhs = head.substr(0, eq), rhs = head.substr(eq + 1);
                 std::string prompt = ctx.config().prm_template;
-                auto put = [&](const std::string& key, const std::string& v) {
-                    for (size_t p; (p = prompt.find(key)) != std::string::npos;) prompt.replace(p, key.size(), v);
-                };
-                put("{step}", head);
-                put("{path}", ctx.path_text(node));
-                step = binary_prob(ctx, prompt, ctx.config().prm_yes, ctx.config().prm_no);
+                for (size_t p; (p = prompt.find("{lhs}")) != std::string::npos;) prompt.replace(p, 5, lhs);
+                step = std::exp(ctx.continuation_logprob(prompt, rhs + ":"));
             }
             ctx.set_score(node, "prm_step", step);
         }

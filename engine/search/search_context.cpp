@@ -337,6 +337,33 @@ void SearchContext::finish(const std::string& reason) {
     publish(e);
 }
 
+double SearchContext::continuation_logprob(const std::string& prefix, const std::string& continuation) {
+    const Tokenizer& tok = session_.model().tokenizer();
+    std::vector<TokenId> p = tok.encode(prefix, true, false), c = tok.encode(continuation, false, false);
+    if (c.empty()) return 0.0;
+    std::vector<TokenId> all = p;
+    all.insert(all.end(), c.begin(), c.end());
+    if (static_cast<int>(all.size()) >= session_.n_ctx()) throw Error("scorer prompt does not fit the context");
+    int seq = session_.create();
+    std::vector<float> logits;
+    try {
+        logits = session_.eval(seq, std::span(all.data(), all.size() - 1), true);
+    } catch (...) {
+        session_.release(seq);
+        throw;
+    }
+    session_.release(seq);
+    const size_t V = static_cast<size_t>(session_.n_vocab());
+    double total = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+        const float* row = logits.data() + (p.size() - 1 + i) * V;
+        double mx = *std::max_element(row, row + V), s = 0;
+        for (size_t k = 0; k < V; ++k) s += std::exp(row[k] - mx);
+        total += row[static_cast<size_t>(c[i])] - mx - std::log(s);
+    }
+    return total;
+}
+
 std::vector<float> SearchContext::next_token_logprobs(const std::string& text) {
     const Tokenizer& tok = session_.model().tokenizer();
     std::vector<TokenId> ids = tok.encode(text, true, false);

@@ -48,10 +48,11 @@ struct RunConfig {
     int64_t max_tokens = 0;     // generated tokens; 0 = no limit
     int64_t max_passes = 0;     // forward passes; 0 = no limit
     double max_seconds = 0;     // wall time; 0 = no limit
-    // Verification prompt for the "prm" scorer; {step} is the step's text up
-    // to its first ':' (the bundled model's format), {path} the whole path.
-    std::string prm_template = "V: {step}\n";
-    std::string prm_yes = "ok", prm_no = "bad";
+    // The "prm" scorer judges a step "LHS=RHS: ..." by recomputation: the
+    // probability that the model, asked `prm_template` (with {lhs}), answers
+    // the step's RHS. The bundled model's default asks it as a one-operation
+    // problem in its own format.
+    std::string prm_template = "Q: {lhs}\n{lhs}=";
     // Hidden-state taps: residual stream at the end of each step at these
     // layers (-1 = after the final norm). Empty: off (no cost).
     std::vector<int> tap_layers;
@@ -107,6 +108,8 @@ public:
     // Scratch evaluation on a fresh sequence (for model-based scorers):
     // the next-token log-probabilities after `text` (BOS added).
     std::vector<float> next_token_logprobs(const std::string& text);
+    // log P(continuation | prefix) under the model, by teacher forcing.
+    double continuation_logprob(const std::string& prefix, const std::string& continuation);
     // Random number for strategy decisions, from the run seed and a counter.
     double uniform(uint64_t stream, uint64_t counter) const;
 
