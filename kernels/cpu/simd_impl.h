@@ -63,8 +63,8 @@ inline __m256i dot_u8s8(__m256i u, __m256i s) {
 #endif
 }
 
-// Dot of two float arrays of length n (block scales x activation sums).
-inline float dot_scales(const float* a, const float* b, int n) {
+// Dot of two float arrays (also the offset terms: block scales x activation sums).
+inline float dot_f32_plain(const float* a, const float* b, int n) {
     __m256 acc = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
@@ -155,7 +155,7 @@ struct DotQ8Act {
         }
         for (int j = 0; j < NA; ++j) {
             float s = hsum(_mm256_add_ps(acc0[j], acc1[j]));
-            if (kOffset) s -= (kQ4 ? 8.0f : 128.0f) * dot_scales(dw, ys[j], nb);
+            if (kOffset) s -= (kQ4 ? 8.0f : 128.0f) * dot_f32_plain(dw, ys[j], nb);
             out[j] = s;
         }
     }
@@ -315,14 +315,6 @@ inline void dot_bf16(int n, const void* w, const void* act, size_t stride, int n
     by_groups<DotFloat>(n_act, out, act, stride, n, w, 2);
 }
 
-inline float dot_f32_plain(const float* a, const float* b, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    float s = hsum(acc);
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
-}
 
 inline void axpy(float a, const float* x, float* y, int n) {
     __m256 va = _mm256_set1_ps(a);

@@ -1,15 +1,22 @@
 // Entropy-adaptive branching: spend extra samples only where the model is unsure.
 #include <QObject>
+#include <algorithm>
 
 #include "reasonscope/search.h"
 #include "reasonscope/strategy_plugin.h"
 
 namespace {
 
-double mean_varentropy(const rs::Node& n) {
-    double s = 0;
-    for (const auto& t : n.tokens) s += t.varentropy;
-    return n.tokens.empty() ? 0 : s / static_cast<double>(n.tokens.size());
+// The step's most uncertain token (entropix triggers on per-token entropy).
+double max_entropy(const rs::Node& n) {
+    double m = 0;
+    for (const auto& t : n.tokens) m = std::max(m, static_cast<double>(t.entropy));
+    return m;
+}
+double max_varentropy(const rs::Node& n) {
+    double m = 0;
+    for (const auto& t : n.tokens) m = std::max(m, static_cast<double>(t.varentropy));
+    return m;
 }
 
 class EntropyBranching final : public rs::Strategy {
@@ -25,7 +32,7 @@ public:
             if (kids.empty()) break;
             int next = kids[0];
             const rs::Node& step = ctx.node(next);
-            if (step.mean_entropy() > h_thr || mean_varentropy(step) > v_thr) {
+            if (max_entropy(step) > h_thr || max_varentropy(step) > v_thr) {
                 ctx.set_score(next, "branch_point", 1.0);
                 auto alts = ctx.expand(node, branches - 1, bt);
                 alts.push_back(next);

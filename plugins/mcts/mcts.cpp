@@ -1,5 +1,6 @@
 // MCTS with PUCT selection over reasoning steps.
 #include <QObject>
+#include <algorithm>
 #include <cmath>
 
 #include "reasonscope/search.h"
@@ -57,6 +58,29 @@ public:
                 if (ctx.is_terminal(ch)) terminals.push_back(ch);
                 ctx.backpropagate(ch, v);
             }
+        }
+        // Follow the most visited children from the root and finish that line,
+        // so the search always yields an answer even when no terminal step
+        // was reached within the iterations.
+        int node = ctx.root();
+        while (!ctx.node(node).children.empty()) {
+            int best = -1;
+            for (int ch : ctx.node(node).children)
+                if (ctx.node(ch).status != rs::NodeStatus::Pruned &&
+                    (best < 0 || ctx.node(ch).visits > ctx.node(best).visits ||
+                     (ctx.node(ch).visits == ctx.node(best).visits && ctx.node(ch).value() > ctx.node(best).value())))
+                    best = ch;
+            if (best < 0) break;
+            node = best;
+        }
+        if (!ctx.is_terminal(node)) {
+            int leaf = ctx.complete({node})[0];
+            if (ctx.is_terminal(leaf)) {
+                ctx.backpropagate(leaf, ctx.score(leaf, *scorer));
+                terminals.push_back(leaf);
+            }
+        } else if (std::find(terminals.begin(), terminals.end(), node) == terminals.end()) {
+            terminals.push_back(node);
         }
         // The answer with the most value mass among terminal nodes.
         for (int t : terminals) ctx.set_score(t, "mcts_value", ctx.node(t).value() * std::max(1, ctx.node(t).visits));
