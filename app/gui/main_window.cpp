@@ -104,7 +104,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         statusBar()->showMessage(m, 15000);
         QMessageBox::warning(this, "Reasonscope", m);
     });
-    connect(host_, &EngineHost::runStarted, this, [this](const RunRow& row) { live_.begin_live(row); });
+    connect(host_, &EngineHost::runStarted, this, [this](const RunRow& row) { live_.set_info(row); });
     connect(host_, &EngineHost::runFinished, this, [this](qint64, const QString& status, const QString& answer) {
         drain_events();
         run_btn_->setEnabled(true);

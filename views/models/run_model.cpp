@@ -21,10 +21,18 @@ void RunModel::begin_live(const RunRow& info) {
     live_ = true;
 }
 
+void RunModel::set_info(const RunRow& info) {
+    const std::string status = info_.status;
+    info_ = info;
+    if (finished_) info_.status = status;
+    emit changed();
+}
+
 void RunModel::apply(const std::vector<RunEvent>& events) {
     for (const RunEvent& e : events) {
         switch (e.kind) {
             case EventKind::NodeAdded: {
+                if (e.parent >= tree_.size()) break;  // not part of this run's tree
                 int id = tree_.add(e.parent);
                 if (id != e.node) tree_.at(id).id = id;  // ids are dense and in order
                 if (e.parent < 0) tree_.at(id).text = QString::fromStdString(info_.prompt).toStdString();
@@ -71,8 +79,19 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
                 if (e.node < tree_.size() && !e.layers.empty())
                     tree_.at(e.node).hidden.assign(e.hidden.begin(), e.hidden.begin() + static_cast<long>(e.hidden.size() / e.layers.size()));
                 break;
-            case EventKind::RunStarted:
+            case EventKind::RunStarted: {  // events arrive in order: a new run starts here
+                RunRow info = info_;
+                info.prompt = e.text;
+                tree_ = ReasoningTree();
+                metrics_.clear();
+                entropy_trace_.clear();
+                score_key_.clear();
+                selected_ = -1;
+                info_ = info;
+                live_ = true;
+                finished_ = false;
                 break;
+            }
         }
     }
     if (!events.empty()) emit changed();

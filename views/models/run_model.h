@@ -20,6 +20,7 @@ public:
 
     void clear();
     void begin_live(const RunRow& info);       // a run about to start
+    void set_info(const RunRow& info);         // the run's description (keeps the tree)
     void apply(const std::vector<RunEvent>& events);  // live updates, in order
     void load(const StoredRun& run);           // a stored run
 
