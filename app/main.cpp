@@ -34,6 +34,7 @@ const std::map<std::string, Command>& commands() {
         {"demo", {rs::cli::cmd_demo, "headless demo: greedy vs a search on a bundled problem, stored, with a report"}},
         {"generate", {rs::cli::cmd_generate, "generate text from a prompt"}},
         {"bench", {rs::cli::cmd_bench, "measure prompt and generation speed against the memory roofline"}},
+        {"bench-store", {rs::cli::cmd_bench_store, "measure the run store: write rate, storing overhead, opening time"}},
         {"logits", {rs::cli::cmd_logits, "compare the engine's logits with a reference (teacher forcing)"}},
         {"tokenize", {rs::cli::cmd_tokenize, "tokenize text with a model's tokenizer"}},
     };

@@ -142,13 +142,49 @@ void insert_run(sqlite3* db, RunRow& r) {
 
 namespace storage {
 std::string pieces_to_json(const std::vector<std::string>& v) { return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+// Hot when opening big runs (one array per token): a direct parser for the
+// arrays pieces_to_json writes, falling back to the JSON library otherwise.
 std::vector<std::string> pieces_from_json(const std::string& s) {
-    if (s.empty()) return {};
-    try {
-        return nlohmann::json::parse(s).get<std::vector<std::string>>();
-    } catch (...) {
-        return {};
+    std::vector<std::string> out;
+    if (s.size() < 2 || s.front() != '[') return out;
+    auto fallback = [&]() {
+        try {
+            return nlohmann::json::parse(s).get<std::vector<std::string>>();
+        } catch (...) {
+            return std::vector<std::string>{};
+        }
+    };
+    size_t i = 1;
+    while (i < s.size()) {
+        if (s[i] == ']') return out;
+        if (s[i] == ',' || s[i] == ' ') {
+            ++i;
+            continue;
+        }
+        if (s[i] != '"') return fallback();
+        std::string v;
+        for (++i; i < s.size() && s[i] != '"'; ++i) {
+            if (s[i] != '\\') {
+                v += s[i];
+                continue;
+            }
+            if (++i >= s.size()) return fallback();
+            switch (s[i]) {
+                case '"': v += '"'; break;
+                case '\\': v += '\\'; break;
+                case '/': v += '/'; break;
+                case 'n': v += '\n'; break;
+                case 't': v += '\t'; break;
+                case 'r': v += '\r'; break;
+                case 'b': v += '\b'; break;
+                case 'f': v += '\f'; break;
+                default: return fallback();  // \uXXXX and the like
+            }
+        }
+        ++i;
+        out.push_back(std::move(v));
     }
+    return fallback();
 }
 }  // namespace storage
 using storage::pieces_from_json;
