@@ -31,6 +31,9 @@ public:
         clock_.start();
     }
     ~LiveMonitor() override {
+        // The base class destroys the context after this destructor: the
+        // aboutToBeDestroyed hook must not call into this object then.
+        disconnect(destroy_hook_);
         makeCurrent();
         shutdown();
         doneCurrent();
@@ -45,7 +48,8 @@ protected:
         ImGui::GetIO().IniFilename = nullptr;
         ImGui::StyleColorsDark();
         ImGui_ImplOpenGL3_Init(nullptr);
-        connect(context(), &QOpenGLContext::aboutToBeDestroyed, this, [this] {
+        disconnect(destroy_hook_);
+        destroy_hook_ = connect(context(), &QOpenGLContext::aboutToBeDestroyed, this, [this] {
             makeCurrent();
             shutdown();
             doneCurrent();
@@ -100,6 +104,7 @@ private:
         ctx_ = nullptr;
     }
     RunModel* model_;
+    QMetaObject::Connection destroy_hook_;
     ImGuiContext* ctx_ = nullptr;
     QElapsedTimer clock_;
     QPoint mouse_;
