@@ -24,7 +24,8 @@ int cmd_bench_store(const Argv& argv) {
     Args a("bench-store", "[--tokens N] [--reps R] [--db FILE] [--json]");
     a.option("tokens", "token rows in the synthetic run", "1000000").option("reps", "search repetitions for the overhead", "5")
         .option("db", "scratch database (deleted first)", "/tmp/reasonscope-bench-store.sqlite")
-        .option("model", "model for the search (default: bundled)").flag("json", "print JSON");
+        .option("model", "model for the search (default: bundled)")
+        .option("samples", "self-consistency samples in the measured search (a long run)", "64").flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
     const int n_tokens = a.get_int("tokens", 1000, 100000000), reps = a.get_int("reps", 1, 100);
     const std::string db = a.get("db");
@@ -85,11 +86,13 @@ int cmd_bench_store(const Argv& argv) {
     RunRequest req;
     req.task = load_task_ref("hard:hard-000");
     req.strategy = "self-consistency";
-    req.sets = {{"n", "16"}};
+    const std::string samples = std::to_string(a.get_int("samples", 1, 256));
+    req.sets = {{"n", samples}};
     PreparedRun p = prepare_run(pm, req);
     std::vector<double> with, without;
     for (int r = 0; r < reps; ++r) {
-        for (int stored = 0; stored < 2; ++stored) {
+        for (int k = 0; k < 2; ++k) {
+            const int stored = (k + r) % 2;  // alternate the order: no systematic first/second bias
             auto t = Clock::now();
             std::unique_ptr<RunRecorder> rec;
             int64_t rid = 0;
@@ -120,8 +123,8 @@ int cmd_bench_store(const Argv& argv) {
     }
     std::printf("write     %d token rows in %.2f s: %.0f rows/s (engine thread only queues)\n", n_tokens, write_s, n_tokens / write_s);
     std::printf("open      run of %zu tokens in %.3f s\n", loaded_tokens, open_s);
-    std::printf("overhead  self-consistency n=16 on hard-000: %.3f s stored vs %.3f s not (median of %d): %+.1f%%\n", mw, mo,
-                reps, 100.0 * (mw - mo) / mo);
+    std::printf("overhead  self-consistency n=%s on hard-000: %.3f s stored vs %.3f s not (median of %d): %+.1f%%\n",
+                samples.c_str(), mw, mo, reps, 100.0 * (mw - mo) / mo);
     return 0;
 }
 
