@@ -116,6 +116,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         refresh_runs();
     });
     connect(&live_, &views::RunModel::selectionChanged, this, &MainWindow::show_node);
+    connect(tokens_, &views::TokenView::branchRequested, this, &MainWindow::branch_from);
 
     auto* timer = new QTimer(this);  // <= 30 Hz coalesced UI updates
     connect(timer, &QTimer::timeout, this, &MainWindow::drain_events);
@@ -326,6 +327,35 @@ void MainWindow::start_run() {
     progress_->setRange(0, 0);
     paused_ = false;
     pause_btn_->setText("Pause");
+    emit requestRun(req);
+}
+
+void MainWindow::branch_from(int node, int index, int alternative) {
+    if (!model_ready_ || host_->running() || node < 0 || node >= live_.tree().size()) return;
+    // The path's text up to the chosen token, then the alternative's text.
+    std::string prefix;
+    for (int id : live_.tree().path(node)) {
+        const Node& n = live_.tree().at(id);
+        if (n.parent < 0) continue;
+        const size_t upto = id == node ? static_cast<size_t>(index) : n.tokens.size();
+        for (size_t k = 0; k < upto && k < n.tokens.size(); ++k) prefix += n.tokens[k].piece;
+    }
+    std::string alt;
+    const auto& tok = live_.tree().at(node).tokens[static_cast<size_t>(index)];
+    for (size_t k = 0; k < tok.top.size(); ++k)
+        if (tok.top[k].first == alternative && k < tok.top_pieces.size()) alt = tok.top_pieces[k];
+    cli::RunRequest req;
+    req.strategy = "chain-of-thought";
+    req.seed = static_cast<uint64_t>(seed_->value());
+    req.task = Task{live_.info().task_id.empty() ? "prompt" : live_.info().task_id + "-counterfactual",
+                    live_.info().prompt + prefix + alt, live_.info().expected, R"(Answer:\s*(-?[0-9][0-9.,]*))"};
+    req.suite = live_.info().suite;
+    req.config.tap_layers = {-1};
+    run_btn_->setEnabled(false);
+    stop_btn_->setEnabled(true);
+    progress_->setRange(0, 0);
+    statusBar()->showMessage(QString("counterfactual: continuing with '%1' instead of '%2'")
+                                 .arg(QString::fromStdString(alt), QString::fromStdString(tok.piece)), 10000);
     emit requestRun(req);
 }
 

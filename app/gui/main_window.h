@@ -56,6 +56,9 @@ public slots:
     void stop_run();
     void toggle_pause();
     void open_stored_run(qint64 id);
+    // Counterfactual: continue the selected path from token `index` of
+    // `node` with token `alternative` instead (a new greedy run, stored).
+    void branch_from(int node, int index, int alternative);
     void refresh_runs();
 
 signals:

@@ -84,6 +84,22 @@ private:
         QVERIFY(w.grab().toImage().save(shots_ + "/main-window-stored.png"));
         QVERIFY(w.token_view()->token_count() > 0);
         QVERIFY(!w.token_view()->tooltip_for(0).isEmpty());
+
+        // Counterfactual: continue the chosen path from its first token with
+        // an alternative the model considered; a new run is stored.
+        const int node = w.run_model()->selected_path().at(1);
+        const auto& tok = w.run_model()->tree().at(node).tokens.at(0);
+        int alt = -1;
+        for (const auto& [id, lp] : tok.top)
+            if (id != tok.id) alt = id;
+        QVERIFY(alt >= 0);
+        w.branch_from(node, 0, alt);
+        QTRY_VERIFY_WITH_TIMEOUT(w.running(), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(!w.running(), 120000);
+        auto after = store->list();
+        QCOMPARE(after.size(), size_t(2));
+        QCOMPARE(after.front().strategy, std::string("chain-of-thought"));
+        QVERIFY(after.front().prompt.size() > runs[0].prompt.size());
     }
 };
 

@@ -1,6 +1,8 @@
 #include "widgets/token_view.h"
 
+#include <QContextMenuEvent>
 #include <QHelpEvent>
+#include <QMenu>
 #include <QTextBlock>
 #include <QTextCursor>
 #include <QToolTip>
@@ -63,6 +65,46 @@ QString TokenView::tooltip_for(int i) const {
         tip += QString("<br>&nbsp;&nbsp;'%1' &nbsp; %2").arg(piece.toHtmlEscaped(), QString::number(std::exp(t.top[k].second), 'f', 3));
     }
     return tip;
+}
+
+int TokenView::token_at(const QPoint& p) const {
+    int pos = cursorForPosition(p).position();
+    for (size_t i = 0; i < spans_.size(); ++i)
+        if (pos >= spans_[i].begin && pos < spans_[i].end) return static_cast<int>(i);
+    return -1;
+}
+
+QString TokenView::text_before(int i) const {
+    if (i < 0 || i >= token_count()) return {};
+    QString s;
+    for (int k = 0; k < i; ++k) {
+        const Span& sp = spans_[static_cast<size_t>(k)];
+        s += QString::fromStdString(model_->tree().at(sp.node).tokens[static_cast<size_t>(sp.index)].piece);
+    }
+    return s;
+}
+
+// Right-click a token: its alternatives; choosing one asks for a
+// counterfactual branch that continues from there with that token instead.
+void TokenView::contextMenuEvent(QContextMenuEvent* e) {
+    int i = token_at(e->pos());
+    if (i < 0) {
+        QTextBrowser::contextMenuEvent(e);
+        return;
+    }
+    const Span& sp = spans_[static_cast<size_t>(i)];
+    const auto& t = model_->tree().at(sp.node).tokens[static_cast<size_t>(sp.index)];
+    QMenu menu(this);
+    menu.addSection("Branch from here with…");
+    for (size_t k = 0; k < t.top.size(); ++k) {
+        if (t.top[k].first == t.id) continue;
+        QString piece = k < t.top_pieces.size() ? QString::fromStdString(t.top_pieces[k]) : QString::number(t.top[k].first);
+        QAction* act = menu.addAction(QString("'%1'  (p=%2)").arg(piece).arg(std::exp(t.top[k].second), 0, 'f', 3));
+        const int alt = t.top[k].first;
+        connect(act, &QAction::triggered, this, [this, sp, alt] { emit branchRequested(sp.node, sp.index, alt); });
+    }
+    if (menu.actions().size() <= 1) menu.addAction("(no alternatives recorded)")->setEnabled(false);
+    menu.exec(e->globalPos());
 }
 
 bool TokenView::event(QEvent* e) {

@@ -23,8 +23,14 @@ signals:
     // A token position (node, index within node) and the alternative chosen.
     void branchRequested(int node, int token_index, int alternative_token);
 
+public:
+    // The text of the path up to (not including) token i, after the prompt.
+    QString text_before(int i) const;
+    int token_at(const QPoint& viewport_pos) const;  // -1 if none
+
 protected:
     bool event(QEvent* e) override;
+    void contextMenuEvent(QContextMenuEvent* e) override;
 
 private:
     void rebuild();
