@@ -24,18 +24,25 @@ const std::map<std::string, Command>& commands() {
     static const std::map<std::string, Command> c = {
         {"models", {rs::cli::cmd_models, "inspect GGUF models (models info FILE)"}},
         {"run", {rs::cli::cmd_run, "run a search strategy on a problem"}},
-        {"eval", {rs::cli::cmd_eval, "run a strategy over a task suite: accuracy and compute table"}},
+        {"eval",
+         {rs::cli::cmd_eval, "run a strategy over a task suite: accuracy and compute table"}},
         {"strategies", {rs::cli::cmd_strategies, "list strategy plugins and their parameters"}},
         {"runs", {rs::cli::cmd_runs, "list stored runs (filter by model, strategy, tag)"}},
         {"show", {rs::cli::cmd_show, "show a stored run; tag, rename or delete it"}},
         {"export", {rs::cli::cmd_export, "export a run as html, json, csv or md"}},
         {"import", {rs::cli::cmd_import, "import a run exported as json"}},
         {"compare", {rs::cli::cmd_compare, "compare two runs side by side"}},
-        {"demo", {rs::cli::cmd_demo, "headless demo: greedy vs a search on a bundled problem, stored, with a report"}},
+        {"demo",
+         {rs::cli::cmd_demo,
+          "headless demo: greedy vs a search on a bundled problem, stored, with a report"}},
         {"generate", {rs::cli::cmd_generate, "generate text from a prompt"}},
-        {"bench", {rs::cli::cmd_bench, "measure prompt and generation speed against the memory roofline"}},
-        {"bench-store", {rs::cli::cmd_bench_store, "measure the run store: write rate, storing overhead, opening time"}},
-        {"logits", {rs::cli::cmd_logits, "compare the engine's logits with a reference (teacher forcing)"}},
+        {"bench",
+         {rs::cli::cmd_bench, "measure prompt and generation speed against the memory roofline"}},
+        {"bench-store",
+         {rs::cli::cmd_bench_store,
+          "measure the run store: write rate, storing overhead, opening time"}},
+        {"logits",
+         {rs::cli::cmd_logits, "compare the engine's logits with a reference (teacher forcing)"}},
         {"tokenize", {rs::cli::cmd_tokenize, "tokenize text with a model's tokenizer"}},
     };
     return c;
@@ -43,20 +50,25 @@ const std::map<std::string, Command>& commands() {
 
 void usage(FILE* out) {
     std::fputs("usage: reasonscope [COMMAND] [ARGS...]\n\ncommands:\n", out);
-    for (const auto& [name, c] : commands()) std::fprintf(out, "  %-10s %s\n", name.c_str(), c.help);
-    std::fputs("\nWith no command: the desktop app when a display is available, else `demo`.\n"
-               "Every command takes --help.\n", out);
+    for (const auto& [name, c] : commands())
+        std::fprintf(out, "  %-10s %s\n", name.c_str(), c.help);
+    std::fputs(
+        "\nWith no command: the desktop app when a display is available, else `demo`.\n"
+        "Every command takes --help.\n",
+        out);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string cmd = argc >= 2 ? argv[1] : "";
-    if (cmd == "gui" || (argc >= 2 && cmd.rfind("--", 0) == 0 && cmd != "--help" && cmd != "--version") ||
+    if (cmd == "gui" ||
+        (argc >= 2 && cmd.rfind("--", 0) == 0 && cmd != "--help" && cmd != "--version") ||
         (argc < 2 && rs::gui::display_available()))
         return rs::gui::run_gui(argc, argv);
     if (argc < 2) {
-        std::puts("No display: running the headless demo (reasonscope --help lists the commands).\n");
+        std::puts(
+            "No display: running the headless demo (reasonscope --help lists the commands).\n");
         cmd = "demo";
     }
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {

@@ -39,7 +39,8 @@ struct RunRecorder::Impl {
     void loop() {
         std::unique_lock<std::mutex> lk(mu);
         while (true) {
-            cv.wait_for(lk, std::chrono::milliseconds(100), [&] { return stop || queue.size() >= 10000; });
+            cv.wait_for(lk, std::chrono::milliseconds(100),
+                        [&] { return stop || queue.size() >= 10000; });
             if (queue.empty()) {
                 if (stop) return;
                 continue;
@@ -63,19 +64,28 @@ struct RunRecorder::Impl {
 
     void write(const std::vector<RunEvent>& batch) {
         exec(db, "BEGIN IMMEDIATE", "begin flush");
-        Stmt tok(db, "INSERT OR REPLACE INTO tokens (run_id, node_id, idx, token_id, piece, logprob, entropy, varentropy, top, top_pieces) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?)");
-        Stmt score(db, "INSERT OR REPLACE INTO scores (run_id, node_id, scorer, value) VALUES (?,?,?,?)");
-        Stmt metric(db, "INSERT INTO metrics (run_id, t, tokens, forward_passes, branches, kv_bytes, tokens_per_s) VALUES (?,?,?,?,?,?,?)");
-        Stmt latent(db, "INSERT OR REPLACE INTO latents (run_id, node_id, layer, data) VALUES (?,?,?,?)");
-        Stmt node(db, "INSERT OR REPLACE INTO nodes (run_id, node_id, parent_id, depth, status, text, answer, correct, ended, visits, value_sum) "
-                      "VALUES (?,?,?,?,?,?,?,?,?,0,0)");
+        Stmt tok(db,
+                 "INSERT OR REPLACE INTO tokens (run_id, node_id, idx, token_id, piece, logprob, "
+                 "entropy, varentropy, top, top_pieces) "
+                 "VALUES (?,?,?,?,?,?,?,?,?,?)");
+        Stmt score(
+            db, "INSERT OR REPLACE INTO scores (run_id, node_id, scorer, value) VALUES (?,?,?,?)");
+        Stmt metric(db,
+                    "INSERT INTO metrics (run_id, t, tokens, forward_passes, branches, kv_bytes, "
+                    "tokens_per_s) VALUES (?,?,?,?,?,?,?)");
+        Stmt latent(
+            db, "INSERT OR REPLACE INTO latents (run_id, node_id, layer, data) VALUES (?,?,?,?)");
+        Stmt node(db,
+                  "INSERT OR REPLACE INTO nodes (run_id, node_id, parent_id, depth, status, text, "
+                  "answer, correct, ended, visits, value_sum) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,0,0)");
         for (const RunEvent& e : batch) {
             switch (e.kind) {
                 case EventKind::NodeAdded: {
                     NodeState& n = nodes[e.node];
                     n.parent = e.parent;
-                    n.depth = e.parent >= 0 && nodes.count(e.parent) ? nodes[e.parent].depth + 1 : 0;
+                    n.depth =
+                        e.parent >= 0 && nodes.count(e.parent) ? nodes[e.parent].depth + 1 : 0;
                     n.dirty = true;
                     break;
                 }
@@ -87,9 +97,16 @@ struct RunRecorder::Impl {
                             std::memcpy(&top[i * 8], &t.top[i].first, 4);
                             std::memcpy(&top[i * 8 + 4], &t.top[i].second, 4);
                         }
-                        tok.bind(1, run_id).bind(2, e.node).bind(3, n.token_count++).bind(4, t.id).bind(5, t.piece);
-                        tok.bind(6, static_cast<double>(t.logprob)).bind(7, static_cast<double>(t.entropy));
-                        tok.bind(8, static_cast<double>(t.varentropy)).bind_blob(9, top.data(), top.size()).bind(10, storage::pieces_to_json(t.top_pieces));
+                        tok.bind(1, run_id)
+                            .bind(2, e.node)
+                            .bind(3, n.token_count++)
+                            .bind(4, t.id)
+                            .bind(5, t.piece);
+                        tok.bind(6, static_cast<double>(t.logprob))
+                            .bind(7, static_cast<double>(t.entropy));
+                        tok.bind(8, static_cast<double>(t.varentropy))
+                            .bind_blob(9, top.data(), top.size())
+                            .bind(10, storage::pieces_to_json(t.top_pieces));
                         tok.run();
                         ++rows;
                         n.text += t.piece;
@@ -118,15 +135,28 @@ struct RunRecorder::Impl {
                 case EventKind::Metrics:
                 case EventKind::RunFinished: {
                     const RunMetrics& m = e.metrics;
-                    metric.bind(1, run_id).bind(2, m.wall_seconds).bind(3, m.tokens_generated).bind(4, m.forward_passes);
-                    metric.bind(5, m.branches_alive).bind(6, m.kv_bytes).bind(7, m.tokens_per_second);
+                    metric.bind(1, run_id)
+                        .bind(2, m.wall_seconds)
+                        .bind(3, m.tokens_generated)
+                        .bind(4, m.forward_passes);
+                    metric.bind(5, m.branches_alive)
+                        .bind(6, m.kv_bytes)
+                        .bind(7, m.tokens_per_second);
                     metric.run();
                     ++rows;
                     if (e.kind == EventKind::RunFinished) {
-                        Stmt u(db, "UPDATE runs SET status=?, answer=?, correct=?, tokens=?, forward_passes=?, wall_seconds=?, "
-                                   "kv_peak_bytes=?, node_count=?, chosen_node=? WHERE id=?");
-                        u.bind(1, e.key).bind(2, e.text).bind_opt(3, e.correct).bind(4, m.tokens_generated);
-                        u.bind(5, m.forward_passes).bind(6, m.wall_seconds).bind(7, m.kv_peak_bytes).bind(8, m.nodes);
+                        Stmt u(db,
+                               "UPDATE runs SET status=?, answer=?, correct=?, tokens=?, "
+                               "forward_passes=?, wall_seconds=?, "
+                               "kv_peak_bytes=?, node_count=?, chosen_node=? WHERE id=?");
+                        u.bind(1, e.key)
+                            .bind(2, e.text)
+                            .bind_opt(3, e.correct)
+                            .bind(4, m.tokens_generated);
+                        u.bind(5, m.forward_passes)
+                            .bind(6, m.wall_seconds)
+                            .bind(7, m.kv_peak_bytes)
+                            .bind(8, m.nodes);
                         u.bind_opt(9, e.node).bind(10, run_id).run();
                     }
                     break;
@@ -135,8 +165,12 @@ struct RunRecorder::Impl {
                     const size_t dim = e.layers.empty() ? 0 : e.hidden.size() / e.layers.size();
                     for (size_t li = 0; li < e.layers.size(); ++li) {
                         std::vector<uint16_t> h(dim);
-                        for (size_t i = 0; i < dim; ++i) h[i] = storage::to_half(e.hidden[li * dim + i]);
-                        latent.bind(1, run_id).bind(2, e.node).bind(3, e.layers[li]).bind_blob(4, h.data(), h.size() * 2);
+                        for (size_t i = 0; i < dim; ++i)
+                            h[i] = storage::to_half(e.hidden[li * dim + i]);
+                        latent.bind(1, run_id)
+                            .bind(2, e.node)
+                            .bind(3, e.layers[li])
+                            .bind_blob(4, h.data(), h.size() * 2);
                         latent.run();
                         ++rows;
                     }
@@ -149,8 +183,14 @@ struct RunRecorder::Impl {
         for (auto& [id, n] : nodes) {
             if (!n.dirty) continue;
             node.bind(1, run_id).bind(2, id);
-            if (n.parent < 0) node.bind_null(3); else node.bind(3, n.parent);
-            node.bind(4, n.depth).bind(5, std::string(status_name(n.status))).bind(6, n.text).bind(7, n.answer);
+            if (n.parent < 0)
+                node.bind_null(3);
+            else
+                node.bind(3, n.parent);
+            node.bind(4, n.depth)
+                .bind(5, std::string(status_name(n.status)))
+                .bind(6, n.text)
+                .bind(7, n.answer);
             node.bind_opt(8, n.correct).bind(9, n.ended ? 1 : 0);
             node.run();
             ++rows;
@@ -162,7 +202,8 @@ struct RunRecorder::Impl {
     }
 };
 
-RunRecorder::RunRecorder(const std::string& db_path, int64_t run_id) : impl_(std::make_unique<Impl>()) {
+RunRecorder::RunRecorder(const std::string& db_path, int64_t run_id)
+    : impl_(std::make_unique<Impl>()) {
     impl_->path = db_path;
     impl_->run_id = run_id;
     impl_->db = storage::open_connection(db_path, false);

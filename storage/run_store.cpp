@@ -12,9 +12,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "migrations.h"
 #include "sqlite_util.h"
@@ -37,8 +36,9 @@ sqlite3* open_connection(const std::string& path, bool create) {
     }
     sqlite3_busy_timeout(db, 3000);
     char* err = nullptr;
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", nullptr, nullptr,
-                     &err) != SQLITE_OK) {
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
+                     nullptr, nullptr, &err) != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errmsg(db);
         sqlite3_free(err);
         sqlite3_close(db);
@@ -86,8 +86,10 @@ std::vector<std::pair<TokenId, float>> unpack_top(const std::string& b) {
 }
 
 const char* kRunCols =
-    "id, name, created_at, finished_at, status, model_path, model_name, model_bytes, model_hash, backend, strategy, "
-    "params, suite, task_id, prompt, expected, seed, answer, correct, tokens, forward_passes, wall_seconds, "
+    "id, name, created_at, finished_at, status, model_path, model_name, model_bytes, model_hash, "
+    "backend, strategy, "
+    "params, suite, task_id, prompt, expected, seed, answer, correct, tokens, forward_passes, "
+    "wall_seconds, "
     "kv_peak_bytes, node_count, app_version, error, chosen_node";
 
 RunRow read_run(const Stmt& s) {
@@ -124,16 +126,39 @@ RunRow read_run(const Stmt& s) {
 
 void insert_run(sqlite3* db, RunRow& r) {
     Stmt s(db,
-           "INSERT INTO runs (name, created_at, finished_at, status, pid, model_path, model_name, model_bytes, model_hash, "
-           "backend, strategy, params, suite, task_id, prompt, expected, seed, answer, correct, tokens, forward_passes, "
+           "INSERT INTO runs (name, created_at, finished_at, status, pid, model_path, model_name, "
+           "model_bytes, model_hash, "
+           "backend, strategy, params, suite, task_id, prompt, expected, seed, answer, correct, "
+           "tokens, forward_passes, "
            "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node) VALUES "
            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    s.bind(1, r.name).bind(2, r.created_at.empty() ? now_iso() : r.created_at).bind(3, r.finished_at).bind(4, r.status);
-    s.bind(5, static_cast<int64_t>(getpid())).bind(6, r.model_path).bind(7, r.model_name).bind(8, r.model_bytes);
-    s.bind(9, r.model_hash).bind(10, r.backend).bind(11, r.strategy).bind(12, r.params).bind(13, r.suite);
-    s.bind(14, r.task_id).bind(15, r.prompt).bind(16, r.expected).bind(17, r.seed).bind(18, r.answer);
-    s.bind_opt(19, r.correct).bind(20, r.tokens).bind(21, r.forward_passes).bind(22, r.wall_seconds);
-    s.bind(23, r.kv_peak_bytes).bind(24, r.node_count).bind(25, r.app_version).bind(26, r.error).bind_opt(27, r.chosen_node);
+    s.bind(1, r.name)
+        .bind(2, r.created_at.empty() ? now_iso() : r.created_at)
+        .bind(3, r.finished_at)
+        .bind(4, r.status);
+    s.bind(5, static_cast<int64_t>(getpid()))
+        .bind(6, r.model_path)
+        .bind(7, r.model_name)
+        .bind(8, r.model_bytes);
+    s.bind(9, r.model_hash)
+        .bind(10, r.backend)
+        .bind(11, r.strategy)
+        .bind(12, r.params)
+        .bind(13, r.suite);
+    s.bind(14, r.task_id)
+        .bind(15, r.prompt)
+        .bind(16, r.expected)
+        .bind(17, r.seed)
+        .bind(18, r.answer);
+    s.bind_opt(19, r.correct)
+        .bind(20, r.tokens)
+        .bind(21, r.forward_passes)
+        .bind(22, r.wall_seconds);
+    s.bind(23, r.kv_peak_bytes)
+        .bind(24, r.node_count)
+        .bind(25, r.app_version)
+        .bind(26, r.error)
+        .bind_opt(27, r.chosen_node);
     s.run();
     r.id = sqlite3_last_insert_rowid(db);
 }
@@ -141,7 +166,9 @@ void insert_run(sqlite3* db, RunRow& r) {
 }  // namespace
 
 namespace storage {
-std::string pieces_to_json(const std::vector<std::string>& v) { return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string pieces_to_json(const std::vector<std::string>& v) {
+    return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 // Hot when opening big runs (one array per token): a direct parser for the
 // arrays pieces_to_json writes, falling back to the JSON library otherwise.
 std::vector<std::string> pieces_from_json(const std::string& s) {
@@ -170,15 +197,32 @@ std::vector<std::string> pieces_from_json(const std::string& s) {
             }
             if (++i >= s.size()) return fallback();
             switch (s[i]) {
-                case '"': v += '"'; break;
-                case '\\': v += '\\'; break;
-                case '/': v += '/'; break;
-                case 'n': v += '\n'; break;
-                case 't': v += '\t'; break;
-                case 'r': v += '\r'; break;
-                case 'b': v += '\b'; break;
-                case 'f': v += '\f'; break;
-                default: return fallback();  // \uXXXX and the like
+                case '"':
+                    v += '"';
+                    break;
+                case '\\':
+                    v += '\\';
+                    break;
+                case '/':
+                    v += '/';
+                    break;
+                case 'n':
+                    v += '\n';
+                    break;
+                case 't':
+                    v += '\t';
+                    break;
+                case 'r':
+                    v += '\r';
+                    break;
+                case 'b':
+                    v += '\b';
+                    break;
+                case 'f':
+                    v += '\f';
+                    break;
+                default:
+                    return fallback();  // \uXXXX and the like
             }
         }
         ++i;
@@ -192,11 +236,15 @@ using storage::pieces_to_json;
 
 std::string RunStore::default_path() {
     const char* x = std::getenv("XDG_DATA_HOME");
-    std::string base = x && *x ? x : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.local/share";
+    std::string base =
+        x && *x ? x
+                : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.local/share";
     return base + "/reasonscope/runs.sqlite";
 }
 
-int RunStore::latest_schema_version() { return storage::migrations().back().version; }
+int RunStore::latest_schema_version() {
+    return storage::migrations().back().version;
+}
 
 std::unique_ptr<RunStore> RunStore::open(const std::string& path) {
     std::unique_ptr<RunStore> st(new RunStore());
@@ -207,14 +255,16 @@ std::unique_ptr<RunStore> RunStore::open(const std::string& path) {
     st->db_ = storage::open_connection(path, true);
     int v = st->schema_version();
     if (v > latest_schema_version())
-        throw Error(path + ": the run store has schema version " + std::to_string(v) + ", newer than this build's " +
-                    std::to_string(latest_schema_version()) + "; upgrade Reasonscope");
+        throw Error(path + ": the run store has schema version " + std::to_string(v) +
+                    ", newer than this build's " + std::to_string(latest_schema_version()) +
+                    "; upgrade Reasonscope");
     for (const auto& m : storage::migrations()) {
         if (m.version <= v) continue;
         exec(st->db_, "BEGIN IMMEDIATE", "begin migration");
         try {
             exec(st->db_, m.sql, std::string("migration ") + m.name);
-            exec(st->db_, "PRAGMA user_version = " + std::to_string(m.version), "record schema version");
+            exec(st->db_, "PRAGMA user_version = " + std::to_string(m.version),
+                 "record schema version");
             exec(st->db_, "COMMIT", "commit migration");
         } catch (...) {
             sqlite3_exec(st->db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -238,7 +288,9 @@ std::unique_ptr<RunStore> RunStore::open(const std::string& path) {
     return st;
 }
 
-RunStore::~RunStore() { sqlite3_close(db_); }
+RunStore::~RunStore() {
+    sqlite3_close(db_);
+}
 
 int RunStore::schema_version() const {
     Stmt s(db_, "PRAGMA user_version");
@@ -257,14 +309,24 @@ int64_t RunStore::begin_run(RunRow row) {
     return row.id;
 }
 
-std::unique_ptr<RunRecorder> RunStore::recorder(int64_t run_id) { return std::make_unique<RunRecorder>(path_, run_id); }
+std::unique_ptr<RunRecorder> RunStore::recorder(int64_t run_id) {
+    return std::make_unique<RunRecorder>(path_, run_id);
+}
 
 void RunStore::finish_run(int64_t id, const RunRow& r) {
     Stmt s(db_,
-           "UPDATE runs SET status=?, finished_at=?, answer=?, correct=?, tokens=?, forward_passes=?, wall_seconds=?, "
+           "UPDATE runs SET status=?, finished_at=?, answer=?, correct=?, tokens=?, "
+           "forward_passes=?, wall_seconds=?, "
            "kv_peak_bytes=?, node_count=?, error=?, chosen_node=?, pid=NULL WHERE id=?");
-    s.bind(1, r.status).bind(2, now_iso()).bind(3, r.answer).bind_opt(4, r.correct).bind(5, r.tokens);
-    s.bind(6, r.forward_passes).bind(7, r.wall_seconds).bind(8, r.kv_peak_bytes).bind(9, r.node_count);
+    s.bind(1, r.status)
+        .bind(2, now_iso())
+        .bind(3, r.answer)
+        .bind_opt(4, r.correct)
+        .bind(5, r.tokens);
+    s.bind(6, r.forward_passes)
+        .bind(7, r.wall_seconds)
+        .bind(8, r.kv_peak_bytes)
+        .bind(9, r.node_count);
     s.bind(10, r.error).bind_opt(11, r.chosen_node).bind(12, id);
     s.run();
 }
@@ -309,12 +371,15 @@ StoredRun RunStore::load(int64_t id) const {
     StoredRun out;
     out.run = *row;
     {
-        Stmt s(db_, "SELECT node_id, parent_id, status, text, answer, correct, ended, visits, value_sum FROM nodes "
-                    "WHERE run_id = ? ORDER BY node_id");
+        Stmt s(db_,
+               "SELECT node_id, parent_id, status, text, answer, correct, ended, visits, value_sum "
+               "FROM nodes "
+               "WHERE run_id = ? ORDER BY node_id");
         s.bind(1, id);
         while (s.step()) {
             int nid = static_cast<int>(s.i64(0));
-            while (out.tree.size() < nid) {  // a node lost before its row was flushed: keep ids aligned
+            while (out.tree.size() <
+                   nid) {  // a node lost before its row was flushed: keep ids aligned
                 int gap = out.tree.add(out.tree.size() == 0 ? -1 : 0);
                 out.tree.at(gap).status = NodeStatus::Pruned;
             }
@@ -332,8 +397,10 @@ StoredRun RunStore::load(int64_t id) const {
         }
     }
     {
-        Stmt s(db_, "SELECT node_id, token_id, piece, logprob, entropy, varentropy, top, top_pieces FROM tokens WHERE run_id = ? "
-                    "ORDER BY node_id, idx");
+        Stmt s(db_,
+               "SELECT node_id, token_id, piece, logprob, entropy, varentropy, top, top_pieces "
+               "FROM tokens WHERE run_id = ? "
+               "ORDER BY node_id, idx");
         s.bind(1, id);
         while (s.step()) {
             int nid = static_cast<int>(s.i64(0));
@@ -374,7 +441,9 @@ StoredRun RunStore::load(int64_t id) const {
         }
     }
     {
-        Stmt s(db_, "SELECT t, tokens, forward_passes, branches, kv_bytes, tokens_per_s FROM metrics WHERE run_id = ? ORDER BY t");
+        Stmt s(db_,
+               "SELECT t, tokens, forward_passes, branches, kv_bytes, tokens_per_s FROM metrics "
+               "WHERE run_id = ? ORDER BY t");
         s.bind(1, id);
         while (s.step()) {
             RunMetrics m;
@@ -404,22 +473,41 @@ int64_t RunStore::import_run(const StoredRun& in) {
         insert_run(db_, r);
         Stmt pidnull(db_, "UPDATE runs SET pid = NULL WHERE id = ?");
         pidnull.bind(1, r.id).run();
-        Stmt n(db_, "INSERT INTO nodes (run_id, node_id, parent_id, depth, status, text, answer, correct, ended, visits, value_sum) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
-        Stmt t(db_, "INSERT INTO tokens (run_id, node_id, idx, token_id, piece, logprob, entropy, varentropy, top, top_pieces) VALUES (?,?,?,?,?,?,?,?,?,?)");
+        Stmt n(db_,
+               "INSERT INTO nodes (run_id, node_id, parent_id, depth, status, text, answer, "
+               "correct, ended, visits, value_sum) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+        Stmt t(db_,
+               "INSERT INTO tokens (run_id, node_id, idx, token_id, piece, logprob, entropy, "
+               "varentropy, top, top_pieces) VALUES (?,?,?,?,?,?,?,?,?,?)");
         Stmt sc(db_, "INSERT INTO scores (run_id, node_id, scorer, value) VALUES (?,?,?,?)");
         for (const auto& nd : in.tree.nodes()) {
             n.bind(1, r.id).bind(2, nd.id);
-            if (nd.parent < 0) n.bind_null(3); else n.bind(3, nd.parent);
-            n.bind(4, nd.depth).bind(5, std::string(status_name(nd.status))).bind(6, nd.text).bind(7, nd.answer);
-            n.bind_opt(8, nd.correct).bind(9, nd.ended ? 1 : 0).bind(10, nd.visits).bind(11, nd.value_sum);
+            if (nd.parent < 0)
+                n.bind_null(3);
+            else
+                n.bind(3, nd.parent);
+            n.bind(4, nd.depth)
+                .bind(5, std::string(status_name(nd.status)))
+                .bind(6, nd.text)
+                .bind(7, nd.answer);
+            n.bind_opt(8, nd.correct)
+                .bind(9, nd.ended ? 1 : 0)
+                .bind(10, nd.visits)
+                .bind(11, nd.value_sum);
             n.run();
             for (size_t i = 0; i < nd.tokens.size(); ++i) {
                 const auto& tk = nd.tokens[i];
                 std::string top = pack_top(tk.top);
-                t.bind(1, r.id).bind(2, nd.id).bind(3, static_cast<int64_t>(i)).bind(4, tk.id).bind(5, tk.piece);
+                t.bind(1, r.id)
+                    .bind(2, nd.id)
+                    .bind(3, static_cast<int64_t>(i))
+                    .bind(4, tk.id)
+                    .bind(5, tk.piece);
                 t.bind(6, static_cast<double>(tk.logprob)).bind(7, static_cast<double>(tk.entropy));
-                t.bind(8, static_cast<double>(tk.varentropy)).bind_blob(9, top.data(), top.size()).bind(10, pieces_to_json(tk.top_pieces));
+                t.bind(8, static_cast<double>(tk.varentropy))
+                    .bind_blob(9, top.data(), top.size())
+                    .bind(10, pieces_to_json(tk.top_pieces));
                 t.run();
             }
             for (const auto& [k, v] : nd.scores) {
@@ -431,9 +519,14 @@ int64_t RunStore::import_run(const StoredRun& in) {
             Stmt tg(db_, "INSERT OR IGNORE INTO tags (run_id, tag) VALUES (?,?)");
             tg.bind(1, r.id).bind(2, tag).run();
         }
-        Stmt m(db_, "INSERT INTO metrics (run_id, t, tokens, forward_passes, branches, kv_bytes, tokens_per_s) VALUES (?,?,?,?,?,?,?)");
+        Stmt m(db_,
+               "INSERT INTO metrics (run_id, t, tokens, forward_passes, branches, kv_bytes, "
+               "tokens_per_s) VALUES (?,?,?,?,?,?,?)");
         for (const auto& x : in.metrics) {
-            m.bind(1, r.id).bind(2, x.wall_seconds).bind(3, x.tokens_generated).bind(4, x.forward_passes);
+            m.bind(1, r.id)
+                .bind(2, x.wall_seconds)
+                .bind(3, x.tokens_generated)
+                .bind(4, x.forward_passes);
             m.bind(5, x.branches_alive).bind(6, x.kv_bytes).bind(7, x.tokens_per_second);
             m.run();
         }

@@ -14,10 +14,12 @@
 namespace rs::storage {
 
 [[noreturn]] inline void fail(sqlite3* db, const std::string& what) {
-    std::string file = db ? (sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "") : "";
+    std::string file =
+        db ? (sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "") : "";
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     int code = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) msg = "the database is locked by another process (" + msg + ")";
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        msg = "the database is locked by another process (" + msg + ")";
     throw Error(file + ": " + what + ": " + msg);
 }
 
@@ -30,9 +32,10 @@ inline void exec(sqlite3* db, const std::string& sql, const std::string& what) {
 }
 
 class Stmt {
-public:
+  public:
     Stmt(sqlite3* db, const char* sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail(db, std::string("prepare: ") + sql);
+        if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
+            fail(db, std::string("prepare: ") + sql);
     }
     ~Stmt() { sqlite3_finalize(s_); }
     Stmt(const Stmt&) = delete;
@@ -41,7 +44,8 @@ public:
     Stmt& bind(int i, int v) { return check(sqlite3_bind_int64(s_, i, v)); }
     Stmt& bind(int i, double v) { return check(sqlite3_bind_double(s_, i, v)); }
     Stmt& bind(int i, const std::string& v) {
-        return check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+        return check(
+            sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
     }
     Stmt& bind_blob(int i, const void* p, size_t n) {
         return check(sqlite3_bind_blob(s_, i, p, static_cast<int>(n), SQLITE_TRANSIENT));
@@ -67,14 +71,16 @@ public:
     bool null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
     std::string text(int c) const {
         auto* p = sqlite3_column_text(s_, c);
-        return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, c))) : "";
+        return p ? std::string(reinterpret_cast<const char*>(p),
+                               static_cast<size_t>(sqlite3_column_bytes(s_, c)))
+                 : "";
     }
     std::string blob(int c) const {
         auto* p = static_cast<const char*>(sqlite3_column_blob(s_, c));
         return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, c))) : "";
     }
 
-private:
+  private:
     Stmt& check(int rc) {
         if (rc != SQLITE_OK) fail(db_, "bind");
         return *this;
@@ -102,9 +108,11 @@ inline uint16_t to_half(float f) {
     return static_cast<uint16_t>(sign | h);
 }
 inline float from_half(uint16_t h) {
-    uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF, bits;
+    uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF,
+             bits;
     if (e == 0) {
-        if (m == 0) bits = sign;
+        if (m == 0)
+            bits = sign;
         else {
             e = 113;
             while (!(m & 0x400)) {
@@ -113,8 +121,10 @@ inline float from_half(uint16_t h) {
             }
             bits = sign | (e << 23) | ((m & 0x3FF) << 13);
         }
-    } else if (e == 31) bits = sign | 0x7F800000 | (m << 13);
-    else bits = sign | ((e + 112) << 23) | (m << 13);
+    } else if (e == 31)
+        bits = sign | 0x7F800000 | (m << 13);
+    else
+        bits = sign | ((e + 112) << 23) | (m << 13);
     float f;
     std::memcpy(&f, &bits, 4);
     return f;

@@ -27,7 +27,8 @@ std::string Args::help() const {
     s << "usage: reasonscope " << command_ << " " << synopsis_ << "\n";
     for (const auto& p : pos_) s << "  " << p.name << "\n      " << p.help << "\n";
     for (const auto& o : opts_) {
-        s << "  " << (o.name.size() == 1 ? "-" : "--") << o.name << (o.is_flag ? "" : " VALUE") << "\n      " << o.help;
+        s << "  " << (o.name.size() == 1 ? "-" : "--") << o.name << (o.is_flag ? "" : " VALUE")
+          << "\n      " << o.help;
         if (!o.dflt.empty()) s << " (default " << o.dflt << ")";
         s << "\n";
     }
@@ -62,7 +63,8 @@ bool Args::parse(const std::vector<std::string>& argv) {
                 continue;
             }
             if (!inline_value) {
-                if (i + 1 >= argv.size()) throw UsageError{command_ + ": --" + name + " needs a value"};
+                if (i + 1 >= argv.size())
+                    throw UsageError{command_ + ": --" + name + " needs a value"};
                 value = argv[++i];
             }
             if (opt->is_multi)
@@ -75,11 +77,14 @@ bool Args::parse(const std::vector<std::string>& argv) {
         values_[pos_[npos++].name] = a;
     }
     for (size_t k = npos; k < pos_.size(); ++k)
-        if (pos_[k].required) throw UsageError{command_ + ": missing " + pos_[k].name + " (see --help)"};
+        if (pos_[k].required)
+            throw UsageError{command_ + ": missing " + pos_[k].name + " (see --help)"};
     return true;
 }
 
-bool Args::has(const std::string& name) const { return values_.count(name) > 0; }
+bool Args::has(const std::string& name) const {
+    return values_.count(name) > 0;
+}
 
 std::string Args::get(const std::string& name) const {
     if (auto it = values_.find(name); it != values_.end()) return it->second;
@@ -99,8 +104,8 @@ int Args::get_int(const std::string& name, long lo, long hi) const {
     char* end = nullptr;
     long x = std::strtol(v.c_str(), &end, 10);
     if (v.empty() || *end != '\0' || x < lo || x > hi)
-        throw UsageError{command_ + ": --" + name + " must be an integer in [" + std::to_string(lo) + ", " +
-                         std::to_string(hi) + "], got '" + v + "'"};
+        throw UsageError{command_ + ": --" + name + " must be an integer in [" +
+                         std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'"};
     return static_cast<int>(x);
 }
 
@@ -110,7 +115,8 @@ double Args::get_double(const std::string& name, double lo, double hi) const {
     double x = std::strtod(v.c_str(), &end);
     if (v.empty() || *end != '\0' || !(x >= lo && x <= hi)) {
         std::ostringstream s;
-        s << command_ << ": --" << name << " must be a number in [" << lo << ", " << hi << "], got '" << v << "'";
+        s << command_ << ": --" << name << " must be a number in [" << lo << ", " << hi
+          << "], got '" << v << "'";
         throw UsageError{s.str()};
     }
     return x;

@@ -15,8 +15,9 @@ struct UsageError {
 };
 
 class Args {
-public:
-    Args(std::string command, std::string synopsis) : command_(std::move(command)), synopsis_(std::move(synopsis)) {}
+  public:
+    Args(std::string command, std::string synopsis)
+        : command_(std::move(command)), synopsis_(std::move(synopsis)) {}
     Args& option(const std::string& name, const std::string& help, const std::string& dflt = "");
     Args& flag(const std::string& name, const std::string& help);
     Args& multi(const std::string& name, const std::string& help);  // repeatable --name v
@@ -32,7 +33,7 @@ public:
     bool flag_set(const std::string& name) const { return flags_.count(name) > 0; }
     std::string help() const;
 
-private:
+  private:
     struct Opt {
         std::string name, help, dflt;
         bool is_flag = false, is_multi = false;

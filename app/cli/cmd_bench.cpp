@@ -22,7 +22,9 @@ namespace rs::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -35,7 +37,8 @@ double read_bandwidth(int threads) {
     const size_t bytes = size_t{1} << 30;
     // 32-byte aligned storage for streaming loads.
     std::vector<long long> store(bytes / sizeof(long long) + 4);
-    auto* buf = reinterpret_cast<__m256i*>((reinterpret_cast<uintptr_t>(store.data()) + 31) & ~uintptr_t{31});
+    auto* buf = reinterpret_cast<__m256i*>((reinterpret_cast<uintptr_t>(store.data()) + 31) &
+                                           ~uintptr_t{31});
     const size_t n_vec = bytes / sizeof(__m256i);
     ThreadPool pool(threads);
     pool.run(static_cast<int64_t>(n_vec), [&](int64_t b, int64_t e, int) {
@@ -59,19 +62,22 @@ double read_bandwidth(int threads) {
         });
         rates.push_back(static_cast<double>(bytes) / seconds_since(t0));
     }
-    return median(rates);  // this machine's bandwidth varies between reads; the median is steadier than the best
+    return median(rates);  // this machine's bandwidth varies between reads; the median is steadier
+                           // than the best
 }
 
 }  // namespace
 
 int cmd_bench(const Argv& argv) {
-    Args a("bench", "[--model FILE] [--threads T] [--reps R] [--pp N] [--tg N] [--branches B] [--json]");
+    Args a("bench",
+           "[--model FILE] [--threads T] [--reps R] [--pp N] [--tg N] [--branches B] [--json]");
     a.option("model", "GGUF model (default: the bundled model)")
         .option("threads", "compute threads (0 = all cores)", "0")
         .option("reps", "repetitions (the median is reported)", "3")
         .option("pp", "prompt tokens", "128")
         .option("tg", "generated tokens", "64")
-        .option("branches", "also time one decode step of B branches sharing a 512-token prefix", "0")
+        .option("branches", "also time one decode step of B branches sharing a 512-token prefix",
+                "0")
         .option("prefix", "shared prefix length for --branches", "512")
         .flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
@@ -98,7 +104,8 @@ int cmd_bench(const Argv& argv) {
         double t_pp = seconds_since(t0);
         t0 = Clock::now();
         for (int i = 0; i < tg; ++i) {
-            TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) -
+                                                logits.begin());
             logits = s.eval(seq, std::span(&next, 1));
         }
         double t_tg = seconds_since(t0);
@@ -114,11 +121,18 @@ int cmd_bench(const Argv& argv) {
     const double bw = read_bandwidth(s.backend().threads());
     const double roofline = bw / static_cast<double>(per_token);
 
-    nlohmann::json j = {{"model", model->path()}, {"backend", s.backend().name()}, {"threads", s.backend().threads()},
-                        {"pp_tokens", pp}, {"tg_tokens", tg}, {"reps", reps},
-                        {"pp_tok_s", median(pp_rate)}, {"tg_tok_s", median(tg_rate)},
-                        {"bytes_per_token", per_token}, {"read_bandwidth_gb_s", bw / 1e9},
-                        {"tg_roofline_tok_s", roofline}, {"tg_roofline_pct", 100.0 * median(tg_rate) / roofline}};
+    nlohmann::json j = {{"model", model->path()},
+                        {"backend", s.backend().name()},
+                        {"threads", s.backend().threads()},
+                        {"pp_tokens", pp},
+                        {"tg_tokens", tg},
+                        {"reps", reps},
+                        {"pp_tok_s", median(pp_rate)},
+                        {"tg_tok_s", median(tg_rate)},
+                        {"bytes_per_token", per_token},
+                        {"read_bandwidth_gb_s", bw / 1e9},
+                        {"tg_roofline_tok_s", roofline},
+                        {"tg_roofline_pct", 100.0 * median(tg_rate) / roofline}};
 
     if (branches > 0) {
         // One shared prefix, forked into B branches; a decode step feeds one token to each.
@@ -144,8 +158,12 @@ int cmd_bench(const Argv& argv) {
         auto [t1, st1] = step_time(1);
         auto [tb, stb] = step_time(branches);
         KvStats base = s.kv().stats();
-        j["branches"] = {{"b", branches}, {"prefix", prefix}, {"step_ms_b1", t1 * 1e3}, {"step_ms_b", tb * 1e3},
-                         {"ratio", tb / t1}, {"kv_bytes_prefix", base.bytes_used()},
+        j["branches"] = {{"b", branches},
+                         {"prefix", prefix},
+                         {"step_ms_b1", t1 * 1e3},
+                         {"step_ms_b", tb * 1e3},
+                         {"ratio", tb / t1},
+                         {"kv_bytes_prefix", base.bytes_used()},
                          {"kv_bytes_with_branches", stb.bytes_used()},
                          {"kv_bytes_if_copied", base.bytes_used() * (branches + 1)}};
         s.release(root);
@@ -155,17 +173,23 @@ int cmd_bench(const Argv& argv) {
         std::puts(j.dump(2).c_str());
         return 0;
     }
-    std::printf("model      %s\nbackend    %s, %d threads\n", model->path().c_str(), s.backend().name().c_str(),
-                s.backend().threads());
+    std::printf("model      %s\nbackend    %s, %d threads\n", model->path().c_str(),
+                s.backend().name().c_str(), s.backend().threads());
     std::printf("pp%-4d     %8.1f tok/s\n", pp, median(pp_rate));
     std::printf("tg%-4d     %8.1f tok/s\n", tg, median(tg_rate));
-    std::printf("bytes/tok  %8.1f MB\nbandwidth  %8.1f GB/s (read, measured)\nroofline   %8.1f tok/s  -> tg at %.0f%%\n",
-                per_token / 1e6, bw / 1e9, roofline, 100.0 * median(tg_rate) / roofline);
+    std::printf(
+        "bytes/tok  %8.1f MB\nbandwidth  %8.1f GB/s (read, measured)\nroofline   %8.1f tok/s  -> "
+        "tg at %.0f%%\n",
+        per_token / 1e6, bw / 1e9, roofline, 100.0 * median(tg_rate) / roofline);
     if (branches > 0)
-        std::printf("branches   B=%d step %.2f ms vs B=1 %.2f ms: ratio %.2f; KV %.1f MB shared prefix, %.1f MB with branches (%.1f MB if copied)\n",
-                    branches, j["branches"]["step_ms_b"].get<double>(), j["branches"]["step_ms_b1"].get<double>(),
-                    j["branches"]["ratio"].get<double>(), j["branches"]["kv_bytes_prefix"].get<double>() / 1e6,
-                    j["branches"]["kv_bytes_with_branches"].get<double>() / 1e6, j["branches"]["kv_bytes_if_copied"].get<double>() / 1e6);
+        std::printf(
+            "branches   B=%d step %.2f ms vs B=1 %.2f ms: ratio %.2f; KV %.1f MB shared prefix, "
+            "%.1f MB with branches (%.1f MB if copied)\n",
+            branches, j["branches"]["step_ms_b"].get<double>(),
+            j["branches"]["step_ms_b1"].get<double>(), j["branches"]["ratio"].get<double>(),
+            j["branches"]["kv_bytes_prefix"].get<double>() / 1e6,
+            j["branches"]["kv_bytes_with_branches"].get<double>() / 1e6,
+            j["branches"]["kv_bytes_if_copied"].get<double>() / 1e6);
     return 0;
 }
 

@@ -17,15 +17,19 @@
 namespace rs::cli {
 namespace {
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 }  // namespace
 
 int cmd_bench_store(const Argv& argv) {
     Args a("bench-store", "[--tokens N] [--reps R] [--db FILE] [--json]");
-    a.option("tokens", "token rows in the synthetic run", "1000000").option("reps", "search repetitions for the overhead", "5")
+    a.option("tokens", "token rows in the synthetic run", "1000000")
+        .option("reps", "search repetitions for the overhead", "5")
         .option("db", "scratch database (deleted first)", "/tmp/reasonscope-bench-store.sqlite")
         .option("model", "model for the search (default: bundled)")
-        .option("samples", "self-consistency samples in the measured search (a long run)", "64").flag("json", "print JSON");
+        .option("samples", "self-consistency samples in the measured search (a long run)", "64")
+        .flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
     const int n_tokens = a.get_int("tokens", 1000, 100000000), reps = a.get_int("reps", 1, 100);
     const std::string db = a.get("db");
@@ -114,17 +118,25 @@ int cmd_bench_store(const Argv& argv) {
     std::sort(with.begin(), with.end());
     std::sort(without.begin(), without.end());
     const double mw = with[with.size() / 2], mo = without[without.size() / 2];
-    nlohmann::json j = {{"token_rows", n_tokens}, {"write_seconds", write_s}, {"rows_per_second", n_tokens / write_s},
-                        {"open_seconds", open_s}, {"opened_tokens", loaded_tokens}, {"search_seconds_stored", mw},
-                        {"search_seconds_not_stored", mo}, {"store_overhead_pct", 100.0 * (mw - mo) / mo}};
+    nlohmann::json j = {{"token_rows", n_tokens},
+                        {"write_seconds", write_s},
+                        {"rows_per_second", n_tokens / write_s},
+                        {"open_seconds", open_s},
+                        {"opened_tokens", loaded_tokens},
+                        {"search_seconds_stored", mw},
+                        {"search_seconds_not_stored", mo},
+                        {"store_overhead_pct", 100.0 * (mw - mo) / mo}};
     if (a.flag_set("json")) {
         std::puts(j.dump(2).c_str());
         return 0;
     }
-    std::printf("write     %d token rows in %.2f s: %.0f rows/s (engine thread only queues)\n", n_tokens, write_s, n_tokens / write_s);
+    std::printf("write     %d token rows in %.2f s: %.0f rows/s (engine thread only queues)\n",
+                n_tokens, write_s, n_tokens / write_s);
     std::printf("open      run of %zu tokens in %.3f s\n", loaded_tokens, open_s);
-    std::printf("overhead  self-consistency n=%s on hard-000: %.3f s stored vs %.3f s not (median of %d): %+.1f%%\n",
-                samples.c_str(), mw, mo, reps, 100.0 * (mw - mo) / mo);
+    std::printf(
+        "overhead  self-consistency n=%s on hard-000: %.3f s stored vs %.3f s not (median of %d): "
+        "%+.1f%%\n",
+        samples.c_str(), mw, mo, reps, 100.0 * (mw - mo) / mo);
     return 0;
 }
 

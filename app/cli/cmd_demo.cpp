@@ -21,7 +21,8 @@ int cmd_demo(const Argv& argv) {
     Args a("demo", "[--model FILE] [--task SUITE:ID] [--db FILE] [-o REPORT.html]");
     a.option("model", "GGUF model (default: the bundled model)")
         .option("task", "problem", "hard:hard-001")
-        .option("strategy", "the search to compare with greedy chain of thought", "self-consistency")
+        .option("strategy", "the search to compare with greedy chain of thought",
+                "self-consistency")
         .multi("set", "strategy parameter name=value")
         .option("db", "run store (default: $XDG_DATA_HOME/reasonscope/runs.sqlite)")
         .option("o", "report file", "reasonscope-demo.html")
@@ -36,8 +37,8 @@ int cmd_demo(const Argv& argv) {
     pm.scan();
     auto store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
     Task task = load_task_ref(a.get("task"));
-    std::printf("model    %s (%s)\nproblem  %s  %s", model->path().c_str(), session.backend().name().c_str(),
-                task.id.c_str(), task.prompt.c_str());
+    std::printf("model    %s (%s)\nproblem  %s  %s", model->path().c_str(),
+                session.backend().name().c_str(), task.id.c_str(), task.prompt.c_str());
     std::printf("expected %s\n\n", task.answer.c_str());
 
     int64_t ids[2] = {0, 0};
@@ -59,12 +60,16 @@ int cmd_demo(const Argv& argv) {
         RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
         rec->flush();
         store->finish_run(ids[i], finished_row(out, ctx));
-        std::printf("%-18s answer %-6s %-8s %5lld tokens %5lld passes %6.2f s  (%d nodes; run %lld)\n", req.strategy.c_str(),
-                    out.answer.empty() ? "-" : out.answer.c_str(), out.correct == 1 ? "correct" : "wrong",
-                    static_cast<long long>(out.metrics.tokens_generated), static_cast<long long>(out.metrics.forward_passes),
-                    out.metrics.wall_seconds, ctx.tree().size(), static_cast<long long>(ids[i]));
+        std::printf(
+            "%-18s answer %-6s %-8s %5lld tokens %5lld passes %6.2f s  (%d nodes; run %lld)\n",
+            req.strategy.c_str(), out.answer.empty() ? "-" : out.answer.c_str(),
+            out.correct == 1 ? "correct" : "wrong",
+            static_cast<long long>(out.metrics.tokens_generated),
+            static_cast<long long>(out.metrics.forward_passes), out.metrics.wall_seconds,
+            ctx.tree().size(), static_cast<long long>(ids[i]));
     }
-    std::printf("\n%s\n", compare_to_text(compare_runs(store->load(ids[0]), store->load(ids[1]))).c_str());
+    std::printf("\n%s\n",
+                compare_to_text(compare_runs(store->load(ids[0]), store->load(ids[1]))).c_str());
     std::ofstream f(a.get("o"));
     f << run_to_html(store->load(ids[1]));
     if (!f) throw Error(a.get("o") + ": write failed");

@@ -13,7 +13,8 @@
 namespace rs::cli {
 
 int cmd_generate(const Argv& argv) {
-    Args a("generate", "[--model FILE] --prompt TEXT [-n N] [--temp T] [--top-p P] [--top-k K] [--seed S]");
+    Args a("generate",
+           "[--model FILE] --prompt TEXT [-n N] [--temp T] [--top-p P] [--top-k K] [--seed S]");
     a.option("model", "GGUF model (default: the bundled model)")
         .option("prompt", "text to continue")
         .option("n", "maximum tokens to generate", "128")
@@ -43,8 +44,8 @@ int cmd_generate(const Argv& argv) {
     const Tokenizer& tok = model->tokenizer();
     std::vector<TokenId> ids = tok.encode(a.get("prompt"), true, false);
     if (static_cast<int>(ids.size()) >= s.n_ctx())
-        throw Error("prompt of " + std::to_string(ids.size()) + " tokens does not fit the context of " +
-                    std::to_string(s.n_ctx()));
+        throw Error("prompt of " + std::to_string(ids.size()) +
+                    " tokens does not fit the context of " + std::to_string(s.n_ctx()));
     int seq = s.create();
     std::fputs(a.get("prompt").c_str(), stdout);
     std::fflush(stdout);
@@ -56,7 +57,8 @@ int cmd_generate(const Argv& argv) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
         if (a.flag_set("signals"))
-            std::fprintf(stderr, "%6d lp=%.3f H=%.3f VH=%.3f\n", sig.token, sig.logprob, sig.entropy, sig.varentropy);
+            std::fprintf(stderr, "%6d lp=%.3f H=%.3f VH=%.3f\n", sig.token, sig.logprob,
+                         sig.entropy, sig.varentropy);
         ids.push_back(sig.token);
         if (s.length(seq) + 1 > s.n_ctx()) break;
         logits = s.eval(seq, std::span(&sig.token, 1));

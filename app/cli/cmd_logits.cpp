@@ -33,8 +33,10 @@ int argmax(const float* x, int n) {
 double default_tolerance(const Model& m) {
     bool quant = false, half = false;
     for (const auto& t : m.gguf().tensors()) {
-        if (t.type == GgmlType::F16 || t.type == GgmlType::BF16) half = true;
-        else if (t.type != GgmlType::F32) quant = true;
+        if (t.type == GgmlType::F16 || t.type == GgmlType::BF16)
+            half = true;
+        else if (t.type != GgmlType::F32)
+            quant = true;
     }
     return quant ? 0.1 : half ? 2e-2 : 2e-3;
 }
@@ -43,13 +45,18 @@ double default_tolerance(const Model& m) {
 
 int cmd_logits(const Argv& argv) {
     Args a("logits", "--model FILE --reference REF.json [--tol X] [--threads T] [--json]");
-    a.option("model", "GGUF model").option("reference", "reference JSON (with REF.logits.f32 beside it)")
-        .option("tol", "max |logit difference| allowed (default by weight type: 2e-3 F32, 2e-2 F16, 0.1 quantized)")
-        .option("threads", "compute threads", "0").option("kv", "KV cache type f16|f32", "f16")
+    a.option("model", "GGUF model")
+        .option("reference", "reference JSON (with REF.logits.f32 beside it)")
+        .option("tol",
+                "max |logit difference| allowed (default by weight type: 2e-3 F32, 2e-2 F16, 0.1 "
+                "quantized)")
+        .option("threads", "compute threads", "0")
+        .option("kv", "KV cache type f16|f32", "f16")
         .option("dump", "write the engine's logits (float32, rows x n_vocab) to this file")
         .flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
-    if (!a.has("model") || !a.has("reference")) throw UsageError{"logits: --model and --reference are required"};
+    if (!a.has("model") || !a.has("reference"))
+        throw UsageError{"logits: --model and --reference are required"};
     std::string ref_path = a.get("reference");
     std::ifstream in(ref_path);
     if (!in) throw Error(ref_path + ": cannot open");
@@ -65,7 +72,8 @@ int cmd_logits(const Argv& argv) {
 
     auto model = Model::load(a.get("model"));
     const int V = model->config().n_vocab;
-    std::string bin = ref_path.substr(0, ref_path.size() - (ref_path.ends_with(".json") ? 5 : 0)) + ".logits.f32";
+    std::string bin =
+        ref_path.substr(0, ref_path.size() - (ref_path.ends_with(".json") ? 5 : 0)) + ".logits.f32";
     std::ifstream lf(bin, std::ios::binary);
     if (!lf) throw Error(bin + ": cannot open");
     lf.seekg(0, std::ios::end);
@@ -91,7 +99,8 @@ int cmd_logits(const Argv& argv) {
 
     if (a.has("dump")) {
         std::ofstream d(a.get("dump"), std::ios::binary);
-        d.write(reinterpret_cast<const char*>(got.data()), static_cast<std::streamsize>(n_rows * V * 4));
+        d.write(reinterpret_cast<const char*>(got.data()),
+                static_cast<std::streamsize>(n_rows * V * 4));
         if (!d) throw Error(a.get("dump") + ": write failed");
     }
     double tol = a.has("tol") ? a.get_double("tol", 0, 1e9) : default_tolerance(*model);
@@ -101,18 +110,25 @@ int cmd_logits(const Argv& argv) {
         const float* g = got.data() + r * V;
         const float* w = want.data() + r * V;
         agree += argmax(g, V) == argmax(w, V);
-        for (int i = 0; i < V; ++i) max_diff = std::max(max_diff, static_cast<double>(std::fabs(g[i] - w[i])));
+        for (int i = 0; i < V; ++i)
+            max_diff = std::max(max_diff, static_cast<double>(std::fabs(g[i] - w[i])));
         lse_diff = std::max(lse_diff, std::fabs(logsumexp(g, V) - logsumexp(w, V)));
     }
-    bool ok = agree == static_cast<int>(n_rows) && max_diff <= tol && lse_diff <= std::max(tol, 0.1);
+    bool ok =
+        agree == static_cast<int>(n_rows) && max_diff <= tol && lse_diff <= std::max(tol, 0.1);
     if (a.flag_set("json")) {
-        nlohmann::json j = {{"rows", n_rows}, {"top1_agree", agree}, {"max_abs_diff", max_diff},
-                            {"logsumexp_max_diff", lse_diff}, {"tolerance", tol}, {"ok", ok},
+        nlohmann::json j = {{"rows", n_rows},
+                            {"top1_agree", agree},
+                            {"max_abs_diff", max_diff},
+                            {"logsumexp_max_diff", lse_diff},
+                            {"tolerance", tol},
+                            {"ok", ok},
                             {"backend", s.backend().name()}};
         std::puts(j.dump().c_str());
     } else {
-        std::printf("rows=%zu top1_agree=%d/%zu max_abs_diff=%.3g logsumexp_max_diff=%.3g (tol %.3g, %s)\n", n_rows, agree,
-                    n_rows, max_diff, lse_diff, tol, ok ? "ok" : "FAIL");
+        std::printf(
+            "rows=%zu top1_agree=%d/%zu max_abs_diff=%.3g logsumexp_max_diff=%.3g (tol %.3g, %s)\n",
+            n_rows, agree, n_rows, max_diff, lse_diff, tol, ok ? "ok" : "FAIL");
     }
     return ok ? 0 : 1;
 }

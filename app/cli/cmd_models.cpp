@@ -27,7 +27,9 @@ std::string human_bytes(uint64_t b) {
 
 int models_info(const Argv& argv) {
     Args a("models info", "FILE [--json] [--metadata]");
-    a.positional("FILE", "a GGUF model file").flag("json", "print JSON").flag("metadata", "list every metadata key");
+    a.positional("FILE", "a GGUF model file")
+        .flag("json", "print JSON")
+        .flag("metadata", "list every metadata key");
     if (!a.parse(argv)) return 0;
     auto f = GgufFile::open(a.get("FILE"));
     std::string arch = f->get_string("general.architecture", "?");
@@ -42,7 +44,9 @@ int models_info(const Argv& argv) {
         params += static_cast<uint64_t>(t.n_elements());
     }
     std::string tok_kind = f->get_string("tokenizer.ggml.model", "none");
-    int64_t n_vocab = f->has("tokenizer.ggml.tokens") ? static_cast<int64_t>(f->get_array("tokenizer.ggml.tokens").items.size()) : 0;
+    int64_t n_vocab = f->has("tokenizer.ggml.tokens")
+                          ? static_cast<int64_t>(f->get_array("tokenizer.ggml.tokens").items.size())
+                          : 0;
 
     nlohmann::json j;
     j["file"] = f->path();
@@ -50,18 +54,22 @@ int models_info(const Argv& argv) {
     j["file_bytes"] = f->file_size();
     j["architecture"] = arch;
     j["name"] = f->get_string("general.name", "");
-    for (const char* k : {"context_length", "embedding_length", "block_count", "feed_forward_length",
-                          "attention.head_count", "attention.head_count_kv"}) {
+    for (const char* k :
+         {"context_length", "embedding_length", "block_count", "feed_forward_length",
+          "attention.head_count", "attention.head_count_kv"}) {
         if (f->has(key(k))) j["hparams"][k] = f->get_int(key(k));
     }
     for (const char* k : {"rope.freq_base", "attention.layer_norm_rms_epsilon"}) {
         if (f->has(key(k))) j["hparams"][k] = f->get_float(key(k));
     }
-    j["tokenizer"] = {{"model", tok_kind}, {"pre", f->get_string("tokenizer.ggml.pre", "")}, {"n_vocab", n_vocab}};
+    j["tokenizer"] = {{"model", tok_kind},
+                      {"pre", f->get_string("tokenizer.ggml.pre", "")},
+                      {"n_vocab", n_vocab}};
     j["tensor_count"] = f->tensors().size();
     j["tensor_bytes"] = total;
     j["parameters"] = params;
-    for (const auto& [t, e] : by_type) j["tensors_by_type"][t] = {{"count", e.first}, {"bytes", e.second}};
+    for (const auto& [t, e] : by_type)
+        j["tensors_by_type"][t] = {{"count", e.first}, {"bytes", e.second}};
     if (a.flag_set("metadata"))
         for (const auto& k : f->keys()) j["metadata"][k] = f->find(k)->to_string();
 
@@ -69,19 +77,24 @@ int models_info(const Argv& argv) {
         std::puts(j.dump(2).c_str());
         return 0;
     }
-    std::printf("file          %s (%s, GGUF v%u)\n", f->path().c_str(), human_bytes(f->file_size()).c_str(), f->version());
-    std::printf("architecture  %s%s%s\n", arch.c_str(), j["name"].get<std::string>().empty() ? "" : "  name: ",
+    std::printf("file          %s (%s, GGUF v%u)\n", f->path().c_str(),
+                human_bytes(f->file_size()).c_str(), f->version());
+    std::printf("architecture  %s%s%s\n", arch.c_str(),
+                j["name"].get<std::string>().empty() ? "" : "  name: ",
                 j["name"].get<std::string>().c_str());
     if (j.contains("hparams"))
-        for (auto& [k, v] : j["hparams"].items()) std::printf("  %-32s %s\n", k.c_str(), v.dump().c_str());
+        for (auto& [k, v] : j["hparams"].items())
+            std::printf("  %-32s %s\n", k.c_str(), v.dump().c_str());
     std::printf("tokenizer     %s%s%s, %lld tokens\n", tok_kind.c_str(),
-                f->has("tokenizer.ggml.pre") ? " / pre " : "", f->get_string("tokenizer.ggml.pre", "").c_str(),
-                static_cast<long long>(n_vocab));
+                f->has("tokenizer.ggml.pre") ? " / pre " : "",
+                f->get_string("tokenizer.ggml.pre", "").c_str(), static_cast<long long>(n_vocab));
     std::printf("parameters    %.2fM\n", params / 1e6);
     std::printf("tensors       %zu, %s\n", f->tensors().size(), human_bytes(total).c_str());
-    for (const auto& [t, e] : by_type) std::printf("  %-8s %5d tensors  %s\n", t.c_str(), e.first, human_bytes(e.second).c_str());
+    for (const auto& [t, e] : by_type)
+        std::printf("  %-8s %5d tensors  %s\n", t.c_str(), e.first, human_bytes(e.second).c_str());
     if (a.flag_set("metadata"))
-        for (const auto& k : f->keys()) std::printf("  %-44s %s\n", k.c_str(), f->find(k)->to_string().c_str());
+        for (const auto& k : f->keys())
+            std::printf("  %-44s %s\n", k.c_str(), f->find(k)->to_string().c_str());
     return 0;
 }
 
@@ -89,12 +102,15 @@ int models_synth(const Argv& argv) {
     std::string shapes;
     for (const auto& s : synth_shapes()) shapes += (shapes.empty() ? "" : ", ") + s;
     Args a("models synth", "--shape NAME --type T -o FILE [--seed S]");
-    a.option("shape", "one of: " + shapes).option("type", "weight type: F32, F16, Q8_0, Q4_0")
-        .option("o", "output GGUF file").option("seed", "random seed", "1");
+    a.option("shape", "one of: " + shapes)
+        .option("type", "weight type: F32, F16, Q8_0, Q4_0")
+        .option("o", "output GGUF file")
+        .option("seed", "random seed", "1");
     if (!a.parse(argv)) return 0;
     if (!a.has("shape") || !a.has("type") || !a.has("o"))
         throw UsageError{"models synth: --shape, --type and -o are required"};
-    synth_model(a.get("shape"), a.get("type"), a.get("o"), static_cast<uint64_t>(a.get_int("seed", 0, 1 << 30)));
+    synth_model(a.get("shape"), a.get("type"), a.get("o"),
+                static_cast<uint64_t>(a.get_int("seed", 0, 1 << 30)));
     std::printf("wrote %s\n", a.get("o").c_str());
     return 0;
 }
@@ -112,7 +128,8 @@ int cmd_models(const Argv& argv) {
     Argv rest(argv.begin() + 1, argv.end());
     if (argv[0] == "info") return models_info(rest);
     if (argv[0] == "synth") return models_synth(rest);
-    throw UsageError{"models: unknown subcommand '" + argv[0] + "' (see reasonscope models --help)"};
+    throw UsageError{"models: unknown subcommand '" + argv[0] +
+                     "' (see reasonscope models --help)"};
 }
 
 }  // namespace rs::cli

@@ -49,11 +49,13 @@ RunRequest request_from(const Args& a) {
 
 // Prints the tree as it grows when --verbose.
 class Printer final : public RunObserver {
-public:
+  public:
     void on_event(const RunEvent& e) override {
         if (e.kind == EventKind::AnswerFound)
             std::fprintf(stderr, "  node %d answers %s%s\n", e.node, e.text.c_str(),
-                         e.correct == 1 ? " (correct)" : e.correct == 0 ? " (wrong)" : "");
+                         e.correct == 1   ? " (correct)"
+                         : e.correct == 0 ? " (wrong)"
+                                          : "");
     }
 };
 
@@ -82,41 +84,51 @@ int cmd_strategies(const Argv& argv) {
         std::puts(j.dump(2).c_str());
     } else {
         for (const auto& e : pm.strategies()) {
-            std::printf("%s — %s\n  %s\n  paper: %s\n", e.info.id.c_str(), e.info.name.c_str(), e.info.description.c_str(),
-                        e.info.paper.c_str());
+            std::printf("%s — %s\n  %s\n  paper: %s\n", e.info.id.c_str(), e.info.name.c_str(),
+                        e.info.description.c_str(), e.info.paper.c_str());
             for (const auto& p : e.info.params) {
-                std::string range = p.min.is_null() ? "" : " [" + p.min.dump() + ", " + p.max.dump() + "]";
+                std::string range =
+                    p.min.is_null() ? "" : " [" + p.min.dump() + ", " + p.max.dump() + "]";
                 if (!p.choices.empty()) {
                     range = " {";
-                    for (size_t i = 0; i < p.choices.size(); ++i) range += (i ? "|" : "") + p.choices[i];
+                    for (size_t i = 0; i < p.choices.size(); ++i)
+                        range += (i ? "|" : "") + p.choices[i];
                     range += "}";
                 }
-                std::printf("    --set %s=%s  (%s%s) %s\n", p.name.c_str(), p.dflt.dump().c_str(), p.type.c_str(),
-                            range.c_str(), p.help.c_str());
+                std::printf("    --set %s=%s  (%s%s) %s\n", p.name.c_str(), p.dflt.dump().c_str(),
+                            p.type.c_str(), range.c_str(), p.help.c_str());
             }
         }
     }
     for (const auto& e : pm.errors())
-        std::fprintf(stderr, "plugin %s failed to load: %s\n", qPrintable(e.path), qPrintable(e.message));
+        std::fprintf(stderr, "plugin %s failed to load: %s\n", qPrintable(e.path),
+                     qPrintable(e.message));
     return pm.strategies().empty() ? 2 : 0;
 }
 
 int cmd_run(const Argv& argv) {
-    Args a("run", "[--model FILE] (--prompt TEXT | --task SUITE:ID) --strategy ID [--set k=v ...] [--seed S]");
+    Args a("run",
+           "[--model FILE] (--prompt TEXT | --task SUITE:ID) --strategy ID [--set k=v ...] [--seed "
+           "S]");
     add_budget_options(a);
-    a.option("prompt", "problem text").option("task", "SUITE:ID from a task suite (e.g. hard:hard-007)")
+    a.option("prompt", "problem text")
+        .option("task", "SUITE:ID from a task suite (e.g. hard:hard-007)")
         .option("strategy", "strategy id (see `reasonscope strategies`)", "chain-of-thought")
-        .flag("verbose", "report answers as they are found").flag("json", "print JSON")
+        .flag("verbose", "report answers as they are found")
+        .flag("json", "print JSON")
         .option("db", "run store (default: $XDG_DATA_HOME/reasonscope/runs.sqlite)")
-        .flag("no-store", "do not store the run").option("name", "name the stored run").multi("tag", "tag the stored run");
+        .flag("no-store", "do not store the run")
+        .option("name", "name the stored run")
+        .multi("tag", "tag the stored run");
     if (!a.parse(argv)) return 0;
     RunRequest req = request_from(a);
     if (a.has("task")) {
         req.task = load_task_ref(a.get("task"));
         req.suite = a.get("task").substr(0, a.get("task").rfind(':'));
-    }
-    else if (a.has("prompt")) req.task = Task{"prompt", a.get("prompt"), "", ""};
-    else throw UsageError{"run: give --prompt TEXT or --task SUITE:ID"};
+    } else if (a.has("prompt"))
+        req.task = Task{"prompt", a.get("prompt"), "", ""};
+    else
+        throw UsageError{"run: give --prompt TEXT or --task SUITE:ID"};
     if (req.task.answer_pattern.empty()) req.task.answer_pattern = R"(Answer:\s*(-?[0-9][0-9.,]*))";
     app::PluginManager pm;
     pm.scan();
@@ -154,27 +166,45 @@ int cmd_run(const Argv& argv) {
         if (!n.answer.empty()) answers[n.answer]++;
     }
     if (a.flag_set("json")) {
-        nlohmann::json j = {{"strategy", req.strategy}, {"params", p.params}, {"task", req.task.id},
-                            {"status", out.status}, {"answer", out.answer}, {"correct", out.correct},
-                            {"expected", req.task.answer}, {"nodes", t.size()}, {"depth", t.max_depth()},
-                            {"terminal", terminal}, {"pruned", pruned}, {"coverage", any_correct(t)},
-                            {"tokens", out.metrics.tokens_generated}, {"forward_passes", out.metrics.forward_passes},
-                            {"wall_seconds", out.metrics.wall_seconds}, {"kv_peak_bytes", out.metrics.kv_peak_bytes},
-                            {"answers", answers}, {"run_id", stored_id}};
+        nlohmann::json j = {{"strategy", req.strategy},
+                            {"params", p.params},
+                            {"task", req.task.id},
+                            {"status", out.status},
+                            {"answer", out.answer},
+                            {"correct", out.correct},
+                            {"expected", req.task.answer},
+                            {"nodes", t.size()},
+                            {"depth", t.max_depth()},
+                            {"terminal", terminal},
+                            {"pruned", pruned},
+                            {"coverage", any_correct(t)},
+                            {"tokens", out.metrics.tokens_generated},
+                            {"forward_passes", out.metrics.forward_passes},
+                            {"wall_seconds", out.metrics.wall_seconds},
+                            {"kv_peak_bytes", out.metrics.kv_peak_bytes},
+                            {"answers", answers},
+                            {"run_id", stored_id}};
         if (!out.error.empty()) j["error"] = out.error;
         std::puts(j.dump(2).c_str());
     } else {
         std::printf("strategy  %s %s\n", req.strategy.c_str(), p.params.dump().c_str());
-        std::printf("tree      %d nodes, depth %d, %d terminal, %d pruned\n", t.size(), t.max_depth(), terminal, pruned);
+        std::printf("tree      %d nodes, depth %d, %d terminal, %d pruned\n", t.size(),
+                    t.max_depth(), terminal, pruned);
         std::printf("answers  ");
         for (const auto& [ans, c] : answers) std::printf(" %s x%d", ans.c_str(), c);
         std::printf("\nanswer    %s%s\n", out.answer.empty() ? "(none)" : out.answer.c_str(),
-                    out.correct == 1 ? "  (correct)" : out.correct == 0 ? ("  (wrong; expected " + req.task.answer + ")").c_str() : "");
+                    out.correct == 1   ? "  (correct)"
+                    : out.correct == 0 ? ("  (wrong; expected " + req.task.answer + ")").c_str()
+                                       : "");
         std::printf("cost      %lld tokens, %lld forward passes, %.2f s, KV peak %.1f MB\n",
-                    static_cast<long long>(out.metrics.tokens_generated), static_cast<long long>(out.metrics.forward_passes),
-                    out.metrics.wall_seconds, out.metrics.kv_peak_bytes / 1e6);
-        if (out.status != "ok") std::printf("status    %s %s\n", out.status.c_str(), out.error.c_str());
-        if (stored_id) std::printf("stored    run %lld in %s\n", static_cast<long long>(stored_id), store->path().c_str());
+                    static_cast<long long>(out.metrics.tokens_generated),
+                    static_cast<long long>(out.metrics.forward_passes), out.metrics.wall_seconds,
+                    out.metrics.kv_peak_bytes / 1e6);
+        if (out.status != "ok")
+            std::printf("status    %s %s\n", out.status.c_str(), out.error.c_str());
+        if (stored_id)
+            std::printf("stored    run %lld in %s\n", static_cast<long long>(stored_id),
+                        store->path().c_str());
     }
     if (out.status == "error") throw Error("strategy '" + req.strategy + "' failed: " + out.error);
     return 0;
@@ -185,14 +215,16 @@ int cmd_eval(const Argv& argv) {
     add_budget_options(a);
     a.option("suite", "task suite (.jsonl path or name: easy, medium, hard)", "hard")
         .option("strategy", "strategy id", "chain-of-thought")
-        .option("limit", "evaluate the first N tasks (0 = all)", "0").flag("json", "print JSON")
+        .option("limit", "evaluate the first N tasks (0 = all)", "0")
+        .flag("json", "print JSON")
         .flag("quiet", "no per-problem rows");
     if (!a.parse(argv)) return 0;
     RunRequest base = request_from(a);
     std::string suite_path = resolve_suite_path(a.get("suite"));
     auto tasks = load_suite(suite_path);
     int limit = a.get_int("limit", 0, 1 << 30);
-    if (limit > 0 && static_cast<size_t>(limit) < tasks.size()) tasks.resize(static_cast<size_t>(limit));
+    if (limit > 0 && static_cast<size_t>(limit) < tasks.size())
+        tasks.resize(static_cast<size_t>(limit));
     app::PluginManager pm;
     pm.scan();
     PreparedRun p = prepare_run(pm, base);
@@ -201,7 +233,9 @@ int cmd_eval(const Argv& argv) {
     nlohmann::json rows = nlohmann::json::array();
     int correct = 0, covered = 0;
     double tokens = 0, passes = 0, wall = 0;
-    if (!a.flag_set("json") && !a.flag_set("quiet")) std::printf("%-12s %-8s %-8s %-7s %8s %8s %8s\n", "task", "answer", "expected", "ok", "tokens", "passes", "seconds");
+    if (!a.flag_set("json") && !a.flag_set("quiet"))
+        std::printf("%-12s %-8s %-8s %-7s %8s %8s %8s\n", "task", "answer", "expected", "ok",
+                    "tokens", "passes", "seconds");
     for (const Task& t : tasks) {
         SearchContext ctx(session, t, p.config);
         RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
@@ -212,25 +246,36 @@ int cmd_eval(const Argv& argv) {
         tokens += static_cast<double>(out.metrics.tokens_generated);
         passes += static_cast<double>(out.metrics.forward_passes);
         wall += out.metrics.wall_seconds;
-        rows.push_back({{"task", t.id}, {"answer", out.answer}, {"expected", t.answer}, {"correct", ok}, {"coverage", cov},
-                        {"tokens", out.metrics.tokens_generated}, {"forward_passes", out.metrics.forward_passes},
+        rows.push_back({{"task", t.id},
+                        {"answer", out.answer},
+                        {"expected", t.answer},
+                        {"correct", ok},
+                        {"coverage", cov},
+                        {"tokens", out.metrics.tokens_generated},
+                        {"forward_passes", out.metrics.forward_passes},
                         {"wall_seconds", out.metrics.wall_seconds}});
         if (!a.flag_set("json") && !a.flag_set("quiet"))
-            std::printf("%-12s %-8s %-8s %-7s %8lld %8lld %8.2f\n", t.id.c_str(), out.answer.empty() ? "-" : out.answer.c_str(),
-                        t.answer.c_str(), ok ? "yes" : "no", static_cast<long long>(out.metrics.tokens_generated),
-                        static_cast<long long>(out.metrics.forward_passes), out.metrics.wall_seconds);
+            std::printf("%-12s %-8s %-8s %-7s %8lld %8lld %8.2f\n", t.id.c_str(),
+                        out.answer.empty() ? "-" : out.answer.c_str(), t.answer.c_str(),
+                        ok ? "yes" : "no", static_cast<long long>(out.metrics.tokens_generated),
+                        static_cast<long long>(out.metrics.forward_passes),
+                        out.metrics.wall_seconds);
     }
     const double n = static_cast<double>(tasks.size());
-    nlohmann::json summary = {{"suite", suite_path}, {"strategy", base.strategy}, {"params", p.params}, {"problems", tasks.size()},
-                              {"accuracy", correct / n}, {"coverage", covered / n}, {"mean_tokens", tokens / n},
-                              {"mean_forward_passes", passes / n}, {"mean_wall_seconds", wall / n}};
+    nlohmann::json summary = {{"suite", suite_path},          {"strategy", base.strategy},
+                              {"params", p.params},           {"problems", tasks.size()},
+                              {"accuracy", correct / n},      {"coverage", covered / n},
+                              {"mean_tokens", tokens / n},    {"mean_forward_passes", passes / n},
+                              {"mean_wall_seconds", wall / n}};
     if (a.flag_set("json")) {
         summary["rows"] = rows;
         std::puts(summary.dump(2).c_str());
     } else {
-        std::printf("\n%s on %s (%zu problems) %s\naccuracy %.1f%%  coverage %.1f%%  mean tokens %.0f  mean passes %.0f  mean %.2f s\n",
-                    base.strategy.c_str(), suite_path.c_str(), tasks.size(), p.params.dump().c_str(), 100.0 * correct / n,
-                    100.0 * covered / n, tokens / n, passes / n, wall / n);
+        std::printf(
+            "\n%s on %s (%zu problems) %s\naccuracy %.1f%%  coverage %.1f%%  mean tokens %.0f  "
+            "mean passes %.0f  mean %.2f s\n",
+            base.strategy.c_str(), suite_path.c_str(), tasks.size(), p.params.dump().c_str(),
+            100.0 * correct / n, 100.0 * covered / n, tokens / n, passes / n, wall / n);
     }
     return 0;
 }

@@ -34,39 +34,61 @@ void write_file(const std::string& path, const std::string& data) {
 int cmd_runs(const Argv& argv) {
     Args a("runs", "[--db FILE] [--model M] [--strategy S] [--tag T] [--limit N] [--json]");
     a.option("db", "run store (default: $XDG_DATA_HOME/reasonscope/runs.sqlite)")
-        .option("model", "filter: model name or path contains").option("strategy", "filter: strategy id")
-        .option("tag", "filter: tag").option("status", "filter: status").option("limit", "at most N runs", "50")
+        .option("model", "filter: model name or path contains")
+        .option("strategy", "filter: strategy id")
+        .option("tag", "filter: tag")
+        .option("status", "filter: status")
+        .option("limit", "at most N runs", "50")
         .flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
     auto st = open_store(a);
-    RunFilter f{a.get("model"), a.get("strategy"), a.get("tag"), a.get("status"), a.get_int("limit", 0, 1 << 30)};
+    RunFilter f{a.get("model"), a.get("strategy"), a.get("tag"), a.get("status"),
+                a.get_int("limit", 0, 1 << 30)};
     auto runs = st->list(f);
     if (a.flag_set("json")) {
         nlohmann::json j = nlohmann::json::array();
         for (const auto& r : runs)
-            j.push_back({{"id", r.id}, {"name", r.name}, {"created_at", r.created_at}, {"status", r.status},
-                         {"strategy", r.strategy}, {"model", r.model_name}, {"task", r.task_id}, {"answer", r.answer},
-                         {"correct", r.correct}, {"tokens", r.tokens}, {"nodes", r.node_count}, {"tags", r.tags}});
+            j.push_back({{"id", r.id},
+                         {"name", r.name},
+                         {"created_at", r.created_at},
+                         {"status", r.status},
+                         {"strategy", r.strategy},
+                         {"model", r.model_name},
+                         {"task", r.task_id},
+                         {"answer", r.answer},
+                         {"correct", r.correct},
+                         {"tokens", r.tokens},
+                         {"nodes", r.node_count},
+                         {"tags", r.tags}});
         std::puts(j.dump(2).c_str());
         return 0;
     }
-    std::printf("%5s  %-20s %-10s %-18s %-12s %-8s %-7s %7s %6s  %s\n", "id", "created", "status", "strategy", "task",
-                "answer", "correct", "tokens", "nodes", "tags/name");
+    std::printf("%5s  %-20s %-10s %-18s %-12s %-8s %-7s %7s %6s  %s\n", "id", "created", "status",
+                "strategy", "task", "answer", "correct", "tokens", "nodes", "tags/name");
     for (const auto& r : runs) {
         std::string tags;
         for (const auto& t : r.tags) tags += "#" + t + " ";
-        std::printf("%5lld  %-20s %-10s %-18s %-12s %-8s %-7s %7lld %6lld  %s%s\n", static_cast<long long>(r.id),
-                    r.created_at.c_str(), r.status.c_str(), r.strategy.c_str(), r.task_id.c_str(),
-                    r.answer.empty() ? "-" : r.answer.c_str(), r.correct == 1 ? "yes" : r.correct == 0 ? "no" : "-",
-                    static_cast<long long>(r.tokens), static_cast<long long>(r.node_count), tags.c_str(), r.name.c_str());
+        std::printf("%5lld  %-20s %-10s %-18s %-12s %-8s %-7s %7lld %6lld  %s%s\n",
+                    static_cast<long long>(r.id), r.created_at.c_str(), r.status.c_str(),
+                    r.strategy.c_str(), r.task_id.c_str(),
+                    r.answer.empty() ? "-" : r.answer.c_str(),
+                    r.correct == 1   ? "yes"
+                    : r.correct == 0 ? "no"
+                                     : "-",
+                    static_cast<long long>(r.tokens), static_cast<long long>(r.node_count),
+                    tags.c_str(), r.name.c_str());
     }
     return 0;
 }
 
 int cmd_show(const Argv& argv) {
     Args a("show", "RUN [--db FILE] [--tag T] [--untag T] [--rename NAME] [--delete]");
-    a.positional("RUN", "run id").option("db", "run store").option("tag", "add a tag").option("untag", "remove a tag")
-        .option("rename", "set the run's name").flag("delete", "delete the run");
+    a.positional("RUN", "run id")
+        .option("db", "run store")
+        .option("tag", "add a tag")
+        .option("untag", "remove a tag")
+        .option("rename", "set the run's name")
+        .flag("delete", "delete the run");
     if (!a.parse(argv)) return 0;
     auto st = open_store(a);
     int64_t id = run_id(a.get("RUN"));
@@ -86,21 +108,29 @@ int cmd_show(const Argv& argv) {
 
 int cmd_export(const Argv& argv) {
     Args a("export", "RUN --format html|json|csv|md -o FILE [--db FILE]");
-    a.positional("RUN", "run id").option("format", "html, json, csv or md", "html").option("o", "output file")
+    a.positional("RUN", "run id")
+        .option("format", "html, json, csv or md", "html")
+        .option("o", "output file")
         .option("db", "run store");
     if (!a.parse(argv)) return 0;
     if (!a.has("o")) throw UsageError{"export: -o FILE is required"};
     auto st = open_store(a);
     StoredRun r = st->load(run_id(a.get("RUN")));
     const std::string fmt = a.get("format"), out = a.get("o");
-    if (fmt == "html") write_file(out, run_to_html(r));
-    else if (fmt == "json") write_file(out, run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
-    else if (fmt == "md") write_file(out, run_to_markdown(r));
+    if (fmt == "html")
+        write_file(out, run_to_html(r));
+    else if (fmt == "json")
+        write_file(out,
+                   run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
+    else if (fmt == "md")
+        write_file(out, run_to_markdown(r));
     else if (fmt == "csv") {
         // Two tables: FILE gets the tokens, FILE with "nodes" in its name the nodes.
         std::string nodes_path = out;
         auto dot = nodes_path.rfind('.');
-        nodes_path = dot == std::string::npos ? nodes_path + ".nodes" : nodes_path.substr(0, dot) + ".nodes" + nodes_path.substr(dot);
+        nodes_path = dot == std::string::npos
+                         ? nodes_path + ".nodes"
+                         : nodes_path.substr(0, dot) + ".nodes" + nodes_path.substr(dot);
         write_file(out, run_tokens_csv(r));
         write_file(nodes_path, run_nodes_csv(r));
         std::printf("wrote %s and %s\n", out.c_str(), nodes_path.c_str());
@@ -132,13 +162,17 @@ int cmd_import(const Argv& argv) {
 
 int cmd_compare(const Argv& argv) {
     Args a("compare", "RUN_A RUN_B [--db FILE] [--json]");
-    a.positional("RUN_A", "first run id").positional("RUN_B", "second run id").option("db", "run store")
+    a.positional("RUN_A", "first run id")
+        .positional("RUN_B", "second run id")
+        .option("db", "run store")
         .flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
     auto st = open_store(a);
     auto c = compare_runs(st->load(run_id(a.get("RUN_A"))), st->load(run_id(a.get("RUN_B"))));
-    if (a.flag_set("json")) std::puts(c.dump(2).c_str());
-    else std::fputs(compare_to_text(c).c_str(), stdout);
+    if (a.flag_set("json"))
+        std::puts(c.dump(2).c_str());
+    else
+        std::fputs(compare_to_text(c).c_str(), stdout);
     return 0;
 }
 

@@ -11,10 +11,12 @@
 namespace rs::cli {
 
 int cmd_tokenize(const Argv& argv) {
-    Args a("tokenize", "--model FILE (TEXT | --vocab-test FILE.inp) [--bos] [--special] [--pieces]");
+    Args a("tokenize",
+           "--model FILE (TEXT | --vocab-test FILE.inp) [--bos] [--special] [--pieces]");
     a.option("model", "GGUF file whose tokenizer to use")
-        .option("vocab-test", "llama.cpp test input: strings separated by __ggml_vocab_test__ lines; "
-                              "prints one line of ids per string")
+        .option("vocab-test",
+                "llama.cpp test input: strings separated by __ggml_vocab_test__ lines; "
+                "prints one line of ids per string")
         .flag("bos", "add BOS/EOS as the model's metadata asks")
         .flag("special", "recognise control tokens written in the text")
         .flag("pieces", "print each id with its text")
@@ -48,7 +50,8 @@ int cmd_tokenize(const Argv& argv) {
     if (!a.has("TEXT")) throw UsageError{"tokenize: give TEXT or --vocab-test FILE"};
     auto ids = tok->encode(a.get("TEXT"), bos, special);
     if (a.flag_set("pieces")) {
-        for (TokenId id : ids) std::printf("%6d  '%s'\n", id, tok->token_to_piece(id, true).c_str());
+        for (TokenId id : ids)
+            std::printf("%6d  '%s'\n", id, tok->token_to_piece(id, true).c_str());
         return 0;
     }
     std::string line;

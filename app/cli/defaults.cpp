@@ -14,7 +14,7 @@ static std::string find_resource(const std::string& rel) {
     fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     std::vector<fs::path> roots = {RS_SOURCE_DIR};
     if (!ec) {
-        roots.push_back(exe.parent_path().parent_path().parent_path());          // build/bin -> source
+        roots.push_back(exe.parent_path().parent_path().parent_path());  // build/bin -> source
         roots.push_back(exe.parent_path().parent_path() / "share" / "reasonscope");  // installed
     }
     for (const auto& r : roots)
@@ -30,7 +30,10 @@ std::string default_model_path() {
 std::string model_path_or_default(const std::string& given) {
     if (!given.empty()) return given;
     std::string p = default_model_path();
-    if (p.empty()) throw Error("no --model given and the bundled model (resources/models/reasoner.gguf) was not found");
+    if (p.empty())
+        throw Error(
+            "no --model given and the bundled model (resources/models/reasoner.gguf) was not "
+            "found");
     return p;
 }
 

@@ -17,10 +17,12 @@ PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req
     p.params = resolve_params(p.info, req.sets);
     p.config = req.config;
     p.config.sampling.seed = req.seed;
-    if (p.params.contains("temperature")) p.config.sampling.temperature = p.params["temperature"].get<float>();
+    if (p.params.contains("temperature"))
+        p.config.sampling.temperature = p.params["temperature"].get<float>();
     if (p.params.contains("max_depth")) p.config.max_depth = p.params["max_depth"].get<int>();
     // The latent scorer reads hidden states: switch taps on when it is used.
-    if (p.params.contains("scorer") && p.params["scorer"] == "latent" && p.config.tap_layers.empty())
+    if (p.params.contains("scorer") && p.params["scorer"] == "latent" &&
+        p.config.tap_layers.empty())
         p.config.tap_layers = {-1};
     p.config.sampling.validate();
     return p;
@@ -32,7 +34,8 @@ std::string resolve_suite_path(const std::string& name) {
     std::string dir = default_tasks_dir();
     for (const std::string& cand : {dir + "/" + name + ".jsonl", dir + "/arith-" + name + ".jsonl"})
         if (!dir.empty() && fs::exists(cand)) return cand;
-    throw Error("task suite '" + name + "' not found (give a .jsonl path or a suite name in resources/tasks)");
+    throw Error("task suite '" + name +
+                "' not found (give a .jsonl path or a suite name in resources/tasks)");
 }
 
 Task load_task_ref(const std::string& ref) {
@@ -63,10 +66,12 @@ std::string model_fingerprint(const std::string& path) {
     return out;
 }
 
-RunRow describe_run(const Model& model, Session& session, const RunRequest& req, const PreparedRun& p) {
+RunRow describe_run(const Model& model, Session& session, const RunRequest& req,
+                    const PreparedRun& p) {
     RunRow r;
     r.model_path = std::filesystem::absolute(model.path()).string();
-    r.model_name = model.gguf().get_string("general.name", std::filesystem::path(model.path()).stem().string());
+    r.model_name = model.gguf().get_string("general.name",
+                                           std::filesystem::path(model.path()).stem().string());
     r.model_bytes = static_cast<int64_t>(model.gguf().file_size());
     r.model_hash = model_fingerprint(model.path());
     r.backend = session.backend().name();

@@ -35,7 +35,9 @@ struct Rng {  // xorshift64*: fast, reproducible weights
         s ^= s >> 12;
         s ^= s << 25;
         s ^= s >> 27;
-        return static_cast<float>((s * 2685821657736338717ULL) >> 40) / static_cast<float>(1 << 24) * 2.0f - 1.0f;
+        return static_cast<float>((s * 2685821657736338717ULL) >> 40) /
+                   static_cast<float>(1 << 24) * 2.0f -
+               1.0f;
     }
 };
 
@@ -44,15 +46,23 @@ std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& x) {
     auto ti = type_info(static_cast<uint32_t>(type));
     std::vector<uint8_t> out(static_cast<size_t>(n / ti->block_elems * ti->block_bytes));
     switch (type) {
-        case GgmlType::F32: std::memcpy(out.data(), x.data(), out.size()); break;
+        case GgmlType::F32:
+            std::memcpy(out.data(), x.data(), out.size());
+            break;
         case GgmlType::F16: {
             auto* h = reinterpret_cast<uint16_t*>(out.data());
             for (int64_t i = 0; i < n; ++i) h[i] = kernels::fp32_to_fp16(x[static_cast<size_t>(i)]);
             break;
         }
-        case GgmlType::Q8_0: kernels::quantize_row_q8_0_ref(x.data(), out.data(), n); break;
-        case GgmlType::Q4_0: kernels::quantize_row_q4_0_ref(x.data(), out.data(), n); break;
-        default: throw Error("synth: type " + std::string(type_name(type)) + " is not supported (F32, F16, Q8_0, Q4_0)");
+        case GgmlType::Q8_0:
+            kernels::quantize_row_q8_0_ref(x.data(), out.data(), n);
+            break;
+        case GgmlType::Q4_0:
+            kernels::quantize_row_q4_0_ref(x.data(), out.data(), n);
+            break;
+        default:
+            throw Error("synth: type " + std::string(type_name(type)) +
+                        " is not supported (F32, F16, Q8_0, Q4_0)");
     }
     return out;
 }
@@ -65,8 +75,8 @@ std::vector<std::string> synth_shapes() {
     return v;
 }
 
-void synth_model(const std::string& shape_name, const std::string& type_name_str, const std::string& out_path,
-                 uint64_t seed) {
+void synth_model(const std::string& shape_name, const std::string& type_name_str,
+                 const std::string& out_path, uint64_t seed) {
     const Shape* sh = nullptr;
     for (const auto& s : kShapes)
         if (shape_name == s.name) sh = &s;

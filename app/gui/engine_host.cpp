@@ -6,7 +6,8 @@
 
 namespace rs::gui {
 
-EngineHost::EngineHost(const app::PluginManager* plugins, QString db_path) : plugins_(plugins), db_path_(std::move(db_path)) {}
+EngineHost::EngineHost(const app::PluginManager* plugins, QString db_path)
+    : plugins_(plugins), db_path_(std::move(db_path)) {}
 EngineHost::~EngineHost() = default;
 
 void EngineHost::load_model(const QString& path, int threads) {
@@ -20,7 +21,8 @@ void EngineHost::load_model(const QString& path, int threads) {
         const ModelConfig& c = model_->config();
         ModelSummary s;
         s.path = path;
-        s.name = QString::fromStdString(model_->gguf().get_string("general.name", std::filesystem::path(path.toStdString()).stem().string()));
+        s.name = QString::fromStdString(model_->gguf().get_string(
+            "general.name", std::filesystem::path(path.toStdString()).stem().string()));
         s.arch = QString::fromStdString(c.arch);
         s.backend = QString::fromStdString(session_->backend().name());
         s.n_vocab = c.n_vocab;
@@ -28,7 +30,8 @@ void EngineHost::load_model(const QString& path, int threads) {
         s.dim = c.dim;
         s.ctx = c.ctx;
         double params = 0;
-        for (const auto& t : model_->gguf().tensors()) params += static_cast<double>(t.n_elements());
+        for (const auto& t : model_->gguf().tensors())
+            params += static_cast<double>(t.n_elements());
         s.params_m = params / 1e6;
         emit modelLoaded(s);
     } catch (const std::exception& e) {
@@ -60,8 +63,10 @@ void EngineHost::start_run(const cli::RunRequest& req) {
         rec->flush();
         store_->finish_run(id, cli::finished_row(out, ctx));
         running_ = false;
-        emit runFinished(id, QString::fromStdString(out.status), QString::fromStdString(out.answer));
-        if (out.status == "error") emit failed(QString::fromStdString("the strategy failed: " + out.error));
+        emit runFinished(id, QString::fromStdString(out.status),
+                         QString::fromStdString(out.answer));
+        if (out.status == "error")
+            emit failed(QString::fromStdString("the strategy failed: " + out.error));
     } catch (const std::exception& e) {
         running_ = false;
         emit failed(QString::fromStdString(e.what()));

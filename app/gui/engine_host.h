@@ -24,7 +24,7 @@ namespace rs::gui {
 
 // Thread-safe queue of events from the engine thread to the UI.
 class EventQueue final : public RunObserver {
-public:
+  public:
     void on_event(const RunEvent& e) override {
         std::lock_guard<std::mutex> lk(mu_);
         q_.push_back(e);
@@ -36,7 +36,7 @@ public:
         return out;
     }
 
-private:
+  private:
     std::mutex mu_;
     std::vector<RunEvent> q_;
 };
@@ -49,7 +49,7 @@ struct ModelSummary {
 
 class EngineHost : public QObject {
     Q_OBJECT
-public:
+  public:
     EngineHost(const app::PluginManager* plugins, QString db_path);
     ~EngineHost() override;
     EventQueue& events() { return events_; }
@@ -57,17 +57,17 @@ public:
     void set_paused(bool p) { pause_ = p; }
     bool running() const { return running_; }
 
-public slots:
+  public slots:
     void load_model(const QString& path, int threads);
     void start_run(const rs::cli::RunRequest& req);
 
-signals:
+  signals:
     void modelLoaded(const rs::gui::ModelSummary& s);
     void runStarted(const rs::RunRow& row);
     void runFinished(qint64 run_id, const QString& status, const QString& answer);
     void failed(const QString& message);
 
-private:
+  private:
     const app::PluginManager* plugins_;
     QString db_path_;
     std::unique_ptr<Model> model_;

@@ -51,7 +51,8 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     qRegisterMetaType<rs::RunRow>();
     plugins_.scan();
     if (opt_.db_path.isEmpty()) opt_.db_path = QString::fromStdString(RunStore::default_path());
-    if (opt_.model_path.isEmpty()) opt_.model_path = QString::fromStdString(cli::default_model_path());
+    if (opt_.model_path.isEmpty())
+        opt_.model_path = QString::fromStdString(cli::default_model_path());
 
     host_ = new EngineHost(&plugins_, opt_.db_path);
     host_->moveToThread(&engine_thread_);
@@ -69,13 +70,15 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     auto* colour = new QComboBox(bar);
     colour->addItems({"colour by entropy", "colour by score"});
     connect(colour, &QComboBox::currentIndexChanged, this, [this](int i) {
-        tree_->set_colour_by(i ? views::TreeView::ColourBy::Score : views::TreeView::ColourBy::Entropy);
+        tree_->set_colour_by(i ? views::TreeView::ColourBy::Score
+                               : views::TreeView::ColourBy::Entropy);
     });
     bar->addWidget(colour);
     auto* find = new QLineEdit(bar);
     find->setPlaceholderText("find in steps (Enter)");
     find->setMaximumWidth(220);
-    connect(find, &QLineEdit::returnPressed, this, [this, find] { tree_->find_text(find->text()); });
+    connect(find, &QLineEdit::returnPressed, this,
+            [this, find] { tree_->find_text(find->text()); });
     bar->addWidget(find);
     cl->addWidget(bar);
     cl->addWidget(tree_);
@@ -93,7 +96,12 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     connect(host_, &EngineHost::modelLoaded, this, [this](const ModelSummary& s) {
         model_ready_ = true;
         model_label_->setText(QString("%1 — %2, %3 layers, dim %4, %5 tokens, ctx %6, %7M params")
-                                  .arg(s.name, s.arch).arg(s.layers).arg(s.dim).arg(s.n_vocab).arg(s.ctx).arg(s.params_m, 0, 'f', 2));
+                                  .arg(s.name, s.arch)
+                                  .arg(s.layers)
+                                  .arg(s.dim)
+                                  .arg(s.n_vocab)
+                                  .arg(s.ctx)
+                                  .arg(s.params_m, 0, 'f', 2));
         status_backend_->setText(QString("%1 | %2").arg(s.backend, s.name));
         run_btn_->setEnabled(true);
         progress_->setRange(0, 1);
@@ -104,17 +112,20 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         statusBar()->showMessage(m, 15000);
         QMessageBox::warning(this, "Reasonscope", m);
     });
-    connect(host_, &EngineHost::runStarted, this, [this](const RunRow& row) { live_.set_info(row); });
-    connect(host_, &EngineHost::runFinished, this, [this](qint64, const QString& status, const QString& answer) {
-        drain_events();
-        run_btn_->setEnabled(true);
-        pause_btn_->setEnabled(false);
-        stop_btn_->setEnabled(false);
-        progress_->setRange(0, 1);
-        progress_->setValue(1);
-        statusBar()->showMessage("run " + status + (answer.isEmpty() ? QString() : ", answer " + answer), 10000);
-        refresh_runs();
-    });
+    connect(host_, &EngineHost::runStarted, this,
+            [this](const RunRow& row) { live_.set_info(row); });
+    connect(host_, &EngineHost::runFinished, this,
+            [this](qint64, const QString& status, const QString& answer) {
+                drain_events();
+                run_btn_->setEnabled(true);
+                pause_btn_->setEnabled(false);
+                stop_btn_->setEnabled(false);
+                progress_->setRange(0, 1);
+                progress_->setValue(1);
+                statusBar()->showMessage(
+                    "run " + status + (answer.isEmpty() ? QString() : ", answer " + answer), 10000);
+                refresh_runs();
+            });
     connect(&live_, &views::RunModel::selectionChanged, this, &MainWindow::show_node);
     connect(tokens_, &views::TokenView::branchRequested, this, &MainWindow::branch_from);
 
@@ -152,11 +163,15 @@ void MainWindow::drain_events() {
     if (!live_.metrics().empty()) {
         const RunMetrics& m = live_.metrics().back();
         status_speed_->setText(QString("%1 tok/s | %2 passes | %3 branches | KV %4 MB")
-                                   .arg(m.tokens_per_second, 0, 'f', 0).arg(m.forward_passes).arg(m.branches_alive)
+                                   .arg(m.tokens_per_second, 0, 'f', 0)
+                                   .arg(m.forward_passes)
+                                   .arg(m.branches_alive)
                                    .arg(m.kv_bytes / 1e6, 0, 'f', 1));
     }
-    if (live_.selected() < 0 && live_.tree().size() > 0) live_.select(live_.tree().size() - 1);
-    else if (live_.live() && !live_.finished() && live_.tree().size() > 0) live_.select(live_.tree().size() - 1);
+    if (live_.selected() < 0 && live_.tree().size() > 0)
+        live_.select(live_.tree().size() - 1);
+    else if (live_.live() && !live_.finished() && live_.tree().size() > 0)
+        live_.select(live_.tree().size() - 1);
 }
 
 void MainWindow::build_setup_dock() {
@@ -173,7 +188,8 @@ void MainWindow::build_setup_dock() {
     model_label_->setWordWrap(true);
     form->addRow(model_label_);
     connect(browse, &QPushButton::clicked, this, [this] {
-        QString f = QFileDialog::getOpenFileName(this, "Open GGUF model", QString(), "GGUF models (*.gguf)");
+        QString f = QFileDialog::getOpenFileName(this, "Open GGUF model", QString(),
+                                                 "GGUF models (*.gguf)");
         if (f.isEmpty()) return;
         model_edit_->setText(f);
         model_ready_ = false;
@@ -191,11 +207,13 @@ void MainWindow::build_setup_dock() {
     form->addRow("prompt", prompt_);
     connect(suite_, &QComboBox::currentTextChanged, this, &MainWindow::load_suite);
     connect(task_, &QComboBox::currentIndexChanged, this, [this](int i) {
-        if (i >= 0 && i < static_cast<int>(tasks_.size())) prompt_->setPlainText(QString::fromStdString(tasks_[static_cast<size_t>(i)].prompt));
+        if (i >= 0 && i < static_cast<int>(tasks_.size()))
+            prompt_->setPlainText(QString::fromStdString(tasks_[static_cast<size_t>(i)].prompt));
     });
     strategy_ = new QComboBox(w);
     strategy_->setObjectName("strategyBox");
-    for (const auto& e : plugins_.strategies()) strategy_->addItem(QString::fromStdString(e.info.name), QString::fromStdString(e.info.id));
+    for (const auto& e : plugins_.strategies())
+        strategy_->addItem(QString::fromStdString(e.info.name), QString::fromStdString(e.info.id));
     form->addRow("strategy", strategy_);
     params_box_ = new QWidget(w);
     params_form_ = new QFormLayout(params_box_);
@@ -257,14 +275,16 @@ void MainWindow::rebuild_param_form() {
         QWidget* wdg = nullptr;
         if (p.type == "int") {
             auto* s = new QSpinBox(params_box_);
-            s->setRange(p.min.is_null() ? -1000000 : p.min.get<int>(), p.max.is_null() ? 1000000 : p.max.get<int>());
+            s->setRange(p.min.is_null() ? -1000000 : p.min.get<int>(),
+                        p.max.is_null() ? 1000000 : p.max.get<int>());
             s->setValue(p.dflt.get<int>());
             wdg = s;
         } else if (p.type == "float") {
             auto* s = new QDoubleSpinBox(params_box_);
             s->setDecimals(3);
             s->setSingleStep(0.05);
-            s->setRange(p.min.is_null() ? -1e9 : p.min.get<double>(), p.max.is_null() ? 1e9 : p.max.get<double>());
+            s->setRange(p.min.is_null() ? -1e9 : p.min.get<double>(),
+                        p.max.is_null() ? 1e9 : p.max.get<double>());
             s->setValue(p.dflt.get<double>());
             wdg = s;
         } else if (p.type == "bool") {
@@ -289,11 +309,16 @@ void MainWindow::rebuild_param_form() {
 void MainWindow::set_param(const QString& name, const QVariant& value) {
     for (auto& [n, w] : param_widgets_) {
         if (QString::fromStdString(n) != name) continue;
-        if (auto* s = qobject_cast<QSpinBox*>(w)) s->setValue(value.toInt());
-        else if (auto* d = qobject_cast<QDoubleSpinBox*>(w)) d->setValue(value.toDouble());
-        else if (auto* c = qobject_cast<QCheckBox*>(w)) c->setChecked(value.toBool());
-        else if (auto* b = qobject_cast<QComboBox*>(w)) b->setCurrentText(value.toString());
-        else if (auto* l = qobject_cast<QLineEdit*>(w)) l->setText(value.toString());
+        if (auto* s = qobject_cast<QSpinBox*>(w))
+            s->setValue(value.toInt());
+        else if (auto* d = qobject_cast<QDoubleSpinBox*>(w))
+            d->setValue(value.toDouble());
+        else if (auto* c = qobject_cast<QCheckBox*>(w))
+            c->setChecked(value.toBool());
+        else if (auto* b = qobject_cast<QComboBox*>(w))
+            b->setCurrentText(value.toString());
+        else if (auto* l = qobject_cast<QLineEdit*>(w))
+            l->setText(value.toString());
     }
 }
 
@@ -303,19 +328,26 @@ void MainWindow::start_run() {
     req.strategy = strategy_->currentData().toString().toStdString();
     for (auto& [n, w] : param_widgets_) {
         QString v;
-        if (auto* s = qobject_cast<QSpinBox*>(w)) v = QString::number(s->value());
-        else if (auto* d = qobject_cast<QDoubleSpinBox*>(w)) v = QString::number(d->value());
-        else if (auto* c = qobject_cast<QCheckBox*>(w)) v = c->isChecked() ? "true" : "false";
-        else if (auto* b = qobject_cast<QComboBox*>(w)) v = b->currentText();
-        else if (auto* l = qobject_cast<QLineEdit*>(w)) v = l->text();
+        if (auto* s = qobject_cast<QSpinBox*>(w))
+            v = QString::number(s->value());
+        else if (auto* d = qobject_cast<QDoubleSpinBox*>(w))
+            v = QString::number(d->value());
+        else if (auto* c = qobject_cast<QCheckBox*>(w))
+            v = c->isChecked() ? "true" : "false";
+        else if (auto* b = qobject_cast<QComboBox*>(w))
+            v = b->currentText();
+        else if (auto* l = qobject_cast<QLineEdit*>(w))
+            v = l->text();
         req.sets.push_back({n, v.toStdString()});
     }
     req.seed = static_cast<uint64_t>(seed_->value());
-    req.config.tap_layers = {-1};  // the latent map and the latent scorer use the final hidden state
+    req.config.tap_layers = {
+        -1};  // the latent map and the latent scorer use the final hidden state
     int ti = task_->currentIndex();
     std::string prompt = prompt_->toPlainText().toStdString();
     if (!prompt.empty() && prompt.back() != '\n') prompt += "\n";
-    if (ti >= 0 && ti < static_cast<int>(tasks_.size()) && tasks_[static_cast<size_t>(ti)].prompt == prompt) {
+    if (ti >= 0 && ti < static_cast<int>(tasks_.size()) &&
+        tasks_[static_cast<size_t>(ti)].prompt == prompt) {
         req.task = tasks_[static_cast<size_t>(ti)];
         req.suite = suite_->currentText().toStdString();
     } else {
@@ -347,19 +379,25 @@ void MainWindow::branch_from(int node, int index, int alternative) {
     cli::RunRequest req;
     req.strategy = "chain-of-thought";
     req.seed = static_cast<uint64_t>(seed_->value());
-    req.task = Task{live_.info().task_id.empty() ? "prompt" : live_.info().task_id + "-counterfactual",
-                    live_.info().prompt + prefix + alt, live_.info().expected, R"(Answer:\s*(-?[0-9][0-9.,]*))"};
+    req.task =
+        Task{live_.info().task_id.empty() ? "prompt" : live_.info().task_id + "-counterfactual",
+             live_.info().prompt + prefix + alt, live_.info().expected,
+             R"(Answer:\s*(-?[0-9][0-9.,]*))"};
     req.suite = live_.info().suite;
     req.config.tap_layers = {-1};
     run_btn_->setEnabled(false);
     stop_btn_->setEnabled(true);
     progress_->setRange(0, 0);
-    statusBar()->showMessage(QString("counterfactual: continuing with '%1' instead of '%2'")
-                                 .arg(QString::fromStdString(alt), QString::fromStdString(tok.piece)), 10000);
+    statusBar()->showMessage(
+        QString("counterfactual: continuing with '%1' instead of '%2'")
+            .arg(QString::fromStdString(alt), QString::fromStdString(tok.piece)),
+        10000);
     emit requestRun(req);
 }
 
-void MainWindow::stop_run() { host_->cancel(); }
+void MainWindow::stop_run() {
+    host_->cancel();
+}
 
 void MainWindow::toggle_pause() {
     paused_ = !paused_;
@@ -370,15 +408,28 @@ void MainWindow::toggle_pause() {
 void MainWindow::show_node(int id) {
     if (id < 0 || id >= live_.tree().size()) return;
     const Node& n = live_.tree().at(id);
-    QString html = QString("<b>node %1</b> — step %2 of its branch, %3<br>").arg(id).arg(n.depth).arg(status_name(n.status));
+    QString html = QString("<b>node %1</b> — step %2 of its branch, %3<br>")
+                       .arg(id)
+                       .arg(n.depth)
+                       .arg(status_name(n.status));
     html += QString("tokens %1 &nbsp; mean entropy %2 &nbsp; mean logprob %3<br>")
-                .arg(n.tokens.size()).arg(n.mean_entropy(), 0, 'f', 3).arg(n.mean_logprob(), 0, 'f', 3);
-    for (const auto& [k, v] : n.scores) html += QString("%1 = %2<br>").arg(QString::fromStdString(k).toHtmlEscaped()).arg(v, 0, 'f', 4);
-    if (n.visits) html += QString("visits %1, value %2<br>").arg(n.visits).arg(n.value(), 0, 'f', 3);
+                .arg(n.tokens.size())
+                .arg(n.mean_entropy(), 0, 'f', 3)
+                .arg(n.mean_logprob(), 0, 'f', 3);
+    for (const auto& [k, v] : n.scores)
+        html +=
+            QString("%1 = %2<br>").arg(QString::fromStdString(k).toHtmlEscaped()).arg(v, 0, 'f', 4);
+    if (n.visits)
+        html += QString("visits %1, value %2<br>").arg(n.visits).arg(n.value(), 0, 'f', 3);
     if (!n.answer.empty())
-        html += QString("answer <b>%1</b> %2<br>").arg(QString::fromStdString(n.answer).toHtmlEscaped(),
-                                                        n.correct == 1 ? "(correct)" : n.correct == 0 ? "(wrong)" : "");
-    html += "<pre>" + QString::fromStdString(n.parent < 0 ? live_.info().prompt : n.text).toHtmlEscaped() + "</pre>";
+        html +=
+            QString("answer <b>%1</b> %2<br>")
+                .arg(QString::fromStdString(n.answer).toHtmlEscaped(), n.correct == 1 ? "(correct)"
+                                                                       : n.correct == 0 ? "(wrong)"
+                                                                                        : "");
+    html += "<pre>" +
+            QString::fromStdString(n.parent < 0 ? live_.info().prompt : n.text).toHtmlEscaped() +
+            "</pre>";
     node_info_->setHtml(html);
 }
 
@@ -398,7 +449,8 @@ void MainWindow::build_docks() {
     signals_ = new views::SignalsView(&live_, this);
     auto* signals_dock = dock("Signals", "signalsDock", signals_, Qt::BottomDockWidgetArea);
     splitDockWidget(tokens_dock, signals_dock, Qt::Horizontal);
-    auto* latent_dock = dock("Latent map", "latentDock", new views::LatentView(&live_, this), Qt::BottomDockWidgetArea);
+    auto* latent_dock = dock("Latent map", "latentDock", new views::LatentView(&live_, this),
+                             Qt::BottomDockWidgetArea);
     splitDockWidget(signals_dock, latent_dock, Qt::Horizontal);
 
     auto* runs = new QWidget(this);
@@ -409,7 +461,8 @@ void MainWindow::build_docks() {
     runs_proxy_->setSourceModel(&runs_model_);
     runs_proxy_->setFilterKeyColumn(-1);
     runs_proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
-    connect(filter, &QLineEdit::textChanged, runs_proxy_, &QSortFilterProxyModel::setFilterFixedString);
+    connect(filter, &QLineEdit::textChanged, runs_proxy_,
+            &QSortFilterProxyModel::setFilterFixedString);
     runs_table_ = new QTableView(runs);
     runs_table_->setObjectName("runsTable");
     runs_table_->setModel(runs_proxy_);
@@ -436,7 +489,8 @@ void MainWindow::build_docks() {
         qint64 id = selected_id();
         if (!id) return;
         bool ok = false;
-        QString n = QInputDialog::getText(this, "Rename run", "name", QLineEdit::Normal, QString(), &ok);
+        QString n =
+            QInputDialog::getText(this, "Rename run", "name", QLineEdit::Normal, QString(), &ok);
         if (ok) RunStore::open(opt_.db_path.toStdString())->rename(id, n.toStdString());
         refresh_runs();
     });
@@ -444,13 +498,18 @@ void MainWindow::build_docks() {
         qint64 id = selected_id();
         if (!id) return;
         bool ok = false;
-        QString t = QInputDialog::getText(this, "Tag run", "tag", QLineEdit::Normal, QString(), &ok);
-        if (ok && !t.isEmpty()) RunStore::open(opt_.db_path.toStdString())->add_tag(id, t.toStdString());
+        QString t =
+            QInputDialog::getText(this, "Tag run", "tag", QLineEdit::Normal, QString(), &ok);
+        if (ok && !t.isEmpty())
+            RunStore::open(opt_.db_path.toStdString())->add_tag(id, t.toStdString());
         refresh_runs();
     });
     add_btn("Delete", [this, selected_id] {
         qint64 id = selected_id();
-        if (!id || QMessageBox::question(this, "Delete run", QString("Delete run %1 and everything stored with it?").arg(id)) != QMessageBox::Yes)
+        if (!id || QMessageBox::question(
+                       this, "Delete run",
+                       QString("Delete run %1 and everything stored with it?").arg(id)) !=
+                       QMessageBox::Yes)
             return;
         RunStore::open(opt_.db_path.toStdString())->remove(id);
         refresh_runs();
@@ -476,7 +535,8 @@ void MainWindow::build_docks() {
 void MainWindow::build_menus() {
     QMenu* file = menuBar()->addMenu("&File");
     file->addAction("Open model…", QKeySequence::Open, this, [this] {
-        QString f = QFileDialog::getOpenFileName(this, "Open GGUF model", QString(), "GGUF models (*.gguf)");
+        QString f = QFileDialog::getOpenFileName(this, "Open GGUF model", QString(),
+                                                 "GGUF models (*.gguf)");
         if (f.isEmpty()) return;
         model_edit_->setText(f);
         progress_->setRange(0, 0);
@@ -502,9 +562,11 @@ void MainWindow::build_menus() {
     cmp->addAction("Compare selected runs", this, [this] { compare_selected(); });
     QMenu* help = menuBar()->addMenu("&Help");
     help->addAction("About Reasonscope", this, [this] {
-        QMessageBox::about(this, "Reasonscope",
-                           "Reasonscope " RS_APP_VERSION "\nA workbench for LLM reasoning traces: run inference-time search "
-                           "on a local model, watch the tree grow, store, compare and export runs.");
+        QMessageBox::about(
+            this, "Reasonscope",
+            "Reasonscope " RS_APP_VERSION
+            "\nA workbench for LLM reasoning traces: run inference-time search "
+            "on a local model, watch the tree grow, store, compare and export runs.");
     });
 }
 
@@ -551,17 +613,21 @@ void MainWindow::open_stored_run(qint64 id) {
 
 void MainWindow::export_run() {
     auto rows = runs_table_->selectionModel()->selectedRows();
-    qint64 id = rows.isEmpty() ? live_.info().id : rows[0].data(views::RunsTableModel::RunIdRole).toLongLong();
+    qint64 id = rows.isEmpty() ? live_.info().id
+                               : rows[0].data(views::RunsTableModel::RunIdRole).toLongLong();
     if (!id) return;
-    QString f = QFileDialog::getSaveFileName(this, "Export run", QString("run-%1.html").arg(id),
-                                             "HTML report (*.html);;JSON (*.json);;Markdown (*.md);;CSV tokens (*.csv)");
+    QString f = QFileDialog::getSaveFileName(
+        this, "Export run", QString("run-%1.html").arg(id),
+        "HTML report (*.html);;JSON (*.json);;Markdown (*.md);;CSV tokens (*.csv)");
     if (f.isEmpty()) return;
     try {
         StoredRun r = RunStore::open(opt_.db_path.toStdString())->load(id);
-        std::string data = f.endsWith(".json") ? run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
-                           : f.endsWith(".md")  ? run_to_markdown(r)
-                           : f.endsWith(".csv") ? run_tokens_csv(r)
-                                                : run_to_html(r);
+        std::string data =
+            f.endsWith(".json")
+                ? run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
+            : f.endsWith(".md")  ? run_to_markdown(r)
+            : f.endsWith(".csv") ? run_tokens_csv(r)
+                                 : run_to_html(r);
         std::ofstream out(f.toStdString());
         out << data;
         statusBar()->showMessage("exported " + f, 5000);
@@ -573,7 +639,8 @@ void MainWindow::export_run() {
 void MainWindow::compare_selected() {
     auto rows = runs_table_->selectionModel()->selectedRows();
     if (rows.size() != 2) {
-        QMessageBox::information(this, "Compare", "Select two runs in the runs browser (Ctrl+click).");
+        QMessageBox::information(this, "Compare",
+                                 "Select two runs in the runs browser (Ctrl+click).");
         return;
     }
     try {
@@ -593,7 +660,8 @@ void MainWindow::compare_selected() {
         ma->load(a);
         mb->load(b);
         lay->addLayout(trees, 3);
-        auto* text = new QPlainTextEdit(QString::fromStdString(compare_to_text(compare_runs(a, b))), dlg);
+        auto* text =
+            new QPlainTextEdit(QString::fromStdString(compare_to_text(compare_runs(a, b))), dlg);
         text->setReadOnly(true);
         text->setFont(QFont("monospace"));
         lay->addWidget(text, 2);

@@ -31,15 +31,15 @@ class SignalsView;
 namespace rs::gui {
 
 struct WindowOptions {
-    QString model_path;   // empty: the bundled model
-    QString db_path;      // empty: the default run store
+    QString model_path;  // empty: the bundled model
+    QString db_path;     // empty: the default run store
     QString suite = "hard";
     int threads = 0;
 };
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
-public:
+  public:
     explicit MainWindow(const WindowOptions& opt, QWidget* parent = nullptr);
     ~MainWindow() override;
 
@@ -51,7 +51,7 @@ public:
     QComboBox* strategy_box() { return strategy_; }
     void set_param(const QString& name, const QVariant& value);  // for tests and scripting
 
-public slots:
+  public slots:
     void start_run();
     void stop_run();
     void toggle_pause();
@@ -61,14 +61,14 @@ public slots:
     void branch_from(int node, int index, int alternative);
     void refresh_runs();
 
-signals:
+  signals:
     void requestLoadModel(const QString& path, int threads);
     void requestRun(const rs::cli::RunRequest& req);
 
-protected:
+  protected:
     void closeEvent(QCloseEvent* e) override;
 
-private:
+  private:
     void build_setup_dock();
     void build_docks();
     void build_menus();

@@ -22,7 +22,9 @@ QStringList PluginManager::default_dirs() {
     QString home = QDir::homePath();
     QString data = qEnvironmentVariable("XDG_DATA_HOME", home + "/.local/share");
     dirs << data + "/reasonscope/plugins";
-    for (const QString& d : qEnvironmentVariable("REASONSCOPE_PLUGIN_PATH").split(':', Qt::SkipEmptyParts)) dirs << d;
+    for (const QString& d :
+         qEnvironmentVariable("REASONSCOPE_PLUGIN_PATH").split(':', Qt::SkipEmptyParts))
+        dirs << d;
     return dirs;
 }
 
@@ -30,7 +32,8 @@ void PluginManager::scan(const QStringList& dirs) {
     for (const QString& d : dirs) {
         QDir dir(d);
         if (!dir.exists()) continue;
-        for (const QString& f : dir.entryList({"*.so"}, QDir::Files, QDir::Name)) load(dir.absoluteFilePath(f));
+        for (const QString& f : dir.entryList({"*.so"}, QDir::Files, QDir::Name))
+            load(dir.absoluteFilePath(f));
     }
 }
 
@@ -38,7 +41,8 @@ void PluginManager::load(const QString& path) {
     auto loader = std::make_unique<QPluginLoader>(path);
     QJsonObject meta = loader->metaData();
     if (meta.isEmpty()) {
-        errors_.push_back({path, QStringLiteral("not a Qt plugin (no metadata): ") + loader->errorString()});
+        errors_.push_back(
+            {path, QStringLiteral("not a Qt plugin (no metadata): ") + loader->errorString()});
         return;
     }
     if (meta.value("IID").toString() != QStringLiteral(RS_STRATEGY_PLUGIN_IID)) {
@@ -47,14 +51,17 @@ void PluginManager::load(const QString& path) {
     }
     StrategyInfo info;
     try {
-        auto j = nlohmann::json::parse(QJsonDocument(meta.value("MetaData").toObject()).toJson().toStdString());
+        auto j = nlohmann::json::parse(
+            QJsonDocument(meta.value("MetaData").toObject()).toJson().toStdString());
         info = strategy_info_from_json(j);
     } catch (const std::exception& e) {
         errors_.push_back({path, QString::fromStdString(e.what())});
         return;
     }
     if (find(info.id)) {
-        errors_.push_back({path, QString::fromStdString("strategy id '" + info.id + "' is already provided by another plugin")});
+        errors_.push_back(
+            {path, QString::fromStdString("strategy id '" + info.id +
+                                          "' is already provided by another plugin")});
         return;
     }
     entries_.push_back({std::move(info), path, std::move(loader)});
@@ -71,20 +78,27 @@ std::unique_ptr<Strategy> PluginManager::create(const std::string& id) const {
     if (!e) {
         std::string all;
         for (const auto& x : entries_) all += (all.empty() ? "" : ", ") + x.info.id;
-        std::string why = "unknown strategy '" + id + "' (available: " + (all.empty() ? "none found" : all) + ")";
-        for (const auto& err : errors_) why += "; plugin " + err.path.toStdString() + " failed: " + err.message.toStdString();
+        std::string why =
+            "unknown strategy '" + id + "' (available: " + (all.empty() ? "none found" : all) + ")";
+        for (const auto& err : errors_)
+            why += "; plugin " + err.path.toStdString() + " failed: " + err.message.toStdString();
         throw Error(why);
     }
     QObject* inst = e->loader->instance();
-    if (!inst) throw Error("plugin " + e->path.toStdString() + " failed to load: " + e->loader->errorString().toStdString());
+    if (!inst)
+        throw Error("plugin " + e->path.toStdString() +
+                    " failed to load: " + e->loader->errorString().toStdString());
     auto* plugin = qobject_cast<StrategyPlugin*>(inst);
-    if (!plugin) throw Error("plugin " + e->path.toStdString() + " does not implement the strategy interface");
+    if (!plugin)
+        throw Error("plugin " + e->path.toStdString() +
+                    " does not implement the strategy interface");
     try {
         auto s = plugin->create();
         if (!s) throw Error("returned no strategy");
         return s;
     } catch (const std::exception& ex) {
-        throw Error("plugin " + e->path.toStdString() + " failed to create its strategy: " + ex.what());
+        throw Error("plugin " + e->path.toStdString() +
+                    " failed to create its strategy: " + ex.what());
     }
 }
 

@@ -22,7 +22,7 @@ struct PluginError {
 };
 
 class PluginManager {
-public:
+  public:
     PluginManager();
     ~PluginManager();
     static QStringList default_dirs();
@@ -39,7 +39,7 @@ public:
     // Throws rs::Error naming the plugin's path when it cannot be created.
     std::unique_ptr<Strategy> create(const std::string& id) const;
 
-private:
+  private:
     void load(const QString& path);
     std::vector<Entry> entries_;
     std::vector<PluginError> errors_;

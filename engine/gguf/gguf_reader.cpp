@@ -17,7 +17,7 @@ constexpr uint64_t kMaxStringLen = uint64_t{1} << 30;
 constexpr int kMaxArrayDepth = 4;
 
 class Cursor {
-public:
+  public:
     Cursor(std::span<const uint8_t> b, const std::string& file) : b_(b), file_(file) {}
     uint64_t pos() const { return pos_; }
     uint64_t remaining() const { return b_.size() - pos_; }
@@ -52,7 +52,7 @@ public:
         return s;
     }
 
-private:
+  private:
     std::span<const uint8_t> b_;
     const std::string& file_;
     uint64_t pos_ = 0;
@@ -83,29 +83,53 @@ uint64_t min_encoded_size(GgufType t) {
     return 1;
 }
 
-bool valid_value_type(uint32_t t) { return t <= 12; }
+bool valid_value_type(uint32_t t) {
+    return t <= 12;
+}
 
 GgufValue read_value(Cursor& c, GgufType type, const std::string& field, int depth) {
     GgufValue v;
     v.type = type;
     switch (type) {
-        case GgufType::U8: v.num.u = c.read<uint8_t>(field); break;
-        case GgufType::I8: v.num.i = c.read<int8_t>(field); break;
-        case GgufType::U16: v.num.u = c.read<uint16_t>(field); break;
-        case GgufType::I16: v.num.i = c.read<int16_t>(field); break;
-        case GgufType::U32: v.num.u = c.read<uint32_t>(field); break;
-        case GgufType::I32: v.num.i = c.read<int32_t>(field); break;
-        case GgufType::U64: v.num.u = c.read<uint64_t>(field); break;
-        case GgufType::I64: v.num.i = c.read<int64_t>(field); break;
-        case GgufType::F32: v.num.f = c.read<float>(field); break;
-        case GgufType::F64: v.num.f = c.read<double>(field); break;
+        case GgufType::U8:
+            v.num.u = c.read<uint8_t>(field);
+            break;
+        case GgufType::I8:
+            v.num.i = c.read<int8_t>(field);
+            break;
+        case GgufType::U16:
+            v.num.u = c.read<uint16_t>(field);
+            break;
+        case GgufType::I16:
+            v.num.i = c.read<int16_t>(field);
+            break;
+        case GgufType::U32:
+            v.num.u = c.read<uint32_t>(field);
+            break;
+        case GgufType::I32:
+            v.num.i = c.read<int32_t>(field);
+            break;
+        case GgufType::U64:
+            v.num.u = c.read<uint64_t>(field);
+            break;
+        case GgufType::I64:
+            v.num.i = c.read<int64_t>(field);
+            break;
+        case GgufType::F32:
+            v.num.f = c.read<float>(field);
+            break;
+        case GgufType::F64:
+            v.num.f = c.read<double>(field);
+            break;
         case GgufType::Bool: {
             uint8_t b = c.read<uint8_t>(field);
             if (b > 1) c.fail(field + ": bool value " + std::to_string(b) + " is not 0 or 1");
             v.num.u = b;
             break;
         }
-        case GgufType::String: v.str = c.read_string(field); break;
+        case GgufType::String:
+            v.str = c.read_string(field);
+            break;
         case GgufType::Array: {
             if (depth >= kMaxArrayDepth) c.fail(field + ": arrays nested too deeply");
             uint32_t et = c.read<uint32_t>(field + " element type");
@@ -127,7 +151,7 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& field, int dep
 }  // namespace
 
 std::string_view gguf_type_name(GgufType t) {
-    static const char* names[] = {"u8",  "i8",   "u16",    "i16",   "u32", "i32", "f32",
+    static const char* names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                   "bool", "string", "array", "u64", "i64", "f64"};
     auto i = static_cast<uint32_t>(t);
     return i <= 12 ? names[i] : "?";
@@ -135,8 +159,14 @@ std::string_view gguf_type_name(GgufType t) {
 
 bool GgufValue::is_integer() const {
     switch (type) {
-        case GgufType::U8: case GgufType::I8: case GgufType::U16: case GgufType::I16:
-        case GgufType::U32: case GgufType::I32: case GgufType::U64: case GgufType::I64:
+        case GgufType::U8:
+        case GgufType::I8:
+        case GgufType::U16:
+        case GgufType::I16:
+        case GgufType::U32:
+        case GgufType::I32:
+        case GgufType::U64:
+        case GgufType::I64:
         case GgufType::Bool:
             return true;
         default:
@@ -146,13 +176,20 @@ bool GgufValue::is_integer() const {
 
 int64_t GgufValue::as_int() const {
     switch (type) {
-        case GgufType::U8: case GgufType::U16: case GgufType::U32: case GgufType::U64:
+        case GgufType::U8:
+        case GgufType::U16:
+        case GgufType::U32:
+        case GgufType::U64:
         case GgufType::Bool:
             return static_cast<int64_t>(num.u);
-        case GgufType::I8: case GgufType::I16: case GgufType::I32: case GgufType::I64:
+        case GgufType::I8:
+        case GgufType::I16:
+        case GgufType::I32:
+        case GgufType::I64:
             return num.i;
         default:
-            throw Error("value of type " + std::string(gguf_type_name(type)) + " is not an integer");
+            throw Error("value of type " + std::string(gguf_type_name(type)) +
+                        " is not an integer");
     }
 }
 
@@ -164,9 +201,16 @@ double GgufValue::as_double() const {
 std::string GgufValue::to_string(size_t max_items) const {
     std::ostringstream s;
     switch (type) {
-        case GgufType::String: s << '"' << str << '"'; break;
-        case GgufType::F32: case GgufType::F64: s << num.f; break;
-        case GgufType::Bool: s << (num.u ? "true" : "false"); break;
+        case GgufType::String:
+            s << '"' << str << '"';
+            break;
+        case GgufType::F32:
+        case GgufType::F64:
+            s << num.f;
+            break;
+        case GgufType::Bool:
+            s << (num.u ? "true" : "false");
+            break;
         case GgufType::Array: {
             s << "[" << gguf_type_name(elem_type) << " x " << items.size() << "]";
             if (!items.empty()) {
@@ -177,7 +221,9 @@ std::string GgufValue::to_string(size_t max_items) const {
             }
             break;
         }
-        default: s << as_int(); break;
+        default:
+            s << as_int();
+            break;
     }
     return s.str();
 }
@@ -218,7 +264,8 @@ void GgufFile::parse_all() {
     uint64_t n_tensors = c.read<uint64_t>("tensor count");
     uint64_t n_kv = c.read<uint64_t>("metadata count");
     // A kv needs >= 8 (key length) + 4 (type) + 1 bytes; a tensor info >= 8+4+4+8.
-    if (n_kv > c.remaining() / 13) c.fail("metadata count " + std::to_string(n_kv) + " exceeds the file size");
+    if (n_kv > c.remaining() / 13)
+        c.fail("metadata count " + std::to_string(n_kv) + " exceeds the file size");
     if (n_tensors > c.remaining() / 24)
         c.fail("tensor count " + std::to_string(n_tensors) + " exceeds the file size");
 
@@ -254,7 +301,8 @@ void GgufFile::parse_all() {
         for (uint32_t d = 0; d < nd; ++d) {
             uint64_t ne = c.read<uint64_t>(field + " dimension");
             if (ne == 0 || ne > (uint64_t{1} << 40))
-                c.fail(field + ": dimension " + std::to_string(d) + " has size " + std::to_string(ne));
+                c.fail(field + ": dimension " + std::to_string(d) + " has size " +
+                       std::to_string(ne));
             if (n_el > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(ne))
                 c.fail(field + ": element count overflows");
             n_el *= static_cast<int64_t>(ne);
@@ -265,9 +313,11 @@ void GgufFile::parse_all() {
         if (!ti) c.fail(field + ": unknown tensor type " + std::to_string(type));
         t.type = ti->type;
         if (t.dims[0] % ti->block_elems != 0)
-            c.fail(field + ": row size " + std::to_string(t.dims[0]) + " is not a multiple of the " +
-                   std::string(ti->name) + " block size " + std::to_string(ti->block_elems));
-        t.n_bytes = static_cast<uint64_t>(n_el / ti->block_elems) * static_cast<uint64_t>(ti->block_bytes);
+            c.fail(field + ": row size " + std::to_string(t.dims[0]) +
+                   " is not a multiple of the " + std::string(ti->name) + " block size " +
+                   std::to_string(ti->block_elems));
+        t.n_bytes =
+            static_cast<uint64_t>(n_el / ti->block_elems) * static_cast<uint64_t>(ti->block_bytes);
         t.offset = c.read<uint64_t>(field + " offset");
         if (t.offset % alignment_ != 0)
             c.fail(field + ": data offset " + std::to_string(t.offset) + " is not aligned to " +
@@ -284,8 +334,9 @@ void GgufFile::parse_all() {
         if (data > bytes_.size() || t.offset > bytes_.size() - data ||
             t.n_bytes > bytes_.size() - data - t.offset) {
             std::ostringstream s;
-            s << path_ << ": tensor '" << t.name << "' data (offset " << t.offset << ", " << t.n_bytes
-              << " bytes) runs past the end of the file (" << bytes_.size() << " bytes)";
+            s << path_ << ": tensor '" << t.name << "' data (offset " << t.offset << ", "
+              << t.n_bytes << " bytes) runs past the end of the file (" << bytes_.size()
+              << " bytes)";
             throw Error(s.str());
         }
         t.data = bytes_.data() + data + t.offset;
@@ -317,7 +368,8 @@ std::string GgufFile::get_string(std::string_view key) const {
 
 int64_t GgufFile::get_int(std::string_view key) const {
     const auto& v = must(*this, key);
-    if (!v.is_integer()) throw Error(path_ + ": metadata '" + std::string(key) + "' is not an integer");
+    if (!v.is_integer())
+        throw Error(path_ + ": metadata '" + std::string(key) + "' is not an integer");
     return v.as_int();
 }
 

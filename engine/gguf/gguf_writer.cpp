@@ -76,11 +76,12 @@ void GgufWriter::add_i32_array(const std::string& key, const std::vector<int32_t
     ++n_kv_;
 }
 
-void GgufWriter::add_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& dims,
-                            std::vector<uint8_t> data) {
+void GgufWriter::add_tensor(const std::string& name, GgmlType type,
+                            const std::vector<int64_t>& dims, std::vector<uint8_t> data) {
     auto ti = type_info(static_cast<uint32_t>(type));
     if (!ti) throw Error("gguf writer: tensor '" + name + "' has an unknown type");
-    if (dims.empty() || dims.size() > 4) throw Error("gguf writer: tensor '" + name + "' needs 1..4 dims");
+    if (dims.empty() || dims.size() > 4)
+        throw Error("gguf writer: tensor '" + name + "' needs 1..4 dims");
     int64_t n = 1;
     for (auto d : dims) n *= d;
     if (dims[0] % ti->block_elems != 0)

@@ -8,14 +8,14 @@
 namespace rs {
 
 class MappedFile {
-public:
+  public:
     explicit MappedFile(const std::string& path);  // throws rs::Error
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;
     std::span<const uint8_t> bytes() const { return {data_, size_}; }
 
-private:
+  private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
 };

@@ -7,13 +7,20 @@
 
 namespace rs {
 
-KvCache::KvCache(int n_layers, int kv_dim, int max_tokens, int max_seq_len, KvType type, int block_tokens)
-    : n_layers_(n_layers), kv_dim_(kv_dim), bt_(block_tokens), max_seq_len_(max_seq_len), type_(type) {
+KvCache::KvCache(int n_layers, int kv_dim, int max_tokens, int max_seq_len, KvType type,
+                 int block_tokens)
+    : n_layers_(n_layers),
+      kv_dim_(kv_dim),
+      bt_(block_tokens),
+      max_seq_len_(max_seq_len),
+      type_(type) {
     if (n_layers <= 0 || kv_dim <= 0 || max_tokens <= 0 || block_tokens <= 0)
         throw Error("kv cache: invalid geometry");
     n_blocks_ = (max_tokens + bt_ - 1) / bt_;
-    k_.assign(static_cast<size_t>(n_layers), std::vector<uint8_t>(static_cast<size_t>(n_blocks_) * block_bytes()));
-    v_.assign(static_cast<size_t>(n_layers), std::vector<uint8_t>(static_cast<size_t>(n_blocks_) * block_bytes()));
+    k_.assign(static_cast<size_t>(n_layers),
+              std::vector<uint8_t>(static_cast<size_t>(n_blocks_) * block_bytes()));
+    v_.assign(static_cast<size_t>(n_layers),
+              std::vector<uint8_t>(static_cast<size_t>(n_blocks_) * block_bytes()));
     refs_.assign(static_cast<size_t>(n_blocks_), 0);
     for (int b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
 }
@@ -23,7 +30,9 @@ KvCache::Seq& KvCache::seq_ref(int seq) {
         throw Error("kv cache: no sequence " + std::to_string(seq));
     return seqs_[static_cast<size_t>(seq)];
 }
-const KvCache::Seq& KvCache::seq_ref(int seq) const { return const_cast<KvCache*>(this)->seq_ref(seq); }
+const KvCache::Seq& KvCache::seq_ref(int seq) const {
+    return const_cast<KvCache*>(this)->seq_ref(seq);
+}
 
 int KvCache::create() {
     for (size_t i = 0; i < seqs_.size(); ++i) {
@@ -55,10 +64,13 @@ void KvCache::release(int seq) {
 }
 
 bool KvCache::alive(int seq) const {
-    return seq >= 0 && seq < static_cast<int>(seqs_.size()) && seqs_[static_cast<size_t>(seq)].alive;
+    return seq >= 0 && seq < static_cast<int>(seqs_.size()) &&
+           seqs_[static_cast<size_t>(seq)].alive;
 }
 
-int KvCache::length(int seq) const { return seq_ref(seq).len; }
+int KvCache::length(int seq) const {
+    return seq_ref(seq).len;
+}
 
 int KvCache::alloc_block() {
     int b = free_.back();
@@ -82,10 +94,12 @@ void KvCache::reserve(int seq, int n) {
     if (n <= 0) return;
     if (s.len + n > max_seq_len_)
         throw Error("context overflow: sequence " + std::to_string(seq) + " would reach " +
-                    std::to_string(s.len + n) + " tokens, the context length is " + std::to_string(max_seq_len_));
+                    std::to_string(s.len + n) + " tokens, the context length is " +
+                    std::to_string(max_seq_len_));
     int have = static_cast<int>(s.blocks.size());
     int need = (s.len + n + bt_ - 1) / bt_;
-    bool cow = s.len % bt_ != 0 && refs_[static_cast<size_t>(s.blocks[static_cast<size_t>(s.len / bt_)])] > 1;
+    bool cow = s.len % bt_ != 0 &&
+               refs_[static_cast<size_t>(s.blocks[static_cast<size_t>(s.len / bt_)])] > 1;
     int new_blocks = need - have + (cow ? 1 : 0);
     if (new_blocks > static_cast<int>(free_.size()))
         throw Error("kv cache full: " + std::to_string(new_blocks) + " more blocks needed, " +
@@ -103,7 +117,8 @@ void KvCache::reserve(int seq, int n) {
 
 void KvCache::commit(int seq, int n) {
     Seq& s = seq_ref(seq);
-    if (s.len + n > static_cast<int>(s.blocks.size()) * bt_) throw Error("kv cache: commit without reserve");
+    if (s.len + n > static_cast<int>(s.blocks.size()) * bt_)
+        throw Error("kv cache: commit without reserve");
     s.len += n;
 }
 

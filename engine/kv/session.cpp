@@ -31,7 +31,8 @@ std::vector<float> Session::eval(int seq, std::span<const TokenId> tokens, bool 
         rows.clear();
         for (size_t i = 0; i < n; ++i) {
             bool last = done + i + 1 == tokens.size();
-            rows.push_back({seq, start + static_cast<int>(done + i), tokens[done + i], all_logits || last});
+            rows.push_back(
+                {seq, start + static_cast<int>(done + i), tokens[done + i], all_logits || last});
         }
         float* dst = all_logits ? out.data() + done * V : out.data();
         backend_->forward(rows, *kv_, dst);
@@ -56,7 +57,8 @@ std::vector<float> Session::decode(std::span<const int> seqs, std::span<const To
         if (l < -1 || l >= model_.config().n_layers)
             throw Error("hidden-state tap layer " + std::to_string(l) + " is outside the model's " +
                         std::to_string(model_.config().n_layers) + " layers");
-    hidden.assign(tap_layers.empty() ? 0 : seqs.size() * tap_layers.size() * static_cast<size_t>(D), 0.0f);
+    hidden.assign(tap_layers.empty() ? 0 : seqs.size() * tap_layers.size() * static_cast<size_t>(D),
+                  0.0f);
     const int V = n_vocab();
     std::vector<float> out(seqs.size() * static_cast<size_t>(V));
     for (int s : seqs) kv_->reserve(s, 1);
@@ -65,8 +67,10 @@ std::vector<float> Session::decode(std::span<const int> seqs, std::span<const To
         size_t n = std::min(seqs.size() - done, static_cast<size_t>(max_batch_));
         rows.clear();
         for (size_t i = 0; i < n; ++i)
-            rows.push_back({seqs[done + i], kv_->length(seqs[done + i]), tokens[done + i], true, !tap_layers.empty()});
-        TapRequest taps{tap_layers, hidden.data() + done * tap_layers.size() * static_cast<size_t>(D)};
+            rows.push_back({seqs[done + i], kv_->length(seqs[done + i]), tokens[done + i], true,
+                            !tap_layers.empty()});
+        TapRequest taps{tap_layers,
+                        hidden.data() + done * tap_layers.size() * static_cast<size_t>(D)};
         backend_->forward(rows, *kv_, out.data() + done * V, tap_layers.empty() ? nullptr : &taps);
         for (size_t i = 0; i < n; ++i) kv_->commit(seqs[done + i], 1);
         ++passes_;

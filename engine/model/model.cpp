@@ -12,7 +12,8 @@ bool computable(uint32_t type) {
     float probe[32];
     // Types without a direct kernel still work if rows can be dequantized.
     static const uint8_t zeros[64] = {};
-    return type == 3 || type == 6 || type == 7 ? kernels::dequantize_row(type, zeros, probe, 32) : false;
+    return type == 3 || type == 6 || type == 7 ? kernels::dequantize_row(type, zeros, probe, 32)
+                                               : false;
 }
 
 }  // namespace
@@ -24,25 +25,30 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
     ModelConfig& c = m->cfg_;
     c.arch = f.get_string("general.architecture", "");
     if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3")
-        throw Error(path + ": unsupported architecture '" + c.arch + "' (supported: llama, qwen2, qwen3)");
+        throw Error(path + ": unsupported architecture '" + c.arch +
+                    "' (supported: llama, qwen2, qwen3)");
     auto key = [&](const char* k) { return c.arch + "." + k; };
     auto pos_int = [&](const char* k) {
         int64_t v = f.get_int(key(k));
-        if (v <= 0 || v > (1 << 24)) throw Error(path + ": " + key(k) + " = " + std::to_string(v) + " is invalid");
+        if (v <= 0 || v > (1 << 24))
+            throw Error(path + ": " + key(k) + " = " + std::to_string(v) + " is invalid");
         return static_cast<int>(v);
     };
     c.dim = pos_int("embedding_length");
     c.n_layers = pos_int("block_count");
     c.n_heads = pos_int("attention.head_count");
-    c.n_kv_heads = f.has(key("attention.head_count_kv")) ? pos_int("attention.head_count_kv") : c.n_heads;
+    c.n_kv_heads =
+        f.has(key("attention.head_count_kv")) ? pos_int("attention.head_count_kv") : c.n_heads;
     c.ffn_dim = pos_int("feed_forward_length");
     c.ctx = pos_int("context_length");
-    c.head_dim = f.has(key("attention.key_length")) ? pos_int("attention.key_length") : c.dim / c.n_heads;
+    c.head_dim =
+        f.has(key("attention.key_length")) ? pos_int("attention.key_length") : c.dim / c.n_heads;
     if (c.n_heads % c.n_kv_heads != 0)
-        throw Error(path + ": head count " + std::to_string(c.n_heads) + " is not a multiple of the KV head count " +
-                    std::to_string(c.n_kv_heads));
+        throw Error(path + ": head count " + std::to_string(c.n_heads) +
+                    " is not a multiple of the KV head count " + std::to_string(c.n_kv_heads));
     c.rope_dim = f.has(key("rope.dimension_count")) ? pos_int("rope.dimension_count") : c.head_dim;
-    if (c.rope_dim > c.head_dim || c.rope_dim % 2) throw Error(path + ": invalid rope.dimension_count");
+    if (c.rope_dim > c.head_dim || c.rope_dim % 2)
+        throw Error(path + ": invalid rope.dimension_count");
     c.rope_neox = c.arch != "llama";
     c.rope_base = static_cast<float>(f.get_float(key("rope.freq_base"), 10000.0));
     if (f.get_string(key("rope.scaling.type"), "none") == "linear") {
@@ -70,8 +76,10 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
         }
         auto type = static_cast<uint32_t>(t->type);
         if (!computable(type))
-            throw Error(path + ": tensor '" + name + "' has type " + std::string(type_name(t->type)) +
-                        ", which the CPU backend does not support (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, "
+            throw Error(path + ": tensor '" + name + "' has type " +
+                        std::string(type_name(t->type)) +
+                        ", which the CPU backend does not support (supported: F32, F16, BF16, "
+                        "Q4_0, Q4_1, Q5_0, "
                         "Q5_1, Q8_0, Q4_K, Q6_K)");
         Weight w;
         w.tensor = t;
@@ -116,7 +124,9 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
         L.ffn_gate = get(p + "ffn_gate.weight", {D, F}, true);
         L.ffn_up = get(p + "ffn_up.weight", {D, F}, true);
         L.ffn_down = get(p + "ffn_down.weight", {F, D}, true);
-        for (const Weight* w : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm}) norm_type_ok(*w);
+        for (const Weight* w :
+             {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm})
+            norm_type_ok(*w);
         c.qkv_bias = c.qkv_bias || L.bq;
         c.qk_norm = c.qk_norm || L.q_norm;
         m->layers.push_back(L);

@@ -18,7 +18,7 @@ uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
 }
 
 class RepetitionPenalty final : public SamplerStage {
-public:
+  public:
     RepetitionPenalty(float p, int n) : p_(p), n_(n) {}
     std::string name() const override { return "repetition_penalty"; }
     void apply(Candidates& c, std::span<const TokenId> h) const override {
@@ -31,13 +31,13 @@ public:
         c.sorted = false;
     }
 
-private:
+  private:
     float p_;
     int n_;
 };
 
 class Temperature final : public SamplerStage {
-public:
+  public:
     explicit Temperature(float t) : t_(t) {}
     std::string name() const override { return "temperature"; }
     void apply(Candidates& c, std::span<const TokenId>) const override {
@@ -45,12 +45,12 @@ public:
         for (auto& x : c.items) x.logit /= t_;
     }
 
-private:
+  private:
     float t_;
 };
 
 class TopK final : public SamplerStage {
-public:
+  public:
     explicit TopK(int k) : k_(k) {}
     std::string name() const override { return "top_k"; }
     void apply(Candidates& c, std::span<const TokenId>) const override {
@@ -59,7 +59,7 @@ public:
         c.items.resize(static_cast<size_t>(k_));
     }
 
-private:
+  private:
     int k_;
 };
 
@@ -74,7 +74,7 @@ std::vector<double> softmax(const Candidates& c) {
 }
 
 class TopP final : public SamplerStage {
-public:
+  public:
     explicit TopP(float p) : p_(p) {}
     std::string name() const override { return "top_p"; }
     void apply(Candidates& c, std::span<const TokenId>) const override {
@@ -93,12 +93,12 @@ public:
         c.items.resize(keep);
     }
 
-private:
+  private:
     float p_;
 };
 
 class MinP final : public SamplerStage {
-public:
+  public:
     explicit MinP(float p) : p_(p) {}
     std::string name() const override { return "min_p"; }
     void apply(Candidates& c, std::span<const TokenId>) const override {
@@ -110,7 +110,7 @@ public:
         c.items.resize(keep);
     }
 
-private:
+  private:
     float p_;
 };
 
@@ -131,11 +131,21 @@ void Candidates::sort() {
     sorted = true;
 }
 
-std::unique_ptr<SamplerStage> make_repetition_penalty(float p, int n) { return std::make_unique<RepetitionPenalty>(p, n); }
-std::unique_ptr<SamplerStage> make_temperature(float t) { return std::make_unique<Temperature>(t); }
-std::unique_ptr<SamplerStage> make_top_k(int k) { return std::make_unique<TopK>(k); }
-std::unique_ptr<SamplerStage> make_top_p(float p) { return std::make_unique<TopP>(p); }
-std::unique_ptr<SamplerStage> make_min_p(float p) { return std::make_unique<MinP>(p); }
+std::unique_ptr<SamplerStage> make_repetition_penalty(float p, int n) {
+    return std::make_unique<RepetitionPenalty>(p, n);
+}
+std::unique_ptr<SamplerStage> make_temperature(float t) {
+    return std::make_unique<Temperature>(t);
+}
+std::unique_ptr<SamplerStage> make_top_k(int k) {
+    return std::make_unique<TopK>(k);
+}
+std::unique_ptr<SamplerStage> make_top_p(float p) {
+    return std::make_unique<TopP>(p);
+}
+std::unique_ptr<SamplerStage> make_min_p(float p) {
+    return std::make_unique<MinP>(p);
+}
 
 void SamplingParams::validate() const {
     auto bad = [](const char* name, double v, const char* range) {
@@ -147,8 +157,10 @@ void SamplingParams::validate() const {
     if (top_k < 0) bad("top_k", top_k, "[0, n_vocab]");
     if (!(top_p > 0 && top_p <= 1)) bad("top_p", top_p, "(0, 1]");
     if (!(min_p >= 0 && min_p < 1)) bad("min_p", min_p, "[0, 1)");
-    if (!(repeat_penalty > 0 && repeat_penalty <= 10)) bad("repeat_penalty", repeat_penalty, "(0, 10]");
-    if (n_alternatives < 0 || n_alternatives > 100) bad("n_alternatives", n_alternatives, "[0, 100]");
+    if (!(repeat_penalty > 0 && repeat_penalty <= 10))
+        bad("repeat_penalty", repeat_penalty, "(0, 10]");
+    if (n_alternatives < 0 || n_alternatives > 100)
+        bad("n_alternatives", n_alternatives, "[0, 100]");
 }
 
 void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out) {
@@ -176,7 +188,9 @@ void distribution_signals(const float* logits, int n, float temperature, int k, 
         std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
             return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
         });
-        for (int j = 0; j < k; ++j) out.top.emplace_back(idx[static_cast<size_t>(j)], static_cast<float>(logits[idx[static_cast<size_t>(j)]] / t - lse));
+        for (int j = 0; j < k; ++j)
+            out.top.emplace_back(idx[static_cast<size_t>(j)],
+                                 static_cast<float>(logits[idx[static_cast<size_t>(j)]] / t - lse));
     }
 }
 
@@ -189,8 +203,8 @@ Sampler::Sampler(const SamplingParams& p) : p_(p) {
     chain_.push_back(make_min_p(p.min_p));
 }
 
-TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const TokenId> history, uint64_t stream,
-                             uint64_t pos) const {
+TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const TokenId> history,
+                             uint64_t stream, uint64_t pos) const {
     TokenSignals sig;
     if (p_.temperature <= 0) {
         int best = 0;

@@ -9,21 +9,34 @@ namespace rs {
 
 const char* event_name(EventKind k) {
     switch (k) {
-        case EventKind::RunStarted: return "run_started";
-        case EventKind::NodeAdded: return "node_added";
-        case EventKind::TokensAppended: return "tokens_appended";
-        case EventKind::NodeStatusChanged: return "node_status";
-        case EventKind::NodeScored: return "node_scored";
-        case EventKind::AnswerFound: return "answer_found";
-        case EventKind::HiddenState: return "hidden_state";
-        case EventKind::Metrics: return "metrics";
-        case EventKind::RunFinished: return "run_finished";
+        case EventKind::RunStarted:
+            return "run_started";
+        case EventKind::NodeAdded:
+            return "node_added";
+        case EventKind::TokensAppended:
+            return "tokens_appended";
+        case EventKind::NodeStatusChanged:
+            return "node_status";
+        case EventKind::NodeScored:
+            return "node_scored";
+        case EventKind::AnswerFound:
+            return "answer_found";
+        case EventKind::HiddenState:
+            return "hidden_state";
+        case EventKind::Metrics:
+            return "metrics";
+        case EventKind::RunFinished:
+            return "run_finished";
     }
     return "?";
 }
 
-SearchContext::SearchContext(Session& session, Task task, RunConfig config, std::vector<RunObserver*> observers)
-    : session_(session), task_(std::move(task)), cfg_(std::move(config)), observers_(std::move(observers)),
+SearchContext::SearchContext(Session& session, Task task, RunConfig config,
+                             std::vector<RunObserver*> observers)
+    : session_(session),
+      task_(std::move(task)),
+      cfg_(std::move(config)),
+      observers_(std::move(observers)),
       sampler_(cfg_.sampling) {
     t0_ = last_metrics_ = std::chrono::steady_clock::now();
     passes0_ = session_.forward_passes();
@@ -31,8 +44,8 @@ SearchContext::SearchContext(Session& session, Task task, RunConfig config, std:
     std::vector<TokenId> prompt = tok.encode(task_.prompt, true, false);
     if (prompt.empty()) throw Error("the prompt is empty");
     if (static_cast<int>(prompt.size()) >= session_.n_ctx())
-        throw Error("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " +
-                    std::to_string(session_.n_ctx()));
+        throw Error("prompt of " + std::to_string(prompt.size()) +
+                    " tokens does not fit the context of " + std::to_string(session_.n_ctx()));
     int r = tree_.add(-1);
     Node& root = tree_.at(r);
     root.text = task_.prompt;
@@ -76,7 +89,8 @@ std::vector<int> SearchContext::expand(int node, int n, float temperature) {
     return expand_many({{node, n}}, temperature);
 }
 
-std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int>>& requests, float temperature) {
+std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int>>& requests,
+                                            float temperature) {
     std::unique_ptr<Sampler> override_sampler;
     if (temperature >= 0) {
         SamplingParams sp = cfg_.sampling;
@@ -140,16 +154,19 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
         }
         if (seqs.empty()) break;
         if (pause_)
-            while (pause_->load() && !(cancel_ && cancel_->load())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            while (pause_->load() && !(cancel_ && cancel_->load()))
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
         std::vector<float> hidden;
         std::vector<float> logits = session_.decode(seqs, toks, cfg_.tap_layers, hidden);
         const int V = session_.n_vocab();
-        const size_t hid_row = cfg_.tap_layers.size() * static_cast<size_t>(session_.model().config().dim);
+        const size_t hid_row =
+            cfg_.tap_layers.size() * static_cast<size_t>(session_.model().config().dim);
         for (size_t k = 0; k < idx.size(); ++k) {
             Active& a = act[idx[k]];
             a.br.position += 1;
-            TokenSignals sig = sampler.sample(logits.data() + k * static_cast<size_t>(V), V, a.br.history,
-                                               static_cast<uint64_t>(a.node), static_cast<uint64_t>(a.br.position));
+            TokenSignals sig =
+                sampler.sample(logits.data() + k * static_cast<size_t>(V), V, a.br.history,
+                               static_cast<uint64_t>(a.node), static_cast<uint64_t>(a.br.position));
             ++tokens_;
             Node& nd = tree_.at(a.node);
             TokenRecord rec;
@@ -158,7 +175,8 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             rec.entropy = sig.entropy;
             rec.varentropy = sig.varentropy;
             rec.top = std::move(sig.top);
-            for (const auto& [id, lp] : rec.top) rec.top_pieces.push_back(tok.token_to_piece(id, true));
+            for (const auto& [id, lp] : rec.top)
+                rec.top_pieces.push_back(tok.token_to_piece(id, true));
             auto record_hidden = [&] {
                 if (hid_row == 0) return;
                 const float* h = hidden.data() + k * hid_row;
@@ -186,13 +204,15 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             e.node = a.node;
             e.tokens.push_back(rec);
             publish(std::move(e));
-            if (rec.piece.find(cfg_.step_delimiter) != std::string::npos || a.step_tokens >= cfg_.max_step_tokens) {
+            if (rec.piece.find(cfg_.step_delimiter) != std::string::npos ||
+                a.step_tokens >= cfg_.max_step_tokens) {
                 a.done = true;
                 record_hidden();
             }
         }
         kv_peak_ = std::max(kv_peak_, session_.kv().stats().bytes_used());
-        if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100)) publish_metrics();
+        if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100))
+            publish_metrics();
     }
     for (Active& a : act) {
         branches_[a.node] = std::move(a.br);
@@ -227,7 +247,8 @@ void SearchContext::mark_terminal_if_answered(int id) {
 void SearchContext::release_branch(int node) {
     auto it = branches_.find(node);
     if (it == branches_.end()) return;
-    if (it->second.seq >= 0 && session_.kv().alive(it->second.seq)) session_.release(it->second.seq);
+    if (it->second.seq >= 0 && session_.kv().alive(it->second.seq))
+        session_.release(it->second.seq);
     it->second.seq = -1;
 }
 
@@ -286,14 +307,16 @@ bool SearchContext::budget_exhausted() const {
     if (cfg_.max_tokens > 0 && tokens_ >= cfg_.max_tokens) return true;
     if (cfg_.max_passes > 0 && session_.forward_passes() - passes0_ >= cfg_.max_passes) return true;
     if (cfg_.max_seconds > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count() >= cfg_.max_seconds)
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count() >=
+            cfg_.max_seconds)
         return true;
     return false;
 }
 
 bool SearchContext::should_stop() {
     if (pause_)
-        while (pause_->load() && !(cancel_ && cancel_->load())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        while (pause_->load() && !(cancel_ && cancel_->load()))
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
     return (cancel_ && cancel_->load()) || budget_exhausted();
 }
 
@@ -332,18 +355,23 @@ void SearchContext::finish(const std::string& reason) {
     e.key = reason;
     e.text = final_answer_;
     e.node = final_node_;
-    e.correct = task_.answer.empty() || final_answer_.empty() ? -1 : answers_equal(final_answer_, task_.answer);
+    e.correct = task_.answer.empty() || final_answer_.empty()
+                    ? -1
+                    : answers_equal(final_answer_, task_.answer);
     e.metrics = metrics();
     publish(e);
 }
 
-double SearchContext::continuation_logprob(const std::string& prefix, const std::string& continuation) {
+double SearchContext::continuation_logprob(const std::string& prefix,
+                                           const std::string& continuation) {
     const Tokenizer& tok = session_.model().tokenizer();
-    std::vector<TokenId> p = tok.encode(prefix, true, false), c = tok.encode(continuation, false, false);
+    std::vector<TokenId> p = tok.encode(prefix, true, false),
+                         c = tok.encode(continuation, false, false);
     if (c.empty()) return 0.0;
     std::vector<TokenId> all = p;
     all.insert(all.end(), c.begin(), c.end());
-    if (static_cast<int>(all.size()) >= session_.n_ctx()) throw Error("scorer prompt does not fit the context");
+    if (static_cast<int>(all.size()) >= session_.n_ctx())
+        throw Error("scorer prompt does not fit the context");
     int seq = session_.create();
     std::vector<float> logits;
     try {
@@ -367,7 +395,8 @@ double SearchContext::continuation_logprob(const std::string& prefix, const std:
 std::vector<float> SearchContext::next_token_logprobs(const std::string& text) {
     const Tokenizer& tok = session_.model().tokenizer();
     std::vector<TokenId> ids = tok.encode(text, true, false);
-    if (static_cast<int>(ids.size()) >= session_.n_ctx()) throw Error("scorer prompt does not fit the context");
+    if (static_cast<int>(ids.size()) >= session_.n_ctx())
+        throw Error("scorer prompt does not fit the context");
     int seq = session_.create();
     std::vector<float> logits;
     try {

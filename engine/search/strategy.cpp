@@ -27,7 +27,8 @@ StrategyInfo strategy_info_from_json(const nlohmann::json& j) {
             ParamSpec ps;
             ps.name = p.at("name").get<std::string>();
             ps.type = p.at("type").get<std::string>();
-            if (ps.type != "int" && ps.type != "float" && ps.type != "bool" && ps.type != "string" && ps.type != "choice")
+            if (ps.type != "int" && ps.type != "float" && ps.type != "bool" &&
+                ps.type != "string" && ps.type != "choice")
                 throw Error("parameter '" + ps.name + "' has unknown type '" + ps.type + "'");
             ps.help = p.value("help", "");
             ps.dflt = p.at("default");
@@ -44,10 +45,12 @@ StrategyInfo strategy_info_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json strategy_info_to_json(const StrategyInfo& s) {
-    nlohmann::json j = {{"id", s.id}, {"name", s.name}, {"description", s.description}, {"paper", s.paper}};
+    nlohmann::json j = {
+        {"id", s.id}, {"name", s.name}, {"description", s.description}, {"paper", s.paper}};
     j["parameters"] = nlohmann::json::array();
     for (const auto& p : s.params) {
-        nlohmann::json q = {{"name", p.name}, {"type", p.type}, {"help", p.help}, {"default", p.dflt}};
+        nlohmann::json q = {
+            {"name", p.name}, {"type", p.type}, {"help", p.help}, {"default", p.dflt}};
         if (!p.min.is_null()) q["min"] = p.min;
         if (!p.max.is_null()) q["max"] = p.max;
         if (!p.choices.empty()) q["choices"] = p.choices;
@@ -58,11 +61,13 @@ nlohmann::json strategy_info_to_json(const StrategyInfo& s) {
 
 std::pair<std::string, std::string> split_setting(const std::string& kv) {
     auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw Error("setting '" + kv + "' is not of the form name=value");
+    if (eq == std::string::npos || eq == 0)
+        throw Error("setting '" + kv + "' is not of the form name=value");
     return {kv.substr(0, eq), kv.substr(eq + 1)};
 }
 
-Params resolve_params(const StrategyInfo& info, const std::vector<std::pair<std::string, std::string>>& sets) {
+Params resolve_params(const StrategyInfo& info,
+                      const std::vector<std::pair<std::string, std::string>>& sets) {
     Params out = nlohmann::json::object();
     for (const auto& p : info.params) out[p.name] = p.dflt;
     for (const auto& kv : sets) {
@@ -74,7 +79,9 @@ Params resolve_params(const StrategyInfo& info, const std::vector<std::pair<std:
             for (const auto& q : info.params) names += (names.empty() ? "" : ", ") + q.name;
             throw Error(info.id + ": unknown parameter '" + k + "' (parameters: " + names + ")");
         }
-        auto bad = [&](const std::string& why) { throw Error(info.id + ": parameter " + k + " = '" + v + "' " + why); };
+        auto bad = [&](const std::string& why) {
+            throw Error(info.id + ": parameter " + k + " = '" + v + "' " + why);
+        };
         char* end = nullptr;
         if (p->type == "int") {
             long long x = std::strtoll(v.c_str(), &end, 10);
@@ -85,9 +92,12 @@ Params resolve_params(const StrategyInfo& info, const std::vector<std::pair<std:
             if (v.empty() || *end || !std::isfinite(x)) bad("is not a number");
             out[k] = x;
         } else if (p->type == "bool") {
-            if (v == "true" || v == "1" || v == "yes") out[k] = true;
-            else if (v == "false" || v == "0" || v == "no") out[k] = false;
-            else bad("is not true/false");
+            if (v == "true" || v == "1" || v == "yes")
+                out[k] = true;
+            else if (v == "false" || v == "0" || v == "no")
+                out[k] = false;
+            else
+                bad("is not true/false");
         } else if (p->type == "choice") {
             if (std::find(p->choices.begin(), p->choices.end(), v) == p->choices.end()) {
                 std::string all;
@@ -103,10 +113,11 @@ Params resolve_params(const StrategyInfo& info, const std::vector<std::pair<std:
         const auto& val = out[p.name];
         if (!val.is_number()) continue;
         double x = val.get<double>();
-        if ((!p.min.is_null() && x < p.min.get<double>()) || (!p.max.is_null() && x > p.max.get<double>())) {
+        if ((!p.min.is_null() && x < p.min.get<double>()) ||
+            (!p.max.is_null() && x > p.max.get<double>())) {
             std::ostringstream s;
-            s << info.id << ": parameter " << p.name << " = " << val.dump() << " is outside [" << p.min.dump() << ", "
-              << p.max.dump() << "]";
+            s << info.id << ": parameter " << p.name << " = " << val.dump() << " is outside ["
+              << p.min.dump() << ", " << p.max.dump() << "]";
             throw Error(s.str());
         }
     }
@@ -122,15 +133,19 @@ RunOutcome run_strategy(Strategy& s, SearchContext& ctx, const Params& params) {
         out.status = "error";
         out.error = e.what();
     }
-    if (out.status != "error" && ctx.should_stop() && !ctx.budget_exhausted()) out.status = "cancelled";
+    if (out.status != "error" && ctx.should_stop() && !ctx.budget_exhausted())
+        out.status = "cancelled";
     ctx.finish(out.status);
     out.answer = ctx.chosen_answer();
-    out.correct = ctx.task().answer.empty() || out.answer.empty() ? -1 : answers_equal(out.answer, ctx.task().answer);
+    out.correct = ctx.task().answer.empty() || out.answer.empty()
+                      ? -1
+                      : answers_equal(out.answer, ctx.task().answer);
     out.metrics = ctx.metrics();
     return out;
 }
 
-std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves, const std::string& weight_key) {
+std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves,
+                       const std::string& weight_key) {
     std::map<std::string, Vote> by;
     for (int id : leaves) {
         const Node& n = ctx.node(id);

@@ -26,7 +26,9 @@ std::vector<Task> load_suite(const std::string& path) {
             Task t;
             t.id = j.at("id").is_string() ? j.at("id").get<std::string>() : j.at("id").dump();
             t.prompt = j.at("prompt").get<std::string>();
-            if (j.contains("answer")) t.answer = j["answer"].is_string() ? j["answer"].get<std::string>() : j["answer"].dump();
+            if (j.contains("answer"))
+                t.answer =
+                    j["answer"].is_string() ? j["answer"].get<std::string>() : j["answer"].dump();
             t.answer_pattern = j.value("answer_pattern", std::string(kDefaultPattern));
             std::regex check(t.answer_pattern);  // validate early
             out.push_back(std::move(t));
@@ -38,7 +40,8 @@ std::vector<Task> load_suite(const std::string& path) {
     return out;
 }
 
-Task find_task(const std::vector<Task>& suite, const std::string& id, const std::string& suite_name) {
+Task find_task(const std::vector<Task>& suite, const std::string& id,
+               const std::string& suite_name) {
     for (const auto& t : suite)
         if (t.id == id) return t;
     throw Error(suite_name + ": no task with id '" + id + "'");
@@ -59,7 +62,8 @@ bool answers_equal(const std::string& a, const std::string& b) {
     if (x.empty() || y.empty()) return false;
     char *ex = nullptr, *ey = nullptr;
     double dx = std::strtod(x.c_str(), &ex), dy = std::strtod(y.c_str(), &ey);
-    if (*ex == '\0' && *ey == '\0') return std::fabs(dx - dy) <= 1e-9 * std::max(1.0, std::fabs(dy));
+    if (*ex == '\0' && *ey == '\0')
+        return std::fabs(dx - dy) <= 1e-9 * std::max(1.0, std::fabs(dy));
     return x == y;
 }
 

@@ -6,10 +6,14 @@ namespace rs {
 
 const char* status_name(NodeStatus s) {
     switch (s) {
-        case NodeStatus::Open: return "open";
-        case NodeStatus::Expanded: return "expanded";
-        case NodeStatus::Pruned: return "pruned";
-        case NodeStatus::Terminal: return "terminal";
+        case NodeStatus::Open:
+            return "open";
+        case NodeStatus::Expanded:
+            return "expanded";
+        case NodeStatus::Pruned:
+            return "pruned";
+        case NodeStatus::Terminal:
+            return "terminal";
     }
     return "?";
 }

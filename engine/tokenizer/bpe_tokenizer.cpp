@@ -83,7 +83,8 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<TokenId>& ou
     }
     std::vector<Symbol> syms;
     for (size_t off = 0; off < word.size();) {
-        size_t n = std::min(word.size() - off, utf8::seq_len(static_cast<unsigned char>(word[off])));
+        size_t n =
+            std::min(word.size() - off, utf8::seq_len(static_cast<unsigned char>(word[off])));
         int idx = static_cast<int>(syms.size());
         syms.push_back({idx - 1, off + n == word.size() ? -1 : idx + 1, word.data() + off, n});
         off += n;

@@ -10,7 +10,7 @@
 namespace rs {
 
 class BpeTokenizer final : public Tokenizer {
-public:
+  public:
     explicit BpeTokenizer(const GgufFile& f);
     std::vector<TokenId> encode(std::string_view text, bool add_special,
                                 bool parse_special) const override {
@@ -18,8 +18,9 @@ public:
     }
     std::string token_to_piece(TokenId id, bool special) const override;
 
-private:
-    void encode_raw(std::string_view text, bool first_fragment, std::vector<TokenId>& out) const override;
+  private:
+    void encode_raw(std::string_view text, bool first_fragment,
+                    std::vector<TokenId>& out) const override;
     void encode_word(const std::string& word, std::vector<TokenId>& out) const;
     int merge_rank(const std::string& left, const std::string& right) const;
     std::string decode_bytes(const std::string& text) const;

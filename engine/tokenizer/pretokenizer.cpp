@@ -18,9 +18,13 @@ const char* kQwen2 =
     "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 // Code points that Unicode normalisation would fold are written as \x{...}.
 const char* kDeepseekLetters =
-    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-"
-    "ὅὈ-Ὅὐ-ὗὙὛὝὟ-\\x{1F7D}ᾀ-ᾴᾶ-ᾼ\\x{1FBE}ῂ-ῄῆ-ῌῐ-\\x{1FD3}ῖ-\\x{1FDB}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\\x{2126}ℨ\\x{212A}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-"
-    "ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+";
+    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-"
+    "ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-"
+    "ὅὈ-Ὅὐ-ὗὙὛὝὟ-\\x{1F7D}ᾀ-ᾴᾶ-ᾼ\\x{1FBE}ῂ-ῄῆ-ῌῐ-\\x{1FD3}ῖ-\\x{1FDB}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\\x{2126}"
+    "ℨ\\x{212A}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-"
+    "ꞇꞋ-"
+    "ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]"
+    "+";
 
 }  // namespace
 
@@ -28,10 +32,11 @@ std::vector<std::string> Pretokenizer::patterns_for(const std::string& pre) {
     if (pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe" || pre == "falcon3" ||
         pre == "dbrx" || pre == "smaug-bpe" || pre == "chatglm-bpe")
         return {kLlama3};
-    if (pre == "qwen2" || pre == "stablelm2" || pre == "deepseek-r1-qwen" || pre == "megrez") return {kQwen2};
+    if (pre == "qwen2" || pre == "stablelm2" || pre == "deepseek-r1-qwen" || pre == "megrez")
+        return {kQwen2};
     if (pre == "deepseek-llm")
-        return {"[\r\n]", kDeepseekLetters, "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", "[一-龥ࠀ-一가-퟿]+",
-                "\\p{N}+"};
+        return {"[\r\n]", kDeepseekLetters,           "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+                "\\s+$",  "[一-龥ࠀ-一가-퟿]+", "\\p{N}+"};
     if (pre == "deepseek-coder")
         return {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"};
     if (pre == "gpt-2" || pre == "mpt" || pre == "olmo" || pre == "jais" || pre == "phi-2" ||
@@ -40,13 +45,11 @@ std::vector<std::string> Pretokenizer::patterns_for(const std::string& pre) {
     if (pre == "starcoder" || pre == "refact" || pre == "command-r" || pre == "smollm" ||
         pre == "codeshell" || pre == "exaone" || pre == "minerva-7b")
         return {"\\p{N}", kGpt2};
-    if (pre == "falcon")
-        return {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2, "[0-9][0-9][0-9]"};
+    if (pre == "falcon") return {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2, "[0-9][0-9][0-9]"};
     if (pre == "poro-chat" || pre == "bloom" || pre == "gpt3-finnish")
         return {" ?[^(\\s|.,!?…。，、।۔،)]+"};
     if (pre == "viking") return {" ?[^(\\s|.,!?…。，、।۔،)]+", "\\p{N}"};
-    if (pre == "default")
-        return {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"};
+    if (pre == "default") return {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"};
     return {};
 }
 
@@ -65,14 +68,15 @@ Pretokenizer::Pretokenizer(const std::string& pre) {
         int err = 0;
         PCRE2_SIZE erroff = 0;
         auto r = std::make_unique<Regex>();
-        r->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.c_str()), p.size(),
-                                PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF, &err,
-                                &erroff, nullptr);
+        r->code =
+            pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.c_str()), p.size(),
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF,
+                          &err, &erroff, nullptr);
         if (!r->code) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(err, msg, sizeof msg);
-            throw Error("pre-tokenizer '" + pre + "': bad pattern at " + std::to_string(erroff) + ": " +
-                        reinterpret_cast<char*>(msg));
+            throw Error("pre-tokenizer '" + pre + "': bad pattern at " + std::to_string(erroff) +
+                        ": " + reinterpret_cast<char*>(msg));
         }
         pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter on failure
         regexes_.push_back(std::move(r));
@@ -97,7 +101,8 @@ std::vector<std::string_view> Pretokenizer::split(std::string_view text) const {
                 size_t s = ov[0], e = ov[1];
                 if (e == s) {  // empty match: step one character and retry
                     pos = s + 1;
-                    while (pos < fr.size() && (static_cast<unsigned char>(fr[pos]) & 0xC0) == 0x80) ++pos;
+                    while (pos < fr.size() && (static_cast<unsigned char>(fr[pos]) & 0xC0) == 0x80)
+                        ++pos;
                     continue;
                 }
                 if (s > last) next.push_back(fr.substr(last, s - last));

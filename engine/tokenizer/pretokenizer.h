@@ -12,7 +12,7 @@
 namespace rs {
 
 class Pretokenizer {
-public:
+  public:
     // Throws rs::Error for an unknown `pre` name.
     explicit Pretokenizer(const std::string& pre);
     ~Pretokenizer();
@@ -21,7 +21,7 @@ public:
     static std::vector<std::string> patterns_for(const std::string& pre);
     bool ignore_merges() const { return ignore_merges_; }
 
-private:
+  private:
     struct Regex;
     std::vector<std::unique_ptr<Regex>> regexes_;
     bool ignore_merges_ = false;

@@ -48,9 +48,12 @@ SpmTokenizer::SpmTokenizer(const GgufFile& f) {
     }
 }
 
-TokenId SpmTokenizer::byte_token(uint8_t b) const { return byte_ids_[b] >= 0 ? byte_ids_[b] : unk_; }
+TokenId SpmTokenizer::byte_token(uint8_t b) const {
+    return byte_ids_[b] >= 0 ? byte_ids_[b] : unk_;
+}
 
-void SpmTokenizer::encode_raw(std::string_view raw, bool first_fragment, std::vector<TokenId>& out) const {
+void SpmTokenizer::encode_raw(std::string_view raw, bool first_fragment,
+                              std::vector<TokenId>& out) const {
     std::string text;
     if (add_space_prefix_ && first_fragment) text = " ";
     text.append(raw);
@@ -108,7 +111,8 @@ void SpmTokenizer::encode_raw(std::string_view raw, bool first_fragment, std::ve
         }
         auto it = rev_merge.find(piece);
         if (it == rev_merge.end()) {
-            for (size_t j = 0; j < s.n; ++j) out.push_back(byte_token(static_cast<uint8_t>(s.text[j])));
+            for (size_t j = 0; j < s.n; ++j)
+                out.push_back(byte_token(static_cast<uint8_t>(s.text[j])));
             return;
         }
         self(self, syms[it->second.first]);
@@ -138,7 +142,8 @@ std::string SpmTokenizer::token_to_piece(TokenId id, bool special) const {
             return "\xe2\x96\x85";
         case TokenAttr::Byte: {
             unsigned v = 0;
-            if (std::sscanf(t.c_str(), "<0x%02X>", &v) == 1) return std::string(1, static_cast<char>(v));
+            if (std::sscanf(t.c_str(), "<0x%02X>", &v) == 1)
+                return std::string(1, static_cast<char>(v));
             return t;
         }
         case TokenAttr::UserDefined:

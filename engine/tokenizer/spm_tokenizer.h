@@ -8,7 +8,7 @@
 namespace rs {
 
 class SpmTokenizer final : public Tokenizer {
-public:
+  public:
     explicit SpmTokenizer(const GgufFile& f);
     std::vector<TokenId> encode(std::string_view text, bool add_special,
                                 bool parse_special) const override {
@@ -16,8 +16,9 @@ public:
     }
     std::string token_to_piece(TokenId id, bool special) const override;
 
-private:
-    void encode_raw(std::string_view text, bool first_fragment, std::vector<TokenId>& out) const override;
+  private:
+    void encode_raw(std::string_view text, bool first_fragment,
+                    std::vector<TokenId>& out) const override;
     TokenId byte_token(uint8_t b) const;
 
     bool add_space_prefix_ = true;

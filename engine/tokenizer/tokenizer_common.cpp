@@ -1,10 +1,10 @@
 #include <algorithm>
 
+#include "bpe_tokenizer.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
 #include "reasonscope/tokenizer.h"
 #include "spm_tokenizer.h"
-#include "bpe_tokenizer.h"
 
 namespace rs {
 
@@ -13,7 +13,8 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
     if (model.empty()) throw Error(f.path() + ": no tokenizer (tokenizer.ggml.model missing)");
     if (model == "llama") return std::make_unique<SpmTokenizer>(f);
     if (model == "gpt2") return std::make_unique<BpeTokenizer>(f);
-    throw Error(f.path() + ": unsupported tokenizer model '" + model + "' (supported: llama, gpt2)");
+    throw Error(f.path() + ": unsupported tokenizer model '" + model +
+                "' (supported: llama, gpt2)");
 }
 
 void Tokenizer::load_common(const GgufFile& f) {
@@ -31,7 +32,8 @@ void Tokenizer::load_common(const GgufFile& f) {
     }
     scores_.assign(n, 0.0f);
     if (const GgufValue* s = f.find("tokenizer.ggml.scores")) {
-        if (s->type != GgufType::Array || s->items.size() != n || (!s->items.empty() && !s->items[0].is_float()))
+        if (s->type != GgufType::Array || s->items.size() != n ||
+            (!s->items.empty() && !s->items[0].is_float()))
             throw Error(f.path() + ": tokenizer.ggml.scores does not match the token count");
         for (size_t i = 0; i < n; ++i) scores_[i] = static_cast<float>(s->items[i].as_double());
     }
@@ -49,7 +51,8 @@ void Tokenizer::load_common(const GgufFile& f) {
     auto id_key = [&](const char* key, TokenId dflt) -> TokenId {
         int64_t v = f.get_int(key, dflt);
         if (v < -1 || v >= static_cast<int64_t>(n))
-            throw Error(f.path() + ": " + key + " = " + std::to_string(v) + " is outside the vocabulary");
+            throw Error(f.path() + ": " + key + " = " + std::to_string(v) +
+                        " is outside the vocabulary");
         return static_cast<TokenId>(v);
     };
     bos_ = id_key("tokenizer.ggml.bos_token_id", -1);
@@ -73,7 +76,9 @@ TokenId Tokenizer::find(std::string_view text) const {
     return it == index_.end() ? -1 : it->second;
 }
 
-bool Tokenizer::is_eog(TokenId id) const { return id >= 0 && (id == eos_ || id == eot_); }
+bool Tokenizer::is_eog(TokenId id) const {
+    return id >= 0 && (id == eos_ || id == eot_);
+}
 
 std::string Tokenizer::decode(std::span<const TokenId> ids, bool special) const {
     std::string s;

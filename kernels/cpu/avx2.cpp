@@ -6,9 +6,20 @@
 namespace rs::kernels {
 
 const KernelTable kAvx2Table = {
-    Isa::Avx2,        avx2::dot_f32,      avx2::dot_f16,  avx2::dot_bf16, avx2::dot_q4_0, avx2::dot_q8_0,
-    avx2::dot_q4_k,   avx2::dot_q6_k,     kScalarTable.quantize_q8_0,     kScalarTable.quantize_q8_k,
-    avx2::dot_f32_plain, avx2::axpy, avx2::f16_mad, avx2::f16_scale,
+    Isa::Avx2,
+    avx2::dot_f32,
+    avx2::dot_f16,
+    avx2::dot_bf16,
+    avx2::dot_q4_0,
+    avx2::dot_q8_0,
+    avx2::dot_q4_k,
+    avx2::dot_q6_k,
+    kScalarTable.quantize_q8_0,
+    kScalarTable.quantize_q8_k,
+    avx2::dot_f32_plain,
+    avx2::axpy,
+    avx2::f16_mad,
+    avx2::f16_scale,
 };
 
 }  // namespace rs::kernels

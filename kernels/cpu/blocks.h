@@ -9,9 +9,9 @@ constexpr int QK4_0 = 32;
 constexpr int QK8_0 = 32;
 constexpr int QK_K = 256;
 
-struct BlockQ4_0 {  // 32 weights: x = (nibble - 8) * d
-    uint16_t d;     // fp16
-    uint8_t qs[16]; // low nibbles: weights 0..15, high nibbles: 16..31
+struct BlockQ4_0 {   // 32 weights: x = (nibble - 8) * d
+    uint16_t d;      // fp16
+    uint8_t qs[16];  // low nibbles: weights 0..15, high nibbles: 16..31
 };
 static_assert(sizeof(BlockQ4_0) == 18);
 
@@ -48,9 +48,9 @@ struct BlockQ4_K {     // 256 weights in 8 sub-blocks of 32 with 6-bit scales an
 };
 static_assert(sizeof(BlockQ4_K) == 144);
 
-struct BlockQ6_K {   // 256 weights in 16 groups of 16 with int8 scales
-    uint8_t ql[128]; // low 4 bits
-    uint8_t qh[64];  // high 2 bits
+struct BlockQ6_K {    // 256 weights in 16 groups of 16 with int8 scales
+    uint8_t ql[128];  // low 4 bits
+    uint8_t qh[64];   // high 2 bits
     int8_t scales[16];
     uint16_t d;
 };

@@ -10,9 +10,12 @@ namespace rs::kernels {
 
 const char* isa_name(Isa isa) {
     switch (isa) {
-        case Isa::Scalar: return "scalar";
-        case Isa::Avx2: return "avx2";
-        case Isa::Avx512: return "avx512";
+        case Isa::Scalar:
+            return "scalar";
+        case Isa::Avx2:
+            return "avx2";
+        case Isa::Avx512:
+            return "avx512";
     }
     return "?";
 }
@@ -22,15 +25,18 @@ const char* isa_name(Isa isa) {
 static Isa detect() {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return Isa::Scalar;
-    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), f16c = c & (1u << 29), avx = c & (1u << 28);
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), f16c = c & (1u << 29),
+               avx = c & (1u << 28);
     if (!osxsave || !avx) return Isa::Scalar;
     unsigned xlo, xhi;
     __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
     const bool ymm_state = (xlo & 0x6) == 0x6, zmm_state = (xlo & 0xE6) == 0xE6;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return Isa::Scalar;
-    const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+    const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512bw = b & (1u << 30),
+               avx512vl = b & (1u << 31);
     const bool vnni = c & (1u << 11);
-    if (ymm_state && zmm_state && avx2 && fma && f16c && avx512f && avx512bw && avx512vl && vnni) return Isa::Avx512;
+    if (ymm_state && zmm_state && avx2 && fma && f16c && avx512f && avx512bw && avx512vl && vnni)
+        return Isa::Avx512;
     if (ymm_state && avx2 && fma && f16c) return Isa::Avx2;
     return Isa::Scalar;
 }
@@ -51,9 +57,12 @@ Isa best_isa() {
 const KernelTable* kernels_for(Isa isa) {
     Isa hw = detect();
     switch (isa) {
-        case Isa::Scalar: return &kScalarTable;
-        case Isa::Avx2: return hw != Isa::Scalar ? &kAvx2Table : nullptr;
-        case Isa::Avx512: return hw == Isa::Avx512 ? &kAvx512Table : nullptr;
+        case Isa::Scalar:
+            return &kScalarTable;
+        case Isa::Avx2:
+            return hw != Isa::Scalar ? &kAvx2Table : nullptr;
+        case Isa::Avx512:
+            return hw == Isa::Avx512 ? &kAvx512Table : nullptr;
     }
     return nullptr;
 }
@@ -65,31 +74,53 @@ const KernelTable& kernels() {
 
 DotFn dot_for(const KernelTable& k, uint32_t type) {
     switch (type) {
-        case W_F32: return k.dot_f32;
-        case W_F16: return k.dot_f16;
-        case W_BF16: return k.dot_bf16;
-        case W_Q4_0: return k.dot_q4_0;
-        case W_Q8_0: return k.dot_q8_0;
-        case W_Q4_K: return k.dot_q4_k;
-        case W_Q6_K: return k.dot_q6_k;
-        default: return nullptr;
+        case W_F32:
+            return k.dot_f32;
+        case W_F16:
+            return k.dot_f16;
+        case W_BF16:
+            return k.dot_bf16;
+        case W_Q4_0:
+            return k.dot_q4_0;
+        case W_Q8_0:
+            return k.dot_q8_0;
+        case W_Q4_K:
+            return k.dot_q4_k;
+        case W_Q6_K:
+            return k.dot_q6_k;
+        default:
+            return nullptr;
     }
 }
 
 bool act_format_for(uint32_t type, ActFormat& fmt) {
     switch (type) {
-        case W_F32: case W_F16: case W_BF16: fmt = ActFormat::F32; return true;
-        case W_Q4_0: case W_Q8_0: fmt = ActFormat::Q8_0; return true;
-        case W_Q4_K: case W_Q6_K: fmt = ActFormat::Q8_K; return true;
-        default: return false;
+        case W_F32:
+        case W_F16:
+        case W_BF16:
+            fmt = ActFormat::F32;
+            return true;
+        case W_Q4_0:
+        case W_Q8_0:
+            fmt = ActFormat::Q8_0;
+            return true;
+        case W_Q4_K:
+        case W_Q6_K:
+            fmt = ActFormat::Q8_K;
+            return true;
+        default:
+            return false;
     }
 }
 
 size_t act_row_bytes(ActFormat fmt, int n) {
     switch (fmt) {
-        case ActFormat::F32: return static_cast<size_t>(n) * 4;
-        case ActFormat::Q8_0: return static_cast<size_t>(n / QK8_0) * (sizeof(BlockQ8_0) + 2 * sizeof(float));
-        case ActFormat::Q8_K: return static_cast<size_t>(n / QK_K) * sizeof(BlockQ8_K);
+        case ActFormat::F32:
+            return static_cast<size_t>(n) * 4;
+        case ActFormat::Q8_0:
+            return static_cast<size_t>(n / QK8_0) * (sizeof(BlockQ8_0) + 2 * sizeof(float));
+        case ActFormat::Q8_K:
+            return static_cast<size_t>(n / QK_K) * sizeof(BlockQ8_K);
     }
     return 0;
 }

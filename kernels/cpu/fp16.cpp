@@ -19,7 +19,8 @@ uint16_t fp32_to_fp16(float f) {
     std::memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t absx = x & 0x7FFFFFFF;
-    if (absx >= 0x7F800000) return static_cast<uint16_t>(sign | 0x7C00 | (absx > 0x7F800000 ? 0x200 : 0));
+    if (absx >= 0x7F800000)
+        return static_cast<uint16_t>(sign | 0x7C00 | (absx > 0x7F800000 ? 0x200 : 0));
     if (absx >= 0x477FF000) return static_cast<uint16_t>(sign | 0x7C00);  // overflow to inf
     if (absx < 0x38800000) {  // subnormal or zero in half
         if (absx < 0x33000000) return static_cast<uint16_t>(sign);

@@ -47,7 +47,8 @@ static inline float bf16_to_fp32(uint16_t h) {
 static inline uint16_t fp32_to_bf16(float f) {
     uint32_t bits;
     std::memcpy(&bits, &f, 4);
-    if ((bits & 0x7FFFFFFF) > 0x7F800000) return static_cast<uint16_t>((bits >> 16) | 64);  // quiet NaN
+    if ((bits & 0x7FFFFFFF) > 0x7F800000)
+        return static_cast<uint16_t>((bits >> 16) | 64);  // quiet NaN
     bits += 0x7FFF + ((bits >> 16) & 1);
     return static_cast<uint16_t>(bits >> 16);
 }
@@ -55,6 +56,8 @@ static inline uint16_t fp32_to_bf16(float f) {
 // A 64K-entry table for the hot paths (dequantization scales, F16 weights).
 extern float g_fp16_table[65536];
 void init_fp16_table();
-static inline float fp16_lookup(uint16_t h) { return g_fp16_table[h]; }
+static inline float fp16_lookup(uint16_t h) {
+    return g_fp16_table[h];
+}
 
 }  // namespace rs::kernels

@@ -15,11 +15,20 @@ const char* isa_name(Isa isa);
 enum class ActFormat { F32, Q8_0, Q8_K };
 
 // Weight types with a direct dot kernel (ggml numbering).
-enum WeightType : uint32_t { W_F32 = 0, W_F16 = 1, W_Q4_0 = 2, W_Q8_0 = 8, W_Q4_K = 12, W_Q6_K = 14, W_BF16 = 30 };
+enum WeightType : uint32_t {
+    W_F32 = 0,
+    W_F16 = 1,
+    W_Q4_0 = 2,
+    W_Q8_0 = 8,
+    W_Q4_K = 12,
+    W_Q6_K = 14,
+    W_BF16 = 30
+};
 
 // out[j] = dot(w_row, act_j) for j < n_act; act_j = act + j * act_stride
 // bytes; n = row length in elements.
-using DotFn = void (*)(int n, const void* w_row, const void* act, size_t act_stride, int n_act, float* out);
+using DotFn = void (*)(int n, const void* w_row, const void* act, size_t act_stride, int n_act,
+                       float* out);
 
 struct KernelTable {
     Isa isa;
@@ -27,16 +36,16 @@ struct KernelTable {
     void (*quantize_q8_0)(const float* x, void* y, int n);
     void (*quantize_q8_k)(const float* x, void* y, int n);
     float (*dot_f32_plain)(const float* a, const float* b, int n);  // attention scores
-    void (*axpy)(float a, const float* x, float* y, int n);          // y += a*x
+    void (*axpy)(float a, const float* x, float* y, int n);         // y += a*x
     // F16 accumulators (flash-attention value sums kept in half precision,
     // rounded after every update as llama.cpp does): acc = f16(acc + s*v), acc = f16(acc*s).
     void (*f16_mad)(uint16_t* acc, const uint16_t* v, float s, int n);
     void (*f16_scale)(uint16_t* acc, float s, int n);
 };
 
-Isa best_isa();                          // what this CPU supports (RS_ISA env may lower it)
-const KernelTable& kernels();            // the table for best_isa()
-const KernelTable* kernels_for(Isa isa); // nullptr if this CPU cannot run it
+Isa best_isa();                           // what this CPU supports (RS_ISA env may lower it)
+const KernelTable& kernels();             // the table for best_isa()
+const KernelTable* kernels_for(Isa isa);  // nullptr if this CPU cannot run it
 
 // Dot kernel and activation format for a weight type; nullptr / false if the
 // type has no direct kernel (callers then dequantize rows).

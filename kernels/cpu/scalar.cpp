@@ -11,7 +11,9 @@
 namespace rs::kernels {
 namespace {
 
-inline float h2f(uint16_t h) { return fp16_lookup(h); }
+inline float h2f(uint16_t h) {
+    return fp16_lookup(h);
+}
 
 float dot_f32_1(const float* w, const float* a, int n) {
     float s = 0;
@@ -108,7 +110,8 @@ void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, f
                 q += 32;
                 q8 += 64;
             }
-            s += y[b].d * (h2f(x[b].d) * static_cast<float>(sumi) - h2f(x[b].dmin) * static_cast<float>(summ));
+            s += y[b].d * (h2f(x[b].d) * static_cast<float>(sumi) -
+                           h2f(x[b].dmin) * static_cast<float>(summ));
         }
         return s;
     });
@@ -126,10 +129,14 @@ void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, f
             const uint8_t* qh = x[b].qh;
             for (int h = 0; h < 256; h += 128) {
                 for (int l = 0; l < 32; ++l) {
-                    q6[h + l] = static_cast<int8_t>(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
-                    q6[h + l + 32] = static_cast<int8_t>(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
-                    q6[h + l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-                    q6[h + l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+                    q6[h + l] =
+                        static_cast<int8_t>(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
+                    q6[h + l + 32] =
+                        static_cast<int8_t>(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                    q6[h + l + 64] =
+                        static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                    q6[h + l + 96] =
+                        static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
                 }
                 ql += 64;
                 qh += 32;
@@ -365,8 +372,8 @@ bool dequantize_row(uint32_t type, const void* src, float* y, int64_t n) {
 }
 
 const KernelTable kScalarTable = {
-    Isa::Scalar, dot_f32,       dot_f16,       dot_bf16,   dot_q4_0, dot_q8_0, dot_q4_k, dot_q6_k,
-    quantize_q8_0, quantize_q8_k, dot_f32_1, axpy, f16_mad, f16_scale,
+    Isa::Scalar, dot_f32,       dot_f16,       dot_bf16,  dot_q4_0, dot_q8_0, dot_q4_k,
+    dot_q6_k,    quantize_q8_0, quantize_q8_k, dot_f32_1, axpy,     f16_mad,  f16_scale,
 };
 
 }  // namespace rs::kernels

@@ -6,9 +6,8 @@
 
 #include <immintrin.h>
 
-#include <vector>
-
 #include <algorithm>
+#include <vector>
 
 #include "cpu/blocks.h"
 #include "cpu/fp16.h"
@@ -34,7 +33,9 @@ inline __m256i dot_i8(__m256i x, __m256i y) {
 #endif
 }
 
-inline float h2f(uint16_t h) { return fp16_lookup(h); }
+inline float h2f(uint16_t h) {
+    return fp16_lookup(h);
+}
 
 inline const uint8_t* act_row(const void* act, size_t stride, int j) {
     return static_cast<const uint8_t*>(act) + static_cast<size_t>(j) * stride;
@@ -46,10 +47,17 @@ void by_groups(int n_act, float* out, const void* act, size_t stride, A... a) {
     int j = 0;
     for (; j + 4 <= n_act; j += 4) Body<4>::run(act_row(act, stride, j), stride, out + j, a...);
     switch (n_act - j) {
-        case 3: Body<3>::run(act_row(act, stride, j), stride, out + j, a...); break;
-        case 2: Body<2>::run(act_row(act, stride, j), stride, out + j, a...); break;
-        case 1: Body<1>::run(act_row(act, stride, j), stride, out + j, a...); break;
-        default: break;
+        case 3:
+            Body<3>::run(act_row(act, stride, j), stride, out + j, a...);
+            break;
+        case 2:
+            Body<2>::run(act_row(act, stride, j), stride, out + j, a...);
+            break;
+        case 1:
+            Body<1>::run(act_row(act, stride, j), stride, out + j, a...);
+            break;
+        default:
+            break;
     }
 }
 
@@ -67,7 +75,8 @@ inline __m256i dot_u8s8(__m256i u, __m256i s) {
 inline float dot_f32_plain(const float* a, const float* b, int n) {
     __m256 acc = _mm256_setzero_ps();
     int i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
     float s = hsum(acc);
     for (; i < n; ++i) s += a[i] * b[i];
     return s;
@@ -124,12 +133,15 @@ struct DotQ8Act {
             }
         };
         auto scale = [&](int b) -> float {
-            return kQ4 ? h2f((static_cast<const BlockQ4_0*>(w) + b)->d) : h2f((static_cast<const BlockQ8_0*>(w) + b)->d);
+            return kQ4 ? h2f((static_cast<const BlockQ4_0*>(w) + b)->d)
+                       : h2f((static_cast<const BlockQ8_0*>(w) + b)->d);
         };
         auto idot = [&](__m256i wq, const int8_t* q) {
             __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-            if constexpr (kOffset) return dot_u8s8(wq, yq);
-            else return dot_i8(wq, yq);
+            if constexpr (kOffset)
+                return dot_u8s8(wq, yq);
+            else
+                return dot_i8(wq, yq);
         };
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
@@ -138,8 +150,10 @@ struct DotQ8Act {
             dw[b + 1] = scale(b + 1);
             const __m256 d0 = _mm256_set1_ps(dw[b]), d1 = _mm256_set1_ps(dw[b + 1]);
             for (int j = 0; j < NA; ++j) {
-                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q0, y[j][b].qs)), _mm256_broadcast_ss(yd[j] + b));
-                __m256 p1 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q1, y[j][b + 1].qs)), _mm256_broadcast_ss(yd[j] + b + 1));
+                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q0, y[j][b].qs)),
+                                          _mm256_broadcast_ss(yd[j] + b));
+                __m256 p1 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q1, y[j][b + 1].qs)),
+                                          _mm256_broadcast_ss(yd[j] + b + 1));
                 acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
                 acc1[j] = _mm256_fmadd_ps(d1, p1, acc1[j]);
             }
@@ -149,7 +163,8 @@ struct DotQ8Act {
             dw[b] = scale(b);
             const __m256 d0 = _mm256_set1_ps(dw[b]);
             for (int j = 0; j < NA; ++j) {
-                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q0, y[j][b].qs)), _mm256_broadcast_ss(yd[j] + b));
+                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q0, y[j][b].qs)),
+                                          _mm256_broadcast_ss(yd[j] + b));
                 acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
             }
         }
@@ -184,20 +199,24 @@ struct DotQ4_K {
             const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
             __m256i q4[8];
             for (int c = 0; c < 4; ++c) {
-                __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * c));
+                __m256i bits =
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * c));
                 q4[2 * c] = _mm256_and_si256(bits, lo);
                 q4[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), lo);
             }
             for (int j = 0; j < NA; ++j) {
                 __m256i sumi = _mm256_setzero_si256();
                 for (int s = 0; s < 8; ++s) {
-                    __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs + 32 * s));
+                    __m256i qy =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs + 32 * s));
                     __m256i p = _mm256_maddubs_epi16(q4[s], qy);  // nibbles are unsigned
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[s])));
                 }
                 int summ = 0;
-                for (int s = 0; s < 8; ++s) summ += mn[s] * (y[j][b].bsums[2 * s] + y[j][b].bsums[2 * s + 1]);
-                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[j][b].d), _mm256_cvtepi32_ps(sumi), acc[j]);
+                for (int s = 0; s < 8; ++s)
+                    summ += mn[s] * (y[j][b].bsums[2 * s] + y[j][b].bsums[2 * s + 1]);
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[j][b].d), _mm256_cvtepi32_ps(sumi),
+                                         acc[j]);
                 accm[j] += dmin * y[j][b].d * static_cast<float>(summ);
             }
         }
@@ -213,7 +232,8 @@ struct DotQ6_K {
         for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
         __m256 acc[NA];
         for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
-        const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+        const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3),
+                      k32 = _mm256_set1_epi8(32);
         for (int b = 0; b < n / QK_K; ++b) {
             __m256i q6[8];  // unsigned 0..63, in value order 32 at a time
             __m256i scv[8];
@@ -224,25 +244,33 @@ struct DotQ6_K {
                 __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
                 __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
                 __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
-                q6[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-                q6[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-                q6[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-                q6[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+                q6[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                                _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+                q6[4 * h + 1] = _mm256_or_si256(
+                    _mm256_and_si256(l1, m4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+                q6[4 * h + 2] = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+                q6[4 * h + 3] = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
                 for (int k = 0; k < 4; ++k)
-                    scv[4 * h + k] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                    scv[4 * h + k] =
+                        _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
             }
             const float d = h2f(x[b].d);
             for (int j = 0; j < NA; ++j) {
                 __m256i sumi = _mm256_setzero_si256();
                 for (int k = 0; k < 8; ++k) {
-                    __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs + 32 * k));
-                    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q6[k], qy), _mm256_maddubs_epi16(k32, qy));
+                    __m256i qy =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs + 32 * k));
+                    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q6[k], qy),
+                                                 _mm256_maddubs_epi16(k32, qy));
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[k]));
                 }
-                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[j][b].d), _mm256_cvtepi32_ps(sumi), acc[j]);
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[j][b].d), _mm256_cvtepi32_ps(sumi),
+                                         acc[j]);
             }
         }
         for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
@@ -250,7 +278,9 @@ struct DotQ6_K {
 };
 
 // Weight rows of 16-bit floats (F16 or BF16) or F32 against F32 activations.
-inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const float* p) {
+    return _mm256_loadu_ps(p);
+}
 inline __m256 load8(const uint16_t* p, bool bf16) {
     __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -315,11 +345,12 @@ inline void dot_bf16(int n, const void* w, const void* act, size_t stride, int n
     by_groups<DotFloat>(n_act, out, act, stride, n, w, 2);
 }
 
-
 inline void axpy(float a, const float* x, float* y, int n) {
     __m256 va = _mm256_set1_ps(a);
     int i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; ++i) y[i] += a * x[i];
 }
 
@@ -340,7 +371,8 @@ inline void f16_scale(uint16_t* acc, float s, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i)));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i), _mm256_cvtps_ph(_mm256_mul_ps(a, vs), _MM_FROUND_TO_NEAREST_INT));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i),
+                         _mm256_cvtps_ph(_mm256_mul_ps(a, vs), _MM_FROUND_TO_NEAREST_INT));
     }
     for (; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
 }

@@ -8,7 +8,7 @@
 namespace {
 
 class BeamSearch final : public rs::Strategy {
-public:
+  public:
     void run(rs::SearchContext& ctx, const rs::Params& p) override {
         const int width = p["width"].get<int>(), expansions = p["expansions"].get<int>();
         auto scorer = rs::make_scorer(p["scorer"].get<std::string>());
@@ -19,19 +19,24 @@ public:
             auto kids = ctx.expand_many(req);
             std::vector<std::pair<double, int>> ranked;
             for (int k : kids) ranked.push_back({ctx.score(k, *scorer), k});
-            std::stable_sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
+            std::stable_sort(ranked.begin(), ranked.end(),
+                             [](auto& a, auto& b) { return a.first > b.first; });
             beams.clear();
             for (auto& [s, k] : ranked) {
                 bool keep = static_cast<int>(beams.size() + finished.size()) < width;
-                if (keep && ctx.is_terminal(k)) finished.push_back(k);
-                else if (keep && ctx.can_expand(k)) beams.push_back(k);
-                else if (!ctx.is_terminal(k)) ctx.prune(k);
+                if (keep && ctx.is_terminal(k))
+                    finished.push_back(k);
+                else if (keep && ctx.can_expand(k))
+                    beams.push_back(k);
+                else if (!ctx.is_terminal(k))
+                    ctx.prune(k);
             }
         }
         int best = -1;
         double best_score = -1;
         for (int f : finished) {
-            double s = ctx.node(f).scores.count(scorer->id()) ? ctx.node(f).scores.at(scorer->id()) : 0;
+            double s =
+                ctx.node(f).scores.count(scorer->id()) ? ctx.node(f).scores.at(scorer->id()) : 0;
             if (!ctx.node(f).answer.empty() && s > best_score) {
                 best_score = s;
                 best = f;
@@ -47,7 +52,7 @@ class BeamSearchPlugin : public QObject, public rs::StrategyPlugin {
     Q_OBJECT
     Q_PLUGIN_METADATA(IID RS_STRATEGY_PLUGIN_IID FILE "beam_search.json")
     Q_INTERFACES(rs::StrategyPlugin)
-public:
+  public:
     std::unique_ptr<rs::Strategy> create() const override { return std::make_unique<BeamSearch>(); }
 };
 

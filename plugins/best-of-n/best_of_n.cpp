@@ -7,7 +7,7 @@
 namespace {
 
 class BestOfN final : public rs::Strategy {
-public:
+  public:
     void run(rs::SearchContext& ctx, const rs::Params& p) override {
         auto scorer = rs::make_scorer(p["scorer"].get<std::string>());
         auto first = ctx.expand(ctx.root(), p["n"].get<int>());
@@ -32,7 +32,7 @@ class BestOfNPlugin : public QObject, public rs::StrategyPlugin {
     Q_OBJECT
     Q_PLUGIN_METADATA(IID RS_STRATEGY_PLUGIN_IID FILE "best_of_n.json")
     Q_INTERFACES(rs::StrategyPlugin)
-public:
+  public:
     std::unique_ptr<rs::Strategy> create() const override { return std::make_unique<BestOfN>(); }
 };
 

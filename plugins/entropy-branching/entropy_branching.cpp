@@ -20,9 +20,10 @@ double max_varentropy(const rs::Node& n) {
 }
 
 class EntropyBranching final : public rs::Strategy {
-public:
+  public:
     void run(rs::SearchContext& ctx, const rs::Params& p) override {
-        const double h_thr = p["entropy_threshold"].get<double>(), v_thr = p["varentropy_threshold"].get<double>();
+        const double h_thr = p["entropy_threshold"].get<double>(),
+                     v_thr = p["varentropy_threshold"].get<double>();
         const int branches = p["branches"].get<int>();
         const float bt = static_cast<float>(p["branch_temperature"].get<double>());
         auto scorer = rs::make_scorer(p["scorer"].get<std::string>());
@@ -59,8 +60,10 @@ class EntropyBranchingPlugin : public QObject, public rs::StrategyPlugin {
     Q_OBJECT
     Q_PLUGIN_METADATA(IID RS_STRATEGY_PLUGIN_IID FILE "entropy_branching.json")
     Q_INTERFACES(rs::StrategyPlugin)
-public:
-    std::unique_ptr<rs::Strategy> create() const override { return std::make_unique<EntropyBranching>(); }
+  public:
+    std::unique_ptr<rs::Strategy> create() const override {
+        return std::make_unique<EntropyBranching>();
+    }
 };
 
 #include "entropy_branching.moc"

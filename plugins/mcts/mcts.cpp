@@ -9,7 +9,7 @@
 namespace {
 
 class Mcts final : public rs::Strategy {
-public:
+  public:
     void run(rs::SearchContext& ctx, const rs::Params& p) override {
         const int iterations = p["iterations"].get<int>(), expansions = p["expansions"].get<int>();
         const double c = p["c_puct"].get<double>();
@@ -24,12 +24,15 @@ public:
                 double best = -1e300, prior_sum = 0;
                 int pick = -1;
                 for (int ch : parent.children)
-                    if (ctx.node(ch).status != rs::NodeStatus::Pruned) prior_sum += std::exp(ctx.node(ch).mean_logprob());
+                    if (ctx.node(ch).status != rs::NodeStatus::Pruned)
+                        prior_sum += std::exp(ctx.node(ch).mean_logprob());
                 for (int ch : parent.children) {
                     const auto& n = ctx.node(ch);
                     if (n.status == rs::NodeStatus::Pruned) continue;
                     double prior = prior_sum > 0 ? std::exp(n.mean_logprob()) / prior_sum : 1.0;
-                    double u = n.value() + c * prior * std::sqrt(static_cast<double>(parent.visits) + 1) / (1 + n.visits);
+                    double u = n.value() + c * prior *
+                                               std::sqrt(static_cast<double>(parent.visits) + 1) /
+                                               (1 + n.visits);
                     if (u > best) {
                         best = u;
                         pick = ch;
@@ -40,7 +43,9 @@ public:
                 if (ctx.is_terminal(node)) break;
             }
             if (ctx.is_terminal(node) || !ctx.can_expand(node)) {
-                double v = ctx.node(node).scores.count(scorer->id()) ? ctx.node(node).scores.at(scorer->id()) : 0.0;
+                double v = ctx.node(node).scores.count(scorer->id())
+                               ? ctx.node(node).scores.at(scorer->id())
+                               : 0.0;
                 ctx.backpropagate(node, v);
                 continue;
             }
@@ -68,7 +73,8 @@ public:
             for (int ch : ctx.node(node).children)
                 if (ctx.node(ch).status != rs::NodeStatus::Pruned &&
                     (best < 0 || ctx.node(ch).visits > ctx.node(best).visits ||
-                     (ctx.node(ch).visits == ctx.node(best).visits && ctx.node(ch).value() > ctx.node(best).value())))
+                     (ctx.node(ch).visits == ctx.node(best).visits &&
+                      ctx.node(ch).value() > ctx.node(best).value())))
                     best = ch;
             if (best < 0) break;
             node = best;
@@ -83,7 +89,8 @@ public:
             terminals.push_back(node);
         }
         // The answer with the most value mass among terminal nodes.
-        for (int t : terminals) ctx.set_score(t, "mcts_value", ctx.node(t).value() * std::max(1, ctx.node(t).visits));
+        for (int t : terminals)
+            ctx.set_score(t, "mcts_value", ctx.node(t).value() * std::max(1, ctx.node(t).visits));
         auto votes = rs::vote(ctx, terminals, "mcts_value");
         if (!votes.empty()) ctx.choose_answer(votes[0].answer, votes[0].best_node);
     }
@@ -95,7 +102,7 @@ class MctsPlugin : public QObject, public rs::StrategyPlugin {
     Q_OBJECT
     Q_PLUGIN_METADATA(IID RS_STRATEGY_PLUGIN_IID FILE "mcts.json")
     Q_INTERFACES(rs::StrategyPlugin)
-public:
+  public:
     std::unique_ptr<rs::Strategy> create() const override { return std::make_unique<Mcts>(); }
 };
 

@@ -8,7 +8,7 @@
 namespace {
 
 class ParticleFiltering final : public rs::Strategy {
-public:
+  public:
     void run(rs::SearchContext& ctx, const rs::Params& p) override {
         const int n = p["particles"].get<int>();
         const double thr = p["ess_threshold"].get<double>();
@@ -18,7 +18,8 @@ public:
         for (uint64_t round = 0; !ctx.should_stop(); ++round) {
             // Weight by the scorer, normalize, measure the effective sample size.
             double sum = 0;
-            for (size_t i = 0; i < parts.size(); ++i) sum += w[i] = std::max(1e-9, ctx.score(parts[i], *scorer));
+            for (size_t i = 0; i < parts.size(); ++i)
+                sum += w[i] = std::max(1e-9, ctx.score(parts[i], *scorer));
             double sq = 0;
             for (double& x : w) {
                 x /= sum;
@@ -37,7 +38,8 @@ public:
                     next.push_back(parts[j]);
                 }
                 for (int q : parts)
-                    if (std::find(next.begin(), next.end(), q) == next.end() && !ctx.is_terminal(q)) ctx.prune(q);
+                    if (std::find(next.begin(), next.end(), q) == next.end() && !ctx.is_terminal(q))
+                        ctx.prune(q);
                 parts = next;
                 std::fill(w.begin(), w.end(), 1.0 / static_cast<double>(parts.size()));
             }
@@ -72,8 +74,10 @@ class ParticleFilteringPlugin : public QObject, public rs::StrategyPlugin {
     Q_OBJECT
     Q_PLUGIN_METADATA(IID RS_STRATEGY_PLUGIN_IID FILE "particle_filtering.json")
     Q_INTERFACES(rs::StrategyPlugin)
-public:
-    std::unique_ptr<rs::Strategy> create() const override { return std::make_unique<ParticleFiltering>(); }
+  public:
+    std::unique_ptr<rs::Strategy> create() const override {
+        return std::make_unique<ParticleFiltering>();
+    }
 };
 
 #include "particle_filtering.moc"

@@ -7,7 +7,7 @@
 namespace {
 
 class SelfConsistency final : public rs::Strategy {
-public:
+  public:
     void run(rs::SearchContext& ctx, const rs::Params& p) override {
         auto leaves = ctx.complete(ctx.expand(ctx.root(), p["n"].get<int>()));
         std::string key;
@@ -28,8 +28,10 @@ class SelfConsistencyPlugin : public QObject, public rs::StrategyPlugin {
     Q_OBJECT
     Q_PLUGIN_METADATA(IID RS_STRATEGY_PLUGIN_IID FILE "self_consistency.json")
     Q_INTERFACES(rs::StrategyPlugin)
-public:
-    std::unique_ptr<rs::Strategy> create() const override { return std::make_unique<SelfConsistency>(); }
+  public:
+    std::unique_ptr<rs::Strategy> create() const override {
+        return std::make_unique<SelfConsistency>();
+    }
 };
 
 #include "self_consistency.moc"

@@ -22,42 +22,82 @@ NodeStatus status_from(const std::string& s) {
 
 json run_to_json(const StoredRun& r) {
     const RunRow& x = r.run;
-    json run = {{"id", x.id}, {"name", x.name}, {"created_at", x.created_at}, {"finished_at", x.finished_at},
-                {"status", x.status}, {"model_path", x.model_path}, {"model_name", x.model_name},
-                {"model_bytes", x.model_bytes}, {"model_hash", x.model_hash}, {"backend", x.backend},
-                {"strategy", x.strategy}, {"params", json::parse(x.params.empty() ? "{}" : x.params)},
-                {"suite", x.suite}, {"task_id", x.task_id}, {"prompt", x.prompt}, {"expected", x.expected},
-                {"seed", x.seed}, {"answer", x.answer}, {"chosen_node", x.chosen_node},
-                {"correct", x.correct < 0 ? json() : json(x.correct == 1)}, {"tokens", x.tokens},
-                {"forward_passes", x.forward_passes}, {"wall_seconds", x.wall_seconds},
-                {"kv_peak_bytes", x.kv_peak_bytes}, {"node_count", x.node_count}, {"app_version", x.app_version},
-                {"error", x.error}, {"tags", x.tags}};
+    json run = {{"id", x.id},
+                {"name", x.name},
+                {"created_at", x.created_at},
+                {"finished_at", x.finished_at},
+                {"status", x.status},
+                {"model_path", x.model_path},
+                {"model_name", x.model_name},
+                {"model_bytes", x.model_bytes},
+                {"model_hash", x.model_hash},
+                {"backend", x.backend},
+                {"strategy", x.strategy},
+                {"params", json::parse(x.params.empty() ? "{}" : x.params)},
+                {"suite", x.suite},
+                {"task_id", x.task_id},
+                {"prompt", x.prompt},
+                {"expected", x.expected},
+                {"seed", x.seed},
+                {"answer", x.answer},
+                {"chosen_node", x.chosen_node},
+                {"correct", x.correct < 0 ? json() : json(x.correct == 1)},
+                {"tokens", x.tokens},
+                {"forward_passes", x.forward_passes},
+                {"wall_seconds", x.wall_seconds},
+                {"kv_peak_bytes", x.kv_peak_bytes},
+                {"node_count", x.node_count},
+                {"app_version", x.app_version},
+                {"error", x.error},
+                {"tags", x.tags}};
     json nodes = json::array();
     for (const Node& n : r.tree.nodes()) {
         json toks = json::array();
         for (const auto& t : n.tokens) {
             json top = json::array();
             for (size_t i = 0; i < t.top.size(); ++i)
-                top.push_back({t.top[i].first, t.top[i].second, i < t.top_pieces.size() ? t.top_pieces[i] : ""});
-            toks.push_back({{"id", t.id}, {"piece", t.piece}, {"logprob", t.logprob}, {"entropy", t.entropy},
-                            {"varentropy", t.varentropy}, {"top", top}});
+                top.push_back({t.top[i].first, t.top[i].second,
+                               i < t.top_pieces.size() ? t.top_pieces[i] : ""});
+            toks.push_back({{"id", t.id},
+                            {"piece", t.piece},
+                            {"logprob", t.logprob},
+                            {"entropy", t.entropy},
+                            {"varentropy", t.varentropy},
+                            {"top", top}});
         }
-        nodes.push_back({{"id", n.id}, {"parent", n.parent}, {"depth", n.depth}, {"status", status_name(n.status)},
-                         {"text", n.text}, {"answer", n.answer}, {"correct", n.correct < 0 ? json() : json(n.correct == 1)},
-                         {"ended", n.ended}, {"visits", n.visits}, {"value_sum", n.value_sum}, {"scores", n.scores},
+        nodes.push_back({{"id", n.id},
+                         {"parent", n.parent},
+                         {"depth", n.depth},
+                         {"status", status_name(n.status)},
+                         {"text", n.text},
+                         {"answer", n.answer},
+                         {"correct", n.correct < 0 ? json() : json(n.correct == 1)},
+                         {"ended", n.ended},
+                         {"visits", n.visits},
+                         {"value_sum", n.value_sum},
+                         {"scores", n.scores},
                          {"tokens", toks}});
     }
     json metrics = json::array();
     for (const auto& m : r.metrics)
-        metrics.push_back({{"t", m.wall_seconds}, {"tokens", m.tokens_generated}, {"forward_passes", m.forward_passes},
-                           {"branches", m.branches_alive}, {"kv_bytes", m.kv_bytes}, {"tokens_per_s", m.tokens_per_second}});
-    return {{"format", "reasonscope-run"}, {"version", 1}, {"run", run}, {"nodes", nodes}, {"metrics", metrics}};
+        metrics.push_back({{"t", m.wall_seconds},
+                           {"tokens", m.tokens_generated},
+                           {"forward_passes", m.forward_passes},
+                           {"branches", m.branches_alive},
+                           {"kv_bytes", m.kv_bytes},
+                           {"tokens_per_s", m.tokens_per_second}});
+    return {{"format", "reasonscope-run"},
+            {"version", 1},
+            {"run", run},
+            {"nodes", nodes},
+            {"metrics", metrics}};
 }
 
 StoredRun run_from_json(const json& j) {
     StoredRun out;
     try {
-        if (j.value("format", "") != "reasonscope-run") throw Error("not a Reasonscope run export (format field)");
+        if (j.value("format", "") != "reasonscope-run")
+            throw Error("not a Reasonscope run export (format field)");
         const json& x = j.at("run");
         RunRow& r = out.run;
         r.name = x.value("name", "");
@@ -78,7 +118,9 @@ StoredRun run_from_json(const json& j) {
         r.seed = x.value("seed", int64_t{0});
         r.answer = x.value("answer", "");
         r.chosen_node = x.value("chosen_node", -1);
-        r.correct = x.contains("correct") && x["correct"].is_boolean() ? (x["correct"].get<bool>() ? 1 : 0) : -1;
+        r.correct = x.contains("correct") && x["correct"].is_boolean()
+                        ? (x["correct"].get<bool>() ? 1 : 0)
+                        : -1;
         r.tokens = x.value("tokens", int64_t{0});
         r.forward_passes = x.value("forward_passes", int64_t{0});
         r.wall_seconds = x.value("wall_seconds", 0.0);
@@ -89,14 +131,18 @@ StoredRun run_from_json(const json& j) {
         r.tags = x.value("tags", std::vector<std::string>{});
         for (const json& n : j.at("nodes")) {
             int id = n.at("id").get<int>(), parent = n.at("parent").get<int>();
-            if (id != out.tree.size()) throw Error("node ids must be 0, 1, 2, ... in order (found " + std::to_string(id) + ")");
+            if (id != out.tree.size())
+                throw Error("node ids must be 0, 1, 2, ... in order (found " + std::to_string(id) +
+                            ")");
             if (parent >= id) throw Error("node " + std::to_string(id) + " has a later parent");
             int k = out.tree.add(parent);
             Node& nd = out.tree.at(k);
             nd.status = status_from(n.at("status").get<std::string>());
             nd.text = n.value("text", "");
             nd.answer = n.value("answer", "");
-            nd.correct = n.contains("correct") && n["correct"].is_boolean() ? (n["correct"].get<bool>() ? 1 : 0) : -1;
+            nd.correct = n.contains("correct") && n["correct"].is_boolean()
+                             ? (n["correct"].get<bool>() ? 1 : 0)
+                             : -1;
             nd.ended = n.value("ended", false);
             nd.visits = n.value("visits", 0);
             nd.value_sum = n.value("value_sum", 0.0);
@@ -166,7 +212,8 @@ Shape shape_of(const StoredRun& r) {
     size_t nt = 0;
     for (const Node& n : ns) {
         s.depth = std::max(s.depth, n.depth);
-        if (n.children.empty()) ++s.leaves;
+        if (n.children.empty())
+            ++s.leaves;
         else {
             ++internal;
             children += static_cast<int>(n.children.size());
@@ -190,14 +237,27 @@ Shape shape_of(const StoredRun& r) {
 json compare_runs(const StoredRun& a, const StoredRun& b) {
     auto side = [](const StoredRun& r) {
         Shape s = shape_of(r);
-        return json{{"id", r.run.id}, {"name", r.run.name}, {"strategy", r.run.strategy},
-                    {"params", json::parse(r.run.params.empty() ? "{}" : r.run.params)}, {"model", r.run.model_name},
-                    {"task", r.run.task_id}, {"seed", r.run.seed}, {"answer", r.run.answer},
-                    {"correct", r.run.correct < 0 ? json() : json(r.run.correct == 1)}, {"tokens", r.run.tokens},
-                    {"forward_passes", r.run.forward_passes}, {"wall_seconds", r.run.wall_seconds},
-                    {"nodes", s.nodes}, {"depth", s.depth}, {"leaves", s.leaves}, {"terminal", s.terminal},
-                    {"pruned", s.pruned}, {"branching", s.branching}, {"mean_entropy", s.mean_entropy},
-                    {"max_entropy", s.max_entropy}, {"answers", s.answers}};
+        return json{{"id", r.run.id},
+                    {"name", r.run.name},
+                    {"strategy", r.run.strategy},
+                    {"params", json::parse(r.run.params.empty() ? "{}" : r.run.params)},
+                    {"model", r.run.model_name},
+                    {"task", r.run.task_id},
+                    {"seed", r.run.seed},
+                    {"answer", r.run.answer},
+                    {"correct", r.run.correct < 0 ? json() : json(r.run.correct == 1)},
+                    {"tokens", r.run.tokens},
+                    {"forward_passes", r.run.forward_passes},
+                    {"wall_seconds", r.run.wall_seconds},
+                    {"nodes", s.nodes},
+                    {"depth", s.depth},
+                    {"leaves", s.leaves},
+                    {"terminal", s.terminal},
+                    {"pruned", s.pruned},
+                    {"branching", s.branching},
+                    {"mean_entropy", s.mean_entropy},
+                    {"max_entropy", s.max_entropy},
+                    {"answers", s.answers}};
     };
     // Where the chosen traces share a prefix and where they diverge.
     auto pa = chosen_path(a), pb = chosen_path(b);
@@ -208,9 +268,13 @@ json compare_runs(const StoredRun& a, const StoredRun& b) {
         if (b.tree.at(id).parent >= 0) tb += b.tree.at(id).text;
     size_t common = 0;
     while (common < ta.size() && common < tb.size() && ta[common] == tb[common]) ++common;
-    size_t line = static_cast<size_t>(std::count(ta.begin(), ta.begin() + static_cast<long>(common), '\n'));
-    json div = {{"shared_prefix_chars", common}, {"diverge_at_step", line}, {"same_prompt", a.run.prompt == b.run.prompt},
-                {"a_continues", ta.substr(common, 80)}, {"b_continues", tb.substr(common, 80)}};
+    size_t line =
+        static_cast<size_t>(std::count(ta.begin(), ta.begin() + static_cast<long>(common), '\n'));
+    json div = {{"shared_prefix_chars", common},
+                {"diverge_at_step", line},
+                {"same_prompt", a.run.prompt == b.run.prompt},
+                {"a_continues", ta.substr(common, 80)},
+                {"b_continues", tb.substr(common, 80)}};
     return {{"a", side(a)}, {"b", side(b)}, {"divergence", div}};
 }
 
@@ -218,26 +282,42 @@ std::string compare_to_text(const json& c) {
     std::ostringstream s;
     auto row = [&](const char* label, const std::string& key) {
         char buf[256];
-        std::snprintf(buf, sizeof buf, "%-16s %-30s %-30s\n", label, c["a"][key].dump().substr(0, 30).c_str(),
+        std::snprintf(buf, sizeof buf, "%-16s %-30s %-30s\n", label,
+                      c["a"][key].dump().substr(0, 30).c_str(),
                       c["b"][key].dump().substr(0, 30).c_str());
         s << buf;
     };
     char head[256];
-    std::snprintf(head, sizeof head, "%-16s %-30s %-30s\n", "", ("run " + c["a"]["id"].dump()).c_str(),
-                  ("run " + c["b"]["id"].dump()).c_str());
+    std::snprintf(head, sizeof head, "%-16s %-30s %-30s\n", "",
+                  ("run " + c["a"]["id"].dump()).c_str(), ("run " + c["b"]["id"].dump()).c_str());
     s << head;
-    for (auto [l, k] : std::vector<std::pair<const char*, const char*>>{
-             {"strategy", "strategy"}, {"model", "model"}, {"task", "task"}, {"seed", "seed"}, {"answer", "answer"},
-             {"correct", "correct"}, {"tokens", "tokens"}, {"forward passes", "forward_passes"},
-             {"wall seconds", "wall_seconds"}, {"nodes", "nodes"}, {"depth", "depth"}, {"leaves", "leaves"},
-             {"pruned", "pruned"}, {"branching", "branching"}, {"mean entropy", "mean_entropy"},
-             {"max entropy", "max_entropy"}, {"answers", "answers"}})
+    for (auto [l, k] :
+         std::vector<std::pair<const char*, const char*>>{{"strategy", "strategy"},
+                                                          {"model", "model"},
+                                                          {"task", "task"},
+                                                          {"seed", "seed"},
+                                                          {"answer", "answer"},
+                                                          {"correct", "correct"},
+                                                          {"tokens", "tokens"},
+                                                          {"forward passes", "forward_passes"},
+                                                          {"wall seconds", "wall_seconds"},
+                                                          {"nodes", "nodes"},
+                                                          {"depth", "depth"},
+                                                          {"leaves", "leaves"},
+                                                          {"pruned", "pruned"},
+                                                          {"branching", "branching"},
+                                                          {"mean entropy", "mean_entropy"},
+                                                          {"max entropy", "max_entropy"},
+                                                          {"answers", "answers"}})
         row(l, k);
-    s << "params a: " << c["a"]["params"].dump() << "\nparams b: " << c["b"]["params"].dump() << "\n";
+    s << "params a: " << c["a"]["params"].dump() << "\nparams b: " << c["b"]["params"].dump()
+      << "\n";
     const json& d = c["divergence"];
-    s << "chosen traces share " << d["shared_prefix_chars"].get<size_t>() << " characters and diverge at step "
-      << d["diverge_at_step"].get<size_t>() << (d["same_prompt"].get<bool>() ? "" : " (different prompts)") << "\n";
-    s << "  a: " << d["a_continues"].get<std::string>() << "\n  b: " << d["b_continues"].get<std::string>() << "\n";
+    s << "chosen traces share " << d["shared_prefix_chars"].get<size_t>()
+      << " characters and diverge at step " << d["diverge_at_step"].get<size_t>()
+      << (d["same_prompt"].get<bool>() ? "" : " (different prompts)") << "\n";
+    s << "  a: " << d["a_continues"].get<std::string>()
+      << "\n  b: " << d["b_continues"].get<std::string>() << "\n";
     return s.str();
 }
 

@@ -13,12 +13,23 @@ std::string html_escape(const std::string& s) {
     o.reserve(s.size());
     for (char c : s) {
         switch (c) {
-            case '&': o += "&amp;"; break;
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '"': o += "&quot;"; break;
-            case '\'': o += "&#39;"; break;
-            default: o += c;
+            case '&':
+                o += "&amp;";
+                break;
+            case '<':
+                o += "&lt;";
+                break;
+            case '>':
+                o += "&gt;";
+                break;
+            case '"':
+                o += "&quot;";
+                break;
+            case '\'':
+                o += "&#39;";
+                break;
+            default:
+                o += c;
         }
     }
     return o;
@@ -39,7 +50,8 @@ std::string fmt(double v, int prec = 3) {
 // Entropy -> colour from pale green (sure) through yellow to red (unsure).
 std::string entropy_colour(double h) {
     double t = std::clamp(h / 2.5, 0.0, 1.0);
-    int r = static_cast<int>(200 + 55 * t), g = static_cast<int>(240 - 150 * t), b = static_cast<int>(200 - 120 * t);
+    int r = static_cast<int>(200 + 55 * t), g = static_cast<int>(240 - 150 * t),
+        b = static_cast<int>(200 - 120 * t);
     char buf[16];
     std::snprintf(buf, sizeof buf, "#%02x%02x%02x", r, g, std::max(b, 60));
     return buf;
@@ -48,7 +60,8 @@ std::string entropy_colour(double h) {
 std::string score_colour(double v) {  // 0 red .. 1 green
     double t = std::clamp(v, 0.0, 1.0);
     char buf[16];
-    std::snprintf(buf, sizeof buf, "#%02x%02x%02x", static_cast<int>(220 - 170 * t), static_cast<int>(80 + 130 * t), 90);
+    std::snprintf(buf, sizeof buf, "#%02x%02x%02x", static_cast<int>(220 - 170 * t),
+                  static_cast<int>(80 + 130 * t), 90);
     return buf;
 }
 
@@ -66,13 +79,20 @@ std::string run_to_markdown(const StoredRun& r) {
     std::ostringstream s;
     s << "# Run " << x.id << (x.name.empty() ? "" : " — " + x.name) << "\n\n";
     s << "| field | value |\n|---|---|\n";
-    s << "| strategy | " << x.strategy << " |\n| parameters | `" << x.params << "` |\n| model | " << x.model_name << " ("
-      << x.model_path << ") |\n| backend | " << x.backend << " |\n| task | " << x.suite << " " << x.task_id
-      << " |\n| seed | " << x.seed << " |\n| status | " << x.status << " |\n| answer | " << x.answer
-      << (x.correct == 1 ? " (correct)" : x.correct == 0 ? " (wrong, expected " + x.expected + ")" : "") << " |\n";
-    s << "| cost | " << x.tokens << " tokens, " << x.forward_passes << " forward passes, " << fmt(x.wall_seconds, 2)
-      << " s |\n| tree | " << r.tree.size() << " nodes, depth " << r.tree.max_depth() << " |\n\n";
-    s << "## Prompt\n\n```\n" << x.prompt << "\n```\n\n## Chosen trace\n\n```\n" << path_text(r, chosen_path(r)) << "\n```\n\n";
+    s << "| strategy | " << x.strategy << " |\n| parameters | `" << x.params << "` |\n| model | "
+      << x.model_name << " (" << x.model_path << ") |\n| backend | " << x.backend << " |\n| task | "
+      << x.suite << " " << x.task_id << " |\n| seed | " << x.seed << " |\n| status | " << x.status
+      << " |\n| answer | " << x.answer
+      << (x.correct == 1   ? " (correct)"
+          : x.correct == 0 ? " (wrong, expected " + x.expected + ")"
+                           : "")
+      << " |\n";
+    s << "| cost | " << x.tokens << " tokens, " << x.forward_passes << " forward passes, "
+      << fmt(x.wall_seconds, 2) << " s |\n| tree | " << r.tree.size() << " nodes, depth "
+      << r.tree.max_depth() << " |\n\n";
+    s << "## Prompt\n\n```\n"
+      << x.prompt << "\n```\n\n## Chosen trace\n\n```\n"
+      << path_text(r, chosen_path(r)) << "\n```\n\n";
     std::map<std::string, int> answers;
     for (const Node& n : r.tree.nodes())
         if (!n.answer.empty()) answers[n.answer]++;
@@ -91,20 +111,23 @@ std::string run_tokens_csv(const StoredRun& r) {
             const auto& t = n.tokens[i];
             std::string top;
             for (size_t k = 0; k < t.top.size(); ++k)
-                top += (k ? ";" : "") + std::to_string(t.top[k].first) + ":" + fmt(t.top[k].second, 4);
-            s << n.id << "," << i << "," << t.id << "," << csv_field(t.piece) << "," << t.logprob << "," << t.entropy
-              << "," << t.varentropy << "," << csv_field(top) << "\n";
+                top +=
+                    (k ? ";" : "") + std::to_string(t.top[k].first) + ":" + fmt(t.top[k].second, 4);
+            s << n.id << "," << i << "," << t.id << "," << csv_field(t.piece) << "," << t.logprob
+              << "," << t.entropy << "," << t.varentropy << "," << csv_field(top) << "\n";
         }
     return s.str();
 }
 
 std::string run_nodes_csv(const StoredRun& r) {
     std::ostringstream s;
-    s << "node_id,parent_id,depth,status,answer,correct,tokens,mean_logprob,mean_entropy,visits,value,text\n";
+    s << "node_id,parent_id,depth,status,answer,correct,tokens,mean_logprob,mean_entropy,visits,"
+         "value,text\n";
     for (const Node& n : r.tree.nodes())
-        s << n.id << "," << n.parent << "," << n.depth << "," << status_name(n.status) << "," << csv_field(n.answer) << ","
-          << n.correct << "," << n.tokens.size() << "," << n.mean_logprob() << "," << n.mean_entropy() << "," << n.visits
-          << "," << n.value() << "," << csv_field(n.text) << "\n";
+        s << n.id << "," << n.parent << "," << n.depth << "," << status_name(n.status) << ","
+          << csv_field(n.answer) << "," << n.correct << "," << n.tokens.size() << ","
+          << n.mean_logprob() << "," << n.mean_entropy() << "," << n.visits << "," << n.value()
+          << "," << csv_field(n.text) << "\n";
     return s.str();
 }
 
@@ -125,24 +148,34 @@ std::string run_to_html(const StoredRun& r) {
             return;
         }
         for (int c : n.children) self(self, c);
-        xs[static_cast<size_t>(id)] = (xs[static_cast<size_t>(n.children.front())] + xs[static_cast<size_t>(n.children.back())]) / 2;
+        xs[static_cast<size_t>(id)] = (xs[static_cast<size_t>(n.children.front())] +
+                                       xs[static_cast<size_t>(n.children.back())]) /
+                                      2;
     };
     if (t.size()) place(place, 0);
     const double dx = 22, dy = 46, pad = 20;
-    const double w = std::max(200.0, next_leaf * dx + 2 * pad), h = (t.max_depth() + 1) * dy + 2 * pad;
+    const double w = std::max(200.0, next_leaf * dx + 2 * pad),
+                 h = (t.max_depth() + 1) * dy + 2 * pad;
     std::string score_key;
     for (const Node& n : t.nodes())
         for (const auto& [k, v] : n.scores)
-            if (score_key.empty() && k != "prm_step" && k != "ess" && k != "branch_point") score_key = k;
+            if (score_key.empty() && k != "prm_step" && k != "ess" && k != "branch_point")
+                score_key = k;
 
     std::ostringstream s;
-    s << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Reasonscope run " << x.id << "</title>\n"
+    s << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Reasonscope run " << x.id
+      << "</title>\n"
       << "<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}"
-         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}.tok{white-space:pre-wrap;font-family:monospace;"
-         "border-radius:3px}.trace{line-height:1.9;font-family:monospace;white-space:pre-wrap;border:1px solid #ddd;"
+         "td,th{border:1px solid #ccc;padding:3px "
+         "8px;text-align:left}.tok{white-space:pre-wrap;font-family:monospace;"
+         "border-radius:3px}.trace{line-height:1.9;font-family:monospace;white-space:pre-wrap;"
+         "border:1px solid #ddd;"
          "padding:10px}svg text{font-size:10px}</style></head><body>\n";
-    s << "<h1>Run " << x.id << (x.name.empty() ? "" : " — " + html_escape(x.name)) << "</h1>\n<table>\n";
-    auto row = [&](const std::string& k, const std::string& v) { s << "<tr><th>" << k << "</th><td>" << html_escape(v) << "</td></tr>\n"; };
+    s << "<h1>Run " << x.id << (x.name.empty() ? "" : " — " + html_escape(x.name))
+      << "</h1>\n<table>\n";
+    auto row = [&](const std::string& k, const std::string& v) {
+        s << "<tr><th>" << k << "</th><td>" << html_escape(v) << "</td></tr>\n";
+    };
     row("strategy", x.strategy);
     row("parameters", x.params);
     row("model", x.model_name + " (" + x.model_path + ")");
@@ -150,35 +183,45 @@ std::string run_to_html(const StoredRun& r) {
     row("task", x.suite + " " + x.task_id);
     row("seed", std::to_string(x.seed));
     row("status", x.status);
-    row("answer", x.answer + (x.correct == 1 ? " (correct)" : x.correct == 0 ? " (wrong; expected " + x.expected + ")" : ""));
-    row("cost", std::to_string(x.tokens) + " tokens, " + std::to_string(x.forward_passes) + " forward passes, " +
-                    fmt(x.wall_seconds, 2) + " s, KV peak " + fmt(x.kv_peak_bytes / 1e6, 1) + " MB");
+    row("answer", x.answer + (x.correct == 1   ? " (correct)"
+                              : x.correct == 0 ? " (wrong; expected " + x.expected + ")"
+                                               : ""));
+    row("cost", std::to_string(x.tokens) + " tokens, " + std::to_string(x.forward_passes) +
+                    " forward passes, " + fmt(x.wall_seconds, 2) + " s, KV peak " +
+                    fmt(x.kv_peak_bytes / 1e6, 1) + " MB");
     row("tree", std::to_string(t.size()) + " nodes, depth " + std::to_string(t.max_depth()));
     s << "</table>\n<h2>Prompt</h2><pre>" << html_escape(x.prompt) << "</pre>\n";
 
-    s << "<h2>Tree</h2><p>Colour: " << (score_key.empty() ? "mean entropy" : "score (" + html_escape(score_key) + ")")
-      << "; ring: green correct, red wrong; grey: pruned; thick edges: the chosen trace. Hover a node for its text.</p>\n";
-    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h << "\">\n";
+    s << "<h2>Tree</h2><p>Colour: "
+      << (score_key.empty() ? "mean entropy" : "score (" + html_escape(score_key) + ")")
+      << "; ring: green correct, red wrong; grey: pruned; thick edges: the chosen trace. Hover a "
+         "node for its text.</p>\n";
+    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+      << "\">\n";
     for (const Node& n : t.nodes()) {
         if (n.parent < 0) continue;
         bool thick = on_path[static_cast<size_t>(n.id)] && on_path[static_cast<size_t>(n.parent)];
-        s << "<line x1=\"" << pad + xs[static_cast<size_t>(n.parent)] * dx << "\" y1=\"" << pad + (n.depth - 1) * dy
-          << "\" x2=\"" << pad + xs[static_cast<size_t>(n.id)] * dx << "\" y2=\"" << pad + n.depth * dy << "\" stroke=\""
-          << (thick ? "#333" : "#bbb") << "\" stroke-width=\"" << (thick ? 2.5 : 1) << "\"/>\n";
+        s << "<line x1=\"" << pad + xs[static_cast<size_t>(n.parent)] * dx << "\" y1=\""
+          << pad + (n.depth - 1) * dy << "\" x2=\"" << pad + xs[static_cast<size_t>(n.id)] * dx
+          << "\" y2=\"" << pad + n.depth * dy << "\" stroke=\"" << (thick ? "#333" : "#bbb")
+          << "\" stroke-width=\"" << (thick ? 2.5 : 1) << "\"/>\n";
     }
     for (const Node& n : t.nodes()) {
         double cx = pad + xs[static_cast<size_t>(n.id)] * dx, cy = pad + n.depth * dy;
         std::string fill = n.status == NodeStatus::Pruned ? "#cccccc"
-                           : !score_key.empty() && n.scores.count(score_key) ? score_colour(n.scores.at(score_key))
-                                                                             : entropy_colour(n.mean_entropy());
+                           : !score_key.empty() && n.scores.count(score_key)
+                               ? score_colour(n.scores.at(score_key))
+                               : entropy_colour(n.mean_entropy());
         std::string stroke = n.correct == 1 ? "#1a9c3a" : n.correct == 0 ? "#d0302a" : "#555";
-        s << "<circle cx=\"" << cx << "\" cy=\"" << cy << "\" r=\"7\" fill=\"" << fill << "\" stroke=\"" << stroke
-          << "\" stroke-width=\"" << (n.correct >= 0 ? 3 : 1) << "\"><title>node " << n.id << " ("
-          << status_name(n.status) << ")\n" << html_escape(n.parent < 0 ? x.prompt : n.text);
+        s << "<circle cx=\"" << cx << "\" cy=\"" << cy << "\" r=\"7\" fill=\"" << fill
+          << "\" stroke=\"" << stroke << "\" stroke-width=\"" << (n.correct >= 0 ? 3 : 1)
+          << "\"><title>node " << n.id << " (" << status_name(n.status) << ")\n"
+          << html_escape(n.parent < 0 ? x.prompt : n.text);
         for (const auto& [k, v] : n.scores) s << "\n" << html_escape(k) << " = " << fmt(v);
         s << "</title></circle>\n";
         if (!n.answer.empty())
-            s << "<text x=\"" << cx - 8 << "\" y=\"" << cy + 18 << "\">" << html_escape(n.answer) << "</text>\n";
+            s << "<text x=\"" << cx - 8 << "\" y=\"" << cy + 18 << "\">" << html_escape(n.answer)
+              << "</text>\n";
     }
     s << "</svg>\n";
 
@@ -186,15 +229,21 @@ std::string run_to_html(const StoredRun& r) {
     std::vector<const TokenRecord*> toks;
     for (int id : path)
         for (const auto& tk : t.at(id).tokens) toks.push_back(&tk);
-    s << "<h2>Chosen trace</h2><p>Background: entropy of the next-token distribution (green sure, red unsure). Hover a token for its probability and the alternatives.</p>\n<div class=\"trace\">";
+    s << "<h2>Chosen trace</h2><p>Background: entropy of the next-token distribution (green sure, "
+         "red unsure). Hover a token for its probability and the alternatives.</p>\n<div "
+         "class=\"trace\">";
     for (const TokenRecord* tk : toks) {
         std::ostringstream tip;
-        tip << "p=" << fmt(std::exp(tk->logprob)) << " H=" << fmt(tk->entropy) << " VH=" << fmt(tk->varentropy);
+        tip << "p=" << fmt(std::exp(tk->logprob)) << " H=" << fmt(tk->entropy)
+            << " VH=" << fmt(tk->varentropy);
         for (size_t i = 0; i < tk->top.size(); ++i)
-            tip << "\n" << (i < tk->top_pieces.size() ? "'" + tk->top_pieces[i] + "'" : std::to_string(tk->top[i].first))
+            tip << "\n"
+                << (i < tk->top_pieces.size() ? "'" + tk->top_pieces[i] + "'"
+                                              : std::to_string(tk->top[i].first))
                 << "  " << fmt(std::exp(tk->top[i].second));
-        s << "<span class=\"tok\" style=\"background:" << entropy_colour(tk->entropy) << "\" title=\""
-          << html_escape(tip.str()) << "\">" << html_escape(tk->piece) << "</span>";
+        s << "<span class=\"tok\" style=\"background:" << entropy_colour(tk->entropy)
+          << "\" title=\"" << html_escape(tip.str()) << "\">" << html_escape(tk->piece)
+          << "</span>";
     }
     s << "</div>\n";
 
@@ -202,24 +251,34 @@ std::string run_to_html(const StoredRun& r) {
     if (!toks.empty()) {
         const double pw = 760, ph = 160;
         double hmax = 0.1;
-        for (const TokenRecord* tk : toks) hmax = std::max({hmax, static_cast<double>(tk->entropy), static_cast<double>(tk->varentropy)});
+        for (const TokenRecord* tk : toks)
+            hmax = std::max(
+                {hmax, static_cast<double>(tk->entropy), static_cast<double>(tk->varentropy)});
         auto poly = [&](bool var) {
             std::ostringstream p;
             for (size_t i = 0; i < toks.size(); ++i) {
                 double v = var ? toks[i]->varentropy : toks[i]->entropy;
-                p << (i ? " " : "") << 30 + pw * static_cast<double>(i) / std::max<size_t>(1, toks.size() - 1) << ","
+                p << (i ? " " : "")
+                  << 30 + pw * static_cast<double>(i) / std::max<size_t>(1, toks.size() - 1) << ","
                   << 10 + ph - ph * v / hmax;
             }
             return p.str();
         };
-        s << "<h2>Signals along the trace</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << pw + 60 << "\" height=\""
-          << ph + 40 << "\"><rect x=\"30\" y=\"10\" width=\"" << pw << "\" height=\"" << ph
-          << "\" fill=\"none\" stroke=\"#ccc\"/><polyline fill=\"none\" stroke=\"#2a6fd0\" stroke-width=\"1.5\" points=\""
-          << poly(false) << "\"/><polyline fill=\"none\" stroke=\"#d07a2a\" stroke-width=\"1\" points=\"" << poly(true)
-          << "\"/><text x=\"34\" y=\"24\" fill=\"#2a6fd0\">entropy</text><text x=\"100\" y=\"24\" fill=\"#d07a2a\">varentropy</text>"
-          << "<text x=\"2\" y=\"16\">" << fmt(hmax, 1) << "</text><text x=\"2\" y=\"" << ph + 10 << "\">0</text></svg>\n";
+        s << "<h2>Signals along the trace</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\""
+          << pw + 60 << "\" height=\"" << ph + 40 << "\"><rect x=\"30\" y=\"10\" width=\"" << pw
+          << "\" height=\"" << ph
+          << "\" fill=\"none\" stroke=\"#ccc\"/><polyline fill=\"none\" stroke=\"#2a6fd0\" "
+             "stroke-width=\"1.5\" points=\""
+          << poly(false)
+          << "\"/><polyline fill=\"none\" stroke=\"#d07a2a\" stroke-width=\"1\" points=\""
+          << poly(true)
+          << "\"/><text x=\"34\" y=\"24\" fill=\"#2a6fd0\">entropy</text><text x=\"100\" y=\"24\" "
+             "fill=\"#d07a2a\">varentropy</text>"
+          << "<text x=\"2\" y=\"16\">" << fmt(hmax, 1) << "</text><text x=\"2\" y=\"" << ph + 10
+          << "\">0</text></svg>\n";
     }
-    s << "<p style=\"color:#888\">Reasonscope " << html_escape(x.app_version) << "</p></body></html>\n";
+    s << "<p style=\"color:#888\">Reasonscope " << html_escape(x.app_version)
+      << "</p></body></html>\n";
     return s.str();
 }
 

@@ -1,7 +1,7 @@
 // The reasonscope binary as a user runs it: commands, their output, and
 // one-line errors with exit code 2 on bad input.
-#include <QJsonDocument>
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -27,10 +27,11 @@ Result run(const QStringList& args) {
 
 class TestCli : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void vocabTestReproducesEveryOutFile_data() {
         QTest::addColumn<QString>("name");
-        for (const char* n : {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "starcoder", "deepseek-llm"})
+        for (const char* n :
+             {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "starcoder", "deepseek-llm"})
             QTest::newRow(n) << QString(n);
     }
     void vocabTestReproducesEveryOutFile() {
@@ -46,7 +47,8 @@ private slots:
 
     void tokenizeText() {
         RS_REQUIRE_REFERENCE();
-        auto r = run({"tokenize", "--model", rs::test::reference("tokenizer/ggml-vocab-llama-spm.gguf"), "Hello world"});
+        auto r = run({"tokenize", "--model",
+                      rs::test::reference("tokenizer/ggml-vocab-llama-spm.gguf"), "Hello world"});
         QCOMPARE(r.code, 0);
         QCOMPARE(r.out.trimmed(), QByteArray("15043 3186"));
     }
@@ -60,7 +62,8 @@ private slots:
             auto doc = QJsonDocument::fromJson(r.out);
             QVERIFY2(doc.isObject(), qPrintable(n));
             QVERIFY(doc["tensor_count"].toInt() > 0);
-            QCOMPARE(doc["architecture"].toString(), n.contains("qwen2") ? QString("qwen2") : QString("llama"));
+            QCOMPARE(doc["architecture"].toString(),
+                     n.contains("qwen2") ? QString("qwen2") : QString("llama"));
         }
         auto r = run({"models", "info", rs::test::reference("models/mini-llama-Q4_K_M.gguf")});
         QCOMPARE(r.code, 0);
@@ -76,9 +79,10 @@ private slots:
         QVERIFY(f.open(QIODevice::WriteOnly));
         f.write("GGUF\x03\x00\x00\x00garbage", 16);
         f.close();
-        for (const QStringList& args : {QStringList{"models", "info", bad}, QStringList{"models", "info", "/no/such.gguf"},
-                                        QStringList{"tokenize", "--model", bad, "x"}, QStringList{"models", "info"},
-                                        QStringList{"tokenize", "--bogus"}, QStringList{"nosuchcommand"}}) {
+        for (const QStringList& args :
+             {QStringList{"models", "info", bad}, QStringList{"models", "info", "/no/such.gguf"},
+              QStringList{"tokenize", "--model", bad, "x"}, QStringList{"models", "info"},
+              QStringList{"tokenize", "--bogus"}, QStringList{"nosuchcommand"}}) {
             auto r = run(args);
             QCOMPARE(r.code, 2);
             if (args[0] != "nosuchcommand") QCOMPARE(r.err.count('\n'), 1);
@@ -105,7 +109,8 @@ private slots:
         auto list = QJsonDocument::fromJson(p.readAllStandardOutput()).array();
         QCOMPARE(list.size(), 7);
         QByteArray err = p.readAllStandardError();
-        QVERIFY2(err.contains("broken_strategy.so") && err.contains("failed to load"), err.constData());
+        QVERIFY2(err.contains("broken_strategy.so") && err.contains("failed to load"),
+                 err.constData());
     }
 
     void strategiesRunAndBadParametersAreErrors() {
@@ -113,17 +118,25 @@ private slots:
         QString db = dir.filePath("runs.sqlite");
         QString model = QStringLiteral(RS_SOURCE_DIR) + "/resources/models/reasoner.gguf";
         if (!QFileInfo::exists(model)) QSKIP("the bundled model is missing");
-        auto r = run({"run", "--model", model, "--task", "easy:easy-000", "--strategy", "beam-search", "--set", "width=0", "--db", db});
+        auto r = run({"run", "--model", model, "--task", "easy:easy-000", "--strategy",
+                      "beam-search", "--set", "width=0", "--db", db});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("width") && r.err.contains("outside [1, 64]"), r.err.constData());
-        r = run({"run", "--model", model, "--task", "easy:easy-000", "--strategy", "no-such", "--db", db});
+        r = run({"run", "--model", model, "--task", "easy:easy-000", "--strategy", "no-such",
+                 "--db", db});
         QCOMPARE(r.code, 2);
         QVERIFY(r.err.contains("unknown strategy 'no-such'") && r.err.contains("beam-search"));
         // Every strategy runs end to end on the bundled model and is stored.
-        for (const char* s : {"chain-of-thought", "best-of-n", "self-consistency", "beam-search", "mcts", "particle-filtering", "entropy-branching"}) {
-            QStringList args = {"run", "--model", model, "--task", "easy:easy-001", "--strategy", s, "--db", db, "--json", "--threads", "1"};
-            if (QString(s) == "mcts") args << "--set" << "iterations=6";
-            if (QString(s) == "best-of-n" || QString(s) == "self-consistency") args << "--set" << "n=4";
+        for (const char* s : {"chain-of-thought", "best-of-n", "self-consistency", "beam-search",
+                              "mcts", "particle-filtering", "entropy-branching"}) {
+            QStringList args = {"run", "--model", model, "--task", "easy:easy-001", "--strategy",
+                                s,     "--db",    db,    "--json", "--threads",     "1"};
+            if (QString(s) == "mcts")
+                args << "--set"
+                     << "iterations=6";
+            if (QString(s) == "best-of-n" || QString(s) == "self-consistency")
+                args << "--set"
+                     << "n=4";
             auto out = run(args);
             QVERIFY2(out.code == 0, out.err.constData());
             auto j = QJsonDocument::fromJson(out.out).object();
@@ -132,7 +145,8 @@ private slots:
         }
         auto list = run({"runs", "--db", db, "--json"});
         QCOMPARE(QJsonDocument::fromJson(list.out).array().size(), 7);
-        auto ev = run({"eval", "--model", model, "--suite", "easy", "--limit", "3", "--strategy", "chain-of-thought", "--json"});
+        auto ev = run({"eval", "--model", model, "--suite", "easy", "--limit", "3", "--strategy",
+                       "chain-of-thought", "--json"});
         QCOMPARE(ev.code, 0);
         auto e = QJsonDocument::fromJson(ev.out).object();
         QCOMPARE(e["problems"].toInt(), 3);
@@ -140,7 +154,9 @@ private slots:
     }
 
     void everyCommandHasHelp() {
-        for (const char* c : {"models", "tokenize", "run", "eval", "strategies", "runs", "show", "export", "import", "compare", "bench", "generate", "logits", "demo"}) {
+        for (const char* c :
+             {"models", "tokenize", "run", "eval", "strategies", "runs", "show", "export", "import",
+              "compare", "bench", "generate", "logits", "demo"}) {
             auto r = run({c, "--help"});
             QCOMPARE(r.code, 0);
             QVERIFY(r.out.contains("usage: reasonscope"));

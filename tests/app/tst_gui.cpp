@@ -22,10 +22,11 @@ class TestGui : public QObject {
     QString model_path() {
         QString bundled = QStringLiteral(RS_SOURCE_DIR) + "/resources/models/reasoner.gguf";
         if (QFileInfo::exists(bundled)) return bundled;
-        return rs::test::have_reference() ? rs::test::reference("models/stories260K.gguf") : QString();
+        return rs::test::have_reference() ? rs::test::reference("models/stories260K.gguf")
+                                          : QString();
     }
 
-private slots:
+  private slots:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
         QDir().mkpath(shots_);
@@ -39,10 +40,11 @@ private slots:
         }
     }
 
-private:
+  private:
     void grow_and_store() {
         QString model = model_path();
-        if (model.isEmpty()) QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        if (model.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
         QTemporaryDir tmp;
         rs::gui::WindowOptions opt;
         opt.model_path = model;
@@ -64,11 +66,14 @@ private:
         QTest::qWait(150);
         QImage live = w.grab().toImage();
         QVERIFY(live.save(shots_ + "/main-window-live.png"));
-        qInfo("tree %d canvas %d tokens %d selected %d", w.run_model()->tree().size(), w.tree_view()->node_count(), w.token_view()->token_count(), w.run_model()->selected());
+        qInfo("tree %d canvas %d tokens %d selected %d", w.run_model()->tree().size(),
+              w.tree_view()->node_count(), w.token_view()->token_count(),
+              w.run_model()->selected());
         QVERIFY(w.tree_view()->node_count() >= 6);
         QTRY_VERIFY_WITH_TIMEOUT(w.token_view()->token_count() > 0, 30000);
         QColor c = w.token_view()->token_colour(0);
-        QVERIFY2(c.isValid() && c != QColor(Qt::white) && c.alpha() > 0, "tokens are not coloured by entropy");
+        QVERIFY2(c.isValid() && c != QColor(Qt::white) && c.alpha() > 0,
+                 "tokens are not coloured by entropy");
         QTRY_VERIFY_WITH_TIMEOUT(!w.running(), 180000);
         QTest::qWait(200);
         // The run was stored: reopen it from the store into the same views.

@@ -17,7 +17,9 @@ using namespace rs;
 
 namespace {
 
-std::string ref(const QString& rel) { return rs::test::reference(rel).toStdString(); }
+std::string ref(const QString& rel) {
+    return rs::test::reference(rel).toStdString();
+}
 
 struct Compare {
     size_t rows = 0, prompt = 0;
@@ -78,7 +80,7 @@ Compare compare_with_reference(const std::string& name) {
 
 class TestEngine : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void referenceLogits_data() {
         QTest::addColumn<QString>("name");
         QTest::addColumn<double>("tol");
@@ -97,13 +99,14 @@ private slots:
         QFETCH(double, tol);
         QFETCH(bool, quantized);
         Compare c = compare_with_reference(name.toStdString());
-        qInfo("%s: rows=%zu top1=%d prompt_diff=%.3g max_diff=%.3g lse=%.3g", qPrintable(name), c.rows, c.top1,
-              c.prompt_diff, c.max_diff, c.lse);
+        qInfo("%s: rows=%zu top1=%d prompt_diff=%.3g max_diff=%.3g lse=%.3g", qPrintable(name),
+              c.rows, c.top1, c.prompt_diff, c.max_diff, c.lse);
         QVERIFY(c.rows > 40);
         QVERIFY(c.lse <= 0.1);
         if (!quantized) {
             // Prompt rows (one batch) agree within the reference bar; every row keeps top-1.
-            QVERIFY2(c.prompt_diff <= tol, qPrintable(QString("prompt rows differ by %1").arg(c.prompt_diff)));
+            QVERIFY2(c.prompt_diff <= tol,
+                     qPrintable(QString("prompt rows differ by %1").arg(c.prompt_diff)));
             QCOMPARE(c.top1, static_cast<int>(c.rows));
             // F16 models meet the bar on every row; the F32 model's decode rows
             // carry llama.cpp's F16-cache rounding differences (docs/performance.md).
@@ -145,7 +148,8 @@ private slots:
             auto model = Model::load(ref(name));
             Session s(*model);
             int root = s.create();
-            std::vector<TokenId> prefix = {1, 403, 407, 261, 378, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311, 312};
+            std::vector<TokenId> prefix = {1,   403, 407, 261, 378, 300, 301, 302, 303,
+                                           304, 305, 306, 307, 308, 309, 310, 311, 312};
             s.eval(root, prefix);
             std::vector<int> seqs;
             std::vector<TokenId> toks;
@@ -161,7 +165,8 @@ private slots:
                 int alone = s.fork(seqs[i]);
                 s.kv().truncate(alone, s.length(alone) - 1);  // drop the batched token
                 auto single = s.eval(alone, std::span(&toks[i], 1));
-                QVERIFY(std::memcmp(single.data(), batched.data() + i * s.n_vocab(), single.size() * 4) == 0);
+                QVERIFY(std::memcmp(single.data(), batched.data() + i * s.n_vocab(),
+                                    single.size() * 4) == 0);
                 s.release(alone);
             }
         }
@@ -228,8 +233,10 @@ private slots:
         GgufWriter w2;
         for (const auto& k : f->keys()) {
             const GgufValue* v = f->find(k);
-            if (v->type == GgufType::String) w2.add_string(k, std::string(v->str));
-            else if (v->type == GgufType::F32) w2.add_f32(k, static_cast<float>(v->num.f));
+            if (v->type == GgufType::String)
+                w2.add_string(k, std::string(v->str));
+            else if (v->type == GgufType::F32)
+                w2.add_f32(k, static_cast<float>(v->num.f));
             else if (v->type == GgufType::Array && v->elem_type == GgufType::String) {
                 std::vector<std::string> items;
                 for (const auto& it : v->items) items.emplace_back(it.str);
@@ -242,11 +249,12 @@ private slots:
                 std::vector<int32_t> items;
                 for (const auto& it : v->items) items.push_back(static_cast<int32_t>(it.as_int()));
                 w2.add_i32_array(k, items);
-            } else if (v->is_integer()) w2.add_u32(k, static_cast<uint32_t>(v->as_int()));
+            } else if (v->is_integer())
+                w2.add_u32(k, static_cast<uint32_t>(v->as_int()));
         }
         for (const auto& t : f->tensors())
-            w2.add_tensor(t.name == "blk.2.ffn_up.weight" ? "blk.2.ffn_upp.weight" : t.name, t.type, t.dims,
-                          std::vector<uint8_t>(t.data, t.data + t.n_bytes));
+            w2.add_tensor(t.name == "blk.2.ffn_up.weight" ? "blk.2.ffn_upp.weight" : t.name, t.type,
+                          t.dims, std::vector<uint8_t>(t.data, t.data + t.n_bytes));
         auto p2 = QDir::temp().filePath("rs_missing_tensor.gguf").toStdString();
         w2.write(p2);
         try {

@@ -45,7 +45,7 @@ QString parse_error(const std::vector<uint8_t>& b) {
 
 class TestGguf : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void roundTrip() {
         auto bytes = small_file();
         auto f = GgufFile::parse(bytes);
@@ -85,7 +85,8 @@ private slots:
         auto bytes = small_file();
         auto whole = GgufFile::parse(bytes);
         uint64_t end = 0;
-        for (const auto& t : whole->tensors()) end = std::max(end, whole->data_offset() + t.offset + t.n_bytes);
+        for (const auto& t : whole->tensors())
+            end = std::max(end, whole->data_offset() + t.offset + t.n_bytes);
         QVERIFY(end > 600 && end <= bytes.size());
         for (size_t n = 0; n < end; ++n) {
             std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<long>(n));
@@ -126,7 +127,8 @@ private slots:
         // first kv: key length (8) + "general.architecture" (20) then type at 24+8+20
         poke<uint32_t>(b, 24 + 8 + 20, 77);
         QString e = parse_error(b);
-        QVERIFY2(e.contains("general.architecture") && e.contains("unknown value type 77"), qPrintable(e));
+        QVERIFY2(e.contains("general.architecture") && e.contains("unknown value type 77"),
+                 qPrintable(e));
     }
 
     void duplicateKey() {
@@ -188,7 +190,8 @@ private slots:
             QVERIFY(!f->tensors().empty());
             QVERIFY(f->has("general.architecture"));
             uint64_t end = 0;
-            for (const auto& t : f->tensors()) end = std::max(end, f->data_offset() + t.offset + t.n_bytes);
+            for (const auto& t : f->tensors())
+                end = std::max(end, f->data_offset() + t.offset + t.n_bytes);
             QVERIFY(end <= f->file_size());
             ++n;
         }

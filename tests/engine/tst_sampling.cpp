@@ -10,7 +10,8 @@ using namespace rs;
 namespace {
 Candidates make(std::vector<float> logits) {
     Candidates c;
-    for (size_t i = 0; i < logits.size(); ++i) c.items.push_back({static_cast<TokenId>(i), logits[i]});
+    for (size_t i = 0; i < logits.size(); ++i)
+        c.items.push_back({static_cast<TokenId>(i), logits[i]});
     return c;
 }
 std::vector<TokenId> ids(const Candidates& c) {
@@ -22,7 +23,7 @@ std::vector<TokenId> ids(const Candidates& c) {
 
 class TestSampling : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void entropyOfUniformAndPeaked() {
         float uni[4] = {0, 0, 0, 0};
         TokenSignals s;
@@ -90,7 +91,8 @@ private slots:
         p.seed = 11;
         Sampler s(p);
         int counts[4] = {};
-        for (int i = 0; i < 20000; ++i) counts[s.sample(lg, 4, {}, 3, static_cast<uint64_t>(i)).token]++;
+        for (int i = 0; i < 20000; ++i)
+            counts[s.sample(lg, 4, {}, 3, static_cast<uint64_t>(i)).token]++;
         QVERIFY(std::abs(counts[0] - 10000) < 400);
         QVERIFY(std::abs(counts[1] - 5000) < 300);
         QVERIFY(std::abs(counts[3] - 2500) < 250);

@@ -43,10 +43,11 @@ std::vector<std::vector<TokenId>> read_outputs(const QString& path) {
 
 class TestTokenizer : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void vocabVectors_data() {
         QTest::addColumn<QString>("name");
-        for (const char* n : {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "starcoder", "deepseek-llm"})
+        for (const char* n :
+             {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "starcoder", "deepseek-llm"})
             QTest::newRow(n) << QString(n);
     }
     void vocabVectors() {
@@ -62,7 +63,9 @@ private slots:
         for (size_t i = 0; i < inputs.size(); ++i) {
             auto got = tok->encode(inputs[i], false, false);
             if (got != expected[i]) {
-                QString msg = QString("string #%1 '%2' differs").arg(i).arg(QString::fromStdString(inputs[i]));
+                QString msg = QString("string #%1 '%2' differs")
+                                  .arg(i)
+                                  .arg(QString::fromStdString(inputs[i]));
                 QFAIL(qPrintable(msg));
             }
             // Detokenizing gives the text back (SPM adds its leading space).
@@ -70,13 +73,16 @@ private slots:
             std::string want = inputs[i];
             if (tok->kind() == Tokenizer::Kind::Spm && !want.empty()) want = " " + want;
             if (back != want)
-                QFAIL(qPrintable(QString("string #%1 does not round-trip: '%2'").arg(i).arg(QString::fromStdString(back))));
+                QFAIL(qPrintable(QString("string #%1 does not round-trip: '%2'")
+                                     .arg(i)
+                                     .arg(QString::fromStdString(back))));
         }
     }
 
     void specialTokens() {
         RS_REQUIRE_REFERENCE();
-        auto f = GgufFile::open(rs::test::reference("tokenizer/ggml-vocab-llama-spm.gguf").toStdString());
+        auto f = GgufFile::open(
+            rs::test::reference("tokenizer/ggml-vocab-llama-spm.gguf").toStdString());
         auto tok = Tokenizer::from_gguf(*f);
         QCOMPARE(tok->bos(), 1);
         QCOMPARE(tok->eos(), 2);
@@ -93,7 +99,8 @@ private slots:
 
     void bpeByteFallbackDecodes() {
         RS_REQUIRE_REFERENCE();
-        auto f = GgufFile::open(rs::test::reference("tokenizer/ggml-vocab-qwen2.gguf").toStdString());
+        auto f =
+            GgufFile::open(rs::test::reference("tokenizer/ggml-vocab-qwen2.gguf").toStdString());
         auto tok = Tokenizer::from_gguf(*f);
         std::string s = "caf\xc3\xa9 \xf0\x9f\xa6\x99 \tx\n";
         QCOMPARE(tok->decode(tok->encode(s)), s);

@@ -53,33 +53,43 @@ class TestKernels : public QObject {
         std::vector<Case> cs;
         for (int n : {256, 1024, 4864}) {
             auto x = randn(static_cast<size_t>(n), static_cast<uint32_t>(n), 0.05f);
-            Case f32{W_F32, n, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(x.data()),
-                                                    reinterpret_cast<uint8_t*>(x.data()) + n * 4)};
+            Case f32{W_F32, n,
+                     std::vector<uint8_t>(reinterpret_cast<uint8_t*>(x.data()),
+                                          reinterpret_cast<uint8_t*>(x.data()) + n * 4)};
             Case f16{W_F16, n, std::vector<uint8_t>(static_cast<size_t>(n) * 2)};
             Case bf16{W_BF16, n, std::vector<uint8_t>(static_cast<size_t>(n) * 2)};
             for (int i = 0; i < n; ++i) {
-                reinterpret_cast<uint16_t*>(f16.w.data())[i] = fp32_to_fp16(x[static_cast<size_t>(i)]);
-                reinterpret_cast<uint16_t*>(bf16.w.data())[i] = fp32_to_bf16(x[static_cast<size_t>(i)]);
+                reinterpret_cast<uint16_t*>(f16.w.data())[i] =
+                    fp32_to_fp16(x[static_cast<size_t>(i)]);
+                reinterpret_cast<uint16_t*>(bf16.w.data())[i] =
+                    fp32_to_bf16(x[static_cast<size_t>(i)]);
             }
-            Case q40{W_Q4_0, n, std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ4_0))};
+            Case q40{W_Q4_0, n,
+                     std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ4_0))};
             quantize_row_q4_0_ref(x.data(), q40.w.data(), n);
-            Case q80{W_Q8_0, n, std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ8_0))};
+            Case q80{W_Q8_0, n,
+                     std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ8_0))};
             quantize_row_q8_0_ref(x.data(), q80.w.data(), n);
             cs.insert(cs.end(), {f32, f16, bf16, q40, q80});
             if (n % 256 == 0) {
                 auto k4 = random_kblocks<BlockQ4_K>(n / 256, 7u + static_cast<uint32_t>(n));
                 auto k6 = random_kblocks<BlockQ6_K>(n / 256, 9u + static_cast<uint32_t>(n));
-                cs.push_back({W_Q4_K, n, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(k4.data()),
-                                                              reinterpret_cast<uint8_t*>(k4.data()) + k4.size() * sizeof(BlockQ4_K))});
-                cs.push_back({W_Q6_K, n, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(k6.data()),
-                                                              reinterpret_cast<uint8_t*>(k6.data()) + k6.size() * sizeof(BlockQ6_K))});
+                cs.push_back({W_Q4_K, n,
+                              std::vector<uint8_t>(reinterpret_cast<uint8_t*>(k4.data()),
+                                                   reinterpret_cast<uint8_t*>(k4.data()) +
+                                                       k4.size() * sizeof(BlockQ4_K))});
+                cs.push_back({W_Q6_K, n,
+                              std::vector<uint8_t>(reinterpret_cast<uint8_t*>(k6.data()),
+                                                   reinterpret_cast<uint8_t*>(k6.data()) +
+                                                       k6.size() * sizeof(BlockQ6_K))});
             }
         }
         return cs;
     }
 
     // Activations for a case, in the format its kernel consumes: 7 rows.
-    static std::vector<uint8_t> acts(const KernelTable& k, const Case& c, int rows, size_t& stride) {
+    static std::vector<uint8_t> acts(const KernelTable& k, const Case& c, int rows,
+                                     size_t& stride) {
         ActFormat f;
         act_format_for(c.type, f);
         stride = act_row_bytes(f, c.n);
@@ -87,14 +97,17 @@ class TestKernels : public QObject {
         for (int r = 0; r < rows; ++r) {
             auto x = randn(static_cast<size_t>(c.n), 100u + static_cast<uint32_t>(r));
             uint8_t* dst = a.data() + stride * static_cast<size_t>(r);
-            if (f == ActFormat::F32) std::memcpy(dst, x.data(), stride);
-            else if (f == ActFormat::Q8_0) k.quantize_q8_0(x.data(), dst, c.n);
-            else k.quantize_q8_k(x.data(), dst, c.n);
+            if (f == ActFormat::F32)
+                std::memcpy(dst, x.data(), stride);
+            else if (f == ActFormat::Q8_0)
+                k.quantize_q8_0(x.data(), dst, c.n);
+            else
+                k.quantize_q8_k(x.data(), dst, c.n);
         }
         return a;
     }
 
-private slots:
+  private slots:
     void simdMatchesScalar_data() {
         QTest::addColumn<int>("isa");
         QTest::newRow("avx2") << static_cast<int>(Isa::Avx2);
@@ -112,11 +125,17 @@ private slots:
             float want[7], got[7], got1[7];
             dot_for(ref, c.type)(c.n, c.w.data(), a.data(), stride, 7, want);
             dot_for(*simd, c.type)(c.n, c.w.data(), a.data(), stride, 7, got);
-            for (int j = 0; j < 7; ++j) dot_for(*simd, c.type)(c.n, c.w.data(), a.data() + stride * j, stride, 1, got1 + j);
+            for (int j = 0; j < 7; ++j)
+                dot_for(*simd, c.type)(c.n, c.w.data(), a.data() + stride * j, stride, 1, got1 + j);
             for (int j = 0; j < 7; ++j) {
                 const float tol = 1e-4f * (1.0f + std::fabs(want[j]));
                 if (std::fabs(got[j] - want[j]) > tol)
-                    QFAIL(qPrintable(QString("type %1 n %2 row %3: simd %4 vs scalar %5").arg(c.type).arg(c.n).arg(j).arg(got[j]).arg(want[j])));
+                    QFAIL(qPrintable(QString("type %1 n %2 row %3: simd %4 vs scalar %5")
+                                         .arg(c.type)
+                                         .arg(c.n)
+                                         .arg(j)
+                                         .arg(got[j])
+                                         .arg(want[j])));
                 // Batch invariance: a row's result does not depend on the group it is computed in.
                 QCOMPARE(got1[j], got[j]);
             }
@@ -124,11 +143,13 @@ private slots:
         }
         QVERIFY(checked >= 20);
         auto x = randn(1000, 1), y = randn(1000, 2);
-        QVERIFY(std::fabs(simd->dot_f32_plain(x.data(), y.data(), 1000) - ref.dot_f32_plain(x.data(), y.data(), 1000)) < 1e-3f);
+        QVERIFY(std::fabs(simd->dot_f32_plain(x.data(), y.data(), 1000) -
+                          ref.dot_f32_plain(x.data(), y.data(), 1000)) < 1e-3f);
         auto y1 = y, y2 = y;
         ref.axpy(0.5f, x.data(), y1.data(), 1000);
         simd->axpy(0.5f, x.data(), y2.data(), 1000);
-        for (int i = 0; i < 1000; ++i) QVERIFY(std::fabs(y1[static_cast<size_t>(i)] - y2[static_cast<size_t>(i)]) < 1e-5f);
+        for (int i = 0; i < 1000; ++i)
+            QVERIFY(std::fabs(y1[static_cast<size_t>(i)] - y2[static_cast<size_t>(i)]) < 1e-5f);
     }
 
     // The quantized dot equals the dot of the dequantized weights with the
@@ -147,13 +168,17 @@ private slots:
                 QVERIFY(dequantize_row(8, a.data(), ad.data(), c.n));
             } else {
                 const auto* b = reinterpret_cast<const BlockQ8_K*>(a.data());
-                for (int i = 0; i < c.n; ++i) ad[static_cast<size_t>(i)] = b[i / 256].d * b[i / 256].qs[i % 256];
+                for (int i = 0; i < c.n; ++i)
+                    ad[static_cast<size_t>(i)] = b[i / 256].d * b[i / 256].qs[i % 256];
             }
             double want = 0;
-            for (int i = 0; i < c.n; ++i) want += static_cast<double>(wd[static_cast<size_t>(i)]) * ad[static_cast<size_t>(i)];
+            for (int i = 0; i < c.n; ++i)
+                want +=
+                    static_cast<double>(wd[static_cast<size_t>(i)]) * ad[static_cast<size_t>(i)];
             float got;
             dot_for(k, c.type)(c.n, c.w.data(), a.data(), stride, 1, &got);
-            QVERIFY2(std::fabs(got - want) < 1e-3 * (1 + std::fabs(want)), qPrintable(QString("type %1").arg(c.type)));
+            QVERIFY2(std::fabs(got - want) < 1e-3 * (1 + std::fabs(want)),
+                     qPrintable(QString("type %1").arg(c.type)));
         }
     }
 
@@ -181,7 +206,8 @@ private slots:
             QCOMPARE(fp16_to_fp32(fp32_to_fp16(f)), f);
         QCOMPARE(fp32_to_fp16(1e6f), uint16_t(0x7C00));
         QCOMPARE(fp16_to_fp32(fp32_to_fp16(1.0f + 1.0f / 4096)), 1.0f);  // ties to even
-        for (uint32_t h = 0; h < 0x7C00; h += 7) QCOMPARE(fp32_to_fp16(fp16_to_fp32(static_cast<uint16_t>(h))), uint16_t(h));
+        for (uint32_t h = 0; h < 0x7C00; h += 7)
+            QCOMPARE(fp32_to_fp16(fp16_to_fp32(static_cast<uint16_t>(h))), uint16_t(h));
         QCOMPARE(bf16_to_fp32(fp32_to_bf16(3.140625f)), 3.140625f);
     }
 };

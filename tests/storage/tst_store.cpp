@@ -1,10 +1,11 @@
 // The run store: migrations, round trips, exports, bad and locked files,
 // and the crash test (SIGKILL a storing run at random moments).
+#include <sqlite3.h>
+
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <random>
-#include <sqlite3.h>
 
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
@@ -44,7 +45,7 @@ int64_t record_run(RunStore& st, const std::string& prompt, int children = 3) {
 
 class TestStore : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void migratesFromEmpty() {
         QTemporaryDir d;
         auto st = RunStore::open(d.filePath("a.sqlite").toStdString());
@@ -82,7 +83,8 @@ private slots:
             RunStore::open(f.fileName().toStdString());
             QFAIL("expected an error");
         } catch (const Error& e) {
-            QVERIFY2(QString(e.what()).contains("junk.sqlite") && QString(e.what()).contains("not"), e.what());
+            QVERIFY2(QString(e.what()).contains("junk.sqlite") && QString(e.what()).contains("not"),
+                     e.what());
         }
     }
 
@@ -158,7 +160,10 @@ private slots:
             sqlite3* c;
             sqlite3_open(db.toUtf8().constData(), &c);
             sqlite3_stmt* s;
-            sqlite3_prepare_v2(c, "SELECT (SELECT COUNT(*) FROM tokens WHERE run_id=?1) + (SELECT COUNT(*) FROM nodes WHERE run_id=?1)", -1, &s, nullptr);
+            sqlite3_prepare_v2(c,
+                               "SELECT (SELECT COUNT(*) FROM tokens WHERE run_id=?1) + (SELECT "
+                               "COUNT(*) FROM nodes WHERE run_id=?1)",
+                               -1, &s, nullptr);
             sqlite3_bind_int64(s, 1, id);
             sqlite3_step(s);
             int64_t n = sqlite3_column_int64(s, 0);
@@ -173,9 +178,9 @@ private slots:
         for (int i = 0; i < 20; ++i) {
             QProcess p;
             p.start(rs::test::binary("reasonscope"),
-                    {"run", "--model", rs::test::reference("models/stories260K.gguf"), "--prompt", "Once upon a time",
-                     "--strategy", "self-consistency", "--set", "n=32", "--set", "max_depth=12", "--db", db,
-                     "--threads", "1", "--seed", QString::number(i)});
+                    {"run", "--model", rs::test::reference("models/stories260K.gguf"), "--prompt",
+                     "Once upon a time", "--strategy", "self-consistency", "--set", "n=32", "--set",
+                     "max_depth=12", "--db", db, "--threads", "1", "--seed", QString::number(i)});
             QVERIFY(p.waitForStarted());
             QTest::qWait(static_cast<int>(150 + rng() % 700));
             bool was_running = p.state() == QProcess::Running;

@@ -20,7 +20,7 @@ using namespace rs;
 namespace {
 
 class Collect final : public RunObserver {
-public:
+  public:
     std::vector<RunEvent> events;
     void on_event(const RunEvent& e) override { events.push_back(e); }
 };
@@ -42,7 +42,7 @@ void grow(SearchContext& ctx) {
 
 class TestModels : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void liveEventsKeepTheModelConsistent() {
         RS_REQUIRE_REFERENCE();
         auto model = Model::load(rs::test::reference("models/stories260K.gguf").toStdString());
@@ -59,12 +59,14 @@ private slots:
         info.prompt = "Once upon a time";
         run.begin_live(info);
         views::TreeItemModel items(&run);
-        QAbstractItemModelTester tester(&items, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester tester(&items,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
         // Feed in uneven batches, as the 30 Hz UI timer would.
         size_t i = 0, step = 1;
         while (i < c.events.size()) {
             size_t n = std::min(step, c.events.size() - i);
-            run.apply(std::vector<RunEvent>(c.events.begin() + static_cast<long>(i), c.events.begin() + static_cast<long>(i + n)));
+            run.apply(std::vector<RunEvent>(c.events.begin() + static_cast<long>(i),
+                                            c.events.begin() + static_cast<long>(i + n)));
             i += n;
             step = step * 2 + 1;
         }
@@ -81,8 +83,11 @@ private slots:
             QCOMPARE(run.tree().at(id).tokens.size(), ctx.tree().at(id).tokens.size());
         }
         QCOMPARE(run.tree().at(4).status, NodeStatus::Pruned);
-        QCOMPARE(items.data(items.index_of(4).siblingAtColumn(views::TreeItemModel::Status)).toString(), QString("pruned"));
-        QVERIFY(items.data(items.index_of(9).siblingAtColumn(views::TreeItemModel::Score)).isValid());
+        QCOMPARE(
+            items.data(items.index_of(4).siblingAtColumn(views::TreeItemModel::Status)).toString(),
+            QString("pruned"));
+        QVERIFY(
+            items.data(items.index_of(9).siblingAtColumn(views::TreeItemModel::Score)).isValid());
         QCOMPARE(run.selected(), 9);  // the chosen node
         QVERIFY(!run.entropy_trace().empty());
     }
@@ -108,7 +113,8 @@ private slots:
         }
         views::RunModel run;
         views::TreeItemModel items(&run);
-        QAbstractItemModelTester tester(&items, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester tester(&items,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
         run.load(store->load(id));
         QCOMPARE(run.tree().size(), tree_size);
         QCOMPARE(items.rowCount(items.index(0, 0)), 3);
@@ -118,8 +124,10 @@ private slots:
         QAbstractItemModelTester t2(&table, QAbstractItemModelTester::FailureReportingMode::QtTest);
         table.set_runs(store->list());
         QCOMPARE(table.rowCount(), 1);
-        QCOMPARE(table.data(table.index(0, views::RunsTableModel::Strategy)).toString(), QString("test"));
-        QCOMPARE(table.data(table.index(0, views::RunsTableModel::Status)).toString(), QString("ok"));
+        QCOMPARE(table.data(table.index(0, views::RunsTableModel::Strategy)).toString(),
+                 QString("test"));
+        QCOMPARE(table.data(table.index(0, views::RunsTableModel::Status)).toString(),
+                 QString("ok"));
     }
 };
 

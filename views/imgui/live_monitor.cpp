@@ -13,14 +13,14 @@
 #include <QTimer>
 #include <algorithm>
 
-#include "imgui.h"
 #include "backends/imgui_impl_opengl3.h"
+#include "imgui.h"
 
 namespace rs::views {
 namespace {
 
 class LiveMonitor : public QOpenGLWidget {
-public:
+  public:
     LiveMonitor(RunModel* model, QWidget* parent) : QOpenGLWidget(parent), model_(model) {
         setObjectName("liveMonitor");
         setMouseTracking(true);
@@ -39,7 +39,7 @@ public:
         doneCurrent();
     }
 
-protected:
+  protected:
     void initializeGL() override {
         // May run again after a context change: drop the old backend first.
         shutdown();
@@ -71,18 +71,22 @@ protected:
         ImGui::NewFrame();
         ImGui::SetNextWindowPos(ImVec2(0, 0));
         ImGui::SetNextWindowSize(io.DisplaySize);
-        ImGui::Begin("Live monitor", nullptr, ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove);
+        ImGui::Begin("Live monitor", nullptr,
+                     ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove);
         RunMetrics m;
         if (!model_->metrics().empty()) m = model_->metrics().back();
-        ImGui::Text("%s | tok/s %.0f | passes %lld | branches %d | KV %.1f MB (peak %.1f) | nodes %d",
-                    model_->live() && !model_->finished() ? "running" : model_->finished() ? "finished" : "idle",
-                    m.tokens_per_second, static_cast<long long>(m.forward_passes), m.branches_alive, m.kv_bytes / 1e6,
-                    m.kv_peak_bytes / 1e6, model_->tree().size());
+        ImGui::Text(
+            "%s | tok/s %.0f | passes %lld | branches %d | KV %.1f MB (peak %.1f) | nodes %d",
+            model_->live() && !model_->finished() ? "running"
+            : model_->finished()                  ? "finished"
+                                                  : "idle",
+            m.tokens_per_second, static_cast<long long>(m.forward_passes), m.branches_alive,
+            m.kv_bytes / 1e6, m.kv_peak_bytes / 1e6, model_->tree().size());
         const auto& h = model_->entropy_trace();
         const int n = std::min<int>(static_cast<int>(h.size()), 400);
         if (n > 1)
-            ImGui::PlotLines("entropy", h.data() + h.size() - static_cast<size_t>(n), n, 0, nullptr, 0.0f, 3.0f,
-                             ImVec2(io.DisplaySize.x - 80, io.DisplaySize.y - 40));
+            ImGui::PlotLines("entropy", h.data() + h.size() - static_cast<size_t>(n), n, 0, nullptr,
+                             0.0f, 3.0f, ImVec2(io.DisplaySize.x - 80, io.DisplaySize.y - 40));
         ImGui::End();
         ImGui::Render();
         glViewport(0, 0, static_cast<int>(width() * dpr), static_cast<int>(height() * dpr));
@@ -95,7 +99,7 @@ protected:
     void mousePressEvent(QMouseEvent* e) override { buttons_ = e->buttons(); }
     void mouseReleaseEvent(QMouseEvent* e) override { buttons_ = e->buttons(); }
 
-private:
+  private:
     void shutdown() {
         if (!ctx_) return;
         ImGui::SetCurrentContext(ctx_);
@@ -124,8 +128,10 @@ QWidget* make_live_monitor(RunModel* model, QWidget* parent, QString* why_off) {
         QOpenGLContext probe;
         QOffscreenSurface surface;
         surface.create();
-        if (!probe.create() || !probe.makeCurrent(&surface)) why = "no OpenGL context could be created";
-        else probe.doneCurrent();
+        if (!probe.create() || !probe.makeCurrent(&surface))
+            why = "no OpenGL context could be created";
+        else
+            probe.doneCurrent();
     }
     if (why.isEmpty()) return new LiveMonitor(model, parent);
     if (why_off) *why_off = why;

@@ -35,7 +35,8 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
                 if (e.parent >= tree_.size()) break;  // not part of this run's tree
                 int id = tree_.add(e.parent);
                 if (id != e.node) tree_.at(id).id = id;  // ids are dense and in order
-                if (e.parent < 0) tree_.at(id).text = QString::fromStdString(info_.prompt).toStdString();
+                if (e.parent < 0)
+                    tree_.at(id).text = QString::fromStdString(info_.prompt).toStdString();
                 break;
             }
             case EventKind::TokensAppended:
@@ -54,7 +55,8 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
             case EventKind::NodeScored:
                 if (e.node < tree_.size()) {
                     tree_.at(e.node).scores[e.key] = e.value;
-                    if (score_key_.isEmpty() && e.key != "prm_step" && e.key != "ess" && e.key != "branch_point")
+                    if (score_key_.isEmpty() && e.key != "prm_step" && e.key != "ess" &&
+                        e.key != "branch_point")
                         score_key_ = QString::fromStdString(e.key);
                 }
                 break;
@@ -77,7 +79,9 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
                 break;
             case EventKind::HiddenState:
                 if (e.node < tree_.size() && !e.layers.empty())
-                    tree_.at(e.node).hidden.assign(e.hidden.begin(), e.hidden.begin() + static_cast<long>(e.hidden.size() / e.layers.size()));
+                    tree_.at(e.node).hidden.assign(
+                        e.hidden.begin(),
+                        e.hidden.begin() + static_cast<long>(e.hidden.size() / e.layers.size()));
                 break;
             case EventKind::RunStarted: {  // events arrive in order: a new run starts here
                 RunRow info = info_;
@@ -111,13 +115,16 @@ void RunModel::load(const StoredRun& run) {
     for (const Node& n : tree_.nodes()) {
         for (const auto& t : n.tokens) entropy_trace_.push_back(t.entropy);
         for (const auto& [k, v] : n.scores)
-            if (score_key_.isEmpty() && k != "prm_step" && k != "ess" && k != "branch_point") score_key_ = QString::fromStdString(k);
+            if (score_key_.isEmpty() && k != "prm_step" && k != "ess" && k != "branch_point")
+                score_key_ = QString::fromStdString(k);
     }
     live_ = false;
     finished_ = true;
     selected_ = -1;
     emit changed();
-    select(info_.chosen_node >= 0 && info_.chosen_node < tree_.size() ? info_.chosen_node : (tree_.size() ? tree_.size() - 1 : -1));
+    select(info_.chosen_node >= 0 && info_.chosen_node < tree_.size()
+               ? info_.chosen_node
+               : (tree_.size() ? tree_.size() - 1 : -1));
 }
 
 void RunModel::select(int node) {

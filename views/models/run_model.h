@@ -15,14 +15,14 @@ namespace rs::views {
 
 class RunModel : public QObject {
     Q_OBJECT
-public:
+  public:
     explicit RunModel(QObject* parent = nullptr);
 
     void clear();
-    void begin_live(const RunRow& info);       // a run about to start
-    void set_info(const RunRow& info);         // the run's description (keeps the tree)
+    void begin_live(const RunRow& info);              // a run about to start
+    void set_info(const RunRow& info);                // the run's description (keeps the tree)
     void apply(const std::vector<RunEvent>& events);  // live updates, in order
-    void load(const StoredRun& run);           // a stored run
+    void load(const StoredRun& run);                  // a stored run
 
     const ReasoningTree& tree() const { return tree_; }
     const RunRow& info() const { return info_; }
@@ -36,15 +36,15 @@ public:
     // The primary score key (first scorer seen), for colouring.
     const QString& score_key() const { return score_key_; }
 
-public slots:
+  public slots:
     void select(int node);
 
-signals:
-    void changed();           // tree, signals or metrics changed
+  signals:
+    void changed();  // tree, signals or metrics changed
     void selectionChanged(int node);
     void runFinished();
 
-private:
+  private:
     ReasoningTree tree_;
     RunRow info_;
     std::vector<RunMetrics> metrics_;

@@ -10,8 +10,21 @@ namespace rs::views {
 
 class RunsTableModel : public QAbstractTableModel {
     Q_OBJECT
-public:
-    enum Column { Id, Created, Status, Strategy, Model, Task, Answer, Correct, Tokens, Nodes, Name, ColumnCount };
+  public:
+    enum Column {
+        Id,
+        Created,
+        Status,
+        Strategy,
+        Model,
+        Task,
+        Answer,
+        Correct,
+        Tokens,
+        Nodes,
+        Name,
+        ColumnCount
+    };
     enum Role { RunIdRole = Qt::UserRole + 1 };
     explicit RunsTableModel(QObject* parent = nullptr) : QAbstractTableModel(parent) {}
     void set_runs(std::vector<RunRow> runs);
@@ -21,7 +34,7 @@ public:
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation o, int role = Qt::DisplayRole) const override;
 
-private:
+  private:
     std::vector<RunRow> runs_;
 };
 

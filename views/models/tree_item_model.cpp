@@ -6,7 +6,8 @@ namespace rs::views {
 
 // internalId = node id + 1 for a node's index (0 is never used), so
 // parent() can find the node; the root node (prompt) is the single top row.
-TreeItemModel::TreeItemModel(RunModel* run, QObject* parent) : QAbstractItemModel(parent), run_(run) {
+TreeItemModel::TreeItemModel(RunModel* run, QObject* parent)
+    : QAbstractItemModel(parent), run_(run) {
     connect(run_, &RunModel::changed, this, &TreeItemModel::sync);
     shown_ = run_->tree().size();
 }
@@ -52,7 +53,8 @@ QModelIndex TreeItemModel::index_of(int node) const {
 
 QModelIndex TreeItemModel::index(int row, int column, const QModelIndex& parent) const {
     if (row < 0 || column < 0 || column >= ColumnCount) return {};
-    if (!parent.isValid()) return row == 0 && shown_ > 0 ? createIndex(0, column, quintptr(1)) : QModelIndex();
+    if (!parent.isValid())
+        return row == 0 && shown_ > 0 ? createIndex(0, column, quintptr(1)) : QModelIndex();
     int p = static_cast<int>(parent.internalId()) - 1;
     const auto& ch = run_->tree().at(p).children;
     int visible = 0;
@@ -79,7 +81,9 @@ int TreeItemModel::rowCount(const QModelIndex& parent) const {
     return n;
 }
 
-int TreeItemModel::columnCount(const QModelIndex&) const { return ColumnCount; }
+int TreeItemModel::columnCount(const QModelIndex&) const {
+    return ColumnCount;
+}
 
 QVariant TreeItemModel::data(const QModelIndex& index, int role) const {
     if (!index.isValid()) return {};
@@ -89,17 +93,22 @@ QVariant TreeItemModel::data(const QModelIndex& index, int role) const {
     if (role != Qt::DisplayRole && role != Qt::ToolTipRole) return {};
     switch (index.column()) {
         case Text: {
-            QString s = QString::fromStdString(n.parent < 0 ? run_->info().prompt : n.text).trimmed();
+            QString s =
+                QString::fromStdString(n.parent < 0 ? run_->info().prompt : n.text).trimmed();
             return role == Qt::ToolTipRole ? s : s.left(80);
         }
-        case Status: return QString(status_name(n.status));
-        case Answer: return QString::fromStdString(n.answer);
+        case Status:
+            return QString(status_name(n.status));
+        case Answer:
+            return QString::fromStdString(n.answer);
         case Score: {
             auto it = n.scores.find(run_->score_key().toStdString());
             return it == n.scores.end() ? QVariant() : QVariant(it->second);
         }
-        case Entropy: return n.tokens.empty() ? QVariant() : QVariant(n.mean_entropy());
-        case Tokens: return static_cast<int>(n.tokens.size());
+        case Entropy:
+            return n.tokens.empty() ? QVariant() : QVariant(n.mean_entropy());
+        case Tokens:
+            return static_cast<int>(n.tokens.size());
     }
     return {};
 }

@@ -11,7 +11,7 @@ namespace rs::views {
 
 class TreeItemModel : public QAbstractItemModel {
     Q_OBJECT
-public:
+  public:
     enum Column { Text, Status, Answer, Score, Entropy, Tokens, ColumnCount };
     enum Role { NodeIdRole = Qt::UserRole + 1 };
     explicit TreeItemModel(RunModel* run, QObject* parent = nullptr);
@@ -24,7 +24,7 @@ public:
     QVariant headerData(int section, Qt::Orientation o, int role = Qt::DisplayRole) const override;
     QModelIndex index_of(int node) const;
 
-private:
+  private:
     RunModel* run_;
     int shown_ = 0;  // nodes the model has announced (rows are only ever appended)
     void sync();

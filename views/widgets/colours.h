@@ -8,7 +8,8 @@ namespace rs::views {
 
 inline QColor entropy_colour(double h) {
     double t = std::clamp(h / 2.5, 0.0, 1.0);
-    return QColor(static_cast<int>(200 + 55 * t), static_cast<int>(240 - 150 * t), std::max(60, static_cast<int>(200 - 120 * t)));
+    return QColor(static_cast<int>(200 + 55 * t), static_cast<int>(240 - 150 * t),
+                  std::max(60, static_cast<int>(200 - 120 * t)));
 }
 
 inline QColor score_colour(double v) {

@@ -18,7 +18,8 @@ std::vector<QPointF> pca2(const std::vector<const std::vector<float>*>& rows) {
     // Power iteration on X^T X without forming it: v <- X^T (X v).
     auto top = [&](const std::vector<double>* deflate) {
         std::vector<double> v(d);
-        for (size_t j = 0; j < d; ++j) v[j] = std::sin(1.0 + static_cast<double>(j) * 0.7);  // fixed start: reproducible
+        for (size_t j = 0; j < d; ++j)
+            v[j] = std::sin(1.0 + static_cast<double>(j) * 0.7);  // fixed start: reproducible
         for (int it = 0; it < 60; ++it) {
             std::vector<double> w(d, 0.0);
             for (auto* r : rows) {
@@ -80,16 +81,21 @@ void LatentView::paintEvent(QPaintEvent*) {
     p.fillRect(rect(), palette().base());
     p.setPen(palette().text().color());
     if (proj_.size() < 2) {
-        p.drawText(rect(), Qt::AlignCenter, "Latent map: no hidden states in this run\n(enable hidden-state taps)");
+        p.drawText(rect(), Qt::AlignCenter,
+                   "Latent map: no hidden states in this run\n(enable hidden-state taps)");
         return;
     }
-    p.drawText(QRectF(6, 2, width(), 14), Qt::AlignLeft, "latent map: PCA of step hidden states, a line per branch");
+    p.drawText(QRectF(6, 2, width(), 14), Qt::AlignLeft,
+               "latent map: PCA of step hidden states, a line per branch");
     QRectF box;
-    for (auto& [id, pt] : proj_) box = box.isNull() ? QRectF(pt, QSizeF(1e-9, 1e-9)) : box.united(QRectF(pt, QSizeF(1e-9, 1e-9)));
+    for (auto& [id, pt] : proj_)
+        box = box.isNull() ? QRectF(pt, QSizeF(1e-9, 1e-9))
+                           : box.united(QRectF(pt, QSizeF(1e-9, 1e-9)));
     const QRectF area = rect().adjusted(14, 20, -14, -10);
     auto map = [&](QPointF q) {
-        return QPointF(area.left() + area.width() * (q.x() - box.left()) / std::max(1e-9, box.width()),
-                       area.bottom() - area.height() * (q.y() - box.top()) / std::max(1e-9, box.height()));
+        return QPointF(
+            area.left() + area.width() * (q.x() - box.left()) / std::max(1e-9, box.width()),
+            area.bottom() - area.height() * (q.y() - box.top()) / std::max(1e-9, box.height()));
     };
     std::map<int, QPointF> at;
     for (auto& [id, pt] : proj_) at[id] = map(pt);
@@ -100,12 +106,16 @@ void LatentView::paintEvent(QPaintEvent*) {
         for (int id : t.path(leaf)) {
             auto it = at.find(id);
             if (it == at.end()) continue;
-            if (!started) path.moveTo(it->second);
-            else path.lineTo(it->second);
+            if (!started)
+                path.moveTo(it->second);
+            else
+                path.lineTo(it->second);
             started = true;
         }
         const Node& n = t.at(leaf);
-        QColor c = n.correct == 1 ? QColor(26, 156, 58, 170) : n.correct == 0 ? QColor(208, 48, 42, 150) : QColor(120, 120, 140, 120);
+        QColor c = n.correct == 1   ? QColor(26, 156, 58, 170)
+                   : n.correct == 0 ? QColor(208, 48, 42, 150)
+                                    : QColor(120, 120, 140, 120);
         p.setPen(QPen(c, 1.4));
         p.setBrush(Qt::NoBrush);
         p.drawPath(path);
@@ -113,8 +123,11 @@ void LatentView::paintEvent(QPaintEvent*) {
     for (auto& [id, q] : at) {
         const Node& n = t.at(id);
         p.setPen(Qt::NoPen);
-        p.setBrush(n.correct == 1 ? QColor(26, 156, 58) : n.correct == 0 ? QColor(208, 48, 42) : QColor(90, 90, 110));
-        p.drawEllipse(q, id == model_->selected() ? 5.0 : 2.5, id == model_->selected() ? 5.0 : 2.5);
+        p.setBrush(n.correct == 1   ? QColor(26, 156, 58)
+                   : n.correct == 0 ? QColor(208, 48, 42)
+                                    : QColor(90, 90, 110));
+        p.drawEllipse(q, id == model_->selected() ? 5.0 : 2.5,
+                      id == model_->selected() ? 5.0 : 2.5);
     }
 }
 

@@ -12,15 +12,15 @@ namespace rs::views {
 
 class LatentView : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit LatentView(RunModel* model, QWidget* parent = nullptr);
     QSize sizeHint() const override { return {360, 240}; }
     int projected_count() const { return static_cast<int>(proj_.size()); }
 
-protected:
+  protected:
     void paintEvent(QPaintEvent*) override;
 
-private:
+  private:
     void refit();
     RunModel* model_;
     std::vector<std::pair<int, QPointF>> proj_;  // node id -> 2D

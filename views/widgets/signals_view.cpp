@@ -31,14 +31,20 @@ void SignalsView::paintEvent(QPaintEvent*) {
     p.setPen(QColor(200, 200, 200));
     p.drawRect(plot);
     p.setPen(palette().text().color());
-    p.drawText(QRectF(plot.left(), 0, plot.width(), 12), Qt::AlignLeft, "entropy / varentropy along the path");
+    p.drawText(QRectF(plot.left(), 0, plot.width(), 12), Qt::AlignLeft,
+               "entropy / varentropy along the path");
     if (h.size() >= 2) {
         float top = 0.5f;
         for (size_t i = 0; i < h.size(); ++i) top = std::max({top, h[i], v[i]});
-        auto X = [&](size_t i) { return plot.left() + plot.width() * static_cast<double>(i) / static_cast<double>(h.size() - 1); };
+        auto X = [&](size_t i) {
+            return plot.left() +
+                   plot.width() * static_cast<double>(i) / static_cast<double>(h.size() - 1);
+        };
         auto Y = [&](float y) { return plot.bottom() - plot.height() * y / top; };
         p.setPen(QPen(QColor(220, 220, 220), 1, Qt::DashLine));
-        for (int m : marks) p.drawLine(QPointF(X(static_cast<size_t>(m)), plot.top()), QPointF(X(static_cast<size_t>(m)), plot.bottom()));
+        for (int m : marks)
+            p.drawLine(QPointF(X(static_cast<size_t>(m)), plot.top()),
+                       QPointF(X(static_cast<size_t>(m)), plot.bottom()));
         for (int pass = 0; pass < 2; ++pass) {
             const auto& s = pass ? v : h;
             QPainterPath path(QPointF(X(0), Y(s[0])));
@@ -66,7 +72,8 @@ void SignalsView::paintEvent(QPaintEvent*) {
         se -= q * std::log(q);
     }
     p.drawText(QRectF(bars.left(), 0, bars.width(), 12), Qt::AlignLeft,
-               total ? QString("answers (%1 branches, entropy %2)").arg(total).arg(se, 0, 'f', 2) : QString("answers"));
+               total ? QString("answers (%1 branches, entropy %2)").arg(total).arg(se, 0, 'f', 2)
+                     : QString("answers"));
     int row = 0, maxc = 1;
     for (auto& [a, c] : votes) maxc = std::max(maxc, c);
     for (auto& [a, c] : votes) {
@@ -74,9 +81,12 @@ void SignalsView::paintEvent(QPaintEvent*) {
         if (y > bars.bottom()) break;
         bool right = model_->info().expected == a;
         p.setPen(palette().text().color());
-        p.drawText(QRectF(bars.left(), y, 60, 16), Qt::AlignLeft | Qt::AlignVCenter, QString::fromStdString(a));
-        p.fillRect(QRectF(bars.left() + 62, y + 2, (bars.width() - 90) * c / maxc, 12), right ? QColor(26, 156, 58) : QColor(120, 140, 170));
-        p.drawText(QRectF(bars.right() - 24, y, 24, 16), Qt::AlignRight | Qt::AlignVCenter, QString::number(c));
+        p.drawText(QRectF(bars.left(), y, 60, 16), Qt::AlignLeft | Qt::AlignVCenter,
+                   QString::fromStdString(a));
+        p.fillRect(QRectF(bars.left() + 62, y + 2, (bars.width() - 90) * c / maxc, 12),
+                   right ? QColor(26, 156, 58) : QColor(120, 140, 170));
+        p.drawText(QRectF(bars.right() - 24, y, 24, 16), Qt::AlignRight | Qt::AlignVCenter,
+                   QString::number(c));
         ++row;
     }
 }

@@ -10,14 +10,14 @@ namespace rs::views {
 
 class SignalsView : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit SignalsView(RunModel* model, QWidget* parent = nullptr);
     QSize sizeHint() const override { return {520, 200}; }
 
-protected:
+  protected:
     void paintEvent(QPaintEvent*) override;
 
-private:
+  private:
     RunModel* model_;
 };
 

@@ -57,12 +57,16 @@ QString TokenView::tooltip_for(int i) const {
     if (i < 0 || i >= token_count()) return {};
     const Span& s = spans_[static_cast<size_t>(i)];
     const auto& t = model_->tree().at(s.node).tokens[static_cast<size_t>(s.index)];
-    QString tip = QString("<b>%1</b> p=%2 &nbsp; entropy %3 &nbsp; varentropy %4<br>alternatives:")
-                      .arg(QString::fromStdString(t.piece).toHtmlEscaped(), QString::number(std::exp(t.logprob), 'f', 3),
-                           QString::number(t.entropy, 'f', 3), QString::number(t.varentropy, 'f', 3));
+    QString tip =
+        QString("<b>%1</b> p=%2 &nbsp; entropy %3 &nbsp; varentropy %4<br>alternatives:")
+            .arg(QString::fromStdString(t.piece).toHtmlEscaped(),
+                 QString::number(std::exp(t.logprob), 'f', 3), QString::number(t.entropy, 'f', 3),
+                 QString::number(t.varentropy, 'f', 3));
     for (size_t k = 0; k < t.top.size(); ++k) {
-        QString piece = k < t.top_pieces.size() ? QString::fromStdString(t.top_pieces[k]) : QString::number(t.top[k].first);
-        tip += QString("<br>&nbsp;&nbsp;'%1' &nbsp; %2").arg(piece.toHtmlEscaped(), QString::number(std::exp(t.top[k].second), 'f', 3));
+        QString piece = k < t.top_pieces.size() ? QString::fromStdString(t.top_pieces[k])
+                                                : QString::number(t.top[k].first);
+        tip += QString("<br>&nbsp;&nbsp;'%1' &nbsp; %2")
+                   .arg(piece.toHtmlEscaped(), QString::number(std::exp(t.top[k].second), 'f', 3));
     }
     return tip;
 }
@@ -79,7 +83,8 @@ QString TokenView::text_before(int i) const {
     QString s;
     for (int k = 0; k < i; ++k) {
         const Span& sp = spans_[static_cast<size_t>(k)];
-        s += QString::fromStdString(model_->tree().at(sp.node).tokens[static_cast<size_t>(sp.index)].piece);
+        s += QString::fromStdString(
+            model_->tree().at(sp.node).tokens[static_cast<size_t>(sp.index)].piece);
     }
     return s;
 }
@@ -98,10 +103,13 @@ void TokenView::contextMenuEvent(QContextMenuEvent* e) {
     menu.addSection("Branch from here with…");
     for (size_t k = 0; k < t.top.size(); ++k) {
         if (t.top[k].first == t.id) continue;
-        QString piece = k < t.top_pieces.size() ? QString::fromStdString(t.top_pieces[k]) : QString::number(t.top[k].first);
-        QAction* act = menu.addAction(QString("'%1'  (p=%2)").arg(piece).arg(std::exp(t.top[k].second), 0, 'f', 3));
+        QString piece = k < t.top_pieces.size() ? QString::fromStdString(t.top_pieces[k])
+                                                : QString::number(t.top[k].first);
+        QAction* act = menu.addAction(
+            QString("'%1'  (p=%2)").arg(piece).arg(std::exp(t.top[k].second), 0, 'f', 3));
         const int alt = t.top[k].first;
-        connect(act, &QAction::triggered, this, [this, sp, alt] { emit branchRequested(sp.node, sp.index, alt); });
+        connect(act, &QAction::triggered, this,
+                [this, sp, alt] { emit branchRequested(sp.node, sp.index, alt); });
     }
     if (menu.actions().size() <= 1) menu.addAction("(no alternatives recorded)")->setEnabled(false);
     menu.exec(e->globalPos());

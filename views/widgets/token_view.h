@@ -13,26 +13,26 @@ namespace rs::views {
 
 class TokenView : public QTextBrowser {
     Q_OBJECT
-public:
+  public:
     explicit TokenView(RunModel* model, QWidget* parent = nullptr);
     int token_count() const { return static_cast<int>(spans_.size()); }
     QColor token_colour(int i) const;  // for tests
     QString tooltip_for(int i) const;
 
-signals:
+  signals:
     // A token position (node, index within node) and the alternative chosen.
     void branchRequested(int node, int token_index, int alternative_token);
 
-public:
+  public:
     // The text of the path up to (not including) token i, after the prompt.
     QString text_before(int i) const;
     int token_at(const QPoint& viewport_pos) const;  // -1 if none
 
-protected:
+  protected:
     bool event(QEvent* e) override;
     void contextMenuEvent(QContextMenuEvent* e) override;
 
-private:
+  private:
     void rebuild();
     struct Span {
         int begin, end;  // character range in the document

@@ -13,8 +13,10 @@
 namespace rs::views {
 
 class TreeCanvas : public QGraphicsItem {
-public:
-    explicit TreeCanvas(RunModel* m) : model_(m) { setFlag(QGraphicsItem::ItemUsesExtendedStyleOption); }
+  public:
+    explicit TreeCanvas(RunModel* m) : model_(m) {
+        setFlag(QGraphicsItem::ItemUsesExtendedStyleOption);
+    }
     QRectF boundingRect() const override { return bounds_; }
     TreeView::ColourBy colour_by = TreeView::ColourBy::Entropy;
 
@@ -35,12 +37,14 @@ public:
             }
             double x = n.children.empty() ? next++
                                           : (pos_[static_cast<size_t>(n.children.front())].x() +
-                                             pos_[static_cast<size_t>(n.children.back())].x()) / 2 / kDx;
+                                             pos_[static_cast<size_t>(n.children.back())].x()) /
+                                                2 / kDx;
             pos_[static_cast<size_t>(id)] = QPointF(x * kDx, n.depth * kDy);
             stack.pop_back();
         }
         prepareGeometryChange();
-        bounds_ = QRectF(-kDx, -kDy, std::max(1.0, next) * kDx + 2 * kDx, (t.max_depth() + 2) * kDy);
+        bounds_ =
+            QRectF(-kDx, -kDy, std::max(1.0, next) * kDx + 2 * kDx, (t.max_depth() + 2) * kDy);
         update();
     }
 
@@ -70,12 +74,17 @@ public:
             if (!vis.contains(c)) continue;
             QColor fill;
             auto it = n.scores.find(key);
-            if (n.status == NodeStatus::Pruned) fill = QColor(200, 200, 200);
-            else if (colour_by == TreeView::ColourBy::Score && it != n.scores.end()) fill = score_colour(it->second);
-            else fill = entropy_colour(n.mean_entropy());
+            if (n.status == NodeStatus::Pruned)
+                fill = QColor(200, 200, 200);
+            else if (colour_by == TreeView::ColourBy::Score && it != n.scores.end())
+                fill = score_colour(it->second);
+            else
+                fill = entropy_colour(n.mean_entropy());
             QPen pen(QColor(80, 80, 80), 1);
-            if (n.correct == 1) pen = QPen(QColor(26, 156, 58), 3);
-            else if (n.correct == 0) pen = QPen(QColor(208, 48, 42), 3);
+            if (n.correct == 1)
+                pen = QPen(QColor(26, 156, 58), 3);
+            else if (n.correct == 0)
+                pen = QPen(QColor(208, 48, 42), 3);
             if (n.id == model_->selected()) pen = QPen(QColor(30, 90, 220), 3);
             p->setPen(pen);
             p->setBrush(fill);
@@ -91,7 +100,8 @@ public:
             }
             if (!n.answer.empty() && lod > 0.5) {
                 p->setPen(Qt::black);
-                p->drawText(QRectF(c.x() - 30, c.y() + kR + 1, 60, 14), Qt::AlignCenter, QString::fromStdString(n.answer));
+                p->drawText(QRectF(c.x() - 30, c.y() + kR + 1, 60, 14), Qt::AlignCenter,
+                            QString::fromStdString(n.answer));
             }
         }
     }
@@ -109,12 +119,15 @@ public:
         }
         return best;
     }
-    QPointF pos_of(int id) const { return id >= 0 && static_cast<size_t>(id) < pos_.size() ? pos_[static_cast<size_t>(id)] : QPointF(); }
+    QPointF pos_of(int id) const {
+        return id >= 0 && static_cast<size_t>(id) < pos_.size() ? pos_[static_cast<size_t>(id)]
+                                                                : QPointF();
+    }
     int count() const { return static_cast<int>(pos_.size()); }
 
     static constexpr double kDx = 26, kDy = 54, kR = 8;
 
-private:
+  private:
     RunModel* model_;
     std::vector<QPointF> pos_;
     QRectF bounds_;
@@ -145,8 +158,12 @@ void TreeView::set_colour_by(ColourBy c) {
     canvas_->update();
 }
 
-int TreeView::node_count() const { return canvas_->count(); }
-QPointF TreeView::node_pos(int node) const { return canvas_->pos_of(node); }
+int TreeView::node_count() const {
+    return canvas_->count();
+}
+QPointF TreeView::node_pos(int node) const {
+    return canvas_->pos_of(node);
+}
 
 void TreeView::fit() {
     QRectF r = canvas_->boundingRect();

@@ -15,7 +15,7 @@ class TreeCanvas;
 
 class TreeView : public QGraphicsView {
     Q_OBJECT
-public:
+  public:
     enum class ColourBy { Score, Entropy };
     explicit TreeView(RunModel* model, QWidget* parent = nullptr);
     void set_colour_by(ColourBy c);
@@ -23,15 +23,15 @@ public:
     int node_count() const;
     QPointF node_pos(int node) const;  // scene position (for tests)
 
-public slots:
+  public slots:
     void fit();
     void find_text(const QString& text);  // selects the next node containing text
 
-protected:
+  protected:
     void wheelEvent(QWheelEvent* e) override;
     void mousePressEvent(QMouseEvent* e) override;
 
-private:
+  private:
     void relayout();
     RunModel* model_;
     TreeCanvas* canvas_;

@@ -22,13 +22,15 @@ namespace {
 namespace K = kernels;
 
 class CpuBackend final : public Backend {
-public:
-    CpuBackend(const Model& m, int n_threads) : m_(m), cfg_(m.config()), pool_(n_threads), k_(K::kernels()) {}
+  public:
+    CpuBackend(const Model& m, int n_threads)
+        : m_(m), cfg_(m.config()), pool_(n_threads), k_(K::kernels()) {}
     std::string name() const override { return std::string("cpu (") + K::isa_name(k_.isa) + ")"; }
     int threads() const override { return pool_.size(); }
-    void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits, const TapRequest* taps) override;
+    void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
+                 const TapRequest* taps) override;
 
-private:
+  private:
     void matmul(const Weight& w, const float* in, int n_rows, float* out);
     void rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n);
     void rope(float* x, int n_heads, const BatchRow* rows, int n_rows);
@@ -42,17 +44,17 @@ private:
     const K::KernelTable& k_;
     int cap_rows_ = 0, cap_pos_ = 0;
     // Scratch, shapes noted per buffer ([rows][features]).
-    std::vector<float> x_;     // (rows, dim) residual stream
-    std::vector<float> h_;     // (rows, dim) normed input
-    std::vector<float> q_;     // (rows, n_heads * head_dim)
-    std::vector<float> kk_;    // (rows, kv_dim)
-    std::vector<float> vv_;    // (rows, kv_dim)
-    std::vector<float> att_;   // (rows, n_heads * head_dim)
-    std::vector<float> g_;     // (rows, ffn)
-    std::vector<float> u_;     // (rows, ffn)
-    std::vector<uint8_t> act_; // quantized activations
-    std::vector<float> tmp_;   // (threads, rows) dot results / (threads, max_pos) scores
-    std::vector<float> deq_;   // (threads, max cols) dequantized weight rows
+    std::vector<float> x_;      // (rows, dim) residual stream
+    std::vector<float> h_;      // (rows, dim) normed input
+    std::vector<float> q_;      // (rows, n_heads * head_dim)
+    std::vector<float> kk_;     // (rows, kv_dim)
+    std::vector<float> vv_;     // (rows, kv_dim)
+    std::vector<float> att_;    // (rows, n_heads * head_dim)
+    std::vector<float> g_;      // (rows, ffn)
+    std::vector<float> u_;      // (rows, ffn)
+    std::vector<uint8_t> act_;  // quantized activations
+    std::vector<float> tmp_;    // (threads, rows) dot results / (threads, max_pos) scores
+    std::vector<float> deq_;    // (threads, max cols) dequantized weight rows
 };
 
 void CpuBackend::ensure(int n_rows, int max_pos) {
@@ -70,7 +72,8 @@ void CpuBackend::ensure(int n_rows, int max_pos) {
     u_.resize(R * cfg_.ffn_dim);
     size_t widest = static_cast<size_t>(std::max({cfg_.dim, cfg_.q_dim(), cfg_.ffn_dim}));
     act_.resize(R * widest * 4 + 1024);
-    size_t per_thread = std::max<size_t>(R, static_cast<size_t>(cap_pos_)) + static_cast<size_t>(cfg_.head_dim) * 3;
+    size_t per_thread =
+        std::max<size_t>(R, static_cast<size_t>(cap_pos_)) + static_cast<size_t>(cfg_.head_dim) * 3;
     tmp_.resize(static_cast<size_t>(pool_.size()) * per_thread);
     deq_.resize(static_cast<size_t>(pool_.size()) * widest);
 }
@@ -107,19 +110,23 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
         }
     }
     const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
-    pool_.run(rows, [&](int64_t b, int64_t e, int t) {
-        float* res = tmp_.data() + static_cast<size_t>(t) * per_thread;
-        float* deq = deq_.data() + static_cast<size_t>(t) * (deq_.size() / static_cast<size_t>(pool_.size()));
-        for (int64_t r = b; r < e; ++r) {
-            if (dot) {
-                dot(cols, w.row(r), act, stride, n_rows, res);
-            } else {
-                K::dequantize_row(w.type, w.row(r), deq, cols);
-                k_.dot_f32(cols, deq, in, static_cast<size_t>(cols) * 4, n_rows, res);
+    pool_.run(
+        rows,
+        [&](int64_t b, int64_t e, int t) {
+            float* res = tmp_.data() + static_cast<size_t>(t) * per_thread;
+            float* deq = deq_.data() +
+                         static_cast<size_t>(t) * (deq_.size() / static_cast<size_t>(pool_.size()));
+            for (int64_t r = b; r < e; ++r) {
+                if (dot) {
+                    dot(cols, w.row(r), act, stride, n_rows, res);
+                } else {
+                    K::dequantize_row(w.type, w.row(r), deq, cols);
+                    k_.dot_f32(cols, deq, in, static_cast<size_t>(cols) * 4, n_rows, res);
+                }
+                for (int j = 0; j < n_rows; ++j) out[static_cast<size_t>(j) * rows + r] = res[j];
             }
-            for (int j = 0; j < n_rows; ++j) out[static_cast<size_t>(j) * rows + r] = res[j];
-        }
-    }, std::max<int64_t>(1, (int64_t{1} << 17) / (static_cast<int64_t>(cols) * n_rows)));
+        },
+        std::max<int64_t>(1, (int64_t{1} << 17) / (static_cast<int64_t>(cols) * n_rows)));
 }
 
 void CpuBackend::rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n) {
@@ -173,68 +180,79 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
     const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
     const int64_t n = static_cast<int64_t>(rows.size()) * nh;
     auto round16 = [](float x) { return K::fp16_lookup(K::fp32_to_fp16(x)); };
-    pool_.run(n, [&](int64_t b, int64_t e, int t) {
-        float* qv = tmp_.data() + static_cast<size_t>(t) * per_thread;  // (head_dim) query
-        float* acc = qv + hd;                                            // (head_dim) f32 value accumulator
-        auto* acc16 = reinterpret_cast<uint16_t*>(acc + hd);             // (head_dim) f16 value accumulator
-        for (int64_t idx = b; idx < e; ++idx) {
-            const int r = static_cast<int>(idx / nh), h = static_cast<int>(idx % nh);
-            const BatchRow& row = rows[static_cast<size_t>(r)];
-            const int g = h / group, n_pos = row.pos + 1;
-            const float* q = q_.data() + (static_cast<size_t>(r) * nh + h) * hd;
-            for (int i = 0; i < hd; ++i) qv[i] = f16 ? round16(q[i]) : q[i];
-            std::fill(acc, acc + hd, 0.0f);
-            std::fill(acc16, acc16 + hd, uint16_t{0});
-            const int* table = kv.block_table(row.seq);
-            float M = -INFINITY, S = 0.0f;
-            for (int p = 0; p < n_pos; ++p) {
-                const size_t off = (static_cast<size_t>(p % bt) * kvd + static_cast<size_t>(g) * hd) * kv.elem_bytes();
-                const uint8_t* kb = kv.k_block(layer, table[p / bt]) + off;
-                const uint8_t* vb = kv.v_block(layer, table[p / bt]) + off;
-                float s;
-                if (f16)
-                    k_.dot_f16(hd, kb, qv, 0, 1, &s);
-                else
-                    s = k_.dot_f32_plain(reinterpret_cast<const float*>(kb), qv, hd);
-                s *= scale;
-                float ms = 1.0f, vs = 1.0f;
-                if (s > M) {
-                    const float Mold = M;
-                    M = s;
-                    ms = std::exp(Mold - M);
+    pool_.run(
+        n,
+        [&](int64_t b, int64_t e, int t) {
+            float* qv = tmp_.data() + static_cast<size_t>(t) * per_thread;  // (head_dim) query
+            float* acc = qv + hd;  // (head_dim) f32 value accumulator
+            auto* acc16 =
+                reinterpret_cast<uint16_t*>(acc + hd);  // (head_dim) f16 value accumulator
+            for (int64_t idx = b; idx < e; ++idx) {
+                const int r = static_cast<int>(idx / nh), h = static_cast<int>(idx % nh);
+                const BatchRow& row = rows[static_cast<size_t>(r)];
+                const int g = h / group, n_pos = row.pos + 1;
+                const float* q = q_.data() + (static_cast<size_t>(r) * nh + h) * hd;
+                for (int i = 0; i < hd; ++i) qv[i] = f16 ? round16(q[i]) : q[i];
+                std::fill(acc, acc + hd, 0.0f);
+                std::fill(acc16, acc16 + hd, uint16_t{0});
+                const int* table = kv.block_table(row.seq);
+                float M = -INFINITY, S = 0.0f;
+                for (int p = 0; p < n_pos; ++p) {
+                    const size_t off =
+                        (static_cast<size_t>(p % bt) * kvd + static_cast<size_t>(g) * hd) *
+                        kv.elem_bytes();
+                    const uint8_t* kb = kv.k_block(layer, table[p / bt]) + off;
+                    const uint8_t* vb = kv.v_block(layer, table[p / bt]) + off;
+                    float s;
                     if (f16)
-                        k_.f16_scale(acc16, ms, hd);
+                        k_.dot_f16(hd, kb, qv, 0, 1, &s);
                     else
-                        for (int i = 0; i < hd; ++i) acc[i] *= ms;
-                } else {
-                    vs = std::exp(s - M);
+                        s = k_.dot_f32_plain(reinterpret_cast<const float*>(kb), qv, hd);
+                    s *= scale;
+                    float ms = 1.0f, vs = 1.0f;
+                    if (s > M) {
+                        const float Mold = M;
+                        M = s;
+                        ms = std::exp(Mold - M);
+                        if (f16)
+                            k_.f16_scale(acc16, ms, hd);
+                        else
+                            for (int i = 0; i < hd; ++i) acc[i] *= ms;
+                    } else {
+                        vs = std::exp(s - M);
+                    }
+                    if (f16)
+                        k_.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vb), vs, hd);
+                    else
+                        k_.axpy(vs, reinterpret_cast<const float*>(vb), acc, hd);
+                    S = S * ms + vs;
                 }
-                if (f16)
-                    k_.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vb), vs, hd);
-                else
-                    k_.axpy(vs, reinterpret_cast<const float*>(vb), acc, hd);
-                S = S * ms + vs;
+                float* out = att_.data() + (static_cast<size_t>(r) * nh + h) * hd;
+                const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+                for (int i = 0; i < hd; ++i)
+                    out[i] = (f16 ? K::fp16_lookup(acc16[i]) : acc[i]) * inv;
             }
-            float* out = att_.data() + (static_cast<size_t>(r) * nh + h) * hd;
-            const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-            for (int i = 0; i < hd; ++i) out[i] = (f16 ? K::fp16_lookup(acc16[i]) : acc[i]) * inv;
-        }
-    }, std::max<int64_t>(1, (int64_t{1} << 16) / (static_cast<int64_t>(cap_pos_) * hd)));
+        },
+        std::max<int64_t>(1, (int64_t{1} << 16) / (static_cast<int64_t>(cap_pos_) * hd)));
 }
 
-void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* logits, const TapRequest* taps) {
+void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
+                         const TapRequest* taps) {
     const int R = static_cast<int>(rows.size());
     if (R == 0) return;
     int max_pos = 0;
     for (const auto& r : rows) max_pos = std::max(max_pos, r.pos + 1);
     ensure(R, max_pos);
-    const int D = cfg_.dim, Qd = cfg_.q_dim(), KVd = cfg_.kv_dim(), F = cfg_.ffn_dim, hd = cfg_.head_dim;
+    const int D = cfg_.dim, Qd = cfg_.q_dim(), KVd = cfg_.kv_dim(), F = cfg_.ffn_dim,
+              hd = cfg_.head_dim;
 
     for (int r = 0; r < R; ++r) {
         TokenId tok = rows[static_cast<size_t>(r)].token;
         if (tok < 0 || tok >= cfg_.n_vocab)
-            throw Error("token id " + std::to_string(tok) + " is outside the vocabulary (" + std::to_string(cfg_.n_vocab) + ")");
-        K::dequantize_row(m_.tok_embd.type, m_.tok_embd.row(tok), x_.data() + static_cast<size_t>(r) * D, D);
+            throw Error("token id " + std::to_string(tok) + " is outside the vocabulary (" +
+                        std::to_string(cfg_.n_vocab) + ")");
+        K::dequantize_row(m_.tok_embd.type, m_.tok_embd.row(tok),
+                          x_.data() + static_cast<size_t>(r) * D, D);
     }
 
     auto add_bias = [&](float* y, const Weight& b, int n) {
@@ -297,8 +315,8 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
     int n_out = 0;
     for (int r = 0; r < R; ++r) {
         if (!rows[static_cast<size_t>(r)].logits) continue;
-        std::memcpy(h_.data() + static_cast<size_t>(n_out) * D, x_.data() + static_cast<size_t>(r) * D,
-                    static_cast<size_t>(D) * 4);
+        std::memcpy(h_.data() + static_cast<size_t>(n_out) * D,
+                    x_.data() + static_cast<size_t>(r) * D, static_cast<size_t>(D) * 4);
         ++n_out;
     }
     if (n_out == 0) return;
@@ -320,8 +338,8 @@ void CpuBackend::copy_taps(const TapRequest& taps, int layer, std::span<const Ba
         size_t k = 0;
         for (size_t r = 0; r < rows.size(); ++r) {
             if (!rows[r].tap) continue;
-            std::memcpy(taps.out + (k * nl + li) * static_cast<size_t>(D), x_.data() + r * static_cast<size_t>(D),
-                        static_cast<size_t>(D) * 4);
+            std::memcpy(taps.out + (k * nl + li) * static_cast<size_t>(D),
+                        x_.data() + r * static_cast<size_t>(D), static_cast<size_t>(D) * 4);
             ++k;
         }
     }

@@ -8,7 +8,8 @@
 namespace rs {
 
 ThreadPool::ThreadPool(int n_threads) {
-    n_ = n_threads > 0 ? n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    n_ = n_threads > 0 ? n_threads
+                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (int i = 1; i < n_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -47,7 +48,8 @@ void ThreadPool::worker(int index) {
     }
 }
 
-void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t min_per_thread) {
+void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn,
+                     int64_t min_per_thread) {
     const int64_t want = min_per_thread > 1 ? n / min_per_thread : n;
     const int used = static_cast<int>(std::min<int64_t>(n_, std::max<int64_t>(1, want)));
     if (used == 1 || n <= 1) {

@@ -20,8 +20,8 @@ class Model;
 class ThreadPool;
 
 struct BatchRow {
-    int seq = 0;       // KV cache sequence
-    int pos = 0;       // position of this token in its sequence
+    int seq = 0;  // KV cache sequence
+    int pos = 0;  // position of this token in its sequence
     TokenId token = 0;
     bool logits = false;  // produce next-token logits for this row
     bool tap = false;     // copy this row's residual stream at the tap layers
@@ -40,13 +40,14 @@ struct ForwardStats {
 };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
     // K/V of each row are written at (seq, pos); the caller has reserved room
     // in `kv`. Rows of one sequence must be in position order. Writes n_vocab
     // logits per row that asks for them, in row order, to `logits`.
-    virtual void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits, const TapRequest* taps = nullptr) = 0;
+    virtual void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
+                         const TapRequest* taps = nullptr) = 0;
     virtual int threads() const { return 1; }
 };
 

@@ -44,15 +44,16 @@ struct RunEvent {
     NodeStatus status = NodeStatus::Open;
     std::string key;   // NodeScored: scorer id; RunFinished: "ok", "cancelled", "budget", "error"
     double value = 0;  // NodeScored
-    std::string text;  // AnswerFound: the answer; RunFinished: final answer; RunStarted: strategy id
+    std::string
+        text;  // AnswerFound: the answer; RunFinished: final answer; RunStarted: strategy id
     int correct = -1;
     RunMetrics metrics;
-    std::vector<int> layers;     // HiddenState: the tapped layers
-    std::vector<float> hidden;   // HiddenState: (layers.size(), dim)
+    std::vector<int> layers;    // HiddenState: the tapped layers
+    std::vector<float> hidden;  // HiddenState: (layers.size(), dim)
 };
 
 class RunObserver {
-public:
+  public:
     virtual ~RunObserver() = default;
     virtual void on_event(const RunEvent& e) = 0;
 };

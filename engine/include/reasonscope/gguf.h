@@ -49,8 +49,8 @@ struct GgufValue {
 
     bool is_integer() const;
     bool is_float() const { return type == GgufType::F32 || type == GgufType::F64; }
-    int64_t as_int() const;    // any integer or bool type
-    double as_double() const;  // any numeric type
+    int64_t as_int() const;                             // any integer or bool type
+    double as_double() const;                           // any numeric type
     std::string to_string(size_t max_items = 8) const;  // readable, arrays abridged
 };
 
@@ -68,7 +68,7 @@ struct GgufTensor {
 class MappedFile;
 
 class GgufFile {
-public:
+  public:
     // Throws rs::Error naming the field or tensor at fault.
     static std::unique_ptr<GgufFile> open(const std::string& path);
     // Parses an in-memory image (used by the fuzzer and tests); `bytes` must
@@ -100,7 +100,7 @@ public:
     const std::vector<GgufTensor>& tensors() const { return tensors_; }
     const GgufTensor* find_tensor(std::string_view name) const;
 
-private:
+  private:
     GgufFile() = default;
     void parse_all();
 
@@ -118,7 +118,7 @@ private:
 
 // Writes GGUF v3. Values are added in order; tensor data is copied at write().
 class GgufWriter {
-public:
+  public:
     void set_alignment(uint32_t a) { alignment_ = a; }
     void add_string(const std::string& key, const std::string& v);
     void add_u32(const std::string& key, uint32_t v);
@@ -132,10 +132,10 @@ public:
     // dims[0] is the contiguous dimension; data.size() must match type and dims.
     void add_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& dims,
                     std::vector<uint8_t> data);
-    void write(const std::string& path) const;       // throws rs::Error on I/O failure
+    void write(const std::string& path) const;  // throws rs::Error on I/O failure
     std::vector<uint8_t> to_bytes() const;
 
-private:
+  private:
     struct Tensor {
         std::string name;
         GgmlType type;

@@ -20,14 +20,14 @@ struct KvStats {
 };
 
 class KvCache {
-public:
+  public:
     // kv_dim = n_kv_heads * head_dim. max_seq_len bounds each sequence.
     KvCache(int n_layers, int kv_dim, int max_tokens, int max_seq_len, KvType type = KvType::F16,
             int block_tokens = 16);
 
-    int create();              // new empty sequence; returns its id
-    int fork(int seq);         // new sequence sharing seq's tokens
-    void release(int seq);     // frees the sequence's blocks (shared ones stay with others)
+    int create();           // new empty sequence; returns its id
+    int fork(int seq);      // new sequence sharing seq's tokens
+    void release(int seq);  // frees the sequence's blocks (shared ones stay with others)
     bool alive(int seq) const;
     int length(int seq) const;
     // Makes room for n more tokens at the end of seq (allocating blocks and
@@ -52,7 +52,7 @@ public:
     KvStats stats() const;
     int block_refcount(int block) const { return refs_[static_cast<size_t>(block)]; }
 
-private:
+  private:
     struct Seq {
         bool alive = false;
         int len = 0;

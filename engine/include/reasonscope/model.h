@@ -15,13 +15,13 @@ namespace rs {
 struct ModelConfig {
     std::string arch;  // general.architecture: llama, qwen2, qwen3
     int n_vocab = 0;
-    int dim = 0;         // embedding length
+    int dim = 0;  // embedding length
     int n_layers = 0;
     int n_heads = 0;
     int n_kv_heads = 0;
     int head_dim = 0;
     int ffn_dim = 0;
-    int ctx = 0;         // trained context length
+    int ctx = 0;  // trained context length
     int rope_dim = 0;
     bool rope_neox = false;  // rotate (i, i+d/2) pairs instead of (2i, 2i+1)
     float rope_base = 10000.f;
@@ -51,7 +51,7 @@ struct LayerWeights {
 };
 
 class Model {
-public:
+  public:
     // Throws rs::Error naming the file and the problem (unsupported
     // architecture, missing tensor, wrong shape, unsupported type).
     static std::unique_ptr<Model> load(const std::string& path);
@@ -65,7 +65,7 @@ public:
     Weight tok_embd, output_norm, output, rope_freqs;
     std::vector<LayerWeights> layers;
 
-private:
+  private:
     ModelConfig cfg_;
     std::unique_ptr<GgufFile> file_;
     std::unique_ptr<Tokenizer> tok_;

@@ -32,7 +32,7 @@ struct Candidates {
 };
 
 class SamplerStage {
-public:
+  public:
     virtual ~SamplerStage() = default;
     virtual std::string name() const = 0;
     virtual void apply(Candidates& c, std::span<const TokenId> history) const = 0;
@@ -72,14 +72,14 @@ struct TokenSignals {
 void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out);
 
 class Sampler {
-public:
+  public:
     explicit Sampler(const SamplingParams& p);
     const SamplingParams& params() const { return p_; }
     // Picks the next token of stream `stream` at position `pos`.
-    TokenSignals sample(const float* logits, int n_vocab, std::span<const TokenId> history, uint64_t stream,
-                        uint64_t pos) const;
+    TokenSignals sample(const float* logits, int n_vocab, std::span<const TokenId> history,
+                        uint64_t stream, uint64_t pos) const;
 
-private:
+  private:
     SamplingParams p_;
     std::vector<std::unique_ptr<SamplerStage>> chain_;
 };

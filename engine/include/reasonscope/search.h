@@ -25,7 +25,7 @@ class SearchContext;
 
 // Maps a node to a value (higher is better), usually in [0, 1].
 class Scorer {
-public:
+  public:
     virtual ~Scorer() = default;
     virtual std::string id() const = 0;
     virtual double score(SearchContext& ctx, int node) = 0;
@@ -45,9 +45,9 @@ struct RunConfig {
     std::string step_delimiter = "\n";
     int max_step_tokens = 96;
     int max_depth = 24;
-    int64_t max_tokens = 0;     // generated tokens; 0 = no limit
-    int64_t max_passes = 0;     // forward passes; 0 = no limit
-    double max_seconds = 0;     // wall time; 0 = no limit
+    int64_t max_tokens = 0;  // generated tokens; 0 = no limit
+    int64_t max_passes = 0;  // forward passes; 0 = no limit
+    double max_seconds = 0;  // wall time; 0 = no limit
     // The "prm" scorer judges a step "LHS=RHS: ..." by recomputation: the
     // probability that the model, asked `prm_template` (with {lhs}), answers
     // the step's RHS. The bundled model's default asks it as a one-operation
@@ -59,8 +59,9 @@ struct RunConfig {
 };
 
 class SearchContext {
-public:
-    SearchContext(Session& session, Task task, RunConfig config, std::vector<RunObserver*> observers = {});
+  public:
+    SearchContext(Session& session, Task task, RunConfig config,
+                  std::vector<RunObserver*> observers = {});
     ~SearchContext();
     SearchContext(const SearchContext&) = delete;
     SearchContext& operator=(const SearchContext&) = delete;
@@ -76,7 +77,8 @@ public:
     // `temperature` >= 0 overrides the run's sampling temperature for these children.
     std::vector<int> expand(int node, int n, float temperature = -1.0f);
     // Several nodes at once: (node, children) pairs, one batch for all.
-    std::vector<int> expand_many(const std::vector<std::pair<int, int>>& requests, float temperature = -1.0f);
+    std::vector<int> expand_many(const std::vector<std::pair<int, int>>& requests,
+                                 float temperature = -1.0f);
     // Extends each node one step at a time until it is terminal (or the
     // depth/budget limit); returns the leaf reached from each input.
     std::vector<int> complete(const std::vector<int>& nodes);
@@ -113,7 +115,7 @@ public:
     // Random number for strategy decisions, from the run seed and a counter.
     double uniform(uint64_t stream, uint64_t counter) const;
 
-private:
+  private:
     struct Branch {
         int seq = -1;          // KV sequence: every token of the path but the last
         TokenId pending = -1;  // the last token, not yet evaluated

@@ -15,15 +15,15 @@
 namespace rs {
 
 struct SessionOptions {
-    int threads = 0;          // 0: all cores
-    int n_ctx = 0;            // per-sequence context; 0: the model's (capped at 4096)
-    int kv_tokens = 0;        // arena size in tokens; 0: 4 * n_ctx
+    int threads = 0;    // 0: all cores
+    int n_ctx = 0;      // per-sequence context; 0: the model's (capped at 4096)
+    int kv_tokens = 0;  // arena size in tokens; 0: 4 * n_ctx
     KvType kv_type = KvType::F16;
-    int max_batch = 256;      // rows per forward pass (prefill is chunked)
+    int max_batch = 256;  // rows per forward pass (prefill is chunked)
 };
 
 class Session {
-public:
+  public:
     Session(const Model& model, const SessionOptions& opt = {});
     ~Session();
 
@@ -52,7 +52,7 @@ public:
     int64_t forward_passes() const { return passes_; }
     int64_t tokens_evaluated() const { return tokens_; }
 
-private:
+  private:
     const Model& model_;
     int n_ctx_;
     int max_batch_;

@@ -38,11 +38,12 @@ using Params = nlohmann::json;  // object: name -> value
 
 // Parses "k=v" settings by each parameter's type, checks ranges and fills
 // defaults. Throws rs::Error naming the parameter, its value and the range.
-Params resolve_params(const StrategyInfo& info, const std::vector<std::pair<std::string, std::string>>& sets);
+Params resolve_params(const StrategyInfo& info,
+                      const std::vector<std::pair<std::string, std::string>>& sets);
 std::pair<std::string, std::string> split_setting(const std::string& kv);  // "k=v"
 
 class Strategy {
-public:
+  public:
     virtual ~Strategy() = default;
     // Grows the tree through ctx and calls ctx.choose_answer(). May throw
     // rs::Error; the runner reports it and fails the run cleanly.
@@ -69,6 +70,7 @@ struct Vote {
 };
 // Groups terminal leaves by normalized answer; weight = count, or the sum of
 // the leaves' `weight_key` scores when given. Sorted best first.
-std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves, const std::string& weight_key = "");
+std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves,
+                       const std::string& weight_key = "");
 
 }  // namespace rs

@@ -17,7 +17,8 @@ struct Task {
 // Throws rs::Error naming the file and line of a malformed entry.
 std::vector<Task> load_suite(const std::string& path);
 // "SUITE:ID" or a suite path and an id.
-Task find_task(const std::vector<Task>& suite, const std::string& id, const std::string& suite_name);
+Task find_task(const std::vector<Task>& suite, const std::string& id,
+               const std::string& suite_name);
 
 // Answer extraction and comparison: numeric when both parse as numbers,
 // otherwise exact after trimming.

@@ -14,7 +14,7 @@
 namespace rs {
 
 class ThreadPool {
-public:
+  public:
     explicit ThreadPool(int n_threads);  // n_threads <= 0: hardware concurrency
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
@@ -25,9 +25,10 @@ public:
     // Each thread gets at least `min_per_thread` items: small jobs run on
     // fewer threads (or only the caller), where waking workers would cost
     // more than the work.
-    void run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t min_per_thread = 1);
+    void run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn,
+             int64_t min_per_thread = 1);
 
-private:
+  private:
     void worker(int index);
     int n_;
     std::vector<std::thread> threads_;

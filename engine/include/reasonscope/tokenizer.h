@@ -26,7 +26,7 @@ enum class TokenAttr : uint8_t {
 };
 
 class Tokenizer {
-public:
+  public:
     enum class Kind { Spm, Bpe };
     virtual ~Tokenizer() = default;
 
@@ -55,7 +55,7 @@ public:
     bool add_bos() const { return add_bos_; }
     bool is_eog(TokenId id) const;  // end of generation (EOS, EOT)
 
-protected:
+  protected:
     void load_common(const GgufFile& f);
     // Splits text around special tokens; raw pieces go to encode_raw.
     std::vector<TokenId> encode_with_specials(std::string_view text, bool add_special,

@@ -31,13 +31,13 @@ struct Node {
     std::string text;  // this step's text
     std::vector<TokenRecord> tokens;
     NodeStatus status = NodeStatus::Open;
-    bool ended = false;             // generation hit end-of-sequence
-    std::string answer;             // extracted final answer, if any
-    int correct = -1;               // -1 unknown, 0 wrong, 1 right (vs the task's answer)
+    bool ended = false;                    // generation hit end-of-sequence
+    std::string answer;                    // extracted final answer, if any
+    int correct = -1;                      // -1 unknown, 0 wrong, 1 right (vs the task's answer)
     std::map<std::string, double> scores;  // by scorer id
     int visits = 0;
     double value_sum = 0;
-    std::vector<float> hidden;      // residual stream at the step's end, first tap layer (optional)
+    std::vector<float> hidden;  // residual stream at the step's end, first tap layer (optional)
 
     double mean_logprob() const;
     double mean_entropy() const;
@@ -45,18 +45,18 @@ struct Node {
 };
 
 class ReasoningTree {
-public:
+  public:
     int add(int parent);  // returns the new node's id
     Node& at(int id) { return nodes_.at(static_cast<size_t>(id)); }
     const Node& at(int id) const { return nodes_.at(static_cast<size_t>(id)); }
     int size() const { return static_cast<int>(nodes_.size()); }
     const std::vector<Node>& nodes() const { return nodes_; }
-    std::vector<int> path(int id) const;     // root .. id
-    std::string path_text(int id) const;     // texts along the path, root excluded
+    std::vector<int> path(int id) const;  // root .. id
+    std::string path_text(int id) const;  // texts along the path, root excluded
     std::vector<int> leaves() const;
     int max_depth() const;
 
-private:
+  private:
     std::vector<Node> nodes_;
 };
 

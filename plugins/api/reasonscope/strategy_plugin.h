@@ -18,7 +18,7 @@
 namespace rs {
 
 class StrategyPlugin {
-public:
+  public:
     virtual ~StrategyPlugin() = default;
     virtual std::unique_ptr<Strategy> create() const = 0;
 };
@@ -27,4 +27,3 @@ public:
 
 #define RS_STRATEGY_PLUGIN_IID "org.reasonscope.StrategyPlugin/1"
 Q_DECLARE_INTERFACE(rs::StrategyPlugin, RS_STRATEGY_PLUGIN_IID)
-

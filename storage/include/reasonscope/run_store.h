@@ -48,7 +48,7 @@ struct RunFilter {
 class RunRecorder;
 
 class RunStore {
-public:
+  public:
     // Opens or creates the database, applies pending migrations and marks
     // runs left "running" by dead processes as "incomplete". Throws rs::Error
     // (locked, corrupt, not a database, newer schema) naming the file.
@@ -65,7 +65,7 @@ public:
 
     std::vector<RunRow> list(const RunFilter& f = {}) const;
     std::optional<RunRow> get(int64_t id) const;
-    StoredRun load(int64_t id) const;  // throws rs::Error for an unknown id
+    StoredRun load(int64_t id) const;          // throws rs::Error for an unknown id
     int64_t import_run(const StoredRun& run);  // a whole run (new id)
     void rename(int64_t id, const std::string& name);
     void add_tag(int64_t id, const std::string& tag);
@@ -76,21 +76,21 @@ public:
     // Default location: $XDG_DATA_HOME/reasonscope/runs.sqlite.
     static std::string default_path();
 
-private:
+  private:
     RunStore() = default;
     std::string path_;
     sqlite3* db_ = nullptr;  // reads and run bookkeeping (the recorder has its own)
 };
 
 class RunRecorder final : public RunObserver {
-public:
+  public:
     RunRecorder(const std::string& db_path, int64_t run_id);
     ~RunRecorder() override;  // flushes everything
     void on_event(const RunEvent& e) override;
     void flush();  // blocks until queued events are written
     int64_t rows_written() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
