@@ -7,13 +7,16 @@
 
 namespace rs {
 
-Session::Session(const Model& model, const SessionOptions& opt) : model_(model) {
+Session::Session(const Model& model, const SessionOptions& opt) : Session(model, nullptr, opt) {}
+
+Session::Session(const Model& model, std::unique_ptr<Backend> backend, const SessionOptions& opt)
+    : model_(model) {
     const ModelConfig& c = model.config();
     n_ctx_ = opt.n_ctx > 0 ? opt.n_ctx : std::min(c.ctx, 4096);
     int kv_tokens = opt.kv_tokens > 0 ? opt.kv_tokens : 4 * n_ctx_;
     max_batch_ = std::max(1, opt.max_batch);
     kv_ = std::make_unique<KvCache>(c.n_layers, c.kv_dim(), kv_tokens, n_ctx_, opt.kv_type);
-    backend_ = make_cpu_backend(model, opt.threads);
+    backend_ = backend ? std::move(backend) : make_cpu_backend(model, opt.threads);
 }
 
 Session::~Session() = default;

@@ -25,6 +25,9 @@ struct SessionOptions {
 class Session {
   public:
     Session(const Model& model, const SessionOptions& opt = {});
+    // With a given backend (another device, a remote engine, or a scripted
+    // one in tests).
+    Session(const Model& model, std::unique_ptr<Backend> backend, const SessionOptions& opt = {});
     ~Session();
 
     const Model& model() const { return model_; }

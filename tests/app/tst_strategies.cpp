@@ -1,0 +1,191 @@
+// Strategies on a scripted distribution, where the right tree is known: a
+// scripted backend stands in for the model (next-token probabilities fixed
+// by the previous token), so tree shapes, votes, picks, batching and budgets
+// can be checked exactly.
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cmath>
+#include <map>
+
+#include "cli/runner.h"
+#include "reasonscope/gguf.h"
+#include "reasonscope/model.h"
+#include "reasonscope/search.h"
+
+using namespace rs;
+
+namespace {
+
+// Vocabulary: 0 <unk>, 1 <s>, 2 </s>, 3 "q", 4 "1", 5 "2", 6 "3", 7 "\n".
+// After "q": "1" 0.5, "2" 0.3, "3" 0.2; after a digit: "\n"; after "\n": </s>.
+class ScriptedBackend final : public Backend {
+  public:
+    std::map<TokenId, std::vector<std::pair<TokenId, double>>> rules = {
+        {3, {{4, 0.5}, {5, 0.3}, {6, 0.2}}},
+        {4, {{7, 1.0}}},
+        {5, {{7, 1.0}}},
+        {6, {{7, 1.0}}},
+        {7, {{2, 1.0}}}};
+    std::string name() const override { return "scripted"; }
+    void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
+                 const TapRequest*) override {
+        for (const BatchRow& r : rows) {
+            (void)kv.k_at(0, r.seq, r.pos);  // the caller reserved this slot
+            if (!r.logits) continue;
+            for (int i = 0; i < 8; ++i) logits[i] = -30.0f;
+            auto it = rules.find(r.token);
+            if (it != rules.end())
+                for (auto [tok, p] : it->second) logits[tok] = static_cast<float>(std::log(p));
+            logits += 8;
+        }
+    }
+};
+
+std::string tiny_model(const QString& dir) {
+    GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    const int d = 32;
+    w.add_u32("llama.context_length", 64);
+    w.add_u32("llama.embedding_length", d);
+    w.add_u32("llama.block_count", 1);
+    w.add_u32("llama.feed_forward_length", d);
+    w.add_u32("llama.attention.head_count", 1);
+    w.add_string("tokenizer.ggml.model", "llama");
+    w.add_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "q", "1", "2", "3", "\n"});
+    w.add_f32_array("tokenizer.ggml.scores", std::vector<float>(8, 0.0f));
+    w.add_i32_array("tokenizer.ggml.token_type", {2, 3, 3, 1, 1, 1, 1, 1});
+    w.add_u32("tokenizer.ggml.bos_token_id", 1);
+    w.add_u32("tokenizer.ggml.eos_token_id", 2);
+    w.add_bool("tokenizer.ggml.add_space_prefix", false);
+    auto t = [&](const std::string& name, std::vector<int64_t> dims) {
+        int64_t n = 1;
+        for (auto x : dims) n *= x;
+        w.add_tensor(name, GgmlType::F32, dims,
+                     std::vector<uint8_t>(static_cast<size_t>(n) * 4, 0));
+    };
+    t("token_embd.weight", {d, 8});
+    t("output_norm.weight", {d});
+    for (const char* n : {"attn_norm", "ffn_norm"}) t(std::string("blk.0.") + n + ".weight", {d});
+    for (const char* n :
+         {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
+        t(std::string("blk.0.") + n + ".weight", {d, d});
+    std::string path = (dir + "/scripted.gguf").toStdString();
+    w.write(path);
+    return path;
+}
+
+struct Fixture {
+    QTemporaryDir dir;
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Session> session;
+    app::PluginManager plugins;
+    Fixture() {
+        model = Model::load(tiny_model(dir.path()));
+        SessionOptions so;
+        so.kv_tokens = 1 << 14;  // 300 branches, each with its own copy of the partial prompt block
+        session = std::make_unique<Session>(*model, std::make_unique<ScriptedBackend>(), so);
+        plugins.scan();
+    }
+    // Runs a strategy on "q" (the right answer is "2") and returns the outcome.
+    RunOutcome run(const std::string& strategy,
+                   std::vector<std::pair<std::string, std::string>> sets,
+                   std::unique_ptr<SearchContext>& ctx, int64_t max_tokens = 0) {
+        cli::RunRequest req;
+        req.task = Task{"q", "q", "2", "([0-9])"};
+        req.strategy = strategy;
+        req.sets = std::move(sets);
+        req.config.max_tokens = max_tokens;
+        cli::PreparedRun p = cli::prepare_run(plugins, req);
+        ctx = std::make_unique<SearchContext>(*session, req.task, p.config);
+        return run_strategy(*p.strategy, *ctx, p.params);
+    }
+};
+
+std::map<std::string, int> answers(const SearchContext& ctx) {
+    std::map<std::string, int> m;
+    for (const Node& n : ctx.tree().nodes())
+        if (!n.answer.empty()) m[n.answer]++;
+    return m;
+}
+
+}  // namespace
+
+class TestStrategies : public QObject {
+    Q_OBJECT
+  private slots:
+    void greedyChainTakesTheMode() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("chain-of-thought", {}, ctx);
+        QCOMPARE(o.status, std::string("ok"));
+        QCOMPARE(ctx->tree().size(), 2);  // the prompt and one step "1\n"
+        QCOMPARE(ctx->node(1).text, std::string("1\n"));
+        QCOMPARE(o.answer, std::string("1"));
+        QCOMPARE(o.correct, 0);
+        // One pass for the prompt's first token, two for the step's two tokens.
+        QCOMPARE(o.metrics.forward_passes, int64_t(3));
+    }
+
+    void selfConsistencyVotesAndBatches() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("self-consistency", {{"n", "250"}, {"temperature", "1"}}, ctx);
+        QCOMPARE(o.status, std::string("ok"));
+        QCOMPARE(ctx->tree().size(), 251);
+        QCOMPARE(ctx->node(0).children.size(), size_t(250));
+        // All 250 branches decode together: 1 prompt pass + 2 batched passes.
+        QCOMPARE(o.metrics.forward_passes, int64_t(3));
+        auto a = answers(*ctx);
+        QCOMPARE(a["1"] + a["2"] + a["3"], 250);
+        QVERIFY2(
+            std::abs(a["1"] - 125) < 28 && std::abs(a["2"] - 75) < 25 && std::abs(a["3"] - 50) < 22,
+            qPrintable(QString("%1 %2 %3").arg(a["1"]).arg(a["2"]).arg(a["3"])));
+        QCOMPARE(o.answer, std::string("1"));    // the majority, wrong here
+        QVERIFY(cli::any_correct(ctx->tree()));  // but covered
+    }
+
+    void bestOfNWithTheAnswerOracleFindsCoverage() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o =
+            f.run("best-of-n", {{"n", "8"}, {"scorer", "answer"}, {"temperature", "1"}}, ctx);
+        QCOMPARE(o.answer == "2", cli::any_correct(ctx->tree()));
+    }
+
+    void beamKeepsTheMostLikelySteps() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run(
+            "beam-search",
+            {{"width", "2"}, {"expansions", "6"}, {"scorer", "logprob"}, {"temperature", "1"}},
+            ctx);
+        QCOMPARE(ctx->tree().size(), 7);
+        // Scores are the steps' geometric-mean probabilities: sqrt(p(digit)).
+        for (int id : ctx->node(0).children) {
+            const Node& n = ctx->node(id);
+            double p = n.answer == "1" ? 0.5 : n.answer == "2" ? 0.3 : 0.2;
+            QVERIFY(std::fabs(n.scores.at("logprob") - std::sqrt(p)) < 1e-4);
+        }
+        if (answers(*ctx).count("1")) QCOMPARE(o.answer, std::string("1"));
+    }
+
+    void sameSeedSameTree() {
+        Fixture f1, f2;
+        std::unique_ptr<SearchContext> a, b;
+        f1.run("self-consistency", {{"n", "20"}, {"temperature", "1"}}, a);
+        f2.run("self-consistency", {{"n", "20"}, {"temperature", "1"}}, b);
+        for (int i = 0; i < a->tree().size(); ++i) QCOMPARE(a->node(i).text, b->node(i).text);
+    }
+
+    void tokenBudgetStopsTheRun() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("self-consistency", {{"n", "250"}, {"temperature", "1"}}, ctx, 100);
+        QCOMPARE(o.status, std::string("budget"));
+        QVERIFY(o.metrics.tokens_generated <= 400);  // stops within the batch step that crossed it
+        QVERIFY(o.metrics.tokens_generated >= 100);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestStrategies)
+#include "tst_strategies.moc"
