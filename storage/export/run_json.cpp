@@ -270,7 +270,7 @@ json compare_runs(const StoredRun& a, const StoredRun& b) {
     while (common < ta.size() && common < tb.size() && ta[common] == tb[common]) ++common;
     size_t line =
         static_cast<size_t>(std::count(ta.begin(), ta.begin() + static_cast<long>(common), '\n'));
-    json div = {{"shared_prefix_chars", common},
+    json div = {{"identical", ta == tb}, {"shared_prefix_chars", common},
                 {"diverge_at_step", line},
                 {"same_prompt", a.run.prompt == b.run.prompt},
                 {"a_continues", ta.substr(common, 80)},
