@@ -144,14 +144,27 @@ RunOutcome run_strategy(Strategy& s, SearchContext& ctx, const Params& params) {
     return out;
 }
 
-std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves,
-                       const std::string& weight_key) {
+std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves, const std::string& weight_key) {
+    // Mean token log-probability along a leaf's path: the representative of
+    // an answer is its most confident trace.
+    auto confidence = [&](int id) {
+        double s = 0;
+        size_t n = 0;
+        for (int p : ctx.tree().path(id))
+            for (const auto& t : ctx.node(p).tokens) {
+                s += t.logprob;
+                ++n;
+            }
+        return n ? s / static_cast<double>(n) : 0.0;
+    };
     std::map<std::string, Vote> by;
+    std::map<std::string, double> best_conf;
     for (int id : leaves) {
         const Node& n = ctx.node(id);
         if (n.answer.empty()) continue;
-        Vote& v = by[normalize_answer(n.answer)];
-        v.answer = normalize_answer(n.answer);
+        const std::string key = normalize_answer(n.answer);
+        Vote& v = by[key];
+        v.answer = key;
         double w = 1.0;
         if (!weight_key.empty()) {
             auto it = n.scores.find(weight_key);
@@ -159,7 +172,11 @@ std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves,
         }
         v.weight += w;
         v.count += 1;
-        if (v.best_node < 0) v.best_node = id;
+        const double c = confidence(id);
+        if (v.best_node < 0 || c > best_conf[key]) {
+            v.best_node = id;
+            best_conf[key] = c;
+        }
     }
     std::vector<Vote> out;
     for (auto& [k, v] : by) out.push_back(v);

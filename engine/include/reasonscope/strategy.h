@@ -69,7 +69,8 @@ struct Vote {
     int best_node = -1;
 };
 // Groups terminal leaves by normalized answer; weight = count, or the sum of
-// the leaves' `weight_key` scores when given. Sorted best first.
+// the leaves' `weight_key` scores when given. Sorted best first; each vote's
+// best_node is its most confident leaf (highest mean token log-probability).
 std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves,
                        const std::string& weight_key = "");
 
