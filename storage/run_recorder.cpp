@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "reasonscope/run_store.h"
+#include "rows.h"
 #include "sqlite_util.h"
 
 namespace rs {
@@ -64,10 +65,7 @@ struct RunRecorder::Impl {
 
     void write(const std::vector<RunEvent>& batch) {
         exec(db, "BEGIN IMMEDIATE", "begin flush");
-        Stmt tok(db,
-                 "INSERT OR REPLACE INTO tokens (run_id, node_id, idx, token_id, piece, logprob, "
-                 "entropy, varentropy, top, top_pieces) "
-                 "VALUES (?,?,?,?,?,?,?,?,?,?)");
+        Stmt tok(db, storage::kInsertToken);
         Stmt score(
             db, "INSERT OR REPLACE INTO scores (run_id, node_id, scorer, value) VALUES (?,?,?,?)");
         Stmt metric(db,
@@ -75,10 +73,7 @@ struct RunRecorder::Impl {
                     "tokens_per_s) VALUES (?,?,?,?,?,?,?)");
         Stmt latent(
             db, "INSERT OR REPLACE INTO latents (run_id, node_id, layer, data) VALUES (?,?,?,?)");
-        Stmt node(db,
-                  "INSERT OR REPLACE INTO nodes (run_id, node_id, parent_id, depth, status, text, "
-                  "answer, correct, ended, visits, value_sum) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,0,0)");
+        Stmt node(db, storage::kInsertNode);
         for (const RunEvent& e : batch) {
             switch (e.kind) {
                 case EventKind::NodeAdded: {
@@ -92,22 +87,7 @@ struct RunRecorder::Impl {
                 case EventKind::TokensAppended: {
                     NodeState& n = nodes[e.node];
                     for (const auto& t : e.tokens) {
-                        std::string top(t.top.size() * 8, '\0');
-                        for (size_t i = 0; i < t.top.size(); ++i) {
-                            std::memcpy(&top[i * 8], &t.top[i].first, 4);
-                            std::memcpy(&top[i * 8 + 4], &t.top[i].second, 4);
-                        }
-                        tok.bind(1, run_id)
-                            .bind(2, e.node)
-                            .bind(3, n.token_count++)
-                            .bind(4, t.id)
-                            .bind(5, t.piece);
-                        tok.bind(6, static_cast<double>(t.logprob))
-                            .bind(7, static_cast<double>(t.entropy));
-                        tok.bind(8, static_cast<double>(t.varentropy))
-                            .bind_blob(9, top.data(), top.size())
-                            .bind(10, storage::pieces_to_json(t.top_pieces));
-                        tok.run();
+                        storage::write_token(tok, run_id, e.node, n.token_count++, t);
                         ++rows;
                         n.text += t.piece;
                     }
@@ -182,17 +162,9 @@ struct RunRecorder::Impl {
         }
         for (auto& [id, n] : nodes) {
             if (!n.dirty) continue;
-            node.bind(1, run_id).bind(2, id);
-            if (n.parent < 0)
-                node.bind_null(3);
-            else
-                node.bind(3, n.parent);
-            node.bind(4, n.depth)
-                .bind(5, std::string(status_name(n.status)))
-                .bind(6, n.text)
-                .bind(7, n.answer);
-            node.bind_opt(8, n.correct).bind(9, n.ended ? 1 : 0);
-            node.run();
+            storage::write_node(
+                node, run_id,
+                {id, n.parent, n.depth, n.status, n.text, n.answer, n.correct, n.ended, 0, 0.0});
             ++rows;
             n.dirty = false;
         }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "migrations.h"
+#include "rows.h"
 #include "sqlite_util.h"
 
 namespace rs {
@@ -65,24 +66,6 @@ NodeStatus status_from(const std::string& s) {
     if (s == "pruned") return NodeStatus::Pruned;
     if (s == "terminal") return NodeStatus::Terminal;
     return NodeStatus::Open;
-}
-
-std::string pack_top(const std::vector<std::pair<TokenId, float>>& top) {
-    std::string b(top.size() * 8, '\0');
-    for (size_t i = 0; i < top.size(); ++i) {
-        std::memcpy(&b[i * 8], &top[i].first, 4);
-        std::memcpy(&b[i * 8 + 4], &top[i].second, 4);
-    }
-    return b;
-}
-
-std::vector<std::pair<TokenId, float>> unpack_top(const std::string& b) {
-    std::vector<std::pair<TokenId, float>> v(b.size() / 8);
-    for (size_t i = 0; i < v.size(); ++i) {
-        std::memcpy(&v[i].first, &b[i * 8], 4);
-        std::memcpy(&v[i].second, &b[i * 8 + 4], 4);
-    }
-    return v;
 }
 
 const char* kRunCols =
@@ -411,7 +394,7 @@ StoredRun RunStore::load(int64_t id) const {
             t.logprob = static_cast<float>(s.f64(3));
             t.entropy = static_cast<float>(s.f64(4));
             t.varentropy = static_cast<float>(s.f64(5));
-            t.top = unpack_top(s.blob(6));
+            t.top = storage::unpack_top(s.blob(6));
             t.top_pieces = pieces_from_json(s.text(7));
             out.tree.at(nid).tokens.push_back(std::move(t));
         }
@@ -473,43 +456,15 @@ int64_t RunStore::import_run(const StoredRun& in) {
         insert_run(db_, r);
         Stmt pidnull(db_, "UPDATE runs SET pid = NULL WHERE id = ?");
         pidnull.bind(1, r.id).run();
-        Stmt n(db_,
-               "INSERT INTO nodes (run_id, node_id, parent_id, depth, status, text, answer, "
-               "correct, ended, visits, value_sum) "
-               "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
-        Stmt t(db_,
-               "INSERT INTO tokens (run_id, node_id, idx, token_id, piece, logprob, entropy, "
-               "varentropy, top, top_pieces) VALUES (?,?,?,?,?,?,?,?,?,?)");
+        Stmt n(db_, storage::kInsertNode);
+        Stmt t(db_, storage::kInsertToken);
         Stmt sc(db_, "INSERT INTO scores (run_id, node_id, scorer, value) VALUES (?,?,?,?)");
         for (const auto& nd : in.tree.nodes()) {
-            n.bind(1, r.id).bind(2, nd.id);
-            if (nd.parent < 0)
-                n.bind_null(3);
-            else
-                n.bind(3, nd.parent);
-            n.bind(4, nd.depth)
-                .bind(5, std::string(status_name(nd.status)))
-                .bind(6, nd.text)
-                .bind(7, nd.answer);
-            n.bind_opt(8, nd.correct)
-                .bind(9, nd.ended ? 1 : 0)
-                .bind(10, nd.visits)
-                .bind(11, nd.value_sum);
-            n.run();
-            for (size_t i = 0; i < nd.tokens.size(); ++i) {
-                const auto& tk = nd.tokens[i];
-                std::string top = pack_top(tk.top);
-                t.bind(1, r.id)
-                    .bind(2, nd.id)
-                    .bind(3, static_cast<int64_t>(i))
-                    .bind(4, tk.id)
-                    .bind(5, tk.piece);
-                t.bind(6, static_cast<double>(tk.logprob)).bind(7, static_cast<double>(tk.entropy));
-                t.bind(8, static_cast<double>(tk.varentropy))
-                    .bind_blob(9, top.data(), top.size())
-                    .bind(10, pieces_to_json(tk.top_pieces));
-                t.run();
-            }
+            storage::write_node(n, r.id,
+                                {nd.id, nd.parent, nd.depth, nd.status, nd.text, nd.answer,
+                                 nd.correct, nd.ended, nd.visits, nd.value_sum});
+            for (size_t i = 0; i < nd.tokens.size(); ++i)
+                storage::write_token(t, r.id, nd.id, static_cast<int64_t>(i), nd.tokens[i]);
             for (const auto& [k, v] : nd.scores) {
                 sc.bind(1, r.id).bind(2, nd.id).bind(3, k).bind(4, v);
                 sc.run();

@@ -1,0 +1,39 @@
+// Node and token rows, written the same way by the recorder (live runs) and
+// by import (whole runs).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reasonscope/tree.h"
+#include "sqlite_util.h"
+
+namespace rs::storage {
+
+inline constexpr const char* kInsertToken =
+    "INSERT OR REPLACE INTO tokens (run_id, node_id, idx, token_id, piece, logprob, entropy, "
+    "varentropy, top, top_pieces) VALUES (?,?,?,?,?,?,?,?,?,?)";
+inline constexpr const char* kInsertNode =
+    "INSERT OR REPLACE INTO nodes (run_id, node_id, parent_id, depth, status, text, answer, "
+    "correct, ended, visits, value_sum) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+
+// Alternatives as little-endian (int32 id, float32 logprob) pairs.
+std::string pack_top(const std::vector<std::pair<TokenId, float>>& top);
+std::vector<std::pair<TokenId, float>> unpack_top(const std::string& blob);
+
+void write_token(Stmt& s, int64_t run, int node, int64_t idx, const TokenRecord& t);
+
+struct NodeRow {
+    int id, parent, depth;
+    NodeStatus status;
+    const std::string& text;
+    const std::string& answer;
+    int correct;
+    bool ended;
+    int visits;
+    double value_sum;
+};
+void write_node(Stmt& s, int64_t run, const NodeRow& n);
+
+}  // namespace rs::storage
