@@ -144,7 +144,26 @@ RunOutcome run_strategy(Strategy& s, SearchContext& ctx, const Params& params) {
     return out;
 }
 
-std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves, const std::string& weight_key) {
+int choose_best_scored(SearchContext& ctx, const std::vector<int>& nodes,
+                       const std::string& score_key) {
+    int best = -1;
+    double best_score = -1;
+    for (int id : nodes) {
+        const Node& n = ctx.node(id);
+        if (n.answer.empty()) continue;
+        auto it = n.scores.find(score_key);
+        const double s = it == n.scores.end() ? 0.0 : it->second;
+        if (s > best_score) {
+            best_score = s;
+            best = id;
+        }
+    }
+    if (best >= 0) ctx.choose_answer(ctx.node(best).answer, best);
+    return best;
+}
+
+std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves,
+                       const std::string& weight_key) {
     // Mean token log-probability along a leaf's path: the representative of
     // an answer is its most confident trace.
     auto confidence = [&](int id) {

@@ -32,17 +32,7 @@ class BeamSearch final : public rs::Strategy {
                     ctx.prune(k);
             }
         }
-        int best = -1;
-        double best_score = -1;
-        for (int f : finished) {
-            double s =
-                ctx.node(f).scores.count(scorer->id()) ? ctx.node(f).scores.at(scorer->id()) : 0;
-            if (!ctx.node(f).answer.empty() && s > best_score) {
-                best_score = s;
-                best = f;
-            }
-        }
-        if (best >= 0) ctx.choose_answer(ctx.node(best).answer, best);
+        rs::choose_best_scored(ctx, finished, scorer->id());
     }
 };
 

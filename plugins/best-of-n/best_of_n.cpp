@@ -12,17 +12,9 @@ class BestOfN final : public rs::Strategy {
         auto scorer = rs::make_scorer(p["scorer"].get<std::string>());
         auto first = ctx.expand(ctx.root(), p["n"].get<int>());
         auto leaves = ctx.complete(first);
-        int best = -1;
-        double best_score = -1;
-        for (int leaf : leaves) {
-            if (ctx.node(leaf).answer.empty()) continue;
-            double s = ctx.score(leaf, *scorer);
-            if (s > best_score) {
-                best_score = s;
-                best = leaf;
-            }
-        }
-        if (best >= 0) ctx.choose_answer(ctx.node(best).answer, best);
+        for (int leaf : leaves)
+            if (!ctx.node(leaf).answer.empty()) ctx.score(leaf, *scorer);
+        rs::choose_best_scored(ctx, leaves, scorer->id());
     }
 };
 
