@@ -180,6 +180,93 @@ struct DotQ4_0 : DotQ8Act<true, NA> {};
 template <int NA>
 struct DotQ8_0 : DotQ8Act<false, NA> {};
 
+// Many activation rows (prefill, wide batches): decode the weight row once
+// into registers-ready form and its scales once, then run the pair loop for
+// each group of four rows.
+template <bool kQ4, int NA>
+struct DotQ8ActPre {
+    static void run(const uint8_t* act, size_t stride, float* out, const __m256i* wq,
+                    const float* dw, int nb) {
+        constexpr bool kOffset = kQ4 || RS_VNNI;
+        const BlockQ8_0* y[NA];
+        const float* ys[NA];
+        const float* yd[NA];
+        for (int j = 0; j < NA; ++j) {
+            y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+            ys[j] = reinterpret_cast<const float*>(y[j] + nb);
+            yd[j] = ys[j] + nb;
+        }
+        __m256 acc0[NA], acc1[NA];
+        for (int j = 0; j < NA; ++j) acc0[j] = acc1[j] = _mm256_setzero_ps();
+        auto idot = [&](__m256i q, const int8_t* a) {
+            __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+            if constexpr (kOffset)
+                return dot_u8s8(q, yq);
+            else
+                return dot_i8(q, yq);
+        };
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            const __m256 d0 = _mm256_broadcast_ss(dw + b), d1 = _mm256_broadcast_ss(dw + b + 1);
+            for (int j = 0; j < NA; ++j) {
+                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(wq[b], y[j][b].qs)),
+                                          _mm256_broadcast_ss(yd[j] + b));
+                __m256 p1 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(wq[b + 1], y[j][b + 1].qs)),
+                                          _mm256_broadcast_ss(yd[j] + b + 1));
+                acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
+                acc1[j] = _mm256_fmadd_ps(d1, p1, acc1[j]);
+            }
+        }
+        for (; b < nb; ++b) {
+            const __m256 d0 = _mm256_broadcast_ss(dw + b);
+            for (int j = 0; j < NA; ++j) {
+                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(wq[b], y[j][b].qs)),
+                                          _mm256_broadcast_ss(yd[j] + b));
+                acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) {
+            float s = hsum(_mm256_add_ps(acc0[j], acc1[j]));
+            if (kOffset) s -= (kQ4 ? 8.0f : 128.0f) * dot_f32_plain(dw, ys[j], nb);
+            out[j] = s;
+        }
+    }
+};
+template <int NA>
+struct PreQ4_0 : DotQ8ActPre<true, NA> {};
+template <int NA>
+struct PreQ8_0 : DotQ8ActPre<false, NA> {};
+
+template <bool kQ4, template <int> class Small, template <int> class Pre>
+inline void dot_q8act(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const int nb = n / 32;
+    if (n_act <= 4 || nb > 1024) {
+        by_groups<Small>(n_act, out, act, stride, n, w);
+        return;
+    }
+    alignas(32) __m256i wq[1024];
+    alignas(32) float dw[1024];
+    const __m256i lo = _mm256_set1_epi8(0xF);
+    for (int b = 0; b < nb; ++b) {
+        if constexpr (kQ4) {
+            const auto* x = static_cast<const BlockQ4_0*>(w) + b;
+            __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x->qs));
+            wq[b] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), lo);
+            dw[b] = h2f(x->d);
+        } else {
+            const auto* x = static_cast<const BlockQ8_0*>(w) + b;
+            __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qs));
+#if RS_VNNI
+            q = _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
+#endif
+            wq[b] = q;
+            dw[b] = h2f(x->d);
+        }
+    }
+    by_groups<Pre>(n_act, out, act, stride, static_cast<const __m256i*>(wq),
+                   static_cast<const float*>(dw), nb);
+}
+
 template <int NA>
 struct DotQ4_K {
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
@@ -324,10 +411,10 @@ struct DotFloat {
 };
 
 inline void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
-    by_groups<DotQ4_0>(n_act, out, act, stride, n, w);
+    dot_q8act<true, DotQ4_0, PreQ4_0>(n, w, act, stride, n_act, out);
 }
 inline void dot_q8_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
-    by_groups<DotQ8_0>(n_act, out, act, stride, n, w);
+    dot_q8act<false, DotQ8_0, PreQ8_0>(n, w, act, stride, n_act, out);
 }
 inline void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     by_groups<DotQ4_K>(n_act, out, act, stride, n, w);

@@ -116,14 +116,31 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
             float* res = tmp_.data() + static_cast<size_t>(t) * per_thread;
             float* deq = deq_.data() +
                          static_cast<size_t>(t) * (deq_.size() / static_cast<size_t>(pool_.size()));
-            for (int64_t r = b; r < e; ++r) {
-                if (dot) {
-                    dot(cols, w.row(r), act, stride, n_rows, res);
-                } else {
+            if (!dot) {
+                for (int64_t r = b; r < e; ++r) {
                     K::dequantize_row(w.type, w.row(r), deq, cols);
                     k_.dot_f32(cols, deq, in, static_cast<size_t>(cols) * 4, n_rows, res);
+                    for (int j = 0; j < n_rows; ++j)
+                        out[static_cast<size_t>(j) * rows + r] = res[j];
                 }
-                for (int j = 0; j < n_rows; ++j) out[static_cast<size_t>(j) * rows + r] = res[j];
+                return;
+            }
+            // Blocked over both operands: a tile of weight rows (stays in L2)
+            // against a tile of activation rows (stays in L1), so neither is
+            // streamed from further out once per row of the other.
+            constexpr int64_t kRowTile = 32;
+            constexpr int kActTile = 16;
+            const auto* a8 = static_cast<const uint8_t*>(act);
+            for (int64_t r0 = b; r0 < e; r0 += kRowTile) {
+                const int64_t r1 = std::min(e, r0 + kRowTile);
+                for (int j0 = 0; j0 < n_rows; j0 += kActTile) {
+                    const int na = std::min(kActTile, n_rows - j0);
+                    for (int64_t r = r0; r < r1; ++r) {
+                        dot(cols, w.row(r), a8 + static_cast<size_t>(j0) * stride, stride, na, res);
+                        for (int j = 0; j < na; ++j)
+                            out[static_cast<size_t>(j0 + j) * rows + r] = res[j];
+                    }
+                }
             }
         },
         std::max<int64_t>(1, (int64_t{1} << 17) / (static_cast<int64_t>(cols) * n_rows)));
