@@ -181,6 +181,9 @@ template <int NA>
 struct DotQ8_0 : DotQ8Act<false, NA> {};
 
 // Many activation rows (prefill, wide batches): decode the weight row once
+// (the same pair loop as DotQ8Act, kept separate on purpose: for one or a few
+// rows - decoding - fusing the decode into the loop is measurably faster,
+// 80 vs 67 tok/s on Qwen2.5-0.5B Q4_0, than decoding into a buffer first)
 // into registers-ready form and its scales once, then run the pair loop for
 // each group of four rows.
 template <bool kQ4, int NA>
