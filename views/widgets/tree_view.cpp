@@ -42,6 +42,18 @@ class TreeCanvas : public QGraphicsItem {
             pos_[static_cast<size_t>(id)] = QPointF(x * kDx, n.depth * kDy);
             stack.pop_back();
         }
+        // Spatial index: per depth, node ids sorted by x (paint visits only the
+        // visible slice), and each node's entropy colour computed once.
+        by_depth_.assign(static_cast<size_t>(t.max_depth() + 1), {});
+        entropy_fill_.resize(static_cast<size_t>(t.size()));
+        for (const Node& n : t.nodes()) {
+            by_depth_[static_cast<size_t>(n.depth)].push_back(n.id);
+            entropy_fill_[static_cast<size_t>(n.id)] = entropy_colour(n.mean_entropy());
+        }
+        for (auto& row : by_depth_)
+            std::sort(row.begin(), row.end(), [&](int a, int b) {
+                return pos_[static_cast<size_t>(a)].x() < pos_[static_cast<size_t>(b)].x();
+            });
         prepareGeometryChange();
         bounds_ =
             QRectF(-kDx, -kDy, std::max(1.0, next) * kDx + 2 * kDx, (t.max_depth() + 2) * kDy);
@@ -50,58 +62,78 @@ class TreeCanvas : public QGraphicsItem {
 
     void paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*) override {
         const ReasoningTree& t = model_->tree();
+        if (pos_.size() != static_cast<size_t>(t.size())) return;
         const QRectF vis = opt->exposedRect.adjusted(-kDx, -kDy, kDx, kDy);
         const double lod = opt->levelOfDetailFromTransform(p->worldTransform());
         const bool detail = lod > 0.15;
-        auto path = model_->selected_path();
-        std::vector<char> on_path(static_cast<size_t>(t.size()), 0);
-        for (int id : path) on_path[static_cast<size_t>(id)] = 1;
+        const auto path = model_->selected_path();
+        auto on_path = [&](int id) {
+            return std::find(path.begin(), path.end(), id) != path.end();
+        };
+        const std::string key = model_->score_key().toStdString();
         p->setRenderHint(QPainter::Antialiasing, detail);
-        // Edges.
-        for (const Node& n : t.nodes()) {
-            if (n.parent < 0 || static_cast<size_t>(n.id) >= pos_.size()) continue;
-            QPointF a = pos_[static_cast<size_t>(n.parent)], b = pos_[static_cast<size_t>(n.id)];
-            if (!vis.intersects(QRectF(a, b).normalized().adjusted(-1, -1, 1, 1))) continue;
-            bool hot = on_path[static_cast<size_t>(n.id)] && on_path[static_cast<size_t>(n.parent)];
-            p->setPen(QPen(hot ? QColor(40, 40, 40) : QColor(170, 170, 170), hot ? 2.5 : 1.0));
-            p->drawLine(a, b);
+        // The visible slice of each visible depth.
+        const int d0 = std::max(0, static_cast<int>(std::floor(vis.top() / kDy)) - 1);
+        const int d1 = std::min(static_cast<int>(by_depth_.size()) - 1,
+                                static_cast<int>(std::ceil(vis.bottom() / kDy)) + 1);
+        auto slice = [&](int d) {
+            const auto& row = by_depth_[static_cast<size_t>(d)];
+            auto lo = std::lower_bound(
+                row.begin(), row.end(), vis.left() - 4 * kDx,
+                [&](int id, double x) { return pos_[static_cast<size_t>(id)].x() < x; });
+            auto hi = std::upper_bound(
+                row.begin(), row.end(), vis.right() + 4 * kDx,
+                [&](double x, int id) { return x < pos_[static_cast<size_t>(id)].x(); });
+            return std::make_pair(lo, hi);
+        };
+        // Edges: from each visible node to its parent.
+        const QPen edge(QColor(170, 170, 170), 1.0), hot(QColor(40, 40, 40), 2.5);
+        for (int d = std::max(1, d0); d <= d1; ++d) {
+            auto [lo, hi] = slice(d);
+            for (auto it = lo; it != hi; ++it) {
+                const Node& n = t.at(*it);
+                const bool h = on_path(n.id) && on_path(n.parent);
+                p->setPen(h ? hot : edge);
+                p->drawLine(pos_[static_cast<size_t>(n.parent)], pos_[static_cast<size_t>(n.id)]);
+            }
         }
         // Nodes.
-        const std::string key = model_->score_key().toStdString();
-        for (const Node& n : t.nodes()) {
-            if (static_cast<size_t>(n.id) >= pos_.size()) continue;
-            QPointF c = pos_[static_cast<size_t>(n.id)];
-            if (!vis.contains(c)) continue;
-            QColor fill;
-            auto it = n.scores.find(key);
-            if (n.status == NodeStatus::Pruned)
-                fill = QColor(200, 200, 200);
-            else if (colour_by == TreeView::ColourBy::Score && it != n.scores.end())
-                fill = score_colour(it->second);
-            else
-                fill = entropy_colour(n.mean_entropy());
-            QPen pen(QColor(80, 80, 80), 1);
-            if (n.correct == 1)
-                pen = QPen(QColor(26, 156, 58), 3);
-            else if (n.correct == 0)
-                pen = QPen(QColor(208, 48, 42), 3);
-            if (n.id == model_->selected()) pen = QPen(QColor(30, 90, 220), 3);
-            p->setPen(pen);
-            p->setBrush(fill);
-            if (!detail) {
-                p->fillRect(QRectF(c.x() - 3, c.y() - 3, 6, 6), fill);
-                continue;
-            }
-            p->drawEllipse(c, kR, kR);
-            if (n.status == NodeStatus::Pruned) {
-                p->setPen(QPen(QColor(120, 120, 120), 1.5));
-                p->drawLine(c + QPointF(-4, -4), c + QPointF(4, 4));
-                p->drawLine(c + QPointF(-4, 4), c + QPointF(4, -4));
-            }
-            if (!n.answer.empty() && lod > 0.5) {
-                p->setPen(Qt::black);
-                p->drawText(QRectF(c.x() - 30, c.y() + kR + 1, 60, 14), Qt::AlignCenter,
-                            QString::fromStdString(n.answer));
+        for (int d = d0; d <= d1; ++d) {
+            auto [lo, hi] = slice(d);
+            for (auto it = lo; it != hi; ++it) {
+                const Node& n = t.at(*it);
+                const QPointF c = pos_[static_cast<size_t>(n.id)];
+                QColor fill;
+                auto sc = n.scores.find(key);
+                if (n.status == NodeStatus::Pruned)
+                    fill = QColor(200, 200, 200);
+                else if (colour_by == TreeView::ColourBy::Score && sc != n.scores.end())
+                    fill = score_colour(sc->second);
+                else
+                    fill = entropy_fill_[static_cast<size_t>(n.id)];
+                if (!detail) {
+                    p->fillRect(QRectF(c.x() - 3, c.y() - 3, 6, 6), fill);
+                    continue;
+                }
+                QPen pen(QColor(80, 80, 80), 1);
+                if (n.correct == 1)
+                    pen = QPen(QColor(26, 156, 58), 3);
+                else if (n.correct == 0)
+                    pen = QPen(QColor(208, 48, 42), 3);
+                if (n.id == model_->selected()) pen = QPen(QColor(30, 90, 220), 3);
+                p->setPen(pen);
+                p->setBrush(fill);
+                p->drawEllipse(c, kR, kR);
+                if (n.status == NodeStatus::Pruned) {
+                    p->setPen(QPen(QColor(120, 120, 120), 1.5));
+                    p->drawLine(c + QPointF(-4, -4), c + QPointF(4, 4));
+                    p->drawLine(c + QPointF(-4, 4), c + QPointF(4, -4));
+                }
+                if (!n.answer.empty() && lod > 0.5) {
+                    p->setPen(Qt::black);
+                    p->drawText(QRectF(c.x() - 30, c.y() + kR + 1, 60, 14), Qt::AlignCenter,
+                                QString::fromStdString(n.answer));
+                }
             }
         }
     }
@@ -130,6 +162,8 @@ class TreeCanvas : public QGraphicsItem {
   private:
     RunModel* model_;
     std::vector<QPointF> pos_;
+    std::vector<std::vector<int>> by_depth_;  // per depth: node ids sorted by x
+    std::vector<QColor> entropy_fill_;
     QRectF bounds_;
 };
 
