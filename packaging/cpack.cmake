@@ -1,0 +1,10 @@
+# `make package`: a Debian package of the app, its plugins and resources.
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME reasonscope)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Workbench for LLM reasoning traces: inference-time search on local GGUF models")
+set(CPACK_PACKAGE_CONTACT "Reasonscope developers <reasonscope@localhost>")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+include(CPack)
