@@ -105,7 +105,12 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         status_backend_->setText(QString("%1 | %2").arg(s.backend, s.name));
         run_btn_->setEnabled(true);
         progress_->setRange(0, 1);
-        QSettings().setValue("recentModel", s.path);
+        QSettings settings;  // most recent first, at most eight
+        QStringList recent = settings.value("recentModels").toStringList();
+        recent.removeAll(s.path);
+        recent.prepend(s.path);
+        while (recent.size() > 8) recent.removeLast();
+        settings.setValue("recentModels", recent);
     });
     connect(host_, &EngineHost::failed, this, [this](const QString& m) {
         progress_->setRange(0, 1);
@@ -541,6 +546,19 @@ void MainWindow::build_menus() {
         model_edit_->setText(f);
         progress_->setRange(0, 0);
         emit requestLoadModel(f, opt_.threads);
+    });
+    QMenu* recent = file->addMenu("Recent models");
+    connect(recent, &QMenu::aboutToShow, this, [this, recent] {
+        recent->clear();
+        for (const QString& path : QSettings().value("recentModels").toStringList())
+            recent->addAction(path, this, [this, path] {
+                model_edit_->setText(path);
+                model_ready_ = false;
+                run_btn_->setEnabled(false);
+                progress_->setRange(0, 0);
+                emit requestLoadModel(path, opt_.threads);
+            });
+        if (recent->isEmpty()) recent->addAction("(none yet)")->setEnabled(false);
     });
     file->addAction("Export run…", QKeySequence("Ctrl+E"), this, [this] { export_run(); });
     file->addSeparator();

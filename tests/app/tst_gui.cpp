@@ -6,6 +6,7 @@
 #include <QComboBox>
 #include <QDir>
 #include <QScreen>
+#include <QSettings>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -55,6 +56,7 @@ class TestGui : public QObject {
         w.show();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QTRY_VERIFY_WITH_TIMEOUT(w.model_ready(), 60000);
+        QCOMPARE(QSettings().value("recentModels").toStringList().value(0), model);  // File > Recent models
         int idx = w.strategy_box()->findData("beam-search");
         QVERIFY(idx >= 0);
         w.strategy_box()->setCurrentIndex(idx);
