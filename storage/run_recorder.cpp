@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cpu/fp16.h"
 #include "reasonscope/run_store.h"
 #include "rows.h"
 #include "sqlite_util.h"
@@ -146,7 +147,7 @@ struct RunRecorder::Impl {
                     for (size_t li = 0; li < e.layers.size(); ++li) {
                         std::vector<uint16_t> h(dim);
                         for (size_t i = 0; i < dim; ++i)
-                            h[i] = storage::to_half(e.hidden[li * dim + i]);
+                            h[i] = kernels::fp32_to_fp16(e.hidden[li * dim + i]);
                         latent.bind(1, run_id)
                             .bind(2, e.node)
                             .bind(3, e.layers[li])

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cpu/fp16.h"
 #include "migrations.h"
 #include "rows.h"
 #include "sqlite_util.h"
@@ -419,7 +420,7 @@ StoredRun RunStore::load(int64_t id) const {
             for (size_t i = 0; i < h.size(); ++i) {
                 uint16_t v;
                 std::memcpy(&v, &b[i * 2], 2);
-                h[i] = storage::from_half(v);
+                h[i] = kernels::fp16_to_fp32(v);
             }
         }
     }

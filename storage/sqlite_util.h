@@ -89,47 +89,6 @@ class Stmt {
     sqlite3_stmt* s_ = nullptr;
 };
 
-// IEEE half precision for latent blobs (round to nearest even).
-inline uint16_t to_half(float f) {
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, a = x & 0x7FFFFFFF;
-    if (a >= 0x7F800000) return static_cast<uint16_t>(sign | 0x7C00 | (a > 0x7F800000 ? 0x200 : 0));
-    if (a >= 0x477FF000) return static_cast<uint16_t>(sign | 0x7C00);
-    if (a < 0x38800000) {
-        if (a < 0x33000000) return static_cast<uint16_t>(sign);
-        uint32_t e = a >> 23, m = (a & 0x7FFFFF) | 0x800000, sh = 126 - e;
-        uint32_t h = m >> sh, rem = m & ((1u << sh) - 1), mid = 1u << (sh - 1);
-        if (rem > mid || (rem == mid && (h & 1))) ++h;
-        return static_cast<uint16_t>(sign | h);
-    }
-    uint32_t h = ((a >> 23) - 112) << 10 | ((a & 0x7FFFFF) >> 13), rem = a & 0x1FFF;
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) ++h;
-    return static_cast<uint16_t>(sign | h);
-}
-inline float from_half(uint16_t h) {
-    uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF,
-             bits;
-    if (e == 0) {
-        if (m == 0)
-            bits = sign;
-        else {
-            e = 113;
-            while (!(m & 0x400)) {
-                m <<= 1;
-                --e;
-            }
-            bits = sign | (e << 23) | ((m & 0x3FF) << 13);
-        }
-    } else if (e == 31)
-        bits = sign | 0x7F800000 | (m << 13);
-    else
-        bits = sign | ((e + 112) << 23) | (m << 13);
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
 std::string pieces_to_json(const std::vector<std::string>& v);
 
 // Opens a connection with the store's settings (WAL, foreign keys, busy timeout).

@@ -81,10 +81,7 @@ int cmd_bench_store(const Argv& argv) {
 
     // 3. Overhead of storing a real search (self-consistency, 16 samples).
     auto model = Model::load(model_path_or_default(a.get("model")));
-    SessionOptions so;
-    so.threads = 1;
-    so.kv_tokens = 1 << 16;
-    Session session(*model, so);
+    Session session(*model, search_session_options(1));
     app::PluginManager pm;
     pm.scan();
     RunRequest req;

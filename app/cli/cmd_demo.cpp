@@ -20,7 +20,8 @@ namespace rs::cli {
 int cmd_demo(const Argv& argv) {
     Args a("demo", "[--model FILE] [--task SUITE:ID] [--db FILE] [-o REPORT.html]");
     a.option("model", "GGUF model (default: the bundled model)")
-        .option("task", "problem (hard-000: greedy gets it wrong, the vote gets it right)", "hard:hard-000")
+        .option("task", "problem (hard-000: greedy gets it wrong, the vote gets it right)",
+                "hard:hard-000")
         .option("strategy", "the search to compare with greedy chain of thought",
                 "self-consistency")
         .multi("set", "strategy parameter name=value")
@@ -29,10 +30,7 @@ int cmd_demo(const Argv& argv) {
         .option("threads", "compute threads (0 = all cores)", "0");
     if (!a.parse(argv)) return 0;
     auto model = Model::load(model_path_or_default(a.get("model")));
-    SessionOptions so;
-    so.threads = a.get_int("threads", 0, 1024);
-    so.kv_tokens = 1 << 16;
-    Session session(*model, so);
+    Session session(*model, search_session_options(a.get_int("threads", 0, 1024)));
     app::PluginManager pm;
     pm.scan();
     auto store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));

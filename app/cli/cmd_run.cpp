@@ -60,10 +60,7 @@ class Printer final : public RunObserver {
 };
 
 SessionOptions session_options(const Args& a) {
-    SessionOptions so;
-    so.threads = a.get_int("threads", 0, 1024);
-    so.kv_tokens = 1 << 16;
-    return so;
+    return search_session_options(a.get_int("threads", 0, 1024));
 }
 
 }  // namespace
@@ -129,7 +126,6 @@ int cmd_run(const Argv& argv) {
         req.task = Task{"prompt", a.get("prompt"), "", ""};
     else
         throw UsageError{"run: give --prompt TEXT or --task SUITE:ID"};
-    if (req.task.answer_pattern.empty()) req.task.answer_pattern = R"(Answer:\s*(-?[0-9][0-9.,]*))";
     app::PluginManager pm;
     pm.scan();
     PreparedRun p = prepare_run(pm, req);

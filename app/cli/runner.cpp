@@ -9,6 +9,13 @@
 
 namespace rs::cli {
 
+SessionOptions search_session_options(int threads) {
+    SessionOptions so;
+    so.threads = threads;
+    so.kv_tokens = 1 << 16;
+    return so;
+}
+
 PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req) {
     PreparedRun p;
     const auto* entry = plugins.find(req.strategy);

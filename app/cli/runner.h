@@ -22,6 +22,10 @@ struct RunRequest {
     RunConfig config;  // budgets; sampling is filled from the strategy's parameters
 };
 
+// Session settings for searches: a KV arena of 64k tokens (many branches;
+// the arena is only touched as blocks are used).
+SessionOptions search_session_options(int threads);
+
 // Resolves the strategy and its parameters (throws rs::Error for bad ones).
 struct PreparedRun {
     std::unique_ptr<Strategy> strategy;

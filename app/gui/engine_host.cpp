@@ -14,10 +14,7 @@ void EngineHost::load_model(const QString& path, int threads) {
     try {
         session_.reset();
         model_ = Model::load(path.toStdString());
-        SessionOptions so;
-        so.threads = threads;
-        so.kv_tokens = 1 << 16;
-        session_ = std::make_unique<Session>(*model_, so);
+        session_ = std::make_unique<Session>(*model_, cli::search_session_options(threads));
         const ModelConfig& c = model_->config();
         ModelSummary s;
         s.path = path;

@@ -143,8 +143,21 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     restoreState(settings.value("windowState").toByteArray());
     set_dark(settings.value("dark", false).toBool());
     refresh_runs();
+    load_model(opt_.model_path);
+}
+
+void MainWindow::choose_model() {
+    QString f =
+        QFileDialog::getOpenFileName(this, "Open GGUF model", QString(), "GGUF models (*.gguf)");
+    if (!f.isEmpty()) load_model(f);
+}
+
+void MainWindow::load_model(const QString& path) {
+    model_edit_->setText(path);
+    model_ready_ = false;
+    run_btn_->setEnabled(false);
     progress_->setRange(0, 0);
-    emit requestLoadModel(opt_.model_path, opt_.threads);
+    emit requestLoadModel(path, opt_.threads);
 }
 
 MainWindow::~MainWindow() {
@@ -192,16 +205,7 @@ void MainWindow::build_setup_dock() {
     model_label_ = new QLabel(w);
     model_label_->setWordWrap(true);
     form->addRow(model_label_);
-    connect(browse, &QPushButton::clicked, this, [this] {
-        QString f = QFileDialog::getOpenFileName(this, "Open GGUF model", QString(),
-                                                 "GGUF models (*.gguf)");
-        if (f.isEmpty()) return;
-        model_edit_->setText(f);
-        model_ready_ = false;
-        run_btn_->setEnabled(false);
-        progress_->setRange(0, 0);
-        emit requestLoadModel(f, opt_.threads);
-    });
+    connect(browse, &QPushButton::clicked, this, &MainWindow::choose_model);
     suite_ = new QComboBox(w);
     suite_->addItems({"easy", "medium", "hard"});
     task_ = new QComboBox(w);
@@ -356,7 +360,7 @@ void MainWindow::start_run() {
         req.task = tasks_[static_cast<size_t>(ti)];
         req.suite = suite_->currentText().toStdString();
     } else {
-        req.task = Task{"prompt", prompt, "", R"(Answer:\s*(-?[0-9][0-9.,]*))"};
+        req.task = Task{"prompt", prompt, "", ""};  // empty pattern: the default answer pattern
     }
     run_btn_->setEnabled(false);
     pause_btn_->setEnabled(true);
@@ -386,8 +390,7 @@ void MainWindow::branch_from(int node, int index, int alternative) {
     req.seed = static_cast<uint64_t>(seed_->value());
     req.task =
         Task{live_.info().task_id.empty() ? "prompt" : live_.info().task_id + "-counterfactual",
-             live_.info().prompt + prefix + alt, live_.info().expected,
-             R"(Answer:\s*(-?[0-9][0-9.,]*))"};
+             live_.info().prompt + prefix + alt, live_.info().expected, ""};
     req.suite = live_.info().suite;
     req.config.tap_layers = {-1};
     run_btn_->setEnabled(false);
@@ -539,25 +542,12 @@ void MainWindow::build_docks() {
 
 void MainWindow::build_menus() {
     QMenu* file = menuBar()->addMenu("&File");
-    file->addAction("Open model…", QKeySequence::Open, this, [this] {
-        QString f = QFileDialog::getOpenFileName(this, "Open GGUF model", QString(),
-                                                 "GGUF models (*.gguf)");
-        if (f.isEmpty()) return;
-        model_edit_->setText(f);
-        progress_->setRange(0, 0);
-        emit requestLoadModel(f, opt_.threads);
-    });
+    file->addAction("Open model…", QKeySequence::Open, this, &MainWindow::choose_model);
     QMenu* recent = file->addMenu("Recent models");
     connect(recent, &QMenu::aboutToShow, this, [this, recent] {
         recent->clear();
         for (const QString& path : QSettings().value("recentModels").toStringList())
-            recent->addAction(path, this, [this, path] {
-                model_edit_->setText(path);
-                model_ready_ = false;
-                run_btn_->setEnabled(false);
-                progress_->setRange(0, 0);
-                emit requestLoadModel(path, opt_.threads);
-            });
+            recent->addAction(path, this, [this, path] { load_model(path); });
         if (recent->isEmpty()) recent->addAction("(none yet)")->setEnabled(false);
     });
     file->addAction("Export run…", QKeySequence("Ctrl+E"), this, [this] { export_run(); });

@@ -69,6 +69,8 @@ class MainWindow : public QMainWindow {
     void closeEvent(QCloseEvent* e) override;
 
   private:
+    void choose_model();                   // file dialog, then load_model
+    void load_model(const QString& path);  // on the engine thread; the UI waits for modelLoaded
     void build_setup_dock();
     void build_docks();
     void build_menus();

@@ -17,10 +17,11 @@ KvCache::KvCache(int n_layers, int kv_dim, int max_tokens, int max_seq_len, KvTy
     if (n_layers <= 0 || kv_dim <= 0 || max_tokens <= 0 || block_tokens <= 0)
         throw Error("kv cache: invalid geometry");
     n_blocks_ = (max_tokens + bt_ - 1) / bt_;
-    k_.assign(static_cast<size_t>(n_layers),
-              std::vector<uint8_t>(static_cast<size_t>(n_blocks_) * block_bytes()));
-    v_.assign(static_cast<size_t>(n_layers),
-              std::vector<uint8_t>(static_cast<size_t>(n_blocks_) * block_bytes()));
+    const size_t bytes = static_cast<size_t>(n_blocks_) * block_bytes();
+    for (int l = 0; l < n_layers; ++l) {
+        k_.emplace_back(new uint8_t[bytes]);
+        v_.emplace_back(new uint8_t[bytes]);
+    }
     refs_.assign(static_cast<size_t>(n_blocks_), 0);
     for (int b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
 }
@@ -82,10 +83,10 @@ int KvCache::alloc_block() {
 void KvCache::copy_block(int dst, int src) {
     size_t bb = block_bytes();
     for (int l = 0; l < n_layers_; ++l) {
-        std::memcpy(k_[static_cast<size_t>(l)].data() + static_cast<size_t>(dst) * bb,
-                    k_[static_cast<size_t>(l)].data() + static_cast<size_t>(src) * bb, bb);
-        std::memcpy(v_[static_cast<size_t>(l)].data() + static_cast<size_t>(dst) * bb,
-                    v_[static_cast<size_t>(l)].data() + static_cast<size_t>(src) * bb, bb);
+        std::memcpy(k_[static_cast<size_t>(l)].get() + static_cast<size_t>(dst) * bb,
+                    k_[static_cast<size_t>(l)].get() + static_cast<size_t>(src) * bb, bb);
+        std::memcpy(v_[static_cast<size_t>(l)].get() + static_cast<size_t>(dst) * bb,
+                    v_[static_cast<size_t>(l)].get() + static_cast<size_t>(src) * bb, bb);
     }
 }
 
@@ -136,22 +137,22 @@ void KvCache::truncate(int seq, int len) {
 void* KvCache::k_at(int layer, int seq, int pos) {
     const Seq& s = seqs_[static_cast<size_t>(seq)];
     int b = s.blocks[static_cast<size_t>(pos / bt_)];
-    return k_[static_cast<size_t>(layer)].data() + static_cast<size_t>(b) * block_bytes() +
+    return k_[static_cast<size_t>(layer)].get() + static_cast<size_t>(b) * block_bytes() +
            static_cast<size_t>(pos % bt_) * kv_dim_ * elem_bytes();
 }
 
 void* KvCache::v_at(int layer, int seq, int pos) {
     const Seq& s = seqs_[static_cast<size_t>(seq)];
     int b = s.blocks[static_cast<size_t>(pos / bt_)];
-    return v_[static_cast<size_t>(layer)].data() + static_cast<size_t>(b) * block_bytes() +
+    return v_[static_cast<size_t>(layer)].get() + static_cast<size_t>(b) * block_bytes() +
            static_cast<size_t>(pos % bt_) * kv_dim_ * elem_bytes();
 }
 
 const uint8_t* KvCache::k_block(int layer, int block) const {
-    return k_[static_cast<size_t>(layer)].data() + static_cast<size_t>(block) * block_bytes();
+    return k_[static_cast<size_t>(layer)].get() + static_cast<size_t>(block) * block_bytes();
 }
 const uint8_t* KvCache::v_block(int layer, int block) const {
-    return v_[static_cast<size_t>(layer)].data() + static_cast<size_t>(block) * block_bytes();
+    return v_[static_cast<size_t>(layer)].get() + static_cast<size_t>(block) * block_bytes();
 }
 
 KvStats KvCache::stats() const {

@@ -4,14 +4,18 @@ namespace rs::views {
 
 RunModel::RunModel(QObject* parent) : QObject(parent) {}
 
-void RunModel::clear() {
+void RunModel::reset_run() {
     tree_ = ReasoningTree();
-    info_ = RunRow();
     metrics_.clear();
     entropy_trace_.clear();
     score_key_.clear();
     selected_ = -1;
     live_ = finished_ = false;
+}
+
+void RunModel::clear() {
+    reset_run();
+    info_ = RunRow();
     emit changed();
 }
 
@@ -83,19 +87,11 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
                         e.hidden.begin(),
                         e.hidden.begin() + static_cast<long>(e.hidden.size() / e.layers.size()));
                 break;
-            case EventKind::RunStarted: {  // events arrive in order: a new run starts here
-                RunRow info = info_;
-                info.prompt = e.text;
-                tree_ = ReasoningTree();
-                metrics_.clear();
-                entropy_trace_.clear();
-                score_key_.clear();
-                selected_ = -1;
-                info_ = info;
+            case EventKind::RunStarted:  // events arrive in order: a new run starts here
+                reset_run();
+                info_.prompt = e.text;
                 live_ = true;
-                finished_ = false;
                 break;
-            }
         }
     }
     if (!events.empty()) emit changed();

@@ -45,6 +45,7 @@ class RunModel : public QObject {
     void runFinished();
 
   private:
+    void reset_run();  // forget the tree, signals and selection (keeps info_)
     ReasoningTree tree_;
     RunRow info_;
     std::vector<RunMetrics> metrics_;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace rs {
@@ -67,7 +68,9 @@ class KvCache {
 
     int n_layers_, kv_dim_, bt_, n_blocks_, max_seq_len_;
     KvType type_;
-    std::vector<std::vector<uint8_t>> k_, v_;  // [layer] -> n_blocks * block_bytes
+    // [layer] -> n_blocks * block_bytes, left uninitialised: a large arena
+    // costs nothing until blocks are used (every read follows a write).
+    std::vector<std::unique_ptr<uint8_t[]>> k_, v_;
     std::vector<int> refs_;
     std::vector<int> free_;
     std::vector<Seq> seqs_;

@@ -10,8 +10,9 @@ namespace rs {
 struct Task {
     std::string id;
     std::string prompt;
-    std::string answer;          // empty when unknown
-    std::string answer_pattern;  // regex with one capture group; default "Answer:\s*(-?[0-9.]+)"
+    std::string answer;  // empty when unknown
+    std::string
+        answer_pattern;  // regex with one capture group; empty: "Answer:\s*(-?[0-9][0-9.,]*)"
 };
 
 // Throws rs::Error naming the file and line of a malformed entry.
