@@ -14,6 +14,8 @@ const KernelTable kAvx2Table = {
     avx2::dot_q8_0,
     avx2::dot_q4_k,
     avx2::dot_q6_k,
+    avx2::gemm_q4_0,
+    avx2::dot_f16_row,
     kScalarTable.quantize_q8_0,
     kScalarTable.quantize_q8_k,
     avx2::dot_f32_plain,

@@ -15,6 +15,8 @@ const KernelTable kAvx512Table = {
     avx512::dot_q8_0,
     avx512::dot_q4_k,
     avx512::dot_q6_k,
+    avx512::gemm_q4_0,
+    avx512::dot_f16_row,
     kScalarTable.quantize_q8_0,
     kScalarTable.quantize_q8_k,
     avx512::dot_f32_plain,

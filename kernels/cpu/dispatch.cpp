@@ -118,7 +118,7 @@ size_t act_row_bytes(ActFormat fmt, int n) {
         case ActFormat::F32:
             return static_cast<size_t>(n) * 4;
         case ActFormat::Q8_0:
-            return static_cast<size_t>(n / QK8_0) * (sizeof(BlockQ8_0) + 2 * sizeof(float));
+            return q8_act_sums_offset(n / QK8_0) + static_cast<size_t>(n / QK8_0) * 8;
         case ActFormat::Q8_K:
             return static_cast<size_t>(n / QK_K) * sizeof(BlockQ8_K);
     }

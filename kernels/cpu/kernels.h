@@ -30,12 +30,31 @@ enum WeightType : uint32_t {
 using DotFn = void (*)(int n, const void* w_row, const void* act, size_t act_stride, int n_act,
                        float* out);
 
+// Matrix product of Q4_0 weight rows with Q8_0 activation rows:
+// out[j * out_stride + r] = dot(weight row r, activation row j) for r < n_w
+// (row r at w + r * w_stride bytes) and j < n_act (row j at act + j *
+// act_stride). Every element is computed the same way whatever n_w, n_act or
+// the ISA: per block of 32 the exact integer dot product, then
+// acc = fma(float(isum), float(d_w * d_a), acc) over the blocks in order. So a
+// row's result does not depend on its batch (batch invariance) and the SIMD
+// tables agree with the scalar one bit for bit.
+using GemmFn = void (*)(int n, const void* w, size_t w_stride, int n_w, const void* act,
+                        size_t act_stride, int n_act, float* out, size_t out_stride);
+
+// Q8_0 activation rows: nb BlockQ8_0, then (at q8_act_sums_offset) nb int32
+// sums of each block's quants, then nb float scales (the f16 scale widened).
+inline size_t q8_act_sums_offset(int nb) {
+    return (static_cast<size_t>(nb) * 34 + 3) & ~size_t{3};
+}
+
 struct KernelTable {
     Isa isa;
     DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_k, dot_q6_k;
+    GemmFn gemm_q4_0;
+    float (*dot_f16_row)(const uint16_t* w, const float* y, int n);  // attention scores, F16 cache
     void (*quantize_q8_0)(const float* x, void* y, int n);
     void (*quantize_q8_k)(const float* x, void* y, int n);
-    float (*dot_f32_plain)(const float* a, const float* b, int n);  // attention scores
+    float (*dot_f32_plain)(const float* a, const float* b, int n);  // attention scores, F32 cache
     void (*axpy)(float a, const float* x, float* y, int n);         // y += a*x
     // F16 accumulators (flash-attention value sums kept in half precision,
     // rounded after every update as llama.cpp does): acc = f16(acc + s*v), acc = f16(acc*s).

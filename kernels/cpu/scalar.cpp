@@ -15,10 +15,51 @@ inline float h2f(uint16_t h) {
     return fp16_lookup(h);
 }
 
+// llama.cpp's vec_dot summation order (see dot_vec_order in simd_impl.h):
+// 4 x 16 lanes over steps of 64, folded, halves summed, the tail in double.
+template <typename Get>
+float vec_order(int n, Get product_terms) {
+    float s[4][16] = {};
+    const int np = n & ~63;
+    for (int i = 0; i < np; i += 64)
+        for (int a = 0; a < 4; ++a)
+            for (int l = 0; l < 16; ++l) {
+                float w, y;
+                product_terms(i + 16 * a + l, w, y);
+                s[a][l] = std::fma(w, y, s[a][l]);
+            }
+    double sum = 0;
+    if (np) {
+        float t8[8], t4[4];
+        for (int l = 0; l < 16; ++l) {
+            s[0][l] += s[2][l];
+            s[1][l] += s[3][l];
+            s[0][l] += s[1][l];
+        }
+        for (int l = 0; l < 8; ++l) t8[l] = s[0][l] + s[0][l + 8];
+        for (int l = 0; l < 4; ++l) t4[l] = t8[l] + t8[l + 4];
+        sum = (t4[0] + t4[2]) + (t4[1] + t4[3]);
+    }
+    for (int i = np; i < n; ++i) {
+        float w, y;
+        product_terms(i, w, y);
+        sum += static_cast<double>(w * y);
+    }
+    return static_cast<float>(sum);
+}
+
 float dot_f32_1(const float* w, const float* a, int n) {
-    float s = 0;
-    for (int i = 0; i < n; ++i) s += w[i] * a[i];
-    return s;
+    return vec_order(n, [&](int i, float& x, float& y) {
+        x = w[i];
+        y = a[i];
+    });
+}
+
+float dot_f16_row(const uint16_t* w, const float* a, int n) {
+    return vec_order(n, [&](int i, float& x, float& y) {
+        x = h2f(w[i]);
+        y = a[i];
+    });
 }
 
 template <typename RowDot>
@@ -33,12 +74,8 @@ void dot_f32(int n, const void* w, const void* act, size_t stride, int n_act, fl
 }
 
 void dot_f16(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
-    const auto* wh = static_cast<const uint16_t*>(w);
     for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
-        const auto* af = reinterpret_cast<const float*>(a);
-        float s = 0;
-        for (int i = 0; i < n; ++i) s += h2f(wh[i]) * af[i];
-        return s;
+        return dot_f16_row(static_cast<const uint16_t*>(w), reinterpret_cast<const float*>(a), n);
     });
 }
 
@@ -52,36 +89,58 @@ void dot_bf16(int n, const void* w, const void* act, size_t stride, int n_act, f
     });
 }
 
-void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
-    const auto* x = static_cast<const BlockQ4_0*>(w);
-    int nb = n / QK4_0;
-    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
-        const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
-        float s = 0;
-        for (int b = 0; b < nb; ++b) {
-            int sum = 0;
-            for (int j = 0; j < 16; ++j) {
-                sum += ((x[b].qs[j] & 0xF) - 8) * y[b].qs[j];
-                sum += ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + 16];
+// Q4_0 against Q8_0 activations, as kernels.h defines it: the exact integer
+// dot per block, then acc = fma(isum, d_w * d_a, acc) block by block.
+void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void* act, size_t act_stride,
+               int n_act, float* out, size_t out_stride) {
+    const int nb = n / QK8_0;
+    for (int r = 0; r < n_w; ++r) {
+        const auto* x = reinterpret_cast<const BlockQ4_0*>(static_cast<const uint8_t*>(w) +
+                                                           static_cast<size_t>(r) * w_stride);
+        for (int j = 0; j < n_act; ++j) {
+            const uint8_t* ar =
+                static_cast<const uint8_t*>(act) + static_cast<size_t>(j) * act_stride;
+            const auto* y = reinterpret_cast<const BlockQ8_0*>(ar);
+            const auto* yd = reinterpret_cast<const float*>(ar + q8_act_sums_offset(nb)) + nb;
+            float acc = 0;
+            for (int b = 0; b < nb; ++b) {
+                int isum = 0;
+                for (int i = 0; i < 16; ++i) {
+                    isum += ((x[b].qs[i] & 0xF) - 8) * y[b].qs[i];
+                    isum += ((x[b].qs[i] >> 4) - 8) * y[b].qs[i + 16];
+                }
+                const float d = h2f(x[b].d) * yd[b];
+                acc = std::fma(static_cast<float>(isum), d, acc);
             }
-            s += static_cast<float>(sum) * h2f(x[b].d) * h2f(y[b].d);
+            out[static_cast<size_t>(j) * out_stride + static_cast<size_t>(r)] = acc;
         }
-        return s;
-    });
+    }
 }
 
+void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    gemm_q4_0(n, w, 0, 1, act, stride, n_act, out, 1);
+}
+
+// Q8_0 in llama.cpp's vec_dot order: 8 lanes of 4 products per block,
+// lane = fma(d_w * d_a, isum_lane, lane), lanes summed at the end.
 void dot_q8_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     const auto* x = static_cast<const BlockQ8_0*>(w);
-    int nb = n / QK8_0;
+    const int nb = n / QK8_0;
     for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
         const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
-        float s = 0;
+        const auto* yd = reinterpret_cast<const float*>(a + q8_act_sums_offset(nb)) + nb;
+        float lane[8] = {};
         for (int b = 0; b < nb; ++b) {
-            int sum = 0;
-            for (int j = 0; j < 32; ++j) sum += x[b].qs[j] * y[b].qs[j];
-            s += static_cast<float>(sum) * h2f(x[b].d) * h2f(y[b].d);
+            const float d = h2f(x[b].d) * yd[b];
+            for (int l = 0; l < 8; ++l) {
+                int isum = 0;
+                for (int k = 0; k < 4; ++k) isum += x[b].qs[4 * l + k] * y[b].qs[4 * l + k];
+                lane[l] = std::fma(d, static_cast<float>(isum), lane[l]);
+            }
         }
-        return s;
+        float t4[4];
+        for (int l = 0; l < 4; ++l) t4[l] = lane[l] + lane[l + 4];
+        return (t4[0] + t4[2]) + (t4[1] + t4[3]);
     });
 }
 
@@ -90,7 +149,7 @@ void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, f
     int nb = n / QK_K;
     for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
         const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
-        float s = 0;
+        float acc = 0, accm = 0;  // per block: exact integers, then one fma each
         for (int b = 0; b < nb; ++b) {
             const uint8_t* q = x[b].qs;
             const int8_t* q8 = y[b].qs;
@@ -110,10 +169,10 @@ void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, f
                 q += 32;
                 q8 += 64;
             }
-            s += y[b].d * (h2f(x[b].d) * static_cast<float>(sumi) -
-                           h2f(x[b].dmin) * static_cast<float>(summ));
+            acc = std::fma(static_cast<float>(sumi), h2f(x[b].d) * y[b].d, acc);
+            accm = std::fma(static_cast<float>(summ), h2f(x[b].dmin) * y[b].d, accm);
         }
-        return s;
+        return acc - accm;
     });
 }
 
@@ -122,7 +181,7 @@ void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, f
     int nb = n / QK_K;
     for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
         const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
-        float s = 0;
+        float acc = 0;  // per block: the exact integer, then one fma
         for (int b = 0; b < nb; ++b) {
             int8_t q6[256];
             const uint8_t* ql = x[b].ql;
@@ -141,32 +200,39 @@ void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, f
                 ql += 64;
                 qh += 32;
             }
-            int sumi = 0;
-            for (int g = 0; g < 16; ++g) {
-                int sg = 0;
-                for (int l = 0; l < 16; ++l) sg += q6[g * 16 + l] * y[b].qs[g * 16 + l];
-                sumi += x[b].scales[g] * sg;
-            }
-            s += h2f(x[b].d) * y[b].d * static_cast<float>(sumi);
+            int isum = 0;
+            for (int v = 0; v < 256; ++v) isum += x[b].scales[v / 16] * q6[v] * y[b].qs[v];
+            acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
         }
-        return s;
+        return acc;
     });
 }
 
 // Activation rows for Q4_0/Q8_0 weights: Q8_0 blocks, then d * sum(q) per
 // block and d per block as floats (nb each), which the SIMD kernels use to
 // fold constant offsets and to skip half-to-float conversions.
+// Activation rows to Q8_0 as llama.cpp's x86 path does it: scale 127/amax
+// (not 1/d: the two differ in the last bit now and then, and a quant that
+// rounds the other way moves a logit by ~0.05), round half to even.
 void quantize_q8_0(const float* x, void* vy, int n) {
-    quantize_row_q8_0_ref(x, vy, n);
     const int nb = n / QK8_0;
-    const auto* y = static_cast<const BlockQ8_0*>(vy);
-    auto* sums = reinterpret_cast<float*>(static_cast<BlockQ8_0*>(vy) + nb);
-    float* ds = sums + nb;
+    auto* y = static_cast<BlockQ8_0*>(vy);
+    for (int b = 0; b < nb; ++b) {
+        const float* xb = x + static_cast<size_t>(b) * QK8_0;
+        float amax = 0;
+        for (int j = 0; j < QK8_0; ++j) amax = std::max(amax, std::fabs(xb[j]));
+        y[b].d = fp32_to_fp16(amax / 127.f);
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+        for (int j = 0; j < QK8_0; ++j)
+            y[b].qs[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
+    }
+    auto* sums = reinterpret_cast<int32_t*>(static_cast<uint8_t*>(vy) + q8_act_sums_offset(nb));
+    auto* ds = reinterpret_cast<float*>(sums + nb);
     for (int b = 0; b < nb; ++b) {
         int s = 0;
         for (int j = 0; j < QK8_0; ++j) s += y[b].qs[j];
         ds[b] = h2f(y[b].d);
-        sums[b] = ds[b] * static_cast<float>(s);
+        sums[b] = s;
     }
 }
 
@@ -372,8 +438,9 @@ bool dequantize_row(uint32_t type, const void* src, float* y, int64_t n) {
 }
 
 const KernelTable kScalarTable = {
-    Isa::Scalar, dot_f32,       dot_f16,       dot_bf16,  dot_q4_0, dot_q8_0, dot_q4_k,
-    dot_q6_k,    quantize_q8_0, quantize_q8_k, dot_f32_1, axpy,     f16_mad,  f16_scale,
+    Isa::Scalar, dot_f32,  dot_f16,   dot_bf16,    dot_q4_0,      dot_q8_0,
+    dot_q4_k,    dot_q6_k, gemm_q4_0, dot_f16_row, quantize_q8_0, quantize_q8_k,
+    dot_f32_1,   axpy,     f16_mad,   f16_scale,
 };
 
 }  // namespace rs::kernels

@@ -7,6 +7,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 #include <vector>
 
 #include "cpu/blocks.h"
@@ -20,6 +22,13 @@ inline float hsum(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+inline int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
 }
 
 // Sum of x*y over int8 lanes, in 8 int32 lanes (x, y signed; |x| <= 127).
@@ -71,203 +80,265 @@ inline __m256i dot_u8s8(__m256i u, __m256i s) {
 #endif
 }
 
-// Dot of two float arrays (also the offset terms: block scales x activation sums).
-inline float dot_f32_plain(const float* a, const float* b, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    float s = hsum(acc);
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
-}
-
-// Q4_0 / Q8_0 weights against Q8_0 activation rows. Per block and
-// activation: one int8 dot (vpdpbusd with VNNI), one conversion, one
-// multiply by the activation scale (a float in the row, broadcast from
-// memory) and one FMA with the weight scale, shared by all activations.
-// Q4_0 nibbles stay unsigned: sum((n-8)*q) = sum(n*q) - 8*sum(q); with VNNI
-// Q8_0 weights are shifted to unsigned (q+128) and 128*sum(q) is removed.
-// The offset terms are dot products of the weight scales with the rows'
-// d*sum(q) arrays, done once per row pair. Two blocks per iteration keep two
-// independent chains.
-template <bool kQ4, int NA>
-struct DotQ8Act {
-    static constexpr bool kOffset = kQ4 || RS_VNNI;
+// Q8_0 weights against Q8_0 activations in llama.cpp's vec_dot order: per
+// block 8 int32 lanes of 4 products each (exact), acc = fma(d_w * d_a, lanes,
+// acc), the 8 lanes summed at the end. Up to four activation rows share each
+// weight block.
+template <int NA>
+struct DotQ8_0 {
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
         const int nb = n / 32;
+        const auto* x = static_cast<const BlockQ8_0*>(w);
         const BlockQ8_0* y[NA];
-        const float* ys[NA];
         const float* yd[NA];
         for (int j = 0; j < NA; ++j) {
             y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
-            ys[j] = reinterpret_cast<const float*>(y[j] + nb);
-            yd[j] = ys[j] + nb;
+            yd[j] = reinterpret_cast<const float*>(act + j * stride + q8_act_sums_offset(nb)) + nb;
         }
-        float dw_stack[2048];  // weight scales of this row
-        std::vector<float> dw_heap;
-        float* dw = dw_stack;
-        if (nb > 2048) {
-            dw_heap.resize(static_cast<size_t>(nb));
-            dw = dw_heap.data();
+        __m256 acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; ++b) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+            const float dw = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs));
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * yd[j][b]),
+                                         _mm256_cvtepi32_ps(dot_i8(q, a)), acc[j]);
+            }
         }
-        __m256 acc0[NA], acc1[NA];
-        for (int j = 0; j < NA; ++j) acc0[j] = acc1[j] = _mm256_setzero_ps();
-        const __m256i lo = _mm256_set1_epi8(0xF);
+        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+    }
+};
+
+// ---- Q4_0 weights against Q8_0 activations (see GemmFn) ----
+//
+// Lanes are weight rows: a tile of 8 rows is transposed so that one vector
+// holds the same 4 quants of all 8 rows, and each activation's 4 quants are
+// broadcast against it; one vpdpbusd (VNNI) then advances 8 row-by-activation
+// dot products by 4 terms. The nibbles stay unsigned (0..15) and each block's
+// sum is corrected by 8 * (sum of the activation block's quants), so the
+// per-block integer is exact, as is llama.cpp's (its 8-row repacked Q4_0
+// kernels sum the same way).
+
+// 8 weight rows' block b as 8 vectors of 8 dwords (chunk c = nibbles 4c..4c+3
+// of rows 0..7) and the 8 rows' scales. Rows past n_w repeat the last one.
+inline void load_tile_block(const uint8_t* w, size_t w_stride, int n_w, int b, __m256i chunk[8],
+                            __m256& dw) {
+    __m256i v[8];
+    const BlockQ4_0* x[8];
+    for (int r = 0; r < 8; ++r) {
+        x[r] = reinterpret_cast<const BlockQ4_0*>(w + static_cast<size_t>(std::min(r, n_w - 1)) *
+                                                          w_stride) +
+               b;
+        const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r]->qs));
+        v[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0xF));
+    }
+    dw = _mm256_cvtph_ps(_mm_setr_epi16(
+        static_cast<int16_t>(x[0]->d), static_cast<int16_t>(x[1]->d), static_cast<int16_t>(x[2]->d),
+        static_cast<int16_t>(x[3]->d), static_cast<int16_t>(x[4]->d), static_cast<int16_t>(x[5]->d),
+        static_cast<int16_t>(x[6]->d), static_cast<int16_t>(x[7]->d)));
+    __m256i t[8], u[8];
+    for (int p = 0; p < 4; ++p) {
+        t[2 * p] = _mm256_unpacklo_epi32(v[2 * p], v[2 * p + 1]);
+        t[2 * p + 1] = _mm256_unpackhi_epi32(v[2 * p], v[2 * p + 1]);
+    }
+    for (int h = 0; h < 2; ++h) {  // rows 0-3, rows 4-7
+        const __m256i* th = t + 4 * h;
+        u[4 * h + 0] = _mm256_unpacklo_epi64(th[0], th[2]);
+        u[4 * h + 1] = _mm256_unpackhi_epi64(th[0], th[2]);
+        u[4 * h + 2] = _mm256_unpacklo_epi64(th[1], th[3]);
+        u[4 * h + 3] = _mm256_unpackhi_epi64(th[1], th[3]);
+    }
+    for (int c = 0; c < 4; ++c) {
+        chunk[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
+        chunk[c + 4] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
+    }
+}
+
+struct Q8ActRow {
+    const BlockQ8_0* q;
+    const int32_t* sum;
+    const float* d;
+};
+
+inline Q8ActRow q8_act_row(const uint8_t* row, int nb) {
+    const auto* sums = reinterpret_cast<const int32_t*>(row + q8_act_sums_offset(nb));
+    return {reinterpret_cast<const BlockQ8_0*>(row), sums,
+            reinterpret_cast<const float*>(sums + nb)};
+}
+
+inline __m256i bcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// One block of an 8-row tile against NA activation rows.
+template <int NA>
+inline void tile_block(const __m256i chunk[8], __m256 dw, const Q8ActRow* a, int b, __m256* acc) {
+    __m256i is[NA];
+    for (int j = 0; j < NA; ++j) is[j] = _mm256_setzero_si256();
+    for (int c = 0; c < 8; ++c) {
+        for (int j = 0; j < NA; ++j) {
+            const __m256i x = bcast4(a[j].q[b].qs + 4 * c);
 #if RS_VNNI
-        const __m256i k128 = _mm256_set1_epi8(static_cast<char>(0x80));
+            is[j] = _mm256_dpbusd_epi32(is[j], chunk[c], x);
+#else  // nibble x int8 pairs stay within int16 over a whole block (8 * 2 * 15 * 127)
+            is[j] = _mm256_add_epi16(is[j], _mm256_maddubs_epi16(chunk[c], x));
 #endif
-        auto weights = [&](int b) -> __m256i {
-            if constexpr (kQ4) {
-                const auto* x = static_cast<const BlockQ4_0*>(w) + b;
-                __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x->qs));
-                return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), lo);
-            } else {
-                const auto* x = static_cast<const BlockQ8_0*>(w) + b;
-                __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qs));
+        }
+    }
+    for (int j = 0; j < NA; ++j) {
+        __m256i s = is[j];
+#if !RS_VNNI
+        s = _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+#endif
+        s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * a[j].sum[b]));
+        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
+                                 _mm256_mul_ps(dw, _mm256_set1_ps(a[j].d[b])), acc[j]);
+    }
+}
+
+inline void store_tile(float* out, size_t out_stride, int n_w, const __m256* acc, int na) {
+    for (int j = 0; j < na; ++j) {
+        float* o = out + static_cast<size_t>(j) * out_stride;
+        if (n_w == 8) {
+            _mm256_storeu_ps(o, acc[j]);
+        } else {
+            alignas(32) float t[8];
+            _mm256_store_ps(t, acc[j]);
+            for (int r = 0; r < n_w; ++r) o[r] = t[r];
+        }
+    }
+}
+
+// Few activation rows (decoding): each block of the tile is transposed in
+// registers and used at once.
+template <int NA>
+struct TileDirect {
+    static void go(const Q8ActRow* a, float* out, size_t out_stride, const uint8_t* w,
+                   size_t w_stride, int n_w, int nb, const uint8_t* pf, size_t pf_lines) {
+        __m256 acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; ++b) {
+            __m256i chunk[8];
+            __m256 dw;
+            // The tile reads 8 rows side by side, which the hardware prefetchers
+            // do not follow: fetch a later tile's lines, spread over the blocks.
+            for (size_t l = pf_lines * b / nb; l < pf_lines * (b + 1) / nb; ++l)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
+            load_tile_block(w, w_stride, n_w, b, chunk, dw);
+            tile_block<NA>(chunk, dw, a, b, acc);
+        }
+        store_tile(out, out_stride, n_w, acc, NA);
+    }
+};
+
+// Many activation rows (prefill, wide batches): the transposed tile is
+// packed once and run against every group of activation rows.
+template <int NA>
+struct TilePacked {
+    static void go(const Q8ActRow* a, float* out, size_t out_stride, const __m256i* packed,
+                   const __m256* dws, int nb, int n_w) {
+        __m256 acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; ++b) tile_block<NA>(packed + 8 * b, dws[b], a, b, acc);
+        store_tile(out, out_stride, n_w, acc, NA);
+    }
+};
+
 #if RS_VNNI
-                return _mm256_xor_si256(q, k128);
+constexpr int kGemmGroup = 6;
 #else
-                return q;
+constexpr int kGemmGroup = 4;
 #endif
-            }
-        };
-        auto scale = [&](int b) -> float {
-            return kQ4 ? h2f((static_cast<const BlockQ4_0*>(w) + b)->d)
-                       : h2f((static_cast<const BlockQ8_0*>(w) + b)->d);
-        };
-        auto idot = [&](__m256i wq, const int8_t* q) {
-            __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-            if constexpr (kOffset)
-                return dot_u8s8(wq, yq);
-            else
-                return dot_i8(wq, yq);
-        };
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            const __m256i q0 = weights(b), q1 = weights(b + 1);
-            dw[b] = scale(b);
-            dw[b + 1] = scale(b + 1);
-            const __m256 d0 = _mm256_set1_ps(dw[b]), d1 = _mm256_set1_ps(dw[b + 1]);
-            for (int j = 0; j < NA; ++j) {
-                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q0, y[j][b].qs)),
-                                          _mm256_broadcast_ss(yd[j] + b));
-                __m256 p1 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q1, y[j][b + 1].qs)),
-                                          _mm256_broadcast_ss(yd[j] + b + 1));
-                acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
-                acc1[j] = _mm256_fmadd_ps(d1, p1, acc1[j]);
-            }
-        }
-        for (; b < nb; ++b) {
-            const __m256i q0 = weights(b);
-            dw[b] = scale(b);
-            const __m256 d0 = _mm256_set1_ps(dw[b]);
-            for (int j = 0; j < NA; ++j) {
-                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(q0, y[j][b].qs)),
-                                          _mm256_broadcast_ss(yd[j] + b));
-                acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
-            }
-        }
-        for (int j = 0; j < NA; ++j) {
-            float s = hsum(_mm256_add_ps(acc0[j], acc1[j]));
-            if (kOffset) s -= (kQ4 ? 8.0f : 128.0f) * dot_f32_plain(dw, ys[j], nb);
-            out[j] = s;
-        }
-    }
-};
-template <int NA>
-struct DotQ4_0 : DotQ8Act<true, NA> {};
-template <int NA>
-struct DotQ8_0 : DotQ8Act<false, NA> {};
 
-// Many activation rows (prefill, wide batches): decode the weight row once
-// (the same pair loop as DotQ8Act, kept separate on purpose: for one or a few
-// rows - decoding - fusing the decode into the loop is measurably faster,
-// 80 vs 67 tok/s on Qwen2.5-0.5B Q4_0, than decoding into a buffer first)
-// into registers-ready form and its scales once, then run the pair loop for
-// each group of four rows.
-template <bool kQ4, int NA>
-struct DotQ8ActPre {
-    static void run(const uint8_t* act, size_t stride, float* out, const __m256i* wq,
-                    const float* dw, int nb) {
-        constexpr bool kOffset = kQ4 || RS_VNNI;
-        const BlockQ8_0* y[NA];
-        const float* ys[NA];
-        const float* yd[NA];
-        for (int j = 0; j < NA; ++j) {
-            y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
-            ys[j] = reinterpret_cast<const float*>(y[j] + nb);
-            yd[j] = ys[j] + nb;
-        }
-        __m256 acc0[NA], acc1[NA];
-        for (int j = 0; j < NA; ++j) acc0[j] = acc1[j] = _mm256_setzero_ps();
-        auto idot = [&](__m256i q, const int8_t* a) {
-            __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-            if constexpr (kOffset)
-                return dot_u8s8(q, yq);
-            else
-                return dot_i8(q, yq);
-        };
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            const __m256 d0 = _mm256_broadcast_ss(dw + b), d1 = _mm256_broadcast_ss(dw + b + 1);
-            for (int j = 0; j < NA; ++j) {
-                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(wq[b], y[j][b].qs)),
-                                          _mm256_broadcast_ss(yd[j] + b));
-                __m256 p1 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(wq[b + 1], y[j][b + 1].qs)),
-                                          _mm256_broadcast_ss(yd[j] + b + 1));
-                acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
-                acc1[j] = _mm256_fmadd_ps(d1, p1, acc1[j]);
-            }
-        }
-        for (; b < nb; ++b) {
-            const __m256 d0 = _mm256_broadcast_ss(dw + b);
-            for (int j = 0; j < NA; ++j) {
-                __m256 p0 = _mm256_mul_ps(_mm256_cvtepi32_ps(idot(wq[b], y[j][b].qs)),
-                                          _mm256_broadcast_ss(yd[j] + b));
-                acc0[j] = _mm256_fmadd_ps(d0, p0, acc0[j]);
-            }
-        }
-        for (int j = 0; j < NA; ++j) {
-            float s = hsum(_mm256_add_ps(acc0[j], acc1[j]));
-            if (kOffset) s -= (kQ4 ? 8.0f : 128.0f) * dot_f32_plain(dw, ys[j], nb);
-            out[j] = s;
-        }
+template <template <int> class Run, typename... A>
+inline void by_act_groups(const Q8ActRow* a, int n_act, float* out, size_t out_stride, A... args) {
+    int j = 0;
+    auto at = [&](int k) { return out + static_cast<size_t>(k) * out_stride; };
+    for (; j + kGemmGroup <= n_act; j += kGemmGroup)
+        Run<kGemmGroup>::go(a + j, at(j), out_stride, args...);
+    switch (n_act - j) {
+#if RS_VNNI
+        case 5:
+            Run<5>::go(a + j, at(j), out_stride, args...);
+            break;
+        case 4:
+            Run<4>::go(a + j, at(j), out_stride, args...);
+            break;
+#endif
+        case 3:
+            Run<3>::go(a + j, at(j), out_stride, args...);
+            break;
+        case 2:
+            Run<2>::go(a + j, at(j), out_stride, args...);
+            break;
+        case 1:
+            Run<1>::go(a + j, at(j), out_stride, args...);
+            break;
+        default:
+            break;
     }
-};
-template <int NA>
-struct PreQ4_0 : DotQ8ActPre<true, NA> {};
-template <int NA>
-struct PreQ8_0 : DotQ8ActPre<false, NA> {};
+}
 
-template <bool kQ4, template <int> class Small, template <int> class Pre>
-inline void dot_q8act(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+inline void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void* act,
+                      size_t act_stride, int n_act, float* out, size_t out_stride) {
     const int nb = n / 32;
-    if (n_act <= 4 || nb > 1024) {
-        by_groups<Small>(n_act, out, act, stride, n, w);
+    std::vector<Q8ActRow> rows_heap;
+    Q8ActRow rows_stack[64];
+    Q8ActRow* a = rows_stack;
+    if (n_act > 64) {
+        rows_heap.resize(static_cast<size_t>(n_act));
+        a = rows_heap.data();
+    }
+    for (int j = 0; j < n_act; ++j) a[j] = q8_act_row(act_row(act, act_stride, j), nb);
+    const auto* w8 = static_cast<const uint8_t*>(w);
+    if (n_act <= kGemmGroup) {
+        constexpr int kAhead = 2;  // tiles
+        const uint8_t* end = w8 + static_cast<size_t>(n_w) * w_stride;
+        for (int r0 = 0; r0 < n_w; r0 += 8) {
+            const uint8_t* pf = w8 + static_cast<size_t>(r0 + 8 * kAhead) * w_stride;
+            const size_t pf_bytes =
+                pf < end ? std::min<size_t>(8 * w_stride, static_cast<size_t>(end - pf)) : 0;
+            by_act_groups<TileDirect>(a, n_act, out + r0, out_stride,
+                                      w8 + static_cast<size_t>(r0) * w_stride, w_stride,
+                                      std::min(8, n_w - r0), nb, pf, (pf_bytes + 63) / 64);
+        }
         return;
     }
-    alignas(32) __m256i wq[1024];
-    alignas(32) float dw[1024];
-    const __m256i lo = _mm256_set1_epi8(0xF);
-    for (int b = 0; b < nb; ++b) {
-        if constexpr (kQ4) {
-            const auto* x = static_cast<const BlockQ4_0*>(w) + b;
-            __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x->qs));
-            wq[b] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), lo);
-            dw[b] = h2f(x->d);
-        } else {
-            const auto* x = static_cast<const BlockQ8_0*>(w) + b;
-            __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qs));
-#if RS_VNNI
-            q = _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
-#endif
-            wq[b] = q;
-            dw[b] = h2f(x->d);
-        }
+    // Per-thread packing buffer: nb * 8 chunks, then nb scale vectors.
+    struct Buffer {
+        void* p = nullptr;
+        size_t bytes = 0;
+        ~Buffer() { ::operator delete (p, std::align_val_t{32}); }
+    };
+    thread_local Buffer buf;
+    const size_t need = static_cast<size_t>(nb) * 9 * sizeof(__m256i);
+    if (buf.bytes < need) {
+        ::operator delete (buf.p, std::align_val_t{32});
+        buf.p = ::operator new (need, std::align_val_t{32});
+        buf.bytes = need;
     }
-    by_groups<Pre>(n_act, out, act, stride, static_cast<const __m256i*>(wq),
-                   static_cast<const float*>(dw), nb);
+    auto* packed = static_cast<__m256i*>(buf.p);
+    auto* dws = reinterpret_cast<__m256*>(packed + static_cast<size_t>(nb) * 8);
+    const uint8_t* end = w8 + static_cast<size_t>(n_w) * w_stride;
+    for (int r0 = 0; r0 < n_w; r0 += 8) {
+        const int nw = std::min(8, n_w - r0);
+        const uint8_t* pf = w8 + static_cast<size_t>(r0 + 8) * w_stride;  // the next tile
+        const size_t pf_lines =
+            pf < end ? (std::min<size_t>(8 * w_stride, static_cast<size_t>(end - pf)) + 63) / 64
+                     : 0;
+        for (int b = 0; b < nb; ++b) {
+            for (size_t l = pf_lines * b / nb; l < pf_lines * (b + 1) / nb; ++l)
+                _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
+            load_tile_block(w8 + static_cast<size_t>(r0) * w_stride, w_stride, nw, b,
+                            packed + 8 * b, dws[b]);
+        }
+        by_act_groups<TilePacked>(a, n_act, out + r0, out_stride,
+                                  static_cast<const __m256i*>(packed),
+                                  static_cast<const __m256*>(dws), nb, nw);
+    }
 }
 
 template <int NA>
@@ -276,12 +347,8 @@ struct DotQ4_K {
         const auto* x = static_cast<const BlockQ4_K*>(w);
         const BlockQ8_K* y[NA];
         for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
-        __m256 acc[NA];
-        float accm[NA];
-        for (int j = 0; j < NA; ++j) {
-            acc[j] = _mm256_setzero_ps();
-            accm[j] = 0;
-        }
+        float acc[NA], accm[NA];  // per block: exact integers, then one fma each
+        for (int j = 0; j < NA; ++j) acc[j] = accm[j] = 0;
         const __m256i lo = _mm256_set1_epi8(0xF);
         for (int b = 0; b < n / QK_K; ++b) {
             uint8_t sc[8], mn[8];
@@ -305,12 +372,11 @@ struct DotQ4_K {
                 int summ = 0;
                 for (int s = 0; s < 8; ++s)
                     summ += mn[s] * (y[j][b].bsums[2 * s] + y[j][b].bsums[2 * s + 1]);
-                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[j][b].d), _mm256_cvtepi32_ps(sumi),
-                                         acc[j]);
-                accm[j] += dmin * y[j][b].d * static_cast<float>(summ);
+                acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
+                accm[j] = __builtin_fmaf(static_cast<float>(summ), dmin * y[j][b].d, accm[j]);
             }
         }
-        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]) - accm[j];
+        for (int j = 0; j < NA; ++j) out[j] = acc[j] - accm[j];
     }
 };
 
@@ -320,8 +386,8 @@ struct DotQ6_K {
         const auto* x = static_cast<const BlockQ6_K*>(w);
         const BlockQ8_K* y[NA];
         for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
-        __m256 acc[NA];
-        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+        float acc[NA];  // per block: the exact integer, then one fma
+        for (int j = 0; j < NA; ++j) acc[j] = 0;
         const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3),
                       k32 = _mm256_set1_epi8(32);
         for (int b = 0; b < n / QK_K; ++b) {
@@ -359,11 +425,10 @@ struct DotQ6_K {
                                                  _mm256_maddubs_epi16(k32, qy));
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[k]));
                 }
-                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[j][b].d), _mm256_cvtepi32_ps(sumi),
-                                         acc[j]);
+                acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
             }
         }
-        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+        for (int j = 0; j < NA; ++j) out[j] = acc[j];
     }
 };
 
@@ -377,6 +442,56 @@ inline __m256 load8(const uint16_t* p, bool bf16) {
     return _mm256_cvtph_ps(h);
 }
 
+// Dot of a weight row (F32 or F16) with F32 activations in llama.cpp's
+// vec_dot order (its AVX-512 build): four 16-lane accumulators over steps of
+// 64 elements, folded 0+2, 1+3, then 0+1, the 16 lanes summed in halves, and
+// the tail added in double. Decoding in llama.cpp sums this way; matching it
+// keeps our logits on its to the last bit where the rest matches too.
+template <typename W>
+inline float dot_vec_order(const W* w, const float* y, int n) {
+    auto lw = [&](int i) {
+        if constexpr (sizeof(W) == 4)
+            return load8(w + i);
+        else
+            return load8(w + i, false);
+    };
+    __m256 s[4][2];
+    for (auto& a : s) a[0] = a[1] = _mm256_setzero_ps();
+    const int np = n & ~63;
+    for (int i = 0; i < np; i += 64)
+        for (int a = 0; a < 4; ++a) {
+            const int k = i + 16 * a;
+            s[a][0] = _mm256_fmadd_ps(lw(k), _mm256_loadu_ps(y + k), s[a][0]);
+            s[a][1] = _mm256_fmadd_ps(lw(k + 8), _mm256_loadu_ps(y + k + 8), s[a][1]);
+        }
+    double sum = 0;
+    if (np) {
+        for (int h = 0; h < 2; ++h) {
+            s[0][h] = _mm256_add_ps(s[0][h], s[2][h]);
+            s[1][h] = _mm256_add_ps(s[1][h], s[3][h]);
+            s[0][h] = _mm256_add_ps(s[0][h], s[1][h]);
+        }
+        sum = hsum(_mm256_add_ps(s[0][1], s[0][0]));
+    }
+    for (int i = np; i < n; ++i) {
+        float wi;
+        if constexpr (sizeof(W) == 4)
+            wi = w[i];
+        else
+            wi = h2f(w[i]);
+        sum += static_cast<double>(wi * y[i]);
+    }
+    return static_cast<float>(sum);
+}
+
+inline float dot_f16_row(const uint16_t* w, const float* y, int n) {
+    return dot_vec_order(w, y, n);
+}
+inline float dot_f32_plain(const float* a, const float* b, int n) {
+    return dot_vec_order(a, b, n);
+}
+
+// BF16 weight rows against F32 activations, up to four rows at a time.
 template <int NA>
 struct DotFloat {
     // kind: 0 f32, 1 f16, 2 bf16
@@ -414,10 +529,10 @@ struct DotFloat {
 };
 
 inline void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
-    dot_q8act<true, DotQ4_0, PreQ4_0>(n, w, act, stride, n_act, out);
+    gemm_q4_0(n, w, 0, 1, act, stride, n_act, out, 1);
 }
 inline void dot_q8_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
-    dot_q8act<false, DotQ8_0, PreQ8_0>(n, w, act, stride, n_act, out);
+    by_groups<DotQ8_0>(n_act, out, act, stride, n, w);
 }
 inline void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     by_groups<DotQ4_K>(n_act, out, act, stride, n, w);
@@ -426,10 +541,14 @@ inline void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n
     by_groups<DotQ6_K>(n_act, out, act, stride, n, w);
 }
 inline void dot_f32(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
-    by_groups<DotFloat>(n_act, out, act, stride, n, w, 0);
+    for (int j = 0; j < n_act; ++j)
+        out[j] = dot_vec_order(static_cast<const float*>(w),
+                               reinterpret_cast<const float*>(act_row(act, stride, j)), n);
 }
 inline void dot_f16(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
-    by_groups<DotFloat>(n_act, out, act, stride, n, w, 1);
+    for (int j = 0; j < n_act; ++j)
+        out[j] = dot_vec_order(static_cast<const uint16_t*>(w),
+                               reinterpret_cast<const float*>(act_row(act, stride, j)), n);
 }
 inline void dot_bf16(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     by_groups<DotFloat>(n_act, out, act, stride, n, w, 2);

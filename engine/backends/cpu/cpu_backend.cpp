@@ -109,6 +109,19 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
             act = act_.data();
         }
     }
+    if (w.type == K::W_Q4_0) {
+        // Tiles of 8 weight rows against all activation rows (see GemmFn).
+        const int64_t tiles = (rows + 7) / 8;
+        pool_.run(
+            tiles,
+            [&](int64_t b, int64_t e, int) {
+                const int64_t r0 = b * 8, r1 = std::min(rows, e * 8);
+                k_.gemm_q4_0(cols, w.row(r0), w.row_bytes, static_cast<int>(r1 - r0), act, stride,
+                             n_rows, out + r0, static_cast<size_t>(rows));
+            },
+            std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(cols) * n_rows)));
+        return;
+    }
     const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
     pool_.run(
         rows,
@@ -152,7 +165,7 @@ void CpuBackend::rmsnorm(const float* x, const Weight& w, float* out, int n_rows
         const float* xr = x + static_cast<size_t>(r) * n;
         float* o = out + static_cast<size_t>(r) * n;
         double ss = 0;
-        for (int i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+        for (int i = 0; i < n; ++i) ss += static_cast<double>(xr[i] * xr[i]);
         const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + cfg_.norm_eps);
         for (int i = 0; i < n; ++i) o[i] = xr[i] * scale * wt[i];
     }
@@ -178,8 +191,8 @@ void CpuBackend::rope(float* x, int n_heads, const BatchRow* rows, int n_rows) {
                 int b = cfg_.rope_neox ? i + nd / 2 : 2 * i + 1;
                 float c = cs[2 * i], s = cs[2 * i + 1];
                 float x0 = v[a], x1 = v[b];
-                v[a] = x0 * c - x1 * s;
-                v[b] = x0 * s + x1 * c;
+                v[a] = std::fma(x0, c, -(x1 * s));
+                v[b] = std::fma(x0, s, x1 * c);
             }
         }
     }
@@ -222,7 +235,7 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
                     const uint8_t* vb = kv.v_block(layer, table[p / bt]) + off;
                     float s;
                     if (f16)
-                        k_.dot_f16(hd, kb, qv, 0, 1, &s);
+                        s = k_.dot_f16_row(reinterpret_cast<const uint16_t*>(kb), qv, hd);
                     else
                         s = k_.dot_f32_plain(reinterpret_cast<const float*>(kb), qv, hd);
                     s *= scale;
@@ -242,7 +255,7 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
                         k_.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vb), vs, hd);
                     else
                         k_.axpy(vs, reinterpret_cast<const float*>(vb), acc, hd);
-                    S = S * ms + vs;
+                    S = std::fma(S, ms, vs);
                 }
                 float* out = att_.data() + (static_cast<size_t>(r) * nh + h) * hd;
                 const float inv = S == 0.0f ? 0.0f : 1.0f / S;
