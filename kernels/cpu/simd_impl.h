@@ -120,15 +120,15 @@ struct DotQ8_0 {
 // per-block integer is exact, as is llama.cpp's (its 8-row repacked Q4_0
 // kernels sum the same way).
 
-// 8 weight rows' block b as 8 vectors of 8 dwords (chunk c = nibbles 4c..4c+3
-// of rows 0..7) and the 8 rows' scales. Rows past n_w repeat the last one.
-inline void load_tile_block(const uint8_t* w, size_t w_stride, int n_w, int b, __m256i chunk[8],
-                            __m256& dw) {
+// Rows row0..row0+7 (clamped to n_w - 1) of block b as 8 vectors of 8
+// dwords (chunk c = nibbles 4c..4c+3 of the 8 rows) and the 8 rows' scales.
+inline void load_tile8_block(const uint8_t* w, size_t w_stride, int row0, int n_w, int b,
+                             __m256i chunk[8], __m256& dw) {
     __m256i v[8];
     const BlockQ4_0* x[8];
     for (int r = 0; r < 8; ++r) {
-        x[r] = reinterpret_cast<const BlockQ4_0*>(w + static_cast<size_t>(std::min(r, n_w - 1)) *
-                                                          w_stride) +
+        x[r] = reinterpret_cast<const BlockQ4_0*>(
+                   w + static_cast<size_t>(std::min(row0 + r, n_w - 1)) * w_stride) +
                b;
         const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r]->qs));
         v[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0xF));
@@ -167,115 +167,166 @@ inline Q8ActRow q8_act_row(const uint8_t* row, int nb) {
             reinterpret_cast<const float*>(sums + nb)};
 }
 
-inline __m256i bcast4(const int8_t* p) {
+inline int32_t load4(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
+    return v;
 }
 
-// One block of an 8-row tile against NA activation rows.
-template <int NA>
-inline void tile_block(const __m256i chunk[8], __m256 dw, const Q8ActRow* a, int b, __m256* acc) {
-    __m256i is[NA];
-    for (int j = 0; j < NA; ++j) is[j] = _mm256_setzero_si256();
-    for (int c = 0; c < 8; ++c) {
-        for (int j = 0; j < NA; ++j) {
-            const __m256i x = bcast4(a[j].q[b].qs + 4 * c);
-#if RS_VNNI
-            is[j] = _mm256_dpbusd_epi32(is[j], chunk[c], x);
-#else  // nibble x int8 pairs stay within int16 over a whole block (8 * 2 * 15 * 127)
-            is[j] = _mm256_add_epi16(is[j], _mm256_maddubs_epi16(chunk[c], x));
-#endif
-        }
+// Tiles of 8 rows in 256-bit vectors.
+struct Tile8 {
+    static constexpr int kRows = 8;
+    using I = __m256i;
+    using F = __m256;
+    static void load(const uint8_t* w, size_t w_stride, int row0, int n_w, int b, I chunk[8],
+                     F& dw) {
+        load_tile8_block(w, w_stride, row0, n_w, b, chunk, dw);
     }
-    for (int j = 0; j < NA; ++j) {
-        __m256i s = is[j];
+    static I zero() { return _mm256_setzero_si256(); }
+    static F fzero() { return _mm256_setzero_ps(); }
+    static I dot(I acc, I w, int32_t x) {
+#if RS_VNNI
+        return _mm256_dpbusd_epi32(acc, w, _mm256_set1_epi32(x));
+#else  // nibble x int8 pairs stay within int16 over a whole block (8 * 2 * 15 * 127)
+        return _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, _mm256_set1_epi32(x)));
+#endif
+    }
+    static I finish(I s, int32_t offset) {
 #if !RS_VNNI
         s = _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 #endif
-        s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * a[j].sum[b]));
-        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
-                                 _mm256_mul_ps(dw, _mm256_set1_ps(a[j].d[b])), acc[j]);
+        return _mm256_sub_epi32(s, _mm256_set1_epi32(offset));
     }
-}
-
-inline void store_tile(float* out, size_t out_stride, int n_w, const __m256* acc, int na) {
-    for (int j = 0; j < na; ++j) {
-        float* o = out + static_cast<size_t>(j) * out_stride;
+    static F fma(I s, F dw, float da, F acc) {
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc);
+    }
+    static void store(float* o, int n_w, F v) {
         if (n_w == 8) {
-            _mm256_storeu_ps(o, acc[j]);
+            _mm256_storeu_ps(o, v);
         } else {
             alignas(32) float t[8];
-            _mm256_store_ps(t, acc[j]);
+            _mm256_store_ps(t, v);
             for (int r = 0; r < n_w; ++r) o[r] = t[r];
         }
     }
+};
+
+#if RS_VNNI
+// Tiles of 16 rows in 512-bit vectors (two 8-row transposes side by side).
+struct Tile16 {
+    static constexpr int kRows = 16;
+    using I = __m512i;
+    using F = __m512;
+    static void load(const uint8_t* w, size_t w_stride, int row0, int n_w, int b, I chunk[8],
+                     F& dw) {
+        __m256i lo[8], hi[8];
+        __m256 dlo, dhi;
+        load_tile8_block(w, w_stride, row0, n_w, b, lo, dlo);
+        load_tile8_block(w, w_stride, row0 + 8, n_w, b, hi, dhi);
+        for (int c = 0; c < 8; ++c)
+            chunk[c] =
+                _mm512_inserti64x4(_mm512_inserti64x4(_mm512_setzero_si512(), lo[c], 0), hi[c], 1);
+        dw = _mm512_insertf32x8(_mm512_insertf32x8(_mm512_setzero_ps(), dlo, 0), dhi, 1);
+    }
+    static I zero() { return _mm512_setzero_si512(); }
+    static F fzero() { return _mm512_setzero_ps(); }
+    static I dot(I acc, I w, int32_t x) {
+        return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(x));
+    }
+    static I finish(I s, int32_t offset) { return _mm512_sub_epi32(s, _mm512_set1_epi32(offset)); }
+    static F fma(I s, F dw, float da, F acc) {
+        return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da)), acc);
+    }
+    static void store(float* o, int n_w, F v) {
+        _mm512_mask_storeu_ps(o, static_cast<__mmask16>((1u << n_w) - 1), v);
+    }
+};
+using GemmTile = Tile16;
+constexpr int kGemmGroup = 6;
+#else
+using GemmTile = Tile8;
+constexpr int kGemmGroup = 4;
+#endif
+
+// One block of a tile against NA activation rows.
+template <class T, int NA>
+inline void tile_block(const typename T::I chunk[8], typename T::F dw, const Q8ActRow* a, int b,
+                       typename T::F* acc) {
+    typename T::I is[NA];
+    for (int j = 0; j < NA; ++j) is[j] = T::zero();
+    for (int c = 0; c < 8; ++c)
+        for (int j = 0; j < NA; ++j) is[j] = T::dot(is[j], chunk[c], load4(a[j].q[b].qs + 4 * c));
+    for (int j = 0; j < NA; ++j)
+        acc[j] = T::fma(T::finish(is[j], 8 * a[j].sum[b]), dw, a[j].d[b], acc[j]);
+}
+
+// Spread prefetches of `lines` cache lines from pf over nb blocks: the tile
+// reads its rows side by side, which the hardware prefetchers do not follow.
+inline void prefetch_part(const uint8_t* pf, size_t lines, int b, int nb) {
+    for (size_t l = lines * static_cast<size_t>(b) / static_cast<size_t>(nb);
+         l < lines * static_cast<size_t>(b + 1) / static_cast<size_t>(nb); ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
 }
 
 // Few activation rows (decoding): each block of the tile is transposed in
 // registers and used at once.
-template <int NA>
+template <class T, int NA>
 struct TileDirect {
     static void go(const Q8ActRow* a, float* out, size_t out_stride, const uint8_t* w,
-                   size_t w_stride, int n_w, int nb, const uint8_t* pf, size_t pf_lines) {
-        __m256 acc[NA];
-        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+                   size_t w_stride, int row0, int n_w, int nb, const uint8_t* pf, size_t pf_lines) {
+        typename T::F acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = T::fzero();
         for (int b = 0; b < nb; ++b) {
-            __m256i chunk[8];
-            __m256 dw;
-            // The tile reads 8 rows side by side, which the hardware prefetchers
-            // do not follow: fetch a later tile's lines, spread over the blocks.
-            for (size_t l = pf_lines * b / nb; l < pf_lines * (b + 1) / nb; ++l)
-                _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
-            load_tile_block(w, w_stride, n_w, b, chunk, dw);
-            tile_block<NA>(chunk, dw, a, b, acc);
+            typename T::I chunk[8];
+            typename T::F dw;
+            prefetch_part(pf, pf_lines, b, nb);
+            T::load(w, w_stride, row0, n_w, b, chunk, dw);
+            tile_block<T, NA>(chunk, dw, a, b, acc);
         }
-        store_tile(out, out_stride, n_w, acc, NA);
+        for (int j = 0; j < NA; ++j)
+            T::store(out + static_cast<size_t>(j) * out_stride + row0,
+                     std::min(T::kRows, n_w - row0), acc[j]);
     }
 };
 
 // Many activation rows (prefill, wide batches): the transposed tile is
 // packed once and run against every group of activation rows.
-template <int NA>
+template <class T, int NA>
 struct TilePacked {
-    static void go(const Q8ActRow* a, float* out, size_t out_stride, const __m256i* packed,
-                   const __m256* dws, int nb, int n_w) {
-        __m256 acc[NA];
-        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
-        for (int b = 0; b < nb; ++b) tile_block<NA>(packed + 8 * b, dws[b], a, b, acc);
-        store_tile(out, out_stride, n_w, acc, NA);
+    static void go(const Q8ActRow* a, float* out, size_t out_stride, const typename T::I* packed,
+                   const typename T::F* dws, int nb, int row0, int n_w) {
+        typename T::F acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = T::fzero();
+        for (int b = 0; b < nb; ++b) tile_block<T, NA>(packed + 8 * b, dws[b], a, b, acc);
+        for (int j = 0; j < NA; ++j)
+            T::store(out + static_cast<size_t>(j) * out_stride + row0,
+                     std::min(T::kRows, n_w - row0), acc[j]);
     }
 };
 
-#if RS_VNNI
-constexpr int kGemmGroup = 6;
-#else
-constexpr int kGemmGroup = 4;
-#endif
-
-template <template <int> class Run, typename... A>
+template <class T, template <class, int> class Run, typename... A>
 inline void by_act_groups(const Q8ActRow* a, int n_act, float* out, size_t out_stride, A... args) {
     int j = 0;
     auto at = [&](int k) { return out + static_cast<size_t>(k) * out_stride; };
     for (; j + kGemmGroup <= n_act; j += kGemmGroup)
-        Run<kGemmGroup>::go(a + j, at(j), out_stride, args...);
+        Run<T, kGemmGroup>::go(a + j, at(j), out_stride, args...);
     switch (n_act - j) {
 #if RS_VNNI
         case 5:
-            Run<5>::go(a + j, at(j), out_stride, args...);
+            Run<T, 5>::go(a + j, at(j), out_stride, args...);
             break;
         case 4:
-            Run<4>::go(a + j, at(j), out_stride, args...);
+            Run<T, 4>::go(a + j, at(j), out_stride, args...);
             break;
 #endif
         case 3:
-            Run<3>::go(a + j, at(j), out_stride, args...);
+            Run<T, 3>::go(a + j, at(j), out_stride, args...);
             break;
         case 2:
-            Run<2>::go(a + j, at(j), out_stride, args...);
+            Run<T, 2>::go(a + j, at(j), out_stride, args...);
             break;
         case 1:
-            Run<1>::go(a + j, at(j), out_stride, args...);
+            Run<T, 1>::go(a + j, at(j), out_stride, args...);
             break;
         default:
             break;
@@ -284,6 +335,8 @@ inline void by_act_groups(const Q8ActRow* a, int n_act, float* out, size_t out_s
 
 inline void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void* act,
                       size_t act_stride, int n_act, float* out, size_t out_stride) {
+    using T = GemmTile;
+    constexpr int R = T::kRows;
     const int nb = n / 32;
     std::vector<Q8ActRow> rows_heap;
     Q8ActRow rows_stack[64];
@@ -294,16 +347,19 @@ inline void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void
     }
     for (int j = 0; j < n_act; ++j) a[j] = q8_act_row(act_row(act, act_stride, j), nb);
     const auto* w8 = static_cast<const uint8_t*>(w);
+    const uint8_t* end = w8 + static_cast<size_t>(n_w) * w_stride;
+    auto ahead = [&](int row, size_t& lines) {  // the tile starting at `row`, for prefetching
+        const uint8_t* p = w8 + static_cast<size_t>(row) * w_stride;
+        lines =
+            p < end ? (std::min<size_t>(R * w_stride, static_cast<size_t>(end - p)) + 63) / 64 : 0;
+        return p;
+    };
     if (n_act <= kGemmGroup) {
-        constexpr int kAhead = 2;  // tiles
-        const uint8_t* end = w8 + static_cast<size_t>(n_w) * w_stride;
-        for (int r0 = 0; r0 < n_w; r0 += 8) {
-            const uint8_t* pf = w8 + static_cast<size_t>(r0 + 8 * kAhead) * w_stride;
-            const size_t pf_bytes =
-                pf < end ? std::min<size_t>(8 * w_stride, static_cast<size_t>(end - pf)) : 0;
-            by_act_groups<TileDirect>(a, n_act, out + r0, out_stride,
-                                      w8 + static_cast<size_t>(r0) * w_stride, w_stride,
-                                      std::min(8, n_w - r0), nb, pf, (pf_bytes + 63) / 64);
+        for (int r0 = 0; r0 < n_w; r0 += R) {
+            size_t lines;
+            const uint8_t* pf = ahead(r0 + 2 * R, lines);
+            by_act_groups<T, TileDirect>(a, n_act, out, out_stride, w8, w_stride, r0, n_w, nb, pf,
+                                         lines);
         }
         return;
     }
@@ -311,33 +367,27 @@ inline void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void
     struct Buffer {
         void* p = nullptr;
         size_t bytes = 0;
-        ~Buffer() { ::operator delete (p, std::align_val_t{32}); }
+        ~Buffer() { ::operator delete (p, std::align_val_t{64}); }
     };
     thread_local Buffer buf;
-    const size_t need = static_cast<size_t>(nb) * 9 * sizeof(__m256i);
+    const size_t need = static_cast<size_t>(nb) * 9 * sizeof(typename T::I);
     if (buf.bytes < need) {
-        ::operator delete (buf.p, std::align_val_t{32});
-        buf.p = ::operator new (need, std::align_val_t{32});
+        ::operator delete (buf.p, std::align_val_t{64});
+        buf.p = ::operator new (need, std::align_val_t{64});
         buf.bytes = need;
     }
-    auto* packed = static_cast<__m256i*>(buf.p);
-    auto* dws = reinterpret_cast<__m256*>(packed + static_cast<size_t>(nb) * 8);
-    const uint8_t* end = w8 + static_cast<size_t>(n_w) * w_stride;
-    for (int r0 = 0; r0 < n_w; r0 += 8) {
-        const int nw = std::min(8, n_w - r0);
-        const uint8_t* pf = w8 + static_cast<size_t>(r0 + 8) * w_stride;  // the next tile
-        const size_t pf_lines =
-            pf < end ? (std::min<size_t>(8 * w_stride, static_cast<size_t>(end - pf)) + 63) / 64
-                     : 0;
+    auto* packed = static_cast<typename T::I*>(buf.p);
+    auto* dws = reinterpret_cast<typename T::F*>(packed + static_cast<size_t>(nb) * 8);
+    for (int r0 = 0; r0 < n_w; r0 += R) {
+        size_t lines;
+        const uint8_t* pf = ahead(r0 + R, lines);
         for (int b = 0; b < nb; ++b) {
-            for (size_t l = pf_lines * b / nb; l < pf_lines * (b + 1) / nb; ++l)
-                _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
-            load_tile_block(w8 + static_cast<size_t>(r0) * w_stride, w_stride, nw, b,
-                            packed + 8 * b, dws[b]);
+            prefetch_part(pf, lines, b, nb);
+            T::load(w8, w_stride, r0, n_w, b, packed + 8 * b, dws[b]);
         }
-        by_act_groups<TilePacked>(a, n_act, out + r0, out_stride,
-                                  static_cast<const __m256i*>(packed),
-                                  static_cast<const __m256*>(dws), nb, nw);
+        by_act_groups<T, TilePacked>(a, n_act, out, out_stride,
+                                     static_cast<const typename T::I*>(packed),
+                                     static_cast<const typename T::F*>(dws), nb, r0, n_w);
     }
 }
 
