@@ -12,22 +12,11 @@
 namespace rs::kernels {
 
 const KernelTable kAvx512Table = {
-    Isa::Avx512,
-    avx512::dot_f32,
-    avx512::dot_f16,
-    avx512::dot_bf16,
-    avx512::dot_q4_0,
-    avx512::dot_q8_0,
-    avx512::dot_q4_k,
-    avx512::dot_q6_k,
-    avx512::gemm_q4_0,
-    avx512::dot_f16_row,
-    kScalarTable.quantize_q8_0,
-    kScalarTable.quantize_q8_k,
-    avx512::dot_f32_plain,
-    avx512::axpy,
-    avx512::f16_mad,
-    avx512::f16_scale,
+    Isa::Avx512,           avx512::dot_f32,     avx512::dot_f16,       avx512::dot_bf16,
+    avx512::dot_q4_0,      avx512::dot_q8_0,    avx512::dot_q4_k,      avx512::dot_q6_k,
+    avx512::gemm_q4_0,     avx512::dot_f16_row, avx512::quantize_q8_0, kScalarTable.quantize_q8_k,
+    avx512::dot_f32_plain, avx512::axpy,        avx512::f32_to_f16,    avx512::swiglu,
+    avx512::f16_mad,       avx512::f16_scale,   avx512::attn_f16,
 };
 
 }  // namespace rs::kernels

@@ -42,7 +42,8 @@ using GemmFn = void (*)(int n, const void* w, size_t w_stride, int n_w, const vo
                         size_t act_stride, int n_act, float* out, size_t out_stride);
 
 // Q8_0 activation rows: nb BlockQ8_0, then (at q8_act_sums_offset) nb int32
-// sums of each block's quants, then nb float scales (the f16 scale widened).
+// Q4_0 offsets (8 * the sum of each block's quants: Q4_0 kernels multiply the
+// unsigned nibbles and subtract it), then nb float scales (the f16 scale widened).
 inline size_t q8_act_sums_offset(int nb) {
     return (static_cast<size_t>(nb) * 34 + 3) & ~size_t{3};
 }
@@ -58,8 +59,21 @@ struct KernelTable {
     void (*axpy)(float a, const float* x, float* y, int n);         // y += a*x
     // F16 accumulators (flash-attention value sums kept in half precision,
     // rounded after every update as llama.cpp does): acc = f16(acc + s*v), acc = f16(acc*s).
+    void (*f32_to_f16)(const float* x, uint16_t* y, int n);  // round to nearest even
+    // SwiGLU: out[i] = silu(g[i]) * u[i], silu(x) = x / (1 + exp(-x)), with
+    // exp as llama.cpp's vector SiLU computes it (the ARM optimized-routines
+    // polynomial) on whole groups of 16 and the C library's expf on the rest.
+    void (*swiglu)(const float* g, const float* u, float* out, int n);
     void (*f16_mad)(uint16_t* acc, const uint16_t* v, float s, int n);
     void (*f16_scale)(uint16_t* acc, float s, int n);
+    // One query head over n positions of an F16 cache (k[p], v[p]: the head's
+    // hd halfs at position p; q: the queries, already rounded to F16 values), in
+    // llama.cpp's one-chunk flash-attention order: score = dot_f16_row * scale,
+    // online softmax with the value sum kept in F16 (rounded after every
+    // update), S = fma(S, ms, vs); out = acc / S.
+    // nq query heads sharing the K/V head: q and out hold nq * hd values.
+    void (*attn_f16)(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
+                     int n, int hd, float scale, float* out);
 };
 
 Isa best_isa();                           // what this CPU supports (RS_ISA env may lower it)

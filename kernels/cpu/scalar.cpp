@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "cpu/blocks.h"
 #include "cpu/fp16.h"
@@ -232,7 +233,7 @@ void quantize_q8_0(const float* x, void* vy, int n) {
         int s = 0;
         for (int j = 0; j < QK8_0; ++j) s += y[b].qs[j];
         ds[b] = h2f(y[b].d);
-        sums[b] = s;
+        sums[b] = 8 * s;
     }
 }
 
@@ -271,12 +272,66 @@ void axpy(float a, const float* x, float* y, int n) {
     for (int i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+// exp(x) by range reduction to 2^n * p(b), b = x - n ln2 (ln2 in two parts),
+// p a degree-5 polynomial: the ARM optimized-routines method, with the
+// coefficients llama.cpp's vector SiLU uses.
+float vexp(float x) {
+    const float z = std::fma(x, 0x1.715476p+0f, 0x1.8p23f);
+    const float n = z - 0x1.8p23f;
+    const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+    const float u = b * b;
+    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                                      std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                             u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+    return std::ldexp(j, static_cast<int>(n));
+}
+
+void swiglu(const float* g, const float* u, float* out, int n) {
+    const int nv = n / 16 * 16;
+    for (int i = 0; i < nv; ++i) out[i] = g[i] / (1.0f + vexp(0.0f - g[i])) * u[i];
+    for (int i = nv; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void f32_to_f16(const float* x, uint16_t* y, int n) {
+    for (int i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
 void f16_mad(uint16_t* acc, const uint16_t* v, float s, int n) {
     for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(std::fma(h2f(v[i]), s, h2f(acc[i])));
 }
 
 void f16_scale(uint16_t* acc, float s, int n) {
     for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
+}
+
+// Online-softmax attention over an F16 cache (KernelTable::attn_f16).
+void attn_f16_head(const float* q, const uint16_t* const* k, const uint16_t* const* v, int n,
+                   int hd, float scale, float* out) {
+    std::vector<uint16_t> acc(static_cast<size_t>(hd), 0);
+    float M = -INFINITY, S = 0.0f;
+    for (int p = 0; p < n; ++p) {
+        const float s = dot_f16_row(k[p], q, hd) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > M) {
+            const float Mold = M;
+            M = s;
+            ms = std::exp(Mold - M);
+            f16_scale(acc.data(), ms, hd);
+        } else {
+            vs = std::exp(s - M);
+        }
+        f16_mad(acc.data(), v[p], vs, hd);
+        S = std::fma(S, ms, vs);
+    }
+    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+    for (int i = 0; i < hd; ++i) out[i] = h2f(acc[static_cast<size_t>(i)]) * inv;
+}
+
+void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v, int n,
+              int hd, float scale, float* out) {
+    for (int h = 0; h < nq; ++h)
+        attn_f16_head(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
+                      out + static_cast<size_t>(h) * hd);
 }
 
 }  // namespace
@@ -438,9 +493,9 @@ bool dequantize_row(uint32_t type, const void* src, float* y, int64_t n) {
 }
 
 const KernelTable kScalarTable = {
-    Isa::Scalar, dot_f32,  dot_f16,   dot_bf16,    dot_q4_0,      dot_q8_0,
-    dot_q4_k,    dot_q6_k, gemm_q4_0, dot_f16_row, quantize_q8_0, quantize_q8_k,
-    dot_f32_1,   axpy,     f16_mad,   f16_scale,
+    Isa::Scalar, dot_f32,   dot_f16,     dot_bf16,      dot_q4_0,      dot_q8_0,  dot_q4_k,
+    dot_q6_k,    gemm_q4_0, dot_f16_row, quantize_q8_0, quantize_q8_k, dot_f32_1, axpy,
+    f32_to_f16,  swiglu,    f16_mad,     f16_scale,     attn_f16,
 };
 
 }  // namespace rs::kernels

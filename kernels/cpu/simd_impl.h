@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <vector>
@@ -110,6 +111,44 @@ struct DotQ8_0 {
     }
 };
 
+// Activation rows to Q8_0 (the scalar quantize_q8_0's arithmetic: scale
+// 127/amax, round half to even), with the per-block Q4_0 offsets and scales.
+inline void quantize_q8_0(const float* x, void* vy, int n) {
+    const int nb = n / 32;
+    auto* y = static_cast<BlockQ8_0*>(vy);
+    auto* sums = reinterpret_cast<int32_t*>(static_cast<uint8_t*>(vy) + q8_act_sums_offset(nb));
+    auto* ds = reinterpret_cast<float*>(sums + nb);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int b = 0; b < nb; ++b) {
+        const float* xb = x + static_cast<size_t>(b) * 32;
+        __m256 v[4];
+        __m256 mx = _mm256_setzero_ps();
+        for (int i = 0; i < 4; ++i) {
+            v[i] = _mm256_loadu_ps(xb + 8 * i);
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[i]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        y[b].d = fp32_to_fp16(amax / 127.f);
+        const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+        __m256i q[4];
+        for (int i = 0; i < 4; ++i)
+            q[i] = _mm256_cvtps_epi32(_mm256_round_ps(
+                _mm256_mul_ps(v[i], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        const __m256i sum32 =
+            _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        // int32 -> int8 in order: packs interleave 128-bit lanes, a permute restores it
+        __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), p8);
+        sums[b] = 8 * hsum_i32(sum32);
+        ds[b] = h2f(y[b].d);
+    }
+}
+
 // ---- Q4_0 weights against Q8_0 activations (see GemmFn) ----
 //
 // Lanes are weight rows: a tile of 8 rows is transposed so that one vector
@@ -157,7 +196,7 @@ inline void load_tile8_block(const uint8_t* w, size_t w_stride, int row0, int n_
 
 struct Q8ActRow {
     const BlockQ8_0* q;
-    const int32_t* sum;
+    const int32_t* off;  // 8 * sum of the block's quants
     const float* d;
 };
 
@@ -217,16 +256,43 @@ struct Tile16 {
     static constexpr int kRows = 16;
     using I = __m512i;
     using F = __m512;
+    // Register r holds rows r and r + 8 (nibbles unpacked), so one 8x8 dword
+    // transpose on both 256-bit halves at once yields chunk c = [rows 0-7 | rows 8-15].
     static void load(const uint8_t* w, size_t w_stride, int row0, int n_w, int b, I chunk[8],
                      F& dw) {
-        __m256i lo[8], hi[8];
-        __m256 dlo, dhi;
-        load_tile8_block(w, w_stride, row0, n_w, b, lo, dlo);
-        load_tile8_block(w, w_stride, row0 + 8, n_w, b, hi, dhi);
-        for (int c = 0; c < 8; ++c)
-            chunk[c] =
-                _mm512_inserti64x4(_mm512_inserti64x4(_mm512_setzero_si512(), lo[c], 0), hi[c], 1);
-        dw = _mm512_insertf32x8(_mm512_insertf32x8(_mm512_setzero_ps(), dlo, 0), dhi, 1);
+        const uint8_t* row[16];
+        for (int r = 0; r < 16; ++r)
+            row[r] = w + static_cast<size_t>(std::min(row0 + r, n_w - 1)) * w_stride +
+                     static_cast<size_t>(b) * sizeof(BlockQ4_0);
+        const __m512i lo4 = _mm512_set1_epi8(0xF);
+        __m512i v[8];
+        for (int r = 0; r < 8; ++r) {
+            const __m128i qa = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[r] + 2));
+            const __m128i qb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[r + 8] + 2));
+            const __m512i x = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(qa), 0xFF00, qb);
+            v[r] = _mm512_and_si512(_mm512_mask_blend_epi64(0xCC, x, _mm512_srli_epi16(x, 4)), lo4);
+        }
+        __m512i t[8], u[8];
+        for (int p = 0; p < 4; ++p) {
+            t[2 * p] = _mm512_unpacklo_epi32(v[2 * p], v[2 * p + 1]);
+            t[2 * p + 1] = _mm512_unpackhi_epi32(v[2 * p], v[2 * p + 1]);
+        }
+        for (int h = 0; h < 2; ++h) {
+            const __m512i* th = t + 4 * h;
+            u[4 * h + 0] = _mm512_unpacklo_epi64(th[0], th[2]);
+            u[4 * h + 1] = _mm512_unpackhi_epi64(th[0], th[2]);
+            u[4 * h + 2] = _mm512_unpacklo_epi64(th[1], th[3]);
+            u[4 * h + 3] = _mm512_unpackhi_epi64(th[1], th[3]);
+        }
+        const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+        const __m512i hi_idx = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+        for (int c = 0; c < 4; ++c) {
+            chunk[c] = _mm512_permutex2var_epi64(u[c], lo_idx, u[4 + c]);
+            chunk[c + 4] = _mm512_permutex2var_epi64(u[c], hi_idx, u[4 + c]);
+        }
+        alignas(32) uint16_t d16[16];
+        for (int r = 0; r < 16; ++r) std::memcpy(&d16[r], row[r], 2);
+        dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16)));
     }
     static I zero() { return _mm512_setzero_si512(); }
     static F fzero() { return _mm512_setzero_ps(); }
@@ -257,7 +323,7 @@ inline void tile_block(const typename T::I chunk[8], typename T::F dw, const Q8A
     for (int c = 0; c < 8; ++c)
         for (int j = 0; j < NA; ++j) is[j] = T::dot(is[j], chunk[c], load4(a[j].q[b].qs + 4 * c));
     for (int j = 0; j < NA; ++j)
-        acc[j] = T::fma(T::finish(is[j], 8 * a[j].sum[b]), dw, a[j].d[b], acc[j]);
+        acc[j] = T::fma(T::finish(is[j], a[j].off[b]), dw, a[j].d[b], acc[j]);
 }
 
 // Spread prefetches of `lines` cache lines from pf over nb blocks: the tile
@@ -304,32 +370,39 @@ struct TilePacked {
     }
 };
 
+// One group of na <= kGemmGroup activation rows.
+template <class T, template <class, int> class Run, typename... A>
+inline void run_group(const Q8ActRow* a, int na, float* out, size_t out_stride, A... args) {
+    switch (na) {
+#if RS_VNNI
+        case 6:
+            return Run<T, 6>::go(a, out, out_stride, args...);
+        case 5:
+            return Run<T, 5>::go(a, out, out_stride, args...);
+#endif
+        case 4:
+            return Run<T, 4>::go(a, out, out_stride, args...);
+        case 3:
+            return Run<T, 3>::go(a, out, out_stride, args...);
+        case 2:
+            return Run<T, 2>::go(a, out, out_stride, args...);
+        case 1:
+            return Run<T, 1>::go(a, out, out_stride, args...);
+        default:
+            return;
+    }
+}
+
+// Activation rows in groups of at most kGemmGroup, as even as possible (8
+// rows run as 4 + 4, not 6 + 2: a small group pays the weight loads alone).
 template <class T, template <class, int> class Run, typename... A>
 inline void by_act_groups(const Q8ActRow* a, int n_act, float* out, size_t out_stride, A... args) {
-    int j = 0;
-    auto at = [&](int k) { return out + static_cast<size_t>(k) * out_stride; };
-    for (; j + kGemmGroup <= n_act; j += kGemmGroup)
-        Run<T, kGemmGroup>::go(a + j, at(j), out_stride, args...);
-    switch (n_act - j) {
-#if RS_VNNI
-        case 5:
-            Run<T, 5>::go(a + j, at(j), out_stride, args...);
-            break;
-        case 4:
-            Run<T, 4>::go(a + j, at(j), out_stride, args...);
-            break;
-#endif
-        case 3:
-            Run<T, 3>::go(a + j, at(j), out_stride, args...);
-            break;
-        case 2:
-            Run<T, 2>::go(a + j, at(j), out_stride, args...);
-            break;
-        case 1:
-            Run<T, 1>::go(a + j, at(j), out_stride, args...);
-            break;
-        default:
-            break;
+    const int groups = (n_act + kGemmGroup - 1) / kGemmGroup;
+    for (int g = 0, j = 0; g < groups; ++g) {
+        const int na = n_act / groups + (g < n_act % groups ? 1 : 0);
+        run_group<T, Run>(a + j, na, out + static_cast<size_t>(j) * out_stride, out_stride,
+                          args...);
+        j += na;
     }
 }
 
@@ -613,6 +686,55 @@ inline void axpy(float a, const float* x, float* y, int n) {
     for (; i < n; ++i) y[i] += a * x[i];
 }
 
+// The scalar vexp on 8 lanes (see scalar.cpp): the same operations in the
+// same order; 2^n applied exactly in the normal range (outside it the
+// result is 0, a denormal or inf, and 1 + e rounds the same either way).
+inline __m256 vexp8(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(
+            _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+            _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    // 2^n in two exact steps: n1 = clamp(n, -126, 127), n2 = n - n1
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i n1 =
+        _mm256_max_epi32(_mm256_min_epi32(ni, _mm256_set1_epi32(127)), _mm256_set1_epi32(-126));
+    const __m256i n2 =
+        _mm256_max_epi32(_mm256_min_epi32(_mm256_sub_epi32(ni, n1), _mm256_set1_epi32(127)),
+                         _mm256_set1_epi32(-126));
+    auto pow2 = [](__m256i e) {
+        return _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+    };
+    return _mm256_mul_ps(_mm256_mul_ps(j, pow2(n1)), pow2(n2));
+}
+
+inline void swiglu(const float* g, const float* u, float* out, int n) {
+    const int nv = n / 16 * 16;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int i = 0; i < nv; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = vexp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)),
+                                                _mm256_loadu_ps(u + i)));
+    }
+    for (int i = nv; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+inline void f32_to_f16(const float* x, uint16_t* y, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
 inline void f16_mad(uint16_t* acc, const uint16_t* v, float s, int n) {
     const __m256 vs = _mm256_set1_ps(s);
     int i = 0;
@@ -634,6 +756,147 @@ inline void f16_scale(uint16_t* acc, float s, int n) {
                          _mm256_cvtps_ph(_mm256_mul_ps(a, vs), _MM_FROUND_TO_NEAREST_INT));
     }
     for (; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
+}
+
+// Attention over an F16 cache (KernelTable::attn_f16): the scalar loop's
+// arithmetic, element for element. With AVX-512 and a head size of 64, 128 or
+// 256 the query, the F16 value sum (held as the F32 values of its halves) and
+// each position's K and V stay in 512-bit registers.
+inline void attn_f16_loop(const float* q, const uint16_t* const* k, const uint16_t* const* v, int n,
+                          int hd, float scale, float* out) {
+    std::vector<uint16_t> acc(static_cast<size_t>(hd), 0);
+    float M = -INFINITY, S = 0.0f;
+    for (int p = 0; p < n; ++p) {
+        const float s = dot_f16_row(k[p], q, hd) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > M) {
+            const float Mold = M;
+            M = s;
+            ms = std::exp(Mold - M);
+            f16_scale(acc.data(), ms, hd);
+        } else {
+            vs = std::exp(s - M);
+        }
+        f16_mad(acc.data(), v[p], vs, hd);
+        S = std::fma(S, ms, vs);
+    }
+    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+    for (int i = 0; i < hd; ++i) out[i] = h2f(acc[static_cast<size_t>(i)]) * inv;
+}
+
+#if RS_VNNI
+// Positions are taken in chunks: first the chunk's scores (vector work), then
+// the online-softmax bookkeeping with its expf calls (scalar; a call would
+// otherwise spill every vector register at each position), then the value
+// updates. H heads of a group go together: each position's K and V are
+// converted once, and their value sums are independent chains that hide each
+// other's latency. The order of every operation on M, S and each sum is the
+// scalar loop's.
+template <int NV, int H>  // NV = hd / 16 vectors, H query heads
+void attn_f16_zmm(const float* q, const uint16_t* const* k, const uint16_t* const* v, int n,
+                  float scale, float* out) {
+    constexpr int hd = 16 * NV;
+    __m512 qv[H][NV], acc[H][NV];
+    for (int h = 0; h < H; ++h)
+        for (int i = 0; i < NV; ++i) {
+            qv[h][i] = _mm512_loadu_ps(q + h * hd + 16 * i);
+            acc[h][i] = _mm512_setzero_ps();
+        }
+    auto half = [](const uint16_t* p) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    };
+    auto round16 = [](__m512 x) {
+        return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+    };
+    constexpr int kChunk = 32;
+    float sc[H][kChunk], ms[H][kChunk], vs[H][kChunk];
+    float M[H], S[H];
+    for (int h = 0; h < H; ++h) {
+        M[h] = -INFINITY;
+        S[h] = 0.0f;
+    }
+    for (int p0 = 0; p0 < n; p0 += kChunk) {
+        const int m = std::min(kChunk, n - p0);
+        for (int i = 0; i < m; ++i) {  // dot_vec_order: four 16-lane sums, folded, reduced
+            const uint16_t* kp = k[p0 + i];
+            __m512 kv[NV];
+            for (int j = 0; j < NV; ++j) kv[j] = half(kp + 16 * j);
+            for (int h = 0; h < H; ++h) {
+                __m512 s4[4];
+                for (int a = 0; a < 4; ++a) s4[a] = _mm512_mul_ps(kv[a], qv[h][a]);
+                for (int st = 1; st < NV / 4; ++st)
+                    for (int a = 0; a < 4; ++a)
+                        s4[a] = _mm512_fmadd_ps(kv[4 * st + a], qv[h][4 * st + a], s4[a]);
+                s4[0] = _mm512_add_ps(s4[0], s4[2]);
+                s4[1] = _mm512_add_ps(s4[1], s4[3]);
+                sc[h][i] = _mm512_reduce_add_ps(_mm512_add_ps(s4[0], s4[1])) * scale;
+            }
+        }
+        for (int h = 0; h < H; ++h)
+            for (int i = 0; i < m; ++i) {
+                ms[h][i] = 1.0f;
+                vs[h][i] = 1.0f;
+                if (sc[h][i] > M[h]) {
+                    const float Mold = M[h];
+                    M[h] = sc[h][i];
+                    ms[h][i] = std::exp(Mold - M[h]);
+                    sc[h][i] = 1.0f;  // marks a rescale
+                } else {
+                    vs[h][i] = std::exp(sc[h][i] - M[h]);
+                    sc[h][i] = 0.0f;
+                }
+                S[h] = std::fma(S[h], ms[h][i], vs[h][i]);
+            }
+        for (int i = 0; i < m; ++i) {
+            const uint16_t* vp = v[p0 + i];
+            __m512 vv[NV];
+            for (int j = 0; j < NV; ++j) vv[j] = half(vp + 16 * j);
+            for (int h = 0; h < H; ++h) {
+                if (sc[h][i] != 0.0f) {
+                    const __m512 f = _mm512_set1_ps(ms[h][i]);
+                    for (int j = 0; j < NV; ++j) acc[h][j] = round16(_mm512_mul_ps(acc[h][j], f));
+                }
+                const __m512 w = _mm512_set1_ps(vs[h][i]);
+                for (int j = 0; j < NV; ++j)
+                    acc[h][j] = round16(_mm512_fmadd_ps(vv[j], w, acc[h][j]));
+            }
+        }
+    }
+    for (int h = 0; h < H; ++h) {
+        const __m512 inv = _mm512_set1_ps(S[h] == 0.0f ? 0.0f : 1.0f / S[h]);
+        for (int i = 0; i < NV; ++i)
+            _mm512_storeu_ps(out + h * hd + 16 * i, _mm512_mul_ps(acc[h][i], inv));
+    }
+}
+
+template <int NV>
+void attn_f16_zmm_heads(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
+                        int n, float scale, float* out) {
+    constexpr int hd = 16 * NV;
+    int h = 0;
+    if constexpr (NV <= 4)
+        for (; h + 2 <= nq; h += 2) attn_f16_zmm<NV, 2>(q + h * hd, k, v, n, scale, out + h * hd);
+    for (; h < nq; ++h) attn_f16_zmm<NV, 1>(q + h * hd, k, v, n, scale, out + h * hd);
+}
+#endif
+
+inline void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
+                     int n, int hd, float scale, float* out) {
+#if RS_VNNI
+    switch (hd) {
+        case 64:
+            return attn_f16_zmm_heads<4>(q, nq, k, v, n, scale, out);
+        case 128:
+            return attn_f16_zmm_heads<8>(q, nq, k, v, n, scale, out);
+        case 256:
+            return attn_f16_zmm_heads<16>(q, nq, k, v, n, scale, out);
+        default:
+            break;
+    }
+#endif
+    for (int h = 0; h < nq; ++h)
+        attn_f16_loop(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
+                      out + static_cast<size_t>(h) * hd);
 }
 
 }  // namespace rs::kernels::RS_SIMD_NS

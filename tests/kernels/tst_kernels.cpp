@@ -2,6 +2,7 @@
 // ISA this CPU can run; plus dequantize/quantize consistency.
 #include <QtTest>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "cpu/blocks.h"
@@ -159,6 +160,60 @@ class TestKernels : public QObject {
         simd->axpy(0.5f, x.data(), y2.data(), 1000);
         for (int i = 0; i < 1000; ++i)
             QVERIFY(std::fabs(y1[static_cast<size_t>(i)] - y2[static_cast<size_t>(i)]) < 1e-5f);
+    }
+
+    // SwiGLU: SIMD equals scalar bit for bit, including the C-library tail
+    // (n not a multiple of 16) and inputs far out in both directions; and
+    // silu stays within a few ulp of x / (1 + exp(-x)) computed in double.
+    void swigluMatchesScalar() {
+        const int n = 1000 + 7;
+        auto g = randn(static_cast<size_t>(n), 21, 6.0f), u = randn(static_cast<size_t>(n), 22);
+        g[0] = 95.0f;
+        g[1] = -95.0f;
+        g[2] = 0.0f;
+        g[3] = -0.0f;
+        g[4] = 200.0f;
+        g[5] = -200.0f;
+        std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+        kScalarTable.swiglu(g.data(), u.data(), want.data(), n);
+        for (int i = 0; i < n; ++i) {
+            const double x = g[static_cast<size_t>(i)];
+            const double ref = x / (1.0 + std::exp(-x)) * u[static_cast<size_t>(i)];
+            QVERIFY2(std::fabs(want[static_cast<size_t>(i)] - ref) <=
+                         1e-6 * (std::fabs(ref) + 1e-30) + 1e-37,
+                     qPrintable(QString("silu(%1)").arg(x)));
+        }
+        for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+            const KernelTable* k = kernels_for(isa);
+            if (!k) continue;
+            k->swiglu(g.data(), u.data(), got.data(), n);
+            for (int i = 0; i < n; ++i)
+                QCOMPARE(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)]);
+        }
+    }
+
+    // The SIMD activation quantizers write the scalar one's bytes (quants,
+    // sums, scales), including all-zero blocks and values on rounding ties.
+    void quantizeQ8_0MatchesScalar() {
+        const int n = 4096;
+        auto x = randn(static_cast<size_t>(n), 5);
+        for (int i = 0; i < 32; ++i) x[static_cast<size_t>(i)] = 0.0f;  // an all-zero block
+        for (int i = 32; i < 64; ++i)  // amax 127: x * 127/amax = x exactly, ties at k + 0.5
+            x[static_cast<size_t>(i)] = i == 32 ? 127.0f : static_cast<float>(i - 48) + 0.5f;
+        const size_t bytes = act_row_bytes(ActFormat::Q8_0, n);
+        std::vector<uint8_t> want(bytes), got(bytes);
+        kScalarTable.quantize_q8_0(x.data(), want.data(), n);
+        for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+            const KernelTable* k = kernels_for(isa);
+            if (!k) continue;
+            std::fill(got.begin(), got.end(), uint8_t{0xAA});
+            k->quantize_q8_0(x.data(), got.data(), n);
+            // the padding between the blocks and the sums is not part of the format
+            const size_t blocks = static_cast<size_t>(n / 32) * sizeof(BlockQ8_0);
+            const size_t sums = q8_act_sums_offset(n / 32);
+            QVERIFY(std::memcmp(got.data(), want.data(), blocks) == 0);
+            QVERIFY(std::memcmp(got.data() + sums, want.data() + sums, bytes - sums) == 0);
+        }
     }
 
     // Q4_0 matrix product: every tile shape (1..19 weight rows, so partial

@@ -207,6 +207,44 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
     const int kvd = cfg_.kv_dim(), bt = kv.block_tokens();
     const bool f16 = kv.type() == KvType::F16;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    if (f16) {
+        // One task per (row, KV head): the position pointers are built once
+        // and shared by the query heads of the group.
+        const int nkv = cfg_.n_kv_heads;
+        pool_.run(
+            static_cast<int64_t>(rows.size()) * nkv,
+            [&](int64_t b, int64_t e, int) {
+                thread_local std::vector<const uint16_t*> kp, vp;
+                thread_local std::vector<float> qh;
+                thread_local std::vector<uint16_t> q16;
+                qh.resize(static_cast<size_t>(group) * hd);
+                q16.resize(static_cast<size_t>(group) * hd);
+                for (int64_t idx = b; idx < e; ++idx) {
+                    const int r = static_cast<int>(idx / nkv), g = static_cast<int>(idx % nkv);
+                    const BatchRow& row = rows[static_cast<size_t>(r)];
+                    const int n_pos = row.pos + 1;
+                    const int* table = kv.block_table(row.seq);
+                    kp.resize(static_cast<size_t>(n_pos));
+                    vp.resize(static_cast<size_t>(n_pos));
+                    for (int p = 0; p < n_pos; ++p) {
+                        const size_t off =
+                            (static_cast<size_t>(p % bt) * kvd + static_cast<size_t>(g) * hd) * 2;
+                        kp[static_cast<size_t>(p)] = reinterpret_cast<const uint16_t*>(
+                            kv.k_block(layer, table[p / bt]) + off);
+                        vp[static_cast<size_t>(p)] = reinterpret_cast<const uint16_t*>(
+                            kv.v_block(layer, table[p / bt]) + off);
+                    }
+                    // The group's queries, rounded to F16 as llama.cpp's kernel does.
+                    const size_t first = (static_cast<size_t>(r) * nh + g * group) * hd;
+                    k_.f32_to_f16(q_.data() + first, q16.data(), group * hd);
+                    for (size_t i = 0; i < q16.size(); ++i) qh[i] = K::fp16_lookup(q16[i]);
+                    k_.attn_f16(qh.data(), group, kp.data(), vp.data(), n_pos, hd, scale,
+                                att_.data() + first);
+                }
+            },
+            std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(cap_pos_) * hd)));
+        return;
+    }
     const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
     const int64_t n = static_cast<int64_t>(rows.size()) * nh;
     auto round16 = [](float x) { return K::fp16_lookup(K::fp32_to_fp16(x)); };
@@ -314,12 +352,8 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
             void* kd = kv.k_at(l, row.seq, row.pos);
             void* vd = kv.v_at(l, row.seq, row.pos);
             if (kv.type() == KvType::F16) {
-                auto* kh = static_cast<uint16_t*>(kd);
-                auto* vh = static_cast<uint16_t*>(vd);
-                for (int i = 0; i < KVd; ++i) {
-                    kh[i] = K::fp32_to_fp16(ks[i]);
-                    vh[i] = K::fp32_to_fp16(vs[i]);
-                }
+                k_.f32_to_f16(ks, static_cast<uint16_t*>(kd), KVd);
+                k_.f32_to_f16(vs, static_cast<uint16_t*>(vd), KVd);
             } else {
                 std::memcpy(kd, ks, static_cast<size_t>(KVd) * 4);
                 std::memcpy(vd, vs, static_cast<size_t>(KVd) * 4);
@@ -332,10 +366,15 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
         rmsnorm(x_.data(), L.ffn_norm, h_.data(), R, D);
         matmul(L.ffn_gate, h_.data(), R, g_.data());
         matmul(L.ffn_up, h_.data(), R, u_.data());
-        for (size_t i = 0; i < static_cast<size_t>(R) * F; ++i) {
-            float gv = g_[i];
-            g_[i] = gv / (1.0f + std::exp(-gv)) * u_[i];
-        }
+        pool_.run(
+            R,
+            [&](int64_t b, int64_t e, int) {
+                for (int64_t r = b; r < e; ++r) {
+                    float* gr = g_.data() + static_cast<size_t>(r) * F;
+                    k_.swiglu(gr, u_.data() + static_cast<size_t>(r) * F, gr, F);
+                }
+            },
+            std::max<int64_t>(1, 8192 / F));
         matmul(L.ffn_down, g_.data(), R, h_.data());
         for (size_t i = 0; i < static_cast<size_t>(R) * D; ++i) x_[i] += h_[i];
         if (taps) copy_taps(*taps, l, rows);
