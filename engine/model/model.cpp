@@ -1,5 +1,14 @@
 #include "reasonscope/model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <thread>
+
 #include "cpu/kernels.h"
 #include "reasonscope/error.h"
 
@@ -131,7 +140,50 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
         c.qk_norm = c.qk_norm || L.q_norm;
         m->layers.push_back(L);
     }
+    const char* repack = std::getenv("RS_REPACK");
+    if (!repack || std::string(repack) != "0") m->repack();
     return m;
+}
+
+void Model::repack() {
+    std::vector<Weight*> ws;
+    auto add = [&](Weight& w) {
+        if (w && w.type == kernels::W_Q4_0 && w.rows > 1) ws.push_back(&w);
+    };
+    add(tok_embd);
+    if (!cfg_.tied_output) add(output);
+    for (auto& L : layers)
+        for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) add(*w);
+    if (ws.empty()) return;
+    std::vector<uint8_t*> bufs(ws.size());
+    for (size_t i = 0; i < ws.size(); ++i) {
+        const size_t bytes = kernels::q4_0_packed_bytes(ws[i]->rows, static_cast<int>(ws[i]->cols));
+        bufs[i] = static_cast<uint8_t*>(::operator new (bytes, std::align_val_t{64}));
+        packed_.emplace_back(bufs[i],
+                             [](uint8_t* p) { ::operator delete (p, std::align_val_t{64}); });
+    }
+    // Pack on all cores; then release the file's pages of the packed tensors
+    // (they stay readable: a later access faults them back in from the file).
+    const unsigned nt = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 8u));
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < nt; ++t)
+        pool.emplace_back([&] {
+            for (size_t i; (i = next.fetch_add(1)) < ws.size();) {
+                const Weight& w = *ws[i];
+                kernels::pack_q4_0(w.data, w.row_bytes, w.rows, static_cast<int>(w.cols), bufs[i]);
+                const long page = sysconf(_SC_PAGESIZE);
+                auto lo = (reinterpret_cast<uintptr_t>(w.data) + page - 1) &
+                          ~static_cast<uintptr_t>(page - 1);
+                auto hi = (reinterpret_cast<uintptr_t>(w.data) +
+                           w.row_bytes * static_cast<size_t>(w.rows)) &
+                          ~static_cast<uintptr_t>(page - 1);
+                if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+            }
+        });
+    for (auto& th : pool) th.join();
+    for (size_t i = 0; i < ws.size(); ++i) ws[i]->packed = bufs[i];
+    if (cfg_.tied_output) output.packed = tok_embd.packed;
 }
 
 uint64_t Model::weight_bytes() const {

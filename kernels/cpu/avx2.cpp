@@ -6,11 +6,26 @@
 namespace rs::kernels {
 
 const KernelTable kAvx2Table = {
-    Isa::Avx2,           avx2::dot_f32,     avx2::dot_f16,       avx2::dot_bf16,
-    avx2::dot_q4_0,      avx2::dot_q8_0,    avx2::dot_q4_k,      avx2::dot_q6_k,
-    avx2::gemm_q4_0,     avx2::dot_f16_row, avx2::quantize_q8_0, kScalarTable.quantize_q8_k,
-    avx2::dot_f32_plain, avx2::axpy,        avx2::f32_to_f16,    avx2::swiglu,
-    avx2::f16_mad,       avx2::f16_scale,   avx2::attn_f16,
+    .isa = Isa::Avx2,
+    .dot_f32 = avx2::dot_f32,
+    .dot_f16 = avx2::dot_f16,
+    .dot_bf16 = avx2::dot_bf16,
+    .dot_q4_0 = avx2::dot_q4_0,
+    .dot_q8_0 = avx2::dot_q8_0,
+    .dot_q4_k = avx2::dot_q4_k,
+    .dot_q6_k = avx2::dot_q6_k,
+    .gemm_q4_0 = avx2::gemm_q4_0,
+    .gemm_q4_0_packed = avx2::gemm_q4_0_packed,
+    .dot_f16_row = avx2::dot_f16_row,
+    .quantize_q8_0 = avx2::quantize_q8_0,
+    .quantize_q8_k = kScalarTable.quantize_q8_k,
+    .dot_f32_plain = avx2::dot_f32_plain,
+    .axpy = avx2::axpy,
+    .f32_to_f16 = avx2::f32_to_f16,
+    .swiglu = avx2::swiglu,
+    .f16_mad = avx2::f16_mad,
+    .f16_scale = avx2::f16_scale,
+    .attn_f16 = avx2::attn_f16,
 };
 
 }  // namespace rs::kernels

@@ -12,11 +12,26 @@
 namespace rs::kernels {
 
 const KernelTable kAvx512Table = {
-    Isa::Avx512,           avx512::dot_f32,     avx512::dot_f16,       avx512::dot_bf16,
-    avx512::dot_q4_0,      avx512::dot_q8_0,    avx512::dot_q4_k,      avx512::dot_q6_k,
-    avx512::gemm_q4_0,     avx512::dot_f16_row, avx512::quantize_q8_0, kScalarTable.quantize_q8_k,
-    avx512::dot_f32_plain, avx512::axpy,        avx512::f32_to_f16,    avx512::swiglu,
-    avx512::f16_mad,       avx512::f16_scale,   avx512::attn_f16,
+    .isa = Isa::Avx512,
+    .dot_f32 = avx512::dot_f32,
+    .dot_f16 = avx512::dot_f16,
+    .dot_bf16 = avx512::dot_bf16,
+    .dot_q4_0 = avx512::dot_q4_0,
+    .dot_q8_0 = avx512::dot_q8_0,
+    .dot_q4_k = avx512::dot_q4_k,
+    .dot_q6_k = avx512::dot_q6_k,
+    .gemm_q4_0 = avx512::gemm_q4_0,
+    .gemm_q4_0_packed = avx512::gemm_q4_0_packed,
+    .dot_f16_row = avx512::dot_f16_row,
+    .quantize_q8_0 = avx512::quantize_q8_0,
+    .quantize_q8_k = kScalarTable.quantize_q8_k,
+    .dot_f32_plain = avx512::dot_f32_plain,
+    .axpy = avx512::axpy,
+    .f32_to_f16 = avx512::f32_to_f16,
+    .swiglu = avx512::swiglu,
+    .f16_mad = avx512::f16_mad,
+    .f16_scale = avx512::f16_scale,
+    .attn_f16 = avx512::attn_f16,
 };
 
 }  // namespace rs::kernels

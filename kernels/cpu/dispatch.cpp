@@ -1,5 +1,6 @@
 #include <cpuid.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -110,6 +111,42 @@ bool act_format_for(uint32_t type, ActFormat& fmt) {
             return true;
         default:
             return false;
+    }
+}
+
+size_t q4_0_packed_bytes(int64_t rows, int n) {
+    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK4_0) *
+           (kQ4Tile * sizeof(BlockQ4_0));
+}
+
+void pack_q4_0(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
+    const int nb = n / QK4_0;
+    auto* out = static_cast<uint8_t*>(packed);
+    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
+    for (int64_t t = 0; t < tiles; ++t)
+        for (int b = 0; b < nb; ++b) {
+            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ4_0));
+            for (int r = 0; r < kQ4Tile; ++r) {
+                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
+                const auto& x = reinterpret_cast<const BlockQ4_0*>(
+                    static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
+                for (int c = 0; c < 4; ++c) std::memcpy(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
+                std::memcpy(o + 256 + 2 * r, &x.d, 2);
+            }
+        }
+}
+
+void dequantize_q4_0_packed_row(const void* packed, int n, int64_t row, float* out) {
+    const int nb = n / QK4_0;
+    const int64_t t = row / kQ4Tile;
+    const int r = static_cast<int>(row % kQ4Tile);
+    for (int b = 0; b < nb; ++b) {
+        const auto* p = static_cast<const uint8_t*>(packed) +
+                        (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ4_0));
+        BlockQ4_0 x;
+        for (int c = 0; c < 4; ++c) std::memcpy(x.qs + 4 * c, p + 64 * c + 4 * r, 4);
+        std::memcpy(&x.d, p + 256 + 2 * r, 2);
+        dequantize_row(W_Q4_0, &x, out + static_cast<size_t>(b) * QK4_0, QK4_0);
     }
 }
 

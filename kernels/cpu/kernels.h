@@ -41,6 +41,19 @@ using DotFn = void (*)(int n, const void* w_row, const void* act, size_t act_str
 using GemmFn = void (*)(int n, const void* w, size_t w_stride, int n_w, const void* act,
                         size_t act_stride, int n_act, float* out, size_t out_stride);
 
+// Q4_0 matrices repacked for the matrix product: tiles of 16 rows; per tile
+// and block of 32, 4 groups of 64 bytes (group c: quant bytes 4c..4c+3 of rows
+// 0..15, i.e. nibbles 4c..4c+3 in the low halves and 16+4c.. in the high),
+// then the 16 rows' f16 scales: 288 bytes, as in the original. Rows past the
+// last repeat it. Same arithmetic as GemmFn, so the same results to the bit.
+constexpr int kQ4Tile = 16;
+size_t q4_0_packed_bytes(int64_t rows, int n);
+void pack_q4_0(const void* w, size_t w_stride, int64_t rows, int n, void* packed);
+void dequantize_q4_0_packed_row(const void* packed, int n, int64_t row, float* out);
+// Rows tile0 * 16 .. + n_w of a packed matrix; out[j * out_stride + r] for r < n_w.
+using GemmPackedFn = void (*)(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                              size_t act_stride, int n_act, float* out, size_t out_stride);
+
 // Q8_0 activation rows: nb BlockQ8_0, then (at q8_act_sums_offset) nb int32
 // Q4_0 offsets (8 * the sum of each block's quants: Q4_0 kernels multiply the
 // unsigned nibbles and subtract it), then nb float scales (the f16 scale widened).
@@ -52,6 +65,7 @@ struct KernelTable {
     Isa isa;
     DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_k, dot_q6_k;
     GemmFn gemm_q4_0;
+    GemmPackedFn gemm_q4_0_packed;
     float (*dot_f16_row)(const uint16_t* w, const float* y, int n);  // attention scores, F16 cache
     void (*quantize_q8_0)(const float* x, void* y, int n);
     void (*quantize_q8_k)(const float* x, void* y, int n);

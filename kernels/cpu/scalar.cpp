@@ -122,6 +122,25 @@ void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, f
     gemm_q4_0(n, w, 0, 1, act, stride, n_act, out, 1);
 }
 
+// The packed layout, row by row: unpack each row's blocks and run gemm_q4_0.
+void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                      size_t act_stride, int n_act, float* out, size_t out_stride) {
+    const int nb = n / QK4_0;
+    std::vector<BlockQ4_0> row(static_cast<size_t>(nb));
+    for (int r = 0; r < n_w; ++r) {
+        const int64_t t = tile0 + r / kQ4Tile;
+        const int lane = r % kQ4Tile;
+        for (int b = 0; b < nb; ++b) {
+            const auto* p = static_cast<const uint8_t*>(packed) +
+                            (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ4_0));
+            for (int c = 0; c < 4; ++c)
+                std::memcpy(row[static_cast<size_t>(b)].qs + 4 * c, p + 64 * c + 4 * lane, 4);
+            std::memcpy(&row[static_cast<size_t>(b)].d, p + 256 + 2 * lane, 2);
+        }
+        gemm_q4_0(n, row.data(), 0, 1, act, act_stride, n_act, out + r, out_stride);
+    }
+}
+
 // Q8_0 in llama.cpp's vec_dot order: 8 lanes of 4 products per block,
 // lane = fma(d_w * d_a, isum_lane, lane), lanes summed at the end.
 void dot_q8_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
@@ -493,9 +512,26 @@ bool dequantize_row(uint32_t type, const void* src, float* y, int64_t n) {
 }
 
 const KernelTable kScalarTable = {
-    Isa::Scalar, dot_f32,   dot_f16,     dot_bf16,      dot_q4_0,      dot_q8_0,  dot_q4_k,
-    dot_q6_k,    gemm_q4_0, dot_f16_row, quantize_q8_0, quantize_q8_k, dot_f32_1, axpy,
-    f32_to_f16,  swiglu,    f16_mad,     f16_scale,     attn_f16,
+    .isa = Isa::Scalar,
+    .dot_f32 = dot_f32,
+    .dot_f16 = dot_f16,
+    .dot_bf16 = dot_bf16,
+    .dot_q4_0 = dot_q4_0,
+    .dot_q8_0 = dot_q8_0,
+    .dot_q4_k = dot_q4_k,
+    .dot_q6_k = dot_q6_k,
+    .gemm_q4_0 = gemm_q4_0,
+    .gemm_q4_0_packed = gemm_q4_0_packed,
+    .dot_f16_row = dot_f16_row,
+    .quantize_q8_0 = quantize_q8_0,
+    .quantize_q8_k = quantize_q8_k,
+    .dot_f32_plain = dot_f32_1,
+    .axpy = axpy,
+    .f32_to_f16 = f32_to_f16,
+    .swiglu = swiglu,
+    .f16_mad = f16_mad,
+    .f16_scale = f16_scale,
+    .attn_f16 = attn_f16,
 };
 
 }  // namespace rs::kernels

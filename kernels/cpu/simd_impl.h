@@ -221,6 +221,17 @@ struct Tile8 {
                      F& dw) {
         load_tile8_block(w, w_stride, row0, n_w, b, chunk, dw);
     }
+    // Half h (rows 8h..8h+7) of a packed 16-row tile's block.
+    static void load_packed(const uint8_t* p, int h, I chunk[8], F& dw) {
+        const __m256i lo4 = _mm256_set1_epi8(0xF);
+        for (int c = 0; c < 4; ++c) {
+            const __m256i raw =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * c + 32 * h));
+            chunk[c] = _mm256_and_si256(raw, lo4);
+            chunk[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), lo4);
+        }
+        dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 256 + 16 * h)));
+    }
     static I zero() { return _mm256_setzero_si256(); }
     static F fzero() { return _mm256_setzero_ps(); }
     static I dot(I acc, I w, int32_t x) {
@@ -293,6 +304,15 @@ struct Tile16 {
         alignas(32) uint16_t d16[16];
         for (int r = 0; r < 16; ++r) std::memcpy(&d16[r], row[r], 2);
         dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16)));
+    }
+    static void load_packed(const uint8_t* p, int, I chunk[8], F& dw) {
+        const __m512i lo4 = _mm512_set1_epi8(0xF);
+        for (int c = 0; c < 4; ++c) {
+            const __m512i raw = _mm512_loadu_si512(p + 64 * c);
+            chunk[c] = _mm512_and_si512(raw, lo4);
+            chunk[c + 4] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), lo4);
+        }
+        dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 256)));
     }
     static I zero() { return _mm512_setzero_si512(); }
     static F fzero() { return _mm512_setzero_ps(); }
@@ -404,6 +424,51 @@ inline void by_act_groups(const Q8ActRow* a, int n_act, float* out, size_t out_s
                           args...);
         j += na;
     }
+}
+
+// Repacked weights (kernels.h): each block's chunks are two loads and masks
+// away, so every group of activation rows reads them straight from the tile.
+template <class T, int NA>
+struct TileFromPacked {
+    static void go(const Q8ActRow* a, float* out, size_t out_stride, const uint8_t* tile, int nb,
+                   int half, int n_rows) {
+        typename T::F acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = T::fzero();
+        for (int b = 0; b < nb; ++b) {
+            typename T::I chunk[8];
+            typename T::F dw;
+            T::load_packed(tile + static_cast<size_t>(b) * (kQ4Tile * sizeof(BlockQ4_0)), half,
+                           chunk, dw);
+            tile_block<T, NA>(chunk, dw, a, b, acc);
+        }
+        for (int j = 0; j < NA; ++j)
+            T::store(out + static_cast<size_t>(j) * out_stride, n_rows, acc[j]);
+    }
+};
+
+inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    using T = GemmTile;
+    const int nb = n / 32;
+    std::vector<Q8ActRow> rows_heap;
+    Q8ActRow rows_stack[64];
+    Q8ActRow* a = rows_stack;
+    if (n_act > 64) {
+        rows_heap.resize(static_cast<size_t>(n_act));
+        a = rows_heap.data();
+    }
+    for (int j = 0; j < n_act; ++j) a[j] = q8_act_row(act_row(act, act_stride, j), nb);
+    const size_t tile_bytes = static_cast<size_t>(nb) * kQ4Tile * sizeof(BlockQ4_0);
+    const auto* base =
+        static_cast<const uint8_t*>(packed) + static_cast<size_t>(tile0) * tile_bytes;
+    for (int r0 = 0, t = 0; r0 < n_w; r0 += kQ4Tile, ++t)
+        for (int h = 0; h < kQ4Tile / T::kRows; ++h) {
+            const int first = r0 + h * T::kRows;
+            if (first >= n_w) break;
+            by_act_groups<T, TileFromPacked>(a, n_act, out + first, out_stride,
+                                             base + static_cast<size_t>(t) * tile_bytes, nb, h,
+                                             std::min(T::kRows, n_w - first));
+        }
 }
 
 inline void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void* act,
@@ -832,21 +897,34 @@ void attn_f16_zmm(const float* q, const uint16_t* const* k, const uint16_t* cons
                 sc[h][i] = _mm512_reduce_add_ps(_mm512_add_ps(s4[0], s4[1])) * scale;
             }
         }
-        for (int h = 0; h < H; ++h)
+        // The running maximum first (cheap compares), then the exponentials
+        // (independent calls), then the sums (a register chain, no calls).
+        for (int h = 0; h < H; ++h) {
+            float mx = M[h];
             for (int i = 0; i < m; ++i) {
-                ms[h][i] = 1.0f;
-                vs[h][i] = 1.0f;
-                if (sc[h][i] > M[h]) {
-                    const float Mold = M[h];
-                    M[h] = sc[h][i];
-                    ms[h][i] = std::exp(Mold - M[h]);
+                if (sc[h][i] > mx) {
+                    ms[h][i] = mx - sc[h][i];  // Mold - M
+                    mx = sc[h][i];
                     sc[h][i] = 1.0f;  // marks a rescale
                 } else {
-                    vs[h][i] = std::exp(sc[h][i] - M[h]);
+                    vs[h][i] = sc[h][i] - mx;  // s - M
                     sc[h][i] = 0.0f;
                 }
-                S[h] = std::fma(S[h], ms[h][i], vs[h][i]);
             }
+            M[h] = mx;
+            for (int i = 0; i < m; ++i) {
+                if (sc[h][i] != 0.0f) {
+                    ms[h][i] = std::exp(ms[h][i]);
+                    vs[h][i] = 1.0f;
+                } else {
+                    vs[h][i] = std::exp(vs[h][i]);
+                    ms[h][i] = 1.0f;
+                }
+            }
+            float sum = S[h];
+            for (int i = 0; i < m; ++i) sum = std::fma(sum, ms[h][i], vs[h][i]);
+            S[h] = sum;
+        }
         for (int i = 0; i < m; ++i) {
             const uint16_t* vp = v[p0 + i];
             __m512 vv[NV];

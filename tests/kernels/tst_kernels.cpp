@@ -162,6 +162,52 @@ class TestKernels : public QObject {
             QVERIFY(std::fabs(y1[static_cast<size_t>(i)] - y2[static_cast<size_t>(i)]) < 1e-5f);
     }
 
+    // Attention over an F16 cache: every table, every head size (the 512-bit
+    // paths for 64/128/256 and the generic loop otherwise) and group size
+    // gives the scalar loop's result to the bit.
+    void attentionMatchesScalar() {
+        for (int hd : {8, 64, 80, 128}) {
+            for (int n : {1, 7, 33, 100}) {
+                const int nq = 7;
+                auto qf =
+                    randn(static_cast<size_t>(nq) * hd, 31u + static_cast<uint32_t>(hd), 1.0f);
+                for (auto& x : qf) x = fp16_to_fp32(fp32_to_fp16(x));
+                std::vector<uint16_t> kv(static_cast<size_t>(2 * n * hd));
+                auto r = randn(kv.size(), 41u + static_cast<uint32_t>(n), 1.0f);
+                for (size_t i = 0; i < kv.size(); ++i) kv[i] = fp32_to_fp16(r[i]);
+                std::vector<const uint16_t*> kp(static_cast<size_t>(n)), vp(static_cast<size_t>(n));
+                for (int p = n - 1; p >= 0; --p) {  // positions need not be contiguous
+                    kp[static_cast<size_t>(p)] =
+                        kv.data() + static_cast<size_t>(2 * (n - 1 - p)) * hd;
+                    vp[static_cast<size_t>(p)] = kp[static_cast<size_t>(p)] + hd;
+                }
+                const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+                std::vector<float> want(static_cast<size_t>(nq) * hd), got(want.size());
+                kScalarTable.attn_f16(qf.data(), nq, kp.data(), vp.data(), n, hd, scale,
+                                      want.data());
+                for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                    const KernelTable* k = kernels_for(isa);
+                    if (!k) continue;
+                    for (int heads : {1, 2, 3, 7}) {
+                        std::fill(got.begin(), got.end(), -1.0f);
+                        for (int h0 = 0; h0 < nq; h0 += heads) {
+                            const int nh = std::min(heads, nq - h0);
+                            k->attn_f16(qf.data() + static_cast<size_t>(h0) * hd, nh, kp.data(),
+                                        vp.data(), n, hd, scale,
+                                        got.data() + static_cast<size_t>(h0) * hd);
+                        }
+                        if (got != want)
+                            QFAIL(qPrintable(QString("%1 hd %2 n %3 heads %4")
+                                                 .arg(isa_name(isa))
+                                                 .arg(hd)
+                                                 .arg(n)
+                                                 .arg(heads)));
+                    }
+                }
+            }
+        }
+    }
+
     // SwiGLU: SIMD equals scalar bit for bit, including the C-library tail
     // (n not a multiple of 16) and inputs far out in both directions; and
     // silu stays within a few ulp of x / (1 + exp(-x)) computed in double.
@@ -236,6 +282,36 @@ class TestKernels : public QObject {
         std::vector<float> want(static_cast<size_t>(rows) * acts_n);
         kScalarTable.gemm_q4_0(n, w.data(), wrow, rows, a.data(), stride, acts_n, want.data(),
                                rows);
+        // The repacked layout (16-row tiles) gives the same values from every
+        // table, whole or from a later tile on.
+        std::vector<uint8_t> packed(q4_0_packed_bytes(rows, n));
+        pack_q4_0(w.data(), wrow, rows, n, packed.data());
+        std::vector<float> row(static_cast<size_t>(n)), deq(static_cast<size_t>(n));
+        for (int r : {0, 5, 16, 18}) {
+            dequantize_q4_0_packed_row(packed.data(), n, r, row.data());
+            dequantize_row(W_Q4_0, w.data() + wrow * r, deq.data(), n);
+            QCOMPARE(row, deq);
+        }
+        for (const KernelTable* k :
+             {&kScalarTable, kernels_for(Isa::Avx2), kernels_for(Isa::Avx512)}) {
+            if (!k) continue;
+            for (int na : {1, 3, 6, 8, 13}) {
+                std::vector<float> got(static_cast<size_t>(rows) * na, -1.0f);
+                k->gemm_q4_0_packed(n, packed.data(), 0, rows, a.data(), stride, na, got.data(),
+                                    rows);
+                for (int j = 0; j < na; ++j)
+                    for (int r = 0; r < rows; ++r)
+                        QCOMPARE(got[static_cast<size_t>(j) * rows + r],
+                                 want[static_cast<size_t>(j) * rows + r]);
+                std::vector<float> tail(static_cast<size_t>(rows - 16) * na, -1.0f);
+                k->gemm_q4_0_packed(n, packed.data(), 1, rows - 16, a.data(), stride, na,
+                                    tail.data(), rows - 16);
+                for (int j = 0; j < na; ++j)
+                    for (int r = 0; r < rows - 16; ++r)
+                        QCOMPARE(tail[static_cast<size_t>(j) * (rows - 16) + r],
+                                 want[static_cast<size_t>(j) * rows + 16 + r]);
+            }
+        }
         for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
             const KernelTable* k = kernels_for(isa);
             if (!k) continue;

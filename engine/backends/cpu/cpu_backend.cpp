@@ -5,8 +5,12 @@
 // accumulators, fixed block order), so a branch's logits are the same
 // whether it is decoded alone or in a batch, on any thread count.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "cpu/fp16.h"
@@ -20,6 +24,52 @@ namespace rs {
 namespace {
 
 namespace K = kernels;
+
+// RS_PROFILE=1: time per kind of operation, printed when the backend is
+// destroyed (a breakdown for benchmarks; off, it costs one branch per op).
+class OpProfile {
+  public:
+    enum Op { kMatmul, kAttention, kTotal, kCount };
+    OpProfile() : on_(std::getenv("RS_PROFILE") && std::string(std::getenv("RS_PROFILE")) == "1") {}
+    ~OpProfile() {
+        if (!on_ || passes_ == 0) return;
+        const double total = t_[kTotal];
+        std::fprintf(stderr, "cpu profile: %lld passes, %lld rows, %.1f ms\n",
+                     static_cast<long long>(passes_), static_cast<long long>(rows_), total * 1e3);
+        const double part[] = {t_[kMatmul], t_[kAttention], total - t_[kMatmul] - t_[kAttention]};
+        const char* names[] = {"matmul", "attention", "other"};
+        for (int i = 0; i < 3; ++i)
+            std::fprintf(stderr, "  %-10s %9.1f ms  %5.1f%%\n", names[i], part[i] * 1e3,
+                         total > 0 ? 100 * part[i] / total : 0.0);
+    }
+    // Adds the scope's duration to op (when profiling).
+    class Scope {
+      public:
+        Scope(OpProfile& p, Op op) : p_(p), op_(op) {
+            if (p_.on_) t0_ = std::chrono::steady_clock::now();
+        }
+        ~Scope() {
+            if (p_.on_)
+                p_.t_[op_] +=
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+        }
+
+      private:
+        OpProfile& p_;
+        Op op_;
+        std::chrono::steady_clock::time_point t0_;
+    };
+    bool on() const { return on_; }
+    void pass(int rows) {
+        ++passes_;
+        rows_ += rows;
+    }
+
+  private:
+    bool on_;
+    double t_[kCount] = {};
+    int64_t passes_ = 0, rows_ = 0;
+};
 
 class CpuBackend final : public Backend {
   public:
@@ -42,6 +92,7 @@ class CpuBackend final : public Backend {
     const ModelConfig& cfg_;
     ThreadPool pool_;
     const K::KernelTable& k_;
+    OpProfile prof_;
     int cap_rows_ = 0, cap_pos_ = 0;
     // Scratch, shapes noted per buffer ([rows][features]).
     std::vector<float> x_;      // (rows, dim) residual stream
@@ -79,6 +130,7 @@ void CpuBackend::ensure(int n_rows, int max_pos) {
 }
 
 void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out) {
+    OpProfile::Scope scope(prof_, OpProfile::kMatmul);
     const int cols = static_cast<int>(w.cols);
     const int64_t rows = w.rows;
     K::DotFn dot = K::dot_for(k_, w.type);
@@ -108,6 +160,19 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
             }
             act = act_.data();
         }
+    }
+    if (w.packed) {
+        // Repacked Q4_0: whole 16-row tiles per thread.
+        const int64_t tiles = (rows + K::kQ4Tile - 1) / K::kQ4Tile;
+        pool_.run(
+            tiles,
+            [&](int64_t b, int64_t e, int) {
+                const int64_t r0 = b * K::kQ4Tile, r1 = std::min(rows, e * K::kQ4Tile);
+                k_.gemm_q4_0_packed(cols, w.packed, b, static_cast<int>(r1 - r0), act, stride,
+                                    n_rows, out + r0, static_cast<size_t>(rows));
+            },
+            std::max<int64_t>(1, (int64_t{1} << 13) / (static_cast<int64_t>(cols) * n_rows)));
+        return;
     }
     if (w.type == K::W_Q4_0) {
         // Tiles of 8 weight rows against all activation rows (see GemmFn).
@@ -203,6 +268,7 @@ void CpuBackend::rope(float* x, int n_heads, const BatchRow* rows, int n_rows) {
 // value accumulator is kept in F16, rounded after every update, so results
 // agree with llama.cpp's to within float rounding.
 void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& kv) {
+    OpProfile::Scope scope(prof_, OpProfile::kAttention);
     const int hd = cfg_.head_dim, nh = cfg_.n_heads, group = cfg_.n_heads / cfg_.n_kv_heads;
     const int kvd = cfg_.kv_dim(), bt = kv.block_tokens();
     const bool f16 = kv.type() == KvType::F16;
@@ -308,6 +374,8 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
                          const TapRequest* taps) {
     const int R = static_cast<int>(rows.size());
     if (R == 0) return;
+    OpProfile::Scope scope(prof_, OpProfile::kTotal);
+    prof_.pass(R);
     int max_pos = 0;
     for (const auto& r : rows) max_pos = std::max(max_pos, r.pos + 1);
     ensure(R, max_pos);
@@ -319,8 +387,11 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
         if (tok < 0 || tok >= cfg_.n_vocab)
             throw Error("token id " + std::to_string(tok) + " is outside the vocabulary (" +
                         std::to_string(cfg_.n_vocab) + ")");
-        K::dequantize_row(m_.tok_embd.type, m_.tok_embd.row(tok),
-                          x_.data() + static_cast<size_t>(r) * D, D);
+        float* xr = x_.data() + static_cast<size_t>(r) * D;
+        if (m_.tok_embd.packed)
+            K::dequantize_q4_0_packed_row(m_.tok_embd.packed, D, tok, xr);
+        else
+            K::dequantize_row(m_.tok_embd.type, m_.tok_embd.row(tok), xr, D);
     }
 
     auto add_bias = [&](float* y, const Weight& b, int n) {

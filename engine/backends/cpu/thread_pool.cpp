@@ -38,12 +38,7 @@ void ThreadPool::worker(int index) {
         }
         seen = generation_.load(std::memory_order_acquire);
         if (stop_) return;
-        int64_t n = job_n_;
-        const int used = job_threads_;
-        if (index < used) {
-            int64_t b = n * index / used, e = n * (index + 1) / used;
-            if (b < e) (*job_)(b, e, index);
-        }
+        if (index < job_threads_) take_chunks(index);
         pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
@@ -59,15 +54,26 @@ void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>
     job_ = &fn;
     job_n_ = n;
     job_threads_ = used;
+    // A few chunks per thread, taken in turn: a thread slowed by the machine
+    // (or by memory) takes fewer, so no one idles at the end.
+    job_chunk_ = std::max<int64_t>(std::max<int64_t>(1, min_per_thread / 2), n / (4 * used));
+    next_.store(0, std::memory_order_relaxed);
     pending_.store(n_ - 1, std::memory_order_release);
     {
         std::lock_guard<std::mutex> lk(mu_);
         generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();
-    int64_t e = n / used;
-    if (e > 0) fn(0, e, 0);
+    take_chunks(0);
     while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+}
+
+void ThreadPool::take_chunks(int index) {
+    for (;;) {
+        const int64_t b = next_.fetch_add(job_chunk_, std::memory_order_relaxed);
+        if (b >= job_n_) return;
+        (*job_)(b, std::min(job_n_, b + job_chunk_), index);
+    }
 }
 
 }  // namespace rs

@@ -41,6 +41,9 @@ struct Weight {
     uint32_t type = 0;
     int64_t cols = 0, rows = 0;
     size_t row_bytes = 0;
+    // Q4_0 matrices: the same weights repacked into 16-row tiles for the
+    // matrix product (kernels.h), or null when used in place.
+    const uint8_t* packed = nullptr;
     explicit operator bool() const { return data != nullptr; }
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
@@ -54,6 +57,10 @@ class Model {
   public:
     // Throws rs::Error naming the file and the problem (unsupported
     // architecture, missing tensor, wrong shape, unsupported type).
+    // Q4_0 matrices are repacked at load into the tile layout of the CPU
+    // matrix product (same size; the file's pages for them are released), so
+    // every product streams them without transposing; RS_REPACK=0 in the
+    // environment keeps them in place.
     static std::unique_ptr<Model> load(const std::string& path);
 
     const ModelConfig& config() const { return cfg_; }
@@ -66,8 +73,10 @@ class Model {
     std::vector<LayerWeights> layers;
 
   private:
+    void repack();
     ModelConfig cfg_;
     std::unique_ptr<GgufFile> file_;
+    std::vector<std::unique_ptr<uint8_t, void (*)(uint8_t*)>> packed_;
     std::unique_ptr<Tokenizer> tok_;
 };
 
