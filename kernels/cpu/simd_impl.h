@@ -426,6 +426,25 @@ inline void by_act_groups(const Q8ActRow* a, int n_act, float* out, size_t out_s
     }
 }
 
+// A per-thread buffer for one tile's chunks (nb * 8 vectors) and scales.
+template <class T>
+inline void chunk_buffer(int nb, typename T::I*& chunks, typename T::F*& dws) {
+    struct Buffer {
+        void* p = nullptr;
+        size_t bytes = 0;
+        ~Buffer() { ::operator delete (p, std::align_val_t{64}); }
+    };
+    thread_local Buffer buf;
+    const size_t need = static_cast<size_t>(nb) * 9 * sizeof(typename T::I);
+    if (buf.bytes < need) {
+        ::operator delete (buf.p, std::align_val_t{64});
+        buf.p = ::operator new (need, std::align_val_t{64});
+        buf.bytes = need;
+    }
+    chunks = static_cast<typename T::I*>(buf.p);
+    dws = reinterpret_cast<typename T::F*>(chunks + static_cast<size_t>(nb) * 8);
+}
+
 // Repacked weights (kernels.h): each block's chunks are two loads and masks
 // away, so every group of activation rows reads them straight from the tile.
 template <class T, int NA>
@@ -461,13 +480,29 @@ inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
     const size_t tile_bytes = static_cast<size_t>(nb) * kQ4Tile * sizeof(BlockQ4_0);
     const auto* base =
         static_cast<const uint8_t*>(packed) + static_cast<size_t>(tile0) * tile_bytes;
+    // Many activation rows (prefill): unpack each tile once into registers-
+    // ready chunks rather than once per group of rows.
+    const bool expand = n_act > 2 * kGemmGroup;
+    typename T::I* chunks = nullptr;
+    typename T::F* dws = nullptr;
+    if (expand) chunk_buffer<T>(nb, chunks, dws);
     for (int r0 = 0, t = 0; r0 < n_w; r0 += kQ4Tile, ++t)
         for (int h = 0; h < kQ4Tile / T::kRows; ++h) {
             const int first = r0 + h * T::kRows;
             if (first >= n_w) break;
-            by_act_groups<T, TileFromPacked>(a, n_act, out + first, out_stride,
-                                             base + static_cast<size_t>(t) * tile_bytes, nb, h,
-                                             std::min(T::kRows, n_w - first));
+            const uint8_t* tile = base + static_cast<size_t>(t) * tile_bytes;
+            const int rows = std::min(T::kRows, n_w - first);
+            if (!expand) {
+                by_act_groups<T, TileFromPacked>(a, n_act, out + first, out_stride, tile, nb, h,
+                                                 rows);
+                continue;
+            }
+            for (int b = 0; b < nb; ++b)
+                T::load_packed(tile + static_cast<size_t>(b) * (kQ4Tile * sizeof(BlockQ4_0)), h,
+                               chunks + 8 * b, dws[b]);
+            by_act_groups<T, TilePacked>(a, n_act, out + first, out_stride,
+                                         static_cast<const typename T::I*>(chunks),
+                                         static_cast<const typename T::F*>(dws), nb, 0, rows);
         }
 }
 
@@ -501,21 +536,9 @@ inline void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void
         }
         return;
     }
-    // Per-thread packing buffer: nb * 8 chunks, then nb scale vectors.
-    struct Buffer {
-        void* p = nullptr;
-        size_t bytes = 0;
-        ~Buffer() { ::operator delete (p, std::align_val_t{64}); }
-    };
-    thread_local Buffer buf;
-    const size_t need = static_cast<size_t>(nb) * 9 * sizeof(typename T::I);
-    if (buf.bytes < need) {
-        ::operator delete (buf.p, std::align_val_t{64});
-        buf.p = ::operator new (need, std::align_val_t{64});
-        buf.bytes = need;
-    }
-    auto* packed = static_cast<typename T::I*>(buf.p);
-    auto* dws = reinterpret_cast<typename T::F*>(packed + static_cast<size_t>(nb) * 8);
+    typename T::I* packed;
+    typename T::F* dws;
+    chunk_buffer<T>(nb, packed, dws);
     for (int r0 = 0; r0 < n_w; r0 += R) {
         size_t lines;
         const uint8_t* pf = ahead(r0 + R, lines);
@@ -882,19 +905,41 @@ void attn_f16_zmm(const float* q, const uint16_t* const* k, const uint16_t* cons
     }
     for (int p0 = 0; p0 < n; p0 += kChunk) {
         const int m = std::min(kChunk, n - p0);
-        for (int i = 0; i < m; ++i) {  // dot_vec_order: four 16-lane sums, folded, reduced
-            const uint16_t* kp = k[p0 + i];
-            __m512 kv[NV];
-            for (int j = 0; j < NV; ++j) kv[j] = half(kp + 16 * j);
+        // Scores in dot_vec_order: four 16-lane sums folded to one vector per
+        // position and head, then 16 lanes reduced as _mm512_reduce_add_ps
+        // does (halves, quarters, pairs), four positions at a time.
+        for (int i0 = 0; i0 < m; i0 += 4) {
+            __m512 fold[H][4];
+            for (int i = 0; i < 4; ++i) {
+                const uint16_t* kp = k[p0 + std::min(i0 + i, m - 1)];
+                __m512 kv[NV];
+                for (int j = 0; j < NV; ++j) kv[j] = half(kp + 16 * j);
+                for (int h = 0; h < H; ++h) {
+                    __m512 s4[4];
+                    for (int a = 0; a < 4; ++a) s4[a] = _mm512_mul_ps(kv[a], qv[h][a]);
+                    for (int st = 1; st < NV / 4; ++st)
+                        for (int a = 0; a < 4; ++a)
+                            s4[a] = _mm512_fmadd_ps(kv[4 * st + a], qv[h][4 * st + a], s4[a]);
+                    s4[0] = _mm512_add_ps(s4[0], s4[2]);
+                    s4[1] = _mm512_add_ps(s4[1], s4[3]);
+                    fold[h][i] = _mm512_add_ps(s4[0], s4[1]);
+                }
+            }
             for (int h = 0; h < H; ++h) {
-                __m512 s4[4];
-                for (int a = 0; a < 4; ++a) s4[a] = _mm512_mul_ps(kv[a], qv[h][a]);
-                for (int st = 1; st < NV / 4; ++st)
-                    for (int a = 0; a < 4; ++a)
-                        s4[a] = _mm512_fmadd_ps(kv[4 * st + a], qv[h][4 * st + a], s4[a]);
-                s4[0] = _mm512_add_ps(s4[0], s4[2]);
-                s4[1] = _mm512_add_ps(s4[1], s4[3]);
-                sc[h][i] = _mm512_reduce_add_ps(_mm512_add_ps(s4[0], s4[1])) * scale;
+                // [hi256 + lo256] of positions (0,1) and (2,3)
+                const __m512 a = fold[h][0], b = fold[h][1], c = fold[h][2], d = fold[h][3];
+                const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0xEE),
+                                                _mm512_shuffle_f32x4(a, b, 0x44));
+                const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0xEE),
+                                                _mm512_shuffle_f32x4(c, d, 0x44));
+                // [hi128 + lo128] of each: lanes a | b | c | d
+                __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0xDD),
+                                         _mm512_shuffle_f32x4(ab, cd, 0x88));
+                w = _mm512_add_ps(w, _mm512_permute_ps(w, 0x4E));  // [0]+[2], [1]+[3]
+                w = _mm512_add_ps(w, _mm512_permute_ps(w, 0xB1));  // [0]+[1]
+                alignas(64) float lane[16];
+                _mm512_store_ps(lane, w);
+                for (int i = 0; i < 4 && i0 + i < m; ++i) sc[h][i0 + i] = lane[4 * i] * scale;
             }
         }
         // The running maximum first (cheap compares), then the exponentials
@@ -921,10 +966,9 @@ void attn_f16_zmm(const float* q, const uint16_t* const* k, const uint16_t* cons
                     ms[h][i] = 1.0f;
                 }
             }
-            float sum = S[h];
-            for (int i = 0; i < m; ++i) sum = std::fma(sum, ms[h][i], vs[h][i]);
-            S[h] = sum;
         }
+        for (int i = 0; i < m; ++i)  // the heads' chains side by side
+            for (int h = 0; h < H; ++h) S[h] = std::fma(S[h], ms[h][i], vs[h][i]);
         for (int i = 0; i < m; ++i) {
             const uint16_t* vp = v[p0 + i];
             __m512 vv[NV];
