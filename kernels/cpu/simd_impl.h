@@ -450,10 +450,11 @@ inline void chunk_buffer(int nb, typename T::I*& chunks, typename T::F*& dws) {
 template <class T, int NA>
 struct TileFromPacked {
     static void go(const Q8ActRow* a, float* out, size_t out_stride, const uint8_t* tile, int nb,
-                   int half, int n_rows) {
+                   int half, int n_rows, const uint8_t* pf, size_t pf_lines) {
         typename T::F acc[NA];
         for (int j = 0; j < NA; ++j) acc[j] = T::fzero();
         for (int b = 0; b < nb; ++b) {
+            prefetch_part(pf, pf_lines, b, nb);
             typename T::I chunk[8];
             typename T::F dw;
             T::load_packed(tile + static_cast<size_t>(b) * (kQ4Tile * sizeof(BlockQ4_0)), half,
@@ -493,8 +494,14 @@ inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
             const uint8_t* tile = base + static_cast<size_t>(t) * tile_bytes;
             const int rows = std::min(T::kRows, n_w - first);
             if (!expand) {
+                // The tile after next, fetched while this one computes (the
+                // streamers do not run far enough ahead at this pace); the
+                // first group of rows issues it.
+                const int64_t ahead = r0 / kQ4Tile + 2;
+                const bool in = h == 0 && (ahead + 1) * kQ4Tile <= n_w + kQ4Tile - 1;
+                const uint8_t* pf = base + static_cast<size_t>(ahead) * tile_bytes;
                 by_act_groups<T, TileFromPacked>(a, n_act, out + first, out_stride, tile, nb, h,
-                                                 rows);
+                                                 rows, pf, in ? tile_bytes / 64 : size_t{0});
                 continue;
             }
             for (int b = 0; b < nb; ++b)
