@@ -25,6 +25,7 @@ struct RunRecorder::Impl {
     std::condition_variable cv, done_cv;
     std::vector<RunEvent> queue;
     bool stop = false;
+    bool flush_now = false;  // flush() asked: write without waiting for the 100 ms tick
     uint64_t enqueued = 0, written = 0;
     int64_t rows = 0;
     std::thread thread;
@@ -42,7 +43,8 @@ struct RunRecorder::Impl {
         std::unique_lock<std::mutex> lk(mu);
         while (true) {
             cv.wait_for(lk, std::chrono::milliseconds(100),
-                        [&] { return stop || queue.size() >= 10000; });
+                        [&] { return stop || flush_now || queue.size() >= 10000; });
+            flush_now = false;
             if (queue.empty()) {
                 if (stop) return;
                 continue;
@@ -203,6 +205,8 @@ void RunRecorder::on_event(const RunEvent& e) {
 void RunRecorder::flush() {
     std::unique_lock<std::mutex> lk(impl_->mu);
     uint64_t target = impl_->enqueued;
+    if (impl_->written >= target) return;
+    impl_->flush_now = true;
     impl_->cv.notify_one();
     impl_->done_cv.wait(lk, [&] { return impl_->written >= target; });
 }
