@@ -34,6 +34,7 @@
 
 #include "cli/defaults.h"
 #include "imgui/live_monitor.h"
+#include "reasonscope/error.h"
 #include "reasonscope/run_export.h"
 #include "widgets/latent_view.h"
 #include "widgets/signals_view.h"
@@ -54,6 +55,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     if (opt_.model_path.isEmpty())
         opt_.model_path = QString::fromStdString(cli::default_model_path());
 
+    db_ = std::make_unique<DbWorker>(opt_.db_path.toStdString());
     host_ = new EngineHost(&plugins_, opt_.db_path);
     host_->moveToThread(&engine_thread_);
     connect(&engine_thread_, &QThread::finished, host_, &QObject::deleteLater);
@@ -92,6 +94,14 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     status_speed_ = new QLabel(this);
     statusBar()->addWidget(status_backend_, 1);
     statusBar()->addPermanentWidget(status_speed_);
+    db_busy_ = new QProgressBar(this);
+    db_busy_->setObjectName("dbBusy");
+    db_busy_->setRange(0, 0);  // indeterminate: the run store is working
+    db_busy_->setMaximumWidth(90);
+    db_busy_->setToolTip("reading or writing the run store");
+    db_busy_->hide();
+    statusBar()->addPermanentWidget(db_busy_);
+    connect(db_.get(), &DbWorker::busyChanged, db_busy_, &QWidget::setVisible);
 
     connect(host_, &EngineHost::modelLoaded, this, [this](const ModelSummary& s) {
         model_ready_ = true;
@@ -164,6 +174,7 @@ MainWindow::~MainWindow() {
     host_->cancel();
     engine_thread_.quit();
     engine_thread_.wait();
+    db_.reset();
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
@@ -499,8 +510,11 @@ void MainWindow::build_docks() {
         bool ok = false;
         QString n =
             QInputDialog::getText(this, "Rename run", "name", QLineEdit::Normal, QString(), &ok);
-        if (ok) RunStore::open(opt_.db_path.toStdString())->rename(id, n.toStdString());
-        refresh_runs();
+        if (!ok) return;
+        db_->post<int>(
+            this, [id, n = n.toStdString()](RunStore& st) { return st.rename(id, n), 0; },
+            [this](int) { refresh_runs(); },
+            [this](const QString& e) { statusBar()->showMessage(e, 10000); });
     });
     add_btn("Tag", [this, selected_id] {
         qint64 id = selected_id();
@@ -508,9 +522,11 @@ void MainWindow::build_docks() {
         bool ok = false;
         QString t =
             QInputDialog::getText(this, "Tag run", "tag", QLineEdit::Normal, QString(), &ok);
-        if (ok && !t.isEmpty())
-            RunStore::open(opt_.db_path.toStdString())->add_tag(id, t.toStdString());
-        refresh_runs();
+        if (!ok || t.isEmpty()) return;
+        db_->post<int>(
+            this, [id, t = t.toStdString()](RunStore& st) { return st.add_tag(id, t), 0; },
+            [this](int) { refresh_runs(); },
+            [this](const QString& e) { statusBar()->showMessage(e, 10000); });
     });
     add_btn("Delete", [this, selected_id] {
         qint64 id = selected_id();
@@ -519,8 +535,9 @@ void MainWindow::build_docks() {
                        QString("Delete run %1 and everything stored with it?").arg(id)) !=
                        QMessageBox::Yes)
             return;
-        RunStore::open(opt_.db_path.toStdString())->remove(id);
-        refresh_runs();
+        db_->post<int>(
+            this, [id](RunStore& st) { return st.remove(id), 0; }, [this](int) { refresh_runs(); },
+            [this](const QString& e) { statusBar()->showMessage(e, 10000); });
     });
     add_btn("Export…", [this] { export_run(); });
     add_btn("Compare", [this] { compare_selected(); });
@@ -596,14 +613,15 @@ void MainWindow::set_dark(bool dark) {
 }
 
 void MainWindow::refresh_runs() {
-    try {
-        auto st = RunStore::open(opt_.db_path.toStdString());
-        RunFilter f;
-        f.limit = 500;
-        runs_model_.set_runs(st->list(f));
-    } catch (const std::exception& e) {
-        statusBar()->showMessage(e.what(), 10000);
-    }
+    db_->post<std::vector<RunRow>>(
+        this,
+        [](RunStore& st) {
+            RunFilter f;
+            f.limit = 500;
+            return st.list(f);
+        },
+        [this](std::vector<RunRow> rows) { runs_model_.set_runs(std::move(rows)); },
+        [this](const QString& e) { statusBar()->showMessage(e, 10000); });
 }
 
 void MainWindow::open_stored_run(qint64 id) {
@@ -611,12 +629,17 @@ void MainWindow::open_stored_run(qint64 id) {
         statusBar()->showMessage("a run is in progress; stop it before opening a stored run", 5000);
         return;
     }
-    try {
-        live_.load(RunStore::open(opt_.db_path.toStdString())->load(id));
-        tree_->fit();
-    } catch (const std::exception& e) {
-        QMessageBox::warning(this, "Reasonscope", e.what());
-    }
+    statusBar()->showMessage(QString("opening run %1…").arg(id));
+    db_->post<StoredRun>(
+        this, [id](RunStore& st) { return st.load(id); },
+        [this, id](StoredRun run) {
+            if (host_->running()) return;  // a run started meanwhile owns the views
+            live_.load(run);
+            tree_->fit();
+            statusBar()->showMessage(QString("run %1 opened").arg(id), 3000);
+            emit storedRunOpened(id);
+        },
+        [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
 }
 
 void MainWindow::export_run() {
@@ -628,20 +651,25 @@ void MainWindow::export_run() {
         this, "Export run", QString("run-%1.html").arg(id),
         "HTML report (*.html);;JSON (*.json);;Markdown (*.md);;CSV tokens (*.csv)");
     if (f.isEmpty()) return;
-    try {
-        StoredRun r = RunStore::open(opt_.db_path.toStdString())->load(id);
-        std::string data =
-            f.endsWith(".json")
-                ? run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
-            : f.endsWith(".md")  ? run_to_markdown(r)
-            : f.endsWith(".csv") ? run_tokens_csv(r)
-                                 : run_to_html(r);
-        std::ofstream out(f.toStdString());
-        out << data;
-        statusBar()->showMessage("exported " + f, 5000);
-    } catch (const std::exception& e) {
-        QMessageBox::warning(this, "Reasonscope", e.what());
-    }
+    // Loading, formatting and writing all happen on the run store's thread.
+    db_->post<int>(
+        this,
+        [id, path = f.toStdString()](RunStore& st) {
+            StoredRun r = st.load(id);
+            const auto ends = [&](const char* x) { return path.ends_with(x); };
+            std::string data =
+                ends(".json")
+                    ? run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
+                : ends(".md")  ? run_to_markdown(r)
+                : ends(".csv") ? run_tokens_csv(r)
+                               : run_to_html(r);
+            std::ofstream out(path);
+            out << data;
+            if (!out) throw Error(path + ": cannot write");
+            return 0;
+        },
+        [this, f](int) { statusBar()->showMessage("exported " + f, 5000); },
+        [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
 }
 
 void MainWindow::compare_selected() {
@@ -651,32 +679,43 @@ void MainWindow::compare_selected() {
                                  "Select two runs in the runs browser (Ctrl+click).");
         return;
     }
-    try {
-        auto st = RunStore::open(opt_.db_path.toStdString());
-        StoredRun a = st->load(rows[0].data(views::RunsTableModel::RunIdRole).toLongLong());
-        StoredRun b = st->load(rows[1].data(views::RunsTableModel::RunIdRole).toLongLong());
-        auto* dlg = new QDialog(this);
-        dlg->setAttribute(Qt::WA_DeleteOnClose);
-        dlg->setWindowTitle(QString("Compare runs %1 and %2").arg(a.run.id).arg(b.run.id));
-        dlg->resize(1200, 800);
-        auto* lay = new QVBoxLayout(dlg);
-        auto* trees = new QHBoxLayout();
-        auto* ma = new views::RunModel(dlg);
-        auto* mb = new views::RunModel(dlg);
-        trees->addWidget(new views::TreeView(ma, dlg));
-        trees->addWidget(new views::TreeView(mb, dlg));
-        ma->load(a);
-        mb->load(b);
-        lay->addLayout(trees, 3);
-        auto* text =
-            new QPlainTextEdit(QString::fromStdString(compare_to_text(compare_runs(a, b))), dlg);
-        text->setReadOnly(true);
-        text->setFont(QFont("monospace"));
-        lay->addWidget(text, 2);
-        dlg->show();
-    } catch (const std::exception& e) {
-        QMessageBox::warning(this, "Reasonscope", e.what());
-    }
+    struct Pair {
+        StoredRun a, b;
+        std::string text;
+    };
+    const qint64 ia = rows[0].data(views::RunsTableModel::RunIdRole).toLongLong();
+    const qint64 ib = rows[1].data(views::RunsTableModel::RunIdRole).toLongLong();
+    db_->post<std::shared_ptr<Pair>>(
+        this,
+        [ia, ib](RunStore& st) {
+            auto p = std::make_shared<Pair>();
+            p->a = st.load(ia);
+            p->b = st.load(ib);
+            p->text = compare_to_text(compare_runs(p->a, p->b));
+            return p;
+        },
+        [this](std::shared_ptr<Pair> p) {
+            auto* dlg = new QDialog(this);
+            dlg->setAttribute(Qt::WA_DeleteOnClose);
+            dlg->setWindowTitle(
+                QString("Compare runs %1 and %2").arg(p->a.run.id).arg(p->b.run.id));
+            dlg->resize(1200, 800);
+            auto* lay = new QVBoxLayout(dlg);
+            auto* trees = new QHBoxLayout();
+            auto* ma = new views::RunModel(dlg);
+            auto* mb = new views::RunModel(dlg);
+            trees->addWidget(new views::TreeView(ma, dlg));
+            trees->addWidget(new views::TreeView(mb, dlg));
+            ma->load(p->a);
+            mb->load(p->b);
+            lay->addLayout(trees, 3);
+            auto* text = new QPlainTextEdit(QString::fromStdString(p->text), dlg);
+            text->setReadOnly(true);
+            text->setFont(QFont("monospace"));
+            lay->addWidget(text, 2);
+            dlg->show();
+        },
+        [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
 }
 
 }  // namespace rs::gui

@@ -6,6 +6,7 @@
 #include <QMainWindow>
 #include <QThread>
 
+#include "gui/db_worker.h"
 #include "gui/engine_host.h"
 #include "models/run_model.h"
 #include "models/runs_table_model.h"
@@ -62,6 +63,7 @@ class MainWindow : public QMainWindow {
     void refresh_runs();
 
   signals:
+    void storedRunOpened(qint64 id);  // after open_stored_run's load reached the views
     void requestLoadModel(const QString& path, int threads);
     void requestRun(const rs::cli::RunRequest& req);
 
@@ -86,6 +88,7 @@ class MainWindow : public QMainWindow {
     app::PluginManager plugins_;
     QThread engine_thread_;
     EngineHost* host_ = nullptr;
+    std::unique_ptr<DbWorker> db_;  // every run-store read and edit of the window
     views::RunModel live_;
     views::RunsTableModel runs_model_;
     QSortFilterProxyModel* runs_proxy_ = nullptr;
@@ -110,6 +113,7 @@ class MainWindow : public QMainWindow {
     QPushButton *run_btn_ = nullptr, *pause_btn_ = nullptr, *stop_btn_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QLabel *status_backend_ = nullptr, *status_speed_ = nullptr;
+    QProgressBar* db_busy_ = nullptr;  // in the status bar while the run store works
     std::vector<std::pair<std::string, QWidget*>> param_widgets_;
 };
 

@@ -7,6 +7,7 @@
 #include <QDir>
 #include <QScreen>
 #include <QSettings>
+#include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -56,7 +57,8 @@ class TestGui : public QObject {
         w.show();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QTRY_VERIFY_WITH_TIMEOUT(w.model_ready(), 60000);
-        QCOMPARE(QSettings().value("recentModels").toStringList().value(0), model);  // File > Recent models
+        QCOMPARE(QSettings().value("recentModels").toStringList().value(0),
+                 model);  // File > Recent models
         int idx = w.strategy_box()->findData("beam-search");
         QVERIFY(idx >= 0);
         w.strategy_box()->setCurrentIndex(idx);
@@ -85,7 +87,11 @@ class TestGui : public QObject {
         QCOMPARE(runs[0].strategy, std::string("beam-search"));
         QVERIFY(runs[0].node_count >= 6);
         w.refresh_runs();
+        // The store is read on its own thread: the window stays responsive
+        // and the views fill when the load arrives.
+        QSignalSpy opened(&w, &rs::gui::MainWindow::storedRunOpened);
         w.open_stored_run(runs[0].id);
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 30000);
         QCOMPARE(w.run_model()->tree().size(), static_cast<int>(runs[0].node_count));
         QTest::qWait(200);
         QVERIFY(w.grab().toImage().save(shots_ + "/main-window-stored.png"));

@@ -56,23 +56,47 @@ std::vector<QPointF> pca2(const std::vector<const std::vector<float>*>& rows) {
 
 LatentView::LatentView(RunModel* model, QWidget* parent) : QWidget(parent), model_(model) {
     setObjectName("latentView");
+    pool_.setMaxThreadCount(1);
+    refit_timer_.setSingleShot(true);
+    refit_timer_.setInterval(150);
+    connect(&refit_timer_, &QTimer::timeout, this, &LatentView::start_fit);
     connect(model_, &RunModel::changed, this, [this] {
-        refit();
-        update();
+        stale_ = true;
+        if (!refit_timer_.isActive()) refit_timer_.start();
     });
 }
 
-void LatentView::refit() {
-    proj_.clear();
-    std::vector<const std::vector<float>*> rows;
-    std::vector<int> ids;
+LatentView::~LatentView() {
+    pool_.waitForDone();  // its result, posted to this object, is then dropped
+}
+
+void LatentView::start_fit() {
+    if (fitting_ || !stale_) return;
+    stale_ = false;
+    auto rows = std::make_shared<std::vector<std::vector<float>>>();
+    auto ids = std::make_shared<std::vector<int>>();
     for (const Node& n : model_->tree().nodes())
-        if (!n.hidden.empty() && (rows.empty() || n.hidden.size() == rows[0]->size())) {
-            rows.push_back(&n.hidden);
-            ids.push_back(n.id);
+        if (!n.hidden.empty() && (rows->empty() || n.hidden.size() == rows->front().size())) {
+            rows->push_back(n.hidden);
+            ids->push_back(n.id);
         }
-    auto pts = pca2(rows);
-    for (size_t i = 0; i < pts.size(); ++i) proj_.push_back({ids[i], pts[i]});
+    fitting_ = true;
+    pool_.start([this, rows, ids] {
+        std::vector<const std::vector<float>*> ptrs;
+        for (const auto& r : *rows) ptrs.push_back(&r);
+        auto pts = std::make_shared<std::vector<QPointF>>(pca2(ptrs));
+        QMetaObject::invokeMethod(
+            this,
+            [this, pts, ids] {
+                proj_.clear();
+                for (size_t i = 0; i < pts->size(); ++i) proj_.push_back({(*ids)[i], (*pts)[i]});
+                fitting_ = false;
+                update();
+                emit projected();
+                if (stale_) start_fit();
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 void LatentView::paintEvent(QPaintEvent*) {
@@ -97,9 +121,10 @@ void LatentView::paintEvent(QPaintEvent*) {
             area.left() + area.width() * (q.x() - box.left()) / std::max(1e-9, box.width()),
             area.bottom() - area.height() * (q.y() - box.top()) / std::max(1e-9, box.height()));
     };
-    std::map<int, QPointF> at;
-    for (auto& [id, pt] : proj_) at[id] = map(pt);
     const ReasoningTree& t = model_->tree();
+    std::map<int, QPointF> at;  // (a projection from before a reset may name nodes now gone)
+    for (auto& [id, pt] : proj_)
+        if (id >= 0 && id < t.size()) at[id] = map(pt);
     for (int leaf : t.leaves()) {
         QPainterPath path;
         bool started = false;
