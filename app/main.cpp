@@ -27,6 +27,8 @@ const std::map<std::string, Command>& commands() {
         {"eval",
          {rs::cli::cmd_eval, "run a strategy over a task suite: accuracy and compute table"}},
         {"strategies", {rs::cli::cmd_strategies, "list strategy plugins and their parameters"}},
+        {"scorers",
+         {rs::cli::cmd_scorers, "list scorers (built-in and plugins) and their options"}},
         {"runs", {rs::cli::cmd_runs, "list stored runs (filter by model, strategy, tag)"}},
         {"show", {rs::cli::cmd_show, "show a stored run; tag, rename or delete it"}},
         {"export", {rs::cli::cmd_export, "export a run as html, json, csv or md"}},

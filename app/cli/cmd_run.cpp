@@ -17,6 +17,9 @@ namespace {
 void add_budget_options(Args& a) {
     a.option("model", "GGUF model (default: the bundled model)")
         .multi("set", "strategy parameter name=value (repeatable)")
+        .multi("scorer-opt",
+               "option of the strategy's scorer, name=value (repeatable; see "
+               "`reasonscope scorers`)")
         .option("seed", "random seed", "42")
         .option("threads", "compute threads (0 = all cores)", "0")
         .option("max-tokens", "budget: generated tokens (0 = none)", "0")
@@ -29,6 +32,10 @@ RunRequest request_from(const Args& a) {
     RunRequest r;
     r.strategy = a.get("strategy");
     for (const auto& s : a.all("set")) r.sets.push_back(split_setting(s));
+    for (const auto& s : a.all("scorer-opt")) {
+        auto [k, v] = split_setting(s);
+        r.config.scorer_options[k] = v;
+    }
     r.seed = static_cast<uint64_t>(a.get_int("seed", 0, 2147483647));
     r.config.max_tokens = a.get_int("max-tokens", 0, 1 << 30);
     r.config.max_passes = a.get_int("max-passes", 0, 1 << 30);
@@ -64,6 +71,44 @@ SessionOptions session_options(const Args& a) {
 }
 
 }  // namespace
+
+int cmd_scorers(const Argv& argv) {
+    Args a("scorers", "[--json]");
+    a.flag("json", "print JSON");
+    if (!a.parse(argv)) return 0;
+    app::PluginManager pm;
+    pm.scan();
+    const auto all = scorers();
+    if (a.flag_set("json")) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& s : all) {
+            nlohmann::json x = {{"id", s.id},
+                                {"name", s.name},
+                                {"description", s.description},
+                                {"reference", s.reference},
+                                {"source", s.source}};
+            x["options"] = nlohmann::json::array();
+            for (const auto& o : s.options)
+                x["options"].push_back(
+                    {{"name", o.name}, {"type", o.type}, {"default", o.dflt}, {"help", o.help}});
+            j.push_back(x);
+        }
+        std::puts(j.dump(2).c_str());
+    } else {
+        for (const auto& s : all) {
+            std::printf("%s — %s\n  %s\n", s.id.c_str(), s.name.c_str(), s.description.c_str());
+            if (!s.reference.empty()) std::printf("  reference: %s\n", s.reference.c_str());
+            std::printf("  from: %s\n", s.source.c_str());
+            for (const auto& o : s.options)
+                std::printf("    --scorer-opt %s=...  (%s, default %s) %s\n", o.name.c_str(),
+                            o.type.c_str(), o.dflt.dump().c_str(), o.help.c_str());
+        }
+    }
+    for (const auto& e : pm.errors())
+        std::fprintf(stderr, "plugin %s failed to load: %s\n", qPrintable(e.path),
+                     qPrintable(e.message));
+    return 0;
+}
 
 int cmd_strategies(const Argv& argv) {
     Args a("strategies", "[--json]");

@@ -17,6 +17,7 @@ int cmd_generate(const Argv& args);
 int cmd_bench(const Argv& args);
 int cmd_run(const Argv& args);
 int cmd_eval(const Argv& args);
+int cmd_scorers(const Argv& args);
 int cmd_strategies(const Argv& args);
 int cmd_runs(const Argv& args);
 int cmd_show(const Argv& args);

@@ -31,6 +31,26 @@ PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req
     if (p.params.contains("scorer") && p.params["scorer"] == "latent" &&
         p.config.tap_layers.empty())
         p.config.tap_layers = {-1};
+    // Scorer options must be options of the scorer the strategy uses.
+    if (!p.config.scorer_options.empty()) {
+        const std::string sid =
+            p.params.contains("scorer") ? p.params["scorer"].get<std::string>() : std::string();
+        const ScorerInfo* si = sid.empty() ? nullptr : find_scorer(sid);
+        if (!si)
+            throw Error("--scorer-opt given, but strategy '" + req.strategy + "' uses no scorer" +
+                        (sid.empty() ? "" : " known as '" + sid + "'"));
+        for (const auto& [k, v] : p.config.scorer_options) {
+            bool known = false;
+            std::string names;
+            for (const auto& o : si->options) {
+                known = known || o.name == k;
+                names += (names.empty() ? "" : ", ") + o.name;
+            }
+            if (!known)
+                throw Error("scorer '" + sid + "' has no option '" + k +
+                            "' (options: " + (names.empty() ? "none" : names) + ")");
+        }
+    }
     p.config.sampling.validate();
     return p;
 }

@@ -316,6 +316,16 @@ void MainWindow::rebuild_param_form() {
             for (const auto& ch : p.choices) c->addItem(QString::fromStdString(ch));
             c->setCurrentText(QString::fromStdString(p.dflt.get<std::string>()));
             wdg = c;
+        } else if (p.type == "scorer") {  // every registered scorer, plugins included
+            auto* c = new QComboBox(params_box_);
+            for (const auto& sc : scorers()) {
+                c->addItem(QString::fromStdString(sc.id));
+                c->setItemData(c->count() - 1,
+                               QString::fromStdString(sc.name + ": " + sc.description),
+                               Qt::ToolTipRole);
+            }
+            c->setCurrentText(QString::fromStdString(p.dflt.get<std::string>()));
+            wdg = c;
         } else {
             wdg = new QLineEdit(QString::fromStdString(p.dflt.get<std::string>()), params_box_);
         }

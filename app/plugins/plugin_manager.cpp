@@ -8,6 +8,7 @@
 #include <QStandardPaths>
 
 #include "reasonscope/error.h"
+#include "reasonscope/scorer_plugin.h"
 #include "reasonscope/strategy_plugin.h"
 
 namespace rs::app {
@@ -45,6 +46,10 @@ void PluginManager::load(const QString& path) {
             {path, QStringLiteral("not a Qt plugin (no metadata): ") + loader->errorString()});
         return;
     }
+    if (meta.value("IID").toString() == QStringLiteral(RS_SCORER_PLUGIN_IID)) {
+        load_scorer(path, std::move(loader), meta);
+        return;
+    }
     if (meta.value("IID").toString() != QStringLiteral(RS_STRATEGY_PLUGIN_IID)) {
         errors_.push_back({path, "wrong plugin interface '" + meta.value("IID").toString() + "'"});
         return;
@@ -65,6 +70,38 @@ void PluginManager::load(const QString& path) {
         return;
     }
     entries_.push_back({std::move(info), path, std::move(loader)});
+}
+
+// A scorer plugin goes into the engine's scorer registry; its library is
+// loaded on first use, and the registry's factory keeps the loader alive.
+void PluginManager::load_scorer(const QString& path, std::unique_ptr<QPluginLoader> loader,
+                                const QJsonObject& meta) {
+    ScorerInfo info;
+    try {
+        info = scorer_info_from_json(nlohmann::json::parse(
+            QJsonDocument(meta.value("MetaData").toObject()).toJson().toStdString()));
+        info.source = path.toStdString();
+        std::shared_ptr<QPluginLoader> shared(std::move(loader));
+        register_scorer(info, [shared, path]() -> std::unique_ptr<Scorer> {
+            QObject* inst = shared->instance();
+            if (!inst)
+                throw Error("scorer plugin " + path.toStdString() +
+                            " failed to load: " + shared->errorString().toStdString());
+            auto* plugin = qobject_cast<ScorerPlugin*>(inst);
+            if (!plugin)
+                throw Error("plugin " + path.toStdString() +
+                            " does not implement the scorer interface");
+            try {
+                return plugin->create();
+            } catch (const std::exception& e) {
+                throw Error("scorer plugin " + path.toStdString() +
+                            " failed to create its scorer: " + e.what());
+            }
+        });
+        scorers_.push_back(info);
+    } catch (const std::exception& e) {
+        errors_.push_back({path, QString::fromStdString(e.what())});
+    }
 }
 
 const PluginManager::Entry* PluginManager::find(const std::string& id) const {

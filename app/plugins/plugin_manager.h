@@ -1,10 +1,11 @@
-// Finds and loads strategy plugins (Qt plugins with JSON metadata) from:
+// Finds and loads strategy and scorer plugins (Qt plugins with JSON metadata) from:
 // the install's plugin folder (<exe>/../lib/reasonscope/plugins), the user's
 // data folder (~/.local/share/reasonscope/plugins) and every folder in
 // REASONSCOPE_PLUGIN_PATH (colon-separated). A plugin that fails to load is
 // reported with its path and the reason; the others still load.
 #pragma once
 
+#include <QJsonObject>
 #include <QPluginLoader>
 #include <QString>
 #include <QStringList>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "reasonscope/search.h"
 #include "reasonscope/strategy.h"
 
 namespace rs::app {
@@ -39,9 +41,16 @@ class PluginManager {
     // Throws rs::Error naming the plugin's path when it cannot be created.
     std::unique_ptr<Strategy> create(const std::string& id) const;
 
+    // Scorer plugins found by scan() (already registered in the engine's
+    // scorer registry; see rs::scorers() for all, built-ins included).
+    const std::vector<ScorerInfo>& scorer_plugins() const { return scorers_; }
+
   private:
     void load(const QString& path);
+    void load_scorer(const QString& path, std::unique_ptr<QPluginLoader> loader,
+                     const QJsonObject& meta);
     std::vector<Entry> entries_;
+    std::vector<ScorerInfo> scorers_;
     std::vector<PluginError> errors_;
 };
 

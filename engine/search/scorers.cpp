@@ -1,5 +1,8 @@
-// Built-in scorers.
+// The scorer registry and the two built-in scorers; the others are plugins.
+#include <algorithm>
 #include <cmath>
+#include <deque>
+#include <mutex>
 
 #include "reasonscope/error.h"
 #include "reasonscope/search.h"
@@ -32,106 +35,125 @@ class LogprobScorer final : public Scorer {
     }
 };
 
-// P(yes) between two labels, from the first token of each.
-double binary_prob(SearchContext& ctx, const std::string& prompt, const std::string& yes,
-                   const std::string& no) {
-    const Tokenizer& tok = ctx.session().model().tokenizer();
-    auto y = tok.encode(yes), n = tok.encode(no);
-    if (y.empty() || n.empty()) throw Error("scorer labels must tokenize to at least one token");
-    auto lp = ctx.next_token_logprobs(prompt);
-    double py = std::exp(lp[static_cast<size_t>(y[0])]),
-           pn = std::exp(lp[static_cast<size_t>(n[0])]);
-    return py + pn > 0 ? py / (py + pn) : 0.5;
+struct Entry {
+    ScorerInfo info;
+    ScorerFactory factory;
+};
+
+struct Registry {
+    std::mutex mu;
+    std::deque<Entry> entries;  // stable addresses: find_scorer hands out pointers
+    Registry() {
+        entries.push_back({{"answer",
+                            "Answer check",
+                            "1 if the path's final answer matches the task's answer (exact, "
+                            "numeric or the task's pattern), else 0: an oracle for studying "
+                            "strategies",
+                            "",
+                            {},
+                            "built-in"},
+                           [] { return std::make_unique<AnswerScorer>(); }});
+        entries.push_back({{"logprob",
+                            "Mean token probability",
+                            "geometric mean of the path's token probabilities",
+                            "",
+                            {},
+                            "built-in"},
+                           [] { return std::make_unique<LogprobScorer>(); }});
+    }
+};
+
+Registry& registry() {
+    static Registry r;
+    return r;
 }
-
-// Process reward from the model itself, by recomputation: a step
-// "LHS=RHS: ..." is worth P(RHS | the model asked LHS afresh). A path's value
-// is the product over its steps; steps without "LHS=RHS" count as 1.
-class PrmScorer final : public Scorer {
-  public:
-    std::string id() const override { return "prm"; }
-    double score(SearchContext& ctx, int node) override {
-        const Node& n = ctx.node(node);
-        if (n.parent < 0) return 1.0;
-        auto cached = n.scores.find("prm_step");
-        double step;
-        if (cached != n.scores.end()) {
-            step = cached->second;
-        } else {
-            std::string head = n.text.substr(0, n.text.find(':'));
-            while (!head.empty() && (head.back() == '\n' || head.back() == ' ')) head.pop_back();
-            size_t eq = head.rfind('=');
-            if (n.text.rfind("Answer", 0) == 0 || eq == std::string::npos || eq == 0 ||
-                eq + 1 >= head.size()) {
-                step = 1.0;
-            } else {
-                std::string lhs = head.substr(0, eq), rhs = head.substr(eq + 1);
-                std::string prompt = ctx.config().prm_template;
-                for (size_t p; (p = prompt.find("{lhs}")) != std::string::npos;)
-                    prompt.replace(p, 5, lhs);
-                step = std::exp(ctx.continuation_logprob(prompt, rhs + ":"));
-            }
-            ctx.set_score(node, "prm_step", step);
-        }
-        const Node& parent = ctx.node(n.parent);
-        auto pv = parent.scores.find("prm");
-        double up = pv != parent.scores.end() ? pv->second
-                                              : (parent.parent < 0 ? 1.0 : score(ctx, n.parent));
-        return up * step;
-    }
-};
-
-// The model asked whether the whole path is correct: P(" yes").
-class SelfEvalScorer final : public Scorer {
-  public:
-    std::string id() const override { return "self-eval"; }
-    double score(SearchContext& ctx, int node) override {
-        std::string prompt = ctx.task().prompt + ctx.path_text(node) +
-                             "\nIs the reasoning above correct? Answer yes or no:";
-        return binary_prob(ctx, prompt, " yes", " no");
-    }
-};
-
-// Latent trajectory: how directly the hidden states move across the path's
-// steps: |h_last - h_first| / sum |h_i - h_{i-1}| (1 = a straight line).
-class LatentScorer final : public Scorer {
-  public:
-    std::string id() const override { return "latent"; }
-    double score(SearchContext& ctx, int node) override {
-        if (ctx.config().tap_layers.empty())
-            throw Error(
-                "the latent scorer needs hidden-state taps (set tap_layers, e.g. --taps -1)");
-        std::vector<const std::vector<float>*> hs;
-        for (int id : ctx.tree().path(node))
-            if (!ctx.node(id).hidden.empty()) hs.push_back(&ctx.node(id).hidden);
-        if (hs.size() < 2) return 0.5;
-        auto dist = [](const std::vector<float>& a, const std::vector<float>& b) {
-            double s = 0;
-            for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-                s += (a[i] - b[i]) * static_cast<double>(a[i] - b[i]);
-            return std::sqrt(s);
-        };
-        double cum = 0;
-        for (size_t i = 1; i < hs.size(); ++i) cum += dist(*hs[i], *hs[i - 1]);
-        return cum > 0 ? dist(*hs.back(), *hs.front()) / cum : 0.5;
-    }
-};
 
 }  // namespace
 
+void register_scorer(const ScorerInfo& info, ScorerFactory factory) {
+    if (info.id.empty()) throw Error("scorer metadata: empty id");
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lk(r.mu);
+    for (Entry& e : r.entries)
+        if (e.info.id == info.id) {
+            if (e.info.source != info.source)
+                throw Error("scorer id '" + info.id + "' from " + info.source +
+                            " is already provided by " + e.info.source);
+            e = {info, std::move(factory)};
+            return;
+        }
+    r.entries.push_back({info, std::move(factory)});
+}
+
+std::vector<ScorerInfo> scorers() {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lk(r.mu);
+    std::vector<ScorerInfo> out;
+    for (const Entry& e : r.entries) out.push_back(e.info);
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
+    return out;
+}
+
+const ScorerInfo* find_scorer(const std::string& id) {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lk(r.mu);
+    for (const Entry& e : r.entries)
+        if (e.info.id == id) return &e.info;  // entries are never removed
+    return nullptr;
+}
+
 std::vector<std::string> scorer_ids() {
-    return {"answer", "logprob", "prm", "self-eval", "latent"};
+    std::vector<std::string> ids;
+    for (const auto& s : scorers()) ids.push_back(s.id);
+    return ids;
 }
 
 std::unique_ptr<Scorer> make_scorer(const std::string& id) {
-    if (id == "answer") return std::make_unique<AnswerScorer>();
-    if (id == "logprob") return std::make_unique<LogprobScorer>();
-    if (id == "prm") return std::make_unique<PrmScorer>();
-    if (id == "self-eval") return std::make_unique<SelfEvalScorer>();
-    if (id == "latent") return std::make_unique<LatentScorer>();
-    std::string all;
-    for (const auto& s : scorer_ids()) all += (all.empty() ? "" : ", ") + s;
-    throw Error("unknown scorer '" + id + "' (available: " + all + ")");
+    ScorerFactory f;
+    {
+        Registry& r = registry();
+        std::lock_guard<std::mutex> lk(r.mu);
+        for (const Entry& e : r.entries)
+            if (e.info.id == id) f = e.factory;
+    }
+    if (!f) {
+        std::string all;
+        for (const auto& s : scorer_ids()) all += (all.empty() ? "" : ", ") + s;
+        throw Error("unknown scorer '" + id + "' (available: " + all +
+                    "; the others are plugins: is the plugin folder found?)");
+    }
+    auto s = f();
+    if (!s) throw Error("scorer '" + id + "': its plugin returned no scorer");
+    return s;
+}
+
+std::string scorer_option(const SearchContext& ctx, const std::string& scorer,
+                          const std::string& name) {
+    const ScorerInfo* info = find_scorer(scorer);
+    const ParamSpec* spec = nullptr;
+    if (info)
+        for (const auto& o : info->options)
+            if (o.name == name) spec = &o;
+    if (!spec) throw Error("scorer '" + scorer + "' has no option '" + name + "'");
+    auto it = ctx.config().scorer_options.find(name);
+    if (it != ctx.config().scorer_options.end()) return it->second;
+    return spec->dflt.is_string() ? spec->dflt.get<std::string>() : spec->dflt.dump();
+}
+
+ScorerInfo scorer_info_from_json(const nlohmann::json& j) {
+    ScorerInfo s;
+    try {
+        s.id = j.at("id").get<std::string>();
+        s.name = j.at("name").get<std::string>();
+        s.description = j.value("description", "");
+        s.reference = j.value("reference", "");
+        for (const auto& p : j.value("options", nlohmann::json::array()))
+            s.options.push_back(param_spec_from_json(p));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(std::string("scorer metadata: ") + e.what());
+    }
+    if (s.id.empty()) throw Error("scorer metadata: empty id");
+    return s;
 }
 
 }  // namespace rs

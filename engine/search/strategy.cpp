@@ -16,6 +16,21 @@ const ParamSpec* StrategyInfo::find(const std::string& n) const {
     return nullptr;
 }
 
+ParamSpec param_spec_from_json(const nlohmann::json& p) {
+    ParamSpec ps;
+    ps.name = p.at("name").get<std::string>();
+    ps.type = p.at("type").get<std::string>();
+    if (ps.type != "int" && ps.type != "float" && ps.type != "bool" && ps.type != "string" &&
+        ps.type != "choice" && ps.type != "scorer")
+        throw Error("parameter '" + ps.name + "' has unknown type '" + ps.type + "'");
+    ps.help = p.value("help", "");
+    ps.dflt = p.at("default");
+    ps.min = p.value("min", nlohmann::json());
+    ps.max = p.value("max", nlohmann::json());
+    if (p.contains("choices")) ps.choices = p["choices"].get<std::vector<std::string>>();
+    return ps;
+}
+
 StrategyInfo strategy_info_from_json(const nlohmann::json& j) {
     StrategyInfo s;
     try {
@@ -23,20 +38,8 @@ StrategyInfo strategy_info_from_json(const nlohmann::json& j) {
         s.name = j.at("name").get<std::string>();
         s.description = j.value("description", "");
         s.paper = j.value("paper", "");
-        for (const auto& p : j.value("parameters", nlohmann::json::array())) {
-            ParamSpec ps;
-            ps.name = p.at("name").get<std::string>();
-            ps.type = p.at("type").get<std::string>();
-            if (ps.type != "int" && ps.type != "float" && ps.type != "bool" &&
-                ps.type != "string" && ps.type != "choice")
-                throw Error("parameter '" + ps.name + "' has unknown type '" + ps.type + "'");
-            ps.help = p.value("help", "");
-            ps.dflt = p.at("default");
-            ps.min = p.value("min", nlohmann::json());
-            ps.max = p.value("max", nlohmann::json());
-            if (p.contains("choices")) ps.choices = p["choices"].get<std::vector<std::string>>();
-            s.params.push_back(std::move(ps));
-        }
+        for (const auto& p : j.value("parameters", nlohmann::json::array()))
+            s.params.push_back(param_spec_from_json(p));
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("strategy metadata: ") + e.what());
     }
@@ -98,6 +101,13 @@ Params resolve_params(const StrategyInfo& info,
                 out[k] = false;
             else
                 bad("is not true/false");
+        } else if (p->type == "scorer") {
+            if (!find_scorer(v)) {
+                std::string all;
+                for (const auto& c : scorer_ids()) all += (all.empty() ? "" : ", ") + c;
+                bad("is not a known scorer (available: " + all + ")");
+            }
+            out[k] = v;
         } else if (p->type == "choice") {
             if (std::find(p->choices.begin(), p->choices.end(), v) == p->choices.end()) {
                 std::string all;

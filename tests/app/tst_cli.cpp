@@ -153,10 +153,90 @@ class TestCli : public QObject {
         QCOMPARE(e["rows"].toArray().size(), 3);
     }
 
+    // Scorers come from plugins too; prm-model loads a second GGUF (here the
+    // bundled model again) and reads a label token's probability: asked
+    // "2+3=" it must prefer "5" to "7" on every step, and a path's value is
+    // the product of its steps'.
+    void scorerPluginsAndASecondModelAsPrm() {
+        QTemporaryDir dir;
+        QString db = dir.filePath("runs.sqlite");
+        QString model = QStringLiteral(RS_SOURCE_DIR) + "/resources/models/reasoner.gguf";
+        if (!QFileInfo::exists(model)) QSKIP("the bundled model is missing");
+        auto list = run({"scorers", "--json"});
+        QCOMPARE(list.code, 0);
+        QStringList ids;
+        for (const auto& v : QJsonDocument::fromJson(list.out).array()) {
+            const auto o = v.toObject();
+            ids << o["id"].toString();
+            if (o["id"].toString() == "prm-model")
+                QVERIFY(o["source"].toString().endsWith("prm_model_scorer.so"));
+        }
+        QCOMPARE(ids,
+                 QStringList({"answer", "latent", "logprob", "prm", "prm-model", "self-eval"}));
+
+        auto r = run({"run",
+                      "--model",
+                      model,
+                      "--task",
+                      "easy:easy-001",
+                      "--strategy",
+                      "best-of-n",
+                      "--set",
+                      "n=3",
+                      "--set",
+                      "scorer=prm-model",
+                      "--scorer-opt",
+                      "model=" + model,
+                      "--scorer-opt",
+                      "template=Q: 2+3\n2+3=",
+                      "--scorer-opt",
+                      "yes=5",
+                      "--scorer-opt",
+                      "no=7",
+                      "--db",
+                      db,
+                      "--json",
+                      "--threads",
+                      "1"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const qint64 id = QJsonDocument::fromJson(r.out).object()["run_id"].toInteger();
+        auto show = run({"export", QString::number(id), "--format", "json", "--db", db, "-o",
+                         dir.filePath("run.json")});
+        QVERIFY2(show.code == 0, show.err.constData());
+        QFile f(dir.filePath("run.json"));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto nodes = QJsonDocument::fromJson(f.readAll()).object()["nodes"].toArray();
+        int steps = 0, paths = 0;
+        for (const auto& nv : nodes) {
+            const auto sc = nv.toObject()["scores"].toObject();
+            if (sc.contains("prm-model_step")) {
+                QVERIFY(sc["prm-model_step"].toDouble() > 0.9);
+                ++steps;
+            }
+            if (sc.contains("prm-model")) ++paths;
+        }
+        QVERIFY(steps >= 3);
+        QCOMPARE(paths, 3);
+
+        // Its options are checked against its metadata, and a missing file is
+        // one clear error in the run.
+        r = run({"run", "--model", model, "--task", "easy:easy-001", "--strategy", "best-of-n",
+                 "--set", "scorer=prm-model", "--scorer-opt", "modell=x", "--db", db});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("has no option 'modell'"), r.err.constData());
+        r = run({"run", "--model", model, "--task", "easy:easy-001", "--strategy", "best-of-n",
+                 "--set", "n=2", "--set", "scorer=prm-model", "--scorer-opt",
+                 "model=/nonexistent.gguf", "--db", db, "--json"});
+        QVERIFY(QJsonDocument::fromJson(r.out).object()["status"].toString() == "error");
+        QVERIFY2(QJsonDocument::fromJson(r.out).object()["error"].toString().contains(
+                     "/nonexistent.gguf"),
+                 r.out.constData());
+    }
+
     void everyCommandHasHelp() {
         for (const char* c :
-             {"models", "tokenize", "run", "eval", "strategies", "runs", "show", "export", "import",
-              "compare", "bench", "generate", "logits", "demo"}) {
+             {"models", "tokenize", "run", "eval", "strategies", "scorers", "runs", "show",
+              "export", "import", "compare", "bench", "generate", "logits", "demo"}) {
             auto r = run({c, "--help"});
             QCOMPARE(r.code, 0);
             QVERIFY(r.out.contains("usage: reasonscope"));

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "reasonscope/events.h"
+#include "reasonscope/params.h"
 #include "reasonscope/sampling.h"
 #include "reasonscope/session.h"
 #include "reasonscope/task.h"
@@ -31,14 +33,33 @@ class Scorer {
     virtual double score(SearchContext& ctx, int node) = 0;
 };
 
-// Built-in scorers: "answer" (task answer check), "logprob" (path mean
-// token probability), "prm" (the model judges each step: P(ok) of a
-// verification prompt, product along the path), "self-eval" (P(yes) that
-// the path is correct), "latent" (straightness of the path's hidden-state
-// trajectory: net change / cumulative change, after "Tracing the Traces";
-// needs taps). Throws rs::Error for an unknown id.
+// Scorers are found by id in a process-wide registry. "answer" (task answer
+// check) and "logprob" (path mean token probability) are built in; the
+// others are plugins (plugins/scorers/*, registered by the plugin manager
+// when it scans): "prm", "self-eval", "latent", "prm-model". A scorer reads
+// its options from RunConfig::scorer_options (defaults in its metadata).
+struct ScorerInfo {
+    std::string id, name, description, reference;
+    std::vector<ParamSpec> options;  // name, type, default, help (for scorer_options)
+    std::string source;              // "built-in" or the plugin's path
+};
+using ScorerFactory = std::function<std::unique_ptr<Scorer>()>;
+// Adds a scorer; the same id from the same source replaces the entry, from
+// another source it throws rs::Error naming both.
+void register_scorer(const ScorerInfo& info, ScorerFactory factory);
+std::vector<ScorerInfo> scorers();                     // sorted by id
+const ScorerInfo* find_scorer(const std::string& id);  // null if unknown
+// Throws rs::Error for an unknown id, listing the known ones.
 std::unique_ptr<Scorer> make_scorer(const std::string& id);
 std::vector<std::string> scorer_ids();
+// Metadata JSON {id, name, description, reference, options: [...]} as the
+// strategies' parameters; throws rs::Error when malformed.
+ScorerInfo scorer_info_from_json(const nlohmann::json& j);
+class SearchContext;
+// A scorer's option `name`: RunConfig::scorer_options if set, else the
+// default in its metadata. Throws rs::Error if the scorer has no such option.
+std::string scorer_option(const SearchContext& ctx, const std::string& scorer,
+                          const std::string& name);
 
 struct RunConfig {
     SamplingParams sampling;
@@ -48,11 +69,9 @@ struct RunConfig {
     int64_t max_tokens = 0;  // generated tokens; 0 = no limit
     int64_t max_passes = 0;  // forward passes; 0 = no limit
     double max_seconds = 0;  // wall time; 0 = no limit
-    // The "prm" scorer judges a step "LHS=RHS: ..." by recomputation: the
-    // probability that the model, asked `prm_template` (with {lhs}), answers
-    // the step's RHS. The bundled model's default asks it as a one-operation
-    // problem in its own format.
-    std::string prm_template = "Q: {lhs}\n{lhs}=";
+    // Scorer options (name -> value, strings as given on the command line);
+    // a scorer falls back to its metadata's defaults.
+    std::map<std::string, std::string> scorer_options;
     // Hidden-state taps: residual stream at the end of each step at these
     // layers (-1 = after the final norm). Empty: off (no cost).
     std::vector<int> tap_layers;

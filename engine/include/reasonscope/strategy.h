@@ -11,18 +11,11 @@
 #include <vector>
 
 #include "reasonscope/events.h"
+#include "reasonscope/params.h"
 
 namespace rs {
 
 class SearchContext;
-
-struct ParamSpec {
-    std::string name;
-    std::string type;  // int, float, bool, string, choice
-    std::string help;
-    nlohmann::json dflt, min, max;
-    std::vector<std::string> choices;  // for "choice"
-};
 
 struct StrategyInfo {
     std::string id, name, description, paper;

@@ -1,0 +1,41 @@
+// "self-eval": the model asked whether the whole path is correct; the score
+// is P(yes) / (P(yes) + P(no)) of the answer's first token.
+#include <QObject>
+#include <cmath>
+
+#include "reasonscope/error.h"
+#include "reasonscope/scorer_plugin.h"
+
+namespace {
+
+class SelfEvalScorer final : public rs::Scorer {
+  public:
+    std::string id() const override { return "self-eval"; }
+    double score(rs::SearchContext& ctx, int node) override {
+        const std::string prompt = ctx.task().prompt + ctx.path_text(node) +
+                                   rs::scorer_option(ctx, "self-eval", "question");
+        const rs::Tokenizer& tok = ctx.session().model().tokenizer();
+        auto y = tok.encode(rs::scorer_option(ctx, "self-eval", "yes"));
+        auto n = tok.encode(rs::scorer_option(ctx, "self-eval", "no"));
+        if (y.empty() || n.empty())
+            throw rs::Error("self-eval: the yes/no labels must tokenize to at least one token");
+        auto lp = ctx.next_token_logprobs(prompt);
+        const double py = std::exp(lp[static_cast<size_t>(y[0])]),
+                     pn = std::exp(lp[static_cast<size_t>(n[0])]);
+        return py + pn > 0 ? py / (py + pn) : 0.5;
+    }
+};
+
+}  // namespace
+
+class SelfEvalScorerPlugin : public QObject, public rs::ScorerPlugin {
+    Q_OBJECT
+    Q_PLUGIN_METADATA(IID RS_SCORER_PLUGIN_IID FILE "self_eval_scorer.json")
+    Q_INTERFACES(rs::ScorerPlugin)
+  public:
+    std::unique_ptr<rs::Scorer> create() const override {
+        return std::make_unique<SelfEvalScorer>();
+    }
+};
+
+#include "self_eval_scorer.moc"
