@@ -169,6 +169,93 @@ class TestStrategies : public QObject {
         if (answers(*ctx).count("1")) QCOMPARE(o.answer, std::string("1"));
     }
 
+    // MCTS bookkeeping on the scripted world, where every step is terminal:
+    // the first iteration expands the root (one backup per child), each later
+    // one selects a child and backs its value up again. With the answer
+    // oracle and no exploration (c_puct 0) every later visit goes to the
+    // best child; the most visited line gives the answer.
+    void mctsBacksUpAndExploits() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("mcts",
+                             {{"iterations", "20"},
+                              {"expansions", "6"},
+                              {"c_puct", "0"},
+                              {"scorer", "answer"},
+                              {"temperature", "1"}},
+                             ctx);
+        QCOMPARE(o.status, std::string("ok"));
+        const Node& root = ctx->node(0);
+        QCOMPARE(root.children.size(), size_t(6));
+        QCOMPARE(root.visits, 6 + 19);  // 6 backups at the expansion, 1 per later iteration
+        int correct = -1, visited = 0;
+        for (int ch : root.children) {
+            const Node& n = ctx->node(ch);
+            QCOMPARE(n.value_sum, n.answer == "2" ? static_cast<double>(n.visits) : 0.0);
+            if (n.answer == "2" && correct < 0) correct = ch;
+            if (n.visits > 1) ++visited;
+        }
+        QCOMPARE(visited, 1);  // no exploration: one child takes all 19 later visits
+        if (correct >= 0) {
+            QCOMPARE(o.answer, std::string("2"));
+            QCOMPARE(ctx->node(correct).visits, 20);
+        } else {
+            QCOMPARE(ctx->node(root.children[0]).visits, 20);  // all values 0: the first wins ties
+        }
+        // With exploration the visits spread over the children.
+        std::unique_ptr<SearchContext> ctx2;
+        f.run("mcts",
+              {{"iterations", "40"},
+               {"expansions", "6"},
+               {"c_puct", "4"},
+               {"scorer", "answer"},
+               {"temperature", "1"}},
+              ctx2);
+        int spread = 0;
+        for (int ch : ctx2->node(0).children) spread += ctx2->node(ch).visits > 1;
+        QVERIFY(spread >= 3);
+    }
+
+    // Particle filtering: weights from the answer oracle make the effective
+    // sample size exactly the number of correct particles; resampling (ESS
+    // below threshold x particles) replaces the population by correct ones;
+    // without resampling the weighted vote still picks the right answer.
+    void particleFilterWeightsAndResamples() {
+        Fixture f;
+        for (const char* thr : {"1", "0"}) {
+            std::unique_ptr<SearchContext> ctx;
+            RunOutcome o = f.run("particle-filtering",
+                                 {{"particles", "16"},
+                                  {"ess_threshold", thr},
+                                  {"scorer", "answer"},
+                                  {"temperature", "1"}},
+                                 ctx);
+            QCOMPARE(o.status, std::string("ok"));
+            int k = 0;
+            for (int ch : ctx->node(0).children) k += ctx->node(ch).answer == "2";
+            QCOMPARE(ctx->node(0).children.size(), size_t(16));
+            QVERIFY2(
+                std::fabs(ctx->node(0).scores.at("ess") - k) < 1e-6,
+                qPrintable(
+                    QString("ess %1 vs %2 correct").arg(ctx->node(0).scores.at("ess")).arg(k)));
+            if (k == 0) continue;
+            QCOMPARE(o.answer, std::string("2"));
+            double wsum = 0;
+            int weighted = 0;
+            for (int ch : ctx->node(0).children) {
+                const Node& n = ctx->node(ch);
+                auto it = n.scores.find("particle_weight");
+                if (it == n.scores.end()) continue;
+                ++weighted;
+                wsum += it->second;
+                if (std::string(thr) == "1")
+                    QCOMPARE(n.answer, std::string("2"));  // only correct particles survive
+            }
+            QVERIFY(weighted >= 1);
+            if (std::string(thr) == "0") QVERIFY(std::fabs(wsum - 1.0) < 1e-6);
+        }
+    }
+
     void sameSeedSameTree() {
         Fixture f1, f2;
         std::unique_ptr<SearchContext> a, b;
