@@ -103,7 +103,9 @@ int models_synth(const Argv& argv) {
     for (const auto& s : synth_shapes()) shapes += (shapes.empty() ? "" : ", ") + s;
     Args a("models synth", "--shape NAME --type T -o FILE [--seed S]");
     a.option("shape", "one of: " + shapes)
-        .option("type", "weight type: F32, F16, Q8_0, Q4_0")
+        .option("type",
+                "weight type: F32, F16, Q8_0, Q5_0, Q4_0, Q4_K, Q6_K, or Q4_K_M (a per-tensor mix "
+                "as llama.cpp makes it)")
         .option("o", "output GGUF file")
         .option("seed", "random seed", "1");
     if (!a.parse(argv)) return 0;

@@ -60,9 +60,18 @@ std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& x) {
         case GgmlType::Q4_0:
             kernels::quantize_row_q4_0_ref(x.data(), out.data(), n);
             break;
+        case GgmlType::Q5_0:
+            kernels::quantize_row_q5_0_ref(x.data(), out.data(), n);
+            break;
+        case GgmlType::Q4_K:
+            kernels::quantize_row_q4_k_ref(x.data(), out.data(), n);
+            break;
+        case GgmlType::Q6_K:
+            kernels::quantize_row_q6_k_ref(x.data(), out.data(), n);
+            break;
         default:
             throw Error("synth: type " + std::string(type_name(type)) +
-                        " is not supported (F32, F16, Q8_0, Q4_0)");
+                        " is not supported (F32, F16, Q8_0, Q5_0, Q4_0, Q4_K, Q6_K)");
     }
     return out;
 }
@@ -85,9 +94,25 @@ void synth_model(const std::string& shape_name, const std::string& type_name_str
         for (const auto& s : kShapes) all += std::string(all.empty() ? "" : ", ") + s.name;
         throw Error("synth: unknown shape '" + shape_name + "' (known: " + all + ")");
     }
-    auto ti = type_info_by_name(type_name_str);
+    // "Q4_K_M" mixes types per tensor as llama.cpp's quantizer does: Q6_K for
+    // the output and for attn_v / ffn_down in the layers that get more bits,
+    // Q4_K elsewhere; rows that are not whole 256-blocks fall back to Q5_0
+    // (for Q4_K) and Q8_0 (for Q6_K), as in real Q4_K_M files of these shapes.
+    const bool q4km = type_name_str == "Q4_K_M";
+    auto ti = type_info_by_name(q4km ? std::string("Q4_K") : type_name_str);
     if (!ti) throw Error("synth: unknown type '" + type_name_str + "'");
     const GgmlType wt = ti->type;
+    auto type_for = [&](const std::string& name, int cols, int layer) {
+        if (!q4km) return wt;
+        const int n = sh->layers;
+        const bool more =
+            layer >= 0 && (layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2);
+        const bool k6 =
+            name == "output.weight" ||
+            ((name.ends_with("attn_v.weight") || name.ends_with("ffn_down.weight")) && more);
+        if (cols % 256 != 0) return k6 ? GgmlType::Q8_0 : GgmlType::Q5_0;
+        return k6 ? GgmlType::Q6_K : GgmlType::Q4_K;
+    };
 
     GgufWriter w;
     const std::string a = sh->arch;
@@ -129,7 +154,9 @@ void synth_model(const std::string& shape_name, const std::string& type_name_str
     w.add_u32("tokenizer.ggml.eos_token_id", 2);
 
     Rng rng{seed * 0x9E3779B97F4A7C15ULL + 1};
-    auto mat = [&](const std::string& name, int cols, int rows, GgmlType t) {
+    int layer = -1;
+    auto mat = [&](const std::string& name, int cols, int rows, GgmlType) {
+        const GgmlType t = type_for(name, cols, layer);
         std::vector<float> x(static_cast<size_t>(cols) * rows);
         const float scale = 1.0f / std::sqrt(static_cast<float>(cols));
         for (auto& v : x) v = rng.next() * scale;
@@ -143,6 +170,7 @@ void synth_model(const std::string& shape_name, const std::string& type_name_str
     const int hd = sh->dim / sh->heads, q = sh->heads * hd, kv = sh->kv_heads * hd;
     mat("token_embd.weight", sh->dim, sh->vocab, wt);
     for (int l = 0; l < sh->layers; ++l) {
+        layer = l;
         std::string p = "blk." + std::to_string(l) + ".";
         vec(p + "attn_norm.weight", sh->dim, 1.0f, 0.1f);
         mat(p + "attn_q.weight", sh->dim, q, wt);
@@ -159,6 +187,7 @@ void synth_model(const std::string& shape_name, const std::string& type_name_str
         mat(p + "ffn_up.weight", sh->dim, sh->ffn, wt);
         mat(p + "ffn_down.weight", sh->ffn, sh->dim, wt);
     }
+    layer = -1;
     vec("output_norm.weight", sh->dim, 1.0f, 0.1f);
     if (!sh->tied) mat("output.weight", sh->dim, sh->vocab, wt);
     w.write(out_path);

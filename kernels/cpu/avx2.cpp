@@ -11,6 +11,7 @@ const KernelTable kAvx2Table = {
     .dot_f16 = avx2::dot_f16,
     .dot_bf16 = avx2::dot_bf16,
     .dot_q4_0 = avx2::dot_q4_0,
+    .dot_q5_0 = avx2::dot_q5_0,
     .dot_q8_0 = avx2::dot_q8_0,
     .dot_q4_k = avx2::dot_q4_k,
     .dot_q6_k = avx2::dot_q6_k,

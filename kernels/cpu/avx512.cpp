@@ -17,6 +17,7 @@ const KernelTable kAvx512Table = {
     .dot_f16 = avx512::dot_f16,
     .dot_bf16 = avx512::dot_bf16,
     .dot_q4_0 = avx512::dot_q4_0,
+    .dot_q5_0 = avx512::dot_q5_0,
     .dot_q8_0 = avx512::dot_q8_0,
     .dot_q4_k = avx512::dot_q4_k,
     .dot_q6_k = avx512::dot_q6_k,

@@ -83,6 +83,8 @@ DotFn dot_for(const KernelTable& k, uint32_t type) {
             return k.dot_bf16;
         case W_Q4_0:
             return k.dot_q4_0;
+        case W_Q5_0:
+            return k.dot_q5_0;
         case W_Q8_0:
             return k.dot_q8_0;
         case W_Q4_K:
@@ -102,6 +104,7 @@ bool act_format_for(uint32_t type, ActFormat& fmt) {
             fmt = ActFormat::F32;
             return true;
         case W_Q4_0:
+        case W_Q5_0:
         case W_Q8_0:
             fmt = ActFormat::Q8_0;
             return true;

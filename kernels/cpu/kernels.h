@@ -19,6 +19,7 @@ enum WeightType : uint32_t {
     W_F32 = 0,
     W_F16 = 1,
     W_Q4_0 = 2,
+    W_Q5_0 = 6,
     W_Q8_0 = 8,
     W_Q4_K = 12,
     W_Q6_K = 14,
@@ -63,7 +64,7 @@ inline size_t q8_act_sums_offset(int nb) {
 
 struct KernelTable {
     Isa isa;
-    DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_k, dot_q6_k;
+    DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q5_0, dot_q8_0, dot_q4_k, dot_q6_k;
     GemmFn gemm_q4_0;
     GemmPackedFn gemm_q4_0_packed;
     float (*dot_f16_row)(const uint16_t* w, const float* y, int n);  // attention scores, F16 cache
@@ -106,6 +107,9 @@ bool dequantize_row(uint32_t type, const void* src, float* dst, int64_t n);
 // Reference quantizers (scalar) for writing model files.
 void quantize_row_q4_0_ref(const float* x, void* y, int64_t n);
 void quantize_row_q8_0_ref(const float* x, void* y, int64_t n);
+void quantize_row_q5_0_ref(const float* x, void* y, int64_t n);
+void quantize_row_q4_k_ref(const float* x, void* y, int64_t n);  // n: multiple of 256
+void quantize_row_q6_k_ref(const float* x, void* y, int64_t n);
 
 // Per-ISA tables (defined in scalar.cpp / avx2.cpp / avx512.cpp).
 extern const KernelTable kScalarTable;

@@ -141,6 +141,40 @@ void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, const v
     }
 }
 
+// The 32 signed 5-bit quants of a Q5_0 block (nibble + 16 * high bit - 16).
+void q5_0_values(const BlockQ5_0& x, int v[32]) {
+    uint32_t h;
+    std::memcpy(&h, x.qh, 4);
+    for (int j = 0; j < 16; ++j) {
+        v[j] = ((x.qs[j] & 0xF) | static_cast<int>(((h >> j) << 4) & 0x10)) - 16;
+        v[j + 16] = ((x.qs[j] >> 4) | static_cast<int>((h >> (j + 12)) & 0x10)) - 16;
+    }
+}
+
+// Q5_0 in llama.cpp's vec_dot order, as Q8_0 below.
+void dot_q5_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const auto* x = static_cast<const BlockQ5_0*>(w);
+    const int nb = n / QK8_0;
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+        const auto* yd = reinterpret_cast<const float*>(a + q8_act_sums_offset(nb)) + nb;
+        float lane[8] = {};
+        for (int b = 0; b < nb; ++b) {
+            int v[32];
+            q5_0_values(x[b], v);
+            const float d = h2f(x[b].d) * yd[b];
+            for (int l = 0; l < 8; ++l) {
+                int isum = 0;
+                for (int k = 0; k < 4; ++k) isum += v[4 * l + k] * y[b].qs[4 * l + k];
+                lane[l] = std::fma(d, static_cast<float>(isum), lane[l]);
+            }
+        }
+        float t4[4];
+        for (int l = 0; l < 4; ++l) t4[l] = lane[l] + lane[l + 4];
+        return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+    });
+}
+
 // Q8_0 in llama.cpp's vec_dot order: 8 lanes of 4 products per block,
 // lane = fma(d_w * d_a, isum_lane, lane), lanes summed at the end.
 void dot_q8_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
@@ -367,6 +401,123 @@ void quantize_row_q8_0_ref(const float* x, void* vy, int64_t n) {
     }
 }
 
+// K-quants for writing benchmark files: plain per-sub-block min/max (Q4_K)
+// and absolute-max (Q6_K) scales, quantized to 6/8 bits against one f16
+// super-block scale. Simpler than llama.cpp's search for the best scales (a
+// little more error), the same format.
+void quantize_row_q4_k_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ4_K*>(vy);
+    for (int64_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        float scale[8], mins[8], dmax = 0, mmax = 0;
+        for (int j = 0; j < 8; ++j) {
+            float lo = 0, hi = 0;
+            for (int i = 0; i < 32; ++i) {
+                lo = std::min(lo, x[32 * j + i]);
+                hi = std::max(hi, x[32 * j + i]);
+            }
+            scale[j] = (hi - lo) / 15.0f;
+            mins[j] = -lo;
+            dmax = std::max(dmax, scale[j]);
+            mmax = std::max(mmax, mins[j]);
+        }
+        const float d = dmax / 63.0f, dmin = mmax / 63.0f;
+        y[b].d = fp32_to_fp16(d);
+        y[b].dmin = fp32_to_fp16(dmin);
+        const float dq = h2f(y[b].d), dmq = h2f(y[b].dmin);
+        uint8_t sc[8], m[8];
+        for (int j = 0; j < 8; ++j) {
+            sc[j] = static_cast<uint8_t>(
+                std::clamp(static_cast<int>(std::lround(dq > 0 ? scale[j] / dq : 0.0f)), 0, 63));
+            m[j] = static_cast<uint8_t>(
+                std::clamp(static_cast<int>(std::lround(dmq > 0 ? mins[j] / dmq : 0.0f)), 0, 63));
+        }
+        for (int j = 0; j < 4; ++j) {
+            y[b].scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+            y[b].scales[j + 4] = static_cast<uint8_t>(m[j] | ((m[j + 4] >> 4) << 6));
+            y[b].scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+        }
+        uint8_t q[QK_K];
+        for (int j = 0; j < 8; ++j) {
+            const float step = dq * sc[j], off = dmq * m[j];
+            for (int i = 0; i < 32; ++i)
+                q[32 * j + i] = static_cast<uint8_t>(std::clamp(
+                    static_cast<int>(std::lround(step > 0 ? (x[32 * j + i] + off) / step : 0.0f)),
+                    0, 15));
+        }
+        for (int p = 0; p < 4; ++p)
+            for (int l = 0; l < 32; ++l)
+                y[b].qs[32 * p + l] =
+                    static_cast<uint8_t>(q[64 * p + l] | (q[64 * p + 32 + l] << 4));
+    }
+}
+
+void quantize_row_q6_k_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ6_K*>(vy);
+    for (int64_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        float scale[16], smax = 0;
+        for (int j = 0; j < 16; ++j) {
+            float amax = 0;
+            for (int i = 0; i < 16; ++i) amax = std::max(amax, std::fabs(x[16 * j + i]));
+            scale[j] = amax / 31.0f;
+            smax = std::max(smax, scale[j]);
+        }
+        const float d = smax / 127.0f;
+        y[b].d = fp32_to_fp16(d);
+        const float dq = h2f(y[b].d);
+        int q[QK_K];
+        for (int j = 0; j < 16; ++j) {
+            const int sc =
+                std::clamp(static_cast<int>(std::lround(dq > 0 ? scale[j] / dq : 0.0f)), 0, 127);
+            y[b].scales[j] = static_cast<int8_t>(sc);
+            const float step = dq * static_cast<float>(sc);
+            for (int i = 0; i < 16; ++i)
+                q[16 * j + i] =
+                    std::clamp(
+                        static_cast<int>(std::lround(step > 0 ? x[16 * j + i] / step : 0.0f)), -32,
+                        31) +
+                    32;
+        }
+        std::memset(y[b].qh, 0, sizeof y[b].qh);
+        for (int h = 0; h < 2; ++h) {
+            uint8_t* ql = y[b].ql + 64 * h;
+            uint8_t* qh = y[b].qh + 32 * h;
+            const int* qq = q + 128 * h;
+            for (int l = 0; l < 32; ++l) {
+                ql[l] = static_cast<uint8_t>((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
+                ql[l + 32] = static_cast<uint8_t>((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
+                qh[l] = static_cast<uint8_t>((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) |
+                                             ((qq[l + 64] >> 4) << 4) | ((qq[l + 96] >> 4) << 6));
+            }
+        }
+    }
+}
+
+void quantize_row_q5_0_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ5_0*>(vy);
+    for (int64_t b = 0; b < n / QK8_0; ++b, x += QK8_0) {
+        float amax = 0, max = 0;  // the signed value of largest magnitude maps to -16
+        for (int j = 0; j < 32; ++j)
+            if (std::fabs(x[j]) > amax) {
+                amax = std::fabs(x[j]);
+                max = x[j];
+            }
+        const float d = max / -16.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = fp32_to_fp16(d);
+        uint32_t h = 0;
+        for (int j = 0; j < 16; ++j) {
+            auto q = [&](float v) {
+                return static_cast<uint8_t>(std::min(31, static_cast<int>(v * id + 16.5f)));
+            };
+            const uint8_t a = q(x[j]), c = q(x[j + 16]);
+            y[b].qs[j] = static_cast<uint8_t>((a & 0xF) | ((c & 0xF) << 4));
+            h |= static_cast<uint32_t>((a & 0x10) >> 4) << j;
+            h |= static_cast<uint32_t>((c & 0x10) >> 4) << (j + 16);
+        }
+        std::memcpy(y[b].qh, &h, 4);
+    }
+}
+
 void quantize_row_q4_0_ref(const float* x, void* vy, int64_t n) {
     auto* y = static_cast<BlockQ4_0*>(vy);
     for (int64_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
@@ -517,6 +668,7 @@ const KernelTable kScalarTable = {
     .dot_f16 = dot_f16,
     .dot_bf16 = dot_bf16,
     .dot_q4_0 = dot_q4_0,
+    .dot_q5_0 = dot_q5_0,
     .dot_q8_0 = dot_q8_0,
     .dot_q4_k = dot_q4_k,
     .dot_q6_k = dot_q6_k,

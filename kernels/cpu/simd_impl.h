@@ -81,6 +81,49 @@ inline __m256i dot_u8s8(__m256i u, __m256i s) {
 #endif
 }
 
+// Q5_0 weights: 32 signed quants per block (nibble, plus 16 where the high
+// bit is clear subtracted: (n | ~h<<4) as int8 = n + 16h - 16), then as Q8_0.
+inline __m256i q5_0_quants(const BlockQ5_0& x) {
+    uint32_t h;
+    std::memcpy(&h, x.qh, 4);
+    // spread the 32 high bits to 32 bytes: byte j = 0xFF where bit j is set
+    const __m256i shuf = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                            0x0202020202020202, 0x0303030303030303);
+    __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(h)), shuf);
+    hb = _mm256_or_si256(hb, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    hb = _mm256_cmpeq_epi8(hb, _mm256_set1_epi64x(-1));
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs));
+    const __m256i lo =
+        _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0xF));
+    return _mm256_or_si256(lo, _mm256_andnot_si256(hb, _mm256_set1_epi8(static_cast<char>(0xF0))));
+}
+
+template <int NA>
+struct DotQ5_0 {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const int nb = n / 32;
+        const auto* x = static_cast<const BlockQ5_0*>(w);
+        const BlockQ8_0* y[NA];
+        const float* yd[NA];
+        for (int j = 0; j < NA; ++j) {
+            y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+            yd[j] = reinterpret_cast<const float*>(act + j * stride + q8_act_sums_offset(nb)) + nb;
+        }
+        __m256 acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; ++b) {
+            const __m256i q = q5_0_quants(x[b]);
+            const float dw = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs));
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * yd[j][b]),
+                                         _mm256_cvtepi32_ps(dot_i8(q, a)), acc[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+    }
+};
+
 // Q8_0 weights against Q8_0 activations in llama.cpp's vec_dot order: per
 // block 8 int32 lanes of 4 products each (exact), acc = fma(d_w * d_a, lanes,
 // acc), the 8 lanes summed at the end. Up to four activation rows share each
@@ -748,6 +791,9 @@ struct DotFloat {
 
 inline void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     gemm_q4_0(n, w, 0, 1, act, stride, n_act, out, 1);
+}
+inline void dot_q5_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ5_0>(n_act, out, act, stride, n, w);
 }
 inline void dot_q8_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     by_groups<DotQ8_0>(n_act, out, act, stride, n, w);

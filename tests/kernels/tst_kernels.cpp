@@ -71,7 +71,10 @@ class TestKernels : public QObject {
             Case q80{W_Q8_0, n,
                      std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ8_0))};
             quantize_row_q8_0_ref(x.data(), q80.w.data(), n);
-            cs.insert(cs.end(), {f32, f16, bf16, q40, q80});
+            Case q50{W_Q5_0, n,
+                     std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ5_0))};
+            quantize_row_q5_0_ref(x.data(), q50.w.data(), n);
+            cs.insert(cs.end(), {f32, f16, bf16, q40, q50, q80});
             if (n % 256 == 0) {
                 auto k4 = random_kblocks<BlockQ4_K>(n / 256, 7u + static_cast<uint32_t>(n));
                 auto k6 = random_kblocks<BlockQ6_K>(n / 256, 9u + static_cast<uint32_t>(n));
@@ -381,6 +384,31 @@ class TestKernels : public QObject {
         QVERIFY(e8 < 0.02);  // |x| < ~4, step 4/127
         QVERIFY(e4 < 0.35);  // step ~4/8
         QVERIFY(e4 > e8);
+        std::vector<BlockQ5_0> q5(128);
+        quantize_row_q5_0_ref(x.data(), q5.data(), 4096);
+        std::vector<float> y5(4096);
+        QVERIFY(dequantize_row(W_Q5_0, q5.data(), y5.data(), 4096));
+        double e5 = 0;
+        for (size_t i = 0; i < 4096; ++i)
+            e5 = std::max(e5, static_cast<double>(std::fabs(x[i] - y5[i])));
+        QVERIFY(e5 < 0.18);  // step ~4/16
+        QVERIFY(e5 > e8 && e5 < e4);
+        // K-quants: Q6_K (16-value groups, 6 bits) beats Q4_K (32-value groups,
+        // 4 bits); both stay within their grids' steps.
+        std::vector<BlockQ4_K> k4(16);
+        std::vector<BlockQ6_K> k6(16);
+        quantize_row_q4_k_ref(x.data(), k4.data(), 4096);
+        quantize_row_q6_k_ref(x.data(), k6.data(), 4096);
+        std::vector<float> yk4(4096), yk6(4096);
+        QVERIFY(dequantize_row(W_Q4_K, k4.data(), yk4.data(), 4096));
+        QVERIFY(dequantize_row(W_Q6_K, k6.data(), yk6.data(), 4096));
+        double ek4 = 0, ek6 = 0;
+        for (size_t i = 0; i < 4096; ++i) {
+            ek4 = std::max(ek4, static_cast<double>(std::fabs(x[i] - yk4[i])));
+            ek6 = std::max(ek6, static_cast<double>(std::fabs(x[i] - yk6[i])));
+        }
+        QVERIFY2(ek4 < 0.5 && ek6 < 0.1 && ek6 < ek4,
+                 qPrintable(QString("q4_k %1 q6_k %2").arg(ek4).arg(ek6)));
     }
 
     void fp16Conversions() {

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 BIN=./build/bin/reasonscope
 W=${1:-/tmp/reasonscope-bench}
 mkdir -p "$W"
-for spec in "smollm2-135m Q8_0" "smollm2-135m Q4_0" "qwen2.5-0.5b Q8_0" "qwen2.5-0.5b Q4_0" "tinyllama-1.1b Q4_0"; do
+for spec in "smollm2-135m Q8_0" "smollm2-135m Q4_0" "qwen2.5-0.5b Q8_0" "qwen2.5-0.5b Q4_0" "qwen2.5-0.5b Q4_K_M" "tinyllama-1.1b Q4_0"; do
   set -- $spec
   f="$W/$1-$2.gguf"
   [ -f "$f" ] || $BIN models synth --shape "$1" --type "$2" -o "$f" >/dev/null
