@@ -276,7 +276,16 @@ struct Tile8 {
         dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 256 + 16 * h)));
     }
     static I zero() { return _mm256_setzero_si256(); }
-    static F fzero() { return _mm256_setzero_ps(); }
+    static I add(I x, I y) {
+#if RS_VNNI
+        return _mm256_add_epi32(x, y);
+#else
+        return _mm256_add_epi16(x, y);  // int16 partial sums (see dot)
+#endif
+    }
+    static F fzero() {
+        return _mm256_setzero_ps();
+    }
     static I dot(I acc, I w, int32_t x) {
 #if RS_VNNI
         return _mm256_dpbusd_epi32(acc, w, _mm256_set1_epi32(x));
@@ -358,6 +367,7 @@ struct Tile16 {
         dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 256)));
     }
     static I zero() { return _mm512_setzero_si512(); }
+    static I add(I x, I y) { return _mm512_add_epi32(x, y); }
     static F fzero() { return _mm512_setzero_ps(); }
     static I dot(I acc, I w, int32_t x) {
         return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(x));
@@ -378,15 +388,24 @@ constexpr int kGemmGroup = 4;
 #endif
 
 // One block of a tile against NA activation rows.
+// With one or two activation rows, their 8 products run in P independent integer chains
+// (added exactly at the end): one chain of 8 would leave the multiply-add's
+// latency, not its throughput, as the limit.
 template <class T, int NA>
 inline void tile_block(const typename T::I chunk[8], typename T::F dw, const Q8ActRow* a, int b,
                        typename T::F* acc) {
-    typename T::I is[NA];
-    for (int j = 0; j < NA; ++j) is[j] = T::zero();
-    for (int c = 0; c < 8; ++c)
-        for (int j = 0; j < NA; ++j) is[j] = T::dot(is[j], chunk[c], load4(a[j].q[b].qs + 4 * c));
+    constexpr int P = NA == 1 ? 4 : NA == 2 ? 2 : 1;
+    typename T::I is[NA][P];
     for (int j = 0; j < NA; ++j)
-        acc[j] = T::fma(T::finish(is[j], a[j].off[b]), dw, a[j].d[b], acc[j]);
+        for (int q = 0; q < P; ++q) is[j][q] = T::zero();
+    for (int c = 0; c < 8; ++c)
+        for (int j = 0; j < NA; ++j)
+            is[j][c % P] = T::dot(is[j][c % P], chunk[c], load4(a[j].q[b].qs + 4 * c));
+    for (int j = 0; j < NA; ++j) {
+        typename T::I s = is[j][0];
+        for (int q = 1; q < P; ++q) s = T::add(s, is[j][q]);
+        acc[j] = T::fma(T::finish(s, a[j].off[b]), dw, a[j].d[b], acc[j]);
+    }
 }
 
 // Spread prefetches of `lines` cache lines from pf over nb blocks: the tile
