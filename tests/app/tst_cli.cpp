@@ -173,6 +173,15 @@ class TestCli : public QObject {
         }
         QCOMPARE(ids,
                  QStringList({"answer", "latent", "logprob", "prm", "prm-model", "self-eval"}));
+        // Every scorer ranks a real search from the command line.
+        for (const char* sc : {"answer", "latent", "logprob", "prm", "self-eval"}) {
+            auto out = run({"run", "--model", model, "--task", "easy:easy-002", "--strategy",
+                            "best-of-n", "--set", "n=2", "--set", QString("scorer=") + sc, "--db",
+                            db, "--json", "--threads", "1"});
+            QVERIFY2(out.code == 0, out.err.constData());
+            const auto j = QJsonDocument::fromJson(out.out).object();
+            QVERIFY2(j["status"].toString() == "ok", qPrintable(QString(sc) + ": " + out.out));
+        }
 
         auto r = run({"run",
                       "--model",
