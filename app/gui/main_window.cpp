@@ -660,7 +660,10 @@ void MainWindow::export_run() {
     QString f = QFileDialog::getSaveFileName(
         this, "Export run", QString("run-%1.html").arg(id),
         "HTML report (*.html);;JSON (*.json);;Markdown (*.md);;CSV tokens (*.csv)");
-    if (f.isEmpty()) return;
+    if (!f.isEmpty()) export_run_to(id, f);
+}
+
+void MainWindow::export_run_to(qint64 id, const QString& f) {
     // Loading, formatting and writing all happen on the run store's thread.
     db_->post<int>(
         this,
@@ -678,7 +681,10 @@ void MainWindow::export_run() {
             if (!out) throw Error(path + ": cannot write");
             return 0;
         },
-        [this, f](int) { statusBar()->showMessage("exported " + f, 5000); },
+        [this, f](int) {
+            statusBar()->showMessage("exported " + f, 5000);
+            emit exported(f);
+        },
         [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
 }
 
@@ -689,12 +695,15 @@ void MainWindow::compare_selected() {
                                  "Select two runs in the runs browser (Ctrl+click).");
         return;
     }
+    compare_runs_by_id(rows[0].data(views::RunsTableModel::RunIdRole).toLongLong(),
+                       rows[1].data(views::RunsTableModel::RunIdRole).toLongLong());
+}
+
+void MainWindow::compare_runs_by_id(qint64 ia, qint64 ib) {
     struct Pair {
         StoredRun a, b;
         std::string text;
     };
-    const qint64 ia = rows[0].data(views::RunsTableModel::RunIdRole).toLongLong();
-    const qint64 ib = rows[1].data(views::RunsTableModel::RunIdRole).toLongLong();
     db_->post<std::shared_ptr<Pair>>(
         this,
         [ia, ib](RunStore& st) {
@@ -706,6 +715,7 @@ void MainWindow::compare_selected() {
         },
         [this](std::shared_ptr<Pair> p) {
             auto* dlg = new QDialog(this);
+            dlg->setObjectName("compareDialog");
             dlg->setAttribute(Qt::WA_DeleteOnClose);
             dlg->setWindowTitle(
                 QString("Compare runs %1 and %2").arg(p->a.run.id).arg(p->b.run.id));
@@ -714,16 +724,24 @@ void MainWindow::compare_selected() {
             auto* trees = new QHBoxLayout();
             auto* ma = new views::RunModel(dlg);
             auto* mb = new views::RunModel(dlg);
-            trees->addWidget(new views::TreeView(ma, dlg));
-            trees->addWidget(new views::TreeView(mb, dlg));
+            auto* ta = new views::TreeView(ma, dlg);
+            auto* tb = new views::TreeView(mb, dlg);
+            trees->addWidget(ta);
+            trees->addWidget(tb);
             ma->load(p->a);
             mb->load(p->b);
+            // Fit both trees once the dialog has its size.
+            QTimer::singleShot(0, dlg, [ta, tb] {
+                ta->fit();
+                tb->fit();
+            });
             lay->addLayout(trees, 3);
             auto* text = new QPlainTextEdit(QString::fromStdString(p->text), dlg);
             text->setReadOnly(true);
             text->setFont(QFont("monospace"));
             lay->addWidget(text, 2);
             dlg->show();
+            emit compareShown(dlg);
         },
         [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
 }

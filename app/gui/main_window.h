@@ -12,6 +12,7 @@
 #include "models/runs_table_model.h"
 
 class QComboBox;
+class QDialog;
 class QFormLayout;
 class QLabel;
 class QPlainTextEdit;
@@ -61,9 +62,16 @@ class MainWindow : public QMainWindow {
     // `node` with token `alternative` instead (a new greedy run, stored).
     void branch_from(int node, int index, int alternative);
     void refresh_runs();
+    // Writes run `id` as HTML, JSON, Markdown or CSV (by the path's suffix),
+    // on the run store's thread; exported(path) follows.
+    void export_run_to(qint64 id, const QString& path);
+    // Opens the comparison of two stored runs; compareShown(dialog) follows.
+    void compare_runs_by_id(qint64 a, qint64 b);
 
   signals:
     void storedRunOpened(qint64 id);  // after open_stored_run's load reached the views
+    void exported(const QString& path);
+    void compareShown(QDialog* dialog);
     void requestLoadModel(const QString& path, int threads);
     void requestRun(const rs::cli::RunRequest& req);
 

@@ -4,7 +4,9 @@
 // nodes and the token view coloured text.
 #include <QApplication>
 #include <QComboBox>
+#include <QDialog>
 #include <QDir>
+#include <QFile>
 #include <QScreen>
 #include <QSettings>
 #include <QSignalSpy>
@@ -113,6 +115,27 @@ class TestGui : public QObject {
         QCOMPARE(after.size(), size_t(2));
         QCOMPARE(after.front().strategy, std::string("chain-of-thought"));
         QVERIFY(after.front().prompt.size() > runs[0].prompt.size());
+
+        // Export and compare from the window (both on the run store's thread).
+        QSignalSpy exported(&w, &rs::gui::MainWindow::exported);
+        const QString html = shots_ + "/exported-run.html";
+        QFile::remove(html);
+        w.export_run_to(runs[0].id, html);
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 30000);
+        QFile f(html);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray page = f.readAll();
+        QVERIFY(page.contains("<svg") && page.contains("beam-search"));
+        QSignalSpy shown(&w, &rs::gui::MainWindow::compareShown);
+        w.compare_runs_by_id(after[0].id, after[1].id);
+        QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 30000);
+        auto* dlg = w.findChild<QDialog*>("compareDialog");
+        QVERIFY(dlg);
+        const auto trees = dlg->findChildren<rs::views::TreeView*>();
+        QCOMPARE(trees.size(), 2);
+        QVERIFY(trees[0]->node_count() >= 2 && trees[1]->node_count() >= 2);
+        QTest::qWait(150);
+        QVERIFY(dlg->grab().toImage().save(shots_ + "/compare.png"));
     }
 };
 
