@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/attn_loop.h"
 #include "cpu/blocks.h"
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
@@ -357,34 +358,11 @@ void f16_scale(uint16_t* acc, float s, int n) {
     for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
 }
 
-// Online-softmax attention over an F16 cache (KernelTable::attn_f16).
-void attn_f16_head(const float* q, const uint16_t* const* k, const uint16_t* const* v, int n,
-                   int hd, float scale, float* out) {
-    std::vector<uint16_t> acc(static_cast<size_t>(hd), 0);
-    float M = -INFINITY, S = 0.0f;
-    for (int p = 0; p < n; ++p) {
-        const float s = dot_f16_row(k[p], q, hd) * scale;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > M) {
-            const float Mold = M;
-            M = s;
-            ms = std::exp(Mold - M);
-            f16_scale(acc.data(), ms, hd);
-        } else {
-            vs = std::exp(s - M);
-        }
-        f16_mad(acc.data(), v[p], vs, hd);
-        S = std::fma(S, ms, vs);
-    }
-    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-    for (int i = 0; i < hd; ++i) out[i] = h2f(acc[static_cast<size_t>(i)]) * inv;
-}
-
 void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v, int n,
               int hd, float scale, float* out) {
     for (int h = 0; h < nq; ++h)
-        attn_f16_head(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
-                      out + static_cast<size_t>(h) * hd);
+        attn_f16_loop<dot_f16_row, f16_mad, f16_scale>(q + static_cast<size_t>(h) * hd, k, v, n, hd,
+                                                       scale, out + static_cast<size_t>(h) * hd);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <new>
 #include <vector>
 
+#include "cpu/attn_loop.h"
 #include "cpu/blocks.h"
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
@@ -248,6 +249,21 @@ inline Q8ActRow q8_act_row(const uint8_t* row, int nb) {
     return {reinterpret_cast<const BlockQ8_0*>(row), sums,
             reinterpret_cast<const float*>(sums + nb)};
 }
+
+// The activation rows of a product (on the stack for the usual few).
+class Q8ActRows {
+  public:
+    Q8ActRows(const void* act, size_t stride, int n, int nb) {
+        if (n > 64) heap_.resize(static_cast<size_t>(n));
+        Q8ActRow* r = n > 64 ? heap_.data() : stack_;
+        for (int j = 0; j < n; ++j) r[j] = q8_act_row(act_row(act, stride, j), nb);
+    }
+    const Q8ActRow* data() const { return heap_.empty() ? stack_ : heap_.data(); }
+
+  private:
+    Q8ActRow stack_[64];
+    std::vector<Q8ActRow> heap_;
+};
 
 inline int32_t load4(const int8_t* p) {
     int32_t v;
@@ -532,14 +548,8 @@ inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
                              size_t act_stride, int n_act, float* out, size_t out_stride) {
     using T = GemmTile;
     const int nb = n / 32;
-    std::vector<Q8ActRow> rows_heap;
-    Q8ActRow rows_stack[64];
-    Q8ActRow* a = rows_stack;
-    if (n_act > 64) {
-        rows_heap.resize(static_cast<size_t>(n_act));
-        a = rows_heap.data();
-    }
-    for (int j = 0; j < n_act; ++j) a[j] = q8_act_row(act_row(act, act_stride, j), nb);
+    Q8ActRows rows(act, act_stride, n_act, nb);
+    const Q8ActRow* a = rows.data();
     const size_t tile_bytes = static_cast<size_t>(nb) * kQ4Tile * sizeof(BlockQ4_0);
     const auto* base =
         static_cast<const uint8_t*>(packed) + static_cast<size_t>(tile0) * tile_bytes;
@@ -580,14 +590,8 @@ inline void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void
     using T = GemmTile;
     constexpr int R = T::kRows;
     const int nb = n / 32;
-    std::vector<Q8ActRow> rows_heap;
-    Q8ActRow rows_stack[64];
-    Q8ActRow* a = rows_stack;
-    if (n_act > 64) {
-        rows_heap.resize(static_cast<size_t>(n_act));
-        a = rows_heap.data();
-    }
-    for (int j = 0; j < n_act; ++j) a[j] = q8_act_row(act_row(act, act_stride, j), nb);
+    Q8ActRows rows(act, act_stride, n_act, nb);
+    const Q8ActRow* a = rows.data();
     const auto* w8 = static_cast<const uint8_t*>(w);
     const uint8_t* end = w8 + static_cast<size_t>(n_w) * w_stride;
     auto ahead = [&](int row, size_t& lines) {  // the tile starting at `row`, for prefetching
@@ -919,30 +923,10 @@ inline void f16_scale(uint16_t* acc, float s, int n) {
 }
 
 // Attention over an F16 cache (KernelTable::attn_f16): the scalar loop's
-// arithmetic, element for element. With AVX-512 and a head size of 64, 128 or
-// 256 the query, the F16 value sum (held as the F32 values of its halves) and
-// each position's K and V stay in 512-bit registers.
-inline void attn_f16_loop(const float* q, const uint16_t* const* k, const uint16_t* const* v, int n,
-                          int hd, float scale, float* out) {
-    std::vector<uint16_t> acc(static_cast<size_t>(hd), 0);
-    float M = -INFINITY, S = 0.0f;
-    for (int p = 0; p < n; ++p) {
-        const float s = dot_f16_row(k[p], q, hd) * scale;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > M) {
-            const float Mold = M;
-            M = s;
-            ms = std::exp(Mold - M);
-            f16_scale(acc.data(), ms, hd);
-        } else {
-            vs = std::exp(s - M);
-        }
-        f16_mad(acc.data(), v[p], vs, hd);
-        S = std::fma(S, ms, vs);
-    }
-    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-    for (int i = 0; i < hd; ++i) out[i] = h2f(acc[static_cast<size_t>(i)]) * inv;
-}
+// arithmetic, element for element (attn_loop.h on this table's kernels). With
+// AVX-512 and a head size of 64, 128 or 256 the query, the F16 value sum (held
+// as the F32 values of its halves) and each position's K and V stay in
+// 512-bit registers.
 
 #if RS_VNNI
 // Positions are taken in chunks: first the chunk's scores (vector work), then
@@ -1089,8 +1073,8 @@ inline void attn_f16(const float* q, int nq, const uint16_t* const* k, const uin
     }
 #endif
     for (int h = 0; h < nq; ++h)
-        attn_f16_loop(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
-                      out + static_cast<size_t>(h) * hd);
+        attn_f16_loop<dot_f16_row, f16_mad, f16_scale>(q + static_cast<size_t>(h) * hd, k, v, n, hd,
+                                                       scale, out + static_cast<size_t>(h) * hd);
 }
 
 }  // namespace rs::kernels::RS_SIMD_NS
