@@ -181,6 +181,35 @@ class TestEngine : public QObject {
         }
     }
 
+    // Q4_0 matrices are repacked into tiles at load unless RS_REPACK=0: the
+    // two layouts run different code and must give the same logits to the
+    // bit, for a prompt batch, a single-token step and a batch of branches.
+    void repackedWeightsGiveTheSameLogits() {
+        RS_REQUIRE_REFERENCE();
+        bool layouts_as_asked = true;
+        auto logits = [&](bool repack) -> std::vector<float> {
+            qputenv("RS_REPACK", repack ? "1" : "0");
+            auto model = Model::load(ref("models/mini-llama-Q4_0.gguf"));
+            qunsetenv("RS_REPACK");
+            layouts_as_asked =
+                layouts_as_asked && (model->layers[0].wq.packed != nullptr) == repack;
+            Session s(*model);
+            int seq = s.create();
+            std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 300, 301, 302, 303};
+            std::vector<float> out = s.eval(seq, prompt, true);
+            auto step = s.eval(seq, std::vector<TokenId>{42});
+            out.insert(out.end(), step.begin(), step.end());
+            std::vector<int> seqs{s.fork(seq), s.fork(seq), s.fork(seq)};
+            auto batch = s.decode(seqs, std::vector<TokenId>{7, 8, 9});
+            out.insert(out.end(), batch.begin(), batch.end());
+            return out;
+        };
+        const std::vector<float> packed = logits(true), in_place = logits(false);
+        QVERIFY(layouts_as_asked);
+        QCOMPARE(packed.size(), in_place.size());
+        QVERIFY(std::memcmp(packed.data(), in_place.data(), packed.size() * 4) == 0);
+    }
+
     void forkSharesBlocksAndCopiesOnWrite() {
         KvCache kv(2, 8, 64 * 16, 256, KvType::F32, 16);
         int a = kv.create();
