@@ -24,6 +24,7 @@ const KernelTable kAvx2Table = {
     .axpy = avx2::axpy,
     .f32_to_f16 = avx2::f32_to_f16,
     .swiglu = avx2::swiglu,
+    .exp_f32 = kScalarTable.exp_f32,
     .f16_mad = avx2::f16_mad,
     .f16_scale = avx2::f16_scale,
     .attn_f16 = avx2::attn_f16,

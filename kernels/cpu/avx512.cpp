@@ -30,6 +30,7 @@ const KernelTable kAvx512Table = {
     .axpy = avx512::axpy,
     .f32_to_f16 = avx512::f32_to_f16,
     .swiglu = avx512::swiglu,
+    .exp_f32 = avx512::expf_libm,
     .f16_mad = avx512::f16_mad,
     .f16_scale = avx512::f16_scale,
     .attn_f16 = avx512::attn_f16,

@@ -79,6 +79,8 @@ struct KernelTable {
     // exp as llama.cpp's vector SiLU computes it (the ARM optimized-routines
     // polynomial) on whole groups of 16 and the C library's expf on the rest.
     void (*swiglu)(const float* g, const float* u, float* out, int n);
+    // y[i] = std::exp(x[i]), bit for bit (the SIMD version: expf_data.h).
+    void (*exp_f32)(const float* x, float* y, int n);
     void (*f16_mad)(uint16_t* acc, const uint16_t* v, float s, int n);
     void (*f16_scale)(uint16_t* acc, float s, int n);
     // One query head over n positions of an F16 cache (k[p], v[p]: the head's

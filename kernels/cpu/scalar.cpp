@@ -358,6 +358,10 @@ void f16_scale(uint16_t* acc, float s, int n) {
     for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
 }
 
+void expf_libm(const float* x, float* y, int n) {
+    for (int i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
 void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v, int n,
               int hd, float scale, float* out) {
     for (int h = 0; h < nq; ++h)
@@ -659,6 +663,7 @@ const KernelTable kScalarTable = {
     .axpy = axpy,
     .f32_to_f16 = f32_to_f16,
     .swiglu = swiglu,
+    .exp_f32 = expf_libm,
     .f16_mad = f16_mad,
     .f16_scale = f16_scale,
     .attn_f16 = attn_f16,

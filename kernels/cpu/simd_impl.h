@@ -14,6 +14,7 @@
 
 #include "cpu/attn_loop.h"
 #include "cpu/blocks.h"
+#include "cpu/expf_data.h"
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
 
@@ -929,13 +930,45 @@ inline void f16_scale(uint16_t* acc, float s, int n) {
 // 512-bit registers.
 
 #if RS_VNNI
+// std::exp on 8 floats at once, bit for bit (expf_data.h): the C library's
+// algorithm in double precision lanes.
+inline __m256 expf8_libm(__m256 xf) {
+    const __m512d xd = _mm512_cvtps_pd(xf);
+    const __m512d inv = _mm512_set1_pd(kExpfInvLn2N), shift = _mm512_set1_pd(kExpfShift);
+    const __m512d kd0 = _mm512_fmadd_pd(inv, xd, shift);
+    const __m512d kd = _mm512_sub_pd(kd0, shift);
+    const __m512d r = _mm512_fmsub_pd(inv, xd, kd);
+    const __m512i ki = _mm512_castpd_si512(kd0);
+    __m512i t = _mm512_i64gather_epi64(_mm512_and_si512(ki, _mm512_set1_epi64(31)), kExp2fTab, 8);
+    t = _mm512_add_epi64(t, _mm512_slli_epi64(ki, 52 - 5));
+    const __m512d z = _mm512_fmadd_pd(_mm512_set1_pd(kExpfC0), r, _mm512_set1_pd(kExpfC1));
+    const __m512d r2 = _mm512_mul_pd(r, r);
+    __m512d y = _mm512_fmadd_pd(_mm512_set1_pd(kExpfC2), r, _mm512_set1_pd(1.0));
+    y = _mm512_mul_pd(_mm512_fmadd_pd(z, r2, y), _mm512_castsi512_pd(t));
+    __m256 out = _mm512_cvtpd_ps(y);
+    out = _mm256_mask_blend_ps(_mm256_cmp_ps_mask(xf, _mm256_set1_ps(kExpfUnderflow), _CMP_LT_OQ),
+                               out, _mm256_setzero_ps());
+    return _mm256_mask_blend_ps(_mm256_cmp_ps_mask(xf, _mm256_set1_ps(kExpfOverflow), _CMP_GT_OQ),
+                                out, _mm256_set1_ps(INFINITY));
+}
+
+inline void expf_libm(const float* x, float* y, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, expf8_libm(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        alignas(32) float in[8] = {}, out[8];
+        for (int j = i; j < n; ++j) in[j - i] = x[j];
+        _mm256_store_ps(out, expf8_libm(_mm256_load_ps(in)));
+        for (int j = i; j < n; ++j) y[j] = out[j - i];
+    }
+}
+
 // Positions are taken in chunks: first the chunk's scores (vector work), then
-// the online-softmax bookkeeping with its expf calls (scalar; a call would
-// otherwise spill every vector register at each position), then the value
-// updates. H heads of a group go together: each position's K and V are
-// converted once, and their value sums are independent chains that hide each
-// other's latency. The order of every operation on M, S and each sum is the
-// scalar loop's.
+// the online-softmax bookkeeping with its exponentials (expf8_libm, 8 at a
+// time, outside the register-resident part), then the value updates. H heads of a group go
+// together: each position's K and V are converted once, and their value sums are independent chains
+// that hide each other's latency. The order of every operation on M, S and each sum is the scalar
+// loop's.
 template <int NV, int H>  // NV = hd / 16 vectors, H query heads
 void attn_f16_zmm(const float* q, const uint16_t* const* k, const uint16_t* const* v, int n,
                   float scale, float* out) {
@@ -1013,12 +1046,15 @@ void attn_f16_zmm(const float* q, const uint16_t* const* k, const uint16_t* cons
                 }
             }
             M[h] = mx;
+            float arg[kChunk], e[kChunk];
+            for (int i = 0; i < m; ++i) arg[i] = sc[h][i] != 0.0f ? ms[h][i] : vs[h][i];
+            expf_libm(arg, e, m);  // std::exp's values, 8 at a time
             for (int i = 0; i < m; ++i) {
                 if (sc[h][i] != 0.0f) {
-                    ms[h][i] = std::exp(ms[h][i]);
+                    ms[h][i] = e[i];
                     vs[h][i] = 1.0f;
                 } else {
-                    vs[h][i] = std::exp(vs[h][i]);
+                    vs[h][i] = e[i];
                     ms[h][i] = 1.0f;
                 }
             }
