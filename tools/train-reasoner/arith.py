@@ -100,11 +100,45 @@ def _ready_respecting_precedence(root):
     return ready[0]
 
 
-def solve(root):
-    """Worked solution lines (without the question) and the answer."""
+def _regroupable(n, out):
+    """Nodes (x op a) op b with op in + or *, a and b numbers: computing a op b
+    first is also correct (associativity), and a different computation."""
+    if n.is_leaf():
+        return
+    _regroupable(n.left, out)
+    _regroupable(n.right, out)
+    l = n.left
+    if n.op in "+*" and not l.is_leaf() and l.op == n.op and l.right.is_leaf() and n.right.is_leaf():
+        out.append(n)
+
+
+def solve(root, rng=None, regroup=False):
+    """Worked solution lines (without the question) and the answer.
+
+    With rng, each step reduces a random ready operation instead of the
+    leftmost one (every order gives the same answer); with regroup too, a
+    step may also combine the last two numbers of a + or * chain
+    ("46+110+7" -> "110+7=117: 46+117")."""
     lines = []
     while not root.is_leaf():
-        n = _ready_respecting_precedence(root)
+        if rng is None:
+            n = _ready_respecting_precedence(root)
+        else:
+            ready = []
+            _ready_nodes(root, ready)
+            if regroup:
+                extra = []
+                _regroupable(root, extra)
+                ready += extra
+            n = rng.choice(ready)
+            if not (n.left.is_leaf() and n.right.is_leaf()):
+                # (x op a) op b -> x op (a op b), then a op b is the step
+                x, a, b = n.left.left, n.left.right, n.right
+                if 0 <= evaluate(Node(n.op, a, b)) <= MAX_VALUE:
+                    n.left, n.right = x, Node(n.op, a, b)
+                    n = n.right
+                else:
+                    n = n.left if n.left.left.is_leaf() else ready[0]
         a, b = n.left.value, n.right.value
         v = evaluate(n)
         step = f"{a}{n.op}{b}={v}"
@@ -115,12 +149,12 @@ def solve(root):
     return lines, answer
 
 
-def make_problem(rng, level):
+def make_problem(rng, level, any_order=False, regroup=False):
     lo, hi, max_operand, max_mul = LEVELS[level]
     n_ops = rng.randint(lo, hi)
     root = random_tree(rng, n_ops, max_operand, max_mul)
     expr = render(root)
-    lines, answer = solve(root)
+    lines, answer = solve(root, rng if any_order else None, regroup)
     return expr, lines, answer
 
 
