@@ -4,7 +4,7 @@
 # Usage: evaluate.sh [SUITE] [LIMIT] [OUT.md]   (defaults: hard 200 eval.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN=./build/bin/reasonscope
+BIN=${REASONSCOPE_BIN:-./build/bin/reasonscope}
 SUITE=${1:-hard}
 LIMIT=${2:-200}
 OUT=${3:-tools/train-reasoner/eval.md}
@@ -18,6 +18,8 @@ run() {  # name, strategy, settings...
 }
 run greedy chain-of-thought
 run sc16 self-consistency n=16
+run sc16-t06 self-consistency n=16 temperature=0.6
+run sc16-t06-score self-consistency n=16 temperature=0.6 weighting=score
 run bon16-prm best-of-n n=16 scorer=prm
 run beam4x4-prm beam-search width=4 expansions=4 scorer=prm
 run pf16-prm particle-filtering particles=16 scorer=prm
@@ -31,7 +33,7 @@ def load(n): return json.load(open(os.path.join(tmp, n + ".json")))
 print(f"Suite `{suite}`, {limit} problems, `reasonscope eval` (seed 42, 2 threads).\n")
 print("| strategy | settings | accuracy | coverage | mean tokens | mean forward passes | mean seconds |")
 print("|---|---|---|---|---|---|---|")
-for n in ["greedy", "sc16", "bon16-prm", "beam4x4-prm", "pf16-prm", "mcts32-prm", "entropy"]:
+for n in ["greedy", "sc16", "sc16-t06", "sc16-t06-score", "bon16-prm", "beam4x4-prm", "pf16-prm", "mcts32-prm", "entropy"]:
     j = load(n)
     p = ", ".join(f"{k}={v}" for k, v in j["params"].items())
     print(f"| {j['strategy']} | {p} | {100*j['accuracy']:.1f}% | {100*j['coverage']:.1f}% | {j['mean_tokens']:.0f} | {j['mean_forward_passes']:.0f} | {j['mean_wall_seconds']:.2f} |")
