@@ -963,60 +963,98 @@ inline void expf_libm(const float* x, float* y, int n) {
     }
 }
 
-// Positions are taken in chunks: first the chunk's scores (vector work), then
-// the online-softmax bookkeeping with its exponentials (expf8_libm, 8 at a
-// time, outside the register-resident part), then the value updates. H heads of a group go
-// together: each position's K and V are converted once, and their value sums are independent chains
-// that hide each other's latency. The order of every operation on M, S and each sum is the scalar
-// loop's.
-template <int NV, int H>  // NV = hd / 16 vectors, H query heads
-void attn_f16_zmm(const float* q, const uint16_t* const* k, const uint16_t* const* v, int n,
+// Lane i gets lane i - K, the first K lanes -inf.
+template <int K>
+inline __m512 shift_lanes_up(__m512 x) {
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(
+        _mm512_castps_si512(x), _mm512_castps_si512(_mm512_set1_ps(-INFINITY)), 16 - K));
+}
+
+// Positions are taken in chunks of 32 and all query heads of a KV head go
+// through a chunk together, in three phases: the chunk's scores (each
+// position's K converted once for every head), the online-softmax
+// bookkeeping with its exponentials (expf8_libm, 8 at a time), then the
+// value updates, several heads at a time so that sixteen independent F16
+// value chains hide each other's latency (a head's sum lives in registers for the
+// chunk and in memory between chunks; its values are F16 numbers held as
+// floats, so the round trip is exact). The order of every operation on M, S
+// and each sum is the scalar loop's.
+template <int NV, int G>  // NV = hd / 16 vectors; G heads' value sums in registers
+inline void attn_values(const uint16_t* const* v, int p0, int m, const float* ms, const float* vs,
+                        const uint32_t* rescale, float* accm) {
+    constexpr int hd = 16 * NV;
+    constexpr int kChunk = 32;
+    __m512 acc[G][NV];
+    for (int h = 0; h < G; ++h)
+        for (int j = 0; j < NV; ++j) acc[h][j] = _mm512_load_ps(accm + h * hd + 16 * j);
+    for (int i = 0; i < m; ++i) {
+        const uint16_t* vp = v[p0 + i];
+        __m512 vv[NV];
+        for (int j = 0; j < NV; ++j)
+            vv[j] =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vp + 16 * j)));
+        for (int h = 0; h < G; ++h) {
+            if (rescale[h] >> i & 1) {
+                const __m512 f = _mm512_set1_ps(ms[h * kChunk + i]);
+                for (int j = 0; j < NV; ++j)
+                    acc[h][j] = _mm512_cvtph_ps(
+                        _mm512_cvtps_ph(_mm512_mul_ps(acc[h][j], f), _MM_FROUND_TO_NEAREST_INT));
+            }
+            const __m512 w = _mm512_set1_ps(vs[h * kChunk + i]);
+            for (int j = 0; j < NV; ++j)
+                acc[h][j] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(vv[j], w, acc[h][j]),
+                                                            _MM_FROUND_TO_NEAREST_INT));
+        }
+    }
+    for (int h = 0; h < G; ++h)
+        for (int j = 0; j < NV; ++j) _mm512_store_ps(accm + h * hd + 16 * j, acc[h][j]);
+}
+
+template <int NV>  // NV = hd / 16 vectors; nq <= kMaxHeads query heads
+void attn_f16_zmm(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v, int n,
                   float scale, float* out) {
     constexpr int hd = 16 * NV;
-    __m512 qv[H][NV], acc[H][NV];
-    for (int h = 0; h < H; ++h)
-        for (int i = 0; i < NV; ++i) {
-            qv[h][i] = _mm512_loadu_ps(q + h * hd + 16 * i);
-            acc[h][i] = _mm512_setzero_ps();
-        }
-    auto half = [](const uint16_t* p) {
-        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    };
-    auto round16 = [](__m512 x) {
-        return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
-    };
-    constexpr int kChunk = 32;
-    float sc[H][kChunk], ms[H][kChunk], vs[H][kChunk];
-    float M[H], S[H];
-    for (int h = 0; h < H; ++h) {
+    constexpr int kChunk = 32, kMaxHeads = 16;
+    alignas(64) float accm[kMaxHeads * hd];
+    alignas(64) float sc[kMaxHeads][kChunk], ms[kMaxHeads][kChunk], vs[kMaxHeads][kChunk];
+    uint32_t rescale[kMaxHeads];  // bit i: position i raises the maximum
+    __m512 folds[kMaxHeads][4];
+    float M[kMaxHeads], S[kMaxHeads];
+    for (int h = 0; h < nq; ++h) {
         M[h] = -INFINITY;
         S[h] = 0.0f;
     }
+    std::fill(accm, accm + nq * hd, 0.0f);
     for (int p0 = 0; p0 < n; p0 += kChunk) {
         const int m = std::min(kChunk, n - p0);
         // Scores in dot_vec_order: four 16-lane sums folded to one vector per
         // position and head, then 16 lanes reduced as _mm512_reduce_add_ps
         // does (halves, quarters, pairs), four positions at a time.
         for (int i0 = 0; i0 < m; i0 += 4) {
-            __m512 fold[H][4];
             for (int i = 0; i < 4; ++i) {
                 const uint16_t* kp = k[p0 + std::min(i0 + i, m - 1)];
                 __m512 kv[NV];
-                for (int j = 0; j < NV; ++j) kv[j] = half(kp + 16 * j);
-                for (int h = 0; h < H; ++h) {
+                for (int j = 0; j < NV; ++j)
+                    kv[j] = _mm512_cvtph_ps(
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kp + 16 * j)));
+                for (int h = 0; h < nq; ++h) {
+                    const float* qh = q + h * hd;
                     __m512 s4[4];
-                    for (int a = 0; a < 4; ++a) s4[a] = _mm512_mul_ps(kv[a], qv[h][a]);
+                    for (int a = 0; a < 4; ++a)
+                        s4[a] = _mm512_mul_ps(kv[a], _mm512_loadu_ps(qh + 16 * a));
                     for (int st = 1; st < NV / 4; ++st)
                         for (int a = 0; a < 4; ++a)
-                            s4[a] = _mm512_fmadd_ps(kv[4 * st + a], qv[h][4 * st + a], s4[a]);
+                            s4[a] = _mm512_fmadd_ps(kv[4 * st + a],
+                                                    _mm512_loadu_ps(qh + 16 * (4 * st + a)), s4[a]);
                     s4[0] = _mm512_add_ps(s4[0], s4[2]);
                     s4[1] = _mm512_add_ps(s4[1], s4[3]);
-                    fold[h][i] = _mm512_add_ps(s4[0], s4[1]);
+                    folds[h][i] = _mm512_add_ps(s4[0], s4[1]);
                 }
             }
-            for (int h = 0; h < H; ++h) {
+            for (int h = 0; h < nq; ++h) {
+                const __m512* fold = folds[h];
                 // [hi256 + lo256] of positions (0,1) and (2,3)
-                const __m512 a = fold[h][0], b = fold[h][1], c = fold[h][2], d = fold[h][3];
+                const __m512 a = fold[0], b = fold[1], c = fold[2], d = fold[3];
                 const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0xEE),
                                                 _mm512_shuffle_f32x4(a, b, 0x44));
                 const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0xEE),
@@ -1031,55 +1069,66 @@ void attn_f16_zmm(const float* q, const uint16_t* const* k, const uint16_t* cons
                 for (int i = 0; i < 4 && i0 + i < m; ++i) sc[h][i0 + i] = lane[4 * i] * scale;
             }
         }
-        // The running maximum first (cheap compares), then the exponentials
-        // (independent calls), then the sums (a register chain, no calls).
-        for (int h = 0; h < H; ++h) {
-            float mx = M[h];
-            for (int i = 0; i < m; ++i) {
-                if (sc[h][i] > mx) {
-                    ms[h][i] = mx - sc[h][i];  // Mold - M
-                    mx = sc[h][i];
-                    sc[h][i] = 1.0f;  // marks a rescale
-                } else {
-                    vs[h][i] = sc[h][i] - mx;  // s - M
-                    sc[h][i] = 0.0f;
-                }
+        // Bookkeeping, 16 positions per vector: the running maximum before
+        // each position is a prefix maximum (exact, so the scalar loop's
+        // M at every step), a position above it rescales, and the exponentials
+        // (Mold - M, or s - M) are taken 8 at a time. Positions past m are -inf.
+        for (int h = 0; h < nq; ++h) {
+            for (int i = m; i < kChunk; ++i) sc[h][i] = -INFINITY;
+            __m512 carry = _mm512_set1_ps(M[h]);
+            uint32_t rs = 0;
+            for (int half = 0; half < 2; ++half) {
+                const __m512 x = _mm512_load_ps(&sc[h][16 * half]);
+                __m512 pm = x;  // inclusive prefix maximum
+                pm = _mm512_max_ps(pm, shift_lanes_up<1>(pm));
+                pm = _mm512_max_ps(pm, shift_lanes_up<2>(pm));
+                pm = _mm512_max_ps(pm, shift_lanes_up<4>(pm));
+                pm = _mm512_max_ps(pm, shift_lanes_up<8>(pm));
+                const __m512 before = _mm512_max_ps(carry, shift_lanes_up<1>(pm));
+                const __mmask16 up = _mm512_cmp_ps_mask(x, before, _CMP_GT_OQ);
+                const __m512 arg =
+                    _mm512_mask_blend_ps(up, _mm512_sub_ps(x, before), _mm512_sub_ps(before, x));
+                const __m256 e0 = expf8_libm(_mm512_castps512_ps256(arg));
+                const __m256 e1 =
+                    expf8_libm(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(arg), 1)));
+                const __m512 e = _mm512_castpd_ps(_mm512_insertf64x4(
+                    _mm512_castps_pd(_mm512_castps256_ps512(e0)), _mm256_castps_pd(e1), 1));
+                const __m512 one = _mm512_set1_ps(1.0f);
+                _mm512_store_ps(&ms[h][16 * half], _mm512_mask_blend_ps(up, one, e));
+                _mm512_store_ps(&vs[h][16 * half], _mm512_mask_blend_ps(up, e, one));
+                rs |= static_cast<uint32_t>(up) << (16 * half);
+                carry = _mm512_max_ps(carry, _mm512_permutexvar_ps(_mm512_set1_epi32(15), pm));
             }
-            M[h] = mx;
-            float arg[kChunk], e[kChunk];
-            for (int i = 0; i < m; ++i) arg[i] = sc[h][i] != 0.0f ? ms[h][i] : vs[h][i];
-            expf_libm(arg, e, m);  // std::exp's values, 8 at a time
-            for (int i = 0; i < m; ++i) {
-                if (sc[h][i] != 0.0f) {
-                    ms[h][i] = e[i];
-                    vs[h][i] = 1.0f;
-                } else {
-                    vs[h][i] = e[i];
-                    ms[h][i] = 1.0f;
-                }
-            }
+            rescale[h] = rs;
+            M[h] = _mm512_cvtss_f32(carry);
         }
-        for (int i = 0; i < m; ++i)  // the heads' chains side by side
-            for (int h = 0; h < H; ++h) S[h] = std::fma(S[h], ms[h][i], vs[h][i]);
-        for (int i = 0; i < m; ++i) {
-            const uint16_t* vp = v[p0 + i];
-            __m512 vv[NV];
-            for (int j = 0; j < NV; ++j) vv[j] = half(vp + 16 * j);
-            for (int h = 0; h < H; ++h) {
-                if (sc[h][i] != 0.0f) {
-                    const __m512 f = _mm512_set1_ps(ms[h][i]);
-                    for (int j = 0; j < NV; ++j) acc[h][j] = round16(_mm512_mul_ps(acc[h][j], f));
-                }
-                const __m512 w = _mm512_set1_ps(vs[h][i]);
-                for (int j = 0; j < NV; ++j)
-                    acc[h][j] = round16(_mm512_fmadd_ps(vv[j], w, acc[h][j]));
-            }
+        for (int i = 0; i < m; ++i)
+            for (int h = 0; h < nq; ++h) S[h] = std::fma(S[h], ms[h][i], vs[h][i]);
+        // Value sums of G heads in registers with their V: 16 + 4 of 32
+        // registers at head size 64, 16 + 8 at 128, 16 + 16 at 256.
+        constexpr int G = NV == 4 ? 4 : NV == 8 ? 2 : 1;
+        int h = 0;
+        for (; h + G <= nq; h += G)
+            attn_values<NV, G>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+        switch (nq - h) {
+            case 3:
+                attn_values<NV, 3>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+                break;
+            case 2:
+                attn_values<NV, 2>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+                break;
+            case 1:
+                attn_values<NV, 1>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+                break;
+            default:
+                break;
         }
     }
-    for (int h = 0; h < H; ++h) {
+    for (int h = 0; h < nq; ++h) {
         const __m512 inv = _mm512_set1_ps(S[h] == 0.0f ? 0.0f : 1.0f / S[h]);
         for (int i = 0; i < NV; ++i)
-            _mm512_storeu_ps(out + h * hd + 16 * i, _mm512_mul_ps(acc[h][i], inv));
+            _mm512_storeu_ps(out + h * hd + 16 * i,
+                             _mm512_mul_ps(_mm512_load_ps(accm + h * hd + 16 * i), inv));
     }
 }
 
@@ -1087,10 +1136,8 @@ template <int NV>
 void attn_f16_zmm_heads(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
                         int n, float scale, float* out) {
     constexpr int hd = 16 * NV;
-    int h = 0;
-    if constexpr (NV <= 4)
-        for (; h + 2 <= nq; h += 2) attn_f16_zmm<NV, 2>(q + h * hd, k, v, n, scale, out + h * hd);
-    for (; h < nq; ++h) attn_f16_zmm<NV, 1>(q + h * hd, k, v, n, scale, out + h * hd);
+    for (int h = 0; h < nq; h += 16)
+        attn_f16_zmm<NV>(q + h * hd, std::min(16, nq - h), k, v, n, scale, out + h * hd);
 }
 #endif
 

@@ -170,9 +170,9 @@ class TestKernels : public QObject {
     // paths for 64/128/256 and the generic loop otherwise) and group size
     // gives the scalar loop's result to the bit.
     void attentionMatchesScalar() {
-        for (int hd : {8, 64, 80, 128}) {
+        for (int hd : {8, 64, 80, 128, 256}) {
             for (int n : {1, 7, 33, 100}) {
-                const int nq = 7;
+                const int nq = 18;
                 auto qf =
                     randn(static_cast<size_t>(nq) * hd, 31u + static_cast<uint32_t>(hd), 1.0f);
                 for (auto& x : qf) x = fp16_to_fp32(fp32_to_fp16(x));
@@ -192,7 +192,7 @@ class TestKernels : public QObject {
                 for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
                     const KernelTable* k = kernels_for(isa);
                     if (!k) continue;
-                    for (int heads : {1, 2, 3, 7}) {
+                    for (int heads : {1, 2, 3, 7, 18}) {
                         std::fill(got.begin(), got.end(), -1.0f);
                         for (int h0 = 0; h0 < nq; h0 += heads) {
                             const int nh = std::min(heads, nq - h0);
