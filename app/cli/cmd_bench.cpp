@@ -146,7 +146,7 @@ int cmd_bench(const Argv& argv) {
         for (int i = 0; i < branches; ++i) many.push_back(s.fork(root));
         std::vector<double> t1s, tbs;
         KvStats stb;
-        for (int step = 0; step < 12; ++step) {
+        for (int step = 0; step < 42; ++step) {
             for (int which = 0; which < 2; ++which) {
                 const std::vector<int>& seqs = which == 0 ? one : many;
                 std::vector<TokenId> toks;

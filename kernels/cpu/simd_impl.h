@@ -1025,6 +1025,7 @@ void attn_f16_zmm(const float* q, int nq, const uint16_t* const* k, const uint16
         S[h] = 0.0f;
     }
     std::fill(accm, accm + nq * hd, 0.0f);
+    const __m512 vscale = _mm512_set1_ps(scale);
     for (int p0 = 0; p0 < n; p0 += kChunk) {
         const int m = std::min(kChunk, n - p0);
         // Scores in dot_vec_order: four 16-lane sums folded to one vector per
@@ -1064,9 +1065,11 @@ void attn_f16_zmm(const float* q, int nq, const uint16_t* const* k, const uint16
                                          _mm512_shuffle_f32x4(ab, cd, 0x88));
                 w = _mm512_add_ps(w, _mm512_permute_ps(w, 0x4E));  // [0]+[2], [1]+[3]
                 w = _mm512_add_ps(w, _mm512_permute_ps(w, 0xB1));  // [0]+[1]
-                alignas(64) float lane[16];
-                _mm512_store_ps(lane, w);
-                for (int i = 0; i < 4 && i0 + i < m; ++i) sc[h][i0 + i] = lane[4 * i] * scale;
+                // lanes 0, 4, 8, 12 are the four positions' scores (lanes
+                // past m are overwritten with -inf below)
+                const __m512 four = _mm512_permutexvar_ps(
+                    _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), w);
+                _mm_store_ps(&sc[h][i0], _mm512_castps512_ps128(_mm512_mul_ps(four, vscale)));
             }
         }
         // Bookkeeping, 16 positions per vector: the running maximum before

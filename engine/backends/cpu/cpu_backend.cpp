@@ -292,13 +292,17 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
                     const int* table = kv.block_table(row.seq);
                     kp.resize(static_cast<size_t>(n_pos));
                     vp.resize(static_cast<size_t>(n_pos));
-                    for (int p = 0; p < n_pos; ++p) {
-                        const size_t off =
-                            (static_cast<size_t>(p % bt) * kvd + static_cast<size_t>(g) * hd) * 2;
-                        kp[static_cast<size_t>(p)] = reinterpret_cast<const uint16_t*>(
-                            kv.k_block(layer, table[p / bt]) + off);
-                        vp[static_cast<size_t>(p)] = reinterpret_cast<const uint16_t*>(
-                            kv.v_block(layer, table[p / bt]) + off);
+                    for (int p = 0, blk = 0; p < n_pos; ++blk) {  // block by block
+                        const auto* kb =
+                            reinterpret_cast<const uint16_t*>(kv.k_block(layer, table[blk])) +
+                            static_cast<size_t>(g) * hd;
+                        const auto* vb =
+                            reinterpret_cast<const uint16_t*>(kv.v_block(layer, table[blk])) +
+                            static_cast<size_t>(g) * hd;
+                        for (int o = 0; o < bt && p < n_pos; ++o, ++p) {
+                            kp[static_cast<size_t>(p)] = kb + static_cast<size_t>(o) * kvd;
+                            vp[static_cast<size_t>(p)] = vb + static_cast<size_t>(o) * kvd;
+                        }
                     }
                     // The group's queries, rounded to F16 as llama.cpp's kernel does.
                     const size_t first = (static_cast<size_t>(r) * nh + g * group) * hd;
