@@ -1,13 +1,22 @@
 // "prm": process reward from the model itself, by recomputation. A step
-// "LHS=RHS: ..." is worth P(RHS | the model asked LHS afresh, with the
-// `template` option); a path's value is the product over its steps (steps
-// without "LHS=RHS" count as 1). Per-step values are cached as "prm_step".
+// "LHS=RHS: REST" is checked twice (option `check`): its arithmetic,
+// P(RHS | the model asked LHS afresh, with the `template` option), and its
+// rewriting, P(REST | the model asked the previous expression afresh and
+// given "LHS=RHS:"), which catches copying slips (a dropped term, a changed
+// number) that the arithmetic check cannot see. A path's value is the product
+// over its steps (steps without "LHS=RHS" count as 1). Per-step values are
+// cached as "prm_step".
 #include <QObject>
 #include <cmath>
 
 #include "reasonscope/scorer_plugin.h"
 
 namespace {
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+    for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size())
+        s.replace(p, from.size(), to);
+}
 
 class PrmScorer final : public rs::Scorer {
   public:
@@ -28,10 +37,36 @@ class PrmScorer final : public rs::Scorer {
                 step = 1.0;
             } else {
                 const std::string lhs = head.substr(0, eq), rhs = head.substr(eq + 1);
-                std::string prompt = rs::scorer_option(ctx, "prm", "template");
-                for (size_t p; (p = prompt.find("{lhs}")) != std::string::npos;)
-                    prompt.replace(p, 5, lhs);
-                step = std::exp(ctx.continuation_logprob(prompt, rhs + ":"));
+                const std::string check = rs::scorer_option(ctx, "prm", "check");
+                double lp = 0.0;
+                if (check != "rewrite") {
+                    std::string prompt = rs::scorer_option(ctx, "prm", "template");
+                    replace_all(prompt, "{lhs}", lhs);
+                    lp += ctx.continuation_logprob(prompt, rhs + ":");
+                }
+                const size_t colon = n.text.find(':');
+                if (check != "arithmetic" && colon != std::string::npos &&
+                    colon + 1 < n.text.size()) {
+                    // The previous expression: the task's prompt for a first
+                    // step, else the parent step's text after its colon.
+                    const rs::Node& parent = ctx.node(n.parent);
+                    std::string prompt;
+                    if (parent.parent < 0) {
+                        prompt = parent.text;
+                    } else {
+                        const size_t pc = parent.text.find(':');
+                        std::string prev =
+                            pc == std::string::npos ? parent.text : parent.text.substr(pc + 1);
+                        while (!prev.empty() && (prev.front() == ' ')) prev.erase(0, 1);
+                        while (!prev.empty() && (prev.back() == '\n' || prev.back() == ' '))
+                            prev.pop_back();
+                        prompt = rs::scorer_option(ctx, "prm", "rewrite_template");
+                        replace_all(prompt, "{expr}", prev);
+                    }
+                    lp += ctx.continuation_logprob(prompt + n.text.substr(0, colon + 1),
+                                                   n.text.substr(colon + 1));
+                }
+                step = std::exp(lp);
             }
             ctx.set_score(node, "prm_step", step);
         }
