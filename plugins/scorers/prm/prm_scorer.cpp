@@ -18,6 +18,12 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
         s.replace(p, from.size(), to);
 }
 
+std::string trimmed(std::string s) {  // without leading spaces, trailing spaces and newlines
+    s.erase(0, s.find_first_not_of(' '));
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
 class PrmScorer final : public rs::Scorer {
   public:
     std::string id() const override { return "prm"; }
@@ -29,8 +35,8 @@ class PrmScorer final : public rs::Scorer {
         if (cached != n.scores.end()) {
             step = cached->second;
         } else {
-            std::string head = n.text.substr(0, n.text.find(':'));
-            while (!head.empty() && (head.back() == '\n' || head.back() == ' ')) head.pop_back();
+            const size_t colon = n.text.find(':');
+            const std::string head = trimmed(n.text.substr(0, colon));
             const size_t eq = head.rfind('=');
             if (n.text.rfind("Answer", 0) == 0 || eq == std::string::npos || eq == 0 ||
                 eq + 1 >= head.size()) {
@@ -44,7 +50,6 @@ class PrmScorer final : public rs::Scorer {
                     replace_all(prompt, "{lhs}", lhs);
                     lp += ctx.continuation_logprob(prompt, rhs + ":");
                 }
-                const size_t colon = n.text.find(':');
                 if (check != "arithmetic" && colon != std::string::npos &&
                     colon + 1 < n.text.size()) {
                     // The previous expression: the task's prompt for a first
@@ -55,11 +60,8 @@ class PrmScorer final : public rs::Scorer {
                         prompt = parent.text;
                     } else {
                         const size_t pc = parent.text.find(':');
-                        std::string prev =
-                            pc == std::string::npos ? parent.text : parent.text.substr(pc + 1);
-                        while (!prev.empty() && (prev.front() == ' ')) prev.erase(0, 1);
-                        while (!prev.empty() && (prev.back() == '\n' || prev.back() == ' '))
-                            prev.pop_back();
+                        const std::string prev = trimmed(
+                            pc == std::string::npos ? parent.text : parent.text.substr(pc + 1));
                         prompt = rs::scorer_option(ctx, "prm", "rewrite_template");
                         replace_all(prompt, "{expr}", prev);
                     }
