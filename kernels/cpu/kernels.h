@@ -65,6 +65,11 @@ inline size_t q8_act_sums_offset(int nb) {
 struct KernelTable {
     Isa isa;
     DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q5_0, dot_q8_0, dot_q4_k, dot_q6_k;
+    // F32 / F16 weight rows against unrounded F32 activations in llama.cpp's
+    // prompt-batch order (its tinyBLAS path, taken for two or more rows of one
+    // sequence): one 16-lane accumulator over steps of 16, the lanes summed as
+    // _mm512_reduce_add_ps does. n must be a multiple of 16.
+    DotFn dot_f32_tiled, dot_f16_tiled;
     GemmFn gemm_q4_0;
     GemmPackedFn gemm_q4_0_packed;
     float (*dot_f16_row)(const uint16_t* w, const float* y, int n);  // attention scores, F16 cache

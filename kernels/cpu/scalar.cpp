@@ -18,8 +18,9 @@ inline float h2f(uint16_t h) {
 }
 
 // llama.cpp's vec_dot summation order (see dot_vec_order in simd_impl.h):
-// 4 x 16 lanes over steps of 64, folded, halves summed, the tail in double.
-template <typename Get>
+// 4 x 16 lanes over steps of 64, folded, halves summed, the tail in double
+// (F16 rows) or in float (F32 rows).
+template <bool FloatTail, typename Get>
 float vec_order(int n, Get product_terms) {
     float s[4][16] = {};
     const int np = n & ~63;
@@ -42,6 +43,17 @@ float vec_order(int n, Get product_terms) {
         for (int l = 0; l < 4; ++l) t4[l] = t8[l] + t8[l + 4];
         sum = (t4[0] + t4[2]) + (t4[1] + t4[3]);
     }
+    if constexpr (FloatTail) {
+        // ggml_vec_dot_f32 keeps its sum in float: product rounded, then added
+        // (its build does not contract the two into an fma).
+        auto fsum = static_cast<float>(sum);
+        for (int i = np; i < n; ++i) {
+            float w, y;
+            product_terms(i, w, y);
+            fsum += w * y;
+        }
+        return fsum;
+    }
     for (int i = np; i < n; ++i) {
         float w, y;
         product_terms(i, w, y);
@@ -50,15 +62,32 @@ float vec_order(int n, Get product_terms) {
     return static_cast<float>(sum);
 }
 
+// llama.cpp's prompt-batch order (tinyBLAS): one accumulator of 16 lanes
+// over steps of 16, then the lanes summed 8+8, 4+4, (0+2)+(1+3).
+template <typename Get>
+float tiled_order(int n, Get product_terms) {
+    float s[16] = {};
+    for (int i = 0; i < n; i += 16)
+        for (int l = 0; l < 16; ++l) {
+            float w, y;
+            product_terms(i + l, w, y);
+            s[l] = std::fma(w, y, s[l]);
+        }
+    float t8[8], t4[4];
+    for (int l = 0; l < 8; ++l) t8[l] = s[l] + s[l + 8];
+    for (int l = 0; l < 4; ++l) t4[l] = t8[l] + t8[l + 4];
+    return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+}
+
 float dot_f32_1(const float* w, const float* a, int n) {
-    return vec_order(n, [&](int i, float& x, float& y) {
+    return vec_order<true>(n, [&](int i, float& x, float& y) {
         x = w[i];
         y = a[i];
     });
 }
 
 float dot_f16_row(const uint16_t* w, const float* a, int n) {
-    return vec_order(n, [&](int i, float& x, float& y) {
+    return vec_order<false>(n, [&](int i, float& x, float& y) {
         x = h2f(w[i]);
         y = a[i];
     });
@@ -78,6 +107,28 @@ void dot_f32(int n, const void* w, const void* act, size_t stride, int n_act, fl
 void dot_f16(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
         return dot_f16_row(static_cast<const uint16_t*>(w), reinterpret_cast<const float*>(a), n);
+    });
+}
+
+void dot_f32_tiled(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const auto* wf = static_cast<const float*>(w);
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        const auto* af = reinterpret_cast<const float*>(a);
+        return tiled_order(n, [&](int i, float& x, float& y) {
+            x = wf[i];
+            y = af[i];
+        });
+    });
+}
+
+void dot_f16_tiled(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const auto* wh = static_cast<const uint16_t*>(w);
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        const auto* af = reinterpret_cast<const float*>(a);
+        return tiled_order(n, [&](int i, float& x, float& y) {
+            x = h2f(wh[i]);
+            y = af[i];
+        });
     });
 }
 
@@ -654,6 +705,8 @@ const KernelTable kScalarTable = {
     .dot_q8_0 = dot_q8_0,
     .dot_q4_k = dot_q4_k,
     .dot_q6_k = dot_q6_k,
+    .dot_f32_tiled = dot_f32_tiled,
+    .dot_f16_tiled = dot_f16_tiled,
     .gemm_q4_0 = gemm_q4_0,
     .gemm_q4_0_packed = gemm_q4_0_packed,
     .dot_f16_row = dot_f16_row,

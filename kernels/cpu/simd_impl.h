@@ -758,15 +758,15 @@ inline float dot_vec_order(const W* w, const float* y, int n) {
         }
         sum = hsum(_mm256_add_ps(s[0][1], s[0][0]));
     }
-    for (int i = np; i < n; ++i) {
-        float wi;
-        if constexpr (sizeof(W) == 4)
-            wi = w[i];
-        else
-            wi = h2f(w[i]);
-        sum += static_cast<double>(wi * y[i]);
+    if constexpr (sizeof(W) == 4) {
+        // ggml_vec_dot_f32: the tail in float, each product rounded, then added.
+        auto fsum = static_cast<float>(sum);
+        for (int i = np; i < n; ++i) fsum += w[i] * y[i];
+        return fsum;
+    } else {
+        for (int i = np; i < n; ++i) sum += static_cast<double>(h2f(w[i]) * y[i]);
+        return static_cast<float>(sum);
     }
-    return static_cast<float>(sum);
 }
 
 inline float dot_f16_row(const uint16_t* w, const float* y, int n) {
@@ -838,6 +838,44 @@ inline void dot_f16(int n, const void* w, const void* act, size_t stride, int n_
         out[j] = dot_vec_order(static_cast<const uint16_t*>(w),
                                reinterpret_cast<const float*>(act_row(act, stride, j)), n);
 }
+// llama.cpp's prompt-batch order (tinyBLAS, AVX-512 build): one 16-lane
+// accumulator (two 8-lane halves here) over steps of 16, then hi + lo and
+// the 8 lanes summed as _mm512_reduce_add_ps does. n % 16 == 0. Each weight
+// step is loaded once for up to four activation rows.
+template <int NA>
+struct DotTiled {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w, int kind) {
+        const float* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const float*>(act + j * stride);
+        __m256 lo[NA], hi[NA];
+        for (int j = 0; j < NA; ++j) lo[j] = hi[j] = _mm256_setzero_ps();
+        for (int i = 0; i < n; i += 16) {
+            __m256 w0, w1;
+            if (kind == 0) {
+                w0 = load8(static_cast<const float*>(w) + i);
+                w1 = load8(static_cast<const float*>(w) + i + 8);
+            } else {
+                w0 = load8(static_cast<const uint16_t*>(w) + i, false);
+                w1 = load8(static_cast<const uint16_t*>(w) + i + 8, false);
+            }
+            for (int j = 0; j < NA; ++j) {
+                lo[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y[j] + i), lo[j]);
+                hi[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y[j] + i + 8), hi[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(_mm256_add_ps(hi[j], lo[j]));
+    }
+};
+
+inline void dot_f32_tiled(int n, const void* w, const void* act, size_t stride, int n_act,
+                          float* out) {
+    by_groups<DotTiled>(n_act, out, act, stride, n, w, 0);
+}
+inline void dot_f16_tiled(int n, const void* w, const void* act, size_t stride, int n_act,
+                          float* out) {
+    by_groups<DotTiled>(n_act, out, act, stride, n, w, 1);
+}
+
 inline void dot_bf16(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     by_groups<DotFloat>(n_act, out, act, stride, n, w, 2);
 }

@@ -159,6 +159,49 @@ class TestKernels : public QObject {
             QCOMPARE(simd->dot_f16_row(h.data(), y.data(), n),
                      ref.dot_f16_row(h.data(), y.data(), n));
         }
+        // Prompt-batch order (tinyBLAS): F32 and F16 rows against 7 F32 rows.
+        for (int n : {16, 64, 176, 1024}) {
+            auto w = randn(static_cast<size_t>(n), 5u + static_cast<uint32_t>(n));
+            std::vector<uint16_t> wh(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i)
+                wh[static_cast<size_t>(i)] = fp32_to_fp16(w[static_cast<size_t>(i)]);
+            std::vector<float> a;
+            for (int r = 0; r < 7; ++r) {
+                auto row = randn(static_cast<size_t>(n), 200u + static_cast<uint32_t>(r));
+                a.insert(a.end(), row.begin(), row.end());
+            }
+            const size_t st = static_cast<size_t>(n) * 4;
+            for (int kind = 0; kind < 2; ++kind) {
+                DotFn fr = kind ? ref.dot_f16_tiled : ref.dot_f32_tiled;
+                DotFn fs = kind ? simd->dot_f16_tiled : simd->dot_f32_tiled;
+                const void* wp = kind ? static_cast<const void*>(wh.data()) : w.data();
+                float want[7], got[7], one;
+                fr(n, wp, a.data(), st, 7, want);
+                fs(n, wp, a.data(), st, 7, got);
+                for (int j = 0; j < 7; ++j) {
+                    QCOMPARE(got[j], want[j]);
+                    fs(n, wp, a.data() + static_cast<size_t>(j) * n, st, 1, &one);
+                    QCOMPARE(one, got[j]);
+                }
+                // One 16-lane accumulator summed in halves: a different order
+                // from vec_dot's four accumulators, so the two must differ
+                // somewhere on these rows (or the kernel is not the tiled one).
+                if (n >= 64) {
+                    bool differs = false;
+                    for (int j = 0; j < 7; ++j) {
+                        float v;
+                        if (kind)
+                            v = ref.dot_f16_row(wh.data(), a.data() + static_cast<size_t>(j) * n,
+                                                n);
+                        else
+                            v = ref.dot_f32_plain(w.data(), a.data() + static_cast<size_t>(j) * n,
+                                                  n);
+                        differs = differs || v != want[j];
+                    }
+                    QVERIFY(differs);
+                }
+            }
+        }
         auto y1 = y, y2 = y;
         ref.axpy(0.5f, x.data(), y1.data(), 1000);
         simd->axpy(0.5f, x.data(), y2.data(), 1000);

@@ -3,7 +3,10 @@
 // (quantized weights meet activations quantized per row to Q8_0 / Q8_K).
 // Each row's result depends only on that row's inputs (per-row
 // accumulators, fixed block order), so a branch's logits are the same
-// whether it is decoded alone or in a batch, on any thread count.
+// whether it is decoded alone or in a batch, on any thread count. One
+// exception follows llama.cpp: a prompt (several rows of one sequence) meets
+// F32/F16 weights in its prompt-batch order (tinyBLAS, unrounded activations),
+// so prompt logits equal llama.cpp's; batches of branches never take it.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -94,6 +97,7 @@ class CpuBackend final : public Backend {
     const K::KernelTable& k_;
     OpProfile prof_;
     int cap_rows_ = 0, cap_pos_ = 0;
+    bool prompt_batch_ = false;  // this pass: two or more rows, all of one sequence
     // Scratch, shapes noted per buffer ([rows][features]).
     std::vector<float> x_;      // (rows, dim) residual stream
     std::vector<float> h_;      // (rows, dim) normed input
@@ -137,6 +141,9 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
     K::ActFormat fmt = K::ActFormat::F32;
     const void* act = in;
     size_t stride = static_cast<size_t>(cols) * 4;
+    if (prompt_batch_ && n_rows >= 2 && cols % 16 == 0 &&
+        (w.type == K::W_F32 || w.type == K::W_F16))
+        dot = w.type == K::W_F32 ? k_.dot_f32_tiled : k_.dot_f16_tiled;
     if (w.type == K::W_F16 || w.type == K::W_BF16) {
         // The F16/BF16 dot products take activations rounded to the weight's
         // type (as llama.cpp does), so the products are exact in f32.
@@ -383,6 +390,8 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
     int max_pos = 0;
     for (const auto& r : rows) max_pos = std::max(max_pos, r.pos + 1);
     ensure(R, max_pos);
+    prompt_batch_ = R >= 2 && std::all_of(rows.begin(), rows.end(),
+                                          [&](const BatchRow& r) { return r.seq == rows[0].seq; });
     const int D = cfg_.dim, Qd = cfg_.q_dim(), KVd = cfg_.kv_dim(), F = cfg_.ffn_dim,
               hd = cfg_.head_dim;
 
