@@ -255,11 +255,12 @@ void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, f
     int nb = n / QK_K;
     for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
         const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
-        float acc = 0, accm = 0;  // per block: exact integers, then one fma each
+        // Per pair of sub-blocks (64 weights): exact integers, then one fma each,
+        // as llama.cpp's repacked Q4_K kernels accumulate.
+        float acc = 0, accm = 0;
         for (int b = 0; b < nb; ++b) {
             const uint8_t* q = x[b].qs;
             const int8_t* q8 = y[b].qs;
-            int sumi = 0, summ = 0;
             for (int j = 0; j < 4; ++j) {  // 64 weights: low nibbles then high nibbles
                 uint8_t sc1, m1, sc2, m2;
                 q4k_scale_min(2 * j, x[b].scales, sc1, m1);
@@ -269,14 +270,14 @@ void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, f
                     s1 += (q[l] & 0xF) * q8[l];
                     s2 += (q[l] >> 4) * q8[l + 32];
                 }
-                sumi += sc1 * s1 + sc2 * s2;
-                summ += m1 * (y[b].bsums[4 * j] + y[b].bsums[4 * j + 1]) +
-                        m2 * (y[b].bsums[4 * j + 2] + y[b].bsums[4 * j + 3]);
+                const int sumi = sc1 * s1 + sc2 * s2;
+                const int summ = m1 * (y[b].bsums[4 * j] + y[b].bsums[4 * j + 1]) +
+                                 m2 * (y[b].bsums[4 * j + 2] + y[b].bsums[4 * j + 3]);
+                acc = std::fma(static_cast<float>(sumi), h2f(x[b].d) * y[b].d, acc);
+                accm = std::fma(static_cast<float>(summ), h2f(x[b].dmin) * y[b].d, accm);
                 q += 32;
                 q8 += 64;
             }
-            acc = std::fma(static_cast<float>(sumi), h2f(x[b].d) * y[b].d, acc);
-            accm = std::fma(static_cast<float>(summ), h2f(x[b].dmin) * y[b].d, accm);
         }
         return acc - accm;
     });

@@ -632,7 +632,9 @@ struct DotQ4_K {
         const auto* x = static_cast<const BlockQ4_K*>(w);
         const BlockQ8_K* y[NA];
         for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
-        float acc[NA], accm[NA];  // per block: exact integers, then one fma each
+        // Per pair of sub-blocks: exact integers, then one fma each (llama.cpp's
+        // repacked Q4_K kernels accumulate this way).
+        float acc[NA], accm[NA];
         for (int j = 0; j < NA; ++j) acc[j] = accm[j] = 0;
         const __m256i lo = _mm256_set1_epi8(0xF);
         for (int b = 0; b < n / QK_K; ++b) {
@@ -647,18 +649,22 @@ struct DotQ4_K {
                 q4[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), lo);
             }
             for (int j = 0; j < NA; ++j) {
-                __m256i sumi = _mm256_setzero_si256();
-                for (int s = 0; s < 8; ++s) {
-                    __m256i qy =
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs + 32 * s));
-                    __m256i p = _mm256_maddubs_epi16(q4[s], qy);  // nibbles are unsigned
-                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[s])));
+                const float dy = d * y[j][b].d, dmy = dmin * y[j][b].d;
+                for (int c = 0; c < 4; ++c) {  // pairs of sub-blocks (64 weights)
+                    __m256i sumi = _mm256_setzero_si256();
+                    for (int s = 2 * c; s < 2 * c + 2; ++s) {
+                        __m256i qy = _mm256_loadu_si256(
+                            reinterpret_cast<const __m256i*>(y[j][b].qs + 32 * s));
+                        __m256i p = _mm256_maddubs_epi16(q4[s], qy);  // nibbles are unsigned
+                        sumi =
+                            _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[s])));
+                    }
+                    const int summ =
+                        mn[2 * c] * (y[j][b].bsums[4 * c] + y[j][b].bsums[4 * c + 1]) +
+                        mn[2 * c + 1] * (y[j][b].bsums[4 * c + 2] + y[j][b].bsums[4 * c + 3]);
+                    acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), dy, acc[j]);
+                    accm[j] = __builtin_fmaf(static_cast<float>(summ), dmy, accm[j]);
                 }
-                int summ = 0;
-                for (int s = 0; s < 8; ++s)
-                    summ += mn[s] * (y[j][b].bsums[2 * s] + y[j][b].bsums[2 * s + 1]);
-                acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
-                accm[j] = __builtin_fmaf(static_cast<float>(summ), dmin * y[j][b].d, accm[j]);
             }
         }
         for (int j = 0; j < NA; ++j) out[j] = acc[j] - accm[j];
