@@ -112,13 +112,14 @@ def _regroupable(n, out):
         out.append(n)
 
 
-def solve(root, rng=None, regroup=False):
+def solve(root, rng=None, regroup=False, commute=False):
     """Worked solution lines (without the question) and the answer.
 
     With rng, each step reduces a random ready operation instead of the
     leftmost one (every order gives the same answer); with regroup too, a
     step may also combine the last two numbers of a + or * chain
-    ("46+110+7" -> "110+7=117: 46+117")."""
+    ("46+110+7" -> "110+7=117: 46+117"); with commute, a + or * step may
+    write its operands either way round ("7*23=161")."""
     lines = []
     while not root.is_leaf():
         if rng is None:
@@ -141,6 +142,8 @@ def solve(root, rng=None, regroup=False):
                     n = n.left if n.left.left.is_leaf() else ready[0]
         a, b = n.left.value, n.right.value
         v = evaluate(n)
+        if commute and rng is not None and n.op in "+*" and rng.random() < 0.5:
+            a, b = b, a
         step = f"{a}{n.op}{b}={v}"
         n.op, n.left, n.right, n.value = None, None, None, v
         lines.append(f"{step}: {render(root)}")
@@ -149,12 +152,12 @@ def solve(root, rng=None, regroup=False):
     return lines, answer
 
 
-def make_problem(rng, level, any_order=False, regroup=False):
+def make_problem(rng, level, any_order=False, regroup=False, commute=False):
     lo, hi, max_operand, max_mul = LEVELS[level]
     n_ops = rng.randint(lo, hi)
     root = random_tree(rng, n_ops, max_operand, max_mul)
     expr = render(root)
-    lines, answer = solve(root, rng if any_order else None, regroup)
+    lines, answer = solve(root, rng if any_order else None, regroup, commute)
     return expr, lines, answer
 
 

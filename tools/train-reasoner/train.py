@@ -177,7 +177,7 @@ def load_heldout():
     return held
 
 
-def sample_example(rng, held, verify_frac=0.12, any_order=False, regroup=False):
+def sample_example(rng, held, verify_frac=0.12, any_order=False, regroup=False, commute=False):
     """(token ids, loss mask) for one training sequence."""
     if rng.random() < verify_frac:
         a, b = rng.randint(1, 60), rng.randint(1, 60)
@@ -193,7 +193,7 @@ def sample_example(rng, held, verify_frac=0.12, any_order=False, regroup=False):
     else:
         level = rng.choices(["easy", "medium", "hard"], weights=[0.2, 0.35, 0.45])[0]
         while True:
-            expr, lines, _ = arith.make_problem(rng, level, any_order, regroup)
+            expr, lines, _ = arith.make_problem(rng, level, any_order, regroup, commute)
             if expr not in held:
                 break
         prompt, target = arith.prompt_for(expr), "\n".join(lines) + "\n"
@@ -300,6 +300,7 @@ def main():
     ap.add_argument("--verify-frac", type=float, default=0.12, help="share of step-verification examples")
     ap.add_argument("--any-order", action="store_true", help="solutions reduce a random ready operation")
     ap.add_argument("--regroup", action="store_true", help="with --any-order, steps may also regroup + and * chains")
+    ap.add_argument("--commute", action="store_true", help="with --any-order, + and * steps may write their operands either way round")
     ap.add_argument("--dim", type=int, default=Config.dim)
     ap.add_argument("--layers", type=int, default=Config.n_layers)
     ap.add_argument("--save-pt", default="", help="also save the PyTorch weights here")
@@ -323,7 +324,7 @@ def main():
             hard = [json.loads(l) for l in f][:40]
     t0 = time.time()
     warm = 100
-    data = batches(rng, held, args.batch, verify_frac=args.verify_frac, any_order=args.any_order, regroup=args.regroup)
+    data = batches(rng, held, args.batch, verify_frac=args.verify_frac, any_order=args.any_order, regroup=args.regroup, commute=args.commute)
     for step in range(1, args.steps + 1):
         lr = args.lr * min(1.0, step / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps))))
         for g in opt.param_groups:
