@@ -3,9 +3,10 @@
 #define RS_VNNI 1
 #define RS_SIMD_NS avx512
 // GCC 12 flags the deliberately undefined upper lanes inside its own 512-bit
-// intrinsics (_mm512_undefined_*) as maybe-uninitialized; a false positive.
+// intrinsics (_mm512_undefined_*) as (maybe-)uninitialized; a false positive.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include "cpu/simd_impl.h"
 

@@ -310,11 +310,24 @@ struct Tile8 {
         return _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, _mm256_set1_epi32(x)));
 #endif
     }
-    static I finish(I s, int32_t offset) {
-#if !RS_VNNI
-        s = _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+    // With VNNI a block's sum starts at -offset (one subtraction fewer);
+    // the int16 partial sums of the other path take it after widening.
+    static I start(int32_t offset) {
+#if RS_VNNI
+        return _mm256_set1_epi32(-offset);
+#else
+        (void)offset;
+        return _mm256_setzero_si256();
 #endif
-        return _mm256_sub_epi32(s, _mm256_set1_epi32(offset));
+    }
+    static I finish(I s, int32_t offset) {
+#if RS_VNNI
+        (void)offset;
+        return s;
+#else
+        return _mm256_sub_epi32(_mm256_madd_epi16(s, _mm256_set1_epi16(1)),
+                                _mm256_set1_epi32(offset));
+#endif
     }
     static F fma(I s, F dw, float da, F acc) {
         return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc);
@@ -389,7 +402,8 @@ struct Tile16 {
     static I dot(I acc, I w, int32_t x) {
         return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(x));
     }
-    static I finish(I s, int32_t offset) { return _mm512_sub_epi32(s, _mm512_set1_epi32(offset)); }
+    static I start(int32_t offset) { return _mm512_set1_epi32(-offset); }
+    static I finish(I s, int32_t) { return s; }
     static F fma(I s, F dw, float da, F acc) {
         return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da)), acc);
     }
@@ -398,7 +412,10 @@ struct Tile16 {
     }
 };
 using GemmTile = Tile16;
-constexpr int kGemmGroup = 6;
+// Up to 8 activation rows share one unpacked block: 8 chunks, 8 integer and 8
+// float accumulators fit the 32 vector registers, and a batch of 8 branches
+// unpacks each weight block once instead of twice.
+constexpr int kGemmGroup = 8;
 #else
 using GemmTile = Tile8;
 constexpr int kGemmGroup = 4;
@@ -413,8 +430,10 @@ inline void tile_block(const typename T::I chunk[8], typename T::F dw, const Q8A
                        typename T::F* acc) {
     constexpr int P = NA == 1 ? 4 : NA == 2 ? 2 : 1;
     typename T::I is[NA][P];
-    for (int j = 0; j < NA; ++j)
-        for (int q = 0; q < P; ++q) is[j][q] = T::zero();
+    for (int j = 0; j < NA; ++j) {
+        is[j][0] = T::start(a[j].off[b]);
+        for (int q = 1; q < P; ++q) is[j][q] = T::zero();
+    }
     for (int c = 0; c < 8; ++c)
         for (int j = 0; j < NA; ++j)
             is[j][c % P] = T::dot(is[j][c % P], chunk[c], load4(a[j].q[b].qs + 4 * c));
@@ -474,6 +493,10 @@ template <class T, template <class, int> class Run, typename... A>
 inline void run_group(const Q8ActRow* a, int na, float* out, size_t out_stride, A... args) {
     switch (na) {
 #if RS_VNNI
+        case 8:
+            return Run<T, 8>::go(a, out, out_stride, args...);
+        case 7:
+            return Run<T, 7>::go(a, out, out_stride, args...);
         case 6:
             return Run<T, 6>::go(a, out, out_stride, args...);
         case 5:
