@@ -415,7 +415,7 @@ using GemmTile = Tile16;
 // Up to 8 activation rows share one unpacked block: 8 chunks, 8 integer and 8
 // float accumulators fit the 32 vector registers, and a batch of 8 branches
 // unpacks each weight block once instead of twice.
-constexpr int kGemmGroup = 8;
+constexpr int kGemmGroup = 6;
 #else
 using GemmTile = Tile8;
 constexpr int kGemmGroup = 4;
