@@ -62,5 +62,5 @@ train-model: build
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; [ -z "$$missing" ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; }
 	/usr/bin/python3 tools/train-reasoner/make_tasks.py
-	/usr/bin/python3 tools/train-reasoner/train.py --steps 6000 --any-order --regroup --bf16 --threads 2 --seed 7 --eval-every 0 --out resources/models/reasoner.gguf
+	/usr/bin/python3 tools/train-reasoner/train.py --steps 6000 --any-order --regroup --commute --bf16 --threads 2 --seed 7 --eval-every 0 --out resources/models/reasoner.gguf
 	tools/train-reasoner/evaluate.sh hard 200 tools/train-reasoner/eval.md

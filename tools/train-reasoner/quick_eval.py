@@ -7,7 +7,10 @@ temperature, batched, and reports greedy accuracy, majority-vote accuracy
 and coverage.
 
 Usage: quick_eval.py WEIGHTS.pt [--suite hard] [--limit 100] [--k 16]
-                     [--temps 0.5,0.8] [--device cuda]
+                     [--temps 0.5,0.8] [--device cuda] [--verify N]
+
+--verify N also scores the step-verification head on N fresh single steps
+(half of them wrong, as in training): accuracy of P(ok) > P(bad).
 """
 import argparse
 import collections
@@ -59,6 +62,28 @@ def answer_of(ids):
     return text.rsplit("Answer:", 1)[-1].strip().split("\n")[0]
 
 
+@torch.no_grad()
+def verification_accuracy(model, n, dev, seed=99):
+    """Share of fresh steps `V: a op b=c` that the head judges right."""
+    rng = random.Random(seed)
+    ok_id, bad_id = train.encode("o")[0], train.encode("b")[0]
+    right = 0
+    for _ in range(n):
+        a, b = rng.randint(1, 60), rng.randint(1, 60)
+        op = rng.choice("+-*")
+        if op == "*":
+            b = rng.randint(2, 12)
+        if op == "-" and b > a:
+            a, b = b, a
+        v = a + b if op == "+" else a - b if op == "-" else a * b
+        good = rng.random() < 0.5
+        c = v if good else train.arith.corrupt_step(rng, a, op, b)
+        ids = [train.BOS] + train.encode(f"V: {a}{op}{b}={c}\n")
+        lg = model(torch.tensor([ids], device=dev))[0, -1]
+        right += (bool(lg[ok_id] > lg[bad_id])) == good
+    return right / n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("weights")
@@ -68,6 +93,7 @@ def main():
     ap.add_argument("--temps", default="0.5,0.8")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--verify", type=int, default=0, help="also score the verification head on N fresh steps")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     ck = torch.load(args.weights, map_location="cpu")
@@ -83,6 +109,8 @@ def main():
     g = generate(model, prompts, 0, 400, args.device)
     greedy = sum(answer_of(s) == a for s, a in zip(g, gold)) / len(rows)
     report = {"weights": args.weights, "problems": len(rows), "greedy": greedy}
+    if args.verify:
+        report["verification"] = verification_accuracy(model, args.verify, args.device)
     for t in [float(x) for x in args.temps.split(",")]:
         samples = generate(model, [p for p in prompts for _ in range(args.k)], t, 400, args.device)
         vote = cover = single = 0
