@@ -568,6 +568,102 @@ struct TileFromPacked {
     }
 };
 
+// A group of at most kIlGroup activation rows interleaved per block: block
+// b's record holds the rows' 32 quants one after another, then their Q4_0
+// offsets, then their scales (40 bytes a row). One pointer walks all rows, so
+// a group of 8 needs no register per row for addressing.
+constexpr int kIlGroup = RS_VNNI ? 8 : 4;
+
+inline void interleave_acts(const Q8ActRow* a, int na, int nb, uint8_t* dst) {
+    for (int b = 0; b < nb; ++b) {
+        uint8_t* rec = dst + static_cast<size_t>(b) * na * 40;
+        for (int j = 0; j < na; ++j) {
+            std::memcpy(rec + 32 * j, a[j].q[b].qs, 32);
+            std::memcpy(rec + 32 * na + 4 * j, a[j].off + b, 4);
+            std::memcpy(rec + 36 * na + 4 * j, a[j].d + b, 4);
+        }
+    }
+}
+
+// tile_block on an interleaved record.
+template <class T, int NA>
+inline void tile_block_il(const typename T::I chunk[8], typename T::F dw, const uint8_t* rec,
+                          typename T::F* acc) {
+    constexpr int P = NA == 1 ? 4 : NA == 2 ? 2 : 1;
+    int32_t off[NA];
+    float da[NA];
+    std::memcpy(off, rec + 32 * NA, 4 * NA);
+    std::memcpy(da, rec + 36 * NA, 4 * NA);
+    typename T::I is[NA][P];
+    for (int j = 0; j < NA; ++j) {
+        is[j][0] = T::start(off[j]);
+        for (int q = 1; q < P; ++q) is[j][q] = T::zero();
+    }
+    for (int c = 0; c < 8; ++c)
+        for (int j = 0; j < NA; ++j)
+            is[j][c % P] = T::dot(is[j][c % P], chunk[c],
+                                  load4(reinterpret_cast<const int8_t*>(rec) + 32 * j + 4 * c));
+    for (int j = 0; j < NA; ++j) {
+        typename T::I sum = is[j][0];
+        for (int q = 1; q < P; ++q) sum = T::add(sum, is[j][q]);
+        acc[j] = T::fma(T::finish(sum, off[j]), dw, da[j], acc[j]);
+    }
+}
+
+template <class T, int NA>
+struct TileFromPackedIl {
+    static void go(const uint8_t* acts, float* out, size_t out_stride, const uint8_t* tile, int nb,
+                   int half, int n_rows, const uint8_t* pf, size_t pf_lines) {
+        typename T::F acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = T::fzero();
+        for (int b = 0; b < nb; ++b) {
+            prefetch_part(pf, pf_lines, b, nb);
+            typename T::I chunk[8];
+            typename T::F dw;
+            T::load_packed(tile + static_cast<size_t>(b) * (kQ4Tile * sizeof(BlockQ4_0)), half,
+                           chunk, dw);
+            tile_block_il<T, NA>(chunk, dw, acts + static_cast<size_t>(b) * NA * 40, acc);
+        }
+        for (int j = 0; j < NA; ++j)
+            T::store(out + static_cast<size_t>(j) * out_stride, n_rows, acc[j]);
+    }
+};
+
+template <class T>
+inline void run_il(int na, const uint8_t* acts, float* out, size_t out_stride, const uint8_t* tile,
+                   int nb, int half, int n_rows, const uint8_t* pf, size_t pf_lines) {
+    switch (na) {
+#if RS_VNNI
+        case 8:
+            return TileFromPackedIl<T, 8>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
+                                              pf_lines);
+        case 7:
+            return TileFromPackedIl<T, 7>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
+                                              pf_lines);
+        case 6:
+            return TileFromPackedIl<T, 6>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
+                                              pf_lines);
+        case 5:
+            return TileFromPackedIl<T, 5>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
+                                              pf_lines);
+#endif
+        case 4:
+            return TileFromPackedIl<T, 4>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
+                                              pf_lines);
+        case 3:
+            return TileFromPackedIl<T, 3>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
+                                              pf_lines);
+        case 2:
+            return TileFromPackedIl<T, 2>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
+                                              pf_lines);
+        case 1:
+            return TileFromPackedIl<T, 1>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
+                                              pf_lines);
+        default:
+            return;
+    }
+}
+
 inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                              size_t act_stride, int n_act, float* out, size_t out_stride) {
     using T = GemmTile;
@@ -583,6 +679,20 @@ inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
     typename T::I* chunks = nullptr;
     typename T::F* dws = nullptr;
     if (expand) chunk_buffer<T>(nb, chunks, dws);
+    // Few rows (decoding, branches): groups of at most kIlGroup, as even as
+    // possible, each interleaved once for all the tiles.
+    const int n_groups = (n_act + kIlGroup - 1) / kIlGroup;
+    uint8_t* il = nullptr;
+    if (!expand) {
+        thread_local std::vector<uint8_t> il_buf;
+        il_buf.resize(static_cast<size_t>(n_act) * nb * 40);
+        il = il_buf.data();
+        for (int g = 0, j = 0; g < n_groups; ++g) {
+            const int na = n_act / n_groups + (g < n_act % n_groups ? 1 : 0);
+            interleave_acts(a + j, na, nb, il + static_cast<size_t>(j) * nb * 40);
+            j += na;
+        }
+    }
     for (int r0 = 0, t = 0; r0 < n_w; r0 += kQ4Tile, ++t)
         for (int h = 0; h < kQ4Tile / T::kRows; ++h) {
             const int first = r0 + h * T::kRows;
@@ -596,8 +706,14 @@ inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
                 const int64_t ahead = r0 / kQ4Tile + 2;
                 const bool in = h == 0 && (ahead + 1) * kQ4Tile <= n_w + kQ4Tile - 1;
                 const uint8_t* pf = base + static_cast<size_t>(ahead) * tile_bytes;
-                by_act_groups<T, TileFromPacked>(a, n_act, out + first, out_stride, tile, nb, h,
-                                                 rows, pf, in ? tile_bytes / 64 : size_t{0});
+                const size_t pf_lines = in ? tile_bytes / 64 : size_t{0};
+                for (int g = 0, j = 0; g < n_groups; ++g) {
+                    const int na = n_act / n_groups + (g < n_act % n_groups ? 1 : 0);
+                    run_il<T>(na, il + static_cast<size_t>(j) * nb * 40,
+                              out + first + static_cast<size_t>(j) * out_stride, out_stride, tile,
+                              nb, h, rows, g == 0 ? pf : nullptr, g == 0 ? pf_lines : 0);
+                    j += na;
+                }
                 continue;
             }
             for (int b = 0; b < nb; ++b)
