@@ -372,7 +372,7 @@ class TestKernels : public QObject {
         for (const KernelTable* k :
              {&kScalarTable, kernels_for(Isa::Avx2), kernels_for(Isa::Avx512)}) {
             if (!k) continue;
-            for (int na : {1, 3, 6, 8, 13}) {
+            for (int na : {1, 2, 3, 6, 7, 8, 11, 13}) {
                 std::vector<float> got(static_cast<size_t>(rows) * na, -1.0f);
                 k->gemm_q4_0_packed(n, packed.data(), 0, rows, a.data(), stride, na, got.data(),
                                     rows);
