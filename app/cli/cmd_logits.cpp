@@ -51,6 +51,7 @@ int cmd_logits(const Argv& argv) {
                 "max |logit difference| allowed (default by weight type: 2e-3 F32, 2e-2 F16, 0.1 "
                 "quantized)")
         .option("threads", "compute threads", "0")
+        .flag("deterministic", "every row's logits independent of its batch, prompts included")
         .option("kv", "KV cache type f16|f32", "f16")
         .option("dump", "write the engine's logits (float32, rows x n_vocab) to this file")
         .flag("json", "print JSON");
@@ -87,6 +88,7 @@ int cmd_logits(const Argv& argv) {
 
     SessionOptions so;
     so.threads = a.get_int("threads", 0, 1024);
+    so.deterministic = a.flag_set("deterministic");
     so.kv_type = a.get("kv") == "f32" ? KvType::F32 : KvType::F16;
     so.n_ctx = static_cast<int>(tokens.size()) + 1;
     Session s(*model, so);

@@ -22,6 +22,7 @@ void add_budget_options(Args& a) {
                "`reasonscope scorers`)")
         .option("seed", "random seed", "42")
         .option("threads", "compute threads (0 = all cores)", "0")
+        .flag("deterministic", "every row's logits independent of its batch, prompts included")
         .option("max-tokens", "budget: generated tokens (0 = none)", "0")
         .option("max-passes", "budget: forward passes (0 = none)", "0")
         .option("max-seconds", "budget: wall time (0 = none)", "0")
@@ -67,7 +68,9 @@ class Printer final : public RunObserver {
 };
 
 SessionOptions session_options(const Args& a) {
-    return search_session_options(a.get_int("threads", 0, 1024));
+    SessionOptions so = search_session_options(a.get_int("threads", 0, 1024));
+    so.deterministic = a.flag_set("deterministic");
+    return so;
 }
 
 }  // namespace

@@ -16,7 +16,8 @@ Session::Session(const Model& model, std::unique_ptr<Backend> backend, const Ses
     int kv_tokens = opt.kv_tokens > 0 ? opt.kv_tokens : 4 * n_ctx_;
     max_batch_ = std::max(1, opt.max_batch);
     kv_ = std::make_unique<KvCache>(c.n_layers, c.kv_dim(), kv_tokens, n_ctx_, opt.kv_type);
-    backend_ = backend ? std::move(backend) : make_cpu_backend(model, opt.threads);
+    backend_ =
+        backend ? std::move(backend) : make_cpu_backend(model, opt.threads, opt.deterministic);
 }
 
 Session::~Session() = default;

@@ -186,6 +186,31 @@ class TestEngine : public QObject {
         }
     }
 
+    // SessionOptions::deterministic: a prompt evaluated in one batch gives the
+    // logits of evaluating it token by token, to the bit. By default an F16
+    // model's prompt takes llama.cpp's prompt-batch order and differs.
+    void deterministicPromptEqualsIncremental() {
+        RS_REQUIRE_REFERENCE();
+        auto model = Model::load(ref("models/mini-qwen2-f16.gguf"));
+        const std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 300, 301, 302};
+        auto last_logits = [&](bool deterministic, bool one_batch) {
+            SessionOptions so;
+            so.deterministic = deterministic;
+            Session s(*model, so);
+            int seq = s.create();
+            if (one_batch) return s.eval(seq, prompt);
+            std::vector<float> out;
+            for (TokenId t : prompt) out = s.eval(seq, std::span(&t, 1));
+            return out;
+        };
+        const auto det_batch = last_logits(true, true), det_steps = last_logits(true, false);
+        const auto def_batch = last_logits(false, true), def_steps = last_logits(false, false);
+        QCOMPARE(det_batch.size(), det_steps.size());
+        QVERIFY(std::memcmp(det_batch.data(), det_steps.data(), det_batch.size() * 4) == 0);
+        QVERIFY(std::memcmp(def_steps.data(), det_steps.data(), det_steps.size() * 4) == 0);
+        QVERIFY(std::memcmp(def_batch.data(), det_batch.data(), det_batch.size() * 4) != 0);
+    }
+
     // Q4_0 matrices are repacked into tiles at load unless RS_REPACK=0: the
     // two layouts run different code and must give the same logits to the
     // bit, for a prompt batch, a single-token step and a batch of branches.

@@ -5,8 +5,9 @@
 // accumulators, fixed block order), so a branch's logits are the same
 // whether it is decoded alone or in a batch, on any thread count. One
 // exception follows llama.cpp: a prompt (several rows of one sequence) meets
-// F32/F16 weights in its prompt-batch order (tinyBLAS, unrounded activations),
-// so prompt logits equal llama.cpp's; batches of branches never take it.
+// F32/F16 weights in its prompt-batch order (tinyBLAS), so prompt logits equal
+// llama.cpp's; batches of branches never take it, and the deterministic
+// session option turns it off.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -76,8 +77,8 @@ class OpProfile {
 
 class CpuBackend final : public Backend {
   public:
-    CpuBackend(const Model& m, int n_threads)
-        : m_(m), cfg_(m.config()), pool_(n_threads), k_(K::kernels()) {}
+    CpuBackend(const Model& m, int n_threads, bool invariant)
+        : m_(m), cfg_(m.config()), pool_(n_threads), k_(K::kernels()), invariant_(invariant) {}
     std::string name() const override { return std::string("cpu (") + K::isa_name(k_.isa) + ")"; }
     int threads() const override { return pool_.size(); }
     void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
@@ -96,6 +97,7 @@ class CpuBackend final : public Backend {
     ThreadPool pool_;
     const K::KernelTable& k_;
     OpProfile prof_;
+    const bool invariant_;  // never the prompt-batch order
     int cap_rows_ = 0, cap_pos_ = 0;
     bool prompt_batch_ = false;  // this pass: two or more rows, all of one sequence
     // Scratch, shapes noted per buffer ([rows][features]).
@@ -390,8 +392,9 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
     int max_pos = 0;
     for (const auto& r : rows) max_pos = std::max(max_pos, r.pos + 1);
     ensure(R, max_pos);
-    prompt_batch_ = R >= 2 && std::all_of(rows.begin(), rows.end(),
-                                          [&](const BatchRow& r) { return r.seq == rows[0].seq; });
+    prompt_batch_ = !invariant_ && R >= 2 &&
+                    std::all_of(rows.begin(), rows.end(),
+                                [&](const BatchRow& r) { return r.seq == rows[0].seq; });
     const int D = cfg_.dim, Qd = cfg_.q_dim(), KVd = cfg_.kv_dim(), F = cfg_.ffn_dim,
               hd = cfg_.head_dim;
 
@@ -500,8 +503,8 @@ void CpuBackend::copy_taps(const TapRequest& taps, int layer, std::span<const Ba
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(const Model& model, int n_threads) {
-    return std::make_unique<CpuBackend>(model, n_threads);
+std::unique_ptr<Backend> make_cpu_backend(const Model& model, int n_threads, bool batch_invariant) {
+    return std::make_unique<CpuBackend>(model, n_threads, batch_invariant);
 }
 
 }  // namespace rs

@@ -51,6 +51,8 @@ class Backend {
     virtual int threads() const { return 1; }
 };
 
-std::unique_ptr<Backend> make_cpu_backend(const Model& model, int n_threads);
+// batch_invariant: no prompt-batch summation order (see SessionOptions::deterministic).
+std::unique_ptr<Backend> make_cpu_backend(const Model& model, int n_threads,
+                                          bool batch_invariant = false);
 
 }  // namespace rs

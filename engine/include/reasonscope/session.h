@@ -20,6 +20,10 @@ struct SessionOptions {
     int kv_tokens = 0;  // arena size in tokens; 0: 4 * n_ctx
     KvType kv_type = KvType::F16;
     int max_batch = 256;  // rows per forward pass (prefill is chunked)
+    // Every row's logits independent of its batch, prompts included. Off, a
+    // prompt of an F32/F16 model is summed in llama.cpp's prompt-batch order
+    // (its logits equal llama.cpp's); batches of branches are invariant either way.
+    bool deterministic = false;
 };
 
 class Session {
