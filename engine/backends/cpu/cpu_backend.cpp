@@ -87,7 +87,9 @@ class CpuBackend final : public Backend {
   private:
     void matmul(const Weight& w, const float* in, int n_rows, float* out);
     void rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n);
-    void rope(float* x, int n_heads, const BatchRow* rows, int n_rows);
+    void rmsnorm_rows(const float* x, const float* wt, float* out, int64_t r0, int64_t r1, int n);
+    void rope_tables(const BatchRow* rows, int n_rows);
+    void rope(float* x, int n_heads, int n_rows);
     void attention(int layer, std::span<const BatchRow> rows, KvCache& kv);
     void ensure(int n_rows, int max_pos);
     void copy_taps(const TapRequest& taps, int layer, std::span<const BatchRow> rows);
@@ -112,6 +114,7 @@ class CpuBackend final : public Backend {
     std::vector<uint8_t> act_;  // quantized activations
     std::vector<float> tmp_;    // (threads, rows) dot results / (threads, max_pos) scores
     std::vector<float> deq_;    // (threads, max cols) dequantized weight rows
+    std::vector<float> rope_cs_;  // (rows, rope_dim) cos, sin of each row's position
 };
 
 void CpuBackend::ensure(int n_rows, int max_pos) {
@@ -159,14 +162,18 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
         K::act_format_for(w.type, fmt);
         if (fmt != K::ActFormat::F32) {
             stride = K::act_row_bytes(fmt, cols);
-            for (int r = 0; r < n_rows; ++r) {
-                const float* src = in + static_cast<size_t>(r) * cols;
-                uint8_t* dst = act_.data() + r * stride;
-                if (fmt == K::ActFormat::Q8_0)
-                    k_.quantize_q8_0(src, dst, cols);
-                else
-                    k_.quantize_q8_k(src, dst, cols);
-            }
+            // Rows split over the threads when there are several (a batch of
+            // branches); one row stays on the caller.
+            pool_.run(n_rows, [&](int64_t b, int64_t e, int) {
+                for (int64_t r = b; r < e; ++r) {
+                    const float* src = in + static_cast<size_t>(r) * cols;
+                    uint8_t* dst = act_.data() + static_cast<size_t>(r) * stride;
+                    if (fmt == K::ActFormat::Q8_0)
+                        k_.quantize_q8_0(src, dst, cols);
+                    else
+                        k_.quantize_q8_k(src, dst, cols);
+                }
+            });
             act = act_.data();
         }
     }
@@ -235,7 +242,14 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
 
 void CpuBackend::rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n) {
     const auto* wt = reinterpret_cast<const float*>(w.data);
-    for (int r = 0; r < n_rows; ++r) {
+    // Rows over the threads, a few hundred values at least per thread.
+    pool_.run(n_rows, [&](int64_t b, int64_t e, int) { rmsnorm_rows(x, wt, out, b, e, n); },
+              std::max<int64_t>(1, 256 / n));
+}
+
+void CpuBackend::rmsnorm_rows(const float* x, const float* wt, float* out, int64_t r0, int64_t r1,
+                              int n) {
+    for (int64_t r = r0; r < r1; ++r) {
         const float* xr = x + static_cast<size_t>(r) * n;
         float* o = out + static_cast<size_t>(r) * n;
         double ss = 0;
@@ -245,12 +259,15 @@ void CpuBackend::rmsnorm(const float* x, const Weight& w, float* out, int n_rows
     }
 }
 
-void CpuBackend::rope(float* x, int n_heads, const BatchRow* rows, int n_rows) {
-    const int hd = cfg_.head_dim, nd = cfg_.rope_dim;
+// cos/sin of each row's position, once per forward pass (every layer's Q and
+// K reuse them): (rows, rope_dim) as cos, sin pairs.
+void CpuBackend::rope_tables(const BatchRow* rows, int n_rows) {
+    const int nd = cfg_.rope_dim;
     const float theta_scale = std::pow(cfg_.rope_base, -2.0f / static_cast<float>(nd));
     const auto* ff = m_.rope_freqs ? reinterpret_cast<const float*>(m_.rope_freqs.data) : nullptr;
-    std::vector<float> cs(static_cast<size_t>(nd));
+    rope_cs_.resize(static_cast<size_t>(n_rows) * nd);
     for (int r = 0; r < n_rows; ++r) {
+        float* cs = rope_cs_.data() + static_cast<size_t>(r) * nd;
         float theta = static_cast<float>(rows[r].pos);
         for (int i = 0; i < nd / 2; ++i) {
             float t = cfg_.rope_freq_scale * (ff ? theta / ff[i] : theta);
@@ -258,6 +275,13 @@ void CpuBackend::rope(float* x, int n_heads, const BatchRow* rows, int n_rows) {
             cs[2 * i + 1] = std::sin(t);
             theta *= theta_scale;
         }
+    }
+}
+
+void CpuBackend::rope(float* x, int n_heads, int n_rows) {
+    const int hd = cfg_.head_dim, nd = cfg_.rope_dim;
+    for (int r = 0; r < n_rows; ++r) {
+        const float* cs = rope_cs_.data() + static_cast<size_t>(r) * nd;
         for (int h = 0; h < n_heads; ++h) {
             float* v = x + (static_cast<size_t>(r) * n_heads + h) * hd;
             for (int i = 0; i < nd / 2; ++i) {
@@ -392,6 +416,7 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
     int max_pos = 0;
     for (const auto& r : rows) max_pos = std::max(max_pos, r.pos + 1);
     ensure(R, max_pos);
+    rope_tables(rows.data(), R);
     prompt_batch_ = !invariant_ && R >= 2 &&
                     std::all_of(rows.begin(), rows.end(),
                                 [&](const BatchRow& r) { return r.seq == rows[0].seq; });
@@ -430,8 +455,8 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
             rmsnorm(q_.data(), L.q_norm, q_.data(), R * cfg_.n_heads, hd);
             rmsnorm(kk_.data(), L.k_norm, kk_.data(), R * cfg_.n_kv_heads, hd);
         }
-        rope(q_.data(), cfg_.n_heads, rows.data(), R);
-        rope(kk_.data(), cfg_.n_kv_heads, rows.data(), R);
+        rope(q_.data(), cfg_.n_heads, R);
+        rope(kk_.data(), cfg_.n_kv_heads, R);
         for (int r = 0; r < R; ++r) {
             const BatchRow& row = rows[static_cast<size_t>(r)];
             const float* ks = kk_.data() + static_cast<size_t>(r) * KVd;
