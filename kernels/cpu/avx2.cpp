@@ -30,6 +30,7 @@ const KernelTable kAvx2Table = {
     .f16_mad = avx2::f16_mad,
     .f16_scale = avx2::f16_scale,
     .attn_f16 = avx2::attn_f16,
+    .attn_f32 = avx2::attn_f32,
 };
 
 }  // namespace rs::kernels

@@ -37,6 +37,7 @@ const KernelTable kAvx512Table = {
     .f16_mad = avx512::f16_mad,
     .f16_scale = avx512::f16_scale,
     .attn_f16 = avx512::attn_f16,
+    .attn_f32 = avx512::attn_f32,
 };
 
 }  // namespace rs::kernels

@@ -96,6 +96,11 @@ struct KernelTable {
     // nq query heads sharing the K/V head: q and out hold nq * hd values.
     void (*attn_f16)(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
                      int n, int hd, float scale, float* out);
+    // The same over an F32 cache (llama.cpp's flash attention with F32 K/V):
+    // queries as they are, scores in vec_dot order, value sums in F32 (fma
+    // on whole steps of 64 values, multiply then add on the rest).
+    void (*attn_f32)(const float* q, int nq, const float* const* k, const float* const* v, int n,
+                     int hd, float scale, float* out);
 };
 
 Isa best_isa();                           // what this CPU supports (RS_ISA env may lower it)

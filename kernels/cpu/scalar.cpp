@@ -414,6 +414,13 @@ void expf_libm(const float* x, float* y, int n) {
     for (int i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
+void attn_f32(const float* q, int nq, const float* const* k, const float* const* v, int n, int hd,
+              float scale, float* out) {
+    for (int h = 0; h < nq; ++h)
+        attn_f32_loop<dot_f32_1>(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
+                                 out + static_cast<size_t>(h) * hd);
+}
+
 void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v, int n,
               int hd, float scale, float* out) {
     for (int h = 0; h < nq; ++h)
@@ -721,6 +728,7 @@ const KernelTable kScalarTable = {
     .f16_mad = f16_mad,
     .f16_scale = f16_scale,
     .attn_f16 = attn_f16,
+    .attn_f32 = attn_f32,
 };
 
 }  // namespace rs::kernels

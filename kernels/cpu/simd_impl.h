@@ -1162,8 +1162,25 @@ inline __m512 shift_lanes_up(__m512 x) {
 // chunk and in memory between chunks; its values are F16 numbers held as
 // floats, so the round trip is exact). The order of every operation on M, S
 // and each sum is the scalar loop's.
-template <int NV, int G>  // NV = hd / 16 vectors; G heads' value sums in registers
-inline void attn_values(const uint16_t* const* v, int p0, int m, const float* ms, const float* vs,
+// 16 cache values as floats (F16 widened, or F32 as they are).
+inline __m512 load16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load16(const float* p) {
+    return _mm512_loadu_ps(p);
+}
+// A value sum after an update: an F16 cache keeps it in F16 (rounded after
+// every update, as llama.cpp does), an F32 cache in F32.
+template <typename E>
+inline __m512 round_acc(__m512 x) {
+    if constexpr (sizeof(E) == 2)
+        return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+    else
+        return x;
+}
+
+template <typename E, int NV, int G>  // NV = hd / 16 vectors; G heads' value sums in registers
+inline void attn_values(const E* const* v, int p0, int m, const float* ms, const float* vs,
                         const uint32_t* rescale, float* accm) {
     constexpr int hd = 16 * NV;
     constexpr int kChunk = 32;
@@ -1171,31 +1188,26 @@ inline void attn_values(const uint16_t* const* v, int p0, int m, const float* ms
     for (int h = 0; h < G; ++h)
         for (int j = 0; j < NV; ++j) acc[h][j] = _mm512_load_ps(accm + h * hd + 16 * j);
     for (int i = 0; i < m; ++i) {
-        const uint16_t* vp = v[p0 + i];
+        const E* vp = v[p0 + i];
         __m512 vv[NV];
-        for (int j = 0; j < NV; ++j)
-            vv[j] =
-                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vp + 16 * j)));
+        for (int j = 0; j < NV; ++j) vv[j] = load16(vp + 16 * j);
         for (int h = 0; h < G; ++h) {
             if (rescale[h] >> i & 1) {
                 const __m512 f = _mm512_set1_ps(ms[h * kChunk + i]);
-                for (int j = 0; j < NV; ++j)
-                    acc[h][j] = _mm512_cvtph_ps(
-                        _mm512_cvtps_ph(_mm512_mul_ps(acc[h][j], f), _MM_FROUND_TO_NEAREST_INT));
+                for (int j = 0; j < NV; ++j) acc[h][j] = round_acc<E>(_mm512_mul_ps(acc[h][j], f));
             }
             const __m512 w = _mm512_set1_ps(vs[h * kChunk + i]);
             for (int j = 0; j < NV; ++j)
-                acc[h][j] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(vv[j], w, acc[h][j]),
-                                                            _MM_FROUND_TO_NEAREST_INT));
+                acc[h][j] = round_acc<E>(_mm512_fmadd_ps(vv[j], w, acc[h][j]));
         }
     }
     for (int h = 0; h < G; ++h)
         for (int j = 0; j < NV; ++j) _mm512_store_ps(accm + h * hd + 16 * j, acc[h][j]);
 }
 
-template <int NV>  // NV = hd / 16 vectors; nq <= kMaxHeads query heads
-void attn_f16_zmm(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v, int n,
-                  float scale, float* out) {
+template <typename E, int NV>  // NV = hd / 16 vectors; nq <= kMaxHeads query heads
+void attn_zmm(const float* q, int nq, const E* const* k, const E* const* v, int n, float scale,
+              float* out) {
     constexpr int hd = 16 * NV;
     constexpr int kChunk = 32, kMaxHeads = 16;
     alignas(64) float accm[kMaxHeads * hd];
@@ -1216,11 +1228,9 @@ void attn_f16_zmm(const float* q, int nq, const uint16_t* const* k, const uint16
         // does (halves, quarters, pairs), four positions at a time.
         for (int i0 = 0; i0 < m; i0 += 4) {
             for (int i = 0; i < 4; ++i) {
-                const uint16_t* kp = k[p0 + std::min(i0 + i, m - 1)];
+                const E* kp = k[p0 + std::min(i0 + i, m - 1)];
                 __m512 kv[NV];
-                for (int j = 0; j < NV; ++j)
-                    kv[j] = _mm512_cvtph_ps(
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kp + 16 * j)));
+                for (int j = 0; j < NV; ++j) kv[j] = load16(kp + 16 * j);
                 for (int h = 0; h < nq; ++h) {
                     const float* qh = q + h * hd;
                     __m512 s4[4];
@@ -1295,16 +1305,16 @@ void attn_f16_zmm(const float* q, int nq, const uint16_t* const* k, const uint16
         constexpr int G = NV == 4 ? 4 : NV == 8 ? 2 : 1;
         int h = 0;
         for (; h + G <= nq; h += G)
-            attn_values<NV, G>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+            attn_values<E, NV, G>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
         switch (nq - h) {
             case 3:
-                attn_values<NV, 3>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+                attn_values<E, NV, 3>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
                 break;
             case 2:
-                attn_values<NV, 2>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+                attn_values<E, NV, 2>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
                 break;
             case 1:
-                attn_values<NV, 1>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+                attn_values<E, NV, 1>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
                 break;
             default:
                 break;
@@ -1318,12 +1328,12 @@ void attn_f16_zmm(const float* q, int nq, const uint16_t* const* k, const uint16
     }
 }
 
-template <int NV>
-void attn_f16_zmm_heads(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
-                        int n, float scale, float* out) {
+template <typename E, int NV>
+void attn_zmm_heads(const float* q, int nq, const E* const* k, const E* const* v, int n,
+                    float scale, float* out) {
     constexpr int hd = 16 * NV;
     for (int h = 0; h < nq; h += 16)
-        attn_f16_zmm<NV>(q + h * hd, std::min(16, nq - h), k, v, n, scale, out + h * hd);
+        attn_zmm<E, NV>(q + h * hd, std::min(16, nq - h), k, v, n, scale, out + h * hd);
 }
 #endif
 
@@ -1332,11 +1342,11 @@ inline void attn_f16(const float* q, int nq, const uint16_t* const* k, const uin
 #if RS_VNNI
     switch (hd) {
         case 64:
-            return attn_f16_zmm_heads<4>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<uint16_t, 4>(q, nq, k, v, n, scale, out);
         case 128:
-            return attn_f16_zmm_heads<8>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<uint16_t, 8>(q, nq, k, v, n, scale, out);
         case 256:
-            return attn_f16_zmm_heads<16>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<uint16_t, 16>(q, nq, k, v, n, scale, out);
         default:
             break;
     }
@@ -1344,6 +1354,27 @@ inline void attn_f16(const float* q, int nq, const uint16_t* const* k, const uin
     for (int h = 0; h < nq; ++h)
         attn_f16_loop<dot_f16_row, f16_mad, f16_scale>(q + static_cast<size_t>(h) * hd, k, v, n, hd,
                                                        scale, out + static_cast<size_t>(h) * hd);
+}
+
+// Over an F32 cache: the same kernel without the F16 conversions (head sizes
+// 64/128/256 with AVX-512; the loop otherwise).
+inline void attn_f32(const float* q, int nq, const float* const* k, const float* const* v, int n,
+                     int hd, float scale, float* out) {
+#if RS_VNNI
+    switch (hd) {
+        case 64:
+            return attn_zmm_heads<float, 4>(q, nq, k, v, n, scale, out);
+        case 128:
+            return attn_zmm_heads<float, 8>(q, nq, k, v, n, scale, out);
+        case 256:
+            return attn_zmm_heads<float, 16>(q, nq, k, v, n, scale, out);
+        default:
+            break;
+    }
+#endif
+    for (int h = 0; h < nq; ++h)
+        attn_f32_loop<dot_f32_plain>(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
+                                     out + static_cast<size_t>(h) * hd);
 }
 
 }  // namespace rs::kernels::RS_SIMD_NS

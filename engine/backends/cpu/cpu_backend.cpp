@@ -103,17 +103,17 @@ class CpuBackend final : public Backend {
     int cap_rows_ = 0, cap_pos_ = 0;
     bool prompt_batch_ = false;  // this pass: two or more rows, all of one sequence
     // Scratch, shapes noted per buffer ([rows][features]).
-    std::vector<float> x_;      // (rows, dim) residual stream
-    std::vector<float> h_;      // (rows, dim) normed input
-    std::vector<float> q_;      // (rows, n_heads * head_dim)
-    std::vector<float> kk_;     // (rows, kv_dim)
-    std::vector<float> vv_;     // (rows, kv_dim)
-    std::vector<float> att_;    // (rows, n_heads * head_dim)
-    std::vector<float> g_;      // (rows, ffn)
-    std::vector<float> u_;      // (rows, ffn)
-    std::vector<uint8_t> act_;  // quantized activations
-    std::vector<float> tmp_;    // (threads, rows) dot results / (threads, max_pos) scores
-    std::vector<float> deq_;    // (threads, max cols) dequantized weight rows
+    std::vector<float> x_;        // (rows, dim) residual stream
+    std::vector<float> h_;        // (rows, dim) normed input
+    std::vector<float> q_;        // (rows, n_heads * head_dim)
+    std::vector<float> kk_;       // (rows, kv_dim)
+    std::vector<float> vv_;       // (rows, kv_dim)
+    std::vector<float> att_;      // (rows, n_heads * head_dim)
+    std::vector<float> g_;        // (rows, ffn)
+    std::vector<float> u_;        // (rows, ffn)
+    std::vector<uint8_t> act_;    // quantized activations
+    std::vector<float> tmp_;      // (threads, rows) dot results / (threads, max_pos) scores
+    std::vector<float> deq_;      // (threads, max cols) dequantized weight rows
     std::vector<float> rope_cs_;  // (rows, rope_dim) cos, sin of each row's position
 };
 
@@ -243,8 +243,9 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
 void CpuBackend::rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n) {
     const auto* wt = reinterpret_cast<const float*>(w.data);
     // Rows over the threads, a few hundred values at least per thread.
-    pool_.run(n_rows, [&](int64_t b, int64_t e, int) { rmsnorm_rows(x, wt, out, b, e, n); },
-              std::max<int64_t>(1, 256 / n));
+    pool_.run(
+        n_rows, [&](int64_t b, int64_t e, int) { rmsnorm_rows(x, wt, out, b, e, n); },
+        std::max<int64_t>(1, 256 / n));
 }
 
 void CpuBackend::rmsnorm_rows(const float* x, const float* wt, float* out, int64_t r0, int64_t r1,
@@ -305,106 +306,63 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
     const int hd = cfg_.head_dim, nh = cfg_.n_heads, group = cfg_.n_heads / cfg_.n_kv_heads;
     const int kvd = cfg_.kv_dim(), bt = kv.block_tokens();
     const bool f16 = kv.type() == KvType::F16;
+    const size_t eb = kv.elem_bytes();
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    if (f16) {
-        // One task per (row, KV head): the position pointers are built once
-        // and shared by the query heads of the group.
-        const int nkv = cfg_.n_kv_heads;
-        pool_.run(
-            static_cast<int64_t>(rows.size()) * nkv,
-            [&](int64_t b, int64_t e, int) {
-                thread_local std::vector<const uint16_t*> kp, vp;
-                thread_local std::vector<float> qh;
-                thread_local std::vector<uint16_t> q16;
-                qh.resize(static_cast<size_t>(group) * hd);
-                q16.resize(static_cast<size_t>(group) * hd);
-                for (int64_t idx = b; idx < e; ++idx) {
-                    const int r = static_cast<int>(idx / nkv), g = static_cast<int>(idx % nkv);
-                    const BatchRow& row = rows[static_cast<size_t>(r)];
-                    const int n_pos = row.pos + 1;
-                    const int* table = kv.block_table(row.seq);
-                    kp.resize(static_cast<size_t>(n_pos));
-                    vp.resize(static_cast<size_t>(n_pos));
-                    for (int p = 0, blk = 0; p < n_pos; ++blk) {  // block by block
-                        const auto* kb =
-                            reinterpret_cast<const uint16_t*>(kv.k_block(layer, table[blk])) +
-                            static_cast<size_t>(g) * hd;
-                        const auto* vb =
-                            reinterpret_cast<const uint16_t*>(kv.v_block(layer, table[blk])) +
-                            static_cast<size_t>(g) * hd;
-                        for (int o = 0; o < bt && p < n_pos; ++o, ++p) {
-                            kp[static_cast<size_t>(p)] = kb + static_cast<size_t>(o) * kvd;
-                            vp[static_cast<size_t>(p)] = vb + static_cast<size_t>(o) * kvd;
+    // One task per (row, KV head): the position pointers are built once and
+    // shared by the query heads of the group.
+    const int nkv = cfg_.n_kv_heads;
+    pool_.run(
+        static_cast<int64_t>(rows.size()) * nkv,
+        [&](int64_t b, int64_t e, int) {
+            thread_local std::vector<const uint16_t*> kh, vh;  // F16 cache
+            thread_local std::vector<const float*> kf, vf;     // F32 cache
+            thread_local std::vector<float> qh;
+            thread_local std::vector<uint16_t> q16;
+            qh.resize(static_cast<size_t>(group) * hd);
+            q16.resize(static_cast<size_t>(group) * hd);
+            for (int64_t idx = b; idx < e; ++idx) {
+                const int r = static_cast<int>(idx / nkv), g = static_cast<int>(idx % nkv);
+                const BatchRow& row = rows[static_cast<size_t>(r)];
+                const int n_pos = row.pos + 1;
+                const int* table = kv.block_table(row.seq);
+                if (f16) {
+                    kh.resize(static_cast<size_t>(n_pos));
+                    vh.resize(static_cast<size_t>(n_pos));
+                } else {
+                    kf.resize(static_cast<size_t>(n_pos));
+                    vf.resize(static_cast<size_t>(n_pos));
+                }
+                const size_t head_off = static_cast<size_t>(g) * hd * eb, pos_step = kvd * eb;
+                for (int p = 0, blk = 0; p < n_pos; ++blk) {  // block by block
+                    const uint8_t* kb = kv.k_block(layer, table[blk]) + head_off;
+                    const uint8_t* vb = kv.v_block(layer, table[blk]) + head_off;
+                    for (int o = 0; o < bt && p < n_pos; ++o, ++p) {
+                        const uint8_t* k = kb + static_cast<size_t>(o) * pos_step;
+                        const uint8_t* v = vb + static_cast<size_t>(o) * pos_step;
+                        const auto i = static_cast<size_t>(p);
+                        if (f16) {
+                            kh[i] = reinterpret_cast<const uint16_t*>(k);
+                            vh[i] = reinterpret_cast<const uint16_t*>(v);
+                        } else {
+                            kf[i] = reinterpret_cast<const float*>(k);
+                            vf[i] = reinterpret_cast<const float*>(v);
                         }
                     }
+                }
+                const size_t first = (static_cast<size_t>(r) * nh + g * group) * hd;
+                if (f16) {
                     // The group's queries, rounded to F16 as llama.cpp's kernel does.
-                    const size_t first = (static_cast<size_t>(r) * nh + g * group) * hd;
                     k_.f32_to_f16(q_.data() + first, q16.data(), group * hd);
                     for (size_t i = 0; i < q16.size(); ++i) qh[i] = K::fp16_lookup(q16[i]);
-                    k_.attn_f16(qh.data(), group, kp.data(), vp.data(), n_pos, hd, scale,
+                    k_.attn_f16(qh.data(), group, kh.data(), vh.data(), n_pos, hd, scale,
+                                att_.data() + first);
+                } else {
+                    k_.attn_f32(q_.data() + first, group, kf.data(), vf.data(), n_pos, hd, scale,
                                 att_.data() + first);
                 }
-            },
-            std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(cap_pos_) * hd)));
-        return;
-    }
-    const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
-    const int64_t n = static_cast<int64_t>(rows.size()) * nh;
-    auto round16 = [](float x) { return K::fp16_lookup(K::fp32_to_fp16(x)); };
-    pool_.run(
-        n,
-        [&](int64_t b, int64_t e, int t) {
-            float* qv = tmp_.data() + static_cast<size_t>(t) * per_thread;  // (head_dim) query
-            float* acc = qv + hd;  // (head_dim) f32 value accumulator
-            auto* acc16 =
-                reinterpret_cast<uint16_t*>(acc + hd);  // (head_dim) f16 value accumulator
-            for (int64_t idx = b; idx < e; ++idx) {
-                const int r = static_cast<int>(idx / nh), h = static_cast<int>(idx % nh);
-                const BatchRow& row = rows[static_cast<size_t>(r)];
-                const int g = h / group, n_pos = row.pos + 1;
-                const float* q = q_.data() + (static_cast<size_t>(r) * nh + h) * hd;
-                for (int i = 0; i < hd; ++i) qv[i] = f16 ? round16(q[i]) : q[i];
-                std::fill(acc, acc + hd, 0.0f);
-                std::fill(acc16, acc16 + hd, uint16_t{0});
-                const int* table = kv.block_table(row.seq);
-                float M = -INFINITY, S = 0.0f;
-                for (int p = 0; p < n_pos; ++p) {
-                    const size_t off =
-                        (static_cast<size_t>(p % bt) * kvd + static_cast<size_t>(g) * hd) *
-                        kv.elem_bytes();
-                    const uint8_t* kb = kv.k_block(layer, table[p / bt]) + off;
-                    const uint8_t* vb = kv.v_block(layer, table[p / bt]) + off;
-                    float s;
-                    if (f16)
-                        s = k_.dot_f16_row(reinterpret_cast<const uint16_t*>(kb), qv, hd);
-                    else
-                        s = k_.dot_f32_plain(reinterpret_cast<const float*>(kb), qv, hd);
-                    s *= scale;
-                    float ms = 1.0f, vs = 1.0f;
-                    if (s > M) {
-                        const float Mold = M;
-                        M = s;
-                        ms = std::exp(Mold - M);
-                        if (f16)
-                            k_.f16_scale(acc16, ms, hd);
-                        else
-                            for (int i = 0; i < hd; ++i) acc[i] *= ms;
-                    } else {
-                        vs = std::exp(s - M);
-                    }
-                    if (f16)
-                        k_.f16_mad(acc16, reinterpret_cast<const uint16_t*>(vb), vs, hd);
-                    else
-                        k_.axpy(vs, reinterpret_cast<const float*>(vb), acc, hd);
-                    S = std::fma(S, ms, vs);
-                }
-                float* out = att_.data() + (static_cast<size_t>(r) * nh + h) * hd;
-                const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-                for (int i = 0; i < hd; ++i)
-                    out[i] = (f16 ? K::fp16_lookup(acc16[i]) : acc[i]) * inv;
             }
         },
-        std::max<int64_t>(1, (int64_t{1} << 16) / (static_cast<int64_t>(cap_pos_) * hd)));
+        std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(cap_pos_) * hd)));
 }
 
 void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
