@@ -417,15 +417,15 @@ void expf_libm(const float* x, float* y, int n) {
 void attn_f32(const float* q, int nq, const float* const* k, const float* const* v, int n, int hd,
               float scale, float* out) {
     for (int h = 0; h < nq; ++h)
-        attn_f32_loop<dot_f32_1>(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
-                                 out + static_cast<size_t>(h) * hd);
+        attn_loop<float, float, dot_f32_1, f32_mad, f32_scale>(
+            q + static_cast<size_t>(h) * hd, k, v, n, hd, scale, out + static_cast<size_t>(h) * hd);
 }
 
 void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v, int n,
               int hd, float scale, float* out) {
     for (int h = 0; h < nq; ++h)
-        attn_f16_loop<dot_f16_row, f16_mad, f16_scale>(q + static_cast<size_t>(h) * hd, k, v, n, hd,
-                                                       scale, out + static_cast<size_t>(h) * hd);
+        attn_loop<uint16_t, uint16_t, dot_f16_row, f16_mad, f16_scale>(
+            q + static_cast<size_t>(h) * hd, k, v, n, hd, scale, out + static_cast<size_t>(h) * hd);
 }
 
 }  // namespace

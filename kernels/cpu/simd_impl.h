@@ -1337,44 +1337,38 @@ void attn_zmm_heads(const float* q, int nq, const E* const* k, const E* const* v
 }
 #endif
 
-inline void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
-                     int n, int hd, float scale, float* out) {
+// The register-resident kernel for head sizes 64/128/256 (AVX-512), the loop
+// (per head, on this table's kernels) otherwise.
+template <typename E, typename A, float (*Dot)(const E*, const float*, int),
+          void (*Mad)(A*, const E*, float, int), void (*Scale)(A*, float, int)>
+inline void attn_heads(const float* q, int nq, const E* const* k, const E* const* v, int n, int hd,
+                       float scale, float* out) {
 #if RS_VNNI
     switch (hd) {
         case 64:
-            return attn_zmm_heads<uint16_t, 4>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<E, 4>(q, nq, k, v, n, scale, out);
         case 128:
-            return attn_zmm_heads<uint16_t, 8>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<E, 8>(q, nq, k, v, n, scale, out);
         case 256:
-            return attn_zmm_heads<uint16_t, 16>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<E, 16>(q, nq, k, v, n, scale, out);
         default:
             break;
     }
 #endif
     for (int h = 0; h < nq; ++h)
-        attn_f16_loop<dot_f16_row, f16_mad, f16_scale>(q + static_cast<size_t>(h) * hd, k, v, n, hd,
-                                                       scale, out + static_cast<size_t>(h) * hd);
+        attn_loop<E, A, Dot, Mad, Scale>(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
+                                         out + static_cast<size_t>(h) * hd);
 }
 
-// Over an F32 cache: the same kernel without the F16 conversions (head sizes
-// 64/128/256 with AVX-512; the loop otherwise).
+inline void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
+                     int n, int hd, float scale, float* out) {
+    attn_heads<uint16_t, uint16_t, dot_f16_row, f16_mad, f16_scale>(q, nq, k, v, n, hd, scale, out);
+}
+
+// Over an F32 cache: the same kernel without the F16 conversions.
 inline void attn_f32(const float* q, int nq, const float* const* k, const float* const* v, int n,
                      int hd, float scale, float* out) {
-#if RS_VNNI
-    switch (hd) {
-        case 64:
-            return attn_zmm_heads<float, 4>(q, nq, k, v, n, scale, out);
-        case 128:
-            return attn_zmm_heads<float, 8>(q, nq, k, v, n, scale, out);
-        case 256:
-            return attn_zmm_heads<float, 16>(q, nq, k, v, n, scale, out);
-        default:
-            break;
-    }
-#endif
-    for (int h = 0; h < nq; ++h)
-        attn_f32_loop<dot_f32_plain>(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
-                                     out + static_cast<size_t>(h) * hd);
+    attn_heads<float, float, dot_f32_plain, f32_mad, f32_scale>(q, nq, k, v, n, hd, scale, out);
 }
 
 }  // namespace rs::kernels::RS_SIMD_NS

@@ -209,20 +209,31 @@ class TestKernels : public QObject {
             QVERIFY(std::fabs(y1[static_cast<size_t>(i)] - y2[static_cast<size_t>(i)]) < 1e-5f);
     }
 
-    // Attention over an F16 cache: every table, every head size (the 512-bit
-    // paths for 64/128/256 and the generic loop otherwise) and group size
-    // gives the scalar loop's result to the bit.
-    void attentionMatchesScalar() {
-        for (int hd : {8, 64, 80, 128, 256}) {
+  private:
+    // Attention over an E cache through a table's kernel `fn`: for head sizes
+    // 8-256 (the 512-bit paths for 64/128/256 and the loop otherwise), 1-100
+    // positions and 1-18 heads per call, every SIMD table gives the scalar
+    // table's result to the bit. Returns the scalar outputs per (hd, n).
+    template <typename E>
+    using AttnFn = void (*KernelTable::*)(const float*, int, const E* const*, const E* const*, int,
+                                          int, float, float*);
+    template <typename E, typename Check>
+    static void attention_tables_agree(AttnFn<E> fn, std::initializer_list<int> hds, Check check) {
+        for (int hd : hds) {
             for (int n : {1, 7, 33, 100}) {
                 const int nq = 18;
                 auto qf =
                     randn(static_cast<size_t>(nq) * hd, 31u + static_cast<uint32_t>(hd), 1.0f);
-                for (auto& x : qf) x = fp16_to_fp32(fp32_to_fp16(x));
-                std::vector<uint16_t> kv(static_cast<size_t>(2 * n * hd));
-                auto r = randn(kv.size(), 41u + static_cast<uint32_t>(n), 1.0f);
-                for (size_t i = 0; i < kv.size(); ++i) kv[i] = fp32_to_fp16(r[i]);
-                std::vector<const uint16_t*> kp(static_cast<size_t>(n)), vp(static_cast<size_t>(n));
+                auto r =
+                    randn(static_cast<size_t>(2 * n * hd), 41u + static_cast<uint32_t>(n), 1.0f);
+                std::vector<E> kv(r.size());
+                if constexpr (sizeof(E) == 2) {
+                    for (auto& x : qf) x = fp16_to_fp32(fp32_to_fp16(x));  // queries as F16 values
+                    for (size_t i = 0; i < kv.size(); ++i) kv[i] = fp32_to_fp16(r[i]);
+                } else {
+                    kv = r;
+                }
+                std::vector<const E*> kp(static_cast<size_t>(n)), vp(static_cast<size_t>(n));
                 for (int p = n - 1; p >= 0; --p) {  // positions need not be contiguous
                     kp[static_cast<size_t>(p)] =
                         kv.data() + static_cast<size_t>(2 * (n - 1 - p)) * hd;
@@ -230,19 +241,17 @@ class TestKernels : public QObject {
                 }
                 const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
                 std::vector<float> want(static_cast<size_t>(nq) * hd), got(want.size());
-                kScalarTable.attn_f16(qf.data(), nq, kp.data(), vp.data(), n, hd, scale,
-                                      want.data());
+                (kScalarTable.*fn)(qf.data(), nq, kp.data(), vp.data(), n, hd, scale, want.data());
+                check(hd, n, qf, kp, vp, scale, want);
                 for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
                     const KernelTable* k = kernels_for(isa);
                     if (!k) continue;
                     for (int heads : {1, 2, 3, 7, 18}) {
                         std::fill(got.begin(), got.end(), -1.0f);
-                        for (int h0 = 0; h0 < nq; h0 += heads) {
-                            const int nh = std::min(heads, nq - h0);
-                            k->attn_f16(qf.data() + static_cast<size_t>(h0) * hd, nh, kp.data(),
-                                        vp.data(), n, hd, scale,
-                                        got.data() + static_cast<size_t>(h0) * hd);
-                        }
+                        for (int h0 = 0; h0 < nq; h0 += heads)
+                            (k->*fn)(qf.data() + static_cast<size_t>(h0) * hd,
+                                     std::min(heads, nq - h0), kp.data(), vp.data(), n, hd, scale,
+                                     got.data() + static_cast<size_t>(h0) * hd);
                         if (got != want)
                             QFAIL(qPrintable(QString("%1 hd %2 n %3 heads %4")
                                                  .arg(isa_name(isa))
@@ -255,28 +264,21 @@ class TestKernels : public QObject {
         }
     }
 
-    // The same over an F32 cache (attn_f32): every table and head size gives
-    // the scalar loop's result to the bit, and the loop is llama.cpp's
-    // online softmax (checked against a direct softmax in double).
+  private slots:
+    // Attention over an F16 cache (value sums rounded to F16 after every update).
+    void attentionMatchesScalar() {
+        attention_tables_agree<uint16_t>(&KernelTable::attn_f16, {8, 64, 80, 128, 256},
+                                         [](auto&&...) {});
+    }
+
+    // Over an F32 cache (attn_f32); the scalar loop is llama.cpp's online
+    // softmax, checked against a direct softmax in double.
     void attentionF32MatchesScalar() {
-        for (int hd : {8, 32, 64, 80, 128, 256}) {
-            for (int n : {1, 7, 33, 100}) {
-                const int nq = 18;
-                auto qf =
-                    randn(static_cast<size_t>(nq) * hd, 51u + static_cast<uint32_t>(hd), 1.0f);
-                auto kv =
-                    randn(static_cast<size_t>(2 * n * hd), 61u + static_cast<uint32_t>(n), 1.0f);
-                std::vector<const float*> kp(static_cast<size_t>(n)), vp(static_cast<size_t>(n));
-                for (int p = n - 1; p >= 0; --p) {  // positions need not be contiguous
-                    kp[static_cast<size_t>(p)] =
-                        kv.data() + static_cast<size_t>(2 * (n - 1 - p)) * hd;
-                    vp[static_cast<size_t>(p)] = kp[static_cast<size_t>(p)] + hd;
-                }
-                const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-                std::vector<float> want(static_cast<size_t>(nq) * hd), got(want.size());
-                kScalarTable.attn_f32(qf.data(), nq, kp.data(), vp.data(), n, hd, scale,
-                                      want.data());
-                for (int h = 0; h < nq; ++h) {  // a direct softmax in double
+        attention_tables_agree<float>(
+            &KernelTable::attn_f32, {8, 32, 64, 80, 128, 256},
+            [](int hd, int n, const std::vector<float>& qf, const std::vector<const float*>& kp,
+               const std::vector<const float*>& vp, float scale, const std::vector<float>& want) {
+                for (int h = 0; h < 18; ++h) {
                     std::vector<double> sc(static_cast<size_t>(n));
                     double mx = -1e300, sum = 0;
                     for (int p = 0; p < n; ++p) {
@@ -295,25 +297,7 @@ class TestKernels : public QObject {
                         QVERIFY(std::fabs(o / sum - want[static_cast<size_t>(h * hd + i)]) < 1e-4);
                     }
                 }
-                for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
-                    const KernelTable* k = kernels_for(isa);
-                    if (!k) continue;
-                    for (int heads : {1, 3, 7, 18}) {
-                        std::fill(got.begin(), got.end(), -1.0f);
-                        for (int h0 = 0; h0 < nq; h0 += heads)
-                            k->attn_f32(qf.data() + static_cast<size_t>(h0) * hd,
-                                        std::min(heads, nq - h0), kp.data(), vp.data(), n, hd,
-                                        scale, got.data() + static_cast<size_t>(h0) * hd);
-                        if (got != want)
-                            QFAIL(qPrintable(QString("%1 hd %2 n %3 heads %4")
-                                                 .arg(isa_name(isa))
-                                                 .arg(hd)
-                                                 .arg(n)
-                                                 .arg(heads)));
-                    }
-                }
-            }
-        }
+            });
     }
 
     // SwiGLU: SIMD equals scalar bit for bit, including the C-library tail

@@ -165,6 +165,20 @@ def prompt_for(expr):
     return f"Q: {expr}\n"
 
 
+def verification_step(rng):
+    """A single step for verification, right or wrong with equal odds:
+    (a, op, b, claimed result, whether it is right)."""
+    a, b = rng.randint(1, 60), rng.randint(1, 60)
+    op = rng.choice("+-*")
+    if op == "*":
+        b = rng.randint(2, 12)
+    if op == "-" and b > a:
+        a, b = b, a
+    v = a + b if op == "+" else a - b if op == "-" else a * b
+    good = rng.random() < 0.5
+    return a, op, b, (v if good else corrupt_step(rng, a, op, b)), good
+
+
 def corrupt_step(rng, a, op, b):
     """A wrong result for a op b (for verification training)."""
     v = a + b if op == "+" else a - b if op == "-" else a * b

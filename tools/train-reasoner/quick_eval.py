@@ -69,15 +69,7 @@ def verification_accuracy(model, n, dev, seed=99):
     ok_id, bad_id = train.encode("o")[0], train.encode("b")[0]
     right = 0
     for _ in range(n):
-        a, b = rng.randint(1, 60), rng.randint(1, 60)
-        op = rng.choice("+-*")
-        if op == "*":
-            b = rng.randint(2, 12)
-        if op == "-" and b > a:
-            a, b = b, a
-        v = a + b if op == "+" else a - b if op == "-" else a * b
-        good = rng.random() < 0.5
-        c = v if good else train.arith.corrupt_step(rng, a, op, b)
+        a, op, b, c, good = train.arith.verification_step(rng)
         ids = [train.BOS] + train.encode(f"V: {a}{op}{b}={c}\n")
         lg = model(torch.tensor([ids], device=dev))[0, -1]
         right += (bool(lg[ok_id] > lg[bad_id])) == good

@@ -180,15 +180,7 @@ def load_heldout():
 def sample_example(rng, held, verify_frac=0.12, any_order=False, regroup=False, commute=False):
     """(token ids, loss mask) for one training sequence."""
     if rng.random() < verify_frac:
-        a, b = rng.randint(1, 60), rng.randint(1, 60)
-        op = rng.choice("+-*")
-        if op == "*":
-            b = rng.randint(2, 12)
-        if op == "-" and b > a:
-            a, b = b, a
-        v = a + b if op == "+" else a - b if op == "-" else a * b
-        good = rng.random() < 0.5
-        c = v if good else arith.corrupt_step(rng, a, op, b)
+        a, op, b, c, good = arith.verification_step(rng)
         prompt, target = f"V: {a}{op}{b}={c}\n", ("ok" if good else "bad") + "\n"
     else:
         level = rng.choices(["easy", "medium", "hard"], weights=[0.2, 0.35, 0.45])[0]
