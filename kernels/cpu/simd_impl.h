@@ -421,26 +421,52 @@ using GemmTile = Tile8;
 constexpr int kGemmGroup = 4;
 #endif
 
+// Block b of NA activation rows, as the rows themselves (Q8ActRow) ...
+struct RowsBlock {
+    const Q8ActRow* a;
+    int b;
+    const int8_t* qs(int j) const { return a[j].q[b].qs; }
+    int32_t off(int j) const { return a[j].off[b]; }
+    float d(int j) const { return a[j].d[b]; }
+};
+// ... or as one interleaved record (see interleave_acts): the rows' 32 quants
+// one after another, then their Q4_0 offsets, then their scales.
+template <int NA>
+struct IlBlock {
+    const uint8_t* rec;
+    const int8_t* qs(int j) const { return reinterpret_cast<const int8_t*>(rec) + 32 * j; }
+    int32_t off(int j) const {
+        int32_t v;
+        std::memcpy(&v, rec + 32 * NA + 4 * j, 4);
+        return v;
+    }
+    float d(int j) const {
+        float v;
+        std::memcpy(&v, rec + 36 * NA + 4 * j, 4);
+        return v;
+    }
+};
+
 // One block of a tile against NA activation rows.
 // With one or two activation rows, their 8 products run in P independent integer chains
 // (added exactly at the end): one chain of 8 would leave the multiply-add's
 // latency, not its throughput, as the limit.
-template <class T, int NA>
-inline void tile_block(const typename T::I chunk[8], typename T::F dw, const Q8ActRow* a, int b,
+template <class T, int NA, class Src>
+inline void tile_block(const typename T::I chunk[8], typename T::F dw, const Src& src,
                        typename T::F* acc) {
     constexpr int P = NA == 1 ? 4 : NA == 2 ? 2 : 1;
     typename T::I is[NA][P];
     for (int j = 0; j < NA; ++j) {
-        is[j][0] = T::start(a[j].off[b]);
+        is[j][0] = T::start(src.off(j));
         for (int q = 1; q < P; ++q) is[j][q] = T::zero();
     }
     for (int c = 0; c < 8; ++c)
         for (int j = 0; j < NA; ++j)
-            is[j][c % P] = T::dot(is[j][c % P], chunk[c], load4(a[j].q[b].qs + 4 * c));
+            is[j][c % P] = T::dot(is[j][c % P], chunk[c], load4(src.qs(j) + 4 * c));
     for (int j = 0; j < NA; ++j) {
-        typename T::I s = is[j][0];
-        for (int q = 1; q < P; ++q) s = T::add(s, is[j][q]);
-        acc[j] = T::fma(T::finish(s, a[j].off[b]), dw, a[j].d[b], acc[j]);
+        typename T::I sum = is[j][0];
+        for (int q = 1; q < P; ++q) sum = T::add(sum, is[j][q]);
+        acc[j] = T::fma(T::finish(sum, src.off(j)), dw, src.d(j), acc[j]);
     }
 }
 
@@ -465,7 +491,7 @@ struct TileDirect {
             typename T::F dw;
             prefetch_part(pf, pf_lines, b, nb);
             T::load(w, w_stride, row0, n_w, b, chunk, dw);
-            tile_block<T, NA>(chunk, dw, a, b, acc);
+            tile_block<T, NA>(chunk, dw, RowsBlock{a, b}, acc);
         }
         for (int j = 0; j < NA; ++j)
             T::store(out + static_cast<size_t>(j) * out_stride + row0,
@@ -481,7 +507,8 @@ struct TilePacked {
                    const typename T::F* dws, int nb, int row0, int n_w) {
         typename T::F acc[NA];
         for (int j = 0; j < NA; ++j) acc[j] = T::fzero();
-        for (int b = 0; b < nb; ++b) tile_block<T, NA>(packed + 8 * b, dws[b], a, b, acc);
+        for (int b = 0; b < nb; ++b)
+            tile_block<T, NA>(packed + 8 * b, dws[b], RowsBlock{a, b}, acc);
         for (int j = 0; j < NA; ++j)
             T::store(out + static_cast<size_t>(j) * out_stride + row0,
                      std::min(T::kRows, n_w - row0), acc[j]);
@@ -547,31 +574,9 @@ inline void chunk_buffer(int nb, typename T::I*& chunks, typename T::F*& dws) {
     dws = reinterpret_cast<typename T::F*>(chunks + static_cast<size_t>(nb) * 8);
 }
 
-// Repacked weights (kernels.h): each block's chunks are two loads and masks
-// away, so every group of activation rows reads them straight from the tile.
-template <class T, int NA>
-struct TileFromPacked {
-    static void go(const Q8ActRow* a, float* out, size_t out_stride, const uint8_t* tile, int nb,
-                   int half, int n_rows, const uint8_t* pf, size_t pf_lines) {
-        typename T::F acc[NA];
-        for (int j = 0; j < NA; ++j) acc[j] = T::fzero();
-        for (int b = 0; b < nb; ++b) {
-            prefetch_part(pf, pf_lines, b, nb);
-            typename T::I chunk[8];
-            typename T::F dw;
-            T::load_packed(tile + static_cast<size_t>(b) * (kQ4Tile * sizeof(BlockQ4_0)), half,
-                           chunk, dw);
-            tile_block<T, NA>(chunk, dw, a, b, acc);
-        }
-        for (int j = 0; j < NA; ++j)
-            T::store(out + static_cast<size_t>(j) * out_stride, n_rows, acc[j]);
-    }
-};
-
-// A group of at most kIlGroup activation rows interleaved per block: block
-// b's record holds the rows' 32 quants one after another, then their Q4_0
-// offsets, then their scales (40 bytes a row). One pointer walks all rows, so
-// a group of 8 needs no register per row for addressing.
+// A group of at most kIlGroup activation rows interleaved per block (IlBlock,
+// 40 bytes a row): one pointer walks all rows, so a group of 8 needs no
+// register per row for addressing.
 constexpr int kIlGroup = RS_VNNI ? 8 : 4;
 
 inline void interleave_acts(const Q8ActRow* a, int na, int nb, uint8_t* dst) {
@@ -585,31 +590,8 @@ inline void interleave_acts(const Q8ActRow* a, int na, int nb, uint8_t* dst) {
     }
 }
 
-// tile_block on an interleaved record.
-template <class T, int NA>
-inline void tile_block_il(const typename T::I chunk[8], typename T::F dw, const uint8_t* rec,
-                          typename T::F* acc) {
-    constexpr int P = NA == 1 ? 4 : NA == 2 ? 2 : 1;
-    int32_t off[NA];
-    float da[NA];
-    std::memcpy(off, rec + 32 * NA, 4 * NA);
-    std::memcpy(da, rec + 36 * NA, 4 * NA);
-    typename T::I is[NA][P];
-    for (int j = 0; j < NA; ++j) {
-        is[j][0] = T::start(off[j]);
-        for (int q = 1; q < P; ++q) is[j][q] = T::zero();
-    }
-    for (int c = 0; c < 8; ++c)
-        for (int j = 0; j < NA; ++j)
-            is[j][c % P] = T::dot(is[j][c % P], chunk[c],
-                                  load4(reinterpret_cast<const int8_t*>(rec) + 32 * j + 4 * c));
-    for (int j = 0; j < NA; ++j) {
-        typename T::I sum = is[j][0];
-        for (int q = 1; q < P; ++q) sum = T::add(sum, is[j][q]);
-        acc[j] = T::fma(T::finish(sum, off[j]), dw, da[j], acc[j]);
-    }
-}
-
+// Repacked weights (kernels.h): each block's chunks are two loads and masks
+// away, so every group of activation rows reads them straight from the tile.
 template <class T, int NA>
 struct TileFromPackedIl {
     static void go(const uint8_t* acts, float* out, size_t out_stride, const uint8_t* tile, int nb,
@@ -622,7 +604,7 @@ struct TileFromPackedIl {
             typename T::F dw;
             T::load_packed(tile + static_cast<size_t>(b) * (kQ4Tile * sizeof(BlockQ4_0)), half,
                            chunk, dw);
-            tile_block_il<T, NA>(chunk, dw, acts + static_cast<size_t>(b) * NA * 40, acc);
+            tile_block<T, NA>(chunk, dw, IlBlock<NA>{acts + static_cast<size_t>(b) * NA * 40}, acc);
         }
         for (int j = 0; j < NA; ++j)
             T::store(out + static_cast<size_t>(j) * out_stride, n_rows, acc[j]);
