@@ -515,9 +515,10 @@ struct TilePacked {
     }
 };
 
-// One group of na <= kGemmGroup activation rows.
-template <class T, template <class, int> class Run, typename... A>
-inline void run_group(const Q8ActRow* a, int na, float* out, size_t out_stride, A... args) {
+// One group of na activation rows (at most kGemmGroup, or kIlGroup for
+// interleaved groups): Run<T, na>::go(a, out, out_stride, args...).
+template <class T, template <class, int> class Run, typename Src, typename... A>
+inline void run_group(Src a, int na, float* out, size_t out_stride, A... args) {
     switch (na) {
 #if RS_VNNI
         case 8:
@@ -611,41 +612,6 @@ struct TileFromPackedIl {
     }
 };
 
-template <class T>
-inline void run_il(int na, const uint8_t* acts, float* out, size_t out_stride, const uint8_t* tile,
-                   int nb, int half, int n_rows, const uint8_t* pf, size_t pf_lines) {
-    switch (na) {
-#if RS_VNNI
-        case 8:
-            return TileFromPackedIl<T, 8>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
-                                              pf_lines);
-        case 7:
-            return TileFromPackedIl<T, 7>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
-                                              pf_lines);
-        case 6:
-            return TileFromPackedIl<T, 6>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
-                                              pf_lines);
-        case 5:
-            return TileFromPackedIl<T, 5>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
-                                              pf_lines);
-#endif
-        case 4:
-            return TileFromPackedIl<T, 4>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
-                                              pf_lines);
-        case 3:
-            return TileFromPackedIl<T, 3>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
-                                              pf_lines);
-        case 2:
-            return TileFromPackedIl<T, 2>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
-                                              pf_lines);
-        case 1:
-            return TileFromPackedIl<T, 1>::go(acts, out, out_stride, tile, nb, half, n_rows, pf,
-                                              pf_lines);
-        default:
-            return;
-    }
-}
-
 inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                              size_t act_stride, int n_act, float* out, size_t out_stride) {
     using T = GemmTile;
@@ -691,9 +657,10 @@ inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
                 const size_t pf_lines = in ? tile_bytes / 64 : size_t{0};
                 for (int g = 0, j = 0; g < n_groups; ++g) {
                     const int na = n_act / n_groups + (g < n_act % n_groups ? 1 : 0);
-                    run_il<T>(na, il + static_cast<size_t>(j) * nb * 40,
-                              out + first + static_cast<size_t>(j) * out_stride, out_stride, tile,
-                              nb, h, rows, g == 0 ? pf : nullptr, g == 0 ? pf_lines : 0);
+                    run_group<T, TileFromPackedIl>(
+                        static_cast<const uint8_t*>(il + static_cast<size_t>(j) * nb * 40), na,
+                        out + first + static_cast<size_t>(j) * out_stride, out_stride, tile, nb, h,
+                        rows, g == 0 ? pf : nullptr, g == 0 ? pf_lines : size_t{0});
                     j += na;
                 }
                 continue;
