@@ -10,11 +10,14 @@ EngineHost::EngineHost(const app::PluginManager* plugins, QString db_path)
     : plugins_(plugins), db_path_(std::move(db_path)) {}
 EngineHost::~EngineHost() = default;
 
-void EngineHost::load_model(const QString& path, int threads) {
+void EngineHost::load_model(const QString& path, int threads, bool kv_f32, bool deterministic) {
     try {
         session_.reset();
         model_ = Model::load(path.toStdString());
-        session_ = std::make_unique<Session>(*model_, cli::search_session_options(threads));
+        SessionOptions so = cli::search_session_options(threads);
+        so.kv_type = kv_f32 ? KvType::F32 : KvType::F16;
+        so.deterministic = deterministic;
+        session_ = std::make_unique<Session>(*model_, so);
         const ModelConfig& c = model_->config();
         ModelSummary s;
         s.path = path;
@@ -22,6 +25,8 @@ void EngineHost::load_model(const QString& path, int threads) {
             "general.name", std::filesystem::path(path.toStdString()).stem().string()));
         s.arch = QString::fromStdString(c.arch);
         s.backend = QString::fromStdString(session_->backend().name());
+        s.kv = kv_f32 ? "f32" : "f16";
+        s.deterministic = deterministic;
         s.n_vocab = c.n_vocab;
         s.layers = c.n_layers;
         s.dim = c.dim;

@@ -43,6 +43,8 @@ class EventQueue final : public RunObserver {
 
 struct ModelSummary {
     QString path, name, arch, backend;
+    QString kv;  // KV cache type: f16 or f32
+    bool deterministic = false;
     int n_vocab = 0, layers = 0, dim = 0, ctx = 0;
     double params_m = 0;
 };
@@ -58,7 +60,7 @@ class EngineHost : public QObject {
     bool running() const { return running_; }
 
   public slots:
-    void load_model(const QString& path, int threads);
+    void load_model(const QString& path, int threads, bool kv_f32, bool deterministic);
     void start_run(const rs::cli::RunRequest& req);
 
   signals:

@@ -2,6 +2,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <cstdio>
 
 #include "gui/main_window.h"
 
@@ -19,6 +20,8 @@ int run_gui(int argc, char** argv) {
     p.addOption({"db", "run store (default: the user's data folder)", "FILE"});
     p.addOption({"suite", "task suite to show first", "NAME", "hard"});
     p.addOption({"threads", "compute threads (0 = all cores)", "N", "0"});
+    p.addOption({"kv", "KV cache type: f16 (default, as llama.cpp) or f32", "TYPE", "f16"});
+    p.addOption({"deterministic", "every row's logits independent of its batch, prompts included"});
     QStringList args = app.arguments();
     if (args.size() > 1 && args[1] == "gui") args.removeAt(1);
     p.process(args);
@@ -27,6 +30,13 @@ int run_gui(int argc, char** argv) {
     opt.db_path = p.value("db");
     opt.suite = p.value("suite");
     opt.threads = p.value("threads").toInt();
+    if (p.value("kv") != "f16" && p.value("kv") != "f32") {
+        std::fprintf(stderr, "reasonscope: --kv must be f16 or f32, not '%s'\n",
+                     qPrintable(p.value("kv")));
+        return 2;
+    }
+    opt.kv_f32 = p.value("kv") == "f32";
+    opt.deterministic = p.isSet("deterministic");
     MainWindow w(opt);
     w.show();
     return app.exec();

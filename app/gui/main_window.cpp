@@ -91,6 +91,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     build_menus();
 
     status_backend_ = new QLabel("loading model…", this);
+    status_backend_->setObjectName("backendStatus");
     status_speed_ = new QLabel(this);
     statusBar()->addWidget(status_backend_, 1);
     statusBar()->addPermanentWidget(status_speed_);
@@ -112,7 +113,9 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                                   .arg(s.n_vocab)
                                   .arg(s.ctx)
                                   .arg(s.params_m, 0, 'f', 2));
-        status_backend_->setText(QString("%1 | %2").arg(s.backend, s.name));
+        status_backend_->setText(
+            QString("%1 | KV %2%3 | %4")
+                .arg(s.backend, s.kv, s.deterministic ? ", deterministic" : "", s.name));
         run_btn_->setEnabled(true);
         progress_->setRange(0, 1);
         QSettings settings;  // most recent first, at most eight
@@ -167,7 +170,7 @@ void MainWindow::load_model(const QString& path) {
     model_ready_ = false;
     run_btn_->setEnabled(false);
     progress_->setRange(0, 0);
-    emit requestLoadModel(path, opt_.threads);
+    emit requestLoadModel(path, opt_.threads, opt_.kv_f32, opt_.deterministic);
 }
 
 MainWindow::~MainWindow() {

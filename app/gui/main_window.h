@@ -37,6 +37,8 @@ struct WindowOptions {
     QString db_path;     // empty: the default run store
     QString suite = "hard";
     int threads = 0;
+    bool kv_f32 = false;         // F32 KV cache (default F16, as llama.cpp)
+    bool deterministic = false;  // prompts batch-independent too (SessionOptions)
 };
 
 class MainWindow : public QMainWindow {
@@ -72,7 +74,7 @@ class MainWindow : public QMainWindow {
     void storedRunOpened(qint64 id);  // after open_stored_run's load reached the views
     void exported(const QString& path);
     void compareShown(QDialog* dialog);
-    void requestLoadModel(const QString& path, int threads);
+    void requestLoadModel(const QString& path, int threads, bool kv_f32, bool deterministic);
     void requestRun(const rs::cli::RunRequest& req);
 
   protected:

@@ -7,6 +7,7 @@
 #include <QDialog>
 #include <QDir>
 #include <QFile>
+#include <QLabel>
 #include <QScreen>
 #include <QSettings>
 #include <QSignalSpy>
@@ -42,6 +43,34 @@ class TestGui : public QObject {
         } catch (const std::exception& e) {
             QFAIL(e.what());
         }
+    }
+
+    // The window's engine options reach the session: an F32 KV cache and the
+    // deterministic mode show in the status bar once the model is loaded, and a
+    // short run grows with them.
+    void engineOptionsReachTheSession() {
+        QString model = model_path();
+        if (model.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt;
+        opt.model_path = model;
+        opt.db_path = tmp.filePath("runs.sqlite");
+        opt.kv_f32 = true;
+        opt.deterministic = true;
+        rs::gui::MainWindow w(opt);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QTRY_VERIFY_WITH_TIMEOUT(w.model_ready(), 60000);
+        auto* status = w.findChild<QLabel*>("backendStatus");
+        QVERIFY(status);
+        QVERIFY2(status->text().contains("KV f32, deterministic"), qPrintable(status->text()));
+        const int idx = w.strategy_box()->findData("chain-of-thought");
+        QVERIFY(idx >= 0);
+        w.strategy_box()->setCurrentIndex(idx);
+        w.set_param("max_depth", 3);
+        w.start_run();
+        QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
     }
 
   private:
