@@ -79,7 +79,7 @@ int cmd_bench(const Argv& argv) {
         .option("branches", "also time one decode step of B branches sharing a 512-token prefix",
                 "0")
         .option("prefix", "shared prefix length for --branches", "512")
-        .option("kv", "KV cache type f16|f32", "f16")
+        .option("kv", "KV cache type f16|f32", "f32")
         .flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
     auto model = Model::load(model_path_or_default(a.get("model")));

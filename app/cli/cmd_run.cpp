@@ -23,7 +23,7 @@ void add_budget_options(Args& a) {
         .option("seed", "random seed", "42")
         .option("threads", "compute threads (0 = all cores)", "0")
         .flag("deterministic", "every row's logits independent of its batch, prompts included")
-        .option("kv", "KV cache type f16|f32", "f16")
+        .option("kv", "KV cache type f16|f32", "f32")
         .option("max-tokens", "budget: generated tokens (0 = none)", "0")
         .option("max-passes", "budget: forward passes (0 = none)", "0")
         .option("max-seconds", "budget: wall time (0 = none)", "0")

@@ -20,7 +20,7 @@ int run_gui(int argc, char** argv) {
     p.addOption({"db", "run store (default: the user's data folder)", "FILE"});
     p.addOption({"suite", "task suite to show first", "NAME", "hard"});
     p.addOption({"threads", "compute threads (0 = all cores)", "N", "0"});
-    p.addOption({"kv", "KV cache type: f16 (default, as llama.cpp) or f32", "TYPE", "f16"});
+    p.addOption({"kv", "KV cache type: f32 (default) or f16 (llama.cpp's default)", "TYPE", "f32"});
     p.addOption({"deterministic", "every row's logits independent of its batch, prompts included"});
     QStringList args = app.arguments();
     if (args.size() > 1 && args[1] == "gui") args.removeAt(1);

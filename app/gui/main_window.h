@@ -37,7 +37,7 @@ struct WindowOptions {
     QString db_path;     // empty: the default run store
     QString suite = "hard";
     int threads = 0;
-    bool kv_f32 = false;         // F32 KV cache (default F16, as llama.cpp)
+    bool kv_f32 = true;          // F32 KV cache (the engine's default; F16 as llama.cpp's)
     bool deterministic = false;  // prompts batch-independent too (SessionOptions)
 };
 

@@ -50,6 +50,7 @@ Compare compare_with_reference(const std::string& name) {
     const int V = model->config().n_vocab;
     SessionOptions so;
     so.threads = 2;
+    so.kv_type = KvType::F16;  // llama.cpp's default cache, as in its references
     Session s(*model, so);
     int seq = s.create();
     auto got = s.eval(seq, std::span(toks.data(), c.prompt), true);
@@ -141,49 +142,57 @@ class TestEngine : public QObject {
         const Tokenizer& tok = model->tokenizer();
         auto ids = tok.encode("Once upon a time", true);
         QCOMPARE(ids, j["prompt_tokens"].get<std::vector<TokenId>>());
-        Session s(*model);
-        int seq = s.create();
-        auto logits = s.eval(seq, ids);
-        Sampler greedy(SamplingParams{0.0f});
-        std::vector<TokenId> out;
-        const size_t n = j["generated_tokens"].size();
-        while (out.size() < n) {
-            TokenSignals sig = greedy.sample(logits.data(), s.n_vocab(), out, 0, out.size());
-            out.push_back(sig.token);
-            logits = s.eval(seq, std::span(&sig.token, 1));
+        // With llama.cpp's default F16 cache and with ours (F32) alike.
+        for (KvType kv : {KvType::F16, KvType::F32}) {
+            SessionOptions so;
+            so.kv_type = kv;
+            Session s(*model, so);
+            int seq = s.create();
+            auto logits = s.eval(seq, ids);
+            Sampler greedy(SamplingParams{0.0f});
+            std::vector<TokenId> out;
+            const size_t n = j["generated_tokens"].size();
+            while (out.size() < n) {
+                TokenSignals sig = greedy.sample(logits.data(), s.n_vocab(), out, 0, out.size());
+                out.push_back(sig.token);
+                logits = s.eval(seq, std::span(&sig.token, 1));
+            }
+            QCOMPARE(out, j["generated_tokens"].get<std::vector<TokenId>>());
+            QCOMPARE(tok.decode(out), j["generated_text"].get<std::string>());
         }
-        QCOMPARE(out, j["generated_tokens"].get<std::vector<TokenId>>());
-        QCOMPARE(tok.decode(out), j["generated_text"].get<std::string>());
     }
 
     void batchedDecodeIsBitExact() {
         RS_REQUIRE_REFERENCE();
-        for (const char* name : {"models/mini-llama-Q4_0.gguf", "models/mini-qwen2-f16.gguf"}) {
-            auto model = Model::load(ref(name));
-            Session s(*model);
-            int root = s.create();
-            std::vector<TokenId> prefix = {1,   403, 407, 261, 378, 300, 301, 302, 303,
-                                           304, 305, 306, 307, 308, 309, 310, 311, 312};
-            s.eval(root, prefix);
-            std::vector<int> seqs;
-            std::vector<TokenId> toks;
-            for (int i = 0; i < 6; ++i) {
-                seqs.push_back(s.fork(root));
-                toks.push_back(100 + 13 * i);
+        for (const char* name : {"models/mini-llama-Q4_0.gguf", "models/mini-qwen2-f16.gguf"})
+            for (KvType kv : {KvType::F16, KvType::F32}) {
+                auto model = Model::load(ref(name));
+                SessionOptions so;
+                so.kv_type = kv;
+                Session s(*model, so);
+                int root = s.create();
+                std::vector<TokenId> prefix = {1,   403, 407, 261, 378, 300, 301, 302, 303,
+                                               304, 305, 306, 307, 308, 309, 310, 311, 312};
+                s.eval(root, prefix);
+                std::vector<int> seqs;
+                std::vector<TokenId> toks;
+                for (int i = 0; i < 6; ++i) {
+                    seqs.push_back(s.fork(root));
+                    toks.push_back(100 + 13 * i);
+                }
+                // Two extra tokens on some branches so lengths differ.
+                s.eval(seqs[1], std::vector<TokenId>{5, 6});
+                s.eval(seqs[4], std::vector<TokenId>{7});
+                auto batched = s.decode(seqs, toks);
+                for (size_t i = 0; i < seqs.size(); ++i) {
+                    int alone = s.fork(seqs[i]);
+                    s.kv().truncate(alone, s.length(alone) - 1);  // drop the batched token
+                    auto single = s.eval(alone, std::span(&toks[i], 1));
+                    QVERIFY(std::memcmp(single.data(), batched.data() + i * s.n_vocab(),
+                                        single.size() * 4) == 0);
+                    s.release(alone);
+                }
             }
-            // Two extra tokens on some branches so lengths differ.
-            s.eval(seqs[1], std::vector<TokenId>{5, 6});
-            s.eval(seqs[4], std::vector<TokenId>{7});
-            auto batched = s.decode(seqs, toks);
-            for (size_t i = 0; i < seqs.size(); ++i) {
-                int alone = s.fork(seqs[i]);
-                s.kv().truncate(alone, s.length(alone) - 1);  // drop the batched token
-                auto single = s.eval(alone, std::span(&toks[i], 1));
-                QVERIFY(std::memcmp(single.data(), batched.data() + i * s.n_vocab(),
-                                    single.size() * 4) == 0);
-                s.release(alone);
-            }
-        }
     }
 
     // SessionOptions::deterministic: a prompt evaluated in one batch gives the
