@@ -30,6 +30,23 @@ class TestGui : public QObject {
         return rs::test::have_reference() ? rs::test::reference("models/stories260K.gguf")
                                           : QString();
     }
+    // A window on the test model with its own run store (model_path empty
+    // when there is no model).
+    rs::gui::WindowOptions window_options(const QTemporaryDir& tmp) {
+        rs::gui::WindowOptions opt;
+        opt.model_path = model_path();
+        opt.db_path = tmp.filePath("runs.sqlite");
+        return opt;
+    }
+    // Shows the window and waits for its model; then picks a strategy.
+    static void show_loaded(rs::gui::MainWindow& w, const char* strategy) {
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QTRY_VERIFY_WITH_TIMEOUT(w.model_ready(), 60000);
+        const int idx = w.strategy_box()->findData(strategy);
+        QVERIFY(idx >= 0);
+        w.strategy_box()->setCurrentIndex(idx);
+    }
 
   private slots:
     void initTestCase() {
@@ -49,25 +66,18 @@ class TestGui : public QObject {
     // deterministic mode show in the status bar once the model is loaded, and a
     // short run grows with them.
     void engineOptionsReachTheSession() {
-        QString model = model_path();
-        if (model.isEmpty())
-            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
         QTemporaryDir tmp;
-        rs::gui::WindowOptions opt;
-        opt.model_path = model;
-        opt.db_path = tmp.filePath("runs.sqlite");
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
         opt.kv_f32 = true;
         opt.deterministic = true;
         rs::gui::MainWindow w(opt);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
-        QTRY_VERIFY_WITH_TIMEOUT(w.model_ready(), 60000);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
         auto* status = w.findChild<QLabel*>("backendStatus");
         QVERIFY(status);
         QVERIFY2(status->text().contains("KV f32, deterministic"), qPrintable(status->text()));
-        const int idx = w.strategy_box()->findData("chain-of-thought");
-        QVERIFY(idx >= 0);
-        w.strategy_box()->setCurrentIndex(idx);
         w.set_param("max_depth", 3);
         w.start_run();
         QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
@@ -75,24 +85,17 @@ class TestGui : public QObject {
 
   private:
     void grow_and_store() {
-        QString model = model_path();
-        if (model.isEmpty())
-            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
         QTemporaryDir tmp;
-        rs::gui::WindowOptions opt;
-        opt.model_path = model;
-        opt.db_path = tmp.filePath("runs.sqlite");
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
         opt.suite = "hard";
         rs::gui::MainWindow w(opt);
         w.resize(1500, 950);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
-        QTRY_VERIFY_WITH_TIMEOUT(w.model_ready(), 60000);
+        show_loaded(w, "beam-search");
+        if (QTest::currentTestFailed()) return;
         QCOMPARE(QSettings().value("recentModels").toStringList().value(0),
-                 model);  // File > Recent models
-        int idx = w.strategy_box()->findData("beam-search");
-        QVERIFY(idx >= 0);
-        w.strategy_box()->setCurrentIndex(idx);
+                 opt.model_path);  // File > Recent models
         w.set_param("width", 3);
         w.set_param("expansions", 3);
         w.set_param("max_depth", 6);
