@@ -160,7 +160,7 @@ class TestKernels : public QObject {
                      ref.dot_f16_row(h.data(), y.data(), n));
         }
         // Prompt-batch order (tinyBLAS): F32 and F16 rows against 7 F32 rows.
-        for (int n : {16, 64, 176, 1024}) {
+        for (int n : {16, 64, 176, 200, 1024}) {
             auto w = randn(static_cast<size_t>(n), 5u + static_cast<uint32_t>(n));
             std::vector<uint16_t> wh(static_cast<size_t>(n));
             for (int i = 0; i < n; ++i)
@@ -171,6 +171,21 @@ class TestKernels : public QObject {
                 a.insert(a.end(), row.begin(), row.end());
             }
             const size_t st = static_cast<size_t>(n) * 4;
+            // vec_dot order (decode rows, branches): grouped rows and tails too.
+            for (int kind = 0; kind < 2; ++kind) {
+                DotFn fr = kind ? ref.dot_f16 : ref.dot_f32;
+                DotFn fs = kind ? simd->dot_f16 : simd->dot_f32;
+                const void* wp = kind ? static_cast<const void*>(wh.data()) : w.data();
+                float want[7], got[7], one;
+                fr(n, wp, a.data(), st, 7, want);
+                fs(n, wp, a.data(), st, 7, got);
+                for (int j = 0; j < 7; ++j) {
+                    QCOMPARE(got[j], want[j]);
+                    fs(n, wp, a.data() + static_cast<size_t>(j) * n, st, 1, &one);
+                    QCOMPARE(one, got[j]);
+                }
+            }
+            if (n % 16 != 0) continue;  // the prompt-batch order takes whole steps of 16
             for (int kind = 0; kind < 2; ++kind) {
                 DotFn fr = kind ? ref.dot_f16_tiled : ref.dot_f32_tiled;
                 DotFn fs = kind ? simd->dot_f16_tiled : simd->dot_f32_tiled;
