@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <unordered_set>
 
@@ -125,10 +126,41 @@ double counter_uniform(uint64_t seed, uint64_t stream, uint64_t counter) {
 
 void Candidates::sort() {
     if (sorted) return;
-    std::stable_sort(items.begin(), items.end(), [](const Candidate& a, const Candidate& b) {
-        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-    });
     sorted = true;
+    const size_t n = items.size();
+    bool id_order = true;
+    for (size_t i = 1; i < n && id_order; ++i) id_order = items[i - 1].id < items[i].id;
+    if (n < 512 || !id_order) {
+        std::sort(items.begin(), items.end(), [](const Candidate& a, const Candidate& b) {
+            return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+        });
+        return;
+    }
+    // A stable LSD radix sort (11, 11, 10 bits) on a key that orders floats
+    // descending (-0 as +0); stability keeps equal logits in id order. A pass
+    // whose digit is the same for every item is skipped.
+    std::vector<uint32_t> key(n), key2(n);
+    for (size_t i = 0; i < n; ++i) {
+        const float f = items[i].logit == 0.0f ? 0.0f : items[i].logit;
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // ascending as unsigned
+        key[i] = ~u;                                     // descending
+    }
+    std::vector<Candidate> tmp(n);
+    for (int shift : {0, 11, 22}) {
+        size_t count[2049] = {};
+        for (size_t i = 0; i < n; ++i) ++count[((key[i] >> shift) & 2047u) + 1];
+        if (std::any_of(count + 1, count + 2049, [&](size_t c) { return c == n; })) continue;
+        for (int b = 0; b < 2048; ++b) count[b + 1] += count[b];
+        for (size_t i = 0; i < n; ++i) {
+            const size_t to = count[(key[i] >> shift) & 2047u]++;
+            tmp[to] = items[i];
+            key2[to] = key[i];
+        }
+        items.swap(tmp);
+        key.swap(key2);
+    }
 }
 
 std::unique_ptr<SamplerStage> make_repetition_penalty(float p, int n) {

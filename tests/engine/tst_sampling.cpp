@@ -1,6 +1,8 @@
 // Samplers and signals on tiny hand-written distributions.
 #include <QtTest>
+#include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "reasonscope/error.h"
 #include "reasonscope/sampling.h"
@@ -73,6 +75,48 @@ class TestSampling : public QObject {
         c = make({2.0f, 4.0f});
         make_temperature(2.0f)->apply(c, {});
         QCOMPARE(c.items[1].logit, 2.0f);
+    }
+
+    // Candidates::sort (radix passes for large id-ordered lists) gives the
+    // comparison sort's order: logit descending, ties by id, -0 equal to +0,
+    // for lists with many ties, both signs, wide magnitudes, and out of id order.
+    void sortMatchesComparisonSort() {
+        std::mt19937 rng(7);
+        for (int n : {1, 5, 511, 512, 3000, 152064}) {
+            for (int variant = 0; variant < 3; ++variant) {
+                Candidates c;
+                for (int i = 0; i < n; ++i) {
+                    float v;
+                    if (variant == 0)
+                        v = std::normal_distribution<float>(0.0f, 4.0f)(rng);
+                    else if (variant == 1)
+                        v = static_cast<float>(static_cast<int>(rng() % 7) - 3) * 0.5f;  // ties
+                    else
+                        v = (rng() % 2 ? -1.0f : 1.0f) *
+                            std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 1000.0f,
+                                       static_cast<int>(rng() % 60) - 30);
+                    if (variant == 1 && i % 11 == 0) v = (i % 22 == 0) ? -0.0f : 0.0f;
+                    c.items.push_back({i, v});
+                }
+                if (variant == 2 && n > 1) std::swap(c.items.front(), c.items.back());
+                auto want = c.items;
+                std::stable_sort(
+                    want.begin(), want.end(), [](const Candidate& a, const Candidate& b) {
+                        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+                    });
+                c.sort();
+                QVERIFY(c.sorted);
+                QCOMPARE(c.items.size(), want.size());
+                for (size_t i = 0; i < want.size(); ++i)
+                    if (c.items[i].id != want[i].id)
+                        QFAIL(qPrintable(QString("n %1 variant %2: position %3 has id %4, want %5")
+                                             .arg(n)
+                                             .arg(variant)
+                                             .arg(i)
+                                             .arg(c.items[i].id)
+                                             .arg(want[i].id)));
+            }
+        }
     }
 
     void counterRngIsStatelessAndUniform() {

@@ -28,6 +28,9 @@ struct Candidate {
 struct Candidates {
     std::vector<Candidate> items;
     bool sorted = false;  // by logit, descending
+    // By logit descending, equal logits by id ascending (a total order, so the
+    // result does not depend on the method). Linear-time radix passes when the
+    // items are in id order (as built from a logit vector), else a comparison sort.
     void sort();
 };
 
