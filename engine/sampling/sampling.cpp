@@ -139,7 +139,11 @@ void Candidates::sort() {
     // A stable LSD radix sort (11, 11, 10 bits) on a key that orders floats
     // descending (-0 as +0); stability keeps equal logits in id order. A pass
     // whose digit is the same for every item is skipped.
-    std::vector<uint32_t> key(n), key2(n);
+    thread_local std::vector<uint32_t> key, key2;
+    thread_local std::vector<Candidate> tmp;
+    key.resize(n);
+    key2.resize(n);
+    tmp.resize(n);
     for (size_t i = 0; i < n; ++i) {
         const float f = items[i].logit == 0.0f ? 0.0f : items[i].logit;
         uint32_t u;
@@ -147,7 +151,6 @@ void Candidates::sort() {
         u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // ascending as unsigned
         key[i] = ~u;                                     // descending
     }
-    std::vector<Candidate> tmp(n);
     for (int shift : {0, 11, 22}) {
         size_t count[2049] = {};
         for (size_t i = 0; i < n; ++i) ++count[((key[i] >> shift) & 2047u) + 1];
@@ -197,15 +200,20 @@ void SamplingParams::validate() const {
 
 void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out) {
     const double t = temperature > 0 ? temperature : 1.0;
+    // Each scaled logit z_i = l_i / t once, one exponential per token:
+    // p_i = e_i / s with e_i = exp(z_i - max).
+    thread_local std::vector<double> z, e;
+    z.resize(static_cast<size_t>(n));
+    e.resize(static_cast<size_t>(n));
     double mx = -INFINITY;
-    for (int i = 0; i < n; ++i) mx = std::max(mx, logits[i] / t);
+    for (size_t i = 0; i < z.size(); ++i) mx = std::max(mx, z[i] = logits[i] / t);
     double s = 0;
-    for (int i = 0; i < n; ++i) s += std::exp(logits[i] / t - mx);
-    const double lse = mx + std::log(s);
+    for (size_t i = 0; i < z.size(); ++i) s += e[i] = std::exp(z[i] - mx);
+    const double lse = mx + std::log(s), inv_s = 1.0 / s;
     double h = 0, m2 = 0;
-    for (int i = 0; i < n; ++i) {
-        double lp = logits[i] / t - lse;
-        double p = std::exp(lp);
+    for (size_t i = 0; i < z.size(); ++i) {
+        const double lp = z[i] - lse;
+        const double p = e[i] * inv_s;
         h -= p * lp;
         m2 += p * lp * lp;
     }
@@ -214,15 +222,19 @@ void distribution_signals(const float* logits, int n, float temperature, int k, 
     if (out.token >= 0) out.logprob = static_cast<float>(logits[out.token] / t - lse);
     out.top.clear();
     if (k > 0) {
-        std::vector<int> idx(static_cast<size_t>(n));
-        for (int i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+        // The k best (logit descending, ties by id) in one pass.
         k = std::min(k, n);
-        std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+        auto better = [&](int a, int b) {
             return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-        });
-        for (int j = 0; j < k; ++j)
-            out.top.emplace_back(idx[static_cast<size_t>(j)],
-                                 static_cast<float>(logits[idx[static_cast<size_t>(j)]] / t - lse));
+        };
+        std::vector<int> best;
+        best.reserve(static_cast<size_t>(k) + 1);
+        for (int i = 0; i < n; ++i) {
+            if (static_cast<int>(best.size()) == k && !better(i, best.back())) continue;
+            best.insert(std::upper_bound(best.begin(), best.end(), i, better), i);
+            if (static_cast<int>(best.size()) > k) best.pop_back();
+        }
+        for (int id : best) out.top.emplace_back(id, static_cast<float>(logits[id] / t - lse));
     }
 }
 
@@ -254,13 +266,17 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
         distribution_signals(logits, n_vocab, 1.0f, p_.n_alternatives, sig);
         return sig;
     }
-    Candidates c;
-    c.items.reserve(static_cast<size_t>(n_vocab));
-    for (int i = 0; i < n_vocab; ++i) c.items.push_back({i, logits[i]});
+    // The candidate list and weights reuse one buffer per thread (a vocabulary
+    // of 152k tokens is 1.2 MB each, every token).
+    thread_local Candidates c;
+    thread_local std::vector<double> w;
+    c.items.resize(static_cast<size_t>(n_vocab));
+    for (int i = 0; i < n_vocab; ++i) c.items[static_cast<size_t>(i)] = {i, logits[i]};
+    c.sorted = false;
     for (const auto& st : chain_) st->apply(c, history);
     c.sort();  // a fixed order makes the draw independent of how stages left the list
     double mx = c.items.front().logit, s = 0;
-    std::vector<double> w(c.items.size());
+    w.resize(c.items.size());
     for (size_t i = 0; i < w.size(); ++i) s += w[i] = std::exp(c.items[i].logit - mx);
     double u = counter_uniform(p_.seed, stream, pos) * s, acc = 0;
     size_t pick = w.size() - 1;
