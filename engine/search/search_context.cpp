@@ -137,6 +137,7 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
     std::vector<int> seqs;
     std::vector<TokenId> toks;
     std::vector<size_t> idx;
+    std::vector<TokenSignals> sigs;
     while (true) {
         seqs.clear();
         toks.clear();
@@ -161,12 +162,23 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
         const int V = session_.n_vocab();
         const size_t hid_row =
             cfg_.tap_layers.size() * static_cast<size_t>(session_.model().config().dim);
+        // The branches sample on the backend's threads (each draw depends only
+        // on its own logits, history and counter, so the tree does not depend on
+        // the split); the tree is then updated in order.
+        sigs.resize(idx.size());
+        session_.backend().parallel_for(
+            static_cast<int64_t>(idx.size()), [&](int64_t b, int64_t e) {
+                for (auto k = static_cast<size_t>(b); k < static_cast<size_t>(e); ++k) {
+                    const Active& a = act[idx[k]];
+                    sigs[k] = sampler.sample(logits.data() + k * static_cast<size_t>(V), V,
+                                             a.br.history, static_cast<uint64_t>(a.node),
+                                             static_cast<uint64_t>(a.br.position + 1));
+                }
+            });
         for (size_t k = 0; k < idx.size(); ++k) {
             Active& a = act[idx[k]];
             a.br.position += 1;
-            TokenSignals sig =
-                sampler.sample(logits.data() + k * static_cast<size_t>(V), V, a.br.history,
-                               static_cast<uint64_t>(a.node), static_cast<uint64_t>(a.br.position));
+            TokenSignals sig = std::move(sigs[k]);
             ++tokens_;
             Node& nd = tree_.at(a.node);
             TokenRecord rec;

@@ -11,6 +11,7 @@
 #include "reasonscope/gguf.h"
 #include "reasonscope/model.h"
 #include "reasonscope/search.h"
+#include "reasonscope/thread_pool.h"
 
 using namespace rs;
 
@@ -27,6 +28,11 @@ class ScriptedBackend final : public Backend {
         {6, {{7, 1.0}}},
         {7, {{2, 1.0}}}};
     std::string name() const override { return "scripted"; }
+    // Two real threads, so the tests below (same seed, same tree; exact
+    // shapes) also cover branches sampled concurrently.
+    void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
+        pool_.run(n, [&](int64_t b, int64_t e, int) { fn(b, e); });
+    }
     void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
                  const TapRequest*) override {
         for (const BatchRow& r : rows) {
@@ -39,6 +45,9 @@ class ScriptedBackend final : public Backend {
             logits += 8;
         }
     }
+
+  private:
+    ThreadPool pool_{2};
 };
 
 std::string tiny_model(const QString& dir) {

@@ -81,6 +81,9 @@ class CpuBackend final : public Backend {
         : m_(m), cfg_(m.config()), pool_(n_threads), k_(K::kernels()), invariant_(invariant) {}
     std::string name() const override { return std::string("cpu (") + K::isa_name(k_.isa) + ")"; }
     int threads() const override { return pool_.size(); }
+    void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
+        pool_.run(n, [&](int64_t b, int64_t e, int) { fn(b, e); });
+    }
     void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
                  const TapRequest* taps) override;
 

@@ -6,6 +6,7 @@
 // backends implement the same interface.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -49,6 +50,13 @@ class Backend {
     virtual void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
                          const TapRequest* taps = nullptr) = 0;
     virtual int threads() const { return 1; }
+    // Host-side work split over the backend's threads: fn(begin, end) on
+    // disjoint ranges covering [0, n), all done on return (the CPU backend
+    // uses its pool; the default runs it on the caller). The search runtime
+    // samples a step's branches this way.
+    virtual void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+        if (n > 0) fn(0, n);
+    }
 };
 
 // batch_invariant: no prompt-batch summation order (see SessionOptions::deterministic).
