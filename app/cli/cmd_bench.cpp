@@ -13,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/defaults.h"
+#include "cli/runner.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/session.h"
@@ -79,8 +80,8 @@ int cmd_bench(const Argv& argv) {
         .option("branches", "also time one decode step of B branches sharing a 512-token prefix",
                 "0")
         .option("prefix", "shared prefix length for --branches", "512")
-        .option("kv", "KV cache type f16|f32", "f32")
         .flag("json", "print JSON");
+    add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
     auto model = Model::load(model_path_or_default(a.get("model")));
     const int threads = a.get_int("threads", 0, 1024), reps = a.get_int("reps", 1, 100);
@@ -90,9 +91,7 @@ int cmd_bench(const Argv& argv) {
 
     SessionOptions so;
     so.threads = threads;
-    const std::string kv = a.get("kv");
-    if (kv != "f16" && kv != "f32") throw Error("--kv must be f16 or f32, not '" + kv + "'");
-    so.kv_type = kv == "f32" ? KvType::F32 : KvType::F16;
+    apply_session_options(a, so);
     so.n_ctx = std::max({pp + tg + 1, prefix + 64});
     so.kv_tokens = std::max(so.n_ctx * 2, prefix + (branches + 1) * 80);
     so.max_batch = std::max(pp, 256);

@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/defaults.h"
+#include "cli/runner.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/sampling.h"
@@ -25,8 +26,8 @@ int cmd_generate(const Argv& argv) {
         .option("repeat-penalty", "penalty for recently generated tokens (1 = off)", "1")
         .option("seed", "random seed", "42")
         .option("threads", "compute threads (0 = all cores)", "0")
-        .flag("deterministic", "every row's logits independent of its batch, prompts included")
         .flag("signals", "print each token's logprob, entropy and varentropy to stderr");
+    add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
     if (!a.has("prompt")) throw UsageError{"generate: --prompt TEXT is required"};
     auto model = Model::load(model_path_or_default(a.get("model")));
@@ -41,7 +42,7 @@ int cmd_generate(const Argv& argv) {
     Sampler sampler(sp);
     SessionOptions so;
     so.threads = a.get_int("threads", 0, 1024);
-    so.deterministic = a.flag_set("deterministic");
+    apply_session_options(a, so);
     Session s(*model, so);
     const Tokenizer& tok = model->tokenizer();
     std::vector<TokenId> ids = tok.encode(a.get("prompt"), true, false);

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/runner.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/session.h"
@@ -51,10 +52,10 @@ int cmd_logits(const Argv& argv) {
                 "max |logit difference| allowed (default by weight type: 2e-3 F32, 2e-2 F16, 0.1 "
                 "quantized)")
         .option("threads", "compute threads", "0")
-        .flag("deterministic", "every row's logits independent of its batch, prompts included")
-        .option("kv", "KV cache type f16|f32", "f16")
         .option("dump", "write the engine's logits (float32, rows x n_vocab) to this file")
         .flag("json", "print JSON");
+    // F16 by default: llama.cpp's default cache, which its references use.
+    add_session_options(a, "f16");
     if (!a.parse(argv)) return 0;
     if (!a.has("model") || !a.has("reference"))
         throw UsageError{"logits: --model and --reference are required"};
@@ -88,8 +89,7 @@ int cmd_logits(const Argv& argv) {
 
     SessionOptions so;
     so.threads = a.get_int("threads", 0, 1024);
-    so.deterministic = a.flag_set("deterministic");
-    so.kv_type = a.get("kv") == "f32" ? KvType::F32 : KvType::F16;
+    apply_session_options(a, so);
     so.n_ctx = static_cast<int>(tokens.size()) + 1;
     Session s(*model, so);
     int seq = s.create();

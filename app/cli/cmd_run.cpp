@@ -22,12 +22,11 @@ void add_budget_options(Args& a) {
                "`reasonscope scorers`)")
         .option("seed", "random seed", "42")
         .option("threads", "compute threads (0 = all cores)", "0")
-        .flag("deterministic", "every row's logits independent of its batch, prompts included")
-        .option("kv", "KV cache type f16|f32", "f32")
         .option("max-tokens", "budget: generated tokens (0 = none)", "0")
         .option("max-passes", "budget: forward passes (0 = none)", "0")
         .option("max-seconds", "budget: wall time (0 = none)", "0")
         .option("taps", "hidden-state taps: comma-separated layers (-1 = final norm), e.g. -1", "");
+    add_session_options(a, "f32");
 }
 
 RunRequest request_from(const Args& a) {
@@ -70,10 +69,7 @@ class Printer final : public RunObserver {
 
 SessionOptions session_options(const Args& a) {
     SessionOptions so = search_session_options(a.get_int("threads", 0, 1024));
-    so.deterministic = a.flag_set("deterministic");
-    const std::string kv = a.get("kv");
-    if (kv != "f16" && kv != "f32") throw Error("--kv must be f16 or f32, not '" + kv + "'");
-    so.kv_type = kv == "f32" ? KvType::F32 : KvType::F16;
+    apply_session_options(a, so);
     return so;
 }
 

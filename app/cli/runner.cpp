@@ -16,6 +16,16 @@ SessionOptions search_session_options(int threads) {
     return so;
 }
 
+void add_session_options(Args& a, const char* kv_default) {
+    a.flag("deterministic", "every row's logits independent of its batch, prompts included")
+        .option("kv", "KV cache type f16|f32", kv_default);
+}
+
+void apply_session_options(const Args& a, SessionOptions& so) {
+    so.deterministic = a.flag_set("deterministic");
+    so.kv_type = parse_kv_type(a.get("kv"));
+}
+
 PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req) {
     PreparedRun p;
     const auto* entry = plugins.find(req.strategy);

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/args.h"
 #include "plugins/plugin_manager.h"
 #include "reasonscope/run_store.h"
 #include "reasonscope/search.h"
@@ -25,6 +26,9 @@ struct RunRequest {
 // Session settings for searches: a KV arena of 64k tokens (many branches;
 // the arena is only touched as blocks are used).
 SessionOptions search_session_options(int threads);
+// --kv and --deterministic, for every command that makes a session.
+void add_session_options(Args& a, const char* kv_default);
+void apply_session_options(const Args& a, SessionOptions& so);
 
 // Resolves the strategy and its parameters (throws rs::Error for bad ones).
 struct PreparedRun {

@@ -10,12 +10,12 @@ EngineHost::EngineHost(const app::PluginManager* plugins, QString db_path)
     : plugins_(plugins), db_path_(std::move(db_path)) {}
 EngineHost::~EngineHost() = default;
 
-void EngineHost::load_model(const QString& path, int threads, bool kv_f32, bool deterministic) {
+void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool deterministic) {
     try {
         session_.reset();
         model_ = Model::load(path.toStdString());
         SessionOptions so = cli::search_session_options(threads);
-        so.kv_type = kv_f32 ? KvType::F32 : KvType::F16;
+        so.kv_type = kv_f16 ? KvType::F16 : KvType::F32;
         so.deterministic = deterministic;
         session_ = std::make_unique<Session>(*model_, so);
         const ModelConfig& c = model_->config();
@@ -25,7 +25,7 @@ void EngineHost::load_model(const QString& path, int threads, bool kv_f32, bool 
             "general.name", std::filesystem::path(path.toStdString()).stem().string()));
         s.arch = QString::fromStdString(c.arch);
         s.backend = QString::fromStdString(session_->backend().name());
-        s.kv = kv_f32 ? "f32" : "f16";
+        s.kv = kv_type_name(so.kv_type);
         s.deterministic = deterministic;
         s.n_vocab = c.n_vocab;
         s.layers = c.n_layers;

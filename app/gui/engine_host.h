@@ -60,7 +60,7 @@ class EngineHost : public QObject {
     bool running() const { return running_; }
 
   public slots:
-    void load_model(const QString& path, int threads, bool kv_f32, bool deterministic);
+    void load_model(const QString& path, int threads, bool kv_f16, bool deterministic);
     void start_run(const rs::cli::RunRequest& req);
 
   signals:

@@ -30,12 +30,12 @@ int run_gui(int argc, char** argv) {
     opt.db_path = p.value("db");
     opt.suite = p.value("suite");
     opt.threads = p.value("threads").toInt();
-    if (p.value("kv") != "f16" && p.value("kv") != "f32") {
-        std::fprintf(stderr, "reasonscope: --kv must be f16 or f32, not '%s'\n",
-                     qPrintable(p.value("kv")));
+    try {
+        opt.kv = parse_kv_type(p.value("kv").toStdString());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "reasonscope: %s\n", e.what());
         return 2;
     }
-    opt.kv_f32 = p.value("kv") == "f32";
     opt.deterministic = p.isSet("deterministic");
     MainWindow w(opt);
     w.show();

@@ -170,7 +170,7 @@ void MainWindow::load_model(const QString& path) {
     model_ready_ = false;
     run_btn_->setEnabled(false);
     progress_->setRange(0, 0);
-    emit requestLoadModel(path, opt_.threads, opt_.kv_f32, opt_.deterministic);
+    emit requestLoadModel(path, opt_.threads, opt_.kv == KvType::F16, opt_.deterministic);
 }
 
 MainWindow::~MainWindow() {

@@ -37,7 +37,7 @@ struct WindowOptions {
     QString db_path;     // empty: the default run store
     QString suite = "hard";
     int threads = 0;
-    bool kv_f32 = true;          // F32 KV cache (the engine's default; F16 as llama.cpp's)
+    KvType kv = KvType::F32;     // the engine's default (F16 is llama.cpp's)
     bool deterministic = false;  // prompts batch-independent too (SessionOptions)
 };
 
@@ -74,7 +74,7 @@ class MainWindow : public QMainWindow {
     void storedRunOpened(qint64 id);  // after open_stored_run's load reached the views
     void exported(const QString& path);
     void compareShown(QDialog* dialog);
-    void requestLoadModel(const QString& path, int threads, bool kv_f32, bool deterministic);
+    void requestLoadModel(const QString& path, int threads, bool kv_f16, bool deterministic);
     void requestRun(const rs::cli::RunRequest& req);
 
   protected:

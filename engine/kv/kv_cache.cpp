@@ -7,6 +7,16 @@
 
 namespace rs {
 
+KvType parse_kv_type(const std::string& name) {
+    if (name == "f32") return KvType::F32;
+    if (name == "f16") return KvType::F16;
+    throw Error("KV cache type must be f16 or f32, not '" + name + "'");
+}
+
+const char* kv_type_name(KvType t) {
+    return t == KvType::F32 ? "f32" : "f16";
+}
+
 KvCache::KvCache(int n_layers, int kv_dim, int max_tokens, int max_seq_len, KvType type,
                  int block_tokens)
     : n_layers_(n_layers),

@@ -70,7 +70,7 @@ class TestGui : public QObject {
         rs::gui::WindowOptions opt = window_options(tmp);
         if (opt.model_path.isEmpty())
             QSKIP("no model: neither the bundled model nor ../shared/reference is present");
-        opt.kv_f32 = true;
+        opt.kv = rs::KvType::F32;
         opt.deterministic = true;
         rs::gui::MainWindow w(opt);
         show_loaded(w, "chain-of-thought");

@@ -7,11 +7,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace rs {
 
 enum class KvType { F32, F16 };
+// "f32" / "f16"; anything else is an Error naming the value.
+KvType parse_kv_type(const std::string& name);
+const char* kv_type_name(KvType t);
 
 struct KvStats {
     int blocks_total = 0, blocks_used = 0, block_tokens = 0, sequences = 0;
