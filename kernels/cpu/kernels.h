@@ -72,13 +72,8 @@ struct KernelTable {
     DotFn dot_f32_tiled, dot_f16_tiled;
     GemmFn gemm_q4_0;
     GemmPackedFn gemm_q4_0_packed;
-    float (*dot_f16_row)(const uint16_t* w, const float* y, int n);  // attention scores, F16 cache
     void (*quantize_q8_0)(const float* x, void* y, int n);
     void (*quantize_q8_k)(const float* x, void* y, int n);
-    float (*dot_f32_plain)(const float* a, const float* b, int n);  // attention scores, F32 cache
-    void (*axpy)(float a, const float* x, float* y, int n);         // y += a*x
-    // F16 accumulators (flash-attention value sums kept in half precision,
-    // rounded after every update as llama.cpp does): acc = f16(acc + s*v), acc = f16(acc*s).
     void (*f32_to_f16)(const float* x, uint16_t* y, int n);  // round to nearest even
     // SwiGLU: out[i] = silu(g[i]) * u[i], silu(x) = x / (1 + exp(-x)), with
     // exp as llama.cpp's vector SiLU computes it (the ARM optimized-routines
@@ -86,11 +81,9 @@ struct KernelTable {
     void (*swiglu)(const float* g, const float* u, float* out, int n);
     // y[i] = std::exp(x[i]), bit for bit (the SIMD version: expf_data.h).
     void (*exp_f32)(const float* x, float* y, int n);
-    void (*f16_mad)(uint16_t* acc, const uint16_t* v, float s, int n);
-    void (*f16_scale)(uint16_t* acc, float s, int n);
     // One query head over n positions of an F16 cache (k[p], v[p]: the head's
     // hd halfs at position p; q: the queries, already rounded to F16 values), in
-    // llama.cpp's one-chunk flash-attention order: score = dot_f16_row * scale,
+    // llama.cpp's one-chunk flash-attention order: score = the vec_dot-order dot * scale,
     // online softmax with the value sum kept in F16 (rounded after every
     // update), S = fma(S, ms, vs); out = acc / S.
     // nq query heads sharing the K/V head: q and out hold nq * hd values.

@@ -374,10 +374,6 @@ void quantize_q8_k(const float* x, void* vy, int n) {
     }
 }
 
-void axpy(float a, const float* x, float* y, int n) {
-    for (int i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
 // exp(x) by range reduction to 2^n * p(b), b = x - n ln2 (ln2 in two parts),
 // p a degree-5 polynomial: the ARM optimized-routines method, with the
 // coefficients llama.cpp's vector SiLU uses.
@@ -717,16 +713,11 @@ const KernelTable kScalarTable = {
     .dot_f16_tiled = dot_f16_tiled,
     .gemm_q4_0 = gemm_q4_0,
     .gemm_q4_0_packed = gemm_q4_0_packed,
-    .dot_f16_row = dot_f16_row,
     .quantize_q8_0 = quantize_q8_0,
     .quantize_q8_k = quantize_q8_k,
-    .dot_f32_plain = dot_f32_1,
-    .axpy = axpy,
     .f32_to_f16 = f32_to_f16,
     .swiglu = swiglu,
     .exp_f32 = expf_libm,
-    .f16_mad = f16_mad,
-    .f16_scale = f16_scale,
     .attn_f16 = attn_f16,
     .attn_f32 = attn_f32,
 };

@@ -974,15 +974,6 @@ inline void dot_bf16(int n, const void* w, const void* act, size_t stride, int n
     by_groups<DotFloat>(n_act, out, act, stride, n, w, 2);
 }
 
-inline void axpy(float a, const float* x, float* y, int n) {
-    __m256 va = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; ++i) y[i] += a * x[i];
-}
-
 // The scalar vexp on 8 lanes (see scalar.cpp): the same operations in the
 // same order; 2^n applied exactly in the normal range (outside it the
 // result is 0, a denormal or inf, and 1 + e rounds the same either way).

@@ -150,14 +150,17 @@ class TestKernels : public QObject {
         }
         QVERIFY(checked >= 20);
         auto x = randn(1000, 1), y = randn(1000, 2);
+        auto one_row = [&](DotFn f, const void* w, int n) {
+            float r;
+            f(n, w, y.data(), 0, 1, &r);
+            return r;
+        };
         for (int n : {8, 64, 100, 1000}) {
-            QCOMPARE(simd->dot_f32_plain(x.data(), y.data(), n),
-                     ref.dot_f32_plain(x.data(), y.data(), n));
+            QCOMPARE(one_row(simd->dot_f32, x.data(), n), one_row(ref.dot_f32, x.data(), n));
             std::vector<uint16_t> h(static_cast<size_t>(n));
             for (int i = 0; i < n; ++i)
                 h[static_cast<size_t>(i)] = fp32_to_fp16(x[static_cast<size_t>(i)]);
-            QCOMPARE(simd->dot_f16_row(h.data(), y.data(), n),
-                     ref.dot_f16_row(h.data(), y.data(), n));
+            QCOMPARE(one_row(simd->dot_f16, h.data(), n), one_row(ref.dot_f16, h.data(), n));
         }
         // Prompt-batch order (tinyBLAS): F32 and F16 rows against 7 F32 rows.
         for (int n : {16, 64, 176, 200, 1024}) {
@@ -203,23 +206,15 @@ class TestKernels : public QObject {
                     bool differs = false;
                     for (int j = 0; j < 7; ++j) {
                         float v;
-                        if (kind)
-                            v = ref.dot_f16_row(wh.data(), a.data() + static_cast<size_t>(j) * n,
-                                                n);
-                        else
-                            v = ref.dot_f32_plain(w.data(), a.data() + static_cast<size_t>(j) * n,
-                                                  n);
+                        (kind ? ref.dot_f16 : ref.dot_f32)(
+                            n, kind ? static_cast<const void*>(wh.data()) : w.data(),
+                            a.data() + static_cast<size_t>(j) * n, st, 1, &v);
                         differs = differs || v != want[j];
                     }
                     QVERIFY(differs);
                 }
             }
         }
-        auto y1 = y, y2 = y;
-        ref.axpy(0.5f, x.data(), y1.data(), 1000);
-        simd->axpy(0.5f, x.data(), y2.data(), 1000);
-        for (int i = 0; i < 1000; ++i)
-            QVERIFY(std::fabs(y1[static_cast<size_t>(i)] - y2[static_cast<size_t>(i)]) < 1e-5f);
     }
 
   private:

@@ -115,7 +115,7 @@ class CpuBackend final : public Backend {
     std::vector<float> g_;        // (rows, ffn)
     std::vector<float> u_;        // (rows, ffn)
     std::vector<uint8_t> act_;    // quantized activations
-    std::vector<float> tmp_;      // (threads, rows) dot results / (threads, max_pos) scores
+    std::vector<float> tmp_;      // (threads, rows) dot results
     std::vector<float> deq_;      // (threads, max cols) dequantized weight rows
     std::vector<float> rope_cs_;  // (rows, rope_dim) cos, sin of each row's position
 };
@@ -135,9 +135,7 @@ void CpuBackend::ensure(int n_rows, int max_pos) {
     u_.resize(R * cfg_.ffn_dim);
     size_t widest = static_cast<size_t>(std::max({cfg_.dim, cfg_.q_dim(), cfg_.ffn_dim}));
     act_.resize(R * widest * 4 + 1024);
-    size_t per_thread =
-        std::max<size_t>(R, static_cast<size_t>(cap_pos_)) + static_cast<size_t>(cfg_.head_dim) * 3;
-    tmp_.resize(static_cast<size_t>(pool_.size()) * per_thread);
+    tmp_.resize(static_cast<size_t>(pool_.size()) * R);
     deq_.resize(static_cast<size_t>(pool_.size()) * widest);
 }
 
