@@ -6,42 +6,56 @@
 
 #include <cmath>
 #include <cstdint>
-#include <vector>
 
 #include "cpu/fp16.h"
+#include "cpu/kernels.h"
 
 namespace rs::kernels {
 
-// One query head over n positions. E: the cache's element type; A: the value
-// sum's (uint16_t: F16, rounded after every update; float: F32).
-template <typename E, typename A, float (*Dot)(const E*, const float*, int),
-          void (*Mad)(A*, const E*, float, int), void (*Scale)(A*, float, int)>
-void attn_loop(const float* q, const E* const* k, const E* const* v, int n, int hd, float scale,
-               float* out) {
-    std::vector<A> acc(static_cast<size_t>(hd), A{0});
-    float M = -INFINITY, S = 0.0f;
+// One query head over n more positions. E: the cache's element type; Mad and
+// Scale update the value sum (float; over an F16 cache rounded to F16 after
+// every update).
+template <typename E, float (*Dot)(const E*, const float*, int),
+          void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int)>
+void attn_loop(AttnHead& h, const E* const* k, const E* const* v, int n, int hd, float scale) {
+    float M = h.M, S = h.S;
     for (int p = 0; p < n; ++p) {
-        const float s = Dot(k[p], q, hd) * scale;
+        const float s = Dot(k[p], h.q, hd) * scale;
         float ms = 1.0f, vs = 1.0f;
         if (s > M) {
             const float Mold = M;
             M = s;
             ms = std::exp(Mold - M);
-            Scale(acc.data(), ms, hd);
+            Scale(h.acc, ms, hd);
         } else {
             vs = std::exp(s - M);
         }
-        Mad(acc.data(), v[p], vs, hd);
+        Mad(h.acc, v[p], vs, hd);
         S = std::fma(S, ms, vs);
     }
-    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-    for (int i = 0; i < hd; ++i) {
-        const A a = acc[static_cast<size_t>(i)];
-        if constexpr (sizeof(A) == 2)
-            out[i] = fp16_lookup(a) * inv;
-        else
-            out[i] = a * inv;
-    }
+    h.M = M;
+    h.S = S;
+}
+
+// F16 value sums held as floats: each update rounded to F16 (as llama.cpp
+// keeps them in F16), so every value is an F16 number.
+inline float round_f16(float x) {
+    return fp16_lookup(fp32_to_fp16(x));
+}
+inline void f16_mad(float* y, const uint16_t* x, float v, int n) {
+    for (int i = 0; i < n; ++i) y[i] = round_f16(std::fma(fp16_lookup(x[i]), v, y[i]));
+}
+inline void f16_scale(float* y, float v, int n) {
+    for (int i = 0; i < n; ++i) y[i] = round_f16(y[i] * v);
+}
+
+// A score over an F32 cache: one fma chain over the head's dimensions in
+// order (the 512-bit kernel runs it with 16 positions in the lanes of a
+// vector, so no horizontal sums are needed).
+inline float dot_f32_chain(const float* k, const float* q, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; ++i) s = std::fma(k[i], q[i], s);
+    return s;
 }
 
 // F32 value sums as ggml_vec_mad_f32 / ggml_vec_scale_f32 update them: fma on

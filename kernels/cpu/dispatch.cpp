@@ -1,6 +1,7 @@
 #include <cpuid.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -163,6 +164,19 @@ size_t act_row_bytes(ActFormat fmt, int n) {
             return static_cast<size_t>(n / QK_K) * sizeof(BlockQ8_K);
     }
     return 0;
+}
+
+void attn_start(AttnHead& h, const float* q, float* acc, int hd) {
+    h.q = q;
+    h.acc = acc;
+    std::fill(acc, acc + hd, 0.0f);
+    h.M = -INFINITY;
+    h.S = 0.0f;
+}
+
+void attn_finish(const AttnHead& h, float* out, int hd) {
+    const float inv = h.S == 0.0f ? 0.0f : 1.0f / h.S;
+    for (int i = 0; i < hd; ++i) out[i] = h.acc[i] * inv;
 }
 
 }  // namespace rs::kernels

@@ -62,6 +62,17 @@ inline size_t q8_act_sums_offset(int nb) {
     return (static_cast<size_t>(nb) * 34 + 3) & ~size_t{3};
 }
 
+// One query head's online-softmax state for the attention kernels.
+struct AttnHead {
+    const float* q;  // hd queries
+    float* acc;      // hd value sums (over an F16 cache: F16 values held as floats)
+    float M, S;      // running maximum score and denominator
+};
+// A head before its first position: acc zeroed, M = -inf, S = 0.
+void attn_start(AttnHead& h, const float* q, float* acc, int hd);
+// out[i] = acc[i] / S (0 if no position was seen); out may be h.acc.
+void attn_finish(const AttnHead& h, float* out, int hd);
+
 struct KernelTable {
     Isa isa;
     DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q5_0, dot_q8_0, dot_q4_k, dot_q6_k;
@@ -81,19 +92,25 @@ struct KernelTable {
     void (*swiglu)(const float* g, const float* u, float* out, int n);
     // y[i] = std::exp(x[i]), bit for bit (the SIMD version: expf_data.h).
     void (*exp_f32)(const float* x, float* y, int n);
-    // One query head over n positions of an F16 cache (k[p], v[p]: the head's
-    // hd halfs at position p; q: the queries, already rounded to F16 values), in
-    // llama.cpp's one-chunk flash-attention order: score = the vec_dot-order dot * scale,
-    // online softmax with the value sum kept in F16 (rounded after every
-    // update), S = fma(S, ms, vs); out = acc / S.
-    // nq query heads sharing the K/V head: q and out hold nq * hd values.
-    void (*attn_f16)(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
-                     int n, int hd, float scale, float* out);
-    // The same over an F32 cache (llama.cpp's flash attention with F32 K/V):
-    // queries as they are, scores in vec_dot order, value sums in F32 (fma
-    // on whole steps of 64 values, multiply then add on the rest).
-    void (*attn_f32)(const float* q, int nq, const float* const* k, const float* const* v, int n,
-                     int hd, float scale, float* out);
+    // Attention of query heads over n positions of a KV head, as online
+    // softmax states (AttnHead) that each call advances: splitting the
+    // positions between calls, or the heads, gives the same bits as one call,
+    // so heads of branches that share a prefix go through its positions
+    // together (each position's K and V read once for all of them).
+    // Over an F16 cache (k[p], v[p]: the head's hd halfs at position p; the
+    // queries already rounded to F16 values), in llama.cpp's one-chunk
+    // flash-attention order: score = the vec_dot-order dot * scale, online
+    // softmax with the value sum kept in F16 (rounded after every update),
+    // S = fma(S, ms, vs). attn_finish then gives acc / S.
+    void (*attn_f16)(AttnHead* heads, int nh, const uint16_t* const* k, const uint16_t* const* v,
+                     int n, int hd, float scale);
+    // The same over an F32 cache: queries as they are, each score one fma
+    // chain over the head's dimensions in order (dot_f32_chain: the 512-bit
+    // kernel puts 16 positions in the lanes of a vector, no horizontal sums),
+    // value sums in F32 as llama.cpp's flash attention keeps them (fma on
+    // whole steps of 64 values, multiply then add on the rest).
+    void (*attn_f32)(AttnHead* heads, int nh, const float* const* k, const float* const* v, int n,
+                     int hd, float scale);
 };
 
 Isa best_isa();                           // what this CPU supports (RS_ISA env may lower it)

@@ -398,30 +398,20 @@ void f32_to_f16(const float* x, uint16_t* y, int n) {
     for (int i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
 }
 
-void f16_mad(uint16_t* acc, const uint16_t* v, float s, int n) {
-    for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(std::fma(h2f(v[i]), s, h2f(acc[i])));
-}
-
-void f16_scale(uint16_t* acc, float s, int n) {
-    for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
-}
-
 void expf_libm(const float* x, float* y, int n) {
     for (int i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
-void attn_f32(const float* q, int nq, const float* const* k, const float* const* v, int n, int hd,
-              float scale, float* out) {
-    for (int h = 0; h < nq; ++h)
-        attn_loop<float, float, dot_f32_1, f32_mad, f32_scale>(
-            q + static_cast<size_t>(h) * hd, k, v, n, hd, scale, out + static_cast<size_t>(h) * hd);
+void attn_f32(AttnHead* heads, int nh, const float* const* k, const float* const* v, int n, int hd,
+              float scale) {
+    for (int h = 0; h < nh; ++h)
+        attn_loop<float, dot_f32_chain, f32_mad, f32_scale>(heads[h], k, v, n, hd, scale);
 }
 
-void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v, int n,
-              int hd, float scale, float* out) {
-    for (int h = 0; h < nq; ++h)
-        attn_loop<uint16_t, uint16_t, dot_f16_row, f16_mad, f16_scale>(
-            q + static_cast<size_t>(h) * hd, k, v, n, hd, scale, out + static_cast<size_t>(h) * hd);
+void attn_f16(AttnHead* heads, int nh, const uint16_t* const* k, const uint16_t* const* v, int n,
+              int hd, float scale) {
+    for (int h = 0; h < nh; ++h)
+        attn_loop<uint16_t, dot_f16_row, f16_mad, f16_scale>(heads[h], k, v, n, hd, scale);
 }
 
 }  // namespace

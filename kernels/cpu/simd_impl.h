@@ -623,7 +623,7 @@ inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
         static_cast<const uint8_t*>(packed) + static_cast<size_t>(tile0) * tile_bytes;
     // Many activation rows (prefill): unpack each tile once into registers-
     // ready chunks rather than once per group of rows.
-    const bool expand = n_act > 2 * kGemmGroup;
+    const bool expand = n_act > 4 * kIlGroup;
     typename T::I* chunks = nullptr;
     typename T::F* dws = nullptr;
     if (expand) chunk_buffer<T>(nb, chunks, dws);
@@ -866,9 +866,6 @@ inline float dot_vec_order(const W* w, const float* y, int n) {
 inline float dot_f16_row(const uint16_t* w, const float* y, int n) {
     return dot_vec_order(w, y, n);
 }
-inline float dot_f32_plain(const float* a, const float* b, int n) {
-    return dot_vec_order(a, b, n);
-}
 
 // BF16 weight rows against F32 activations, up to four rows at a time.
 template <int NA>
@@ -1023,27 +1020,26 @@ inline void f32_to_f16(const float* x, uint16_t* y, int n) {
     for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
 }
 
-inline void f16_mad(uint16_t* acc, const uint16_t* v, float s, int n) {
+// F16 value sums held as floats (attn_loop.h): each update rounded to F16.
+inline void f16_mad(float* acc, const uint16_t* v, float s, int n) {
     const __m256 vs = _mm256_set1_ps(s);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i)));
-        __m256 x = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i),
-                         _mm256_cvtps_ph(_mm256_fmadd_ps(x, vs, a), _MM_FROUND_TO_NEAREST_INT));
+        const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+        const __m256 a = _mm256_fmadd_ps(x, vs, _mm256_loadu_ps(acc + i));
+        _mm256_storeu_ps(acc + i, _mm256_cvtph_ps(_mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT)));
     }
-    for (; i < n; ++i) acc[i] = fp32_to_fp16(__builtin_fmaf(h2f(v[i]), s, h2f(acc[i])));
+    for (; i < n; ++i) acc[i] = round_f16(__builtin_fmaf(h2f(v[i]), s, acc[i]));
 }
 
-inline void f16_scale(uint16_t* acc, float s, int n) {
+inline void f16_scale(float* acc, float s, int n) {
     const __m256 vs = _mm256_set1_ps(s);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + i)));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + i),
-                         _mm256_cvtps_ph(_mm256_mul_ps(a, vs), _MM_FROUND_TO_NEAREST_INT));
+        const __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc + i), vs);
+        _mm256_storeu_ps(acc + i, _mm256_cvtph_ps(_mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT)));
     }
-    for (; i < n; ++i) acc[i] = fp32_to_fp16(h2f(acc[i]) * s);
+    for (; i < n; ++i) acc[i] = round_f16(acc[i] * s);
 }
 
 // Attention over an F16 cache (KernelTable::attn_f16): the scalar loop's
@@ -1145,64 +1141,152 @@ inline void attn_values(const E* const* v, int p0, int m, const float* ms, const
         for (int j = 0; j < NV; ++j) _mm512_store_ps(accm + h * hd + 16 * j, acc[h][j]);
 }
 
-template <typename E, int NV>  // NV = hd / 16 vectors; nq <= kMaxHeads query heads
-void attn_zmm(const float* q, int nq, const E* const* k, const E* const* v, int n, float scale,
-              float* out) {
+constexpr int kAttnMaxHeads = 16;
+
+// 16 rows of 16 floats to 16 columns (col c = element c of rows 0..15).
+inline void transpose16(const __m512 r[16], __m512 c[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4j + e]: in 128-bit lane L, element 4L + e of rows 4j..4j+3
+    for (int j = 0; j < 4; ++j) {
+        u[4 * j + 0] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44);
+        u[4 * j + 1] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0xEE);
+        u[4 * j + 2] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44);
+        u[4 * j + 3] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xEE);
+    }
+    for (int e = 0; e < 4; ++e) {
+        const __m512 v0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88);
+        const __m512 w0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
+        const __m512 v1 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88);
+        const __m512 w1 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xDD);
+        c[e] = _mm512_shuffle_f32x4(v0, v1, 0x88);
+        c[8 + e] = _mm512_shuffle_f32x4(v0, v1, 0xDD);
+        c[4 + e] = _mm512_shuffle_f32x4(w0, w1, 0x88);
+        c[12 + e] = _mm512_shuffle_f32x4(w0, w1, 0xDD);
+    }
+}
+
+// Scores of G heads over 16 positions of an F32 cache, dot_f32_chain in each
+// lane: kt = the positions' K transposed (kt[16 * d + i] = K[i][d]).
+template <int G, int HD>
+inline void scores_chain(const float* kt, const float* const* qs, float scale, float* sc,
+                         int sc_stride) {
+    __m512 s[G];
+    for (int g = 0; g < G; ++g) s[g] = _mm512_setzero_ps();
+    for (int d = 0; d < HD; ++d) {
+        const __m512 kd = _mm512_load_ps(kt + 16 * d);
+        for (int g = 0; g < G; ++g) s[g] = _mm512_fmadd_ps(kd, _mm512_set1_ps(qs[g][d]), s[g]);
+    }
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int g = 0; g < G; ++g) _mm512_storeu_ps(sc + g * sc_stride, _mm512_mul_ps(s[g], vs));
+}
+
+template <typename E, int NV>  // NV = hd / 16 vectors; nq <= kAttnMaxHeads query heads
+void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int n, float scale) {
     constexpr int hd = 16 * NV;
-    constexpr int kChunk = 32, kMaxHeads = 16;
+    constexpr int kChunk = 32, kMaxHeads = kAttnMaxHeads;
     alignas(64) float accm[kMaxHeads * hd];
     alignas(64) float sc[kMaxHeads][kChunk], ms[kMaxHeads][kChunk], vs[kMaxHeads][kChunk];
     uint32_t rescale[kMaxHeads];  // bit i: position i raises the maximum
     __m512 folds[kMaxHeads][4];
     float M[kMaxHeads], S[kMaxHeads];
+    const float* qs[kMaxHeads];
     for (int h = 0; h < nq; ++h) {
-        M[h] = -INFINITY;
-        S[h] = 0.0f;
+        M[h] = heads[h].M;
+        S[h] = heads[h].S;
+        qs[h] = heads[h].q;
+        for (int i = 0; i < NV; ++i)
+            _mm512_store_ps(accm + h * hd + 16 * i, _mm512_loadu_ps(heads[h].acc + 16 * i));
     }
-    std::fill(accm, accm + nq * hd, 0.0f);
     const __m512 vscale = _mm512_set1_ps(scale);
     for (int p0 = 0; p0 < n; p0 += kChunk) {
         const int m = std::min(kChunk, n - p0);
-        // Scores in dot_vec_order: four 16-lane sums folded to one vector per
-        // position and head, then 16 lanes reduced as _mm512_reduce_add_ps
-        // does (halves, quarters, pairs), four positions at a time.
-        for (int i0 = 0; i0 < m; i0 += 4) {
-            for (int i = 0; i < 4; ++i) {
-                const E* kp = k[p0 + std::min(i0 + i, m - 1)];
-                __m512 kv[NV];
-                for (int j = 0; j < NV; ++j) kv[j] = load16(kp + 16 * j);
-                for (int h = 0; h < nq; ++h) {
-                    const float* qh = q + h * hd;
-                    __m512 s4[4];
-                    for (int a = 0; a < 4; ++a)
-                        s4[a] = _mm512_mul_ps(kv[a], _mm512_loadu_ps(qh + 16 * a));
-                    for (int st = 1; st < NV / 4; ++st)
-                        for (int a = 0; a < 4; ++a)
-                            s4[a] = _mm512_fmadd_ps(kv[4 * st + a],
-                                                    _mm512_loadu_ps(qh + 16 * (4 * st + a)), s4[a]);
-                    s4[0] = _mm512_add_ps(s4[0], s4[2]);
-                    s4[1] = _mm512_add_ps(s4[1], s4[3]);
-                    folds[h][i] = _mm512_add_ps(s4[0], s4[1]);
+        if constexpr (sizeof(E) == 4) {
+            // F32 cache: 16 positions' K transposed once for all heads, then
+            // each head's scores as fma chains with the positions in lanes.
+            alignas(64) float kt[hd * 16];
+            for (int i0 = 0; i0 < m; i0 += 16) {
+                for (int j = 0; j < NV; ++j) {
+                    __m512 r[16], c[16];
+                    for (int i = 0; i < 16; ++i)
+                        r[i] = _mm512_loadu_ps(k[p0 + std::min(i0 + i, m - 1)] + 16 * j);
+                    transpose16(r, c);
+                    for (int e = 0; e < 16; ++e) _mm512_store_ps(kt + 16 * (16 * j + e), c[e]);
+                }
+                int h = 0;
+                for (; h + 8 <= nq; h += 8)
+                    scores_chain<8, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
+                switch (nq - h) {
+                    case 7:
+                        scores_chain<7, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
+                        break;
+                    case 6:
+                        scores_chain<6, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
+                        break;
+                    case 5:
+                        scores_chain<5, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
+                        break;
+                    case 4:
+                        scores_chain<4, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
+                        break;
+                    case 3:
+                        scores_chain<3, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
+                        break;
+                    case 2:
+                        scores_chain<2, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
+                        break;
+                    case 1:
+                        scores_chain<1, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
+                        break;
+                    default:
+                        break;
                 }
             }
-            for (int h = 0; h < nq; ++h) {
-                const __m512* fold = folds[h];
-                // [hi256 + lo256] of positions (0,1) and (2,3)
-                const __m512 a = fold[0], b = fold[1], c = fold[2], d = fold[3];
-                const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0xEE),
-                                                _mm512_shuffle_f32x4(a, b, 0x44));
-                const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0xEE),
-                                                _mm512_shuffle_f32x4(c, d, 0x44));
-                // [hi128 + lo128] of each: lanes a | b | c | d
-                __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0xDD),
-                                         _mm512_shuffle_f32x4(ab, cd, 0x88));
-                w = _mm512_add_ps(w, _mm512_permute_ps(w, 0x4E));  // [0]+[2], [1]+[3]
-                w = _mm512_add_ps(w, _mm512_permute_ps(w, 0xB1));  // [0]+[1]
-                // lanes 0, 4, 8, 12 are the four positions' scores (lanes
-                // past m are overwritten with -inf below)
-                const __m512 four = _mm512_permutexvar_ps(
-                    _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), w);
-                _mm_store_ps(&sc[h][i0], _mm512_castps512_ps128(_mm512_mul_ps(four, vscale)));
+        } else {
+            // Scores in dot_vec_order: four 16-lane sums folded to one vector per
+            // position and head, then 16 lanes reduced as _mm512_reduce_add_ps
+            // does (halves, quarters, pairs), four positions at a time.
+            for (int i0 = 0; i0 < m; i0 += 4) {
+                for (int i = 0; i < 4; ++i) {
+                    const E* kp = k[p0 + std::min(i0 + i, m - 1)];
+                    __m512 kv[NV];
+                    for (int j = 0; j < NV; ++j) kv[j] = load16(kp + 16 * j);
+                    for (int h = 0; h < nq; ++h) {
+                        const float* qh = qs[h];
+                        __m512 s4[4];
+                        for (int a = 0; a < 4; ++a)
+                            s4[a] = _mm512_mul_ps(kv[a], _mm512_loadu_ps(qh + 16 * a));
+                        for (int st = 1; st < NV / 4; ++st)
+                            for (int a = 0; a < 4; ++a)
+                                s4[a] = _mm512_fmadd_ps(
+                                    kv[4 * st + a], _mm512_loadu_ps(qh + 16 * (4 * st + a)), s4[a]);
+                        s4[0] = _mm512_add_ps(s4[0], s4[2]);
+                        s4[1] = _mm512_add_ps(s4[1], s4[3]);
+                        folds[h][i] = _mm512_add_ps(s4[0], s4[1]);
+                    }
+                }
+                for (int h = 0; h < nq; ++h) {
+                    const __m512* fold = folds[h];
+                    // [hi256 + lo256] of positions (0,1) and (2,3)
+                    const __m512 a = fold[0], b = fold[1], c = fold[2], d = fold[3];
+                    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0xEE),
+                                                    _mm512_shuffle_f32x4(a, b, 0x44));
+                    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0xEE),
+                                                    _mm512_shuffle_f32x4(c, d, 0x44));
+                    // [hi128 + lo128] of each: lanes a | b | c | d
+                    __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0xDD),
+                                             _mm512_shuffle_f32x4(ab, cd, 0x88));
+                    w = _mm512_add_ps(w, _mm512_permute_ps(w, 0x4E));  // [0]+[2], [1]+[3]
+                    w = _mm512_add_ps(w, _mm512_permute_ps(w, 0xB1));  // [0]+[1]
+                    // lanes 0, 4, 8, 12 are the four positions' scores (lanes
+                    // past m are overwritten with -inf below)
+                    const __m512 four = _mm512_permutexvar_ps(
+                        _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), w);
+                    _mm_store_ps(&sc[h][i0], _mm512_castps512_ps128(_mm512_mul_ps(four, vscale)));
+                }
             }
         }
         // Bookkeeping, 16 positions per vector: the running maximum before
@@ -1261,54 +1345,60 @@ void attn_zmm(const float* q, int nq, const E* const* k, const E* const* v, int 
         }
     }
     for (int h = 0; h < nq; ++h) {
-        const __m512 inv = _mm512_set1_ps(S[h] == 0.0f ? 0.0f : 1.0f / S[h]);
+        heads[h].M = M[h];
+        heads[h].S = S[h];
         for (int i = 0; i < NV; ++i)
-            _mm512_storeu_ps(out + h * hd + 16 * i,
-                             _mm512_mul_ps(_mm512_load_ps(accm + h * hd + 16 * i), inv));
+            _mm512_storeu_ps(heads[h].acc + 16 * i, _mm512_load_ps(accm + h * hd + 16 * i));
     }
 }
 
+// More heads than the kernel holds (branches going through a shared prefix
+// together): groups of at most kAttnMaxHeads, as even as possible, take each
+// span of positions in turn, so the span's K and V stay in L1 for all of them.
 template <typename E, int NV>
-void attn_zmm_heads(const float* q, int nq, const E* const* k, const E* const* v, int n,
-                    float scale, float* out) {
-    constexpr int hd = 16 * NV;
-    for (int h = 0; h < nq; h += 16)
-        attn_zmm<E, NV>(q + h * hd, std::min(16, nq - h), k, v, n, scale, out + h * hd);
+void attn_zmm_heads(AttnHead* heads, int nh, const E* const* k, const E* const* v, int n,
+                    float scale) {
+    if (nh <= kAttnMaxHeads) return attn_zmm<E, NV>(heads, nh, k, v, n, scale);
+    const int groups = (nh + kAttnMaxHeads - 1) / kAttnMaxHeads;
+    const int per = (nh + groups - 1) / groups;
+    constexpr int kSpan = 64;
+    for (int p0 = 0; p0 < n; p0 += kSpan)
+        for (int h = 0; h < nh; h += per)
+            attn_zmm<E, NV>(heads + h, std::min(per, nh - h), k + p0, v + p0,
+                            std::min(kSpan, n - p0), scale);
 }
 #endif
 
 // The register-resident kernel for head sizes 64/128/256 (AVX-512), the loop
 // (per head, on this table's kernels) otherwise.
-template <typename E, typename A, float (*Dot)(const E*, const float*, int),
-          void (*Mad)(A*, const E*, float, int), void (*Scale)(A*, float, int)>
-inline void attn_heads(const float* q, int nq, const E* const* k, const E* const* v, int n, int hd,
-                       float scale, float* out) {
+template <typename E, float (*Dot)(const E*, const float*, int),
+          void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int)>
+inline void attn_heads(AttnHead* heads, int nh, const E* const* k, const E* const* v, int n, int hd,
+                       float scale) {
 #if RS_VNNI
     switch (hd) {
         case 64:
-            return attn_zmm_heads<E, 4>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<E, 4>(heads, nh, k, v, n, scale);
         case 128:
-            return attn_zmm_heads<E, 8>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<E, 8>(heads, nh, k, v, n, scale);
         case 256:
-            return attn_zmm_heads<E, 16>(q, nq, k, v, n, scale, out);
+            return attn_zmm_heads<E, 16>(heads, nh, k, v, n, scale);
         default:
             break;
     }
 #endif
-    for (int h = 0; h < nq; ++h)
-        attn_loop<E, A, Dot, Mad, Scale>(q + static_cast<size_t>(h) * hd, k, v, n, hd, scale,
-                                         out + static_cast<size_t>(h) * hd);
+    for (int h = 0; h < nh; ++h) attn_loop<E, Dot, Mad, Scale>(heads[h], k, v, n, hd, scale);
 }
 
-inline void attn_f16(const float* q, int nq, const uint16_t* const* k, const uint16_t* const* v,
-                     int n, int hd, float scale, float* out) {
-    attn_heads<uint16_t, uint16_t, dot_f16_row, f16_mad, f16_scale>(q, nq, k, v, n, hd, scale, out);
+inline void attn_f16(AttnHead* heads, int nh, const uint16_t* const* k, const uint16_t* const* v,
+                     int n, int hd, float scale) {
+    attn_heads<uint16_t, dot_f16_row, f16_mad, f16_scale>(heads, nh, k, v, n, hd, scale);
 }
 
 // Over an F32 cache: the same kernel without the F16 conversions.
-inline void attn_f32(const float* q, int nq, const float* const* k, const float* const* v, int n,
-                     int hd, float scale, float* out) {
-    attn_heads<float, float, dot_f32_plain, f32_mad, f32_scale>(q, nq, k, v, n, hd, scale, out);
+inline void attn_f32(AttnHead* heads, int nh, const float* const* k, const float* const* v, int n,
+                     int hd, float scale) {
+    attn_heads<float, dot_f32_chain, f32_mad, f32_scale>(heads, nh, k, v, n, hd, scale);
 }
 
 }  // namespace rs::kernels::RS_SIMD_NS

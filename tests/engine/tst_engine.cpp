@@ -171,8 +171,10 @@ class TestEngine : public QObject {
                 so.kv_type = kv;
                 Session s(*model, so);
                 int root = s.create();
-                std::vector<TokenId> prefix = {1,   403, 407, 261, 378, 300, 301, 302, 303,
-                                               304, 305, 306, 307, 308, 309, 310, 311, 312};
+                // 45 tokens: the branches go through the first 32 positions
+                // (two whole shared blocks) together, then each its own.
+                std::vector<TokenId> prefix = {1, 403, 407, 261, 378};
+                for (int i = 0; i < 40; ++i) prefix.push_back(300 + i);
                 s.eval(root, prefix);
                 std::vector<int> seqs;
                 std::vector<TokenId> toks;
@@ -180,9 +182,12 @@ class TestEngine : public QObject {
                     seqs.push_back(s.fork(root));
                     toks.push_back(100 + 13 * i);
                 }
-                // Two extra tokens on some branches so lengths differ.
+                // Extra tokens on some branches so lengths differ, and a branch
+                // of a branch (a longer shared prefix).
                 s.eval(seqs[1], std::vector<TokenId>{5, 6});
                 s.eval(seqs[4], std::vector<TokenId>{7});
+                seqs.push_back(s.fork(seqs[1]));
+                toks.push_back(200);
                 auto batched = s.decode(seqs, toks);
                 for (size_t i = 0; i < seqs.size(); ++i) {
                     int alone = s.fork(seqs[i]);

@@ -220,11 +220,31 @@ class TestKernels : public QObject {
   private:
     // Attention over an E cache through a table's kernel `fn`: for head sizes
     // 8-256 (the 512-bit paths for 64/128/256 and the loop otherwise), 1-100
-    // positions and 1-18 heads per call, every SIMD table gives the scalar
-    // table's result to the bit. Returns the scalar outputs per (hd, n).
+    // positions, 1-18 heads per call and the positions split between two
+    // calls, every table (the scalar one included) gives the scalar table's
+    // one-call result to the bit. Returns the scalar outputs per (hd, n).
     template <typename E>
-    using AttnFn = void (*KernelTable::*)(const float*, int, const E* const*, const E* const*, int,
-                                          int, float, float*);
+    using AttnFn = void (*KernelTable::*)(AttnHead*, int, const E* const*, const E* const*, int,
+                                          int, float);
+    // nq heads (queries q, hd each) over n positions in calls of `heads`
+    // heads, the positions split at `split`; out = the finished heads.
+    template <typename E>
+    static void attend(const KernelTable& k, AttnFn<E> fn, const float* q, int nq,
+                       const std::vector<const E*>& kp, const std::vector<const E*>& vp, int n,
+                       int hd, float scale, int heads, int split, float* out) {
+        std::vector<AttnHead> st(static_cast<size_t>(nq));
+        std::vector<float> acc(static_cast<size_t>(nq) * hd, -1.0f);
+        for (int h = 0; h < nq; ++h)
+            attn_start(st[static_cast<size_t>(h)], q + static_cast<size_t>(h) * hd,
+                       acc.data() + static_cast<size_t>(h) * hd, hd);
+        for (int h0 = 0; h0 < nq; h0 += heads) {
+            const int nh = std::min(heads, nq - h0);
+            (k.*fn)(st.data() + h0, nh, kp.data(), vp.data(), split, hd, scale);
+            (k.*fn)(st.data() + h0, nh, kp.data() + split, vp.data() + split, n - split, hd, scale);
+        }
+        for (int h = 0; h < nq; ++h)
+            attn_finish(st[static_cast<size_t>(h)], out + static_cast<size_t>(h) * hd, hd);
+    }
     template <typename E, typename Check>
     static void attention_tables_agree(AttnFn<E> fn, std::initializer_list<int> hds, Check check) {
         for (int hd : hds) {
@@ -249,24 +269,25 @@ class TestKernels : public QObject {
                 }
                 const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
                 std::vector<float> want(static_cast<size_t>(nq) * hd), got(want.size());
-                (kScalarTable.*fn)(qf.data(), nq, kp.data(), vp.data(), n, hd, scale, want.data());
+                attend<E>(kScalarTable, fn, qf.data(), nq, kp, vp, n, hd, scale, nq, n,
+                          want.data());
                 check(hd, n, qf, kp, vp, scale, want);
-                for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
                     const KernelTable* k = kernels_for(isa);
                     if (!k) continue;
-                    for (int heads : {1, 2, 3, 7, 18}) {
-                        std::fill(got.begin(), got.end(), -1.0f);
-                        for (int h0 = 0; h0 < nq; h0 += heads)
-                            (k->*fn)(qf.data() + static_cast<size_t>(h0) * hd,
-                                     std::min(heads, nq - h0), kp.data(), vp.data(), n, hd, scale,
-                                     got.data() + static_cast<size_t>(h0) * hd);
-                        if (got != want)
-                            QFAIL(qPrintable(QString("%1 hd %2 n %3 heads %4")
-                                                 .arg(isa_name(isa))
-                                                 .arg(hd)
-                                                 .arg(n)
-                                                 .arg(heads)));
-                    }
+                    for (int heads : {1, 2, 3, 7, 18})
+                        for (int split : {n, n / 3}) {
+                            std::fill(got.begin(), got.end(), -1.0f);
+                            attend<E>(*k, fn, qf.data(), nq, kp, vp, n, hd, scale, heads, split,
+                                      got.data());
+                            if (got != want)
+                                QFAIL(qPrintable(QString("%1 hd %2 n %3 heads %4 split %5")
+                                                     .arg(isa_name(isa))
+                                                     .arg(hd)
+                                                     .arg(n)
+                                                     .arg(heads)
+                                                     .arg(split)));
+                        }
                 }
             }
         }

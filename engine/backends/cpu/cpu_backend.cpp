@@ -30,23 +30,32 @@ namespace {
 namespace K = kernels;
 
 // RS_PROFILE=1: time per kind of operation, printed when the backend is
-// destroyed (a breakdown for benchmarks; off, it costs one branch per op).
+// destroyed, per pass size (rows per pass, 17+ together): a breakdown for
+// benchmarks, where prefill and decode steps of different batch sizes mix
+// (off, it costs one branch per op).
 class OpProfile {
   public:
     enum Op { kMatmul, kAttention, kTotal, kCount };
     OpProfile() : on_(std::getenv("RS_PROFILE") && std::string(std::getenv("RS_PROFILE")) == "1") {}
     ~OpProfile() {
-        if (!on_ || passes_ == 0) return;
-        const double total = t_[kTotal];
-        std::fprintf(stderr, "cpu profile: %lld passes, %lld rows, %.1f ms\n",
-                     static_cast<long long>(passes_), static_cast<long long>(rows_), total * 1e3);
-        const double part[] = {t_[kMatmul], t_[kAttention], total - t_[kMatmul] - t_[kAttention]};
-        const char* names[] = {"matmul", "attention", "other"};
-        for (int i = 0; i < 3; ++i)
-            std::fprintf(stderr, "  %-10s %9.1f ms  %5.1f%%\n", names[i], part[i] * 1e3,
-                         total > 0 ? 100 * part[i] / total : 0.0);
+        if (!on_) return;
+        for (int b = 0; b < kBuckets; ++b) {
+            const Bucket& k = buckets_[b];
+            if (k.passes == 0) continue;
+            const double total = k.t[kTotal];
+            std::fprintf(stderr,
+                         "cpu profile, %s%d rows a pass: %lld passes, %.1f ms (%.2f ms a pass)\n",
+                         b == kBuckets - 1 ? ">= " : "", b + 1, static_cast<long long>(k.passes),
+                         total * 1e3, total * 1e3 / static_cast<double>(k.passes));
+            const double part[] = {k.t[kMatmul], k.t[kAttention],
+                                   total - k.t[kMatmul] - k.t[kAttention]};
+            const char* names[] = {"matmul", "attention", "other"};
+            for (int i = 0; i < 3; ++i)
+                std::fprintf(stderr, "  %-10s %9.1f ms  %5.1f%%\n", names[i], part[i] * 1e3,
+                             total > 0 ? 100 * part[i] / total : 0.0);
+        }
     }
-    // Adds the scope's duration to op (when profiling).
+    // Adds the scope's duration to op (when profiling), in the current pass's bucket.
     class Scope {
       public:
         Scope(OpProfile& p, Op op) : p_(p), op_(op) {
@@ -54,7 +63,7 @@ class OpProfile {
         }
         ~Scope() {
             if (p_.on_)
-                p_.t_[op_] +=
+                p_.buckets_[p_.cur_].t[op_] +=
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
         }
 
@@ -65,14 +74,19 @@ class OpProfile {
     };
     bool on() const { return on_; }
     void pass(int rows) {
-        ++passes_;
-        rows_ += rows;
+        cur_ = std::min(rows, kBuckets) - 1;
+        ++buckets_[cur_].passes;
     }
 
   private:
+    static constexpr int kBuckets = 17;
+    struct Bucket {
+        double t[kCount] = {};
+        int64_t passes = 0;
+    };
     bool on_;
-    double t_[kCount] = {};
-    int64_t passes_ = 0, rows_ = 0;
+    Bucket buckets_[kBuckets];
+    int cur_ = 0;
 };
 
 class CpuBackend final : public Backend {
@@ -93,6 +107,7 @@ class CpuBackend final : public Backend {
     void rmsnorm_rows(const float* x, const float* wt, float* out, int64_t r0, int64_t r1, int n);
     void rope_tables(const BatchRow* rows, int n_rows);
     void rope(float* x, int n_heads, int n_rows);
+    void plan_shared_prefixes(std::span<const BatchRow> rows, const KvCache& kv);
     void attention(int layer, std::span<const BatchRow> rows, KvCache& kv);
     void ensure(int n_rows, int max_pos);
     void copy_taps(const TapRequest& taps, int layer, std::span<const BatchRow> rows);
@@ -118,6 +133,14 @@ class CpuBackend final : public Backend {
     std::vector<float> tmp_;      // (threads, rows) dot results
     std::vector<float> deq_;      // (threads, max cols) dequantized weight rows
     std::vector<float> rope_cs_;  // (rows, rope_dim) cos, sin of each row's position
+    // Attention: one online-softmax state per (row, query head), value sums in att_.
+    std::vector<K::AttnHead> heads_;
+    struct Cluster {
+        std::vector<int> rows;  // rows of the pass ...
+        int shared;             // ... that see positions [0, shared) in the same blocks
+    };
+    std::vector<Cluster> clusters_;
+    std::vector<int> row_start_;  // per row: its first position not covered by its cluster
 };
 
 void CpuBackend::ensure(int n_rows, int max_pos) {
@@ -298,68 +321,179 @@ void CpuBackend::rope(float* x, int n_heads, int n_rows) {
     }
 }
 
-// One pass of online softmax per (row, head), in the order llama.cpp's CPU
-// flash attention uses: with an F16 cache the query is rounded to F16 and the
-// value accumulator is kept in F16, rounded after every update, so results
-// agree with llama.cpp's to within float rounding.
+// Rows of a pass whose sequences share their first KV blocks (branches
+// forked from one prefix): the cluster's rows and the positions [0, shared)
+// that all of them see in the same blocks. Block tables do not change during
+// a pass (reserve() made room and copied shared blocks that get written), so
+// this is worked out once per pass; a block that is still shared was written
+// before the fork and holds the same K/V for every sequence that points to it.
+void CpuBackend::plan_shared_prefixes(std::span<const BatchRow> rows, const KvCache& kv) {
+    clusters_.clear();
+    row_start_.assign(rows.size(), 0);
+    const int R = static_cast<int>(rows.size()), bt = kv.block_tokens();
+    if (R < 2) return;
+    // Not worth a joint pass below this many positions.
+    constexpr int kMinShared = 32;
+    std::vector<int> order;
+    for (int r = 0; r < R; ++r)
+        if (rows[static_cast<size_t>(r)].pos + 1 >= kMinShared) order.push_back(r);
+    auto first_block = [&](int r) { return kv.block_table(rows[static_cast<size_t>(r)].seq)[0]; };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return first_block(a) < first_block(b); });
+    for (size_t i = 0; i < order.size();) {
+        size_t j = i + 1;
+        while (j < order.size() && first_block(order[j]) == first_block(order[i])) ++j;
+        if (j - i >= 2) {
+            const BatchRow& lead = rows[static_cast<size_t>(order[i])];
+            const int* lt = kv.block_table(lead.seq);
+            int shared = lead.pos + 1;
+            for (size_t m = i + 1; m < j; ++m) {
+                const BatchRow& row = rows[static_cast<size_t>(order[m])];
+                const int* t = kv.block_table(row.seq);
+                const int n = std::min(shared, row.pos + 1);
+                int blk = 0;
+                while (blk * bt < n && t[blk] == lt[blk]) ++blk;
+                shared = std::min(n, blk * bt);
+            }
+            if (shared >= kMinShared) {
+                Cluster c{std::vector<int>(order.begin() + static_cast<std::ptrdiff_t>(i),
+                                           order.begin() + static_cast<std::ptrdiff_t>(j)),
+                          shared};
+                for (int r : c.rows) row_start_[static_cast<size_t>(r)] = shared;
+                clusters_.push_back(std::move(c));
+            }
+        }
+        i = j;
+    }
+}
+
+// Online softmax per (row, head), in the order llama.cpp's CPU flash
+// attention uses: with an F16 cache the query is rounded to F16 and the value
+// sum is kept in F16, rounded after every update, so results agree with
+// llama.cpp's to within float rounding. The heads of a cluster's rows first go
+// through the shared positions together, a KV head's K and V read once for all
+// of them; then each row takes its own positions. The kernels give the same
+// bits however positions and heads are split, so a row's result does not
+// depend on its batch.
 void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& kv) {
     OpProfile::Scope scope(prof_, OpProfile::kAttention);
-    const int hd = cfg_.head_dim, nh = cfg_.n_heads, group = cfg_.n_heads / cfg_.n_kv_heads;
-    const int kvd = cfg_.kv_dim(), bt = kv.block_tokens();
+    const int hd = cfg_.head_dim, nh = cfg_.n_heads, nkv = cfg_.n_kv_heads, group = nh / nkv;
+    const int Qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), bt = kv.block_tokens();
+    const int R = static_cast<int>(rows.size());
     const bool f16 = kv.type() == KvType::F16;
     const size_t eb = kv.elem_bytes();
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    // One task per (row, KV head): the position pointers are built once and
-    // shared by the query heads of the group.
-    const int nkv = cfg_.n_kv_heads;
-    pool_.run(
-        static_cast<int64_t>(rows.size()) * nkv,
-        [&](int64_t b, int64_t e, int) {
-            thread_local std::vector<const uint16_t*> kh, vh;  // F16 cache
-            thread_local std::vector<const float*> kf, vf;     // F32 cache
-            thread_local std::vector<float> qh;
+    if (f16)  // the queries rounded to F16, as llama.cpp's kernel takes them
+        pool_.run(R, [&](int64_t b, int64_t e, int) {
             thread_local std::vector<uint16_t> q16;
-            qh.resize(static_cast<size_t>(group) * hd);
-            q16.resize(static_cast<size_t>(group) * hd);
+            q16.resize(static_cast<size_t>(Qd));
+            for (int64_t r = b; r < e; ++r) {
+                float* q = q_.data() + static_cast<size_t>(r) * Qd;
+                k_.f32_to_f16(q, q16.data(), Qd);
+                for (int i = 0; i < Qd; ++i) q[i] = K::fp16_lookup(q16[static_cast<size_t>(i)]);
+            }
+        });
+    heads_.resize(static_cast<size_t>(R) * nh);
+    auto head = [&](int r, int h) -> K::AttnHead& {
+        return heads_[static_cast<size_t>(r) * nh + static_cast<size_t>(h)];
+    };
+    auto start = [&](int r, int h) {
+        const size_t off = (static_cast<size_t>(r) * nh + static_cast<size_t>(h)) * hd;
+        K::attn_start(head(r, h), q_.data() + off, att_.data() + off, hd);
+    };
+    // The position pointers of KV head g over [p0, p1) of a block table.
+    struct Ptrs {
+        std::vector<const uint16_t*> kh, vh;  // F16 cache
+        std::vector<const float*> kf, vf;     // F32 cache
+    };
+    auto pointers = [&](Ptrs& P, const int* table, int g, int p0, int p1) {
+        const auto n = static_cast<size_t>(p1 - p0);
+        if (f16) {
+            P.kh.resize(n);
+            P.vh.resize(n);
+        } else {
+            P.kf.resize(n);
+            P.vf.resize(n);
+        }
+        const size_t head_off = static_cast<size_t>(g) * hd * eb, pos_step = kvd * eb;
+        for (int p = p0; p < p1; ++p) {
+            const int blk = table[p / bt], o = p % bt;
+            const uint8_t* k =
+                kv.k_block(layer, blk) + head_off + static_cast<size_t>(o) * pos_step;
+            const uint8_t* v =
+                kv.v_block(layer, blk) + head_off + static_cast<size_t>(o) * pos_step;
+            const auto i = static_cast<size_t>(p - p0);
+            if (f16) {
+                P.kh[i] = reinterpret_cast<const uint16_t*>(k);
+                P.vh[i] = reinterpret_cast<const uint16_t*>(v);
+            } else {
+                P.kf[i] = reinterpret_cast<const float*>(k);
+                P.vf[i] = reinterpret_cast<const float*>(v);
+            }
+        }
+    };
+    auto run = [&](K::AttnHead* hs, int n_heads, const Ptrs& P, int n) {
+        if (f16)
+            k_.attn_f16(hs, n_heads, P.kh.data(), P.vh.data(), n, hd, scale);
+        else
+            k_.attn_f32(hs, n_heads, P.kf.data(), P.vf.data(), n, hd, scale);
+    };
+
+    // Shared prefixes: units of at most 16 heads (a cluster's rows x a KV
+    // head's query heads), each over the cluster's shared positions.
+    struct Unit {
+        int cluster, g, u0,
+            u1;  // heads u0..u1-1: row c.rows[u / group], head g * group + u % group
+    };
+    std::vector<Unit> units;
+    for (int c = 0; c < static_cast<int>(clusters_.size()); ++c) {
+        const int total = static_cast<int>(clusters_[static_cast<size_t>(c)].rows.size()) * group;
+        const int pieces = (total + 15) / 16, per = (total + pieces - 1) / pieces;
+        for (int g = 0; g < nkv; ++g)
+            for (int u = 0; u < total; u += per)
+                units.push_back({c, g, u, std::min(total, u + per)});
+    }
+    if (!units.empty())
+        pool_.run(static_cast<int64_t>(units.size()), [&](int64_t b, int64_t e, int) {
+            thread_local Ptrs P;
+            thread_local std::vector<K::AttnHead> hs;
+            for (int64_t i = b; i < e; ++i) {
+                const Unit& un = units[static_cast<size_t>(i)];
+                const Cluster& c = clusters_[static_cast<size_t>(un.cluster)];
+                hs.resize(static_cast<size_t>(un.u1 - un.u0));
+                for (int u = un.u0; u < un.u1; ++u) {
+                    const int r = c.rows[static_cast<size_t>(u / group)],
+                              h = un.g * group + u % group;
+                    start(r, h);
+                    hs[static_cast<size_t>(u - un.u0)] = head(r, h);
+                }
+                pointers(P, kv.block_table(rows[static_cast<size_t>(c.rows[0])].seq), un.g, 0,
+                         c.shared);
+                run(hs.data(), un.u1 - un.u0, P, c.shared);
+                for (int u = un.u0; u < un.u1; ++u)
+                    head(c.rows[static_cast<size_t>(u / group)], un.g * group + u % group) =
+                        hs[static_cast<size_t>(u - un.u0)];
+            }
+        });
+
+    // Each row's own positions, per (row, KV head), then the results.
+    pool_.run(
+        static_cast<int64_t>(R) * nkv,
+        [&](int64_t b, int64_t e, int) {
+            thread_local Ptrs P;
             for (int64_t idx = b; idx < e; ++idx) {
                 const int r = static_cast<int>(idx / nkv), g = static_cast<int>(idx % nkv);
                 const BatchRow& row = rows[static_cast<size_t>(r)];
-                const int n_pos = row.pos + 1;
-                const int* table = kv.block_table(row.seq);
-                if (f16) {
-                    kh.resize(static_cast<size_t>(n_pos));
-                    vh.resize(static_cast<size_t>(n_pos));
-                } else {
-                    kf.resize(static_cast<size_t>(n_pos));
-                    vf.resize(static_cast<size_t>(n_pos));
+                const int p0 = row_start_[static_cast<size_t>(r)], n_pos = row.pos + 1;
+                if (p0 == 0)
+                    for (int j = 0; j < group; ++j) start(r, g * group + j);
+                if (n_pos > p0) {
+                    pointers(P, kv.block_table(row.seq), g, p0, n_pos);
+                    run(&head(r, g * group), group, P, n_pos - p0);
                 }
-                const size_t head_off = static_cast<size_t>(g) * hd * eb, pos_step = kvd * eb;
-                for (int p = 0, blk = 0; p < n_pos; ++blk) {  // block by block
-                    const uint8_t* kb = kv.k_block(layer, table[blk]) + head_off;
-                    const uint8_t* vb = kv.v_block(layer, table[blk]) + head_off;
-                    for (int o = 0; o < bt && p < n_pos; ++o, ++p) {
-                        const uint8_t* k = kb + static_cast<size_t>(o) * pos_step;
-                        const uint8_t* v = vb + static_cast<size_t>(o) * pos_step;
-                        const auto i = static_cast<size_t>(p);
-                        if (f16) {
-                            kh[i] = reinterpret_cast<const uint16_t*>(k);
-                            vh[i] = reinterpret_cast<const uint16_t*>(v);
-                        } else {
-                            kf[i] = reinterpret_cast<const float*>(k);
-                            vf[i] = reinterpret_cast<const float*>(v);
-                        }
-                    }
-                }
-                const size_t first = (static_cast<size_t>(r) * nh + g * group) * hd;
-                if (f16) {
-                    // The group's queries, rounded to F16 as llama.cpp's kernel does.
-                    k_.f32_to_f16(q_.data() + first, q16.data(), group * hd);
-                    for (size_t i = 0; i < q16.size(); ++i) qh[i] = K::fp16_lookup(q16[i]);
-                    k_.attn_f16(qh.data(), group, kh.data(), vh.data(), n_pos, hd, scale,
-                                att_.data() + first);
-                } else {
-                    k_.attn_f32(q_.data() + first, group, kf.data(), vf.data(), n_pos, hd, scale,
-                                att_.data() + first);
+                for (int j = 0; j < group; ++j) {
+                    const K::AttnHead& hh = head(r, g * group + j);
+                    K::attn_finish(hh, hh.acc, hd);
                 }
             }
         },
@@ -376,6 +510,7 @@ void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* log
     for (const auto& r : rows) max_pos = std::max(max_pos, r.pos + 1);
     ensure(R, max_pos);
     rope_tables(rows.data(), R);
+    plan_shared_prefixes(rows, kv);
     prompt_batch_ = !invariant_ && R >= 2 &&
                     std::all_of(rows.begin(), rows.end(),
                                 [&](const BatchRow& r) { return r.seq == rows[0].seq; });
