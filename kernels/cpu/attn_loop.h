@@ -15,12 +15,14 @@ namespace rs::kernels {
 // One query head over n more positions. E: the cache's element type; Mad and
 // Scale update the value sum (float; over an F16 cache rounded to F16 after
 // every update).
-template <typename E, float (*Dot)(const E*, const float*, int),
-          void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int)>
-void attn_loop(AttnHead& h, const E* const* k, const E* const* v, int n, int hd, float scale) {
+// The softmax updates of one head given its scores (Score(p): position p's
+// score, already scaled).
+template <typename E, void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int),
+          typename Score>
+void attn_updates(AttnHead& h, Score score, const E* const* v, int n, int hd) {
     float M = h.M, S = h.S;
     for (int p = 0; p < n; ++p) {
-        const float s = Dot(k[p], h.q, hd) * scale;
+        const float s = score(p);
         float ms = 1.0f, vs = 1.0f;
         if (s > M) {
             const float Mold = M;
@@ -35,6 +37,13 @@ void attn_loop(AttnHead& h, const E* const* k, const E* const* v, int n, int hd,
     }
     h.M = M;
     h.S = S;
+}
+
+template <typename E, float (*Dot)(const E*, const float*, int),
+          void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int)>
+void attn_loop(AttnHead& h, const E* const* k, const E* const* v, int n, int hd, float scale) {
+    attn_updates<E, Mad, Scale>(
+        h, [&](int p) { return Dot(k[p], h.q, hd) * scale; }, v, n, hd);
 }
 
 // F16 value sums held as floats: each update rounded to F16 (as llama.cpp

@@ -1369,6 +1369,58 @@ void attn_zmm_heads(AttnHead* heads, int nh, const E* const* k, const E* const* 
 }
 #endif
 
+// F32 cache, head sizes without the register-resident kernel: the scores of
+// 8 positions at a time, dot_f32_chain in each lane of a 256-bit vector (K of
+// 8 positions transposed 8 dimensions at a time, once for all heads), then
+// each head's softmax updates in order.
+inline void transpose8(const __m256 r[8], __m256 c[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int j = 0; j < 2; ++j) {
+        u[4 * j + 0] = _mm256_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44);
+        u[4 * j + 1] = _mm256_shuffle_ps(t[4 * j], t[4 * j + 2], 0xEE);
+        u[4 * j + 2] = _mm256_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44);
+        u[4 * j + 3] = _mm256_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xEE);
+    }
+    for (int e = 0; e < 4; ++e) {
+        c[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
+        c[4 + e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
+    }
+}
+
+inline void attn_f32_chain_loop(AttnHead* heads, int nh, const float* const* k,
+                                const float* const* v, int n, int hd, float scale) {
+    thread_local std::vector<float> kt, sc;
+    kt.resize(static_cast<size_t>(hd) * 8);
+    sc.resize(static_cast<size_t>(nh) * (static_cast<size_t>(n) + 8));
+    const size_t stride = static_cast<size_t>(n) + 8;
+    const __m256 vscale = _mm256_set1_ps(scale);
+    for (int p0 = 0; p0 < n; p0 += 8) {
+        for (int d0 = 0; d0 < hd; d0 += 8) {
+            __m256 r[8], c[8];
+            for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(k[std::min(p0 + i, n - 1)] + d0);
+            transpose8(r, c);
+            for (int e = 0; e < 8; ++e) _mm256_storeu_ps(kt.data() + 8 * (d0 + e), c[e]);
+        }
+        for (int h = 0; h < nh; ++h) {
+            const float* q = heads[h].q;
+            __m256 s = _mm256_setzero_ps();
+            for (int d = 0; d < hd; ++d)
+                s = _mm256_fmadd_ps(_mm256_loadu_ps(kt.data() + 8 * d), _mm256_set1_ps(q[d]), s);
+            _mm256_storeu_ps(sc.data() + static_cast<size_t>(h) * stride + p0,
+                             _mm256_mul_ps(s, vscale));
+        }
+    }
+    for (int h = 0; h < nh; ++h) {
+        const float* hs = sc.data() + static_cast<size_t>(h) * stride;
+        attn_updates<float, f32_mad, f32_scale>(
+            heads[h], [&](int p) { return hs[p]; }, v, n, hd);
+    }
+}
+
 // The register-resident kernel for head sizes 64/128/256 (AVX-512), the loop
 // (per head, on this table's kernels) otherwise.
 template <typename E, float (*Dot)(const E*, const float*, int),
@@ -1387,6 +1439,9 @@ inline void attn_heads(AttnHead* heads, int nh, const E* const* k, const E* cons
             break;
     }
 #endif
+    if constexpr (sizeof(E) == 4) {
+        if (hd % 8 == 0) return attn_f32_chain_loop(heads, nh, k, v, n, hd, scale);
+    }
     for (int h = 0; h < nh; ++h) attn_loop<E, Dot, Mad, Scale>(heads[h], k, v, n, hd, scale);
 }
 
