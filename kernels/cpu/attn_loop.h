@@ -15,10 +15,36 @@ namespace rs::kernels {
 // One query head over n more positions. E: the cache's element type; Mad and
 // Scale update the value sum (float; over an F16 cache rounded to F16 after
 // every update).
+// exp(x) by range reduction to 2^n * p(b), b = x - n ln2 (ln2 in two parts),
+// p a degree-5 polynomial: the ARM optimized-routines method, with the
+// coefficients llama.cpp's vector SiLU uses.
+inline float vexp(float x) {
+    const float z = std::fma(x, 0x1.715476p+0f, 0x1.8p23f);
+    const float n = z - 0x1.8p23f;
+    const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+    const float u = b * b;
+    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                                      std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                             u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+    return std::ldexp(j, static_cast<int>(n));
+}
+
+// The softmax's exponential over an F32 cache (arguments <= 0): vexp, and 0
+// below -87 (where e^x leaves the normal range): 2^n is then one exact
+// scaling, so the 512-bit kernel's vector version gives the same bits.
+inline float attn_exp(float x) {
+    return x < -87.0f ? 0.0f : vexp(x);
+}
+
+// The C library's exponential (llama.cpp's, over an F16 cache).
+inline float libm_exp(float x) {
+    return std::exp(x);
+}
+
 // The softmax updates of one head given its scores (Score(p): position p's
 // score, already scaled).
 template <typename E, void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int),
-          typename Score>
+          float (*Exp)(float), typename Score>
 void attn_updates(AttnHead& h, Score score, const E* const* v, int n, int hd) {
     float M = h.M, S = h.S;
     for (int p = 0; p < n; ++p) {
@@ -27,10 +53,10 @@ void attn_updates(AttnHead& h, Score score, const E* const* v, int n, int hd) {
         if (s > M) {
             const float Mold = M;
             M = s;
-            ms = std::exp(Mold - M);
+            ms = Exp(Mold - M);
             Scale(h.acc, ms, hd);
         } else {
-            vs = std::exp(s - M);
+            vs = Exp(s - M);
         }
         Mad(h.acc, v[p], vs, hd);
         S = std::fma(S, ms, vs);
@@ -40,9 +66,10 @@ void attn_updates(AttnHead& h, Score score, const E* const* v, int n, int hd) {
 }
 
 template <typename E, float (*Dot)(const E*, const float*, int),
-          void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int)>
+          void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int),
+          float (*Exp)(float)>
 void attn_loop(AttnHead& h, const E* const* k, const E* const* v, int n, int hd, float scale) {
-    attn_updates<E, Mad, Scale>(
+    attn_updates<E, Mad, Scale, Exp>(
         h, [&](int p) { return Dot(k[p], h.q, hd) * scale; }, v, n, hd);
 }
 

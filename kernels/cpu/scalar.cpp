@@ -374,20 +374,6 @@ void quantize_q8_k(const float* x, void* vy, int n) {
     }
 }
 
-// exp(x) by range reduction to 2^n * p(b), b = x - n ln2 (ln2 in two parts),
-// p a degree-5 polynomial: the ARM optimized-routines method, with the
-// coefficients llama.cpp's vector SiLU uses.
-float vexp(float x) {
-    const float z = std::fma(x, 0x1.715476p+0f, 0x1.8p23f);
-    const float n = z - 0x1.8p23f;
-    const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-    const float u = b * b;
-    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
-                                      std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                             u, std::fma(0x1.ffffecp-1f, b, 1.0f));
-    return std::ldexp(j, static_cast<int>(n));
-}
-
 void swiglu(const float* g, const float* u, float* out, int n) {
     const int nv = n / 16 * 16;
     for (int i = 0; i < nv; ++i) out[i] = g[i] / (1.0f + vexp(0.0f - g[i])) * u[i];
@@ -405,13 +391,14 @@ void expf_libm(const float* x, float* y, int n) {
 void attn_f32(AttnHead* heads, int nh, const float* const* k, const float* const* v, int n, int hd,
               float scale) {
     for (int h = 0; h < nh; ++h)
-        attn_loop<float, dot_f32_chain, f32_mad, f32_scale>(heads[h], k, v, n, hd, scale);
+        attn_loop<float, dot_f32_chain, f32_mad, f32_scale, attn_exp>(heads[h], k, v, n, hd, scale);
 }
 
 void attn_f16(AttnHead* heads, int nh, const uint16_t* const* k, const uint16_t* const* v, int n,
               int hd, float scale) {
     for (int h = 0; h < nh; ++h)
-        attn_loop<uint16_t, dot_f16_row, f16_mad, f16_scale>(heads[h], k, v, n, hd, scale);
+        attn_loop<uint16_t, dot_f16_row, f16_mad, f16_scale, libm_exp>(heads[h], k, v, n, hd,
+                                                                       scale);
 }
 
 }  // namespace

@@ -1071,6 +1071,25 @@ inline __m256 expf8_libm(__m256 xf) {
                                 out, _mm256_set1_ps(INFINITY));
 }
 
+// attn_exp on 16 lanes: vexp's operations in order, 2^n one exact scaling
+// (n >= -126 above -87), 0 below -87.
+inline __m512 attn_exp16(__m512 x) {
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+    const __m512 n = _mm512_sub_ps(z, r);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(
+            _mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+            _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    const __m512 p2 = _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+    return _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), j, p2);
+}
+
 inline void expf_libm(const float* x, float* y, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, expf8_libm(_mm256_loadu_ps(x + i)));
@@ -1169,6 +1188,19 @@ inline void transpose16(const __m512 r[16], __m512 c[16]) {
     }
 }
 
+// K of up to 16 positions (k[i], i < m; the last repeated to 16) transposed:
+// kt[16 * d + i] = k[i][d], d < 16 * NV.
+template <int NV, typename E>
+inline void transpose_k16(const E* const* k, int m, float* kt) {
+    for (int j = 0; j < NV; ++j) {
+        __m512 r[16], c[16];
+        for (int i = 0; i < 16; ++i)
+            r[i] = _mm512_loadu_ps(reinterpret_cast<const float*>(k[std::min(i, m - 1)]) + 16 * j);
+        transpose16(r, c);
+        for (int e = 0; e < 16; ++e) _mm512_store_ps(kt + 16 * (16 * j + e), c[e]);
+    }
+}
+
 // Scores of G heads over 16 positions of an F32 cache, dot_f32_chain in each
 // lane: kt = the positions' K transposed (kt[16 * d + i] = K[i][d]).
 template <int G, int HD>
@@ -1185,7 +1217,8 @@ inline void scores_chain(const float* kt, const float* const* qs, float scale, f
 }
 
 template <typename E, int NV>  // NV = hd / 16 vectors; nq <= kAttnMaxHeads query heads
-void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int n, float scale) {
+void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int n, float scale,
+              const float* kt_all = nullptr) {
     constexpr int hd = 16 * NV;
     constexpr int kChunk = 32, kMaxHeads = kAttnMaxHeads;
     alignas(64) float accm[kMaxHeads * hd];
@@ -1207,15 +1240,14 @@ void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int
         if constexpr (sizeof(E) == 4) {
             // F32 cache: 16 positions' K transposed once for all heads, then
             // each head's scores as fma chains with the positions in lanes.
-            alignas(64) float kt[hd * 16];
+            // (kt_all: the caller's, for all n positions, 16 at a time.)
+            alignas(64) float kt_own[hd * 16];
             for (int i0 = 0; i0 < m; i0 += 16) {
-                for (int j = 0; j < NV; ++j) {
-                    __m512 r[16], c[16];
-                    for (int i = 0; i < 16; ++i)
-                        r[i] = _mm512_loadu_ps(k[p0 + std::min(i0 + i, m - 1)] + 16 * j);
-                    transpose16(r, c);
-                    for (int e = 0; e < 16; ++e) _mm512_store_ps(kt + 16 * (16 * j + e), c[e]);
-                }
+                const float* kt = kt_own;
+                if (kt_all)
+                    kt = kt_all + static_cast<size_t>((p0 + i0) / 16) * hd * 16;
+                else
+                    transpose_k16<NV>(k + p0 + i0, m - i0, kt_own);
                 int h = 0;
                 for (; h + 8 <= nq; h += 8)
                     scores_chain<8, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
@@ -1308,11 +1340,16 @@ void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int
                 const __mmask16 up = _mm512_cmp_ps_mask(x, before, _CMP_GT_OQ);
                 const __m512 arg =
                     _mm512_mask_blend_ps(up, _mm512_sub_ps(x, before), _mm512_sub_ps(before, x));
-                const __m256 e0 = expf8_libm(_mm512_castps512_ps256(arg));
-                const __m256 e1 =
-                    expf8_libm(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(arg), 1)));
-                const __m512 e = _mm512_castpd_ps(_mm512_insertf64x4(
-                    _mm512_castps_pd(_mm512_castps256_ps512(e0)), _mm256_castps_pd(e1), 1));
+                __m512 e;
+                if constexpr (sizeof(E) == 4) {
+                    e = attn_exp16(arg);
+                } else {
+                    const __m256 e0 = expf8_libm(_mm512_castps512_ps256(arg));
+                    const __m256 e1 = expf8_libm(
+                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(arg), 1)));
+                    e = _mm512_castpd_ps(_mm512_insertf64x4(
+                        _mm512_castps_pd(_mm512_castps256_ps512(e0)), _mm256_castps_pd(e1), 1));
+                }
                 const __m512 one = _mm512_set1_ps(1.0f);
                 _mm512_store_ps(&ms[h][16 * half], _mm512_mask_blend_ps(up, one, e));
                 _mm512_store_ps(&vs[h][16 * half], _mm512_mask_blend_ps(up, e, one));
@@ -1362,10 +1399,17 @@ void attn_zmm_heads(AttnHead* heads, int nh, const E* const* k, const E* const* 
     const int groups = (nh + kAttnMaxHeads - 1) / kAttnMaxHeads;
     const int per = (nh + groups - 1) / groups;
     constexpr int kSpan = 64;
-    for (int p0 = 0; p0 < n; p0 += kSpan)
+    // Over an F32 cache the span's K is transposed once for every group.
+    alignas(64) float kt[sizeof(E) == 4 ? kSpan * 16 * NV : 1];
+    for (int p0 = 0; p0 < n; p0 += kSpan) {
+        const int m = std::min(kSpan, n - p0);
+        if constexpr (sizeof(E) == 4)
+            for (int i0 = 0; i0 < m; i0 += 16)
+                transpose_k16<NV>(k + p0 + i0, m - i0, kt + static_cast<size_t>(i0) * 16 * NV);
         for (int h = 0; h < nh; h += per)
-            attn_zmm<E, NV>(heads + h, std::min(per, nh - h), k + p0, v + p0,
-                            std::min(kSpan, n - p0), scale);
+            attn_zmm<E, NV>(heads + h, std::min(per, nh - h), k + p0, v + p0, m, scale,
+                            sizeof(E) == 4 ? kt : nullptr);
+    }
 }
 #endif
 
@@ -1416,7 +1460,7 @@ inline void attn_f32_chain_loop(AttnHead* heads, int nh, const float* const* k,
     }
     for (int h = 0; h < nh; ++h) {
         const float* hs = sc.data() + static_cast<size_t>(h) * stride;
-        attn_updates<float, f32_mad, f32_scale>(
+        attn_updates<float, f32_mad, f32_scale, attn_exp>(
             heads[h], [&](int p) { return hs[p]; }, v, n, hd);
     }
 }
@@ -1424,7 +1468,8 @@ inline void attn_f32_chain_loop(AttnHead* heads, int nh, const float* const* k,
 // The register-resident kernel for head sizes 64/128/256 (AVX-512), the loop
 // (per head, on this table's kernels) otherwise.
 template <typename E, float (*Dot)(const E*, const float*, int),
-          void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int)>
+          void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int),
+          float (*Exp)(float)>
 inline void attn_heads(AttnHead* heads, int nh, const E* const* k, const E* const* v, int n, int hd,
                        float scale) {
 #if RS_VNNI
@@ -1442,18 +1487,18 @@ inline void attn_heads(AttnHead* heads, int nh, const E* const* k, const E* cons
     if constexpr (sizeof(E) == 4) {
         if (hd % 8 == 0) return attn_f32_chain_loop(heads, nh, k, v, n, hd, scale);
     }
-    for (int h = 0; h < nh; ++h) attn_loop<E, Dot, Mad, Scale>(heads[h], k, v, n, hd, scale);
+    for (int h = 0; h < nh; ++h) attn_loop<E, Dot, Mad, Scale, Exp>(heads[h], k, v, n, hd, scale);
 }
 
 inline void attn_f16(AttnHead* heads, int nh, const uint16_t* const* k, const uint16_t* const* v,
                      int n, int hd, float scale) {
-    attn_heads<uint16_t, dot_f16_row, f16_mad, f16_scale>(heads, nh, k, v, n, hd, scale);
+    attn_heads<uint16_t, dot_f16_row, f16_mad, f16_scale, libm_exp>(heads, nh, k, v, n, hd, scale);
 }
 
 // Over an F32 cache: the same kernel without the F16 conversions.
 inline void attn_f32(AttnHead* heads, int nh, const float* const* k, const float* const* v, int n,
                      int hd, float scale) {
-    attn_heads<float, dot_f32_chain, f32_mad, f32_scale>(heads, nh, k, v, n, hd, scale);
+    attn_heads<float, dot_f32_chain, f32_mad, f32_scale, attn_exp>(heads, nh, k, v, n, hd, scale);
 }
 
 }  // namespace rs::kernels::RS_SIMD_NS

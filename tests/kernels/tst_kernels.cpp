@@ -247,50 +247,53 @@ class TestKernels : public QObject {
     }
     template <typename E, typename Check>
     static void attention_tables_agree(AttnFn<E> fn, std::initializer_list<int> hds, Check check) {
-        for (int hd : hds) {
-            for (int n : {1, 7, 33, 100}) {
-                const int nq = 18;
-                auto qf =
-                    randn(static_cast<size_t>(nq) * hd, 31u + static_cast<uint32_t>(hd), 1.0f);
-                auto r =
-                    randn(static_cast<size_t>(2 * n * hd), 41u + static_cast<uint32_t>(n), 1.0f);
-                std::vector<E> kv(r.size());
-                if constexpr (sizeof(E) == 2) {
-                    for (auto& x : qf) x = fp16_to_fp32(fp32_to_fp16(x));  // queries as F16 values
-                    for (size_t i = 0; i < kv.size(); ++i) kv[i] = fp32_to_fp16(r[i]);
-                } else {
-                    kv = r;
-                }
-                std::vector<const E*> kp(static_cast<size_t>(n)), vp(static_cast<size_t>(n));
-                for (int p = n - 1; p >= 0; --p) {  // positions need not be contiguous
-                    kp[static_cast<size_t>(p)] =
-                        kv.data() + static_cast<size_t>(2 * (n - 1 - p)) * hd;
-                    vp[static_cast<size_t>(p)] = kp[static_cast<size_t>(p)] + hd;
-                }
-                const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-                std::vector<float> want(static_cast<size_t>(nq) * hd), got(want.size());
-                attend<E>(kScalarTable, fn, qf.data(), nq, kp, vp, n, hd, scale, nq, n,
-                          want.data());
-                check(hd, n, qf, kp, vp, scale, want);
-                for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-                    const KernelTable* k = kernels_for(isa);
-                    if (!k) continue;
-                    for (int heads : {1, 2, 3, 7, 18})
-                        for (int split : {n, n / 3}) {
-                            std::fill(got.begin(), got.end(), -1.0f);
-                            attend<E>(*k, fn, qf.data(), nq, kp, vp, n, hd, scale, heads, split,
-                                      got.data());
-                            if (got != want)
-                                QFAIL(qPrintable(QString("%1 hd %2 n %3 heads %4 split %5")
-                                                     .arg(isa_name(isa))
-                                                     .arg(hd)
-                                                     .arg(n)
-                                                     .arg(heads)
-                                                     .arg(split)));
-                        }
+        // amp 30: scores far apart, so exponentials underflow (e^x < 2^-126).
+        for (float amp : {1.0f, 30.0f})
+            for (int hd : hds) {
+                for (int n : {1, 7, 33, 100}) {
+                    const int nq = 18;
+                    auto qf =
+                        randn(static_cast<size_t>(nq) * hd, 31u + static_cast<uint32_t>(hd), amp);
+                    auto r = randn(static_cast<size_t>(2 * n * hd), 41u + static_cast<uint32_t>(n),
+                                   1.0f);
+                    std::vector<E> kv(r.size());
+                    if constexpr (sizeof(E) == 2) {
+                        for (auto& x : qf)
+                            x = fp16_to_fp32(fp32_to_fp16(x));  // queries as F16 values
+                        for (size_t i = 0; i < kv.size(); ++i) kv[i] = fp32_to_fp16(r[i]);
+                    } else {
+                        kv = r;
+                    }
+                    std::vector<const E*> kp(static_cast<size_t>(n)), vp(static_cast<size_t>(n));
+                    for (int p = n - 1; p >= 0; --p) {  // positions need not be contiguous
+                        kp[static_cast<size_t>(p)] =
+                            kv.data() + static_cast<size_t>(2 * (n - 1 - p)) * hd;
+                        vp[static_cast<size_t>(p)] = kp[static_cast<size_t>(p)] + hd;
+                    }
+                    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+                    std::vector<float> want(static_cast<size_t>(nq) * hd), got(want.size());
+                    attend<E>(kScalarTable, fn, qf.data(), nq, kp, vp, n, hd, scale, nq, n,
+                              want.data());
+                    check(hd, n, qf, kp, vp, scale, want);
+                    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+                        const KernelTable* k = kernels_for(isa);
+                        if (!k) continue;
+                        for (int heads : {1, 2, 3, 7, 18})
+                            for (int split : {n, n / 3}) {
+                                std::fill(got.begin(), got.end(), -1.0f);
+                                attend<E>(*k, fn, qf.data(), nq, kp, vp, n, hd, scale, heads, split,
+                                          got.data());
+                                if (got != want)
+                                    QFAIL(qPrintable(QString("%1 hd %2 n %3 heads %4 split %5")
+                                                         .arg(isa_name(isa))
+                                                         .arg(hd)
+                                                         .arg(n)
+                                                         .arg(heads)
+                                                         .arg(split)));
+                            }
+                    }
                 }
             }
-        }
     }
 
   private slots:
