@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/fp16.h"
@@ -416,21 +417,24 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
             P.vf.resize(n);
         }
         const size_t head_off = static_cast<size_t>(g) * hd * eb, pos_step = kvd * eb;
-        for (int p = p0; p < p1; ++p) {
-            const int blk = table[p / bt], o = p % bt;
-            const uint8_t* k =
-                kv.k_block(layer, blk) + head_off + static_cast<size_t>(o) * pos_step;
-            const uint8_t* v =
-                kv.v_block(layer, blk) + head_off + static_cast<size_t>(o) * pos_step;
-            const auto i = static_cast<size_t>(p - p0);
-            if (f16) {
-                P.kh[i] = reinterpret_cast<const uint16_t*>(k);
-                P.vh[i] = reinterpret_cast<const uint16_t*>(v);
-            } else {
-                P.kf[i] = reinterpret_cast<const float*>(k);
-                P.vf[i] = reinterpret_cast<const float*>(v);
+        auto fill = [&](auto* kp, auto* vp) {
+            using T =
+                std::remove_cv_t<std::remove_pointer_t<std::remove_reference_t<decltype(*kp)>>>;
+            for (int p = p0; p < p1;) {  // block by block
+                const int blk = table[p / bt];
+                const uint8_t* kb = kv.k_block(layer, blk) + head_off;
+                const uint8_t* vb = kv.v_block(layer, blk) + head_off;
+                for (int o = p % bt; o < bt && p < p1; ++o, ++p) {
+                    const auto i = static_cast<size_t>(p - p0);
+                    kp[i] = reinterpret_cast<const T*>(kb + static_cast<size_t>(o) * pos_step);
+                    vp[i] = reinterpret_cast<const T*>(vb + static_cast<size_t>(o) * pos_step);
+                }
             }
-        }
+        };
+        if (f16)
+            fill(P.kh.data(), P.vh.data());
+        else
+            fill(P.kf.data(), P.vf.data());
     };
     auto run = [&](K::AttnHead* hs, int n_heads, const Ptrs& P, int n) {
         if (f16)
@@ -439,8 +443,10 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
             k_.attn_f32(hs, n_heads, P.kf.data(), P.vf.data(), n, hd, scale);
     };
 
-    // Shared prefixes: units of at most 16 heads (a cluster's rows x a KV
-    // head's query heads), each over the cluster's shared positions.
+    // Shared prefixes: units of a cluster's rows x a KV head's query heads,
+    // each over the cluster's shared positions. As few units as keep every
+    // thread busy twice over: the more heads a unit holds, the more of them
+    // each position's K (transposed once per span) and V serve.
     struct Unit {
         int cluster, g, u0,
             u1;  // heads u0..u1-1: row c.rows[u / group], head g * group + u % group
@@ -448,7 +454,10 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
     std::vector<Unit> units;
     for (int c = 0; c < static_cast<int>(clusters_.size()); ++c) {
         const int total = static_cast<int>(clusters_[static_cast<size_t>(c)].rows.size()) * group;
-        const int pieces = (total + 15) / 16, per = (total + pieces - 1) / pieces;
+        const int want = (2 * pool_.size() + static_cast<int>(clusters_.size()) * nkv - 1) /
+                         (static_cast<int>(clusters_.size()) * nkv);
+        const int pieces = std::clamp(want, 1, (total + 15) / 16);
+        const int per = (total + pieces - 1) / pieces;
         for (int g = 0; g < nkv; ++g)
             for (int u = 0; u < total; u += per)
                 units.push_back({c, g, u, std::min(total, u + per)});
