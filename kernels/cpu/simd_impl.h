@@ -1390,14 +1390,21 @@ void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int
 }
 
 // More heads than the kernel holds (branches going through a shared prefix
-// together): groups of at most kAttnMaxHeads, as even as possible, take each
-// span of positions in turn, so the span's K and V stay in L1 for all of them.
+// together): groups of at most kAttnMaxHeads, as even as possible. Over an
+// F32 cache they take each span of positions in turn, the span's K
+// transposed once for all of them (and its K and V in L1).
 template <typename E, int NV>
 void attn_zmm_heads(AttnHead* heads, int nh, const E* const* k, const E* const* v, int n,
                     float scale) {
     if (nh <= kAttnMaxHeads) return attn_zmm<E, NV>(heads, nh, k, v, n, scale);
     const int groups = (nh + kAttnMaxHeads - 1) / kAttnMaxHeads;
     const int per = (nh + groups - 1) / groups;
+    if constexpr (sizeof(E) == 2) {
+        // Over an F16 cache each group converts K itself: whole groups, all positions.
+        for (int h = 0; h < nh; h += per)
+            attn_zmm<E, NV>(heads + h, std::min(per, nh - h), k, v, n, scale);
+        return;
+    }
     constexpr int kSpan = 64;
     // Over an F32 cache the span's K is transposed once for every group.
     alignas(64) float kt[sizeof(E) == 4 ? kSpan * 16 * NV : 1];
