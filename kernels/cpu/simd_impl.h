@@ -971,21 +971,87 @@ inline void dot_bf16(int n, const void* w, const void* act, size_t stride, int n
     by_groups<DotFloat>(n_act, out, act, stride, n, w, 2);
 }
 
+// The first two steps of transposing N rows of floats (N = 8 or 16 lanes):
+// afterwards u[4j + e] holds, in each 128-bit lane L, element 4L + e of
+// rows 4j..4j+3; the caller moves the 128-bit lanes into place.
+inline __m256 unpack_lo(__m256 a, __m256 b) {
+    return _mm256_unpacklo_ps(a, b);
+}
+inline __m256 unpack_hi(__m256 a, __m256 b) {
+    return _mm256_unpackhi_ps(a, b);
+}
+template <int Imm>
+inline __m256 shuffle(__m256 a, __m256 b) {
+    return _mm256_shuffle_ps(a, b, Imm);
+}
+#if RS_VNNI
+inline __m512 unpack_lo(__m512 a, __m512 b) {
+    return _mm512_unpacklo_ps(a, b);
+}
+inline __m512 unpack_hi(__m512 a, __m512 b) {
+    return _mm512_unpackhi_ps(a, b);
+}
+template <int Imm>
+inline __m512 shuffle(__m512 a, __m512 b) {
+    return _mm512_shuffle_ps(a, b, Imm);
+}
+#endif
+template <class V, int N>
+inline void transpose_in_lanes(const V r[N], V u[N]) {
+    V t[N];
+    for (int i = 0; i < N / 2; ++i) {
+        t[2 * i] = unpack_lo(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = unpack_hi(r[2 * i], r[2 * i + 1]);
+    }
+    for (int j = 0; j < N / 4; ++j) {
+        u[4 * j + 0] = shuffle<0x44>(t[4 * j], t[4 * j + 2]);
+        u[4 * j + 1] = shuffle<0xEE>(t[4 * j], t[4 * j + 2]);
+        u[4 * j + 2] = shuffle<0x44>(t[4 * j + 1], t[4 * j + 3]);
+        u[4 * j + 3] = shuffle<0xEE>(t[4 * j + 1], t[4 * j + 3]);
+    }
+}
+
+// vexp's range reduction and polynomial (scalar.cpp) on a vector: returns
+// p(b), and n with x = n ln2 + b; the caller applies 2^n.
+inline __m256 fmadd(__m256 a, __m256 b, __m256 c) {
+    return _mm256_fmadd_ps(a, b, c);
+}
+inline __m256 fnmadd(__m256 a, __m256 b, __m256 c) {
+    return _mm256_fnmadd_ps(a, b, c);
+}
+inline __m256 broadcast(__m256, float v) {
+    return _mm256_set1_ps(v);
+}
+#if RS_VNNI
+inline __m512 fmadd(__m512 a, __m512 b, __m512 c) {
+    return _mm512_fmadd_ps(a, b, c);
+}
+inline __m512 fnmadd(__m512 a, __m512 b, __m512 c) {
+    return _mm512_fnmadd_ps(a, b, c);
+}
+inline __m512 broadcast(__m512, float v) {
+    return _mm512_set1_ps(v);
+}
+#endif
+template <class V>
+inline V vexp_poly(V x, V& n) {
+    auto c = [&](float v) { return broadcast(x, v); };
+    const V r = c(0x1.8p23f);
+    const V z = fmadd(x, c(0x1.715476p+0f), r);
+    n = z - r;
+    const V b = fnmadd(n, c(0x1.7f7d1cp-20f), fnmadd(n, c(0x1.62e4p-1f), x));
+    const V u = b * b;
+    return fmadd(fmadd(fmadd(c(0x1.0e4020p-7f), b, c(0x1.573e2ep-5f)), u,
+                       fmadd(c(0x1.555e66p-3f), b, c(0x1.fffdb6p-2f))),
+                 u, fmadd(c(0x1.ffffecp-1f), b, c(1.0f)));
+}
+
 // The scalar vexp on 8 lanes (see scalar.cpp): the same operations in the
 // same order; 2^n applied exactly in the normal range (outside it the
 // result is 0, a denormal or inf, and 1 + e rounds the same either way).
 inline __m256 vexp8(__m256 x) {
-    const __m256 r = _mm256_set1_ps(0x1.8p23f);
-    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
-    const __m256 n = _mm256_sub_ps(z, r);
-    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
-    const __m256 u = _mm256_mul_ps(b, b);
-    const __m256 j = _mm256_fmadd_ps(
-        _mm256_fmadd_ps(
-            _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
-            _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
-        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    __m256 n;
+    const __m256 j = vexp_poly(x, n);
     // 2^n in two exact steps: n1 = clamp(n, -126, 127), n2 = n - n1
     const __m256i ni = _mm256_cvtps_epi32(n);
     const __m256i n1 =
@@ -1074,17 +1140,8 @@ inline __m256 expf8_libm(__m256 xf) {
 // attn_exp on 16 lanes: vexp's operations in order, 2^n one exact scaling
 // (n >= -126 above -87), 0 below -87.
 inline __m512 attn_exp16(__m512 x) {
-    const __m512 r = _mm512_set1_ps(0x1.8p23f);
-    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
-    const __m512 n = _mm512_sub_ps(z, r);
-    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
-                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
-    const __m512 u = _mm512_mul_ps(b, b);
-    const __m512 j = _mm512_fmadd_ps(
-        _mm512_fmadd_ps(
-            _mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
-            _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
-        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    __m512 n;
+    const __m512 j = vexp_poly(x, n);
     const __m512 p2 = _mm512_castsi512_ps(
         _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
     return _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), j, p2);
@@ -1164,18 +1221,8 @@ constexpr int kAttnMaxHeads = 16;
 
 // 16 rows of 16 floats to 16 columns (col c = element c of rows 0..15).
 inline void transpose16(const __m512 r[16], __m512 c[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 8; ++i) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    // u[4j + e]: in 128-bit lane L, element 4L + e of rows 4j..4j+3
-    for (int j = 0; j < 4; ++j) {
-        u[4 * j + 0] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44);
-        u[4 * j + 1] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0xEE);
-        u[4 * j + 2] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44);
-        u[4 * j + 3] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xEE);
-    }
+    __m512 u[16];  // u[4j + e]: in 128-bit lane L, element 4L + e of rows 4j..4j+3
+    transpose_in_lanes<__m512, 16>(r, u);
     for (int e = 0; e < 4; ++e) {
         const __m512 v0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88);
         const __m512 w0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
@@ -1216,6 +1263,26 @@ inline void scores_chain(const float* kt, const float* const* qs, float scale, f
     for (int g = 0; g < G; ++g) _mm512_storeu_ps(sc + g * sc_stride, _mm512_mul_ps(s[g], vs));
 }
 
+// scores_chain for nq heads (sc + h * sc_stride for head h): groups of 8,
+// then the rest.
+template <int HD>
+inline void scores_chain_heads(const float* kt, const float* const* qs, int nq, float scale,
+                               float* sc, int sc_stride) {
+    using Fn = void (*)(const float*, const float* const*, float, float*, int);
+    static constexpr Fn kTail[8] = {nullptr,
+                                    scores_chain<1, HD>,
+                                    scores_chain<2, HD>,
+                                    scores_chain<3, HD>,
+                                    scores_chain<4, HD>,
+                                    scores_chain<5, HD>,
+                                    scores_chain<6, HD>,
+                                    scores_chain<7, HD>};
+    int h = 0;
+    for (; h + 8 <= nq; h += 8)
+        scores_chain<8, HD>(kt, qs + h, scale, sc + h * sc_stride, sc_stride);
+    if (h < nq) kTail[nq - h](kt, qs + h, scale, sc + h * sc_stride, sc_stride);
+}
+
 template <typename E, int NV>  // NV = hd / 16 vectors; nq <= kAttnMaxHeads query heads
 void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int n, float scale,
               const float* kt_all = nullptr) {
@@ -1248,34 +1315,7 @@ void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int
                     kt = kt_all + static_cast<size_t>((p0 + i0) / 16) * hd * 16;
                 else
                     transpose_k16<NV>(k + p0 + i0, m - i0, kt_own);
-                int h = 0;
-                for (; h + 8 <= nq; h += 8)
-                    scores_chain<8, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
-                switch (nq - h) {
-                    case 7:
-                        scores_chain<7, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
-                        break;
-                    case 6:
-                        scores_chain<6, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
-                        break;
-                    case 5:
-                        scores_chain<5, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
-                        break;
-                    case 4:
-                        scores_chain<4, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
-                        break;
-                    case 3:
-                        scores_chain<3, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
-                        break;
-                    case 2:
-                        scores_chain<2, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
-                        break;
-                    case 1:
-                        scores_chain<1, hd>(kt, qs + h, scale, &sc[h][i0], kChunk);
-                        break;
-                    default:
-                        break;
-                }
+                scores_chain_heads<hd>(kt, qs, nq, scale, &sc[0][i0], kChunk);
             }
         } else {
             // Scores in dot_vec_order: four 16-lane sums folded to one vector per
@@ -1425,17 +1465,8 @@ void attn_zmm_heads(AttnHead* heads, int nh, const E* const* k, const E* const* 
 // 8 positions transposed 8 dimensions at a time, once for all heads), then
 // each head's softmax updates in order.
 inline void transpose8(const __m256 r[8], __m256 c[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; ++i) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int j = 0; j < 2; ++j) {
-        u[4 * j + 0] = _mm256_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44);
-        u[4 * j + 1] = _mm256_shuffle_ps(t[4 * j], t[4 * j + 2], 0xEE);
-        u[4 * j + 2] = _mm256_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44);
-        u[4 * j + 3] = _mm256_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xEE);
-    }
+    __m256 u[8];
+    transpose_in_lanes<__m256, 8>(r, u);
     for (int e = 0; e < 4; ++e) {
         c[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
         c[4 + e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
