@@ -452,10 +452,11 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
             u1;  // heads u0..u1-1: row c.rows[u / group], head g * group + u % group
     };
     std::vector<Unit> units;
-    for (int c = 0; c < static_cast<int>(clusters_.size()); ++c) {
+    const int n_clusters = static_cast<int>(clusters_.size());
+    const int want =
+        n_clusters ? (2 * pool_.size() + n_clusters * nkv - 1) / (n_clusters * nkv) : 0;
+    for (int c = 0; c < n_clusters; ++c) {
         const int total = static_cast<int>(clusters_[static_cast<size_t>(c)].rows.size()) * group;
-        const int want = (2 * pool_.size() + static_cast<int>(clusters_.size()) * nkv - 1) /
-                         (static_cast<int>(clusters_.size()) * nkv);
         const int pieces = std::clamp(want, 1, (total + 15) / 16);
         const int per = (total + pieces - 1) / pieces;
         for (int g = 0; g < nkv; ++g)
