@@ -20,8 +20,8 @@ namespace rs::cli {
 int cmd_demo(const Argv& argv) {
     Args a("demo", "[--model FILE] [--task SUITE:ID] [--db FILE] [-o REPORT.html]");
     a.option("model", "GGUF model (default: the bundled model)")
-        .option("task", "problem (hard-000: greedy gets it wrong, the vote gets it right)",
-                "hard:hard-000")
+        .option("task", "problem (hard-008: greedy gets it wrong, the vote gets it right)",
+                "hard:hard-008")
         .option("strategy", "the search to compare with greedy chain of thought",
                 "self-consistency")
         .multi("set", "strategy parameter name=value")
