@@ -12,9 +12,6 @@
 
 namespace rs::kernels {
 
-// One query head over n more positions. E: the cache's element type; Mad and
-// Scale update the value sum (float; over an F16 cache rounded to F16 after
-// every update).
 // exp(x) by range reduction to 2^n * p(b), b = x - n ln2 (ln2 in two parts),
 // p a degree-5 polynomial: the ARM optimized-routines method, with the
 // coefficients llama.cpp's vector SiLU uses.
@@ -41,8 +38,10 @@ inline float libm_exp(float x) {
     return std::exp(x);
 }
 
-// The softmax updates of one head given its scores (Score(p): position p's
-// score, already scaled).
+// One query head over n more positions, its softmax state in h, given the
+// scores (Score(p): position p's score, already scaled). E: the cache's
+// element type; Mad and Scale update the value sum (float; over an F16 cache
+// rounded to F16 after every update).
 template <typename E, void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int),
           float (*Exp)(float), typename Score>
 void attn_updates(AttnHead& h, Score score, const E* const* v, int n, int hd) {

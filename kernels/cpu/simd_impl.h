@@ -1011,7 +1011,7 @@ inline void transpose_in_lanes(const V r[N], V u[N]) {
     }
 }
 
-// vexp's range reduction and polynomial (scalar.cpp) on a vector: returns
+// vexp's range reduction and polynomial (attn_loop.h) on a vector: returns
 // p(b), and n with x = n ln2 + b; the caller applies 2^n.
 inline __m256 fmadd(__m256 a, __m256 b, __m256 c) {
     return _mm256_fmadd_ps(a, b, c);
@@ -1046,7 +1046,7 @@ inline V vexp_poly(V x, V& n) {
                  u, fmadd(c(0x1.ffffecp-1f), b, c(1.0f)));
 }
 
-// The scalar vexp on 8 lanes (see scalar.cpp): the same operations in the
+// The scalar vexp on 8 lanes (see attn_loop.h): the same operations in the
 // same order; 2^n applied exactly in the normal range (outside it the
 // result is 0, a denormal or inf, and 1 + e rounds the same either way).
 inline __m256 vexp8(__m256 x) {
@@ -1307,7 +1307,9 @@ void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int
         if constexpr (sizeof(E) == 4) {
             // F32 cache: 16 positions' K transposed once for all heads, then
             // each head's scores as fma chains with the positions in lanes.
-            // (kt_all: the caller's, for all n positions, 16 at a time.)
+            // (kt_all: the caller's, for all n positions, 16 at a time, when
+            // several head groups share a span; a single group over all
+            // positions transposes here, without the span's state round trips.)
             alignas(64) float kt_own[hd * 16];
             for (int i0 = 0; i0 < m; i0 += 16) {
                 const float* kt = kt_own;
@@ -1503,8 +1505,9 @@ inline void attn_f32_chain_loop(AttnHead* heads, int nh, const float* const* k,
     }
 }
 
-// The register-resident kernel for head sizes 64/128/256 (AVX-512), the loop
-// (per head, on this table's kernels) otherwise.
+// The register-resident kernel for head sizes 64/128/256 (AVX-512); else over
+// an F32 cache the 8-position score chains (head sizes of whole vectors), and
+// otherwise the loop per head on this table's kernels.
 template <typename E, float (*Dot)(const E*, const float*, int),
           void (*Mad)(float*, const E*, float, int), void (*Scale)(float*, float, int),
           float (*Exp)(float)>

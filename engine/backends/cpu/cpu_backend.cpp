@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "cpu/fp16.h"
@@ -417,9 +416,7 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
             P.vf.resize(n);
         }
         const size_t head_off = static_cast<size_t>(g) * hd * eb, pos_step = kvd * eb;
-        auto fill = [&](auto* kp, auto* vp) {
-            using T =
-                std::remove_cv_t<std::remove_pointer_t<std::remove_reference_t<decltype(*kp)>>>;
+        auto fill = [&]<typename T>(const T** kp, const T** vp) {
             for (int p = p0; p < p1;) {  // block by block
                 const int blk = table[p / bt];
                 const uint8_t* kb = kv.k_block(layer, blk) + head_off;
