@@ -10,7 +10,15 @@
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
 
-namespace rs::kernels {
+// Every kernel object compiles this header with its own instruction set, so
+// everything here lives in that object's namespace (RS_SIMD_NS: scalar_ref,
+// avx2, avx512): one shared inline symbol would let the linker keep any one
+// object's copy, and the scalar table could run AVX-512 code.
+#ifndef RS_SIMD_NS
+#error "define RS_SIMD_NS (the including kernel object's namespace) before attn_loop.h"
+#endif
+
+namespace rs::kernels::RS_SIMD_NS {
 
 // exp(x) by range reduction to 2^n * p(b), b = x - n ln2 (ln2 in two parts),
 // p a degree-5 polynomial: the ARM optimized-routines method, with the
@@ -77,12 +85,6 @@ void attn_loop(AttnHead& h, const E* const* k, const E* const* v, int n, int hd,
 inline float round_f16(float x) {
     return fp16_lookup(fp32_to_fp16(x));
 }
-inline void f16_mad(float* y, const uint16_t* x, float v, int n) {
-    for (int i = 0; i < n; ++i) y[i] = round_f16(std::fma(fp16_lookup(x[i]), v, y[i]));
-}
-inline void f16_scale(float* y, float v, int n) {
-    for (int i = 0; i < n; ++i) y[i] = round_f16(y[i] * v);
-}
 
 // A score over an F32 cache: one fma chain over the head's dimensions in
 // order (the 512-bit kernel runs it with 16 positions in the lanes of a
@@ -104,4 +106,4 @@ inline void f32_scale(float* y, float v, int n) {
     for (int i = 0; i < n; ++i) y[i] *= v;
 }
 
-}  // namespace rs::kernels
+}  // namespace rs::kernels::RS_SIMD_NS

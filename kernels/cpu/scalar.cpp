@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+// attn_loop.h's helpers in this object's own namespace (see there).
+#define RS_SIMD_NS scalar_ref
 #include "cpu/attn_loop.h"
 #include "cpu/blocks.h"
 #include "cpu/fp16.h"
@@ -12,6 +14,8 @@
 
 namespace rs::kernels {
 namespace {
+
+using namespace scalar_ref;
 
 inline float h2f(uint16_t h) {
     return fp16_lookup(h);
@@ -386,6 +390,15 @@ void f32_to_f16(const float* x, uint16_t* y, int n) {
 
 void expf_libm(const float* x, float* y, int n) {
     for (int i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
+// F16 value-sum updates (attn_loop.h's round_f16 after each; the SIMD tables
+// have their own).
+void f16_mad(float* y, const uint16_t* x, float v, int n) {
+    for (int i = 0; i < n; ++i) y[i] = round_f16(std::fma(fp16_lookup(x[i]), v, y[i]));
+}
+void f16_scale(float* y, float v, int n) {
+    for (int i = 0; i < n; ++i) y[i] = round_f16(y[i] * v);
 }
 
 void attn_f32(AttnHead* heads, int nh, const float* const* k, const float* const* v, int n, int hd,

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstring>
 #include <new>
-#include <vector>
 
 #include "cpu/attn_loop.h"
 #include "cpu/blocks.h"
@@ -19,6 +18,33 @@
 #include "cpu/kernels.h"
 
 namespace rs::kernels::RS_SIMD_NS {
+
+// Scratch memory that grows, kept here rather than as std::vector: a library
+// template instantiated in this object would be one weak symbol shared with
+// the other kernel objects, compiled for this object's instruction set
+// (tests/kernels checks no symbol leaves the namespace).
+template <typename T>
+class Scratch {
+  public:
+    Scratch() = default;
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    ~Scratch() { ::operator delete (p_, std::align_val_t{64}); }
+    // Room for n values (contents kept only up to the old size's use: none).
+    T* resize(size_t n) {
+        if (n > cap_) {
+            ::operator delete (p_, std::align_val_t{64});
+            p_ = static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
+            cap_ = n;
+        }
+        return p_;
+    }
+    T* data() const { return p_; }
+
+  private:
+    T* p_ = nullptr;
+    size_t cap_ = 0;
+};
 
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -255,15 +281,14 @@ inline Q8ActRow q8_act_row(const uint8_t* row, int nb) {
 class Q8ActRows {
   public:
     Q8ActRows(const void* act, size_t stride, int n, int nb) {
-        if (n > 64) heap_.resize(static_cast<size_t>(n));
-        Q8ActRow* r = n > 64 ? heap_.data() : stack_;
+        Q8ActRow* r = n > 64 ? heap_.resize(static_cast<size_t>(n)) : stack_;
         for (int j = 0; j < n; ++j) r[j] = q8_act_row(act_row(act, stride, j), nb);
     }
-    const Q8ActRow* data() const { return heap_.empty() ? stack_ : heap_.data(); }
+    const Q8ActRow* data() const { return heap_.data() ? heap_.data() : stack_; }
 
   private:
     Q8ActRow stack_[64];
-    std::vector<Q8ActRow> heap_;
+    Scratch<Q8ActRow> heap_;
 };
 
 inline int32_t load4(const int8_t* p) {
@@ -559,19 +584,9 @@ inline void by_act_groups(const Q8ActRow* a, int n_act, float* out, size_t out_s
 // A per-thread buffer for one tile's chunks (nb * 8 vectors) and scales.
 template <class T>
 inline void chunk_buffer(int nb, typename T::I*& chunks, typename T::F*& dws) {
-    struct Buffer {
-        void* p = nullptr;
-        size_t bytes = 0;
-        ~Buffer() { ::operator delete (p, std::align_val_t{64}); }
-    };
-    thread_local Buffer buf;
-    const size_t need = static_cast<size_t>(nb) * 9 * sizeof(typename T::I);
-    if (buf.bytes < need) {
-        ::operator delete (buf.p, std::align_val_t{64});
-        buf.p = ::operator new (need, std::align_val_t{64});
-        buf.bytes = need;
-    }
-    chunks = static_cast<typename T::I*>(buf.p);
+    thread_local Scratch<uint8_t> buf;  // bytes: a vector type's attributes don't survive templates
+    chunks = reinterpret_cast<typename T::I*>(
+        buf.resize(static_cast<size_t>(nb) * 9 * sizeof(typename T::I)));
     dws = reinterpret_cast<typename T::F*>(chunks + static_cast<size_t>(nb) * 8);
 }
 
@@ -632,9 +647,8 @@ inline void gemm_q4_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
     const int n_groups = (n_act + kIlGroup - 1) / kIlGroup;
     uint8_t* il = nullptr;
     if (!expand) {
-        thread_local std::vector<uint8_t> il_buf;
-        il_buf.resize(static_cast<size_t>(n_act) * nb * 40);
-        il = il_buf.data();
+        thread_local Scratch<uint8_t> il_buf;
+        il = il_buf.resize(static_cast<size_t>(n_act) * nb * 40);
         for (int g = 0, j = 0; g < n_groups; ++g) {
             const int na = n_act / n_groups + (g < n_act % n_groups ? 1 : 0);
             interleave_acts(a + j, na, nb, il + static_cast<size_t>(j) * nb * 40);
@@ -1477,7 +1491,7 @@ inline void transpose8(const __m256 r[8], __m256 c[8]) {
 
 inline void attn_f32_chain_loop(AttnHead* heads, int nh, const float* const* k,
                                 const float* const* v, int n, int hd, float scale) {
-    thread_local std::vector<float> kt, sc;
+    thread_local Scratch<float> kt, sc;
     kt.resize(static_cast<size_t>(hd) * 8);
     sc.resize(static_cast<size_t>(nh) * (static_cast<size_t>(n) + 8));
     const size_t stride = static_cast<size_t>(n) + 8;
