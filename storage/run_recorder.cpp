@@ -3,8 +3,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "cpu/fp16.h"
@@ -30,14 +30,10 @@ struct RunRecorder::Impl {
     int64_t rows = 0;
     std::thread thread;
 
-    struct NodeState {
-        int parent = -1, depth = 0, token_count = 0, correct = -1;
-        NodeStatus status = NodeStatus::Open;
-        std::string text, answer;
-        bool ended = false, dirty = true;
-    };
-    std::map<int, NodeState> nodes;  // mirror, owned by the writer thread
-    double t0 = -1;
+    // The run's tree, kept with rs::apply_event() exactly as the search keeps its
+    // own (owned by the writer thread); node rows are written from it.
+    ReasoningTree tree;
+    std::set<int> dirty;  // nodes whose row changed since the last commit
 
     void loop() {
         std::unique_lock<std::mutex> lk(mu);
@@ -78,102 +74,75 @@ struct RunRecorder::Impl {
             db, "INSERT OR REPLACE INTO latents (run_id, node_id, layer, data) VALUES (?,?,?,?)");
         Stmt node(db, storage::kInsertNode);
         for (const RunEvent& e : batch) {
-            switch (e.kind) {
-                case EventKind::NodeAdded: {
-                    NodeState& n = nodes[e.node];
-                    n.parent = e.parent;
-                    n.depth =
-                        e.parent >= 0 && nodes.count(e.parent) ? nodes[e.parent].depth + 1 : 0;
-                    n.dirty = true;
-                    break;
-                }
-                case EventKind::TokensAppended: {
-                    NodeState& n = nodes[e.node];
-                    for (const auto& t : e.tokens) {
-                        storage::write_token(tok, run_id, e.node, n.token_count++, t);
-                        ++rows;
-                        n.text += t.piece;
-                    }
-                    n.dirty = true;
-                    break;
-                }
-                case EventKind::NodeStatusChanged: {
-                    NodeState& n = nodes[e.node];
-                    n.status = e.status;
-                    n.dirty = true;
-                    break;
-                }
-                case EventKind::AnswerFound: {
-                    NodeState& n = nodes[e.node];
-                    n.answer = e.text;
-                    n.correct = e.correct;
-                    n.dirty = true;
-                    break;
-                }
-                case EventKind::NodeScored:
-                    score.bind(1, run_id).bind(2, e.node).bind(3, e.key).bind(4, e.value);
-                    score.run();
+            apply_event(tree, e);
+            const int id = event_node(e);
+            if (id >= tree.size()) continue;  // not in the tree: apply_event() ignored it
+            if (id >= 0) dirty.insert(id);
+            if (const auto* t = std::get_if<TokensAppended>(&e)) {
+                const Node& n = tree.at(id);
+                for (size_t i = n.tokens.size() - t->tokens.size(); i < n.tokens.size(); ++i) {
+                    storage::write_token(tok, run_id, id, static_cast<int64_t>(i), n.tokens[i]);
                     ++rows;
-                    break;
-                case EventKind::Metrics:
-                case EventKind::RunFinished: {
-                    const RunMetrics& m = e.metrics;
-                    metric.bind(1, run_id)
-                        .bind(2, m.wall_seconds)
-                        .bind(3, m.tokens_generated)
-                        .bind(4, m.forward_passes);
-                    metric.bind(5, m.branches_alive)
-                        .bind(6, m.kv_bytes)
-                        .bind(7, m.tokens_per_second);
-                    metric.run();
+                }
+            } else if (const auto* sc = std::get_if<NodeScored>(&e)) {
+                score.bind(1, run_id)
+                    .bind(2, id)
+                    .bind(3, sc->scorer)
+                    .bind(4, tree.at(id).scores.at(sc->scorer));
+                score.run();
+                ++rows;
+            } else if (const auto* h = std::get_if<HiddenState>(&e)) {
+                // Every tapped layer is stored (the tree keeps the first).
+                const size_t dim = h->layers.empty() ? 0 : h->hidden.size() / h->layers.size();
+                for (size_t li = 0; li < h->layers.size(); ++li) {
+                    std::vector<uint16_t> v(dim);
+                    for (size_t i = 0; i < dim; ++i)
+                        v[i] = kernels::fp32_to_fp16(h->hidden[li * dim + i]);
+                    latent.bind(1, run_id)
+                        .bind(2, id)
+                        .bind(3, h->layers[li])
+                        .bind_blob(4, v.data(), v.size() * 2);
+                    latent.run();
                     ++rows;
-                    if (e.kind == EventKind::RunFinished) {
-                        Stmt u(db,
-                               "UPDATE runs SET status=?, answer=?, correct=?, tokens=?, "
-                               "forward_passes=?, wall_seconds=?, "
-                               "kv_peak_bytes=?, node_count=?, chosen_node=? WHERE id=?");
-                        u.bind(1, e.key)
-                            .bind(2, e.text)
-                            .bind_opt(3, e.correct)
-                            .bind(4, m.tokens_generated);
-                        u.bind(5, m.forward_passes)
-                            .bind(6, m.wall_seconds)
-                            .bind(7, m.kv_peak_bytes)
-                            .bind(8, m.nodes);
-                        u.bind_opt(9, e.node).bind(10, run_id).run();
-                    }
-                    break;
                 }
-                case EventKind::HiddenState: {
-                    const size_t dim = e.layers.empty() ? 0 : e.hidden.size() / e.layers.size();
-                    for (size_t li = 0; li < e.layers.size(); ++li) {
-                        std::vector<uint16_t> h(dim);
-                        for (size_t i = 0; i < dim; ++i)
-                            h[i] = kernels::fp32_to_fp16(e.hidden[li * dim + i]);
-                        latent.bind(1, run_id)
-                            .bind(2, e.node)
-                            .bind(3, e.layers[li])
-                            .bind_blob(4, h.data(), h.size() * 2);
-                        latent.run();
-                        ++rows;
-                    }
-                    break;
-                }
-                case EventKind::RunStarted:
-                    break;
+            } else if (const auto* m = std::get_if<MetricsSampled>(&e)) {
+                write_metrics(metric, m->metrics);
+            } else if (const auto* f = std::get_if<RunFinished>(&e)) {
+                const RunMetrics& x = f->metrics;
+                write_metrics(metric, x);
+                Stmt u(db,
+                       "UPDATE runs SET status=?, answer=?, correct=?, tokens=?, "
+                       "forward_passes=?, wall_seconds=?, "
+                       "kv_peak_bytes=?, node_count=?, chosen_node=? WHERE id=?");
+                u.bind(1, f->status)
+                    .bind(2, f->answer)
+                    .bind_opt(3, f->correct)
+                    .bind(4, x.tokens_generated);
+                u.bind(5, x.forward_passes)
+                    .bind(6, x.wall_seconds)
+                    .bind(7, x.kv_peak_bytes)
+                    .bind(8, x.nodes);
+                u.bind_opt(9, f->node).bind(10, run_id).run();
             }
         }
-        for (auto& [id, n] : nodes) {
-            if (!n.dirty) continue;
-            storage::write_node(
-                node, run_id,
-                {id, n.parent, n.depth, n.status, n.text, n.answer, n.correct, n.ended, 0, 0.0});
+        for (int id : dirty) {
+            const Node& n = tree.at(id);
+            storage::write_node(node, run_id,
+                                {id, n.parent, n.depth, n.status, n.text, n.answer, n.correct,
+                                 n.ended, n.visits, n.value_sum});
             ++rows;
-            n.dirty = false;
         }
         Stmt cnt(db, "UPDATE runs SET node_count = ? WHERE id = ? AND status = 'running'");
-        cnt.bind(1, static_cast<int64_t>(nodes.size())).bind(2, run_id).run();
+        cnt.bind(1, static_cast<int64_t>(tree.size())).bind(2, run_id).run();
         exec(db, "COMMIT", "commit flush");
+        dirty.clear();  // (after a failed flush the rows are written again next time)
+    }
+
+    void write_metrics(Stmt& metric, const RunMetrics& m) {
+        metric.bind(1, run_id).bind(2, m.wall_seconds).bind(3, m.tokens_generated);
+        metric.bind(4, m.forward_passes).bind(5, m.branches_alive).bind(6, m.kv_bytes);
+        metric.bind(7, m.tokens_per_second).run();
+        ++rows;
     }
 };
 

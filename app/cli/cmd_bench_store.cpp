@@ -48,27 +48,18 @@ int cmd_bench_store(const Argv& argv) {
         tk.piece = "x";
         tk.top = {{1, -0.1f}, {2, -2.f}, {3, -3.f}, {4, -4.f}, {5, -5.f}};
         tk.top_pieces = {"a", "b", "c", "d", "e"};
-        RunEvent add(EventKind::NodeAdded);
-        add.node = 0;
-        rec->on_event(add);
+        rec->on_event(NodeAdded{0, -1, "bench"});
         int node = 0;
         for (int i = 0; i < n_tokens; ++i) {
             if (i % 1000 == 0) {
-                RunEvent e(EventKind::NodeAdded);
-                e.node = ++node;
-                e.parent = node - 1;
-                rec->on_event(e);
+                ++node;
+                rec->on_event(NodeAdded{node, node - 1, ""});
             }
-            RunEvent e(EventKind::TokensAppended);
-            e.node = node;
             tk.id = i % 300;
             tk.entropy = static_cast<float>(i % 7) * 0.1f;
-            e.tokens = {tk};
-            rec->on_event(e);
+            rec->on_event(TokensAppended{node, {tk}});
         }
-        RunEvent fin(EventKind::RunFinished);
-        fin.key = "ok";
-        rec->on_event(fin);
+        rec->on_event(RunFinished{"ok", "", -1, -1, {}});
         rec->flush();
     }
     const double write_s = since(t0);

@@ -59,11 +59,11 @@ RunRequest request_from(const Args& a) {
 class Printer final : public RunObserver {
   public:
     void on_event(const RunEvent& e) override {
-        if (e.kind == EventKind::AnswerFound)
-            std::fprintf(stderr, "  node %d answers %s%s\n", e.node, e.text.c_str(),
-                         e.correct == 1   ? " (correct)"
-                         : e.correct == 0 ? " (wrong)"
-                                          : "");
+        if (const auto* a = std::get_if<AnswerFound>(&e))
+            std::fprintf(stderr, "  node %d answers %s%s\n", a->node, a->answer.c_str(),
+                         a->correct == 1   ? " (correct)"
+                         : a->correct == 0 ? " (wrong)"
+                                           : "");
     }
 };
 

@@ -7,30 +7,6 @@
 
 namespace rs {
 
-const char* event_name(EventKind k) {
-    switch (k) {
-        case EventKind::RunStarted:
-            return "run_started";
-        case EventKind::NodeAdded:
-            return "node_added";
-        case EventKind::TokensAppended:
-            return "tokens_appended";
-        case EventKind::NodeStatusChanged:
-            return "node_status";
-        case EventKind::NodeScored:
-            return "node_scored";
-        case EventKind::AnswerFound:
-            return "answer_found";
-        case EventKind::HiddenState:
-            return "hidden_state";
-        case EventKind::Metrics:
-            return "metrics";
-        case EventKind::RunFinished:
-            return "run_finished";
-    }
-    return "?";
-}
-
 SearchContext::SearchContext(Session& session, Task task, RunConfig config,
                              std::vector<RunObserver*> observers)
     : session_(session),
@@ -46,22 +22,16 @@ SearchContext::SearchContext(Session& session, Task task, RunConfig config,
     if (static_cast<int>(prompt.size()) >= session_.n_ctx())
         throw Error("prompt of " + std::to_string(prompt.size()) +
                     " tokens does not fit the context of " + std::to_string(session_.n_ctx()));
-    int r = tree_.add(-1);
-    Node& root = tree_.at(r);
-    root.text = task_.prompt;
     Branch b;
     b.seq = session_.create();
     if (prompt.size() > 1) session_.eval(b.seq, std::span(prompt.data(), prompt.size() - 1));
     b.pending = prompt.back();
     b.position = static_cast<int>(prompt.size()) - 1;
     b.history = prompt;
+    publish(RunStarted{task_.prompt});
+    const int r = tree_.size();
+    publish(NodeAdded{r, -1, task_.prompt});
     branches_[r] = std::move(b);
-    RunEvent s{EventKind::RunStarted};
-    s.text = task_.prompt;
-    publish(s);
-    RunEvent a{EventKind::NodeAdded};
-    a.node = r;
-    publish(a);
 }
 
 SearchContext::~SearchContext() {
@@ -69,7 +39,10 @@ SearchContext::~SearchContext() {
         if (b.seq >= 0 && session_.kv().alive(b.seq)) session_.release(b.seq);
 }
 
+// The tree changes only here: the search's own tree is the event stream
+// applied, exactly as every observer that keeps a tree rebuilds it.
 void SearchContext::publish(RunEvent e) {
+    apply_event(tree_, e);
     for (RunObserver* o : observers_) o->on_event(e);
 }
 
@@ -111,7 +84,8 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
         if (!can_expand(parent)) continue;
         const Branch& pb = branches_.at(parent);
         for (int i = 0; i < n; ++i) {
-            int c = tree_.add(parent);
+            const int c = tree_.size();
+            publish(NodeAdded{c, parent, ""});
             created.push_back(c);
             Active a;
             a.node = c;
@@ -120,18 +94,9 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             a.br.position = pb.position;
             a.br.history = pb.history;
             act.push_back(std::move(a));
-            RunEvent e{EventKind::NodeAdded};
-            e.node = c;
-            e.parent = parent;
-            publish(e);
         }
-        if (tree_.at(parent).status == NodeStatus::Open) {
-            tree_.at(parent).status = NodeStatus::Expanded;
-            RunEvent e{EventKind::NodeStatusChanged};
-            e.node = parent;
-            e.status = NodeStatus::Expanded;
-            publish(e);
-        }
+        if (tree_.at(parent).status == NodeStatus::Open)
+            publish(NodeStatusChanged{parent, NodeStatus::Expanded});
     }
 
     std::vector<int> seqs;
@@ -180,7 +145,6 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             a.br.position += 1;
             TokenSignals sig = std::move(sigs[k]);
             ++tokens_;
-            Node& nd = tree_.at(a.node);
             TokenRecord rec;
             rec.id = sig.token;
             rec.logprob = sig.logprob;
@@ -192,32 +156,23 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             auto record_hidden = [&] {
                 if (hid_row == 0) return;
                 const float* h = hidden.data() + k * hid_row;
-                nd.hidden.assign(h, h + session_.model().config().dim);
-                RunEvent he(EventKind::HiddenState);
-                he.node = a.node;
-                he.layers = cfg_.tap_layers;
-                he.hidden.assign(h, h + hid_row);
-                publish(std::move(he));
+                publish(HiddenState{a.node, cfg_.tap_layers, std::vector<float>(h, h + hid_row)});
             };
             if (tok.is_eog(sig.token)) {
-                nd.ended = true;
+                publish(NodeEnded{a.node});
                 a.done = true;
                 a.br.pending = sig.token;
                 record_hidden();
                 continue;
             }
             rec.piece = tok.token_to_piece(sig.token);
-            nd.text += rec.piece;
-            nd.tokens.push_back(rec);
             a.br.history.push_back(sig.token);
             a.br.pending = sig.token;
             ++a.step_tokens;
-            RunEvent e{EventKind::TokensAppended};
-            e.node = a.node;
-            e.tokens.push_back(rec);
-            publish(std::move(e));
-            if (rec.piece.find(cfg_.step_delimiter) != std::string::npos ||
-                a.step_tokens >= cfg_.max_step_tokens) {
+            const bool step_done = rec.piece.find(cfg_.step_delimiter) != std::string::npos ||
+                                   a.step_tokens >= cfg_.max_step_tokens;
+            publish(TokensAppended{a.node, {std::move(rec)}});
+            if (step_done) {
                 a.done = true;
                 record_hidden();
             }
@@ -234,24 +189,16 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
 }
 
 void SearchContext::mark_terminal_if_answered(int id) {
-    Node& n = tree_.at(id);
+    const Node& n = tree_.at(id);
     std::string ans = extract_answer(n.text, task_.answer_pattern);
     bool line_done = !n.text.empty() && n.text.find(cfg_.step_delimiter) != std::string::npos;
     if (!ans.empty() && (line_done || n.ended)) {
-        n.answer = ans;
-        if (!task_.answer.empty()) n.correct = answers_equal(ans, task_.answer) ? 1 : 0;
-        RunEvent e{EventKind::AnswerFound};
-        e.node = id;
-        e.text = ans;
-        e.correct = n.correct;
-        publish(e);
+        const int correct =
+            task_.answer.empty() ? n.correct : (answers_equal(ans, task_.answer) ? 1 : 0);
+        publish(AnswerFound{id, ans, correct});
     }
     if (!n.answer.empty() || n.ended || n.depth >= cfg_.max_depth) {
-        n.status = NodeStatus::Terminal;
-        RunEvent e{EventKind::NodeStatusChanged};
-        e.node = id;
-        e.status = NodeStatus::Terminal;
-        publish(e);
+        publish(NodeStatusChanged{id, NodeStatus::Terminal});
         release_branch(id);
     }
 }
@@ -289,29 +236,20 @@ double SearchContext::score(int node, Scorer& scorer) {
 }
 
 void SearchContext::set_score(int node, const std::string& key, double value) {
-    tree_.at(node).scores[key] = value;
-    RunEvent e{EventKind::NodeScored};
-    e.node = node;
-    e.key = key;
-    e.value = value;
-    publish(e);
+    (void)tree_.at(node);  // throws for an unknown node, as before
+    publish(NodeScored{node, key, value});
 }
 
 void SearchContext::prune(int node) {
-    Node& n = tree_.at(node);
-    if (n.status == NodeStatus::Pruned) return;
-    n.status = NodeStatus::Pruned;
+    if (tree_.at(node).status == NodeStatus::Pruned) return;
     release_branch(node);
-    RunEvent e{EventKind::NodeStatusChanged};
-    e.node = node;
-    e.status = NodeStatus::Pruned;
-    publish(e);
+    publish(NodeStatusChanged{node, NodeStatus::Pruned});
 }
 
 void SearchContext::backpropagate(int node, double value) {
     for (int n = node; n >= 0; n = tree_.at(n).parent) {
-        tree_.at(n).visits += 1;
-        tree_.at(n).value_sum += value;
+        const Node& nd = tree_.at(n);
+        publish(NodeStats{n, nd.visits + 1, nd.value_sum + value});
     }
 }
 
@@ -355,23 +293,16 @@ RunMetrics SearchContext::metrics() const {
 
 void SearchContext::publish_metrics() {
     last_metrics_ = std::chrono::steady_clock::now();
-    RunEvent e{EventKind::Metrics};
-    e.metrics = metrics();
-    publish(e);
+    publish(MetricsSampled{metrics()});
 }
 
 void SearchContext::finish(const std::string& reason) {
     if (finished_) return;
     finished_ = true;
-    RunEvent e{EventKind::RunFinished};
-    e.key = reason;
-    e.text = final_answer_;
-    e.node = final_node_;
-    e.correct = task_.answer.empty() || final_answer_.empty()
-                    ? -1
-                    : answers_equal(final_answer_, task_.answer);
-    e.metrics = metrics();
-    publish(e);
+    const int correct = task_.answer.empty() || final_answer_.empty()
+                            ? -1
+                            : answers_equal(final_answer_, task_.answer);
+    publish(RunFinished{reason, final_answer_, final_node_, correct, metrics()});
 }
 
 double SearchContext::continuation_logprob(const std::string& prefix,

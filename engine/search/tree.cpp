@@ -1,6 +1,9 @@
 #include "reasonscope/tree.h"
 
 #include <algorithm>
+#include <type_traits>
+
+#include "reasonscope/events.h"
 
 namespace rs {
 
@@ -69,6 +72,60 @@ int ReasoningTree::max_depth() const {
     int d = 0;
     for (const auto& n : nodes_) d = std::max(d, n.depth);
     return d;
+}
+
+// Run events (events.h) live here, next to the tree they change: apply_event() is
+// the only code that turns an event into a change of a tree.
+
+const char* event_name(const RunEvent& e) {
+    return std::visit([](const auto& x) { return event_name(x); }, e);
+}
+
+int event_node(const RunEvent& e) {
+    return std::visit(
+        [](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, RunStarted> || std::is_same_v<T, MetricsSampled> ||
+                          std::is_same_v<T, RunFinished>)
+                return -1;
+            else
+                return x.node;
+        },
+        e);
+}
+
+void apply_event(ReasoningTree& tree, const RunEvent& e) {
+    if (const auto* a = std::get_if<NodeAdded>(&e)) {
+        if (a->node != tree.size() || a->parent >= tree.size()) return;
+        int id = tree.add(a->parent);
+        tree.at(id).text = a->text;
+        return;
+    }
+    const int id = event_node(e);
+    if (id < 0 || id >= tree.size()) return;
+    Node& n = tree.at(id);
+    if (const auto* t = std::get_if<TokensAppended>(&e)) {
+        for (const TokenRecord& r : t->tokens) {
+            n.text += r.piece;
+            n.tokens.push_back(r);
+        }
+    } else if (const auto* s = std::get_if<NodeStatusChanged>(&e)) {
+        n.status = s->status;
+    } else if (const auto* sc = std::get_if<NodeScored>(&e)) {
+        n.scores[sc->scorer] = sc->value;
+    } else if (const auto* st = std::get_if<NodeStats>(&e)) {
+        n.visits = st->visits;
+        n.value_sum = st->value_sum;
+    } else if (std::holds_alternative<NodeEnded>(e)) {
+        n.ended = true;
+    } else if (const auto* af = std::get_if<AnswerFound>(&e)) {
+        n.answer = af->answer;
+        n.correct = af->correct;
+    } else if (const auto* h = std::get_if<HiddenState>(&e)) {
+        if (h->layers.empty()) return;
+        const size_t dim = h->hidden.size() / h->layers.size();
+        n.hidden.assign(h->hidden.begin(), h->hidden.begin() + static_cast<long>(dim));
+    }
 }
 
 }  // namespace rs

@@ -14,6 +14,7 @@
 #include "reasonscope/search.h"
 #include "reasonscope/strategy.h"
 #include "test_paths.h"
+#include "tree_compare.h"
 
 using namespace rs;
 
@@ -72,6 +73,9 @@ class TestModels : public QObject {
         }
         QCOMPARE(run.tree().size(), ctx.tree().size());
         QCOMPARE(run.tree().size(), 10);
+        // The model applies the events with the search's own function: same tree.
+        const std::string diff = rs::test::tree_difference(run.tree(), ctx.tree());
+        QVERIFY2(diff.empty(), diff.c_str());
         QVERIFY(run.finished());
         QCOMPARE(items.rowCount(), 1);
         QModelIndex root = items.index(0, 0);
@@ -103,6 +107,7 @@ class TestModels : public QObject {
         row.prompt = "Once upon a time";
         int64_t id = store->begin_run(row);
         int tree_size = 0;
+        ReasoningTree want;
         {
             auto rec = store->recorder(id);
             RunConfig cfg;
@@ -110,6 +115,7 @@ class TestModels : public QObject {
             SearchContext ctx(s, Task{"t", "Once upon a time", "", ""}, cfg, {rec.get()});
             grow(ctx);
             tree_size = ctx.tree().size();
+            want = ctx.tree();
         }
         views::RunModel run;
         views::TreeItemModel items(&run);
@@ -117,6 +123,9 @@ class TestModels : public QObject {
                                         QAbstractItemModelTester::FailureReportingMode::QtTest);
         run.load(store->load(id));
         QCOMPARE(run.tree().size(), tree_size);
+        const std::string diff =
+            rs::test::tree_difference(run.tree(), want, rs::test::Hidden::Fp16);
+        QVERIFY2(diff.empty(), diff.c_str());
         QCOMPARE(items.rowCount(items.index(0, 0)), 3);
         QVERIFY(!run.live());
 

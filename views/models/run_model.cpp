@@ -34,70 +34,35 @@ void RunModel::set_info(const RunRow& info) {
 
 void RunModel::apply(const std::vector<RunEvent>& events) {
     for (const RunEvent& e : events) {
-        switch (e.kind) {
-            case EventKind::NodeAdded: {
-                if (e.parent >= tree_.size()) break;  // not part of this run's tree
-                int id = tree_.add(e.parent);
-                if (id != e.node) tree_.at(id).id = id;  // ids are dense and in order
-                if (e.parent < 0)
-                    tree_.at(id).text = QString::fromStdString(info_.prompt).toStdString();
-                break;
-            }
-            case EventKind::TokensAppended:
-                if (e.node < tree_.size()) {
-                    Node& n = tree_.at(e.node);
-                    for (const auto& t : e.tokens) {
-                        n.text += t.piece;
-                        n.tokens.push_back(t);
-                        entropy_trace_.push_back(t.entropy);
-                    }
-                }
-                break;
-            case EventKind::NodeStatusChanged:
-                if (e.node < tree_.size()) tree_.at(e.node).status = e.status;
-                break;
-            case EventKind::NodeScored:
-                if (e.node < tree_.size()) {
-                    tree_.at(e.node).scores[e.key] = e.value;
-                    if (score_key_.isEmpty() && e.key != "prm_step" && e.key != "ess" &&
-                        e.key != "branch_point")
-                        score_key_ = QString::fromStdString(e.key);
-                }
-                break;
-            case EventKind::AnswerFound:
-                if (e.node < tree_.size()) {
-                    tree_.at(e.node).answer = e.text;
-                    tree_.at(e.node).correct = e.correct;
-                }
-                break;
-            case EventKind::Metrics:
-                metrics_.push_back(e.metrics);
-                break;
-            case EventKind::RunFinished:
-                metrics_.push_back(e.metrics);
-                info_.status = e.key;
-                info_.answer = e.text;
-                info_.correct = e.correct;
-                info_.chosen_node = e.node;
-                finished_ = true;
-                break;
-            case EventKind::HiddenState:
-                if (e.node < tree_.size() && !e.layers.empty())
-                    tree_.at(e.node).hidden.assign(
-                        e.hidden.begin(),
-                        e.hidden.begin() + static_cast<long>(e.hidden.size() / e.layers.size()));
-                break;
-            case EventKind::RunStarted:  // events arrive in order: a new run starts here
-                reset_run();
-                info_.prompt = e.text;
-                live_ = true;
-                break;
+        // Events arrive in order: a new run starts here.
+        if (const auto* s = std::get_if<RunStarted>(&e)) {
+            reset_run();
+            info_.prompt = s->prompt;
+            live_ = true;
+        }
+        rs::apply_event(tree_, e);  // the same function the search builds its tree with
+        if (const auto* t = std::get_if<TokensAppended>(&e)) {
+            if (t->node < tree_.size())
+                for (const auto& tk : t->tokens) entropy_trace_.push_back(tk.entropy);
+        } else if (const auto* sc = std::get_if<NodeScored>(&e)) {
+            if (score_key_.isEmpty() && sc->scorer != "prm_step" && sc->scorer != "ess" &&
+                sc->scorer != "branch_point")
+                score_key_ = QString::fromStdString(sc->scorer);
+        } else if (const auto* m = std::get_if<MetricsSampled>(&e)) {
+            metrics_.push_back(m->metrics);
+        } else if (const auto* f = std::get_if<RunFinished>(&e)) {
+            metrics_.push_back(f->metrics);
+            info_.status = f->status;
+            info_.answer = f->answer;
+            info_.correct = f->correct;
+            info_.chosen_node = f->node;
+            finished_ = true;
         }
     }
     if (!events.empty()) emit changed();
     for (const RunEvent& e : events)
-        if (e.kind == EventKind::RunFinished) {
-            if (e.node >= 0) select(e.node);
+        if (const auto* f = std::get_if<RunFinished>(&e)) {
+            if (f->node >= 0) select(f->node);
             emit runFinished();
         }
 }

@@ -19,10 +19,12 @@ class RunModel : public QObject {
     explicit RunModel(QObject* parent = nullptr);
 
     void clear();
-    void begin_live(const RunRow& info);              // a run about to start
-    void set_info(const RunRow& info);                // the run's description (keeps the tree)
-    void apply(const std::vector<RunEvent>& events);  // live updates, in order
-    void load(const StoredRun& run);                  // a stored run
+    void begin_live(const RunRow& info);  // a run about to start
+    void set_info(const RunRow& info);    // the run's description (keeps the tree)
+    // Live updates, in order: each event changes the tree through rs::apply_event()
+    // (the search's own function), plus the model's metrics and run info.
+    void apply(const std::vector<RunEvent>& events);
+    void load(const StoredRun& run);  // a stored run
 
     const ReasoningTree& tree() const { return tree_; }
     const RunRow& info() const { return info_; }

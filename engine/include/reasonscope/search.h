@@ -2,7 +2,8 @@
 // tree on a branching Session (children fork their parent's KV sequence, so
 // a shared prefix is never recomputed), decodes all requested branches in
 // one batched pass per token, scores and prunes nodes, extracts answers,
-// enforces budgets and cancellation, and emits every RunEvent itself.
+// enforces budgets and cancellation, and emits every RunEvent itself; its
+// tree is those events applied (events.h: apply_event()).
 #pragma once
 
 #include <atomic>
@@ -141,7 +142,9 @@ class SearchContext {
         int position = 0;      // position of `pending`
         std::vector<TokenId> history;
     };
-    void publish(RunEvent e);  // (not "emit": that is a Qt macro)
+    // Applies e to tree_ (the only way tree_ changes), then tells the
+    // observers. (Not "emit": that is a Qt macro.)
+    void publish(RunEvent e);
     void mark_terminal_if_answered(int node);
     void release_branch(int node);
 
