@@ -28,15 +28,19 @@ int cmd_demo(const Argv& argv) {
         .option("db", "run store (default: $XDG_DATA_HOME/reasonscope/runs.sqlite)")
         .option("o", "report file", "reasonscope-demo.html")
         .option("threads", "compute threads (0 = all cores)", "0");
+    add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
+    SessionOptions so = search_session_options(a.get_int("threads", 0, 1024));
+    apply_session_options(a, so);
     auto model = Model::load(model_path_or_default(a.get("model")));
-    Session session(*model, search_session_options(a.get_int("threads", 0, 1024)));
+    Session session(*model, so);
     app::PluginManager pm;
     pm.scan();
     auto store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
     Task task = load_task_ref(a.get("task"));
-    std::printf("model    %s (%s)\nproblem  %s  %s", model->path().c_str(),
-                session.backend().name().c_str(), task.id.c_str(), task.prompt.c_str());
+    std::printf("model    %s (%s; %s)\nproblem  %s  %s", model->path().c_str(),
+                session.backend().name().c_str(), session.backend_reason().c_str(), task.id.c_str(),
+                task.prompt.c_str());
     std::printf("expected %s\n\n", task.answer.c_str());
 
     int64_t ids[2] = {0, 0};

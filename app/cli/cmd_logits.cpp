@@ -42,12 +42,60 @@ double default_tolerance(const Model& m) {
     return quant ? 0.1 : half ? 2e-2 : 2e-3;
 }
 
+void write_dump(const std::string& path, const std::vector<float>& logits) {
+    std::ofstream d(path, std::ios::binary);
+    d.write(reinterpret_cast<const char*>(logits.data()),
+            static_cast<std::streamsize>(logits.size() * 4));
+    if (!d) throw Error(path + ": write failed");
+}
+
+// --prompt: the prompt in one pass (all rows' logits), then greedy tokens one
+// at a time; prints the tokens and the backend, dumps the logits.
+int logits_of_prompt(Args& a) {
+    auto model = Model::load(a.get("model"));
+    const int V = model->config().n_vocab;
+    const int n_gen = a.get_int("generate", 0, 4096);
+    std::vector<TokenId> tokens = model->tokenizer().encode(a.get("prompt"), true, false);
+    if (tokens.empty()) throw Error("logits: --prompt gives no tokens");
+    SessionOptions so;
+    so.threads = a.get_int("threads", 0, 1024);
+    apply_session_options(a, so);
+    so.n_ctx = static_cast<int>(tokens.size()) + n_gen + 1;
+    Session s(*model, so);
+    const int seq = s.create();
+    std::vector<float> got = s.eval(seq, tokens, true);
+    for (int i = 0; i < n_gen; ++i) {
+        const TokenId next = argmax(got.data() + got.size() - V, V);
+        tokens.push_back(next);
+        auto row = s.eval(seq, std::span(&tokens.back(), 1));
+        got.insert(got.end(), row.begin(), row.end());
+    }
+    if (a.has("dump")) write_dump(a.get("dump"), got);
+    if (a.flag_set("json")) {
+        nlohmann::json j = {{"rows", got.size() / static_cast<size_t>(V)},
+                            {"tokens", tokens},
+                            {"backend", s.backend().name()},
+                            {"backend_reason", s.backend_reason()}};
+        std::puts(j.dump().c_str());
+    } else {
+        std::printf("rows=%zu backend=%s\n", got.size() / static_cast<size_t>(V),
+                    s.backend().name().c_str());
+    }
+    return 0;
+}
+
 }  // namespace
 
 int cmd_logits(const Argv& argv) {
-    Args a("logits", "--model FILE --reference REF.json [--tol X] [--threads T] [--json]");
+    Args a("logits",
+           "--model FILE (--reference REF.json [--tol X] | --prompt TEXT [--generate N]) "
+           "[--dump FILE] [--threads T] [--json]");
     a.option("model", "GGUF model")
         .option("reference", "reference JSON (with REF.logits.f32 beside it)")
+        .option("prompt",
+                "without a reference: the logits of this text's tokens (one pass), then of N "
+                "greedy tokens decoded one at a time; use with --dump")
+        .option("generate", "greedy tokens after --prompt", "8")
         .option("tol",
                 "max |logit difference| allowed (default by weight type: 2e-3 F32, 2e-2 F16, 0.1 "
                 "quantized)")
@@ -57,8 +105,9 @@ int cmd_logits(const Argv& argv) {
     // F16 by default: llama.cpp's default cache, which its references use.
     add_session_options(a, "f16");
     if (!a.parse(argv)) return 0;
-    if (!a.has("model") || !a.has("reference"))
-        throw UsageError{"logits: --model and --reference are required"};
+    if (!a.has("model") || a.has("reference") == a.has("prompt"))
+        throw UsageError{"logits: --model and one of --reference or --prompt are required"};
+    if (a.has("prompt")) return logits_of_prompt(a);
     std::string ref_path = a.get("reference");
     std::ifstream in(ref_path);
     if (!in) throw Error(ref_path + ": cannot open");
@@ -99,12 +148,8 @@ int cmd_logits(const Argv& argv) {
         got.insert(got.end(), row.begin(), row.end());
     }
 
-    if (a.has("dump")) {
-        std::ofstream d(a.get("dump"), std::ios::binary);
-        d.write(reinterpret_cast<const char*>(got.data()),
-                static_cast<std::streamsize>(n_rows * V * 4));
-        if (!d) throw Error(a.get("dump") + ": write failed");
-    }
+    got.resize(n_rows * V);
+    if (a.has("dump")) write_dump(a.get("dump"), got);
     double tol = a.has("tol") ? a.get_double("tol", 0, 1e9) : default_tolerance(*model);
     int agree = 0;
     double max_diff = 0, lse_diff = 0;
@@ -125,7 +170,8 @@ int cmd_logits(const Argv& argv) {
                             {"logsumexp_max_diff", lse_diff},
                             {"tolerance", tol},
                             {"ok", ok},
-                            {"backend", s.backend().name()}};
+                            {"backend", s.backend().name()},
+                            {"backend_reason", s.backend_reason()}};
         std::puts(j.dump().c_str());
     } else {
         std::printf(

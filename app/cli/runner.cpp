@@ -18,12 +18,28 @@ SessionOptions search_session_options(int threads) {
 
 void add_session_options(Args& a, const char* kv_default) {
     a.flag("deterministic", "every row's logits independent of its batch, prompts included")
-        .option("kv", "KV cache type f16|f32", kv_default);
+        .option("kv", "KV cache type f16|f32", kv_default)
+        .option("backend", "where the engine computes: " + backend_names() + " or auto", "auto");
 }
 
 void apply_session_options(const Args& a, SessionOptions& so) {
     so.deterministic = a.flag_set("deterministic");
     so.kv_type = parse_kv_type(a.get("kv"));
+    so.backend = a.get("backend");
+    check_backend_name(so.backend);
+}
+
+std::string backend_names() {
+    std::string names;
+    for (const BackendInfo& b : backends()) names += (names.empty() ? "" : ", ") + b.name;
+    return names;
+}
+
+void check_backend_name(const std::string& name) {
+    if (name == "auto") return;
+    for (const BackendInfo& b : backends())
+        if (b.name == name) return;
+    throw Error("--backend must be one of " + backend_names() + ", auto; not '" + name + "'");
 }
 
 PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req) {

@@ -26,9 +26,12 @@ struct RunRequest {
 // Session settings for searches: a KV arena of 64k tokens (many branches;
 // the arena is only touched as blocks are used).
 SessionOptions search_session_options(int threads);
-// --kv and --deterministic, for every command that makes a session.
+// --kv, --deterministic and --backend, for every command that makes a session.
 void add_session_options(Args& a, const char* kv_default);
 void apply_session_options(const Args& a, SessionOptions& so);
+std::string backend_names();  // the registered backends, "cpu, cuda"
+// Throws rs::Error unless name is a registered backend or "auto".
+void check_backend_name(const std::string& name);
 
 // Resolves the strategy and its parameters (throws rs::Error for bad ones).
 struct PreparedRun {

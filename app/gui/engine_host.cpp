@@ -10,13 +10,15 @@ EngineHost::EngineHost(const app::PluginManager* plugins, QString db_path)
     : plugins_(plugins), db_path_(std::move(db_path)) {}
 EngineHost::~EngineHost() = default;
 
-void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool deterministic) {
+void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool deterministic,
+                            const QString& backend) {
     try {
         session_.reset();
         model_ = Model::load(path.toStdString());
         SessionOptions so = cli::search_session_options(threads);
         so.kv_type = kv_f16 ? KvType::F16 : KvType::F32;
         so.deterministic = deterministic;
+        so.backend = backend.toStdString();
         session_ = std::make_unique<Session>(*model_, so);
         const ModelConfig& c = model_->config();
         ModelSummary s;
@@ -25,6 +27,7 @@ void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool 
             "general.name", std::filesystem::path(path.toStdString()).stem().string()));
         s.arch = QString::fromStdString(c.arch);
         s.backend = QString::fromStdString(session_->backend().name());
+        s.backend_reason = QString::fromStdString(session_->backend_reason());
         s.kv = kv_type_name(so.kv_type);
         s.deterministic = deterministic;
         s.n_vocab = c.n_vocab;

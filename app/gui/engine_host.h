@@ -43,7 +43,8 @@ class EventQueue final : public RunObserver {
 
 struct ModelSummary {
     QString path, name, arch, backend;
-    QString kv;  // KV cache type: f16 or f32
+    QString backend_reason;  // why this backend: "asked for cpu", "auto: ..."
+    QString kv;              // KV cache type: f16 or f32
     bool deterministic = false;
     int n_vocab = 0, layers = 0, dim = 0, ctx = 0;
     double params_m = 0;
@@ -60,7 +61,8 @@ class EngineHost : public QObject {
     bool running() const { return running_; }
 
   public slots:
-    void load_model(const QString& path, int threads, bool kv_f16, bool deterministic);
+    void load_model(const QString& path, int threads, bool kv_f16, bool deterministic,
+                    const QString& backend);
     void start_run(const rs::cli::RunRequest& req);
 
   signals:

@@ -22,6 +22,10 @@ int run_gui(int argc, char** argv) {
     p.addOption({"threads", "compute threads (0 = all cores)", "N", "0"});
     p.addOption({"kv", "KV cache type: f32 (default) or f16 (llama.cpp's default)", "TYPE", "f32"});
     p.addOption({"deterministic", "every row's logits independent of its batch, prompts included"});
+    p.addOption({"backend",
+                 QString::fromStdString("where the engine computes: " + cli::backend_names() +
+                                        " or auto (default)"),
+                 "NAME", "auto"});
     QStringList args = app.arguments();
     if (args.size() > 1 && args[1] == "gui") args.removeAt(1);
     p.process(args);
@@ -32,6 +36,8 @@ int run_gui(int argc, char** argv) {
     opt.threads = p.value("threads").toInt();
     try {
         opt.kv = parse_kv_type(p.value("kv").toStdString());
+        cli::check_backend_name(p.value("backend").toStdString());
+        opt.backend = p.value("backend");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "reasonscope: %s\n", e.what());
         return 2;

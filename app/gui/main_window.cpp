@@ -113,9 +113,9 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                                   .arg(s.n_vocab)
                                   .arg(s.ctx)
                                   .arg(s.params_m, 0, 'f', 2));
-        status_backend_->setText(
-            QString("%1 | KV %2%3 | %4")
-                .arg(s.backend, s.kv, s.deterministic ? ", deterministic" : "", s.name));
+        status_backend_->setText(QString("%1 (%2) | KV %3%4 | %5")
+                                     .arg(s.backend, s.backend_reason, s.kv,
+                                          s.deterministic ? ", deterministic" : "", s.name));
         run_btn_->setEnabled(true);
         progress_->setRange(0, 1);
         QSettings settings;  // most recent first, at most eight
@@ -170,7 +170,8 @@ void MainWindow::load_model(const QString& path) {
     model_ready_ = false;
     run_btn_->setEnabled(false);
     progress_->setRange(0, 0);
-    emit requestLoadModel(path, opt_.threads, opt_.kv == KvType::F16, opt_.deterministic);
+    emit requestLoadModel(path, opt_.threads, opt_.kv == KvType::F16, opt_.deterministic,
+                          opt_.backend);
 }
 
 MainWindow::~MainWindow() {

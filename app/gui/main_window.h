@@ -39,6 +39,7 @@ struct WindowOptions {
     int threads = 0;
     KvType kv = KvType::F32;     // the engine's default (F16 is llama.cpp's)
     bool deterministic = false;  // prompts batch-independent too (SessionOptions)
+    QString backend = "auto";    // cpu, cuda or auto (SessionOptions::backend)
 };
 
 class MainWindow : public QMainWindow {
@@ -74,7 +75,8 @@ class MainWindow : public QMainWindow {
     void storedRunOpened(qint64 id);  // after open_stored_run's load reached the views
     void exported(const QString& path);
     void compareShown(QDialog* dialog);
-    void requestLoadModel(const QString& path, int threads, bool kv_f16, bool deterministic);
+    void requestLoadModel(const QString& path, int threads, bool kv_f16, bool deterministic,
+                          const QString& backend);
     void requestRun(const rs::cli::RunRequest& req);
 
   protected:

@@ -37,6 +37,7 @@ constexpr std::array kTypes = {
     TypeInfo{GgmlType::BF16, "BF16", 1, 2},
     TypeInfo{GgmlType::TQ1_0, "TQ1_0", 256, 54},
     TypeInfo{GgmlType::TQ2_0, "TQ2_0", 256, 66},
+    TypeInfo{GgmlType::MXFP4, "MXFP4", 32, 17},  // E8M0 scale + 32 FP4 (E2M1) values
 };
 
 }  // namespace

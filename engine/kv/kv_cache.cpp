@@ -1,5 +1,6 @@
 #include "reasonscope/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -17,21 +18,39 @@ const char* kv_type_name(KvType t) {
     return t == KvType::F32 ? "f32" : "f16";
 }
 
-KvCache::KvCache(int n_layers, int kv_dim, int max_tokens, int max_seq_len, KvType type,
-                 int block_tokens)
-    : n_layers_(n_layers),
-      kv_dim_(kv_dim),
-      bt_(block_tokens),
-      max_seq_len_(max_seq_len),
-      type_(type) {
-    if (n_layers <= 0 || kv_dim <= 0 || max_tokens <= 0 || block_tokens <= 0)
-        throw Error("kv cache: invalid geometry");
-    n_blocks_ = (max_tokens + bt_ - 1) / bt_;
-    const size_t bytes = static_cast<size_t>(n_blocks_) * block_bytes();
-    for (int l = 0; l < n_layers; ++l) {
+HostKvStorage::HostKvStorage(const KvLayout& layout) : layout_(layout) {
+    const size_t bytes = static_cast<size_t>(layout.n_blocks) * layout.block_bytes();
+    for (int l = 0; l < layout.n_layers; ++l) {
         k_.emplace_back(new uint8_t[bytes]);
         v_.emplace_back(new uint8_t[bytes]);
     }
+}
+
+void HostKvStorage::copy_block(int dst, int src) {
+    const size_t bb = layout_.block_bytes();
+    for (int l = 0; l < layout_.n_layers; ++l) {
+        std::memcpy(k_block(l, dst), k_block(l, src), bb);
+        std::memcpy(v_block(l, dst), v_block(l, src), bb);
+    }
+}
+
+uint8_t* HostKvStorage::k_block(int layer, int block) const {
+    return k_[static_cast<size_t>(layer)].get() +
+           static_cast<size_t>(block) * layout_.block_bytes();
+}
+uint8_t* HostKvStorage::v_block(int layer, int block) const {
+    return v_[static_cast<size_t>(layer)].get() +
+           static_cast<size_t>(block) * layout_.block_bytes();
+}
+
+KvCache::KvCache(std::unique_ptr<KvStorage> storage, int max_seq_len)
+    : storage_(std::move(storage)), max_seq_len_(max_seq_len) {
+    const KvLayout& l = storage_->layout();
+    if (l.n_layers <= 0 || l.kv_dim <= 0 || l.n_blocks <= 0 || l.block_tokens <= 0 ||
+        max_seq_len <= 0)
+        throw Error("kv cache: invalid geometry");
+    bt_ = l.block_tokens;
+    n_blocks_ = l.n_blocks;
     refs_.assign(static_cast<size_t>(n_blocks_), 0);
     for (int b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
 }
@@ -90,16 +109,6 @@ int KvCache::alloc_block() {
     return b;
 }
 
-void KvCache::copy_block(int dst, int src) {
-    size_t bb = block_bytes();
-    for (int l = 0; l < n_layers_; ++l) {
-        std::memcpy(k_[static_cast<size_t>(l)].get() + static_cast<size_t>(dst) * bb,
-                    k_[static_cast<size_t>(l)].get() + static_cast<size_t>(src) * bb, bb);
-        std::memcpy(v_[static_cast<size_t>(l)].get() + static_cast<size_t>(dst) * bb,
-                    v_[static_cast<size_t>(l)].get() + static_cast<size_t>(src) * bb, bb);
-    }
-}
-
 void KvCache::reserve(int seq, int n) {
     Seq& s = seq_ref(seq);
     if (n <= 0) return;
@@ -119,7 +128,7 @@ void KvCache::reserve(int seq, int n) {
         size_t i = static_cast<size_t>(s.len / bt_);
         int old = s.blocks[i];
         int fresh = alloc_block();
-        copy_block(fresh, old);
+        storage_->copy_block(fresh, old);
         unref(old);
         s.blocks[i] = fresh;
     }
@@ -144,35 +153,50 @@ void KvCache::truncate(int seq, int len) {
     }
 }
 
-void* KvCache::k_at(int layer, int seq, int pos) {
-    const Seq& s = seqs_[static_cast<size_t>(seq)];
-    int b = s.blocks[static_cast<size_t>(pos / bt_)];
-    return k_[static_cast<size_t>(layer)].get() + static_cast<size_t>(b) * block_bytes() +
-           static_cast<size_t>(pos % bt_) * kv_dim_ * elem_bytes();
-}
-
-void* KvCache::v_at(int layer, int seq, int pos) {
-    const Seq& s = seqs_[static_cast<size_t>(seq)];
-    int b = s.blocks[static_cast<size_t>(pos / bt_)];
-    return v_[static_cast<size_t>(layer)].get() + static_cast<size_t>(b) * block_bytes() +
-           static_cast<size_t>(pos % bt_) * kv_dim_ * elem_bytes();
-}
-
-const uint8_t* KvCache::k_block(int layer, int block) const {
-    return k_[static_cast<size_t>(layer)].get() + static_cast<size_t>(block) * block_bytes();
-}
-const uint8_t* KvCache::v_block(int layer, int block) const {
-    return v_[static_cast<size_t>(layer)].get() + static_cast<size_t>(block) * block_bytes();
-}
-
 KvStats KvCache::stats() const {
     KvStats st;
     st.blocks_total = n_blocks_;
     st.blocks_used = n_blocks_ - static_cast<int>(free_.size());
     st.block_tokens = bt_;
     for (const auto& s : seqs_) st.sequences += s.alive;
-    st.bytes_per_block = static_cast<int64_t>(block_bytes()) * 2 * n_layers_;
+    st.bytes_per_block = layout().bytes_per_block();
     return st;
+}
+
+std::vector<SharedPrefix> plan_shared_prefixes(const KvCache& kv, std::span<const int> seqs,
+                                               std::span<const int> n_pos, int min_positions) {
+    std::vector<SharedPrefix> out;
+    const int R = static_cast<int>(seqs.size()), bt = kv.block_tokens();
+    if (R < 2) return out;
+    std::vector<int> order;
+    for (int r = 0; r < R; ++r)
+        if (n_pos[static_cast<size_t>(r)] >= min_positions) order.push_back(r);
+    auto first_block = [&](int r) { return kv.block_table(seqs[static_cast<size_t>(r)])[0]; };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return first_block(a) < first_block(b); });
+    for (size_t i = 0; i < order.size();) {
+        size_t j = i + 1;
+        while (j < order.size() && first_block(order[j]) == first_block(order[i])) ++j;
+        if (j - i >= 2) {
+            const int lead = order[i];
+            const int* lt = kv.block_table(seqs[static_cast<size_t>(lead)]);
+            int shared = n_pos[static_cast<size_t>(lead)];
+            for (size_t m = i + 1; m < j; ++m) {
+                const int r = order[m];
+                const int* t = kv.block_table(seqs[static_cast<size_t>(r)]);
+                const int n = std::min(shared, n_pos[static_cast<size_t>(r)]);
+                int blk = 0;
+                while (blk * bt < n && t[blk] == lt[blk]) ++blk;
+                shared = std::min(n, blk * bt);
+            }
+            if (shared >= min_positions)
+                out.push_back({std::vector<int>(order.begin() + static_cast<std::ptrdiff_t>(i),
+                                                order.begin() + static_cast<std::ptrdiff_t>(j)),
+                               shared});
+        }
+        i = j;
+    }
+    return out;
 }
 
 }  // namespace rs

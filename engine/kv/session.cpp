@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "reasonscope/architecture.h"
 #include "reasonscope/error.h"
 
 namespace rs {
@@ -15,9 +16,49 @@ Session::Session(const Model& model, std::unique_ptr<Backend> backend, const Ses
     n_ctx_ = opt.n_ctx > 0 ? opt.n_ctx : std::min(c.ctx, 4096);
     int kv_tokens = opt.kv_tokens > 0 ? opt.kv_tokens : 4 * n_ctx_;
     max_batch_ = std::max(1, opt.max_batch);
-    kv_ = std::make_unique<KvCache>(c.n_layers, c.kv_dim(), kv_tokens, n_ctx_, opt.kv_type);
-    backend_ =
-        backend ? std::move(backend) : make_cpu_backend(model, opt.threads, opt.deterministic);
+    if (backend) {
+        backend_ = std::move(backend);
+        backend_reason_ = "given by the caller";
+    } else {
+        BackendOptions bo;
+        bo.threads = opt.threads;
+        bo.batch_invariant = opt.deterministic;
+        backend_ = make_backend(opt.backend, model, bo, &backend_reason_);
+    }
+    KvLayout layout;
+    layout.n_layers = c.n_layers;
+    layout.kv_dim = c.kv_dim();
+    layout.block_tokens = 16;
+    layout.n_blocks = (kv_tokens + layout.block_tokens - 1) / layout.block_tokens;
+    layout.type = opt.kv_type;
+    kv_ = std::make_unique<KvCache>(backend_->make_kv_storage(layout), n_ctx_);
+}
+
+void Session::run_pass(std::span<const BatchRow> rows, float* logits, const TapRequest* taps) {
+    if (rows.empty()) return;
+    const int n_vocab = model_.config().n_vocab;
+    for (const BatchRow& r : rows)
+        if (r.token < 0 || r.token >= n_vocab)
+            throw Error("token id " + std::to_string(r.token) + " is outside the vocabulary (" +
+                        std::to_string(n_vocab) + ")");
+    Pass pass;
+    pass.rows = rows;
+    pass.kv = kv_.get();
+    pass.taps = taps;
+    pass.logits = logits;
+    pass.one_sequence =
+        rows.size() >= 2 && std::all_of(rows.begin(), rows.end(),
+                                        [&](const BatchRow& r) { return r.seq == rows[0].seq; });
+    if (rows.size() >= 2) {  // (a prompt's rows share their sequence's blocks too)
+        std::vector<int> seqs, n_pos;
+        for (const BatchRow& r : rows) {
+            seqs.push_back(r.seq);
+            n_pos.push_back(r.pos + 1);
+        }
+        pass.shared = plan_shared_prefixes(*kv_, seqs, n_pos);
+    }
+    backend_->begin_pass(pass);
+    model_.architecture().forward(model_, *backend_, pass);
 }
 
 Session::~Session() = default;
@@ -39,7 +80,7 @@ std::vector<float> Session::eval(int seq, std::span<const TokenId> tokens, bool 
                 {seq, start + static_cast<int>(done + i), tokens[done + i], all_logits || last});
         }
         float* dst = all_logits ? out.data() + done * V : out.data();
-        backend_->forward(rows, *kv_, dst);
+        run_pass(rows, dst, nullptr);
         kv_->commit(seq, static_cast<int>(n));
         ++passes_;
         tokens_ += static_cast<int64_t>(n);
@@ -75,7 +116,7 @@ std::vector<float> Session::decode(std::span<const int> seqs, std::span<const To
                             !tap_layers.empty()});
         TapRequest taps{tap_layers,
                         hidden.data() + done * tap_layers.size() * static_cast<size_t>(D)};
-        backend_->forward(rows, *kv_, out.data() + done * V, tap_layers.empty() ? nullptr : &taps);
+        run_pass(rows, out.data() + done * V, tap_layers.empty() ? nullptr : &taps);
         for (size_t i = 0; i < n; ++i) kv_->commit(seqs[done + i], 1);
         ++passes_;
         tokens_ += static_cast<int64_t>(n);

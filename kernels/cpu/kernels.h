@@ -90,6 +90,18 @@ struct KernelTable {
     // exp as llama.cpp's vector SiLU computes it (the ARM optimized-routines
     // polynomial) on whole groups of 16 and the C library's expf on the rest.
     void (*swiglu)(const float* g, const float* u, float* out, int n);
+    // RMSNorm of rows of n values: out[i] = x[i] * scale * w[i] (multiplied
+    // in that order), scale = 1 / sqrt(float(ss / n) + eps) with ss the sum of
+    // the float squares x[i] * x[i] in double, in order (as ggml's rms_norm);
+    // w null: no weight. out may be x. The SIMD tables vectorize the squares
+    // and the products; the double sum keeps its order, so all tables agree.
+    void (*rmsnorm)(const float* x, const float* w, float* out, int n_rows, int n, float eps);
+    // Rotary position embedding of n_heads heads of hd values (one row), the
+    // first n_dims of each rotated by the row's angles: cos[i], sin[i] for
+    // pair i < n_dims / 2. Pairs are (2i, 2i+1), or (i, i + n_dims/2) with neox.
+    // x0' = fma(x0, c, -(x1 * s)), x1' = fma(x0, s, x1 * c), as llama.cpp's.
+    void (*rope)(float* x, int n_heads, int hd, int n_dims, const float* cos, const float* sin,
+                 bool neox);
     // y[i] = std::exp(x[i]), bit for bit (the SIMD version: expf_data.h).
     void (*exp_f32)(const float* x, float* y, int n);
     // Attention of query heads over n positions of a KV head, as online

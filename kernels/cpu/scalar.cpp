@@ -392,6 +392,33 @@ void expf_libm(const float* x, float* y, int n) {
     for (int i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
+void rmsnorm(const float* x, const float* w, float* out, int n_rows, int n, float eps) {
+    for (int r = 0; r < n_rows; ++r) {
+        const float* xr = x + static_cast<size_t>(r) * n;
+        float* o = out + static_cast<size_t>(r) * n;
+        double ss = 0;
+        for (int i = 0; i < n; ++i) ss += static_cast<double>(xr[i] * xr[i]);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+        if (w)
+            for (int i = 0; i < n; ++i) o[i] = xr[i] * scale * w[i];
+        else
+            for (int i = 0; i < n; ++i) o[i] = xr[i] * scale;
+    }
+}
+
+void rope(float* x, int n_heads, int hd, int n_dims, const float* cos, const float* sin,
+          bool neox) {
+    for (int h = 0; h < n_heads; ++h) {
+        float* v = x + static_cast<size_t>(h) * hd;
+        for (int i = 0; i < n_dims / 2; ++i) {
+            const int a = neox ? i : 2 * i, b = neox ? i + n_dims / 2 : 2 * i + 1;
+            const float c = cos[i], s = sin[i], x0 = v[a], x1 = v[b];
+            v[a] = std::fma(x0, c, -(x1 * s));
+            v[b] = std::fma(x0, s, x1 * c);
+        }
+    }
+}
+
 // F16 value-sum updates (attn_loop.h's round_f16 after each; the SIMD tables
 // have their own).
 void f16_mad(float* y, const uint16_t* x, float v, int n) {
@@ -707,6 +734,8 @@ const KernelTable kScalarTable = {
     .quantize_q8_k = quantize_q8_k,
     .f32_to_f16 = f32_to_f16,
     .swiglu = swiglu,
+    .rmsnorm = rmsnorm,
+    .rope = rope,
     .exp_f32 = expf_libm,
     .attn_f16 = attn_f16,
     .attn_f32 = attn_f32,

@@ -1080,6 +1080,75 @@ inline __m256 vexp8(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(j, pow2(n1)), pow2(n2));
 }
 
+// RMSNorm (KernelTable::rmsnorm): squares and products 8 lanes at a time,
+// the squares' double sum in order (so every table gives the same bits).
+inline void rmsnorm(const float* x, const float* w, float* out, int n_rows, int n, float eps) {
+    alignas(32) float sq[8];
+    for (int r = 0; r < n_rows; ++r) {
+        const float* xr = x + static_cast<size_t>(r) * n;
+        float* o = out + static_cast<size_t>(r) * n;
+        double ss = 0;
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const __m256 v = _mm256_loadu_ps(xr + i);
+            _mm256_store_ps(sq, _mm256_mul_ps(v, v));
+            for (int l = 0; l < 8; ++l) ss += static_cast<double>(sq[l]);
+        }
+        for (; i < n; ++i) ss += static_cast<double>(xr[i] * xr[i]);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+        const __m256 vs = _mm256_set1_ps(scale);
+        i = 0;
+        if (w) {
+            for (; i + 8 <= n; i += 8)
+                _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), vs),
+                                                      _mm256_loadu_ps(w + i)));
+            for (; i < n; ++i) o[i] = xr[i] * scale * w[i];
+        } else {
+            for (; i + 8 <= n; i += 8)
+                _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(xr + i), vs));
+            for (; i < n; ++i) o[i] = xr[i] * scale;
+        }
+    }
+}
+
+// RoPE (KernelTable::rope), the scalar operations lane for lane: neox pairs
+// 8 at a time from the two halves; adjacent pairs 4 at a time, the angles
+// duplicated into both lanes of a pair and the pair's partner swapped in.
+inline void rope(float* x, int n_heads, int hd, int n_dims, const float* cos, const float* sin,
+                 bool neox) {
+    const int half = n_dims / 2;
+    for (int h = 0; h < n_heads; ++h) {
+        float* v = x + static_cast<size_t>(h) * hd;
+        int i = 0;
+        if (neox) {
+            for (; i + 8 <= half; i += 8) {
+                const __m256 x0 = _mm256_loadu_ps(v + i), x1 = _mm256_loadu_ps(v + i + half);
+                const __m256 c = _mm256_loadu_ps(cos + i), s = _mm256_loadu_ps(sin + i);
+                _mm256_storeu_ps(v + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
+                _mm256_storeu_ps(v + i + half, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
+            }
+        } else {
+            for (; i + 4 <= half; i += 4) {
+                const __m128 c4 = _mm_loadu_ps(cos + i), s4 = _mm_loadu_ps(sin + i);
+                const __m256 c = _mm256_set_m128(_mm_unpackhi_ps(c4, c4), _mm_unpacklo_ps(c4, c4));
+                const __m256 s = _mm256_set_m128(_mm_unpackhi_ps(s4, s4), _mm_unpacklo_ps(s4, s4));
+                const __m256 xv = _mm256_loadu_ps(v + 2 * i);
+                const __m256 xs = _mm256_permute_ps(xv, 0xB1);  // each pair's partner
+                // Even lanes hold x0 (partner x1), odd lanes x1 (partner x0).
+                const __m256 even = _mm256_fmsub_ps(xv, c, _mm256_mul_ps(xs, s));
+                const __m256 odd = _mm256_fmadd_ps(xs, s, _mm256_mul_ps(xv, c));
+                _mm256_storeu_ps(v + 2 * i, _mm256_blend_ps(even, odd, 0xAA));
+            }
+        }
+        for (; i < half; ++i) {
+            const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+            const float c = cos[i], s = sin[i], x0 = v[a], x1 = v[b];
+            v[a] = std::fma(x0, c, -(x1 * s));
+            v[b] = std::fma(x0, s, x1 * c);
+        }
+    }
+}
+
 inline void swiglu(const float* g, const float* u, float* out, int n) {
     const int nv = n / 16 * 16;
     const __m256 one = _mm256_set1_ps(1.0f);

@@ -28,15 +28,36 @@ class ScriptedBackend final : public Backend {
         {6, {{7, 1.0}}},
         {7, {{2, 1.0}}}};
     std::string name() const override { return "scripted"; }
+    BackendCaps caps() const override { return {}; }
     // Two real threads, so the tests below (same seed, same tree; exact
     // shapes) also cover branches sampled concurrently.
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
         pool_.run(n, [&](int64_t b, int64_t e, int) { fn(b, e); });
     }
-    void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
-                 const TapRequest*) override {
-        for (const BatchRow& r : rows) {
-            (void)kv.k_at(0, r.seq, r.pos);  // the caller reserved this slot
+    std::unique_ptr<KvStorage> make_kv_storage(const KvLayout& layout) override {
+        return std::make_unique<HostKvStorage>(layout);
+    }
+    // The model's graph runs, but only the output op computes: each row's
+    // logits follow the rules for its token.
+    void begin_pass(const Pass& pass) override { pass_ = pass; }
+    Act act(int slot, int rows, int cols) override { return {slot, rows, cols}; }
+    void embed(const Weight&, Act) override {}
+    void matmul(const Weight&, Act, Act) override {}
+    void add_bias(Act, const Weight&) override {}
+    void rmsnorm(Act, const Weight&, Act, int, float) override {}
+    void rope(Act, int, int, const RopeSpec&) override {}
+    void store_kv(int, Act, Act) override {
+        for (const BatchRow& r : pass_.rows)  // the caller reserved this slot
+            (void)pass_.kv->block_of(r.seq, r.pos);
+    }
+    void attention(int, Act, Act, const AttnSpec&) override {}
+    void swiglu(Act, Act, Act) override {}
+    void add(Act, Act) override {}
+    void tap(int, Act) override {}
+    void gather_logit_rows(Act, Act) override {}
+    void output(const Weight&, Act) override {
+        float* logits = pass_.logits;
+        for (const BatchRow& r : pass_.rows) {
             if (!r.logits) continue;
             for (int i = 0; i < 8; ++i) logits[i] = -30.0f;
             auto it = rules.find(r.token);
@@ -47,6 +68,7 @@ class ScriptedBackend final : public Backend {
     }
 
   private:
+    Pass pass_;
     ThreadPool pool_{2};
 };
 

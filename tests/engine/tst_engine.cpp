@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "reasonscope/cpu_backend.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
 #include "reasonscope/model.h"
@@ -232,12 +233,12 @@ class TestEngine : public QObject {
         RS_REQUIRE_REFERENCE();
         bool layouts_as_asked = true;
         auto logits = [&](bool repack) -> std::vector<float> {
+            // Read when the CPU backend prepares the model's weights (its first session).
             qputenv("RS_REPACK", repack ? "1" : "0");
             auto model = Model::load(ref("models/mini-llama-Q4_0.gguf"));
-            qunsetenv("RS_REPACK");
-            layouts_as_asked =
-                layouts_as_asked && (model->layers[0].wq.packed != nullptr) == repack;
             Session s(*model);
+            qunsetenv("RS_REPACK");
+            layouts_as_asked = layouts_as_asked && (cpu_repacked_matrices(*model) > 0) == repack;
             int seq = s.create();
             std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 300, 301, 302, 303};
             std::vector<float> out = s.eval(seq, prompt, true);
@@ -255,12 +256,23 @@ class TestEngine : public QObject {
     }
 
     void forkSharesBlocksAndCopiesOnWrite() {
-        KvCache kv(2, 8, 64 * 16, 256, KvType::F32, 16);
+        KvLayout layout;
+        layout.n_layers = 2;
+        layout.kv_dim = 8;
+        layout.n_blocks = 64;
+        layout.block_tokens = 16;
+        KvCache kv(std::make_unique<HostKvStorage>(layout), 256);
+        auto& st = static_cast<HostKvStorage&>(kv.storage());
+        // Position pos of seq in layer 0's K.
+        auto k_at = [&](int seq, int pos) {
+            return reinterpret_cast<float*>(st.k_block(0, kv.block_of(seq, pos)) +
+                                            static_cast<size_t>(pos % 16) * 8 * 4);
+        };
         int a = kv.create();
         kv.reserve(a, 20);
         kv.commit(a, 20);  // 2 blocks, the second partial
         QCOMPARE(kv.stats().blocks_used, 2);
-        static_cast<float*>(kv.k_at(0, a, 17))[0] = 42.0f;
+        k_at(a, 17)[0] = 42.0f;
         int b = kv.fork(a);
         QCOMPARE(kv.stats().blocks_used, 2);  // nothing copied
         QCOMPARE(kv.block_refcount(kv.block_table(a)[1]), 2);
@@ -268,9 +280,9 @@ class TestEngine : public QObject {
         QCOMPARE(kv.stats().blocks_used, 3);
         QVERIFY(kv.block_table(a)[0] == kv.block_table(b)[0]);
         QVERIFY(kv.block_table(a)[1] != kv.block_table(b)[1]);
-        QCOMPARE(static_cast<float*>(kv.k_at(0, b, 17))[0], 42.0f);
-        static_cast<float*>(kv.k_at(0, b, 17))[0] = 7.0f;
-        QCOMPARE(static_cast<float*>(kv.k_at(0, a, 17))[0], 42.0f);
+        QCOMPARE(k_at(b, 17)[0], 42.0f);
+        k_at(b, 17)[0] = 7.0f;
+        QCOMPARE(k_at(a, 17)[0], 42.0f);
         kv.commit(b, 1);
         kv.release(a);
         QCOMPARE(kv.stats().blocks_used, 2);  // b keeps the shared first block

@@ -195,7 +195,7 @@ class TestGguf : public QObject {
             QVERIFY(end <= f->file_size());
             ++n;
         }
-        QCOMPARE(n, 7);
+        QVERIFY2(n >= 7, qPrintable(QString::number(n)));  // every model there opens
         auto q = GgufFile::open(rs::test::reference("models/mini-llama-Q4_K_M.gguf").toStdString());
         int q4k = 0, q6k = 0;
         for (const auto& t : q->tensors()) {

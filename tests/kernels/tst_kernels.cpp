@@ -362,6 +362,92 @@ class TestKernels : public QObject {
         }
     }
 
+    // RMSNorm: scalar within float rounding of the double-precision definition,
+    // every table equal to it to the bit (row lengths with and without a
+    // vector tail, with and without a weight, in place).
+    void rmsnormMatchesScalar() {
+        for (int n : {8, 64, 100, 896, 1003}) {
+            const int rows = 3;
+            auto x = randn(static_cast<size_t>(rows * n), 31, 3.0f);
+            auto w = randn(static_cast<size_t>(n), 32);
+            std::vector<float> want(x.size()), got(x.size());
+            kScalarTable.rmsnorm(x.data(), w.data(), want.data(), rows, n, 1e-6f);
+            for (int r = 0; r < rows; ++r) {
+                double ss = 0;
+                for (int i = 0; i < n; ++i)
+                    ss += double(x[size_t(r * n + i)]) * x[size_t(r * n + i)];
+                const double sc = 1.0 / std::sqrt(ss / n + 1e-6);
+                for (int i = 0; i < n; ++i) {
+                    const double ref = x[size_t(r * n + i)] * sc * w[size_t(i)];
+                    QVERIFY(std::fabs(want[size_t(r * n + i)] - ref) <=
+                            1e-5 * (std::fabs(ref) + 1e-3));
+                }
+            }
+            for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                const KernelTable* k = kernels_for(isa);
+                if (!k) continue;
+                k->rmsnorm(x.data(), w.data(), got.data(), rows, n, 1e-6f);
+                QCOMPARE(got, want);
+                std::vector<float> in_place = x, plain(x.size()), plain_ref(x.size());
+                k->rmsnorm(in_place.data(), w.data(), in_place.data(), rows, n, 1e-6f);
+                QCOMPARE(in_place, want);
+                k->rmsnorm(x.data(), nullptr, plain.data(), rows, n, 1e-5f);
+                kScalarTable.rmsnorm(x.data(), nullptr, plain_ref.data(), rows, n, 1e-5f);
+                QCOMPARE(plain, plain_ref);
+            }
+        }
+    }
+
+    // RoPE: scalar rotates each pair by its angle (within float rounding of
+    // the rotation in double) and leaves dimensions past n_dims alone; every
+    // table equals it to the bit, both pair layouts, partial rotation, tails.
+    void ropeMatchesScalar() {
+        struct Shape {
+            int heads, hd, n_dims;
+        };
+        for (Shape sh : {Shape{2, 64, 64}, Shape{3, 128, 128}, Shape{2, 64, 32}, Shape{1, 20, 20},
+                         Shape{2, 80, 52}}) {
+            for (bool neox : {false, true}) {
+                const size_t n = size_t(sh.heads * sh.hd);
+                auto x = randn(n, 41, 2.0f);
+                std::vector<float> cs(size_t(sh.n_dims / 2)), sn(cs.size());
+                for (size_t i = 0; i < cs.size(); ++i) {
+                    const double t = 37.0 * std::pow(10000.0, -2.0 * double(i) / sh.n_dims);
+                    cs[i] = float(std::cos(t));
+                    sn[i] = float(std::sin(t));
+                }
+                std::vector<float> want = x;
+                kScalarTable.rope(want.data(), sh.heads, sh.hd, sh.n_dims, cs.data(), sn.data(),
+                                  neox);
+                const int half = sh.n_dims / 2;
+                for (int h = 0; h < sh.heads; ++h)
+                    for (int i = 0; i < sh.hd; ++i) {
+                        const size_t at = size_t(h * sh.hd + i);
+                        if (i >= sh.n_dims) {
+                            QCOMPARE(want[at], x[at]);
+                            continue;
+                        }
+                        const int pair = neox ? i % half : i / 2;
+                        const bool first = neox ? i < half : i % 2 == 0;
+                        const size_t other =
+                            size_t(h * sh.hd) +
+                            size_t(neox ? (first ? i + half : i - half) : (first ? i + 1 : i - 1));
+                        const double c = cs[size_t(pair)], s = sn[size_t(pair)];
+                        const double ref =
+                            first ? x[at] * c - x[other] * s : x[other] * s + x[at] * c;
+                        QVERIFY(std::fabs(want[at] - ref) <= 1e-5);
+                    }
+                for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                    const KernelTable* k = kernels_for(isa);
+                    if (!k) continue;
+                    std::vector<float> got = x;
+                    k->rope(got.data(), sh.heads, sh.hd, sh.n_dims, cs.data(), sn.data(), neox);
+                    QCOMPARE(got, want);
+                }
+            }
+        }
+    }
+
     // The SIMD exp equals the C library's expf to the bit (the attention's
     // softmax weights depend on it): every 1021st float from -inf to -0 and
     // from +0 to past the overflow threshold, plus -inf, ±0, the underflow and

@@ -1,4 +1,6 @@
-// CPU forward pass for llama-family models. Activations are row-major
+// The CPU backend: the op set of backend.h on the kernel table (scalar,
+// AVX2, AVX-512, chosen at run time), KV in host memory, Q4_0 weights
+// repacked into 16-row tiles once per model. Activations are row-major
 // [rows][features] in f32; matrix products go through the kernel table
 // (quantized weights meet activations quantized per row to Q8_0 / Q8_K).
 // Each row's result depends only on that row's inputs (per-row
@@ -8,13 +10,20 @@
 // F32/F16 weights in its prompt-batch order (tinyBLAS), so prompt logits equal
 // llama.cpp's; batches of branches never take it, and the deterministic
 // session option turns it off.
+#include "reasonscope/cpu_backend.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cpu/fp16.h"
@@ -89,83 +98,186 @@ class OpProfile {
     int cur_ = 0;
 };
 
+// The CPU's prepared weights: Q4_0 matrices repacked into 16-row tiles for
+// the matrix product (same size as the file's data, whose mapped pages are
+// then released), indexed by Weight::index; null where used in place.
+struct CpuWeights final : PreparedWeights {
+    std::vector<const uint8_t*> packed;
+    std::vector<std::unique_ptr<uint8_t, void (*)(uint8_t*)>> buffers;
+};
+
+bool computable(uint32_t type) {
+    K::ActFormat f;
+    if (K::act_format_for(type, f)) return true;
+    // Types without a direct kernel still work if rows can be dequantized.
+    float probe[32];
+    static const uint8_t zeros[64] = {};
+    return type == 3 || type == 6 || type == 7 ? K::dequantize_row(type, zeros, probe, 32) : false;
+}
+
+std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
+    for (const Weight* w : m.weights())
+        if (!computable(w->type))
+            throw Error(m.path() + ": tensor '" + w->tensor->name + "' has type " +
+                        std::string(type_name(w->tensor->type)) +
+                        ", which the cpu backend does not support (supported: F32, F16, BF16, "
+                        "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K)");
+    auto p = std::make_shared<CpuWeights>();
+    p->packed.assign(m.weights().size(), nullptr);
+    const char* env = std::getenv("RS_REPACK");
+    if (env && std::string(env) == "0") return p;
+    // Matrices (not norms or biases) of Q4_0.
+    std::vector<const Weight*> ws;
+    for (const Weight* w : m.weights())
+        if (w->type == K::W_Q4_0 && w->rows > 1) ws.push_back(w);
+    if (ws.empty()) return p;
+    std::vector<uint8_t*> bufs(ws.size());
+    for (size_t i = 0; i < ws.size(); ++i) {
+        const size_t bytes = K::q4_0_packed_bytes(ws[i]->rows, static_cast<int>(ws[i]->cols));
+        bufs[i] = static_cast<uint8_t*>(::operator new (bytes, std::align_val_t{64}));
+        p->buffers.emplace_back(bufs[i],
+                                [](uint8_t* b) { ::operator delete (b, std::align_val_t{64}); });
+    }
+    // Pack on all cores; then release the file's pages of the packed tensors
+    // (they stay readable: a later access faults them back in from the file).
+    const unsigned nt = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 8u));
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < nt; ++t)
+        pool.emplace_back([&] {
+            for (size_t i; (i = next.fetch_add(1)) < ws.size();) {
+                const Weight& w = *ws[i];
+                K::pack_q4_0(w.data, w.row_bytes, w.rows, static_cast<int>(w.cols), bufs[i]);
+                const long page = sysconf(_SC_PAGESIZE);
+                auto lo = (reinterpret_cast<uintptr_t>(w.data) + page - 1) &
+                          ~static_cast<uintptr_t>(page - 1);
+                auto hi = (reinterpret_cast<uintptr_t>(w.data) +
+                           w.row_bytes * static_cast<size_t>(w.rows)) &
+                          ~static_cast<uintptr_t>(page - 1);
+                if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+            }
+        });
+    for (auto& th : pool) th.join();
+    for (size_t i = 0; i < ws.size(); ++i) p->packed[static_cast<size_t>(ws[i]->index)] = bufs[i];
+    return p;
+}
+
 class CpuBackend final : public Backend {
   public:
-    CpuBackend(const Model& m, int n_threads, bool invariant)
-        : m_(m), cfg_(m.config()), pool_(n_threads), k_(K::kernels()), invariant_(invariant) {}
+    CpuBackend(const Model& m, const BackendOptions& opt)
+        : m_(m),
+          pool_(opt.threads),
+          k_(K::kernels()),
+          invariant_(opt.batch_invariant),
+          weights_(std::static_pointer_cast<CpuWeights>(
+              m.prepared("cpu", [&] { return prepare_weights(m); }))) {}
     std::string name() const override { return std::string("cpu (") + K::isa_name(k_.isa) + ")"; }
+    BackendCaps caps() const override {
+        BackendCaps c;
+        c.batch_invariant = true;  // batches of branches always; prompts unless deterministic
+        return c;
+    }
     int threads() const override { return pool_.size(); }
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
         pool_.run(n, [&](int64_t b, int64_t e, int) { fn(b, e); });
     }
-    void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
-                 const TapRequest* taps) override;
+    std::unique_ptr<KvStorage> make_kv_storage(const KvLayout& layout) override {
+        return std::make_unique<HostKvStorage>(layout);
+    }
+
+    void begin_pass(const Pass& pass) override;
+    Act act(int slot, int rows, int cols) override;
+    void embed(const Weight& table, Act out) override;
+    void matmul(const Weight& w, Act in, Act out) override {
+        matmul_to(w, ptr(in), in.rows, ptr(out));
+    }
+    void add_bias(Act x, const Weight& bias) override;
+    void rmsnorm(Act in, const Weight& w, Act out, int width, float eps) override;
+    void rope(Act x, int n_heads, int head_dim, const RopeSpec& spec) override;
+    void store_kv(int layer, Act k, Act v) override;
+    void attention(int layer, Act q, Act out, const AttnSpec& spec) override;
+    void swiglu(Act gate, Act up, Act out) override;
+    void add(Act x, Act y) override;
+    void tap(int layer, Act x) override;
+    void gather_logit_rows(Act x, Act out) override;
+    void output(const Weight& w, Act in) override { matmul_to(w, ptr(in), in.rows, pass_.logits); }
 
   private:
-    void matmul(const Weight& w, const float* in, int n_rows, float* out);
-    void rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n);
-    void rmsnorm_rows(const float* x, const float* wt, float* out, int64_t r0, int64_t r1, int n);
-    void rope_tables(const BatchRow* rows, int n_rows);
-    void rope(float* x, int n_heads, int n_rows);
-    void plan_shared_prefixes(std::span<const BatchRow> rows, const KvCache& kv);
-    void attention(int layer, std::span<const BatchRow> rows, KvCache& kv);
-    void ensure(int n_rows, int max_pos);
-    void copy_taps(const TapRequest& taps, int layer, std::span<const BatchRow> rows);
+    float* ptr(Act a) { return slots_[static_cast<size_t>(a.slot)].data(); }
+    const uint8_t* packed(const Weight& w) const {
+        return w.index >= 0 ? weights_->packed[static_cast<size_t>(w.index)] : nullptr;
+    }
+    // out (n_rows, w.rows) = in (n_rows, w.cols) times w's rows.
+    void matmul_to(const Weight& w, const float* in, int n_rows, float* out);
+    void rope_tables(const RopeSpec& spec);
 
     const Model& m_;
-    const ModelConfig& cfg_;
     ThreadPool pool_;
     const K::KernelTable& k_;
     OpProfile prof_;
     const bool invariant_;  // never the prompt-batch order
-    int cap_rows_ = 0, cap_pos_ = 0;
-    bool prompt_batch_ = false;  // this pass: two or more rows, all of one sequence
-    // Scratch, shapes noted per buffer ([rows][features]).
-    std::vector<float> x_;        // (rows, dim) residual stream
-    std::vector<float> h_;        // (rows, dim) normed input
-    std::vector<float> q_;        // (rows, n_heads * head_dim)
-    std::vector<float> kk_;       // (rows, kv_dim)
-    std::vector<float> vv_;       // (rows, kv_dim)
-    std::vector<float> att_;      // (rows, n_heads * head_dim)
-    std::vector<float> g_;        // (rows, ffn)
-    std::vector<float> u_;        // (rows, ffn)
-    std::vector<uint8_t> act_;    // quantized activations
-    std::vector<float> tmp_;      // (threads, rows) dot results
-    std::vector<float> deq_;      // (threads, max cols) dequantized weight rows
-    std::vector<float> rope_cs_;  // (rows, rope_dim) cos, sin of each row's position
-    // Attention: one online-softmax state per (row, query head), value sums in att_.
+    std::shared_ptr<CpuWeights> weights_;
+    Pass pass_;
+    int max_pos_ = 0;
+    bool prompt_batch_ = false;              // this pass: two or more rows, all of one sequence
+    std::vector<std::vector<float>> slots_;  // activations by slot, (rows, cols) each
+    std::vector<uint8_t> act_;               // quantized (or rounded) activations of a matmul
+    std::vector<float> tmp_;                 // (threads, rows) dot results
+    std::vector<float> deq_;                 // (threads, cols) dequantized weight rows
+    // RoPE: (rows, n_dims) per row: n_dims/2 cosines, then n_dims/2 sines of
+    // its position's angles, for the spec they were made for (once per pass).
+    std::vector<float> rope_cs_;
+    RopeSpec rope_spec_;
+    bool rope_ready_ = false;
+    // Attention: one online-softmax state per (row, query head), value sums in the output.
     std::vector<K::AttnHead> heads_;
-    struct Cluster {
-        std::vector<int> rows;  // rows of the pass ...
-        int shared;             // ... that see positions [0, shared) in the same blocks
-    };
-    std::vector<Cluster> clusters_;
-    std::vector<int> row_start_;  // per row: its first position not covered by its cluster
+    std::vector<int> row_start_;  // per row: its first position not covered by its shared prefix
 };
 
-void CpuBackend::ensure(int n_rows, int max_pos) {
-    if (n_rows <= cap_rows_ && max_pos <= cap_pos_) return;
-    cap_rows_ = std::max(cap_rows_, n_rows);
-    cap_pos_ = std::max(cap_pos_, max_pos);
-    auto R = static_cast<size_t>(cap_rows_);
-    x_.resize(R * cfg_.dim);
-    h_.resize(R * cfg_.dim);
-    q_.resize(R * cfg_.q_dim());
-    kk_.resize(R * cfg_.kv_dim());
-    vv_.resize(R * cfg_.kv_dim());
-    att_.resize(R * cfg_.q_dim());
-    g_.resize(R * cfg_.ffn_dim);
-    u_.resize(R * cfg_.ffn_dim);
-    size_t widest = static_cast<size_t>(std::max({cfg_.dim, cfg_.q_dim(), cfg_.ffn_dim}));
-    act_.resize(R * widest * 4 + 1024);
-    tmp_.resize(static_cast<size_t>(pool_.size()) * R);
-    deq_.resize(static_cast<size_t>(pool_.size()) * widest);
+void CpuBackend::begin_pass(const Pass& pass) {
+    pass_ = pass;
+    const int R = static_cast<int>(pass.rows.size());
+    prof_.pass(R);
+    max_pos_ = 0;
+    for (const auto& r : pass.rows) max_pos_ = std::max(max_pos_, r.pos + 1);
+    prompt_batch_ = !invariant_ && pass.one_sequence;
+    rope_ready_ = false;
+    row_start_.assign(static_cast<size_t>(R), 0);
+    for (const SharedPrefix& sp : pass.shared)
+        for (int r : sp.rows) row_start_[static_cast<size_t>(r)] = sp.positions;
 }
 
-void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out) {
+Act CpuBackend::act(int slot, int rows, int cols) {
+    if (slot >= static_cast<int>(slots_.size())) slots_.resize(static_cast<size_t>(slot) + 1);
+    auto& s = slots_[static_cast<size_t>(slot)];
+    const size_t need = static_cast<size_t>(rows) * static_cast<size_t>(cols);
+    if (s.size() < need) s.resize(need);
+    return {slot, rows, cols};
+}
+
+void CpuBackend::embed(const Weight& table, Act out) {
+    const int D = out.cols;
+    const uint8_t* pk = packed(table);
+    for (int r = 0; r < out.rows; ++r) {
+        const TokenId tok = pass_.rows[static_cast<size_t>(r)].token;
+        float* xr = ptr(out) + static_cast<size_t>(r) * D;
+        if (pk)
+            K::dequantize_q4_0_packed_row(pk, D, tok, xr);
+        else
+            K::dequantize_row(table.type, table.row(tok), xr, D);
+    }
+}
+
+void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* out) {
     OpProfile::Scope scope(prof_, OpProfile::kMatmul);
     const int cols = static_cast<int>(w.cols);
     const int64_t rows = w.rows;
+    const int nt = pool_.size();
+    if (tmp_.size() < static_cast<size_t>(nt) * n_rows)
+        tmp_.resize(static_cast<size_t>(nt) * n_rows);
+    if (deq_.size() < static_cast<size_t>(nt) * cols) deq_.resize(static_cast<size_t>(nt) * cols);
+    const size_t act_need = static_cast<size_t>(n_rows) * cols * 4 + 1024;
+    if (act_.size() < act_need) act_.resize(act_need);
     K::DotFn dot = K::dot_for(k_, w.type);
     K::ActFormat fmt = K::ActFormat::F32;
     const void* act = in;
@@ -201,15 +313,15 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
             act = act_.data();
         }
     }
-    if (w.packed) {
+    if (const uint8_t* pk = packed(w)) {
         // Repacked Q4_0: whole 16-row tiles per thread.
         const int64_t tiles = (rows + K::kQ4Tile - 1) / K::kQ4Tile;
         pool_.run(
             tiles,
             [&](int64_t b, int64_t e, int) {
                 const int64_t r0 = b * K::kQ4Tile, r1 = std::min(rows, e * K::kQ4Tile);
-                k_.gemm_q4_0_packed(cols, w.packed, b, static_cast<int>(r1 - r0), act, stride,
-                                    n_rows, out + r0, static_cast<size_t>(rows));
+                k_.gemm_q4_0_packed(cols, pk, b, static_cast<int>(r1 - r0), act, stride, n_rows,
+                                    out + r0, static_cast<size_t>(rows));
             },
             std::max<int64_t>(1, (int64_t{1} << 13) / (static_cast<int64_t>(cols) * n_rows)));
         return;
@@ -227,13 +339,13 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
             std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(cols) * n_rows)));
         return;
     }
-    const size_t per_thread = tmp_.size() / static_cast<size_t>(pool_.size());
+    const size_t per_thread = tmp_.size() / static_cast<size_t>(nt);
     pool_.run(
         rows,
         [&](int64_t b, int64_t e, int t) {
             float* res = tmp_.data() + static_cast<size_t>(t) * per_thread;
-            float* deq = deq_.data() +
-                         static_cast<size_t>(t) * (deq_.size() / static_cast<size_t>(pool_.size()));
+            float* deq =
+                deq_.data() + static_cast<size_t>(t) * (deq_.size() / static_cast<size_t>(nt));
             if (!dot) {
                 for (int64_t r = b; r < e; ++r) {
                     K::dequantize_row(w.type, w.row(r), deq, cols);
@@ -264,106 +376,93 @@ void CpuBackend::matmul(const Weight& w, const float* in, int n_rows, float* out
         std::max<int64_t>(1, (int64_t{1} << 17) / (static_cast<int64_t>(cols) * n_rows)));
 }
 
-void CpuBackend::rmsnorm(const float* x, const Weight& w, float* out, int n_rows, int n) {
-    const auto* wt = reinterpret_cast<const float*>(w.data);
-    // Rows over the threads, a few hundred values at least per thread.
+void CpuBackend::add_bias(Act x, const Weight& bias) {
+    const auto* bb = reinterpret_cast<const float*>(bias.data);
+    float* y = ptr(x);
+    for (int r = 0; r < x.rows; ++r)
+        for (int i = 0; i < x.cols; ++i) y[static_cast<size_t>(r) * x.cols + i] += bb[i];
+}
+
+void CpuBackend::rmsnorm(Act in, const Weight& w, Act out, int width, float eps) {
+    // The weight (if any) has `width` values, applied to every group.
+    const auto* wt = w ? reinterpret_cast<const float*>(w.data) : nullptr;
+    if (w && w.cols != width)
+        throw Error("rmsnorm: weight of " + std::to_string(w.cols) + " values for groups of " +
+                    std::to_string(width));
+    const float* x = ptr(in);
+    float* o = ptr(out);
+    const int64_t groups = static_cast<int64_t>(in.rows) * (in.cols / width);
+    // Groups over the threads, a few hundred values at least per thread.
     pool_.run(
-        n_rows, [&](int64_t b, int64_t e, int) { rmsnorm_rows(x, wt, out, b, e, n); },
-        std::max<int64_t>(1, 256 / n));
+        groups,
+        [&](int64_t b, int64_t e, int) {
+            const size_t off = static_cast<size_t>(b) * width;
+            k_.rmsnorm(x + off, wt, o + off, static_cast<int>(e - b), width, eps);
+        },
+        std::max<int64_t>(1, 256 / width));
 }
 
-void CpuBackend::rmsnorm_rows(const float* x, const float* wt, float* out, int64_t r0, int64_t r1,
-                              int n) {
-    for (int64_t r = r0; r < r1; ++r) {
-        const float* xr = x + static_cast<size_t>(r) * n;
-        float* o = out + static_cast<size_t>(r) * n;
-        double ss = 0;
-        for (int i = 0; i < n; ++i) ss += static_cast<double>(xr[i] * xr[i]);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + cfg_.norm_eps);
-        for (int i = 0; i < n; ++i) o[i] = xr[i] * scale * wt[i];
-    }
-}
-
-// cos/sin of each row's position, once per forward pass (every layer's Q and
-// K reuse them): (rows, rope_dim) as cos, sin pairs.
-void CpuBackend::rope_tables(const BatchRow* rows, int n_rows) {
-    const int nd = cfg_.rope_dim;
-    const float theta_scale = std::pow(cfg_.rope_base, -2.0f / static_cast<float>(nd));
-    const auto* ff = m_.rope_freqs ? reinterpret_cast<const float*>(m_.rope_freqs.data) : nullptr;
-    rope_cs_.resize(static_cast<size_t>(n_rows) * nd);
-    for (int r = 0; r < n_rows; ++r) {
-        float* cs = rope_cs_.data() + static_cast<size_t>(r) * nd;
-        float theta = static_cast<float>(rows[r].pos);
-        for (int i = 0; i < nd / 2; ++i) {
-            float t = cfg_.rope_freq_scale * (ff ? theta / ff[i] : theta);
-            cs[2 * i] = std::cos(t);
-            cs[2 * i + 1] = std::sin(t);
+// cos/sin of each row's position, once per pass for a spec (every layer's Q
+// and K reuse them).
+void CpuBackend::rope_tables(const RopeSpec& spec) {
+    if (rope_ready_ && spec.n_dims == rope_spec_.n_dims && spec.base == rope_spec_.base &&
+        spec.freq_scale == rope_spec_.freq_scale && spec.freq_factors == rope_spec_.freq_factors)
+        return;
+    rope_spec_ = spec;
+    rope_ready_ = true;
+    const int nd = spec.n_dims, half = nd / 2;
+    const float theta_scale = std::pow(spec.base, -2.0f / static_cast<float>(nd));
+    const auto* ff =
+        spec.freq_factors ? reinterpret_cast<const float*>(spec.freq_factors->data) : nullptr;
+    rope_cs_.resize(pass_.rows.size() * static_cast<size_t>(nd));
+    for (size_t r = 0; r < pass_.rows.size(); ++r) {
+        float* cs = rope_cs_.data() + r * static_cast<size_t>(nd);
+        float theta = static_cast<float>(pass_.rows[r].pos);
+        for (int i = 0; i < half; ++i) {
+            const float t = spec.freq_scale * (ff ? theta / ff[i] : theta);
+            cs[i] = std::cos(t);
+            cs[half + i] = std::sin(t);
             theta *= theta_scale;
         }
     }
 }
 
-void CpuBackend::rope(float* x, int n_heads, int n_rows) {
-    const int hd = cfg_.head_dim, nd = cfg_.rope_dim;
-    for (int r = 0; r < n_rows; ++r) {
-        const float* cs = rope_cs_.data() + static_cast<size_t>(r) * nd;
-        for (int h = 0; h < n_heads; ++h) {
-            float* v = x + (static_cast<size_t>(r) * n_heads + h) * hd;
-            for (int i = 0; i < nd / 2; ++i) {
-                int a = cfg_.rope_neox ? i : 2 * i;
-                int b = cfg_.rope_neox ? i + nd / 2 : 2 * i + 1;
-                float c = cs[2 * i], s = cs[2 * i + 1];
-                float x0 = v[a], x1 = v[b];
-                v[a] = std::fma(x0, c, -(x1 * s));
-                v[b] = std::fma(x0, s, x1 * c);
+void CpuBackend::rope(Act x, int n_heads, int head_dim, const RopeSpec& spec) {
+    rope_tables(spec);
+    const int nd = spec.n_dims;
+    float* base = ptr(x);
+    pool_.run(
+        x.rows,
+        [&](int64_t b, int64_t e, int) {
+            for (int64_t r = b; r < e; ++r) {
+                const float* cs = rope_cs_.data() + static_cast<size_t>(r) * nd;
+                k_.rope(base + static_cast<size_t>(r) * x.cols, n_heads, head_dim, nd, cs,
+                        cs + nd / 2, spec.neox);
             }
-        }
-    }
+        },
+        std::max<int64_t>(1, 4096 / std::max(1, n_heads * head_dim)));
 }
 
-// Rows of a pass whose sequences share their first KV blocks (branches
-// forked from one prefix): the cluster's rows and the positions [0, shared)
-// that all of them see in the same blocks. Block tables do not change during
-// a pass (reserve() made room and copied shared blocks that get written), so
-// this is worked out once per pass; a block that is still shared was written
-// before the fork and holds the same K/V for every sequence that points to it.
-void CpuBackend::plan_shared_prefixes(std::span<const BatchRow> rows, const KvCache& kv) {
-    clusters_.clear();
-    row_start_.assign(rows.size(), 0);
-    const int R = static_cast<int>(rows.size()), bt = kv.block_tokens();
-    if (R < 2) return;
-    // Not worth a joint pass below this many positions.
-    constexpr int kMinShared = 32;
-    std::vector<int> order;
-    for (int r = 0; r < R; ++r)
-        if (rows[static_cast<size_t>(r)].pos + 1 >= kMinShared) order.push_back(r);
-    auto first_block = [&](int r) { return kv.block_table(rows[static_cast<size_t>(r)].seq)[0]; };
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int a, int b) { return first_block(a) < first_block(b); });
-    for (size_t i = 0; i < order.size();) {
-        size_t j = i + 1;
-        while (j < order.size() && first_block(order[j]) == first_block(order[i])) ++j;
-        if (j - i >= 2) {
-            const BatchRow& lead = rows[static_cast<size_t>(order[i])];
-            const int* lt = kv.block_table(lead.seq);
-            int shared = lead.pos + 1;
-            for (size_t m = i + 1; m < j; ++m) {
-                const BatchRow& row = rows[static_cast<size_t>(order[m])];
-                const int* t = kv.block_table(row.seq);
-                const int n = std::min(shared, row.pos + 1);
-                int blk = 0;
-                while (blk * bt < n && t[blk] == lt[blk]) ++blk;
-                shared = std::min(n, blk * bt);
-            }
-            if (shared >= kMinShared) {
-                Cluster c{std::vector<int>(order.begin() + static_cast<std::ptrdiff_t>(i),
-                                           order.begin() + static_cast<std::ptrdiff_t>(j)),
-                          shared};
-                for (int r : c.rows) row_start_[static_cast<size_t>(r)] = shared;
-                clusters_.push_back(std::move(c));
-            }
+void CpuBackend::store_kv(int layer, Act k, Act v) {
+    KvCache& kv = *pass_.kv;
+    auto& st = static_cast<HostKvStorage&>(kv.storage());
+    const int KVd = k.cols, bt = kv.block_tokens();
+    const size_t eb = kv.elem_bytes(), pos_bytes = static_cast<size_t>(KVd) * eb;
+    for (int r = 0; r < k.rows; ++r) {
+        const BatchRow& row = pass_.rows[static_cast<size_t>(r)];
+        const int blk = kv.block_of(row.seq, row.pos);
+        const size_t off = static_cast<size_t>(row.pos % bt) * pos_bytes;
+        const float* ks = ptr(k) + static_cast<size_t>(r) * KVd;
+        const float* vs = ptr(v) + static_cast<size_t>(r) * KVd;
+        uint8_t* kd = st.k_block(layer, blk) + off;
+        uint8_t* vd = st.v_block(layer, blk) + off;
+        if (kv.type() == KvType::F16) {
+            k_.f32_to_f16(ks, reinterpret_cast<uint16_t*>(kd), KVd);
+            k_.f32_to_f16(vs, reinterpret_cast<uint16_t*>(vd), KVd);
+        } else {
+            std::memcpy(kd, ks, pos_bytes);
+            std::memcpy(vd, vs, pos_bytes);
         }
-        i = j;
     }
 }
 
@@ -375,20 +474,25 @@ void CpuBackend::plan_shared_prefixes(std::span<const BatchRow> rows, const KvCa
 // of them; then each row takes its own positions. The kernels give the same
 // bits however positions and heads are split, so a row's result does not
 // depend on its batch.
-void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& kv) {
+void CpuBackend::attention(int layer, Act q_act, Act out, const AttnSpec& spec) {
     OpProfile::Scope scope(prof_, OpProfile::kAttention);
-    const int hd = cfg_.head_dim, nh = cfg_.n_heads, nkv = cfg_.n_kv_heads, group = nh / nkv;
-    const int Qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), bt = kv.block_tokens();
+    const std::span<const BatchRow> rows = pass_.rows;
+    const KvCache& kv = *pass_.kv;
+    const auto& st = static_cast<const HostKvStorage&>(kv.storage());
+    const int hd = spec.head_dim, nh = spec.n_heads, nkv = spec.n_kv_heads, group = nh / nkv;
+    const int Qd = nh * hd, kvd = nkv * hd, bt = kv.block_tokens();
+    float* const qd = ptr(q_act);
+    float* const od = ptr(out);
     const int R = static_cast<int>(rows.size());
     const bool f16 = kv.type() == KvType::F16;
     const size_t eb = kv.elem_bytes();
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float scale = spec.scale;
     if (f16)  // the queries rounded to F16, as llama.cpp's kernel takes them
         pool_.run(R, [&](int64_t b, int64_t e, int) {
             thread_local std::vector<uint16_t> q16;
             q16.resize(static_cast<size_t>(Qd));
             for (int64_t r = b; r < e; ++r) {
-                float* q = q_.data() + static_cast<size_t>(r) * Qd;
+                float* q = qd + static_cast<size_t>(r) * Qd;
                 k_.f32_to_f16(q, q16.data(), Qd);
                 for (int i = 0; i < Qd; ++i) q[i] = K::fp16_lookup(q16[static_cast<size_t>(i)]);
             }
@@ -399,7 +503,7 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
     };
     auto start = [&](int r, int h) {
         const size_t off = (static_cast<size_t>(r) * nh + static_cast<size_t>(h)) * hd;
-        K::attn_start(head(r, h), q_.data() + off, att_.data() + off, hd);
+        K::attn_start(head(r, h), qd + off, od + off, hd);
     };
     // The position pointers of KV head g over [p0, p1) of a block table.
     struct Ptrs {
@@ -419,8 +523,8 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
         auto fill = [&]<typename T>(const T** kp, const T** vp) {
             for (int p = p0; p < p1;) {  // block by block
                 const int blk = table[p / bt];
-                const uint8_t* kb = kv.k_block(layer, blk) + head_off;
-                const uint8_t* vb = kv.v_block(layer, blk) + head_off;
+                const uint8_t* kb = st.k_block(layer, blk) + head_off;
+                const uint8_t* vb = st.v_block(layer, blk) + head_off;
                 for (int o = p % bt; o < bt && p < p1; ++o, ++p) {
                     const auto i = static_cast<size_t>(p - p0);
                     kp[i] = reinterpret_cast<const T*>(kb + static_cast<size_t>(o) * pos_step);
@@ -449,11 +553,12 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
             u1;  // heads u0..u1-1: row c.rows[u / group], head g * group + u % group
     };
     std::vector<Unit> units;
-    const int n_clusters = static_cast<int>(clusters_.size());
+    const int n_clusters = static_cast<int>(pass_.shared.size());
     const int want =
         n_clusters ? (2 * pool_.size() + n_clusters * nkv - 1) / (n_clusters * nkv) : 0;
     for (int c = 0; c < n_clusters; ++c) {
-        const int total = static_cast<int>(clusters_[static_cast<size_t>(c)].rows.size()) * group;
+        const int total =
+            static_cast<int>(pass_.shared[static_cast<size_t>(c)].rows.size()) * group;
         const int pieces = std::clamp(want, 1, (total + 15) / 16);
         const int per = (total + pieces - 1) / pieces;
         for (int g = 0; g < nkv; ++g)
@@ -466,7 +571,7 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
             thread_local std::vector<K::AttnHead> hs;
             for (int64_t i = b; i < e; ++i) {
                 const Unit& un = units[static_cast<size_t>(i)];
-                const Cluster& c = clusters_[static_cast<size_t>(un.cluster)];
+                const SharedPrefix& c = pass_.shared[static_cast<size_t>(un.cluster)];
                 hs.resize(static_cast<size_t>(un.u1 - un.u0));
                 for (int u = un.u0; u < un.u1; ++u) {
                     const int r = c.rows[static_cast<size_t>(u / group)],
@@ -475,8 +580,8 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
                     hs[static_cast<size_t>(u - un.u0)] = head(r, h);
                 }
                 pointers(P, kv.block_table(rows[static_cast<size_t>(c.rows[0])].seq), un.g, 0,
-                         c.shared);
-                run(hs.data(), un.u1 - un.u0, P, c.shared);
+                         c.positions);
+                run(hs.data(), un.u1 - un.u0, P, c.positions);
                 for (int u = un.u0; u < un.u1; ++u)
                     head(c.rows[static_cast<size_t>(u / group)], un.g * group + u % group) =
                         hs[static_cast<size_t>(u - un.u0)];
@@ -504,133 +609,73 @@ void CpuBackend::attention(int layer, std::span<const BatchRow> rows, KvCache& k
                 }
             }
         },
-        std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(cap_pos_) * hd)));
+        std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(max_pos_) * hd)));
 }
 
-void CpuBackend::forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
-                         const TapRequest* taps) {
-    const int R = static_cast<int>(rows.size());
-    if (R == 0) return;
-    OpProfile::Scope scope(prof_, OpProfile::kTotal);
-    prof_.pass(R);
-    int max_pos = 0;
-    for (const auto& r : rows) max_pos = std::max(max_pos, r.pos + 1);
-    ensure(R, max_pos);
-    rope_tables(rows.data(), R);
-    plan_shared_prefixes(rows, kv);
-    prompt_batch_ = !invariant_ && R >= 2 &&
-                    std::all_of(rows.begin(), rows.end(),
-                                [&](const BatchRow& r) { return r.seq == rows[0].seq; });
-    const int D = cfg_.dim, Qd = cfg_.q_dim(), KVd = cfg_.kv_dim(), F = cfg_.ffn_dim,
-              hd = cfg_.head_dim;
-
-    for (int r = 0; r < R; ++r) {
-        TokenId tok = rows[static_cast<size_t>(r)].token;
-        if (tok < 0 || tok >= cfg_.n_vocab)
-            throw Error("token id " + std::to_string(tok) + " is outside the vocabulary (" +
-                        std::to_string(cfg_.n_vocab) + ")");
-        float* xr = x_.data() + static_cast<size_t>(r) * D;
-        if (m_.tok_embd.packed)
-            K::dequantize_q4_0_packed_row(m_.tok_embd.packed, D, tok, xr);
-        else
-            K::dequantize_row(m_.tok_embd.type, m_.tok_embd.row(tok), xr, D);
-    }
-
-    auto add_bias = [&](float* y, const Weight& b, int n) {
-        if (!b) return;
-        const auto* bb = reinterpret_cast<const float*>(b.data);
-        for (int r = 0; r < R; ++r)
-            for (int i = 0; i < n; ++i) y[static_cast<size_t>(r) * n + i] += bb[i];
-    };
-
-    for (int l = 0; l < cfg_.n_layers; ++l) {
-        const LayerWeights& L = m_.layers[static_cast<size_t>(l)];
-        rmsnorm(x_.data(), L.attn_norm, h_.data(), R, D);
-        matmul(L.wq, h_.data(), R, q_.data());
-        matmul(L.wk, h_.data(), R, kk_.data());
-        matmul(L.wv, h_.data(), R, vv_.data());
-        add_bias(q_.data(), L.bq, Qd);
-        add_bias(kk_.data(), L.bk, KVd);
-        add_bias(vv_.data(), L.bv, KVd);
-        if (L.q_norm) {
-            rmsnorm(q_.data(), L.q_norm, q_.data(), R * cfg_.n_heads, hd);
-            rmsnorm(kk_.data(), L.k_norm, kk_.data(), R * cfg_.n_kv_heads, hd);
-        }
-        rope(q_.data(), cfg_.n_heads, R);
-        rope(kk_.data(), cfg_.n_kv_heads, R);
-        for (int r = 0; r < R; ++r) {
-            const BatchRow& row = rows[static_cast<size_t>(r)];
-            const float* ks = kk_.data() + static_cast<size_t>(r) * KVd;
-            const float* vs = vv_.data() + static_cast<size_t>(r) * KVd;
-            void* kd = kv.k_at(l, row.seq, row.pos);
-            void* vd = kv.v_at(l, row.seq, row.pos);
-            if (kv.type() == KvType::F16) {
-                k_.f32_to_f16(ks, static_cast<uint16_t*>(kd), KVd);
-                k_.f32_to_f16(vs, static_cast<uint16_t*>(vd), KVd);
-            } else {
-                std::memcpy(kd, ks, static_cast<size_t>(KVd) * 4);
-                std::memcpy(vd, vs, static_cast<size_t>(KVd) * 4);
+void CpuBackend::swiglu(Act gate, Act up, Act out) {
+    const int F = gate.cols;
+    pool_.run(
+        gate.rows,
+        [&](int64_t b, int64_t e, int) {
+            for (int64_t r = b; r < e; ++r) {
+                const size_t off = static_cast<size_t>(r) * F;
+                k_.swiglu(ptr(gate) + off, ptr(up) + off, ptr(out) + off, F);
             }
-        }
-        attention(l, rows, kv);
-        matmul(L.wo, att_.data(), R, h_.data());
-        for (size_t i = 0; i < static_cast<size_t>(R) * D; ++i) x_[i] += h_[i];
-
-        rmsnorm(x_.data(), L.ffn_norm, h_.data(), R, D);
-        matmul(L.ffn_gate, h_.data(), R, g_.data());
-        matmul(L.ffn_up, h_.data(), R, u_.data());
-        pool_.run(
-            R,
-            [&](int64_t b, int64_t e, int) {
-                for (int64_t r = b; r < e; ++r) {
-                    float* gr = g_.data() + static_cast<size_t>(r) * F;
-                    k_.swiglu(gr, u_.data() + static_cast<size_t>(r) * F, gr, F);
-                }
-            },
-            std::max<int64_t>(1, 8192 / F));
-        matmul(L.ffn_down, g_.data(), R, h_.data());
-        for (size_t i = 0; i < static_cast<size_t>(R) * D; ++i) x_[i] += h_[i];
-        if (taps) copy_taps(*taps, l, rows);
-    }
-
-    // Final norm and output projection only for rows that want logits.
-    int n_out = 0;
-    for (int r = 0; r < R; ++r) {
-        if (!rows[static_cast<size_t>(r)].logits) continue;
-        std::memcpy(h_.data() + static_cast<size_t>(n_out) * D,
-                    x_.data() + static_cast<size_t>(r) * D, static_cast<size_t>(D) * 4);
-        ++n_out;
-    }
-    if (n_out == 0) return;
-    if (taps) {  // -1: the final norm's output, for rows that also want logits
-        rmsnorm(x_.data(), m_.output_norm, g_.data(), R, D);
-        std::swap(x_, g_);
-        copy_taps(*taps, -1, rows);
-        std::swap(x_, g_);
-    }
-    rmsnorm(h_.data(), m_.output_norm, x_.data(), n_out, D);
-    matmul(m_.output, x_.data(), n_out, logits);
+        },
+        std::max<int64_t>(1, 8192 / F));
 }
 
-void CpuBackend::copy_taps(const TapRequest& taps, int layer, std::span<const BatchRow> rows) {
-    const int D = cfg_.dim;
+void CpuBackend::add(Act x, Act y) {
+    float* a = ptr(x);
+    const float* b = ptr(y);
+    const size_t n = static_cast<size_t>(x.rows) * x.cols;
+    for (size_t i = 0; i < n; ++i) a[i] += b[i];
+}
+
+void CpuBackend::tap(int layer, Act x) {
+    if (!pass_.taps) return;
+    const TapRequest& taps = *pass_.taps;
+    const int D = x.cols;
     const auto nl = taps.layers.size();
     for (size_t li = 0; li < nl; ++li) {
         if (taps.layers[li] != layer) continue;
         size_t k = 0;
-        for (size_t r = 0; r < rows.size(); ++r) {
-            if (!rows[r].tap) continue;
+        for (size_t r = 0; r < pass_.rows.size(); ++r) {
+            if (!pass_.rows[r].tap) continue;
             std::memcpy(taps.out + (k * nl + li) * static_cast<size_t>(D),
-                        x_.data() + r * static_cast<size_t>(D), static_cast<size_t>(D) * 4);
+                        ptr(x) + r * static_cast<size_t>(D), static_cast<size_t>(D) * 4);
             ++k;
         }
     }
 }
 
+void CpuBackend::gather_logit_rows(Act x, Act out) {
+    const size_t D = static_cast<size_t>(x.cols);
+    int n = 0;
+    for (size_t r = 0; r < pass_.rows.size(); ++r)
+        if (pass_.rows[r].logits)
+            std::memcpy(ptr(out) + static_cast<size_t>(n++) * D, ptr(x) + r * D, D * 4);
+}
+
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(const Model& model, int n_threads, bool batch_invariant) {
-    return std::make_unique<CpuBackend>(model, n_threads, batch_invariant);
+int cpu_repacked_matrices(const Model& model) {
+    auto p = std::static_pointer_cast<CpuWeights>(
+        model.prepared("cpu", [&] { return prepare_weights(model); }));
+    return static_cast<int>(
+        std::count_if(p->packed.begin(), p->packed.end(), [](const uint8_t* b) { return b; }));
 }
+
+namespace {
+const bool kRegistered = [] {
+    register_backend({"cpu",
+                      "the host's cores (AVX-512, AVX2 or scalar kernels, chosen at run time)", 0,
+                      [](std::string&) { return true; },
+                      [](const Model& m, const BackendOptions& o) -> std::unique_ptr<Backend> {
+                          return std::make_unique<CpuBackend>(m, o);
+                      }});
+    return true;
+}();
+}  // namespace
 
 }  // namespace rs

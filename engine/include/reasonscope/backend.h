@@ -1,9 +1,14 @@
-// A compute backend evaluates one batch of token rows through the model.
-// Rows may belong to different sequences at different positions (batched
-// decode of many branches) or be consecutive tokens of one sequence
-// (prefill); weights are read once per batch. The CPU backend is always
-// available and is every other backend's reference; CUDA and remote
-// backends implement the same interface.
+// A compute backend: it implements the backend-neutral op set that the
+// architecture files (engine/model/) write their forward passes in, owns the
+// memory those ops use (its prepared weights, its KV storage, its scratch
+// activations) and never knows an architecture. The CPU backend is always
+// available and every other backend's reference.
+//
+// A pass: the session calls begin_pass(), the model's architecture calls ops
+// in order, each op completes (or is queued in order, on a device) before the
+// next reads its result; output() leaves the logits in host memory.
+// Activations are named by slots (the architecture numbers them) and viewed as
+// rows x cols floats, row-major; a slot's contents persist within a pass.
 #pragma once
 
 #include <functional>
@@ -18,7 +23,7 @@
 namespace rs {
 
 class Model;
-class ThreadPool;
+struct Weight;
 
 struct BatchRow {
     int seq = 0;  // KV cache sequence
@@ -36,31 +41,110 @@ struct TapRequest {
     float* out = nullptr;
 };
 
-struct ForwardStats {
-    int64_t rows = 0, passes = 0;
+// One forward pass: rows of any sequences at any positions (prefill of one
+// sequence, or one token of each of many branches). K/V of each row are
+// written at (seq, pos); the session has reserved room in kv. Rows of one
+// sequence are in position order.
+struct Pass {
+    std::span<const BatchRow> rows;
+    KvCache* kv = nullptr;
+    const TapRequest* taps = nullptr;  // null: no taps
+    float* logits = nullptr;           // n_vocab per row that asks, in row order (host memory)
+    std::vector<SharedPrefix> shared;  // rows that share prefix blocks (planned by the session)
+    bool one_sequence = false;         // two or more rows, all of one sequence (a prompt)
+};
+
+// An activation: `rows` x `cols` floats in the backend's slot `slot`.
+struct Act {
+    int slot = -1, rows = 0, cols = 0;
+};
+
+struct RopeSpec {
+    int n_dims = 0;     // rotated dimensions of each head (<= head size)
+    bool neox = false;  // pairs (i, i + n_dims/2) instead of (2i, 2i+1)
+    float base = 10000.f;
+    float freq_scale = 1.f;                // linear scaling
+    const Weight* freq_factors = nullptr;  // optional per-pair divisors (rope_freqs.weight)
+};
+
+struct AttnSpec {
+    int n_heads = 0, n_kv_heads = 0, head_dim = 0;
+    float scale = 1.f;  // applied to each score
+};
+
+// What a backend (and so a session on it) can do; strategies and views ask,
+// and grey out what is missing.
+struct BackendCaps {
+    bool full_logits = true;      // every vocabulary entry's logit, every pass
+    bool hidden_taps = true;      // residual-stream taps (latent signals)
+    bool batch_invariant = true;  // a branch's logits do not depend on its batch
+    bool device_memory = false;   // weights and KV live in device memory
 };
 
 class Backend {
   public:
     virtual ~Backend() = default;
-    virtual std::string name() const = 0;
-    // K/V of each row are written at (seq, pos); the caller has reserved room
-    // in `kv`. Rows of one sequence must be in position order. Writes n_vocab
-    // logits per row that asks for them, in row order, to `logits`.
-    virtual void forward(std::span<const BatchRow> rows, KvCache& kv, float* logits,
-                         const TapRequest* taps = nullptr) = 0;
+    virtual std::string name() const = 0;  // e.g. "cpu (avx512)"
+    virtual BackendCaps caps() const = 0;
     virtual int threads() const { return 1; }
     // Host-side work split over the backend's threads: fn(begin, end) on
     // disjoint ranges covering [0, n), all done on return (the CPU backend
     // uses its pool; the default runs it on the caller). The search runtime
-    // samples a step's branches this way.
+    // samples a step's branches this way. (optional)
     virtual void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
         if (n > 0) fn(0, n);
     }
+    // KV storage in the backend's memory for a cache of this layout.
+    virtual std::unique_ptr<KvStorage> make_kv_storage(const KvLayout& layout) = 0;
+
+    // --- the op set (one line each; shapes as rows x cols) ---
+    virtual void begin_pass(const Pass& pass) = 0;
+    virtual Act act(int slot, int rows, int cols) = 0;  // a slot viewed as rows x cols
+    // out(r) = table row of pass row r's token (dequantized).
+    virtual void embed(const Weight& table, Act out) = 0;
+    // out(r) = W in(r): W has out.cols rows of in.cols values.
+    virtual void matmul(const Weight& w, Act in, Act out) = 0;
+    virtual void add_bias(Act x, const Weight& bias) = 0;  // x(r) += bias
+    // RMSNorm of every `width` values of in (width = cols: per row; head size:
+    // per head), times w (repeated per group; may be absent), into out (may be in).
+    virtual void rmsnorm(Act in, const Weight& w, Act out, int width, float eps) = 0;
+    // Rotary embedding of x's n_heads heads of head_dim at each row's position.
+    virtual void rope(Act x, int n_heads, int head_dim, const RopeSpec& spec) = 0;
+    // Row r's K and V into the pass's KV cache at (seq, pos), layer `layer`.
+    virtual void store_kv(int layer, Act k, Act v) = 0;
+    // Causal attention of each row's query heads over its sequence's positions
+    // 0..pos in layer `layer` (grouped-query: n_heads / n_kv_heads per KV head).
+    virtual void attention(int layer, Act q, Act out, const AttnSpec& spec) = 0;
+    virtual void swiglu(Act gate, Act up, Act out) = 0;  // out = silu(gate) * up
+    virtual void add(Act x, Act y) = 0;                  // x += y
+    // x's rows that have tap set, to the pass's taps at layer `layer` (if asked for).
+    virtual void tap(int layer, Act x) = 0;
+    // Copies the rows that want logits into out (out.rows = their count).
+    virtual void gather_logit_rows(Act x, Act out) = 0;
+    // logits = W in for in's rows, into the pass's host logits.
+    virtual void output(const Weight& w, Act in) = 0;
 };
 
-// batch_invariant: no prompt-batch summation order (see SessionOptions::deterministic).
-std::unique_ptr<Backend> make_cpu_backend(const Model& model, int n_threads,
-                                          bool batch_invariant = false);
+// --- registry ---
+struct BackendOptions {
+    int threads = 0;               // compute threads of a host backend (0: all cores)
+    bool batch_invariant = false;  // never the prompt-batch summation order (CPU)
+};
+
+struct BackendInfo {
+    std::string name;         // cpu, cuda
+    std::string description;  // one line
+    int priority = 0;         // "auto" takes the available one with the highest
+    // Whether it can run here now, and if not why (not built, no device, ...).
+    std::function<bool(std::string& why_not)> available;
+    std::function<std::unique_ptr<Backend>(const Model&, const BackendOptions&)> make;
+};
+void register_backend(BackendInfo info);
+std::vector<BackendInfo> backends();  // in preference order for "auto"
+// "cpu", "cuda", or "auto" (the first available in preference order).
+// `reason` says why this one was chosen; an unknown or unavailable backend is
+// an rs::Error naming it and the reason.
+std::unique_ptr<Backend> make_backend(const std::string& name, const Model& model,
+                                      const BackendOptions& opt, std::string* reason = nullptr);
 
 }  // namespace rs

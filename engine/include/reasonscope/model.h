@@ -1,9 +1,14 @@
-// A llama-family model loaded from GGUF: hyperparameters, tokenizer and
-// weights used in place from the memory map (never copied).
+// A model loaded from GGUF: hyperparameters, tokenizer and weights used in
+// place from the memory map, and the architecture file (engine/model/) that
+// read them and writes its forward pass in backend ops. Backends prepare the
+// weights their own way (prepared()), once per model.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -11,6 +16,8 @@
 #include "reasonscope/tokenizer.h"
 
 namespace rs {
+
+class Architecture;
 
 struct ModelConfig {
     std::string arch;  // general.architecture: llama, qwen2, qwen3
@@ -34,36 +41,42 @@ struct ModelConfig {
     int kv_dim() const { return n_kv_heads * head_dim; }
 };
 
-// A weight matrix: `rows` rows of `cols` elements of a GGUF type, row-major.
+// A weight tensor as the file holds it: `rows` rows of `cols` elements of a
+// GGUF type, row-major. `index` numbers the model's weights (0..) so backends
+// keep their prepared forms in arrays.
 struct Weight {
     const GgufTensor* tensor = nullptr;
     const uint8_t* data = nullptr;
     uint32_t type = 0;
     int64_t cols = 0, rows = 0;
     size_t row_bytes = 0;
-    // Q4_0 matrices: the same weights repacked into 16-row tiles for the
-    // matrix product (kernels.h), or null when used in place.
-    const uint8_t* packed = nullptr;
+    int index = -1;
     explicit operator bool() const { return data != nullptr; }
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
 
+// The llama family's per-layer tensors (llama, qwen2, qwen3); absent ones
+// (biases, Q/K norms) are empty Weights.
 struct LayerWeights {
     Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
     Weight ffn_norm, ffn_gate, ffn_up, ffn_down;
 };
 
+// A backend's prepared form of a model's weights (repacked tiles, device
+// copies); made once per model and backend and shared by its sessions.
+class PreparedWeights {
+  public:
+    virtual ~PreparedWeights() = default;
+};
+
 class Model {
   public:
     // Throws rs::Error naming the file and the problem (unsupported
-    // architecture, missing tensor, wrong shape, unsupported type).
-    // Q4_0 matrices are repacked at load into the tile layout of the CPU
-    // matrix product (same size; the file's pages for them are released), so
-    // every product streams them without transposing; RS_REPACK=0 in the
-    // environment keeps them in place.
+    // architecture, missing tensor, wrong shape, unknown type).
     static std::unique_ptr<Model> load(const std::string& path);
 
     const ModelConfig& config() const { return cfg_; }
+    const Architecture& architecture() const { return *arch_; }
     const Tokenizer& tokenizer() const { return *tok_; }
     const GgufFile& gguf() const { return *file_; }
     const std::string& path() const { return file_->path(); }
@@ -71,13 +84,25 @@ class Model {
 
     Weight tok_embd, output_norm, output, rope_freqs;
     std::vector<LayerWeights> layers;
+    // Every weight with data, by index (a tied output is tok_embd itself).
+    const std::vector<const Weight*>& weights() const { return weights_; }
+
+    // The prepared form under `key` (a backend's name), made by `make` the
+    // first time; thread-safe.
+    std::shared_ptr<PreparedWeights> prepared(
+        const std::string& key,
+        const std::function<std::shared_ptr<PreparedWeights>()>& make) const;
 
   private:
-    void repack();
+    friend class ModelLoader;
+    void index_weights();
     ModelConfig cfg_;
+    const Architecture* arch_ = nullptr;
     std::unique_ptr<GgufFile> file_;
-    std::vector<std::unique_ptr<uint8_t, void (*)(uint8_t*)>> packed_;
     std::unique_ptr<Tokenizer> tok_;
+    std::vector<const Weight*> weights_;
+    mutable std::mutex prepared_mu_;
+    mutable std::map<std::string, std::shared_ptr<PreparedWeights>> prepared_;
 };
 
 }  // namespace rs

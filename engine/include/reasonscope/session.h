@@ -1,11 +1,14 @@
-// A Session evaluates tokens for many sequences of one model: it owns the
-// paged KV cache and a backend. Sequences are created, forked (sharing their
+// A Session evaluates tokens for many sequences of one model: it asks the
+// backend registry for a backend (or takes one), keeps the paged KV cache's
+// bookkeeping (the storage is the backend's) and runs each pass through the
+// model's architecture on the backend's ops. Sequences are created, forked (sharing their
 // prefix) and released; eval() feeds tokens to one sequence (prefill),
 // decode() one token to each of many sequences in a single batched pass.
 #pragma once
 
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "reasonscope/backend.h"
@@ -27,6 +30,8 @@ struct SessionOptions {
     // prompt of an F32/F16 model is summed in llama.cpp's prompt-batch order
     // (its logits equal llama.cpp's); batches of branches are invariant either way.
     bool deterministic = false;
+    // cpu, cuda or auto (the registry's first available; see backend.h).
+    std::string backend = "auto";
 };
 
 class Session {
@@ -39,6 +44,8 @@ class Session {
 
     const Model& model() const { return model_; }
     Backend& backend() { return *backend_; }
+    // Why this backend runs: "asked for cpu", "auto: cpu is the first available; cuda: ...".
+    const std::string& backend_reason() const { return backend_reason_; }
     KvCache& kv() { return *kv_; }
     int n_ctx() const { return n_ctx_; }
     int n_vocab() const { return model_.config().n_vocab; }
@@ -60,14 +67,17 @@ class Session {
                               const std::vector<int>& tap_layers, std::vector<float>& hidden);
 
     int64_t forward_passes() const { return passes_; }
+    // One pass of rows (see Pass); the rows' slots were reserved.
+    void run_pass(std::span<const BatchRow> rows, float* logits, const TapRequest* taps);
     int64_t tokens_evaluated() const { return tokens_; }
 
   private:
     const Model& model_;
     int n_ctx_;
     int max_batch_;
+    std::string backend_reason_;
+    std::unique_ptr<Backend> backend_;  // before kv_: its storage goes first
     std::unique_ptr<KvCache> kv_;
-    std::unique_ptr<Backend> backend_;
     int64_t passes_ = 0, tokens_ = 0;
 };
 

@@ -11,15 +11,13 @@
 #include <mutex>
 
 #include "reasonscope/error.h"
-#include "reasonscope/model.h"
+#include "reasonscope/generator.h"
 #include "reasonscope/scorer_plugin.h"
-#include "reasonscope/session.h"
 
 namespace {
 
 struct Prm {
-    std::unique_ptr<rs::Model> model;
-    std::unique_ptr<rs::Session> session;
+    std::unique_ptr<rs::Generator> gen;
     std::mutex mu;  // one scoring pass at a time on this PRM
 };
 
@@ -30,10 +28,9 @@ std::shared_ptr<Prm> prm_for(const std::string& path, int threads) {
     auto& slot = cache[{path, threads}];
     if (!slot) {
         auto p = std::make_shared<Prm>();
-        p->model = rs::Model::load(path);  // throws naming the file and the problem
         rs::SessionOptions so;
         so.threads = threads;
-        p->session = std::make_unique<rs::Session>(*p->model, so);
+        p->gen = rs::open_local_generator(path, so);  // throws naming the file and the problem
         slot = p;
     }
     return slot;
@@ -85,7 +82,7 @@ class PrmModelScorer final : public rs::Scorer {
         prompt = fill(prompt, "{question}", ctx.task().prompt);
         prompt = fill(prompt, "{path}", ctx.path_text(node));
         prompt = fill(prompt, "{step}", n.text);
-        const rs::Tokenizer& tok = prm->model->tokenizer();
+        const rs::Tokenizer& tok = prm->gen->tokenizer();
         auto toks = tok.encode(prompt, true);
         auto y = tok.encode(rs::scorer_option(ctx, "prm-model", "yes"));
         auto no = tok.encode(rs::scorer_option(ctx, "prm-model", "no"));
@@ -94,20 +91,12 @@ class PrmModelScorer final : public rs::Scorer {
         double value;
         {
             std::lock_guard<std::mutex> lk(prm->mu);
-            const int seq = prm->session->create();
-            std::vector<float> logits;
-            try {
-                logits = prm->session->eval(seq, toks);
-            } catch (...) {
-                prm->session->release(seq);
-                throw;
-            }
-            prm->session->release(seq);
-            float mx = -INFINITY;
-            for (float l : logits) mx = std::max(mx, l);
-            const double py = std::exp(static_cast<double>(logits[static_cast<size_t>(y[0])] - mx)),
-                         pn =
-                             std::exp(static_cast<double>(logits[static_cast<size_t>(no[0])] - mx));
+            // Log-probabilities: the ratio below is the same as of the logits.
+            const std::vector<float> lp = prm->gen->next_token_logprobs(toks);
+            const float ly = lp[static_cast<size_t>(y[0])], ln = lp[static_cast<size_t>(no[0])];
+            const float mx = std::max(ly, ln);
+            const double py = std::exp(static_cast<double>(ly - mx)),
+                         pn = std::exp(static_cast<double>(ln - mx));
             value = py + pn > 0 ? py / (py + pn) : 0.5;
         }
         ctx.set_score(node, "prm-model_step", value);

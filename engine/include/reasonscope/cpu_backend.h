@@ -1,0 +1,13 @@
+// What the CPU backend tells about itself beyond the Backend interface.
+#pragma once
+
+namespace rs {
+
+class Model;
+
+// Q4_0 matrices of the model that the CPU backend keeps in its 16-row tile
+// layout (0 with RS_REPACK=0 in the environment, which keeps them in place:
+// the kernels then transpose tiles per call, with the same results to the bit).
+int cpu_repacked_matrices(const Model& model);
+
+}  // namespace rs

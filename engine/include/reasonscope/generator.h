@@ -1,0 +1,143 @@
+// The generator seam: everything the search runtime (SearchContext) and the
+// strategy and scorer plugins may ask of a language model. Sequences start
+// from a prompt, fork (a child shares its parent's prefix), get released, and
+// are extended many at a time by one sampled token each, with the token's
+// signals. The local engine (a Session on a backend) is one implementation;
+// a remote OpenAI-compatible server is another. Nothing above this seam sees
+// a Session, KV cache or Model.
+//
+// A sequence holds the tokens evaluated so far plus one pending token: the
+// last token of its prompt or the last one sampled, fed at its next step.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "reasonscope/sampling.h"
+#include "reasonscope/session.h"
+#include "reasonscope/tokenizer.h"
+
+namespace rs {
+
+struct GeneratorCaps {
+    bool full_logits = true;           // next_token_logprobs over the whole vocabulary
+    bool hidden_taps = true;           // residual-stream taps with a step
+    bool prefix_sharing = true;        // fork() shares the parent's computed prefix
+    bool continuation_logprob = true;  // log P(continuation | prefix) by teacher forcing
+    bool batch_invariant = true;       // a branch's tokens do not depend on its batch
+    int max_alternatives = 1 << 30;    // top alternatives a token can report
+};
+
+struct GeneratorStats {
+    int64_t forward_passes = 0;  // batched passes (or server requests)
+    int64_t kv_bytes = 0;        // KV memory in use now
+};
+
+// One sequence to extend by one token; `stream` keys the sampling randomness
+// (with the run seed and the token's position): the search uses the node id.
+struct ExtendRequest {
+    int seq = -1;
+    uint64_t stream = 0;
+};
+
+struct Extension {
+    TokenSignals token;         // the sampled token (now the sequence's pending token)
+    std::vector<float> hidden;  // (tap layers, hidden_dim()) if taps were asked for
+};
+
+class Generator {
+  public:
+    virtual ~Generator() = default;
+    virtual const Tokenizer& tokenizer() const = 0;
+    virtual std::string model_name() const = 0;
+    virtual std::string backend_name() const = 0;  // where it computes ("cpu (avx512)", a URL)
+    virtual GeneratorCaps caps() const = 0;
+    virtual int n_ctx() const = 0;       // tokens a sequence may hold
+    virtual int hidden_dim() const = 0;  // width of a hidden-state tap (0: none)
+    virtual int n_layers() const = 0;    // tap layers are -1 (final norm) .. n_layers - 1
+
+    // A sequence whose tokens are `prompt` (all but the last evaluated now,
+    // the last pending). Throws rs::Error if it does not fit the context.
+    virtual int start(std::span<const TokenId> prompt) = 0;
+    virtual int fork(int seq) = 0;
+    virtual void release(int seq) = 0;
+    virtual bool alive(int seq) const = 0;
+    virtual int length(int seq) const = 0;  // tokens, the pending one included
+    // The sequence's tokens (prompt and sampled), the pending one last.
+    virtual const std::vector<TokenId>& tokens(int seq) const = 0;
+
+    // One token for each request, in one batch where the engine can: each
+    // sequence's pending token is evaluated and the next is sampled with
+    // `params` (counter-based: seed, request.stream, position), becoming the
+    // sequence's pending token. tap_layers: hidden states at these layers of
+    // the evaluated token. Throws rs::Error on context overflow.
+    virtual std::vector<Extension> extend(std::span<const ExtendRequest> requests,
+                                          const SamplingParams& params,
+                                          const std::vector<int>& tap_layers = {}) = 0;
+
+    // log P(continuation | prefix) under the model (prefix starts with BOS
+    // if the model wants one), by teacher forcing on a scratch sequence.
+    virtual double continuation_logprob(std::span<const TokenId> prefix,
+                                        std::span<const TokenId> continuation) = 0;
+    // log-probabilities of the next token after `tokens` (n_vocab of them;
+    // needs caps().full_logits).
+    virtual std::vector<float> next_token_logprobs(std::span<const TokenId> tokens) = 0;
+
+    virtual GeneratorStats stats() const = 0;
+};
+
+// The local engine: a Session on a backend. Takes the model (it must outlive
+// the generator) and session options; or an existing session.
+class LocalGenerator final : public Generator {
+  public:
+    LocalGenerator(const Model& model, const SessionOptions& opt);
+    explicit LocalGenerator(std::unique_ptr<Session> session);
+    ~LocalGenerator() override;
+
+    const Tokenizer& tokenizer() const override;
+    std::string model_name() const override;
+    std::string backend_name() const override;
+    GeneratorCaps caps() const override;
+    int n_ctx() const override;
+    int hidden_dim() const override;
+    int n_layers() const override;
+    int start(std::span<const TokenId> prompt) override;
+    int fork(int seq) override;
+    void release(int seq) override;
+    bool alive(int seq) const override;
+    int length(int seq) const override;
+    const std::vector<TokenId>& tokens(int seq) const override;
+    std::vector<Extension> extend(std::span<const ExtendRequest> requests,
+                                  const SamplingParams& params,
+                                  const std::vector<int>& tap_layers = {}) override;
+    double continuation_logprob(std::span<const TokenId> prefix,
+                                std::span<const TokenId> continuation) override;
+    std::vector<float> next_token_logprobs(std::span<const TokenId> tokens) override;
+    GeneratorStats stats() const override;
+
+    Session& session() { return *session_; }  // for the engine's own tools (bench, logits)
+
+  private:
+    struct Seq {
+        int kv = -1;                  // KV sequence: every token but the pending one
+        std::vector<TokenId> tokens;  // all tokens, the pending one last
+    };
+    Seq& seq_ref(int seq);
+    const Seq& seq_ref(int seq) const;
+    int add(Seq s);
+
+    std::unique_ptr<Session> session_;
+    std::vector<Seq> seqs_;  // by id; kv < 0: free
+    std::vector<int> free_;
+};
+
+// A local generator on its own model file (e.g. a process reward model):
+// owns the model. Throws rs::Error naming the file and the problem.
+std::unique_ptr<Generator> open_local_generator(const std::string& gguf_path,
+                                                const SessionOptions& opt);
+
+}  // namespace rs
