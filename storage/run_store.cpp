@@ -74,7 +74,7 @@ const char* kRunCols =
     "backend, strategy, "
     "params, suite, task_id, prompt, expected, seed, answer, correct, tokens, forward_passes, "
     "wall_seconds, "
-    "kv_peak_bytes, node_count, app_version, error, chosen_node";
+    "kv_peak_bytes, node_count, app_version, error, chosen_node, backend_reason";
 
 RunRow read_run(const Stmt& s) {
     RunRow r;
@@ -105,6 +105,7 @@ RunRow read_run(const Stmt& s) {
     r.app_version = s.text(24);
     r.error = s.text(25);
     r.chosen_node = s.null(26) ? -1 : static_cast<int>(s.i64(26));
+    r.backend_reason = s.text(27);
     return r;
 }
 
@@ -114,8 +115,8 @@ void insert_run(sqlite3* db, RunRow& r) {
            "model_bytes, model_hash, "
            "backend, strategy, params, suite, task_id, prompt, expected, seed, answer, correct, "
            "tokens, forward_passes, "
-           "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node) VALUES "
-           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node, "
+           "backend_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.name)
         .bind(2, r.created_at.empty() ? now_iso() : r.created_at)
         .bind(3, r.finished_at)
@@ -142,7 +143,8 @@ void insert_run(sqlite3* db, RunRow& r) {
         .bind(24, r.node_count)
         .bind(25, r.app_version)
         .bind(26, r.error)
-        .bind_opt(27, r.chosen_node);
+        .bind_opt(27, r.chosen_node)
+        .bind(28, r.backend_reason);
     s.run();
     r.id = sqlite3_last_insert_rowid(db);
 }

@@ -72,7 +72,7 @@ int cmd_bench_store(const Argv& argv) {
 
     // 3. Overhead of storing a real search (self-consistency, 16 samples).
     auto model = Model::load(model_path_or_default(a.get("model")));
-    Session session(*model, search_session_options(1));
+    LocalGenerator gen(*model, search_session_options(1));
     app::PluginManager pm;
     pm.scan();
     RunRequest req;
@@ -90,11 +90,11 @@ int cmd_bench_store(const Argv& argv) {
             int64_t rid = 0;
             std::vector<RunObserver*> obs;
             if (stored) {
-                rid = store->begin_run(describe_run(*model, session, req, p));
+                rid = store->begin_run(describe_run(*model, gen, req, p));
                 rec = store->recorder(rid);
                 obs.push_back(rec.get());
             }
-            SearchContext ctx(session, req.task, p.config, obs);
+            SearchContext ctx(gen, req.task, p.config, obs);
             RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
             if (stored) {
                 rec->flush();

@@ -33,13 +33,13 @@ int cmd_demo(const Argv& argv) {
     SessionOptions so = search_session_options(a.get_int("threads", 0, 1024));
     apply_session_options(a, so);
     auto model = Model::load(model_path_or_default(a.get("model")));
-    Session session(*model, so);
+    LocalGenerator gen(*model, so);
     app::PluginManager pm;
     pm.scan();
     auto store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
     Task task = load_task_ref(a.get("task"));
     std::printf("model    %s (%s; %s)\nproblem  %s  %s", model->path().c_str(),
-                session.backend().name().c_str(), session.backend_reason().c_str(), task.id.c_str(),
+                gen.backend_name().c_str(), gen.backend_reason().c_str(), task.id.c_str(),
                 task.prompt.c_str());
     std::printf("expected %s\n\n", task.answer.c_str());
 
@@ -53,12 +53,12 @@ int cmd_demo(const Argv& argv) {
         if (i == 1)
             for (const auto& s : a.all("set")) req.sets.push_back(split_setting(s));
         PreparedRun p = prepare_run(pm, req);
-        RunRow row = describe_run(*model, session, req, p);
+        RunRow row = describe_run(*model, gen, req, p);
         row.name = "demo: " + req.strategy;
         ids[i] = store->begin_run(row);
         store->add_tag(ids[i], "demo");
         auto rec = store->recorder(ids[i]);
-        SearchContext ctx(session, task, p.config, {rec.get()});
+        SearchContext ctx(gen, task, p.config, {rec.get()});
         RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
         rec->flush();
         store->finish_run(ids[i], finished_row(out, ctx));

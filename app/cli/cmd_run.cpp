@@ -178,7 +178,7 @@ int cmd_run(const Argv& argv) {
     pm.scan();
     PreparedRun p = prepare_run(pm, req);
     auto model = Model::load(model_path_or_default(a.get("model")));
-    Session session(*model, session_options(a));
+    LocalGenerator gen(*model, session_options(a));
     Printer printer;
     std::vector<RunObserver*> obs;
     if (a.flag_set("verbose")) obs.push_back(&printer);
@@ -187,14 +187,14 @@ int cmd_run(const Argv& argv) {
     int64_t stored_id = 0;
     if (!a.flag_set("no-store")) {
         store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
-        RunRow row = describe_run(*model, session, req, p);
+        RunRow row = describe_run(*model, gen, req, p);
         row.name = a.get("name");
         stored_id = store->begin_run(row);
         for (const auto& t : a.all("tag")) store->add_tag(stored_id, t);
         recorder = store->recorder(stored_id);
         obs.push_back(recorder.get());
     }
-    SearchContext ctx(session, req.task, p.config, obs);
+    SearchContext ctx(gen, req.task, p.config, obs);
     RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
     if (store) {
         recorder->flush();
@@ -273,7 +273,7 @@ int cmd_eval(const Argv& argv) {
     pm.scan();
     PreparedRun p = prepare_run(pm, base);
     auto model = Model::load(model_path_or_default(a.get("model")));
-    Session session(*model, session_options(a));
+    LocalGenerator gen(*model, session_options(a));
     nlohmann::json rows = nlohmann::json::array();
     int correct = 0, covered = 0;
     double tokens = 0, passes = 0, wall = 0;
@@ -281,7 +281,7 @@ int cmd_eval(const Argv& argv) {
         std::printf("%-12s %-8s %-8s %-7s %8s %8s %8s\n", "task", "answer", "expected", "ok",
                     "tokens", "passes", "seconds");
     for (const Task& t : tasks) {
-        SearchContext ctx(session, t, p.config);
+        SearchContext ctx(gen, t, p.config);
         RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
         if (out.status == "error") throw Error("task " + t.id + ": " + out.error);
         bool ok = out.correct == 1, cov = any_correct(ctx.tree());

@@ -119,7 +119,7 @@ std::string model_fingerprint(const std::string& path) {
     return out;
 }
 
-RunRow describe_run(const Model& model, Session& session, const RunRequest& req,
+RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& req,
                     const PreparedRun& p) {
     RunRow r;
     r.model_path = std::filesystem::absolute(model.path()).string();
@@ -127,7 +127,8 @@ RunRow describe_run(const Model& model, Session& session, const RunRequest& req,
                                            std::filesystem::path(model.path()).stem().string());
     r.model_bytes = static_cast<int64_t>(model.gguf().file_size());
     r.model_hash = model_fingerprint(model.path());
-    r.backend = session.backend().name();
+    r.backend = gen.backend_name();
+    r.backend_reason = gen.backend_reason();
     r.strategy = req.strategy;
     r.params = p.params.dump();
     r.suite = req.suite;

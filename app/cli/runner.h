@@ -47,7 +47,7 @@ Task load_task_ref(const std::string& ref);
 std::string resolve_suite_path(const std::string& name_or_path);
 
 // The run store's description of a run about to start, and its final fields.
-RunRow describe_run(const Model& model, Session& session, const RunRequest& req,
+RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& req,
                     const PreparedRun& p);
 RunRow finished_row(const RunOutcome& out, const SearchContext& ctx);
 std::string model_fingerprint(const std::string& path);

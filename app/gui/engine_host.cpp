@@ -13,21 +13,21 @@ EngineHost::~EngineHost() = default;
 void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool deterministic,
                             const QString& backend) {
     try {
-        session_.reset();
+        gen_.reset();
         model_ = Model::load(path.toStdString());
         SessionOptions so = cli::search_session_options(threads);
         so.kv_type = kv_f16 ? KvType::F16 : KvType::F32;
         so.deterministic = deterministic;
         so.backend = backend.toStdString();
-        session_ = std::make_unique<Session>(*model_, so);
+        gen_ = std::make_unique<LocalGenerator>(*model_, so);
         const ModelConfig& c = model_->config();
         ModelSummary s;
         s.path = path;
         s.name = QString::fromStdString(model_->gguf().get_string(
             "general.name", std::filesystem::path(path.toStdString()).stem().string()));
         s.arch = QString::fromStdString(c.arch);
-        s.backend = QString::fromStdString(session_->backend().name());
-        s.backend_reason = QString::fromStdString(session_->backend_reason());
+        s.backend = QString::fromStdString(gen_->backend_name());
+        s.backend_reason = QString::fromStdString(gen_->backend_reason());
         s.kv = kv_type_name(so.kv_type);
         s.deterministic = deterministic;
         s.n_vocab = c.n_vocab;
@@ -46,7 +46,7 @@ void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool 
 }
 
 void EngineHost::start_run(const cli::RunRequest& req) {
-    if (!session_) {
+    if (!gen_) {
         emit failed("no model loaded");
         return;
     }
@@ -57,12 +57,12 @@ void EngineHost::start_run(const cli::RunRequest& req) {
     try {
         if (!store_) store_ = RunStore::open(db_path_.toStdString());
         cli::PreparedRun p = cli::prepare_run(*plugins_, req);
-        RunRow row = cli::describe_run(*model_, *session_, req, p);
+        RunRow row = cli::describe_run(*model_, *gen_, req, p);
         id = store_->begin_run(row);
         row.id = id;
         emit runStarted(row);
         auto rec = store_->recorder(id);
-        SearchContext ctx(*session_, req.task, p.config, {rec.get(), &events_});
+        SearchContext ctx(*gen_, req.task, p.config, {rec.get(), &events_});
         ctx.set_control(&cancel_, &pause_);
         RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
         rec->flush();

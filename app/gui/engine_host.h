@@ -16,9 +16,9 @@
 
 #include "cli/runner.h"
 #include "plugins/plugin_manager.h"
+#include "reasonscope/generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
-#include "reasonscope/session.h"
 
 namespace rs::gui {
 
@@ -75,7 +75,7 @@ class EngineHost : public QObject {
     const app::PluginManager* plugins_;
     QString db_path_;
     std::unique_ptr<Model> model_;
-    std::unique_ptr<Session> session_;
+    std::unique_ptr<LocalGenerator> gen_;
     std::unique_ptr<RunStore> store_;
     EventQueue events_;
     std::atomic<bool> cancel_{false}, pause_{false}, running_{false};

@@ -209,6 +209,7 @@ class OwningGenerator final : public Generator {
     const Tokenizer& tokenizer() const override { return gen_.tokenizer(); }
     std::string model_name() const override { return gen_.model_name(); }
     std::string backend_name() const override { return gen_.backend_name(); }
+    std::string backend_reason() const override { return gen_.backend_reason(); }
     GeneratorCaps caps() const override { return gen_.caps(); }
     int n_ctx() const override { return gen_.n_ctx(); }
     int hidden_dim() const override { return gen_.hidden_dim(); }

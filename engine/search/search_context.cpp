@@ -7,27 +7,21 @@
 
 namespace rs {
 
-SearchContext::SearchContext(Session& session, Task task, RunConfig config,
+SearchContext::SearchContext(Generator& gen, Task task, RunConfig config,
                              std::vector<RunObserver*> observers)
-    : session_(session),
-      task_(std::move(task)),
-      cfg_(std::move(config)),
-      observers_(std::move(observers)),
-      sampler_(cfg_.sampling) {
+    : gen_(gen), task_(std::move(task)), cfg_(std::move(config)), observers_(std::move(observers)) {
+    cfg_.sampling.validate();
+    for (int l : cfg_.tap_layers)
+        if (l < -1 || l >= gen_.n_layers())
+            throw Error("hidden-state tap layer " + std::to_string(l) + " is outside the model's " +
+                        std::to_string(gen_.n_layers()) + " layers");
+    if (!cfg_.tap_layers.empty() && !gen_.caps().hidden_taps)
+        throw Error("hidden-state taps are not available on " + gen_.backend_name());
     t0_ = last_metrics_ = std::chrono::steady_clock::now();
-    passes0_ = session_.forward_passes();
-    const Tokenizer& tok = session_.model().tokenizer();
-    std::vector<TokenId> prompt = tok.encode(task_.prompt, true, false);
-    if (prompt.empty()) throw Error("the prompt is empty");
-    if (static_cast<int>(prompt.size()) >= session_.n_ctx())
-        throw Error("prompt of " + std::to_string(prompt.size()) +
-                    " tokens does not fit the context of " + std::to_string(session_.n_ctx()));
+    passes0_ = gen_.stats().forward_passes;
+    const std::vector<TokenId> prompt = gen_.tokenizer().encode(task_.prompt, true, false);
     Branch b;
-    b.seq = session_.create();
-    if (prompt.size() > 1) session_.eval(b.seq, std::span(prompt.data(), prompt.size() - 1));
-    b.pending = prompt.back();
-    b.position = static_cast<int>(prompt.size()) - 1;
-    b.history = prompt;
+    b.seq = gen_.start(prompt);  // throws for an empty prompt or one past the context
     publish(RunStarted{task_.prompt});
     const int r = tree_.size();
     publish(NodeAdded{r, -1, task_.prompt});
@@ -36,7 +30,7 @@ SearchContext::SearchContext(Session& session, Task task, RunConfig config,
 
 SearchContext::~SearchContext() {
     for (auto& [id, b] : branches_)
-        if (b.seq >= 0 && session_.kv().alive(b.seq)) session_.release(b.seq);
+        if (b.seq >= 0 && gen_.alive(b.seq)) gen_.release(b.seq);
 }
 
 // The tree changes only here: the search's own tree is the event stream
@@ -64,13 +58,8 @@ std::vector<int> SearchContext::expand(int node, int n, float temperature) {
 
 std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int>>& requests,
                                             float temperature) {
-    std::unique_ptr<Sampler> override_sampler;
-    if (temperature >= 0) {
-        SamplingParams sp = cfg_.sampling;
-        sp.temperature = temperature;
-        override_sampler = std::make_unique<Sampler>(sp);
-    }
-    const Sampler& sampler = override_sampler ? *override_sampler : sampler_;
+    SamplingParams sp = cfg_.sampling;
+    if (temperature >= 0) sp.temperature = temperature;
     struct Active {
         int node;
         Branch br;
@@ -79,7 +68,7 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
     };
     std::vector<Active> act;
     std::vector<int> created;
-    const Tokenizer& tok = session_.model().tokenizer();
+    const Tokenizer& tok = gen_.tokenizer();
     for (auto [parent, n] : requests) {
         if (!can_expand(parent)) continue;
         const Branch& pb = branches_.at(parent);
@@ -89,61 +78,38 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             created.push_back(c);
             Active a;
             a.node = c;
-            a.br.seq = session_.fork(pb.seq);
-            a.br.pending = pb.pending;
-            a.br.position = pb.position;
-            a.br.history = pb.history;
+            a.br.seq = gen_.fork(pb.seq);
             act.push_back(std::move(a));
         }
         if (tree_.at(parent).status == NodeStatus::Open)
             publish(NodeStatusChanged{parent, NodeStatus::Expanded});
     }
 
-    std::vector<int> seqs;
-    std::vector<TokenId> toks;
+    std::vector<ExtendRequest> reqs;
     std::vector<size_t> idx;
-    std::vector<TokenSignals> sigs;
     while (true) {
-        seqs.clear();
-        toks.clear();
+        reqs.clear();
         idx.clear();
         for (size_t i = 0; i < act.size(); ++i) {
             if (act[i].done) continue;
             if (budget_exhausted() || (cancel_ && cancel_->load()) ||
-                act[i].br.position + 1 >= session_.n_ctx()) {
+                gen_.length(act[i].br.seq) >= gen_.n_ctx()) {
                 act[i].done = true;
                 continue;
             }
-            seqs.push_back(act[i].br.seq);
-            toks.push_back(act[i].br.pending);
+            reqs.push_back({act[i].br.seq, static_cast<uint64_t>(act[i].node)});
             idx.push_back(i);
         }
-        if (seqs.empty()) break;
+        if (reqs.empty()) break;
         if (pause_)
             while (pause_->load() && !(cancel_ && cancel_->load()))
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        std::vector<float> hidden;
-        std::vector<float> logits = session_.decode(seqs, toks, cfg_.tap_layers, hidden);
-        const int V = session_.n_vocab();
-        const size_t hid_row =
-            cfg_.tap_layers.size() * static_cast<size_t>(session_.model().config().dim);
-        // The branches sample on the backend's threads (each draw depends only
-        // on its own logits, history and counter, so the tree does not depend on
-        // the split); the tree is then updated in order.
-        sigs.resize(idx.size());
-        session_.backend().parallel_for(
-            static_cast<int64_t>(idx.size()), [&](int64_t b, int64_t e) {
-                for (auto k = static_cast<size_t>(b); k < static_cast<size_t>(e); ++k) {
-                    const Active& a = act[idx[k]];
-                    sigs[k] = sampler.sample(logits.data() + k * static_cast<size_t>(V), V,
-                                             a.br.history, static_cast<uint64_t>(a.node),
-                                             static_cast<uint64_t>(a.br.position + 1));
-                }
-            });
+        // One token for every active branch, in one batch; the tree is then
+        // updated in branch order.
+        std::vector<Extension> ext = gen_.extend(reqs, sp, cfg_.tap_layers);
         for (size_t k = 0; k < idx.size(); ++k) {
             Active& a = act[idx[k]];
-            a.br.position += 1;
-            TokenSignals sig = std::move(sigs[k]);
+            TokenSignals& sig = ext[k].token;
             ++tokens_;
             TokenRecord rec;
             rec.id = sig.token;
@@ -154,20 +120,16 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             for (const auto& [id, lp] : rec.top)
                 rec.top_pieces.push_back(tok.token_to_piece(id, true));
             auto record_hidden = [&] {
-                if (hid_row == 0) return;
-                const float* h = hidden.data() + k * hid_row;
-                publish(HiddenState{a.node, cfg_.tap_layers, std::vector<float>(h, h + hid_row)});
+                if (ext[k].hidden.empty()) return;
+                publish(HiddenState{a.node, cfg_.tap_layers, std::move(ext[k].hidden)});
             };
             if (tok.is_eog(sig.token)) {
                 publish(NodeEnded{a.node});
                 a.done = true;
-                a.br.pending = sig.token;
                 record_hidden();
                 continue;
             }
             rec.piece = tok.token_to_piece(sig.token);
-            a.br.history.push_back(sig.token);
-            a.br.pending = sig.token;
             ++a.step_tokens;
             const bool step_done = rec.piece.find(cfg_.step_delimiter) != std::string::npos ||
                                    a.step_tokens >= cfg_.max_step_tokens;
@@ -177,7 +139,7 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
                 record_hidden();
             }
         }
-        kv_peak_ = std::max(kv_peak_, session_.kv().stats().bytes_used());
+        kv_peak_ = std::max(kv_peak_, gen_.stats().kv_bytes);
         if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100))
             publish_metrics();
     }
@@ -206,8 +168,7 @@ void SearchContext::mark_terminal_if_answered(int id) {
 void SearchContext::release_branch(int node) {
     auto it = branches_.find(node);
     if (it == branches_.end()) return;
-    if (it->second.seq >= 0 && session_.kv().alive(it->second.seq))
-        session_.release(it->second.seq);
+    if (it->second.seq >= 0 && gen_.alive(it->second.seq)) gen_.release(it->second.seq);
     it->second.seq = -1;
 }
 
@@ -255,7 +216,8 @@ void SearchContext::backpropagate(int node, double value) {
 
 bool SearchContext::budget_exhausted() const {
     if (cfg_.max_tokens > 0 && tokens_ >= cfg_.max_tokens) return true;
-    if (cfg_.max_passes > 0 && session_.forward_passes() - passes0_ >= cfg_.max_passes) return true;
+    if (cfg_.max_passes > 0 && gen_.stats().forward_passes - passes0_ >= cfg_.max_passes)
+        return true;
     if (cfg_.max_seconds > 0 &&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count() >=
             cfg_.max_seconds)
@@ -277,11 +239,11 @@ void SearchContext::choose_answer(const std::string& answer, int node) {
 
 RunMetrics SearchContext::metrics() const {
     RunMetrics m;
+    const GeneratorStats st = gen_.stats();
     m.tokens_generated = tokens_;
-    m.forward_passes = session_.forward_passes() - passes0_;
+    m.forward_passes = st.forward_passes - passes0_;
     m.nodes = tree_.size();
-    KvStats st = session_.kv().stats();
-    m.kv_bytes = st.bytes_used();
+    m.kv_bytes = st.kv_bytes;
     m.kv_peak_bytes = std::max(kv_peak_, m.kv_bytes);
     int alive = 0;
     for (const auto& [id, b] : branches_) alive += b.seq >= 0;
@@ -307,53 +269,17 @@ void SearchContext::finish(const std::string& reason) {
 
 double SearchContext::continuation_logprob(const std::string& prefix,
                                            const std::string& continuation) {
-    const Tokenizer& tok = session_.model().tokenizer();
-    std::vector<TokenId> p = tok.encode(prefix, true, false),
-                         c = tok.encode(continuation, false, false);
-    if (c.empty()) return 0.0;
-    std::vector<TokenId> all = p;
-    all.insert(all.end(), c.begin(), c.end());
-    if (static_cast<int>(all.size()) >= session_.n_ctx())
-        throw Error("scorer prompt does not fit the context");
-    int seq = session_.create();
-    std::vector<float> logits;
-    try {
-        logits = session_.eval(seq, std::span(all.data(), all.size() - 1), true);
-    } catch (...) {
-        session_.release(seq);
-        throw;
-    }
-    session_.release(seq);
-    const size_t V = static_cast<size_t>(session_.n_vocab());
-    double total = 0;
-    for (size_t i = 0; i < c.size(); ++i) {
-        const float* row = logits.data() + (p.size() - 1 + i) * V;
-        double mx = *std::max_element(row, row + V), s = 0;
-        for (size_t k = 0; k < V; ++k) s += std::exp(row[k] - mx);
-        total += row[static_cast<size_t>(c[i])] - mx - std::log(s);
-    }
-    return total;
+    const Tokenizer& tok = gen_.tokenizer();
+    if (!gen_.caps().continuation_logprob)
+        throw Error("continuation log-probabilities are not available on " + gen_.backend_name());
+    return gen_.continuation_logprob(tok.encode(prefix, true, false),
+                                     tok.encode(continuation, false, false));
 }
 
 std::vector<float> SearchContext::next_token_logprobs(const std::string& text) {
-    const Tokenizer& tok = session_.model().tokenizer();
-    std::vector<TokenId> ids = tok.encode(text, true, false);
-    if (static_cast<int>(ids.size()) >= session_.n_ctx())
-        throw Error("scorer prompt does not fit the context");
-    int seq = session_.create();
-    std::vector<float> logits;
-    try {
-        logits = session_.eval(seq, ids);
-    } catch (...) {
-        session_.release(seq);
-        throw;
-    }
-    session_.release(seq);
-    double mx = *std::max_element(logits.begin(), logits.end()), s = 0;
-    for (float v : logits) s += std::exp(v - mx);
-    const float lse = static_cast<float>(mx + std::log(s));
-    for (float& v : logits) v -= lse;
-    return logits;
+    if (!gen_.caps().full_logits)
+        throw Error("full next-token distributions are not available on " + gen_.backend_name());
+    return gen_.next_token_logprobs(gen_.tokenizer().encode(text, true, false));
 }
 
 }  // namespace rs

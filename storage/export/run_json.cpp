@@ -32,6 +32,7 @@ json run_to_json(const StoredRun& r) {
                 {"model_bytes", x.model_bytes},
                 {"model_hash", x.model_hash},
                 {"backend", x.backend},
+                {"backend_reason", x.backend_reason},
                 {"strategy", x.strategy},
                 {"params", json::parse(x.params.empty() ? "{}" : x.params)},
                 {"suite", x.suite},
@@ -109,6 +110,7 @@ StoredRun run_from_json(const json& j) {
         r.model_bytes = x.value("model_bytes", int64_t{0});
         r.model_hash = x.value("model_hash", "");
         r.backend = x.value("backend", "");
+        r.backend_reason = x.value("backend_reason", "");
         r.strategy = x.at("strategy").get<std::string>();
         r.params = x.value("params", json::object()).dump();
         r.suite = x.value("suite", "");
@@ -270,7 +272,8 @@ json compare_runs(const StoredRun& a, const StoredRun& b) {
     while (common < ta.size() && common < tb.size() && ta[common] == tb[common]) ++common;
     size_t line =
         static_cast<size_t>(std::count(ta.begin(), ta.begin() + static_cast<long>(common), '\n'));
-    json div = {{"identical", ta == tb}, {"shared_prefix_chars", common},
+    json div = {{"identical", ta == tb},
+                {"shared_prefix_chars", common},
                 {"diverge_at_step", line},
                 {"same_prompt", a.run.prompt == b.run.prompt},
                 {"a_continues", ta.substr(common, 80)},

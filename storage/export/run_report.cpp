@@ -80,7 +80,8 @@ std::string run_to_markdown(const StoredRun& r) {
     s << "# Run " << x.id << (x.name.empty() ? "" : " — " + x.name) << "\n\n";
     s << "| field | value |\n|---|---|\n";
     s << "| strategy | " << x.strategy << " |\n| parameters | `" << x.params << "` |\n| model | "
-      << x.model_name << " (" << x.model_path << ") |\n| backend | " << x.backend << " |\n| task | "
+      << x.model_name << " (" << x.model_path << ") |\n| backend | " << x.backend
+      << (x.backend_reason.empty() ? "" : " (" + x.backend_reason + ")") << " |\n| task | "
       << x.suite << " " << x.task_id << " |\n| seed | " << x.seed << " |\n| status | " << x.status
       << " |\n| answer | " << x.answer
       << (x.correct == 1   ? " (correct)"
@@ -180,6 +181,7 @@ std::string run_to_html(const StoredRun& r) {
     row("parameters", x.params);
     row("model", x.model_name + " (" + x.model_path + ")");
     row("backend", x.backend);
+    row("backend chosen", x.backend_reason);
     row("task", x.suite + " " + x.task_id);
     row("seed", std::to_string(x.seed));
     row("status", x.status);

@@ -83,11 +83,11 @@ class TestRunEvents : public QObject {
         req.config.tap_layers = {-1};  // hidden states too
         req.config.max_tokens = 1500;  // a small budget whatever the parameters
         cli::PreparedRun p = cli::prepare_run(plugins_, req);
-        Session session(*model_, cli::search_session_options(1));
-        const int64_t id = store->begin_run(cli::describe_run(*model_, session, req, p));
+        LocalGenerator gen(*model_, cli::search_session_options(1));
+        const int64_t id = store->begin_run(cli::describe_run(*model_, gen, req, p));
         auto recorder = store->recorder(id);
         Collect c;
-        SearchContext ctx(session, req.task, p.config, {&c, recorder.get()});
+        SearchContext ctx(gen, req.task, p.config, {&c, recorder.get()});
         RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
         QVERIFY2(out.status == "ok" || out.status == "budget", out.error.c_str());
         recorder->flush();

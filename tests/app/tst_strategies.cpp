@@ -108,13 +108,14 @@ std::string tiny_model(const QString& dir) {
 struct Fixture {
     QTemporaryDir dir;
     std::unique_ptr<Model> model;
-    std::unique_ptr<Session> session;
+    std::unique_ptr<LocalGenerator> gen;
     app::PluginManager plugins;
     Fixture() {
         model = Model::load(tiny_model(dir.path()));
         SessionOptions so;
         so.kv_tokens = 1 << 14;  // 300 branches, each with its own copy of the partial prompt block
-        session = std::make_unique<Session>(*model, std::make_unique<ScriptedBackend>(), so);
+        gen = std::make_unique<LocalGenerator>(
+            std::make_unique<Session>(*model, std::make_unique<ScriptedBackend>(), so));
         plugins.scan();
     }
     // Runs a strategy on "q" (the right answer is "2") and returns the outcome.
@@ -127,7 +128,7 @@ struct Fixture {
         req.sets = std::move(sets);
         req.config.max_tokens = max_tokens;
         cli::PreparedRun p = cli::prepare_run(plugins, req);
-        ctx = std::make_unique<SearchContext>(*session, req.task, p.config);
+        ctx = std::make_unique<SearchContext>(*gen, req.task, p.config);
         return run_strategy(*p.strategy, *ctx, p.params);
     }
 };

@@ -21,7 +21,7 @@ namespace {
 // A small real run on the reference model, recorded into `st`.
 int64_t record_run(RunStore& st, const std::string& prompt, int children = 3) {
     auto model = Model::load(rs::test::reference("models/stories260K.gguf").toStdString());
-    Session s(*model);
+    LocalGenerator s(*model, {});
     RunRow row;
     row.strategy = "test";
     row.prompt = prompt;
@@ -55,6 +55,42 @@ class TestStore : public QObject {
         // Reopening an up-to-date store applies nothing and keeps the data.
         auto again = RunStore::open(d.filePath("a.sqlite").toStdString());
         QCOMPARE(again->schema_version(), RunStore::latest_schema_version());
+    }
+
+    // A version-1 store (made with the first migration alone, as an older
+    // build left it) is upgraded in place: its runs stay, the new column is
+    // empty for them and filled for new runs.
+    void upgradesVersionOneStore() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("v1.sqlite").toStdString();
+        QFile sql(RS_SOURCE_DIR "/storage/schema/0001_initial.sql");
+        QVERIFY(sql.open(QIODevice::ReadOnly));
+        sqlite3* db;
+        QCOMPARE(sqlite3_open(p.c_str(), &db), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(db, sql.readAll().constData(), nullptr, nullptr, nullptr), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(db,
+                              "PRAGMA user_version = 1; INSERT INTO runs (created_at, status, "
+                              "backend, strategy, params, prompt) VALUES ('2026-11-01T00:00:00Z', "
+                              "'ok', 'cpu (avx2)', 'best-of-n', '{}', 'Q: 1+1')",
+                              nullptr, nullptr, nullptr),
+                 SQLITE_OK);
+        sqlite3_close(db);
+        auto store = RunStore::open(p);
+        QCOMPARE(store->schema_version(), RunStore::latest_schema_version());
+        QVERIFY(RunStore::latest_schema_version() >= 2);
+        auto runs = store->list();
+        QCOMPARE(runs.size(), size_t(1));
+        QCOMPARE(runs[0].backend, std::string("cpu (avx2)"));
+        QCOMPARE(runs[0].backend_reason, std::string());
+        RunRow r;
+        r.status = "ok";
+        r.strategy = "best-of-n";
+        r.params = "{}";
+        r.prompt = "Q: 2+2";
+        r.backend = "cpu (avx512)";
+        r.backend_reason = "asked for cpu";
+        const int64_t id = store->begin_run(r);
+        QCOMPARE(store->load(id).run.backend_reason, std::string("asked for cpu"));
     }
 
     void newerSchemaIsRefused() {

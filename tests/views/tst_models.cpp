@@ -47,7 +47,7 @@ class TestModels : public QObject {
     void liveEventsKeepTheModelConsistent() {
         RS_REQUIRE_REFERENCE();
         auto model = Model::load(rs::test::reference("models/stories260K.gguf").toStdString());
-        Session s(*model);
+        LocalGenerator s(*model, {});
         Collect c;
         RunConfig cfg;
         cfg.max_step_tokens = 12;
@@ -101,7 +101,7 @@ class TestModels : public QObject {
         QTemporaryDir dir;
         auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
         auto model = Model::load(rs::test::reference("models/stories260K.gguf").toStdString());
-        Session s(*model);
+        LocalGenerator s(*model, {});
         RunRow row;
         row.strategy = "test";
         row.prompt = "Once upon a time";

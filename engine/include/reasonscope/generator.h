@@ -55,6 +55,7 @@ class Generator {
     virtual const Tokenizer& tokenizer() const = 0;
     virtual std::string model_name() const = 0;
     virtual std::string backend_name() const = 0;  // where it computes ("cpu (avx512)", a URL)
+    virtual std::string backend_reason() const { return {}; }  // why that one ("auto: ...")
     virtual GeneratorCaps caps() const = 0;
     virtual int n_ctx() const = 0;       // tokens a sequence may hold
     virtual int hidden_dim() const = 0;  // width of a hidden-state tap (0: none)
@@ -101,6 +102,7 @@ class LocalGenerator final : public Generator {
     const Tokenizer& tokenizer() const override;
     std::string model_name() const override;
     std::string backend_name() const override;
+    std::string backend_reason() const override { return session_->backend_reason(); }
     GeneratorCaps caps() const override;
     int n_ctx() const override;
     int hidden_dim() const override;

@@ -1,9 +1,9 @@
 // SearchContext: the only thing a strategy touches. It grows the reasoning
-// tree on a branching Session (children fork their parent's KV sequence, so
-// a shared prefix is never recomputed), decodes all requested branches in
-// one batched pass per token, scores and prunes nodes, extracts answers,
-// enforces budgets and cancellation, and emits every RunEvent itself; its
-// tree is those events applied (events.h: apply_event()).
+// tree through the generator seam (generator.h: the local engine or a remote
+// server; children fork their parent's sequence, so a shared prefix is never
+// recomputed), extends all requested branches one token per batch, scores and prunes nodes,
+// extracts answers, enforces budgets and cancellation, and emits every RunEvent itself; its tree is
+// those events applied (events.h: apply_event()).
 #pragma once
 
 #include <atomic>
@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "reasonscope/events.h"
+#include "reasonscope/generator.h"
 #include "reasonscope/params.h"
 #include "reasonscope/sampling.h"
-#include "reasonscope/session.h"
 #include "reasonscope/task.h"
 #include "reasonscope/tree.h"
 
@@ -80,7 +80,7 @@ struct RunConfig {
 
 class SearchContext {
   public:
-    SearchContext(Session& session, Task task, RunConfig config,
+    SearchContext(Generator& gen, Task task, RunConfig config,
                   std::vector<RunObserver*> observers = {});
     ~SearchContext();
     SearchContext(const SearchContext&) = delete;
@@ -91,7 +91,10 @@ class SearchContext {
     int root() const { return 0; }
     const Task& task() const { return task_; }
     const RunConfig& config() const { return cfg_; }
-    Session& session() { return session_; }
+    // The model's tokenizer, and what its generator can do (strategies and
+    // scorers see nothing else of the engine).
+    const Tokenizer& tokenizer() const { return gen_.tokenizer(); }
+    GeneratorCaps caps() const { return gen_.caps(); }
 
     // Decodes n new child steps of `node` (all in one batch per token).
     // `temperature` >= 0 overrides the run's sampling temperature for these children.
@@ -137,10 +140,7 @@ class SearchContext {
 
   private:
     struct Branch {
-        int seq = -1;          // KV sequence: every token of the path but the last
-        TokenId pending = -1;  // the last token, not yet evaluated
-        int position = 0;      // position of `pending`
-        std::vector<TokenId> history;
+        int seq = -1;  // the generator's sequence: every token of the path, the last pending
     };
     // Applies e to tree_ (the only way tree_ changes), then tells the
     // observers. (Not "emit": that is a Qt macro.)
@@ -148,13 +148,12 @@ class SearchContext {
     void mark_terminal_if_answered(int node);
     void release_branch(int node);
 
-    Session& session_;
+    Generator& gen_;
     Task task_;
     RunConfig cfg_;
     std::vector<RunObserver*> observers_;
     ReasoningTree tree_;
     std::map<int, Branch> branches_;
-    Sampler sampler_;
     std::atomic<bool>* cancel_ = nullptr;
     std::atomic<bool>* pause_ = nullptr;
     std::chrono::steady_clock::time_point t0_;

@@ -14,7 +14,7 @@ class SelfEvalScorer final : public rs::Scorer {
     double score(rs::SearchContext& ctx, int node) override {
         const std::string prompt = ctx.task().prompt + ctx.path_text(node) +
                                    rs::scorer_option(ctx, "self-eval", "question");
-        const rs::Tokenizer& tok = ctx.session().model().tokenizer();
+        const rs::Tokenizer& tok = ctx.tokenizer();
         auto y = tok.encode(rs::scorer_option(ctx, "self-eval", "yes"));
         auto n = tok.encode(rs::scorer_option(ctx, "self-eval", "no"));
         if (y.empty() || n.empty())

@@ -22,6 +22,7 @@ struct RunRow {
     int64_t id = 0;
     std::string name, created_at, finished_at, status = "running";
     std::string model_path, model_name, model_hash, backend;
+    std::string backend_reason;  // why that backend ("asked for cpu", "auto: ...")
     int64_t model_bytes = 0;
     std::string strategy, params = "{}", suite, task_id, prompt, expected;
     int64_t seed = 0;
