@@ -1,11 +1,14 @@
 // The CPU engine on the shared reference models: logits against llama.cpp's,
 // greedy text, batched-versus-single decode, paged KV fork/copy-on-write,
 // and the errors a user can cause.
+#include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cpu/fp16.h"
+#include "cpu/kernels.h"
 #include "reasonscope/cpu_backend.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
@@ -33,6 +36,78 @@ double lse_of(const float* x, int n) {
     for (int i = 1; i < n; ++i) m = std::max(m, static_cast<double>(x[i]));
     for (int i = 0; i < n; ++i) s += std::exp(x[i] - m);
     return m + std::log(s);
+}
+
+const char* const kBundled = RS_SOURCE_DIR "/resources/models/reasoner.gguf";
+
+// The bundled model (F32) with its matrices re-encoded as `type` (F32, F16,
+// Q8_0, Q4_0), written to dir: models of every engine path that a clone
+// without ../shared can test. Metadata (tokenizer included) is copied.
+std::string bundled_as(const QString& dir, GgmlType type) {
+    auto f = GgufFile::open(kBundled);
+    GgufWriter w;
+    for (const std::string& k : f->keys()) {
+        const GgufValue& v = *f->find(k);
+        switch (v.type) {
+            case GgufType::String:
+                w.add_string(k, std::string(v.str));
+                break;
+            case GgufType::F32:
+            case GgufType::F64:
+                w.add_f32(k, static_cast<float>(v.as_double()));
+                break;
+            case GgufType::Bool:
+                w.add_bool(k, v.as_int() != 0);
+                break;
+            case GgufType::Array: {
+                if (v.elem_type == GgufType::String) {
+                    std::vector<std::string> a;
+                    for (const auto& e : v.items) a.emplace_back(e.str);
+                    w.add_string_array(k, a);
+                } else if (v.elem_type == GgufType::F32 || v.elem_type == GgufType::F64) {
+                    std::vector<float> a;
+                    for (const auto& e : v.items) a.push_back(static_cast<float>(e.as_double()));
+                    w.add_f32_array(k, a);
+                } else {
+                    std::vector<int32_t> a;
+                    for (const auto& e : v.items) a.push_back(static_cast<int32_t>(e.as_int()));
+                    w.add_i32_array(k, a);
+                }
+                break;
+            }
+            default:
+                w.add_u32(k, static_cast<uint32_t>(v.as_int()));
+        }
+    }
+    for (const GgufTensor& t : f->tensors()) {
+        const auto* x = reinterpret_cast<const float*>(t.data);
+        const int64_t cols = t.dims[0], rows = t.n_elements() / cols;
+        if (t.type != GgmlType::F32 || rows == 1 || type == GgmlType::F32) {
+            w.add_tensor(t.name, t.type, t.dims, std::vector<uint8_t>(t.data, t.data + t.n_bytes));
+            continue;
+        }
+        const auto info = *type_info(static_cast<uint32_t>(type));
+        const size_t row_bytes = static_cast<size_t>(cols / info.block_elems * info.block_bytes);
+        std::vector<uint8_t> data(row_bytes * static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* src = x + r * cols;
+            uint8_t* dst = data.data() + static_cast<size_t>(r) * row_bytes;
+            if (type == GgmlType::F16)
+                for (int64_t i = 0; i < cols; ++i) {
+                    const uint16_t h = kernels::fp32_to_fp16(src[i]);
+                    std::memcpy(dst + 2 * i, &h, 2);
+                }
+            else if (type == GgmlType::Q8_0)
+                kernels::quantize_row_q8_0_ref(src, dst, cols);
+            else
+                kernels::quantize_row_q4_0_ref(src, dst, cols);
+        }
+        w.add_tensor(t.name, type, t.dims, std::move(data));
+    }
+    const std::string path =
+        (dir + "/reasoner-" + QString(type_name(type).data()) + ".gguf").toStdString();
+    w.write(path);
+    return path;
 }
 
 Compare compare_with_reference(const std::string& name) {
@@ -82,6 +157,21 @@ Compare compare_with_reference(const std::string& name) {
 
 class TestEngine : public QObject {
     Q_OBJECT
+    QTemporaryDir tmp_;  // the bundled model re-encoded (bundled_as)
+
+    // The bundled model in every weight type the engine computes (no
+    // ../shared needed), and reference models when present.
+    void engineModels() {
+        QTest::addColumn<QString>("model_path");
+        QTest::newRow("bundled-F32") << QString(kBundled);
+        for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0})
+            QTest::newRow(qPrintable("bundled-" + QString(type_name(t).data())))
+                << QString::fromStdString(bundled_as(tmp_.path(), t));
+        if (rs::test::have_reference())
+            for (const char* n : {"mini-llama-Q4_0", "mini-qwen2-f16"})
+                QTest::newRow(n) << rs::test::reference(QString("models/") + n + ".gguf");
+    }
+
   private slots:
     void referenceLogits_data() {
         QTest::addColumn<QString>("name");
@@ -163,51 +253,94 @@ class TestEngine : public QObject {
         }
     }
 
+    void batchedDecodeIsBitExact_data() { engineModels(); }
     void batchedDecodeIsBitExact() {
-        RS_REQUIRE_REFERENCE();
-        for (const char* name : {"models/mini-llama-Q4_0.gguf", "models/mini-qwen2-f16.gguf"})
-            for (KvType kv : {KvType::F16, KvType::F32}) {
-                auto model = Model::load(ref(name));
-                SessionOptions so;
-                so.kv_type = kv;
-                Session s(*model, so);
-                int root = s.create();
-                // 45 tokens: the branches go through the first 32 positions
-                // (two whole shared blocks) together, then each its own.
-                std::vector<TokenId> prefix = {1, 403, 407, 261, 378};
-                for (int i = 0; i < 40; ++i) prefix.push_back(300 + i);
-                s.eval(root, prefix);
-                std::vector<int> seqs;
-                std::vector<TokenId> toks;
-                for (int i = 0; i < 6; ++i) {
-                    seqs.push_back(s.fork(root));
-                    toks.push_back(100 + 13 * i);
-                }
-                // Extra tokens on some branches so lengths differ, and a branch
-                // of a branch (a longer shared prefix).
-                s.eval(seqs[1], std::vector<TokenId>{5, 6});
-                s.eval(seqs[4], std::vector<TokenId>{7});
-                seqs.push_back(s.fork(seqs[1]));
-                toks.push_back(200);
-                auto batched = s.decode(seqs, toks);
-                for (size_t i = 0; i < seqs.size(); ++i) {
-                    int alone = s.fork(seqs[i]);
-                    s.kv().truncate(alone, s.length(alone) - 1);  // drop the batched token
-                    auto single = s.eval(alone, std::span(&toks[i], 1));
-                    QVERIFY(std::memcmp(single.data(), batched.data() + i * s.n_vocab(),
-                                        single.size() * 4) == 0);
-                    s.release(alone);
-                }
+        QFETCH(QString, model_path);
+        auto model = Model::load(model_path.toStdString());
+        const int V = model->config().n_vocab;
+        auto tok = [&](int i) { return static_cast<TokenId>(3 + i % (V - 3)); };
+        for (KvType kv : {KvType::F16, KvType::F32}) {
+            SessionOptions so;
+            so.kv_type = kv;
+            so.threads = 2;
+            Session s(*model, so);
+            int root = s.create();
+            // 45 tokens: the branches go through the first 32 positions
+            // (two whole shared blocks) together, then each its own.
+            std::vector<TokenId> prefix = {1};
+            for (int i = 0; i < 44; ++i) prefix.push_back(tok(17 * i + 5));
+            s.eval(root, prefix);
+            std::vector<int> seqs;
+            std::vector<TokenId> toks;
+            for (int i = 0; i < 6; ++i) {
+                seqs.push_back(s.fork(root));
+                toks.push_back(tok(13 * i + 100));
             }
+            // Extra tokens on some branches so lengths differ, and a branch
+            // of a branch (a longer shared prefix).
+            s.eval(seqs[1], std::vector<TokenId>{tok(5), tok(6)});
+            s.eval(seqs[4], std::vector<TokenId>{tok(7)});
+            seqs.push_back(s.fork(seqs[1]));
+            toks.push_back(tok(200));
+            auto batched = s.decode(seqs, toks);
+            for (size_t i = 0; i < seqs.size(); ++i) {
+                int alone = s.fork(seqs[i]);
+                s.kv().truncate(alone, s.length(alone) - 1);  // drop the batched token
+                auto single = s.eval(alone, std::span(&toks[i], 1));
+                QVERIFY2(std::memcmp(single.data(), batched.data() + i * s.n_vocab(),
+                                     single.size() * 4) == 0,
+                         qPrintable(QString("branch %1, kv %2").arg(i).arg(kv_type_name(kv))));
+                s.release(alone);
+            }
+        }
+    }
+
+    // The same tokens on 1 and 2 threads, and a fork that wrote into a shared
+    // partial block (copy-on-write) next to its parent: the same logits.
+    void threadsAndCopyOnWriteKeepLogits_data() { engineModels(); }
+    void threadsAndCopyOnWriteKeepLogits() {
+        QFETCH(QString, model_path);
+        auto model = Model::load(model_path.toStdString());
+        const int V = model->config().n_vocab;
+        std::vector<TokenId> prompt = {1};
+        for (int i = 0; i < 20; ++i) prompt.push_back(static_cast<TokenId>(3 + (11 * i) % (V - 3)));
+        std::vector<std::vector<float>> runs;
+        for (int threads : {1, 2}) {
+            SessionOptions so;
+            so.threads = threads;
+            Session s(*model, so);
+            const int a = s.create();
+            s.eval(a, prompt);  // 21 tokens: the second block is partial
+            const int b = s.fork(a);
+            auto lb = s.eval(b, std::vector<TokenId>{5});  // copies the shared partial block
+            auto la = s.eval(a, std::vector<TokenId>{6});  // the parent's own block, unchanged
+            auto la2 = s.decode(std::vector<int>{a, b}, std::vector<TokenId>{7, 7});
+            la.insert(la.end(), lb.begin(), lb.end());
+            la.insert(la.end(), la2.begin(), la2.end());
+            runs.push_back(std::move(la));
+            QCOMPARE(s.kv().stats().blocks_used, 3);  // a: 2 blocks; b: the first shared, its copy
+        }
+        QVERIFY(std::memcmp(runs[0].data(), runs[1].data(), runs[0].size() * 4) == 0);
+        // The two branches saw different tokens, so their last logits differ.
+        const size_t n = static_cast<size_t>(V);
+        QVERIFY(std::memcmp(runs[0].data() + 2 * n, runs[0].data() + 3 * n, n * 4) != 0);
     }
 
     // SessionOptions::deterministic: a prompt evaluated in one batch gives the
     // logits of evaluating it token by token, to the bit. By default an F16
     // model's prompt takes llama.cpp's prompt-batch order and differs.
+    void deterministicPromptEqualsIncremental_data() {
+        QTest::addColumn<QString>("model_path");
+        QTest::newRow("bundled-F32") << QString(kBundled);
+        QTest::newRow("bundled-F16")
+            << QString::fromStdString(bundled_as(tmp_.path(), GgmlType::F16));
+        if (rs::test::have_reference())
+            QTest::newRow("mini-qwen2-f16") << rs::test::reference("models/mini-qwen2-f16.gguf");
+    }
     void deterministicPromptEqualsIncremental() {
-        RS_REQUIRE_REFERENCE();
-        auto model = Model::load(ref("models/mini-qwen2-f16.gguf"));
-        const std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 300, 301, 302};
+        QFETCH(QString, model_path);
+        auto model = Model::load(model_path.toStdString());
+        const std::vector<TokenId> prompt = {1, 40, 47, 61, 78, 30, 31, 32};
         auto last_logits = [&](bool deterministic, bool one_batch) {
             SessionOptions so;
             so.deterministic = deterministic;
@@ -229,18 +362,25 @@ class TestEngine : public QObject {
     // Q4_0 matrices are repacked into tiles at load unless RS_REPACK=0: the
     // two layouts run different code and must give the same logits to the
     // bit, for a prompt batch, a single-token step and a batch of branches.
+    void repackedWeightsGiveTheSameLogits_data() {
+        QTest::addColumn<QString>("model_path");
+        QTest::newRow("bundled-Q4_0")
+            << QString::fromStdString(bundled_as(tmp_.path(), GgmlType::Q4_0));
+        if (rs::test::have_reference())
+            QTest::newRow("mini-llama-Q4_0") << rs::test::reference("models/mini-llama-Q4_0.gguf");
+    }
     void repackedWeightsGiveTheSameLogits() {
-        RS_REQUIRE_REFERENCE();
+        QFETCH(QString, model_path);
         bool layouts_as_asked = true;
         auto logits = [&](bool repack) -> std::vector<float> {
             // Read when the CPU backend prepares the model's weights (its first session).
             qputenv("RS_REPACK", repack ? "1" : "0");
-            auto model = Model::load(ref("models/mini-llama-Q4_0.gguf"));
+            auto model = Model::load(model_path.toStdString());
             Session s(*model);
             qunsetenv("RS_REPACK");
             layouts_as_asked = layouts_as_asked && (cpu_repacked_matrices(*model) > 0) == repack;
             int seq = s.create();
-            std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 300, 301, 302, 303};
+            std::vector<TokenId> prompt = {1, 40, 47, 61, 78, 30, 31, 32, 33};
             std::vector<float> out = s.eval(seq, prompt, true);
             auto step = s.eval(seq, std::vector<TokenId>{42});
             out.insert(out.end(), step.begin(), step.end());
@@ -291,8 +431,7 @@ class TestEngine : public QObject {
     }
 
     void contextOverflowIsClearAndRecoverable() {
-        RS_REQUIRE_REFERENCE();
-        auto model = Model::load(ref("models/stories260K.gguf"));
+        auto model = Model::load(kBundled);
         SessionOptions so;
         so.n_ctx = 32;
         Session s(*model, so);
@@ -306,7 +445,7 @@ class TestEngine : public QObject {
         }
         QCOMPARE(s.length(seq), 30);
         auto l = s.eval(seq, std::vector<TokenId>{6});
-        QCOMPARE(l.size(), size_t(512));
+        QCOMPARE(l.size(), size_t(model->config().n_vocab));
         QCOMPARE(s.length(seq), 31);
     }
 
