@@ -1,12 +1,12 @@
-// The llama family's forward pass (llama; qwen2 and qwen3 reuse it with
-// their own tensors, see qwen2.cpp / qwen3.cpp), in backend ops:
+// The llama family's forward pass (llama; qwen2, qwen3 and smollm3 reuse it
+// with their own tensors and LlamaVariant, see their files), in backend ops:
 //
 //   x = embed(tokens)                                   (rows, dim)
 //   per layer:
 //     h = rmsnorm(x) * attn_norm
 //     q, k, v = h Wq (+bq), h Wk (+bk), h Wv (+bv)      (rows, heads * head_dim)
 //     q, k = rmsnorm per head * q_norm, k_norm          (qwen3)
-//     q, k = rope(q), rope(k); K/V cache <- k, v
+//     q, k = rope(q), rope(k) (not on NoPE layers); K/V cache <- k, v
 //     x += attention(q over the cache) Wo
 //     h = rmsnorm(x) * ffn_norm
 //     x += (silu(h Wgate) * h Wup) Wdown
@@ -27,7 +27,7 @@ enum Slot { kX, kH, kQ, kK, kV, kAtt, kG, kU, kOut };
 
 }  // namespace
 
-void llama_forward(const Model& m, Backend& be, const Pass& pass) {
+void llama_forward(const Model& m, Backend& be, const Pass& pass, const LlamaVariant& variant) {
     const ModelConfig& c = m.config();
     const int R = static_cast<int>(pass.rows.size());
     const int D = c.dim, Qd = c.q_dim(), KVd = c.kv_dim(), F = c.ffn_dim, hd = c.head_dim;
@@ -52,8 +52,10 @@ void llama_forward(const Model& m, Backend& be, const Pass& pass) {
             be.rmsnorm(q, L.q_norm, q, hd, c.norm_eps);
             be.rmsnorm(k, L.k_norm, k, hd, c.norm_eps);
         }
-        be.rope(q, c.n_heads, hd, rope);
-        be.rope(k, c.n_kv_heads, hd, rope);
+        if (variant.no_rope_every == 0 || (l + 1) % variant.no_rope_every != 0) {
+            be.rope(q, c.n_heads, hd, rope);
+            be.rope(k, c.n_kv_heads, hd, rope);
+        }
         be.store_kv(l, k, v);
         be.attention(l, q, att, attn);
         be.matmul(L.wo, att, h);

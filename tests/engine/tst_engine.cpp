@@ -184,6 +184,9 @@ class TestEngine : public QObject {
         QTest::newRow("mini-llama-Q4_0") << "mini-llama-Q4_0" << 0.1 << true;
         QTest::newRow("mini-llama-Q4_K_M") << "mini-llama-Q4_K_M" << 0.1 << true;
         QTest::newRow("mini-qwen2-Q8_0") << "mini-qwen2-Q8_0" << 0.1 << true;
+        QTest::newRow("mini-qwen3-f16") << "mini-qwen3-f16" << 2e-2 << false;
+        // smollm3: its NoPE layers (engine/model/smollm3.cpp)
+        QTest::newRow("mini-smollm3-f16") << "mini-smollm3-f16" << 2e-2 << false;
     }
     void referenceLogits() {
         RS_REQUIRE_REFERENCE();
