@@ -27,10 +27,10 @@ std::string LocalGenerator::model_name() const {
     return session_->model().gguf().get_string("general.name", session_->model().path());
 }
 std::string LocalGenerator::backend_name() const {
-    return const_cast<Session&>(*session_).backend().name();
+    return session_->backend().name();
 }
 GeneratorCaps LocalGenerator::caps() const {
-    const BackendCaps b = const_cast<Session&>(*session_).backend().caps();
+    const BackendCaps b = session_->backend().caps();
     GeneratorCaps c;
     c.full_logits = b.full_logits;
     c.hidden_taps = b.hidden_taps;
@@ -195,7 +195,7 @@ std::vector<float> LocalGenerator::next_token_logprobs(std::span<const TokenId> 
 GeneratorStats LocalGenerator::stats() const {
     GeneratorStats st;
     st.forward_passes = session_->forward_passes();
-    st.kv_bytes = const_cast<Session&>(*session_).kv().stats().bytes_used();
+    st.kv_bytes = session_->kv().stats().bytes_used();
     return st;
 }
 

@@ -44,9 +44,11 @@ class Session {
 
     const Model& model() const { return model_; }
     Backend& backend() { return *backend_; }
+    const Backend& backend() const { return *backend_; }
     // Why this backend runs: "asked for cpu", "auto: cpu is the first available; cuda: ...".
     const std::string& backend_reason() const { return backend_reason_; }
     KvCache& kv() { return *kv_; }
+    const KvCache& kv() const { return *kv_; }
     int n_ctx() const { return n_ctx_; }
     int n_vocab() const { return model_.config().n_vocab; }
 
