@@ -12,8 +12,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/defaults.h"
-#include "cli/runner.h"
+#include "cli/session_args.h"
+#include "core/resources.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/session.h"
@@ -110,7 +110,7 @@ int cmd_bench(const Argv& argv) {
         .flag("json", "print JSON");
     add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
-    auto model = Model::load(model_path_or_default(a.get("model")));
+    auto model = Model::load(app::model_path_or_default(a.get("model")));
     const int threads = a.get_int("threads", 0, 1024), reps = a.get_int("reps", 1, 100);
     const int pp = a.get_int("pp", 1, 1 << 16), tg = a.get_int("tg", 1, 1 << 16);
     const int branches = a.get_int("branches", 0, 256), prefix = a.get_int("prefix", 1, 1 << 16);

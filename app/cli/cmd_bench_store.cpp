@@ -9,8 +9,10 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/defaults.h"
-#include "cli/runner.h"
+#include "core/resources.h"
+#include "core/run_service.h"
+#include "core/session_options.h"
+#include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
 
@@ -70,37 +72,30 @@ int cmd_bench_store(const Argv& argv) {
     size_t loaded_tokens = 0;
     for (const auto& n : loaded.tree.nodes()) loaded_tokens += n.tokens.size();
 
-    // 3. Overhead of storing a real search (self-consistency, 16 samples).
-    auto model = Model::load(model_path_or_default(a.get("model")));
-    LocalGenerator gen(*model, search_session_options(1));
+    // 3. Overhead of storing a real search (self-consistency, --samples samples).
+    auto model = Model::load(app::model_path_or_default(a.get("model")));
+    LocalGenerator gen(*model, app::search_session_options(1));
     app::PluginManager pm;
     pm.scan();
-    RunRequest req;
-    req.task = load_task_ref("hard:hard-000");
+    app::RunRequest req;
+    req.task = app::load_task_ref("hard:hard-000");
     req.strategy = "self-consistency";
     const std::string samples = std::to_string(a.get_int("samples", 1, 256));
     req.sets = {{"n", samples}};
-    PreparedRun p = prepare_run(pm, req);
     std::vector<double> with, without;
     for (int r = 0; r < reps; ++r) {
         for (int k = 0; k < 2; ++k) {
             const int stored = (k + r) % 2;  // alternate the order: no systematic first/second bias
+            // The same search either way, through the run service; only the
+            // store differs (describing, recording and finishing the run).
+            app::PreparedRun p = app::prepare_run(pm, req);  // outside the timing
+            app::RunOptions opt;
+            if (stored) opt.store = store.get();
             auto t = Clock::now();
-            std::unique_ptr<RunRecorder> rec;
-            int64_t rid = 0;
-            std::vector<RunObserver*> obs;
-            if (stored) {
-                rid = store->begin_run(describe_run(*model, gen, req, p));
-                rec = store->recorder(rid);
-                obs.push_back(rec.get());
-            }
-            SearchContext ctx(gen, req.task, p.config, obs);
-            RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
-            if (stored) {
-                rec->flush();
-                store->finish_run(rid, finished_row(out, ctx));
-            }
+            const app::RunResult res = app::run_and_record(*model, gen, req, std::move(p), opt);
             (stored ? with : without).push_back(since(t));
+            if (res.outcome.status == "error")
+                throw Error("the measured search failed: " + res.outcome.error);
         }
     }
     std::sort(with.begin(), with.end());

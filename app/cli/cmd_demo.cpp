@@ -4,13 +4,14 @@
 // an HTML trace report.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/defaults.h"
-#include "cli/runner.h"
-#include "reasonscope/error.h"
+#include "cli/session_args.h"
+#include "core/export_run.h"
+#include "core/resources.h"
+#include "core/run_service.h"
+#include "core/session_options.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_export.h"
 #include "reasonscope/run_store.h"
@@ -30,14 +31,14 @@ int cmd_demo(const Argv& argv) {
         .option("threads", "compute threads (0 = all cores)", "0");
     add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
-    SessionOptions so = search_session_options(a.get_int("threads", 0, 1024));
+    SessionOptions so = app::search_session_options(a.get_int("threads", 0, 1024));
     apply_session_options(a, so);
-    auto model = Model::load(model_path_or_default(a.get("model")));
+    auto model = Model::load(app::model_path_or_default(a.get("model")));
     LocalGenerator gen(*model, so);
     app::PluginManager pm;
     pm.scan();
     auto store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
-    Task task = load_task_ref(a.get("task"));
+    Task task = app::load_task_ref(a.get("task"));
     std::printf("model    %s (%s; %s)\nproblem  %s  %s", model->path().c_str(),
                 gen.backend_name().c_str(), gen.backend_reason().c_str(), task.id.c_str(),
                 task.prompt.c_str());
@@ -46,35 +47,30 @@ int cmd_demo(const Argv& argv) {
     int64_t ids[2] = {0, 0};
     const std::string strategies[2] = {"chain-of-thought", a.get("strategy")};
     for (int i = 0; i < 2; ++i) {
-        RunRequest req;
+        app::RunRequest req;
         req.task = task;
         req.suite = a.get("task").substr(0, a.get("task").rfind(':'));
         req.strategy = strategies[i];
         if (i == 1)
             for (const auto& s : a.all("set")) req.sets.push_back(split_setting(s));
-        PreparedRun p = prepare_run(pm, req);
-        RunRow row = describe_run(*model, gen, req, p);
-        row.name = "demo: " + req.strategy;
-        ids[i] = store->begin_run(row);
-        store->add_tag(ids[i], "demo");
-        auto rec = store->recorder(ids[i]);
-        SearchContext ctx(gen, task, p.config, {rec.get()});
-        RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
-        rec->flush();
-        store->finish_run(ids[i], finished_row(out, ctx));
+        app::RunOptions opt;
+        opt.store = store.get();
+        opt.name = "demo: " + req.strategy;
+        opt.tags = {"demo"};
+        const app::RunResult res = app::run_and_record(*model, gen, pm, req, opt);
+        const RunOutcome& out = res.outcome;
+        ids[i] = res.run_id;
         std::printf(
             "%-18s answer %-6s %-8s %5lld tokens %5lld passes %6.2f s  (%d nodes; run %lld)\n",
             req.strategy.c_str(), out.answer.empty() ? "-" : out.answer.c_str(),
             out.correct == 1 ? "correct" : "wrong",
             static_cast<long long>(out.metrics.tokens_generated),
             static_cast<long long>(out.metrics.forward_passes), out.metrics.wall_seconds,
-            ctx.tree().size(), static_cast<long long>(ids[i]));
+            res.tree().size(), static_cast<long long>(ids[i]));
     }
     std::printf("\n%s\n",
                 compare_to_text(compare_runs(store->load(ids[0]), store->load(ids[1]))).c_str());
-    std::ofstream f(a.get("o"));
-    f << run_to_html(store->load(ids[1]));
-    if (!f) throw Error(a.get("o") + ": write failed");
+    app::export_run(store->load(ids[1]), a.get("o"), app::ExportFormat::Html);
     std::printf("report   %s\nstore    %s (reasonscope runs --db ... to list)\n",
                 std::filesystem::absolute(a.get("o")).c_str(), store->path().c_str());
     return 0;

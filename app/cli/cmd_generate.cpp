@@ -4,8 +4,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/defaults.h"
-#include "cli/runner.h"
+#include "cli/session_args.h"
+#include "core/resources.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/sampling.h"
@@ -30,7 +30,7 @@ int cmd_generate(const Argv& argv) {
     add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
     if (!a.has("prompt")) throw UsageError{"generate: --prompt TEXT is required"};
-    auto model = Model::load(model_path_or_default(a.get("model")));
+    auto model = Model::load(app::model_path_or_default(a.get("model")));
     SamplingParams sp;
     sp.temperature = static_cast<float>(a.get_double("temp", 0, 100));
     sp.top_p = static_cast<float>(a.get_double("top-p", 1e-6, 1));

@@ -7,7 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/runner.h"
+#include "cli/session_args.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/session.h"

@@ -5,8 +5,10 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/defaults.h"
-#include "cli/runner.h"
+#include "cli/session_args.h"
+#include "core/resources.h"
+#include "core/run_service.h"
+#include "core/session_options.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
@@ -29,8 +31,8 @@ void add_budget_options(Args& a) {
     add_session_options(a, "f32");
 }
 
-RunRequest request_from(const Args& a) {
-    RunRequest r;
+app::RunRequest request_from(const Args& a) {
+    app::RunRequest r;
     r.strategy = a.get("strategy");
     for (const auto& s : a.all("set")) r.sets.push_back(split_setting(s));
     for (const auto& s : a.all("scorer-opt")) {
@@ -68,7 +70,7 @@ class Printer final : public RunObserver {
 };
 
 SessionOptions session_options(const Args& a) {
-    SessionOptions so = search_session_options(a.get_int("threads", 0, 1024));
+    SessionOptions so = app::search_session_options(a.get_int("threads", 0, 1024));
     apply_session_options(a, so);
     return so;
 }
@@ -166,9 +168,9 @@ int cmd_run(const Argv& argv) {
         .option("name", "name the stored run")
         .multi("tag", "tag the stored run");
     if (!a.parse(argv)) return 0;
-    RunRequest req = request_from(a);
+    app::RunRequest req = request_from(a);
     if (a.has("task")) {
-        req.task = load_task_ref(a.get("task"));
+        req.task = app::load_task_ref(a.get("task"));
         req.suite = a.get("task").substr(0, a.get("task").rfind(':'));
     } else if (a.has("prompt"))
         req.task = Task{"prompt", a.get("prompt"), "", ""};
@@ -176,32 +178,24 @@ int cmd_run(const Argv& argv) {
         throw UsageError{"run: give --prompt TEXT or --task SUITE:ID"};
     app::PluginManager pm;
     pm.scan();
-    PreparedRun p = prepare_run(pm, req);
-    auto model = Model::load(model_path_or_default(a.get("model")));
+    app::PreparedRun p = app::prepare_run(pm, req);  // bad parameters fail before the model loads
+    auto model = Model::load(app::model_path_or_default(a.get("model")));
     LocalGenerator gen(*model, session_options(a));
     Printer printer;
-    std::vector<RunObserver*> obs;
-    if (a.flag_set("verbose")) obs.push_back(&printer);
+    app::RunOptions opt;
+    if (a.flag_set("verbose")) opt.observers.push_back(&printer);
     std::unique_ptr<RunStore> store;
-    std::unique_ptr<RunRecorder> recorder;
-    int64_t stored_id = 0;
     if (!a.flag_set("no-store")) {
         store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
-        RunRow row = describe_run(*model, gen, req, p);
-        row.name = a.get("name");
-        stored_id = store->begin_run(row);
-        for (const auto& t : a.all("tag")) store->add_tag(stored_id, t);
-        recorder = store->recorder(stored_id);
-        obs.push_back(recorder.get());
+        opt.store = store.get();
+        opt.name = a.get("name");
+        opt.tags = a.all("tag");
     }
-    SearchContext ctx(gen, req.task, p.config, obs);
-    RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
-    if (store) {
-        recorder->flush();
-        store->finish_run(stored_id, finished_row(out, ctx));
-    }
+    const app::RunResult res = app::run_and_record(*model, gen, req, std::move(p), opt);
+    const RunOutcome& out = res.outcome;
+    const int64_t stored_id = res.run_id;
 
-    const ReasoningTree& t = ctx.tree();
+    const ReasoningTree& t = res.tree();
     int terminal = 0, pruned = 0;
     std::map<std::string, int> answers;
     for (const auto& n : t.nodes()) {
@@ -211,7 +205,7 @@ int cmd_run(const Argv& argv) {
     }
     if (a.flag_set("json")) {
         nlohmann::json j = {{"strategy", req.strategy},
-                            {"params", p.params},
+                            {"params", res.params},
                             {"task", req.task.id},
                             {"status", out.status},
                             {"answer", out.answer},
@@ -221,7 +215,7 @@ int cmd_run(const Argv& argv) {
                             {"depth", t.max_depth()},
                             {"terminal", terminal},
                             {"pruned", pruned},
-                            {"coverage", any_correct(t)},
+                            {"coverage", app::any_correct(t)},
                             {"tokens", out.metrics.tokens_generated},
                             {"forward_passes", out.metrics.forward_passes},
                             {"wall_seconds", out.metrics.wall_seconds},
@@ -231,7 +225,7 @@ int cmd_run(const Argv& argv) {
         if (!out.error.empty()) j["error"] = out.error;
         std::puts(j.dump(2).c_str());
     } else {
-        std::printf("strategy  %s %s\n", req.strategy.c_str(), p.params.dump().c_str());
+        std::printf("strategy  %s %s\n", req.strategy.c_str(), res.params.dump().c_str());
         std::printf("tree      %d nodes, depth %d, %d terminal, %d pruned\n", t.size(),
                     t.max_depth(), terminal, pruned);
         std::printf("answers  ");
@@ -263,16 +257,16 @@ int cmd_eval(const Argv& argv) {
         .flag("json", "print JSON")
         .flag("quiet", "no per-problem rows");
     if (!a.parse(argv)) return 0;
-    RunRequest base = request_from(a);
-    std::string suite_path = resolve_suite_path(a.get("suite"));
+    app::RunRequest base = request_from(a);
+    std::string suite_path = app::resolve_suite_path(a.get("suite"));
     auto tasks = load_suite(suite_path);
     int limit = a.get_int("limit", 0, 1 << 30);
     if (limit > 0 && static_cast<size_t>(limit) < tasks.size())
         tasks.resize(static_cast<size_t>(limit));
     app::PluginManager pm;
     pm.scan();
-    PreparedRun p = prepare_run(pm, base);
-    auto model = Model::load(model_path_or_default(a.get("model")));
+    const Params params = app::prepare_run(pm, base).params;  // checked before the model loads
+    auto model = Model::load(app::model_path_or_default(a.get("model")));
     LocalGenerator gen(*model, session_options(a));
     nlohmann::json rows = nlohmann::json::array();
     int correct = 0, covered = 0;
@@ -281,10 +275,13 @@ int cmd_eval(const Argv& argv) {
         std::printf("%-12s %-8s %-8s %-7s %8s %8s %8s\n", "task", "answer", "expected", "ok",
                     "tokens", "passes", "seconds");
     for (const Task& t : tasks) {
-        SearchContext ctx(gen, t, p.config);
-        RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
+        app::RunRequest req = base;
+        req.task = t;
+        req.suite = suite_path;
+        const app::RunResult res = app::run_and_record(*model, gen, pm, req);  // not stored
+        const RunOutcome& out = res.outcome;
         if (out.status == "error") throw Error("task " + t.id + ": " + out.error);
-        bool ok = out.correct == 1, cov = any_correct(ctx.tree());
+        bool ok = out.correct == 1, cov = app::any_correct(res.tree());
         correct += ok;
         covered += cov;
         tokens += static_cast<double>(out.metrics.tokens_generated);
@@ -306,10 +303,14 @@ int cmd_eval(const Argv& argv) {
                         out.metrics.wall_seconds);
     }
     const double n = static_cast<double>(tasks.size());
-    nlohmann::json summary = {{"suite", suite_path},          {"strategy", base.strategy},
-                              {"params", p.params},           {"problems", tasks.size()},
-                              {"accuracy", correct / n},      {"coverage", covered / n},
-                              {"mean_tokens", tokens / n},    {"mean_forward_passes", passes / n},
+    nlohmann::json summary = {{"suite", suite_path},
+                              {"strategy", base.strategy},
+                              {"params", params},
+                              {"problems", tasks.size()},
+                              {"accuracy", correct / n},
+                              {"coverage", covered / n},
+                              {"mean_tokens", tokens / n},
+                              {"mean_forward_passes", passes / n},
                               {"mean_wall_seconds", wall / n}};
     if (a.flag_set("json")) {
         summary["rows"] = rows;
@@ -318,7 +319,7 @@ int cmd_eval(const Argv& argv) {
         std::printf(
             "\n%s on %s (%zu problems) %s\naccuracy %.1f%%  coverage %.1f%%  mean tokens %.0f  "
             "mean passes %.0f  mean %.2f s\n",
-            base.strategy.c_str(), suite_path.c_str(), tasks.size(), p.params.dump().c_str(),
+            base.strategy.c_str(), suite_path.c_str(), tasks.size(), params.dump().c_str(),
             100.0 * correct / n, 100.0 * covered / n, tokens / n, passes / n, wall / n);
     }
     return 0;

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/export_run.h"
 #include "reasonscope/error.h"
 #include "reasonscope/run_export.h"
 #include "reasonscope/run_store.h"
@@ -21,12 +22,6 @@ int64_t run_id(const std::string& s) {
 
 std::unique_ptr<RunStore> open_store(const Args& a) {
     return RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
-}
-
-void write_file(const std::string& path, const std::string& data) {
-    std::ofstream f(path, std::ios::binary);
-    f << data;
-    if (!f) throw Error(path + ": write failed");
 }
 
 }  // namespace
@@ -107,37 +102,30 @@ int cmd_show(const Argv& argv) {
 }
 
 int cmd_export(const Argv& argv) {
-    Args a("export", "RUN --format html|json|csv|md -o FILE [--db FILE]");
+    Args a("export", "RUN [--format html|json|csv|md] -o FILE [--db FILE]");
     a.positional("RUN", "run id")
-        .option("format", "html, json, csv or md", "html")
+        .option("format",
+                "html, json, csv (tokens in FILE, nodes in FILE.nodes.csv) or md; default: by "
+                "FILE's extension, else html")
         .option("o", "output file")
         .option("db", "run store");
     if (!a.parse(argv)) return 0;
     if (!a.has("o")) throw UsageError{"export: -o FILE is required"};
+    const std::string out = a.get("o");
+    app::ExportFormat fmt = app::export_format_of(out);
+    if (a.has("format")) {
+        const auto named = app::export_format_named(a.get("format"));
+        if (!named)
+            throw UsageError{"export: unknown format '" + a.get("format") +
+                             "' (html, json, csv, md)"};
+        fmt = *named;
+    }
     auto st = open_store(a);
-    StoredRun r = st->load(run_id(a.get("RUN")));
-    const std::string fmt = a.get("format"), out = a.get("o");
-    if (fmt == "html")
-        write_file(out, run_to_html(r));
-    else if (fmt == "json")
-        write_file(out,
-                   run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
-    else if (fmt == "md")
-        write_file(out, run_to_markdown(r));
-    else if (fmt == "csv") {
-        // Two tables: FILE gets the tokens, FILE with "nodes" in its name the nodes.
-        std::string nodes_path = out;
-        auto dot = nodes_path.rfind('.');
-        nodes_path = dot == std::string::npos
-                         ? nodes_path + ".nodes"
-                         : nodes_path.substr(0, dot) + ".nodes" + nodes_path.substr(dot);
-        write_file(out, run_tokens_csv(r));
-        write_file(nodes_path, run_nodes_csv(r));
-        std::printf("wrote %s and %s\n", out.c_str(), nodes_path.c_str());
-        return 0;
-    } else
-        throw UsageError{"export: unknown format '" + fmt + "' (html, json, csv, md)"};
-    std::printf("wrote %s\n", out.c_str());
+    const std::vector<std::string> written =
+        app::export_run(st->load(run_id(a.get("RUN"))), out, fmt);
+    std::string names;
+    for (const std::string& w : written) names += (names.empty() ? "" : " and ") + w;
+    std::printf("wrote %s\n", names.c_str());
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/session_options.h"
 #include "reasonscope/error.h"
 
 namespace rs::gui {
@@ -15,7 +16,7 @@ void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool 
     try {
         gen_.reset();
         model_ = Model::load(path.toStdString());
-        SessionOptions so = cli::search_session_options(threads);
+        SessionOptions so = app::search_session_options(threads);
         so.kv_type = kv_f16 ? KvType::F16 : KvType::F32;
         so.deterministic = deterministic;
         so.backend = backend.toStdString();
@@ -45,7 +46,7 @@ void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool 
     }
 }
 
-void EngineHost::start_run(const cli::RunRequest& req) {
+void EngineHost::start_run(const app::RunRequest& req) {
     if (!gen_) {
         emit failed("no model loaded");
         return;
@@ -56,23 +57,23 @@ void EngineHost::start_run(const cli::RunRequest& req) {
     int64_t id = 0;
     try {
         if (!store_) store_ = RunStore::open(db_path_.toStdString());
-        cli::PreparedRun p = cli::prepare_run(*plugins_, req);
-        RunRow row = cli::describe_run(*model_, *gen_, req, p);
-        id = store_->begin_run(row);
-        row.id = id;
-        emit runStarted(row);
-        auto rec = store_->recorder(id);
-        SearchContext ctx(*gen_, req.task, p.config, {rec.get(), &events_});
-        ctx.set_control(&cancel_, &pause_);
-        RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
-        rec->flush();
-        store_->finish_run(id, cli::finished_row(out, ctx));
+        app::RunOptions opt;
+        opt.store = store_.get();
+        opt.observers = {&events_};
+        opt.cancel = &cancel_;
+        opt.pause = &pause_;
+        opt.on_stored = [this, &id](const RunRow& row) {
+            id = row.id;
+            emit runStarted(row);
+        };
+        const app::RunResult res = app::run_and_record(*model_, *gen_, *plugins_, req, opt);
         running_ = false;
-        emit runFinished(id, QString::fromStdString(out.status),
-                         QString::fromStdString(out.answer));
-        if (out.status == "error")
-            emit failed(QString::fromStdString("the strategy failed: " + out.error));
+        emit runFinished(id, QString::fromStdString(res.outcome.status),
+                         QString::fromStdString(res.outcome.answer));
+        if (res.outcome.status == "error")
+            emit failed(QString::fromStdString("the strategy failed: " + res.outcome.error));
     } catch (const std::exception& e) {
+        // A stored run is already marked "error" by the run service.
         running_ = false;
         emit failed(QString::fromStdString(e.what()));
         if (id) emit runFinished(id, "error", {});

@@ -14,7 +14,7 @@
 #include <mutex>
 #include <vector>
 
-#include "cli/runner.h"
+#include "core/run_service.h"
 #include "plugins/plugin_manager.h"
 #include "reasonscope/generator.h"
 #include "reasonscope/model.h"
@@ -63,7 +63,10 @@ class EngineHost : public QObject {
   public slots:
     void load_model(const QString& path, int threads, bool kv_f16, bool deterministic,
                     const QString& backend);
-    void start_run(const rs::cli::RunRequest& req);
+    // Runs the request through the run service (app/core/run_service.h), on
+    // this (the engine) thread: runStarted once it is stored, runFinished at
+    // its end; failed for a bad request or a failed run.
+    void start_run(const rs::app::RunRequest& req);
 
   signals:
     void modelLoaded(const rs::gui::ModelSummary& s);
@@ -83,6 +86,6 @@ class EngineHost : public QObject {
 
 }  // namespace rs::gui
 
-Q_DECLARE_METATYPE(rs::cli::RunRequest)
+Q_DECLARE_METATYPE(rs::app::RunRequest)
 Q_DECLARE_METATYPE(rs::gui::ModelSummary)
 Q_DECLARE_METATYPE(rs::RunRow)

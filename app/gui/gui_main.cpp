@@ -4,6 +4,7 @@
 #include <QCommandLineParser>
 #include <cstdio>
 
+#include "core/session_options.h"
 #include "gui/main_window.h"
 
 namespace rs::gui {
@@ -23,7 +24,7 @@ int run_gui(int argc, char** argv) {
     p.addOption({"kv", "KV cache type: f32 (default) or f16 (llama.cpp's default)", "TYPE", "f32"});
     p.addOption({"deterministic", "every row's logits independent of its batch, prompts included"});
     p.addOption({"backend",
-                 QString::fromStdString("where the engine computes: " + cli::backend_names() +
+                 QString::fromStdString("where the engine computes: " + app::backend_names() +
                                         " or auto (default)"),
                  "NAME", "auto"});
     QStringList args = app.arguments();
@@ -36,7 +37,7 @@ int run_gui(int argc, char** argv) {
     opt.threads = p.value("threads").toInt();
     try {
         opt.kv = parse_kv_type(p.value("kv").toStdString());
-        cli::check_backend_name(p.value("backend").toStdString());
+        app::check_backend_name(p.value("backend").toStdString());
         opt.backend = p.value("backend");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "reasonscope: %s\n", e.what());

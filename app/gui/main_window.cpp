@@ -30,11 +30,10 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 #include <cmath>
-#include <fstream>
 
-#include "cli/defaults.h"
+#include "core/export_run.h"
+#include "core/resources.h"
 #include "imgui/live_monitor.h"
-#include "reasonscope/error.h"
 #include "reasonscope/run_export.h"
 #include "widgets/latent_view.h"
 #include "widgets/signals_view.h"
@@ -47,13 +46,13 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     setObjectName("mainWindow");
     setWindowTitle("Reasonscope");
     resize(1400, 900);
-    qRegisterMetaType<rs::cli::RunRequest>();
+    qRegisterMetaType<rs::app::RunRequest>();
     qRegisterMetaType<rs::gui::ModelSummary>();
     qRegisterMetaType<rs::RunRow>();
     plugins_.scan();
     if (opt_.db_path.isEmpty()) opt_.db_path = QString::fromStdString(RunStore::default_path());
     if (opt_.model_path.isEmpty())
-        opt_.model_path = QString::fromStdString(cli::default_model_path());
+        opt_.model_path = QString::fromStdString(app::default_model_path());
 
     db_ = std::make_unique<DbWorker>(opt_.db_path.toStdString());
     host_ = new EngineHost(&plugins_, opt_.db_path);
@@ -282,7 +281,7 @@ void MainWindow::load_suite(const QString& name) {
     tasks_.clear();
     task_->clear();
     try {
-        tasks_ = rs::load_suite(cli::resolve_suite_path(name.toStdString()));
+        tasks_ = rs::load_suite(app::resolve_suite_path(name.toStdString()));
     } catch (const std::exception& e) {
         statusBar()->showMessage(e.what(), 10000);
     }
@@ -358,7 +357,7 @@ void MainWindow::set_param(const QString& name, const QVariant& value) {
 
 void MainWindow::start_run() {
     if (!model_ready_ || host_->running()) return;
-    cli::RunRequest req;
+    app::RunRequest req;
     req.strategy = strategy_->currentData().toString().toStdString();
     for (auto& [n, w] : param_widgets_) {
         QString v;
@@ -410,7 +409,7 @@ void MainWindow::branch_from(int node, int index, int alternative) {
     const auto& tok = live_.tree().at(node).tokens[static_cast<size_t>(index)];
     for (size_t k = 0; k < tok.top.size(); ++k)
         if (tok.top[k].first == alternative && k < tok.top_pieces.size()) alt = tok.top_pieces[k];
-    cli::RunRequest req;
+    app::RunRequest req;
     req.strategy = "chain-of-thought";
     req.seed = static_cast<uint64_t>(seed_->value());
     req.task =
@@ -663,31 +662,23 @@ void MainWindow::export_run() {
     if (!id) return;
     QString f = QFileDialog::getSaveFileName(
         this, "Export run", QString("run-%1.html").arg(id),
-        "HTML report (*.html);;JSON (*.json);;Markdown (*.md);;CSV tokens (*.csv)");
+        "HTML report (*.html);;JSON (*.json);;Markdown (*.md);;CSV tokens and nodes (*.csv)");
     if (!f.isEmpty()) export_run_to(id, f);
 }
 
 void MainWindow::export_run_to(qint64 id, const QString& f) {
-    // Loading, formatting and writing all happen on the run store's thread.
-    db_->post<int>(
+    // Loading, formatting and writing all happen on the run store's thread,
+    // with the writer the CLI's `export` uses (app/core/export_run.h).
+    db_->post<std::vector<std::string>>(
         this,
         [id, path = f.toStdString()](RunStore& st) {
-            StoredRun r = st.load(id);
-            const auto ends = [&](const char* x) { return path.ends_with(x); };
-            std::string data =
-                ends(".json")
-                    ? run_to_json(r).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
-                : ends(".md")  ? run_to_markdown(r)
-                : ends(".csv") ? run_tokens_csv(r)
-                               : run_to_html(r);
-            std::ofstream out(path);
-            out << data;
-            if (!out) throw Error(path + ": cannot write");
-            return 0;
+            return app::export_run(st.load(id), path, app::export_format_of(path));
         },
-        [this, f](int) {
-            statusBar()->showMessage("exported " + f, 5000);
-            emit exported(f);
+        [this](std::vector<std::string> written) {
+            QStringList paths;
+            for (const std::string& p : written) paths << QString::fromStdString(p);
+            statusBar()->showMessage("exported " + paths.join(" and "), 5000);
+            emit exported(paths);
         },
         [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
 }

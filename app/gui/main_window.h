@@ -65,19 +65,20 @@ class MainWindow : public QMainWindow {
     // `node` with token `alternative` instead (a new greedy run, stored).
     void branch_from(int node, int index, int alternative);
     void refresh_runs();
-    // Writes run `id` as HTML, JSON, Markdown or CSV (by the path's suffix),
-    // on the run store's thread; exported(path) follows.
+    // Writes run `id` as HTML, JSON, Markdown or CSV (by the path's suffix;
+    // CSV: the tokens, and the nodes beside them as the CLI's `export`
+    // writes them), on the run store's thread; exported(paths) follows.
     void export_run_to(qint64 id, const QString& path);
     // Opens the comparison of two stored runs; compareShown(dialog) follows.
     void compare_runs_by_id(qint64 a, qint64 b);
 
   signals:
-    void storedRunOpened(qint64 id);  // after open_stored_run's load reached the views
-    void exported(const QString& path);
+    void storedRunOpened(qint64 id);          // after open_stored_run's load reached the views
+    void exported(const QStringList& paths);  // every file written
     void compareShown(QDialog* dialog);
     void requestLoadModel(const QString& path, int threads, bool kv_f16, bool deterministic,
                           const QString& backend);
-    void requestRun(const rs::cli::RunRequest& req);
+    void requestRun(const rs::app::RunRequest& req);
 
   protected:
     void closeEvent(QCloseEvent* e) override;

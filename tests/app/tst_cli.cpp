@@ -190,6 +190,21 @@ class TestCli : public QObject {
         }
         auto list = run({"runs", "--db", db, "--json"});
         QCOMPARE(QJsonDocument::fromJson(list.out).array().size(), 7);
+        // export: the format follows -o's extension unless --format names it.
+        const QString id = QString::number(
+            QJsonDocument::fromJson(list.out).array().at(0).toObject()["id"].toInteger());
+        auto ex = run({"export", id, "--db", db, "-o", dir.filePath("run.json")});
+        QVERIFY2(ex.code == 0, ex.err.constData());
+        QFile json(dir.filePath("run.json"));
+        QVERIFY(json.open(QIODevice::ReadOnly));
+        QVERIFY(QJsonDocument::fromJson(json.readAll()).object()["nodes"].toArray().size() >= 2);
+        ex = run({"export", id, "--db", db, "-o", dir.filePath("run.csv")});
+        QCOMPARE(ex.out.trimmed(),
+                 ("wrote " + dir.filePath("run.csv") + " and " + dir.filePath("run.nodes.csv"))
+                     .toUtf8());
+        ex = run({"export", id, "--db", db, "--format", "pdf", "-o", dir.filePath("run.pdf")});
+        QCOMPARE(ex.code, 2);
+        QVERIFY2(ex.err.contains("unknown format 'pdf'"), ex.err.constData());
         auto ev = run({"eval", "--model", model, "--suite", "easy", "--limit", "3", "--strategy",
                        "chain-of-thought", "--json"});
         QCOMPARE(ev.code, 0);
@@ -285,6 +300,23 @@ class TestCli : public QObject {
         QVERIFY2(QJsonDocument::fromJson(r.out).object()["error"].toString().contains(
                      "/nonexistent.gguf"),
                  r.out.constData());
+    }
+
+    // A run that fails once stored (here: a tap layer the model lacks) is one
+    // error line, and its stored row is finished as "error", never left running.
+    void failedRunIsStoredAsError() {
+        QTemporaryDir dir;
+        QString db = dir.filePath("runs.sqlite");
+        QString model = QStringLiteral(RS_SOURCE_DIR) + "/resources/models/reasoner.gguf";
+        if (!QFileInfo::exists(model)) QSKIP("the bundled model is missing");
+        auto r = run({"run", "--model", model, "--task", "easy:easy-001", "--taps", "99", "--db",
+                      db, "--threads", "1"});
+        QCOMPARE(r.code, 2);
+        QCOMPARE(r.err.count('\n'), 1);
+        QVERIFY2(r.err.contains("tap layer 99"), r.err.constData());
+        auto list = QJsonDocument::fromJson(run({"runs", "--db", db, "--json"}).out).array();
+        QCOMPARE(list.size(), 1);
+        QCOMPARE(list.at(0).toObject()["status"].toString(), QString("error"));
     }
 
     void everyCommandHasHelp() {

@@ -8,10 +8,12 @@
 #include <QDir>
 #include <QFile>
 #include <QLabel>
+#include <QProcess>
 #include <QScreen>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -81,6 +83,54 @@ class TestGui : public QObject {
         w.set_param("max_depth", 3);
         w.start_run();
         QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
+    }
+
+    // The window's CSV export writes what `reasonscope export --format csv`
+    // writes for the same run: the tokens and, beside them, the nodes, byte
+    // for byte; the status bar names both files.
+    void csvExportEqualsTheCli() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "best-of-n");
+        if (QTest::currentTestFailed()) return;
+        w.set_param("n", 2);
+        w.set_param("max_depth", 4);
+        w.start_run();
+        auto store = rs::RunStore::open(opt.db_path.toStdString());
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 1 && !w.running(), 120000);
+        const auto runs = store->list();
+        QCOMPARE(runs.size(), size_t(1));
+        QVERIFY2(runs[0].status != "running", runs[0].status.c_str());
+        const qint64 id = runs[0].id;
+
+        QSignalSpy exported(&w, &rs::gui::MainWindow::exported);
+        w.export_run_to(id, tmp.filePath("gui.csv"));
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 30000);
+        const QStringList written = exported.at(0).at(0).toStringList();
+        QCOMPARE(written, QStringList({tmp.filePath("gui.csv"), tmp.filePath("gui.nodes.csv")}));
+        const QString message = w.statusBar()->currentMessage();
+        QVERIFY2(message.contains("gui.csv") && message.contains("gui.nodes.csv"),
+                 qPrintable(message));
+
+        QProcess cli;
+        cli.start(rs::test::binary("reasonscope"),
+                  {"export", QString::number(id), "--format", "csv", "--db", opt.db_path, "-o",
+                   tmp.filePath("cli.csv")});
+        QVERIFY(cli.waitForFinished(60000));
+        QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+        const auto bytes = [](const QString& path) {
+            QFile f(path);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray("(missing)");
+        };
+        for (const char* table : {".csv", ".nodes.csv"}) {
+            const QByteArray gui = bytes(tmp.filePath(QString("gui") + table));
+            const QByteArray want = bytes(tmp.filePath(QString("cli") + table));
+            QVERIFY2(want.count('\n') >= 2, table);  // a header and rows
+            QVERIFY2(gui == want, table);
+        }
     }
 
   private:

@@ -8,7 +8,8 @@
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
-#include "cli/runner.h"
+#include "core/run_service.h"
+#include "core/session_options.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_export.h"
 #include "reasonscope/run_store.h"
@@ -76,22 +77,22 @@ class TestRunEvents : public QObject {
         QFETCH(QString, pattern);
         QTemporaryDir dir;
         auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
-        cli::RunRequest req;
+        app::RunRequest req;
         req.task = Task{"easy-001", "Q: 13+7*4\n", "41", pattern.toStdString()};
         req.strategy = strategy.toStdString();
         for (const QString& s : sets) req.sets.push_back(split_setting(s.toStdString()));
         req.config.tap_layers = {-1};  // hidden states too
         req.config.max_tokens = 1500;  // a small budget whatever the parameters
-        cli::PreparedRun p = cli::prepare_run(plugins_, req);
-        LocalGenerator gen(*model_, cli::search_session_options(1));
-        const int64_t id = store->begin_run(cli::describe_run(*model_, gen, req, p));
+        app::PreparedRun p = app::prepare_run(plugins_, req);
+        LocalGenerator gen(*model_, app::search_session_options(1));
+        const int64_t id = store->begin_run(app::describe_run(*model_, gen, req, p));
         auto recorder = store->recorder(id);
         Collect c;
         SearchContext ctx(gen, req.task, p.config, {&c, recorder.get()});
         RunOutcome out = run_strategy(*p.strategy, ctx, p.params);
         QVERIFY2(out.status == "ok" || out.status == "budget", out.error.c_str());
         recorder->flush();
-        store->finish_run(id, cli::finished_row(out, ctx));
+        store->finish_run(id, app::finished_row(out, ctx));
         const ReasoningTree& want = ctx.tree();
         QVERIFY(want.size() >= 2);
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <map>
 
-#include "cli/runner.h"
+#include "core/run_service.h"
 #include "reasonscope/gguf.h"
 #include "reasonscope/model.h"
 #include "reasonscope/search.h"
@@ -122,12 +122,12 @@ struct Fixture {
     RunOutcome run(const std::string& strategy,
                    std::vector<std::pair<std::string, std::string>> sets,
                    std::unique_ptr<SearchContext>& ctx, int64_t max_tokens = 0) {
-        cli::RunRequest req;
+        app::RunRequest req;
         req.task = Task{"q", "q", "2", "([0-9])"};
         req.strategy = strategy;
         req.sets = std::move(sets);
         req.config.max_tokens = max_tokens;
-        cli::PreparedRun p = cli::prepare_run(plugins, req);
+        app::PreparedRun p = app::prepare_run(plugins, req);
         ctx = std::make_unique<SearchContext>(*gen, req.task, p.config);
         return run_strategy(*p.strategy, *ctx, p.params);
     }
@@ -173,7 +173,7 @@ class TestStrategies : public QObject {
             std::abs(a["1"] - 125) < 28 && std::abs(a["2"] - 75) < 25 && std::abs(a["3"] - 50) < 22,
             qPrintable(QString("%1 %2 %3").arg(a["1"]).arg(a["2"]).arg(a["3"])));
         QCOMPARE(o.answer, std::string("1"));    // the majority, wrong here
-        QVERIFY(cli::any_correct(ctx->tree()));  // but covered
+        QVERIFY(app::any_correct(ctx->tree()));  // but covered
     }
 
     void bestOfNWithTheAnswerOracleFindsCoverage() {
@@ -181,7 +181,7 @@ class TestStrategies : public QObject {
         std::unique_ptr<SearchContext> ctx;
         RunOutcome o =
             f.run("best-of-n", {{"n", "8"}, {"scorer", "answer"}, {"temperature", "1"}}, ctx);
-        QCOMPARE(o.answer == "2", cli::any_correct(ctx->tree()));
+        QCOMPARE(o.answer == "2", app::any_correct(ctx->tree()));
     }
 
     void beamKeepsTheMostLikelySteps() {

@@ -1,4 +1,4 @@
-#include "cli/defaults.h"
+#include "core/resources.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -6,7 +6,7 @@
 
 #include "reasonscope/error.h"
 
-namespace rs::cli {
+namespace rs::app {
 namespace fs = std::filesystem;
 
 static std::string find_resource(const std::string& rel) {
@@ -38,8 +38,23 @@ std::string model_path_or_default(const std::string& given) {
 }
 
 std::string default_tasks_dir() {
-    std::string p = find_resource("resources/tasks");
-    return p;
+    return find_resource("resources/tasks");
 }
 
-}  // namespace rs::cli
+std::string resolve_suite_path(const std::string& name) {
+    if (fs::exists(name)) return name;
+    std::string dir = default_tasks_dir();
+    for (const std::string& cand : {dir + "/" + name + ".jsonl", dir + "/arith-" + name + ".jsonl"})
+        if (!dir.empty() && fs::exists(cand)) return cand;
+    throw Error("task suite '" + name +
+                "' not found (give a .jsonl path or a suite name in resources/tasks)");
+}
+
+Task load_task_ref(const std::string& ref) {
+    auto colon = ref.rfind(':');
+    if (colon == std::string::npos) throw Error("--task wants SUITE:ID, got '" + ref + "'");
+    std::string suite = resolve_suite_path(ref.substr(0, colon));
+    return find_task(load_suite(suite), ref.substr(colon + 1), suite);
+}
+
+}  // namespace rs::app

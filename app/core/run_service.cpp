@@ -1,48 +1,15 @@
-#include "cli/runner.h"
+#include "core/run_service.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
-#include "cli/defaults.h"
 #include "reasonscope/error.h"
+#include "reasonscope/gguf.h"
 
-namespace rs::cli {
+namespace rs::app {
 
-SessionOptions search_session_options(int threads) {
-    SessionOptions so;
-    so.threads = threads;
-    so.kv_tokens = 1 << 16;
-    return so;
-}
-
-void add_session_options(Args& a, const char* kv_default) {
-    a.flag("deterministic", "every row's logits independent of its batch, prompts included")
-        .option("kv", "KV cache type f16|f32", kv_default)
-        .option("backend", "where the engine computes: " + backend_names() + " or auto", "auto");
-}
-
-void apply_session_options(const Args& a, SessionOptions& so) {
-    so.deterministic = a.flag_set("deterministic");
-    so.kv_type = parse_kv_type(a.get("kv"));
-    so.backend = a.get("backend");
-    check_backend_name(so.backend);
-}
-
-std::string backend_names() {
-    std::string names;
-    for (const BackendInfo& b : backends()) names += (names.empty() ? "" : ", ") + b.name;
-    return names;
-}
-
-void check_backend_name(const std::string& name) {
-    if (name == "auto") return;
-    for (const BackendInfo& b : backends())
-        if (b.name == name) return;
-    throw Error("--backend must be one of " + backend_names() + ", auto; not '" + name + "'");
-}
-
-PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req) {
+PreparedRun prepare_run(const PluginManager& plugins, const RunRequest& req) {
     PreparedRun p;
     const auto* entry = plugins.find(req.strategy);
     p.strategy = plugins.create(req.strategy);  // throws with the list of strategies
@@ -79,23 +46,6 @@ PreparedRun prepare_run(const app::PluginManager& plugins, const RunRequest& req
     }
     p.config.sampling.validate();
     return p;
-}
-
-std::string resolve_suite_path(const std::string& name) {
-    namespace fs = std::filesystem;
-    if (fs::exists(name)) return name;
-    std::string dir = default_tasks_dir();
-    for (const std::string& cand : {dir + "/" + name + ".jsonl", dir + "/arith-" + name + ".jsonl"})
-        if (!dir.empty() && fs::exists(cand)) return cand;
-    throw Error("task suite '" + name +
-                "' not found (give a .jsonl path or a suite name in resources/tasks)");
-}
-
-Task load_task_ref(const std::string& ref) {
-    auto colon = ref.rfind(':');
-    if (colon == std::string::npos) throw Error("--task wants SUITE:ID, got '" + ref + "'");
-    std::string suite = resolve_suite_path(ref.substr(0, colon));
-    return find_task(load_suite(suite), ref.substr(colon + 1), suite);
 }
 
 std::string model_fingerprint(const std::string& path) {
@@ -161,4 +111,58 @@ bool any_correct(const ReasoningTree& tree) {
     return false;
 }
 
-}  // namespace rs::cli
+RunResult run_and_record(const Model& model, Generator& gen, const PluginManager& plugins,
+                         const RunRequest& req, const RunOptions& opt) {
+    return run_and_record(model, gen, req, prepare_run(plugins, req), opt);
+}
+
+RunResult run_and_record(const Model& model, Generator& gen, const RunRequest& req, PreparedRun p,
+                         const RunOptions& opt) {
+    RunResult res;
+    res.params = p.params;
+    RunStore* store = opt.store;
+    if (store) {
+        res.row = describe_run(model, gen, req, p);
+        res.row.name = opt.name;
+        res.run_id = res.row.id = store->begin_run(res.row);
+    }
+    try {
+        std::vector<RunObserver*> observers;
+        if (store) {
+            for (const auto& t : opt.tags) store->add_tag(res.run_id, t);
+            res.row.tags = opt.tags;
+            res.recorder = store->recorder(res.run_id);
+            observers.push_back(res.recorder.get());
+            if (opt.on_stored) opt.on_stored(res.row);
+        }
+        observers.insert(observers.end(), opt.observers.begin(), opt.observers.end());
+        res.context = std::make_unique<SearchContext>(gen, req.task, p.config, observers);
+        res.context->set_control(opt.cancel, opt.pause);
+        res.outcome = run_strategy(*p.strategy, *res.context, p.params);
+        if (store) {
+            res.recorder->flush();
+            store->finish_run(res.run_id, finished_row(res.outcome, *res.context));
+        }
+    } catch (const std::exception& e) {
+        // The stored row never stays "running": keep what was recorded and
+        // mark the run failed (a second failure here must not hide the first).
+        if (store) {
+            RunRow failed;
+            failed.status = "error";
+            failed.error = e.what();
+            if (res.context) failed.node_count = res.context->tree().size();
+            try {
+                if (res.recorder) res.recorder->flush();
+            } catch (const std::exception&) {
+            }
+            try {
+                store->finish_run(res.run_id, failed);
+            } catch (const std::exception&) {
+            }
+        }
+        throw;
+    }
+    return res;
+}
+
+}  // namespace rs::app

@@ -1,0 +1,23 @@
+// Where the app finds the bundled model and the task suites when none is
+// named, and how a task is named ("SUITE:ID"): shared by the CLI and the GUI.
+#pragma once
+
+#include <string>
+
+#include "reasonscope/task.h"
+
+namespace rs::app {
+
+// The bundled model: $REASONSCOPE_MODEL, else resources/models/reasoner.gguf
+// beside the source tree or under the install prefix ("" when absent).
+std::string default_model_path();
+// `given` when not empty, else the bundled model (throws rs::Error if absent).
+std::string model_path_or_default(const std::string& given);
+std::string default_tasks_dir();
+
+// A suite given as a .jsonl path or a suite name under resources/tasks.
+std::string resolve_suite_path(const std::string& name_or_path);
+// Loads "SUITE:ID" (SUITE as for resolve_suite_path).
+Task load_task_ref(const std::string& ref);
+
+}  // namespace rs::app
