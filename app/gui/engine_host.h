@@ -17,6 +17,7 @@
 #include "core/run_service.h"
 #include "plugins/plugin_manager.h"
 #include "reasonscope/generator.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
 

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "reasonscope/error.h"
-#include "reasonscope/generator.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 
 namespace rs {

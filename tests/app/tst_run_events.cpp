@@ -10,6 +10,7 @@
 
 #include "core/run_service.h"
 #include "core/session_options.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_export.h"
 #include "reasonscope/run_store.h"

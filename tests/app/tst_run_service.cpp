@@ -9,6 +9,7 @@
 #include "core/run_service.h"
 #include "core/session_options.h"
 #include "reasonscope/error.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
 

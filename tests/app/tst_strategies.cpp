@@ -9,6 +9,7 @@
 
 #include "core/run_service.h"
 #include "reasonscope/gguf.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/search.h"
 #include "reasonscope/thread_pool.h"

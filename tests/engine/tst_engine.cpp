@@ -13,6 +13,7 @@
 #include "reasonscope/error.h"
 #include "reasonscope/generator.h"
 #include "reasonscope/gguf.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/sampling.h"
 #include "reasonscope/session.h"

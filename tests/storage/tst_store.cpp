@@ -8,6 +8,7 @@
 #include <random>
 
 #include "reasonscope/error.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_export.h"
 #include "reasonscope/run_store.h"

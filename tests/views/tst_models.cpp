@@ -9,6 +9,7 @@
 #include "models/run_model.h"
 #include "models/runs_table_model.h"
 #include "models/tree_item_model.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
 #include "reasonscope/search.h"

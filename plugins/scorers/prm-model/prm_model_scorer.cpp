@@ -12,6 +12,7 @@
 
 #include "reasonscope/error.h"
 #include "reasonscope/generator.h"
+#include "reasonscope/local_generator.h"
 #include "reasonscope/scorer_plugin.h"
 
 namespace {
