@@ -74,12 +74,16 @@ class TestGui : public QObject {
             QSKIP("no model: neither the bundled model nor ../shared/reference is present");
         opt.kv = rs::KvType::F32;
         opt.deterministic = true;
+        opt.backend = "cpu";
         rs::gui::MainWindow w(opt);
         show_loaded(w, "chain-of-thought");
         if (QTest::currentTestFailed()) return;
         auto* status = w.findChild<QLabel*>("backendStatus");
         QVERIFY(status);
         QVERIFY2(status->text().contains("KV f32, deterministic"), qPrintable(status->text()));
+        // Which backend ran, and why it was chosen.
+        QVERIFY2(status->text().startsWith("cpu (") && status->text().contains("asked for cpu"),
+                 qPrintable(status->text()));
         w.set_param("max_depth", 3);
         w.start_run();
         QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
