@@ -5,17 +5,20 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cpu/fp16.h"
+#include "loss_log.h"
 #include "migrations.h"
 #include "rows.h"
 #include "sqlite_util.h"
@@ -74,7 +77,41 @@ const char* kRunCols =
     "backend, strategy, "
     "params, suite, task_id, prompt, expected, seed, answer, correct, tokens, forward_passes, "
     "wall_seconds, "
-    "kv_peak_bytes, node_count, app_version, error, chosen_node, backend_reason";
+    "kv_peak_bytes, node_count, app_version, error, chosen_node, backend_reason, status_reason";
+
+// A REAL column that may hold NaN: SQLite stores NaN as NULL.
+double real_or_nan(const Stmt& s, int c) {
+    return s.null(c) ? std::numeric_limits<double>::quiet_NaN() : s.f64(c);
+}
+
+// Runs `f` (one write), waiting out a database locked by another connection
+// with growing sleeps for at most o.max_wait (telling o.on_status when it
+// starts and stops waiting); rethrows anything else.
+template <typename F>
+void retry_locked(sqlite3* db, const WriteOptions& o, int64_t run_id, F&& f) {
+    const auto start = std::chrono::steady_clock::now();
+    auto sleep = std::max(o.first_sleep, std::chrono::milliseconds(1));
+    bool waited = false;
+    while (true) {
+        try {
+            f();
+            if (waited && o.on_status) o.on_status(run_id, RecorderStatus{});
+            return;
+        } catch (const storage::DbError& e) {
+            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+            if (!e.locked() || std::chrono::steady_clock::now() - start >= o.max_wait) throw;
+            if (!waited && o.on_status) {
+                RecorderStatus s;
+                s.waiting = true;
+                s.last_error = e.what();
+                o.on_status(run_id, s);
+            }
+            waited = true;
+        }
+        std::this_thread::sleep_for(sleep);
+        sleep = std::min(sleep * 2, std::max(o.max_sleep, o.first_sleep));
+    }
+}
 
 RunRow read_run(const Stmt& s) {
     RunRow r;
@@ -106,6 +143,7 @@ RunRow read_run(const Stmt& s) {
     r.error = s.text(25);
     r.chosen_node = s.null(26) ? -1 : static_cast<int>(s.i64(26));
     r.backend_reason = s.text(27);
+    r.status_reason = s.text(28);
     return r;
 }
 
@@ -116,7 +154,8 @@ void insert_run(sqlite3* db, RunRow& r) {
            "backend, strategy, params, suite, task_id, prompt, expected, seed, answer, correct, "
            "tokens, forward_passes, "
            "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node, "
-           "backend_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "backend_reason, status_reason) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.name)
         .bind(2, r.created_at.empty() ? now_iso() : r.created_at)
         .bind(3, r.finished_at)
@@ -145,6 +184,10 @@ void insert_run(sqlite3* db, RunRow& r) {
         .bind(26, r.error)
         .bind_opt(27, r.chosen_node)
         .bind(28, r.backend_reason);
+    if (r.status_reason.empty())
+        s.bind_null(29);
+    else
+        s.bind(29, r.status_reason);
     s.run();
     r.id = sqlite3_last_insert_rowid(db);
 }
@@ -220,6 +263,8 @@ std::vector<std::string> pieces_from_json(const std::string& s) {
 using storage::pieces_from_json;
 using storage::pieces_to_json;
 
+RunStore::RunStore() : losses_(std::make_shared<storage::LossLog>()) {}
+
 std::string RunStore::default_path() {
     const char* x = std::getenv("XDG_DATA_HOME");
     std::string base =
@@ -257,19 +302,31 @@ std::unique_ptr<RunStore> RunStore::open(const std::string& path) {
             throw;
         }
     }
-    // Runs whose writer died are incomplete (what was flushed stays).
-    std::vector<int64_t> dead;
+    // Runs whose writer died are incomplete (what was flushed stays); a
+    // reason the writer stored first (rows it gave up) is kept.
+    std::vector<std::pair<int64_t, int64_t>> dead;
     {
         Stmt s(st->db_, "SELECT id, pid FROM runs WHERE status = 'running'");
         while (s.step()) {
             auto pid = static_cast<pid_t>(s.i64(1));
             bool alive = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) && pid != getpid();
-            if (!alive) dead.push_back(s.i64(0));
+            if (!alive) dead.emplace_back(s.i64(0), s.i64(1));
         }
     }
-    for (int64_t id : dead) {
-        Stmt u(st->db_, "UPDATE runs SET status = 'incomplete' WHERE id = ?");
-        u.bind(1, id).run();
+    // Best effort: a store on a full disk still opens for reading (the run
+    // is marked by a later open).
+    try {
+        for (const auto& [id, pid] : dead) {
+            Stmt u(st->db_,
+                   "UPDATE runs SET status = 'incomplete', pid = NULL, status_reason = "
+                   "CASE WHEN status_reason IS NULL THEN ?1 ELSE status_reason || '; ' || ?1 END "
+                   "WHERE id = ?2");
+            u.bind(1, "the process writing the run (pid " + std::to_string(pid) +
+                          ") ended before finishing it; rows written until then are kept")
+                .bind(2, id)
+                .run();
+        }
+    } catch (const storage::DbError&) {
     }
     return st;
 }
@@ -291,30 +348,65 @@ bool RunStore::integrity_ok() const {
 
 int64_t RunStore::begin_run(RunRow row) {
     row.status = "running";
-    insert_run(db_, row);
+    retry_locked(db_, write_, 0, [&] { insert_run(db_, row); });
     return row.id;
 }
 
-std::unique_ptr<RunRecorder> RunStore::recorder(int64_t run_id) {
-    return std::make_unique<RunRecorder>(path_, run_id);
+void RunStore::set_write_options(WriteOptions o) {
+    write_ = std::move(o);
 }
 
-void RunStore::finish_run(int64_t id, const RunRow& r) {
-    Stmt s(db_,
-           "UPDATE runs SET status=?, finished_at=?, answer=?, correct=?, tokens=?, "
-           "forward_passes=?, wall_seconds=?, "
-           "kv_peak_bytes=?, node_count=?, error=?, chosen_node=?, pid=NULL WHERE id=?");
-    s.bind(1, r.status)
-        .bind(2, now_iso())
-        .bind(3, r.answer)
-        .bind_opt(4, r.correct)
-        .bind(5, r.tokens);
-    s.bind(6, r.forward_passes)
-        .bind(7, r.wall_seconds)
-        .bind(8, r.kv_peak_bytes)
-        .bind(9, r.node_count);
-    s.bind(10, r.error).bind_opt(11, r.chosen_node).bind(12, id);
-    s.run();
+std::unique_ptr<RunRecorder> RunStore::recorder(int64_t run_id) {
+    return std::unique_ptr<RunRecorder>(new RunRecorder(path_, run_id, write_, losses_));
+}
+
+RunRow RunStore::finish_run(int64_t id, const RunRow& r) {
+    // Rows given up by this store's recorders, or (another writer's) noted
+    // in the row itself.
+    std::string lost = losses_->reason(id);
+    if (lost.empty()) {
+        Stmt s(db_, "SELECT status_reason FROM runs WHERE id = ?");
+        s.bind(1, id);
+        if (s.step() && !s.null(0)) lost = s.text(0);
+    }
+    std::string status = r.status, reason = r.status_reason;
+    if (!lost.empty()) {
+        reason = lost;
+        if (status != "error") {
+            if (status != "ok" && status != "incomplete")
+                reason += " (the search itself ended: " + status + ")";
+            status = "incomplete";
+        }
+    }
+    try {
+        retry_locked(db_, write_, id, [&] {
+            Stmt s(db_,
+                   "UPDATE runs SET status=?, finished_at=?, answer=?, correct=?, tokens=?, "
+                   "forward_passes=?, wall_seconds=?, "
+                   "kv_peak_bytes=?, node_count=?, error=?, chosen_node=?, pid=NULL, "
+                   "status_reason=? WHERE id=?");
+            s.bind(1, status).bind(2, now_iso()).bind(3, r.answer).bind_opt(4, r.correct);
+            s.bind(5, r.tokens)
+                .bind(6, r.forward_passes)
+                .bind(7, r.wall_seconds)
+                .bind(8, r.kv_peak_bytes)
+                .bind(9, r.node_count);
+            s.bind(10, r.error).bind_opt(11, r.chosen_node);
+            if (reason.empty())
+                s.bind_null(12);
+            else
+                s.bind(12, reason);
+            s.bind(13, id).run();
+        });
+    } catch (const storage::DbError& e) {
+        throw storage::DbError(std::string(e.what()) + " (run " + std::to_string(id) +
+                                   " could not be finished: the rows written are kept, and "
+                                   "it is marked incomplete when the store is next opened)",
+                               e.code);
+    }
+    auto stored = get(id);
+    if (!stored) throw Error(path_ + ": no run " + std::to_string(id));
+    return *stored;
 }
 
 std::vector<RunRow> RunStore::list(const RunFilter& f) const {
@@ -379,7 +471,7 @@ StoredRun RunStore::load(int64_t id) const {
             nd.correct = s.null(5) ? -1 : static_cast<int>(s.i64(5));
             nd.ended = s.i64(6) != 0;
             nd.visits = static_cast<int>(s.i64(7));
-            nd.value_sum = s.f64(8);
+            nd.value_sum = real_or_nan(s, 8);
         }
     }
     {
@@ -394,9 +486,9 @@ StoredRun RunStore::load(int64_t id) const {
             TokenRecord t;
             t.id = static_cast<TokenId>(s.i64(1));
             t.piece = s.text(2);
-            t.logprob = static_cast<float>(s.f64(3));
-            t.entropy = static_cast<float>(s.f64(4));
-            t.varentropy = static_cast<float>(s.f64(5));
+            t.logprob = static_cast<float>(real_or_nan(s, 3));
+            t.entropy = static_cast<float>(real_or_nan(s, 4));
+            t.varentropy = static_cast<float>(real_or_nan(s, 5));
             t.top = storage::unpack_top(s.blob(6));
             t.top_pieces = pieces_from_json(s.text(7));
             out.tree.at(nid).tokens.push_back(std::move(t));
@@ -407,7 +499,7 @@ StoredRun RunStore::load(int64_t id) const {
         s.bind(1, id);
         while (s.step()) {
             int nid = static_cast<int>(s.i64(0));
-            if (nid < out.tree.size()) out.tree.at(nid).scores[s.text(1)] = s.f64(2);
+            if (nid < out.tree.size()) out.tree.at(nid).scores[s.text(1)] = real_or_nan(s, 2);
         }
     }
     {  // the first tapped layer's hidden state per node

@@ -13,14 +13,29 @@
 
 namespace rs::storage {
 
+// An SQLite failure; `code` is the primary result code (SQLITE_BUSY, ...).
+class DbError : public Error {
+  public:
+    DbError(const std::string& what, int code) : Error(what), code(code) {}
+    int code;
+    // Another connection holds the lock: worth waiting for.
+    bool locked() const { return code == SQLITE_BUSY || code == SQLITE_LOCKED; }
+};
+
+// The start of a statement, for messages.
+inline std::string brief_sql(const char* sql) {
+    std::string s = sql ? sql : "";
+    return s.size() > 60 ? s.substr(0, 60) + "..." : s;
+}
+
 [[noreturn]] inline void fail(sqlite3* db, const std::string& what) {
     std::string file =
         db ? (sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "") : "";
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    int code = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
+    int code = db ? (sqlite3_errcode(db) & 0xff) : SQLITE_NOMEM;
     if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
         msg = "the database is locked by another process (" + msg + ")";
-    throw Error(file + ": " + what + ": " + msg);
+    throw DbError(file + ": " + what + ": " + msg, code);
 }
 
 inline void exec(sqlite3* db, const std::string& sql, const std::string& what) {
@@ -35,7 +50,7 @@ class Stmt {
   public:
     Stmt(sqlite3* db, const char* sql) : db_(db) {
         if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
-            fail(db, std::string("prepare: ") + sql);
+            fail(db, "prepare: " + brief_sql(sql));
     }
     ~Stmt() { sqlite3_finalize(s_); }
     Stmt(const Stmt&) = delete;
@@ -55,7 +70,7 @@ class Stmt {
     bool step() {
         int rc = sqlite3_step(s_);
         if (rc == SQLITE_ROW) return true;
-        if (rc != SQLITE_DONE) fail(db_, std::string("step: ") + sqlite3_sql(s_));
+        if (rc != SQLITE_DONE) fail(db_, "step: " + brief_sql(sqlite3_sql(s_)));
         return false;
     }
     void run() {

@@ -188,6 +188,16 @@ int cmd_run(const Argv& argv) {
     std::unique_ptr<RunStore> store;
     if (!a.flag_set("no-store")) {
         store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
+        WriteOptions w = store->write_options();
+        w.on_status = [](int64_t id, const RecorderStatus& s) {
+            const std::string run = id > 0 ? "run " + std::to_string(id) + ": " : "";
+            if (s.waiting)
+                std::fprintf(stderr, "%swaiting for the database: %s\n", run.c_str(),
+                             s.last_error.c_str());
+            else if (s.lost.empty())
+                std::fprintf(stderr, "%sthe database is free again, nothing lost\n", run.c_str());
+        };
+        store->set_write_options(std::move(w));
         opt.store = store.get();
         opt.name = a.get("name");
         opt.tags = a.all("tag");
@@ -246,6 +256,9 @@ int cmd_run(const Argv& argv) {
                         store->path().c_str());
     }
     if (out.status == "error") throw Error("strategy '" + req.strategy + "' failed: " + out.error);
+    if (out.status == "incomplete")
+        throw Error("run " + std::to_string(stored_id) + " is incomplete in " + store->path() +
+                    ": " + out.error);
     return 0;
 }
 

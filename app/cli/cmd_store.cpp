@@ -47,6 +47,7 @@ int cmd_runs(const Argv& argv) {
                          {"name", r.name},
                          {"created_at", r.created_at},
                          {"status", r.status},
+                         {"status_reason", r.status_reason},
                          {"strategy", r.strategy},
                          {"model", r.model_name},
                          {"task", r.task_id},

@@ -141,7 +141,13 @@ RunResult run_and_record(const Model& model, Generator& gen, const RunRequest& r
         res.outcome = run_strategy(*p.strategy, *res.context, p.params);
         if (store) {
             res.recorder->flush();
-            store->finish_run(res.run_id, finished_row(res.outcome, *res.context));
+            const RunRow stored =
+                store->finish_run(res.run_id, finished_row(res.outcome, *res.context));
+            // Rows the store could not write make the run incomplete: say why.
+            if (stored.status == "incomplete") {
+                res.outcome.status = stored.status;
+                res.outcome.error = stored.status_reason;
+            }
         }
     } catch (const std::exception& e) {
         // The stored row never stays "running": keep what was recorded and

@@ -63,7 +63,9 @@ struct RunOptions {
 };
 
 struct RunResult {
-    RunOutcome outcome;  // status ok | budget | cancelled | error, answer, metrics
+    // status ok | budget | cancelled | error, answer, metrics; "incomplete"
+    // when the store could not write all of the run's rows (error says why).
+    RunOutcome outcome;
     int64_t run_id = 0;  // the stored run; 0 when not stored
     RunRow row;          // the run as stored when it began (default when not stored)
     Params params;       // the strategy's parameters, defaults filled in

@@ -72,6 +72,10 @@ void EngineHost::start_run(const app::RunRequest& req) {
                          QString::fromStdString(res.outcome.answer));
         if (res.outcome.status == "error")
             emit failed(QString::fromStdString("the strategy failed: " + res.outcome.error));
+        else if (res.outcome.status == "incomplete")
+            emit failed(
+                QString::fromStdString("run " + std::to_string(id) +
+                                       " is incomplete in the run store: " + res.outcome.error));
     } catch (const std::exception& e) {
         // A stored run is already marked "error" by the run service.
         running_ = false;

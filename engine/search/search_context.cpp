@@ -124,6 +124,10 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
                 publish(HiddenState{a.node, cfg_.tap_layers, std::move(ext[k].hidden)});
             };
             if (tok.is_eog(sig.token)) {
+                // The end-of-sequence token is a generated token like any
+                // other (counted in tokens_, stored with its signals); its
+                // piece stays empty so the step's text is unchanged.
+                publish(TokensAppended{a.node, {std::move(rec)}});
                 publish(NodeEnded{a.node});
                 a.done = true;
                 record_hidden();

@@ -1,6 +1,7 @@
 // JSON form of a whole run (documented in docs/schema.md), and comparison.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "reasonscope/error.h"
@@ -17,6 +18,11 @@ NodeStatus status_from(const std::string& s) {
     if (s == "terminal") return NodeStatus::Terminal;
     if (s == "open") return NodeStatus::Open;
     throw Error("unknown node status '" + s + "'");
+}
+
+// JSON has no NaN or infinity (the writer puts null for them): null reads as NaN.
+double number_or_nan(const json& v) {
+    return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
 }
 }  // namespace
 
@@ -50,6 +56,7 @@ json run_to_json(const StoredRun& r) {
                 {"node_count", x.node_count},
                 {"app_version", x.app_version},
                 {"error", x.error},
+                {"status_reason", x.status_reason},
                 {"tags", x.tags}};
     json nodes = json::array();
     for (const Node& n : r.tree.nodes()) {
@@ -130,6 +137,7 @@ StoredRun run_from_json(const json& j) {
         r.node_count = x.value("node_count", int64_t{0});
         r.app_version = x.value("app_version", "");
         r.error = x.value("error", "");
+        r.status_reason = x.value("status_reason", "");
         r.tags = x.value("tags", std::vector<std::string>{});
         for (const json& n : j.at("nodes")) {
             int id = n.at("id").get<int>(), parent = n.at("parent").get<int>();
@@ -147,17 +155,19 @@ StoredRun run_from_json(const json& j) {
                              : -1;
             nd.ended = n.value("ended", false);
             nd.visits = n.value("visits", 0);
-            nd.value_sum = n.value("value_sum", 0.0);
-            nd.scores = n.value("scores", std::map<std::string, double>{});
+            nd.value_sum = n.contains("value_sum") ? number_or_nan(n["value_sum"]) : 0.0;
+            if (n.contains("scores"))
+                for (const auto& [k, v] : n["scores"].items()) nd.scores[k] = number_or_nan(v);
             for (const json& t : n.value("tokens", json::array())) {
                 TokenRecord tr;
                 tr.id = t.at("id").get<TokenId>();
                 tr.piece = t.at("piece").get<std::string>();
-                tr.logprob = t.at("logprob").get<float>();
-                tr.entropy = t.at("entropy").get<float>();
-                tr.varentropy = t.at("varentropy").get<float>();
+                tr.logprob = static_cast<float>(number_or_nan(t.at("logprob")));
+                tr.entropy = static_cast<float>(number_or_nan(t.at("entropy")));
+                tr.varentropy = static_cast<float>(number_or_nan(t.at("varentropy")));
                 for (const json& a : t.value("top", json::array())) {
-                    tr.top.push_back({a.at(0).get<TokenId>(), a.at(1).get<float>()});
+                    tr.top.push_back(
+                        {a.at(0).get<TokenId>(), static_cast<float>(number_or_nan(a.at(1)))});
                     tr.top_pieces.push_back(a.size() > 2 ? a.at(2).get<std::string>() : "");
                 }
                 nd.tokens.push_back(std::move(tr));

@@ -83,7 +83,8 @@ std::string run_to_markdown(const StoredRun& r) {
       << x.model_name << " (" << x.model_path << ") |\n| backend | " << x.backend
       << (x.backend_reason.empty() ? "" : " (" + x.backend_reason + ")") << " |\n| task | "
       << x.suite << " " << x.task_id << " |\n| seed | " << x.seed << " |\n| status | " << x.status
-      << " |\n| answer | " << x.answer
+      << (x.status_reason.empty() ? "" : " (" + x.status_reason + ")") << " |\n| answer | "
+      << x.answer
       << (x.correct == 1   ? " (correct)"
           : x.correct == 0 ? " (wrong, expected " + x.expected + ")"
                            : "")
@@ -184,7 +185,7 @@ std::string run_to_html(const StoredRun& r) {
     row("backend chosen", x.backend_reason);
     row("task", x.suite + " " + x.task_id);
     row("seed", std::to_string(x.seed));
-    row("status", x.status);
+    row("status", x.status + (x.status_reason.empty() ? "" : " (" + x.status_reason + ")"));
     row("answer", x.answer + (x.correct == 1   ? " (correct)"
                               : x.correct == 0 ? " (wrong; expected " + x.expected + ")"
                                                : ""));

@@ -1,11 +1,17 @@
 // The run store: migrations, round trips, exports, bad and locked files,
-// and the crash test (SIGKILL a storing run at random moments).
+// the crash test (SIGKILL a storing run at random moments), and no silent
+// loss: a writer that meets a lock waits it out or marks the run incomplete,
+// a full disk marks it incomplete, non-finite numbers are stored.
 #include <sqlite3.h>
 
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <atomic>
+#include <cmath>
+#include <limits>
 #include <random>
+#include <thread>
 
 #include "reasonscope/error.h"
 #include "reasonscope/local_generator.h"
@@ -41,6 +47,110 @@ int64_t record_run(RunStore& st, const std::string& prompt, int children = 3) {
     rec->flush();
     return id;
 }
+
+// One number from SQL on a connection of our own.
+int64_t query_int(const std::string& db, const std::string& sql) {
+    sqlite3* c = nullptr;
+    sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_busy_timeout(c, 5000);
+    sqlite3_stmt* s = nullptr;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(c, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(c);
+    return n;
+}
+
+int64_t stored_tokens(const std::string& db, int64_t run) {
+    return query_int(db, "SELECT COUNT(*) FROM tokens WHERE run_id = " + std::to_string(run));
+}
+
+// Synthetic events through a real recorder: `nodes` steps of `per` tokens
+// (one event each, alternatives included), a score per step. Returns the
+// tokens produced.
+int64_t feed(RunRecorder& rec, int first, int nodes, int per, std::chrono::milliseconds gap = {}) {
+    int64_t n = 0;
+    for (int k = first; k < first + nodes; ++k) {
+        rec.on_event(NodeAdded{k, 0, ""});
+        for (int i = 0; i < per; ++i) {
+            TokenRecord t;
+            t.id = (k * 31 + i) % 200;
+            t.piece = "ab";
+            t.logprob = -0.5f;
+            t.entropy = 1.25f;
+            t.varentropy = 0.5f;
+            t.top = {{1, -0.5f}, {2, -1.5f}, {3, -2.5f}};
+            t.top_pieces = {"a", "b", "c"};
+            rec.on_event(TokensAppended{k, {t}});
+            ++n;
+        }
+        rec.on_event(NodeScored{k, "prm", 0.25 * k});
+        if (gap.count() > 0) std::this_thread::sleep_for(gap);
+    }
+    return n;
+}
+
+RunRow test_row() {
+    RunRow row;
+    row.strategy = "test";
+    row.prompt = "p";
+    return row;
+}
+
+RunFinished finished(int64_t tokens, int nodes) {
+    RunFinished f;
+    f.status = "ok";
+    f.metrics.tokens_generated = tokens;
+    f.metrics.nodes = nodes;
+    return f;
+}
+
+RunRow final_row(int64_t tokens, int nodes) {
+    RunRow r;
+    r.status = "ok";
+    r.tokens = tokens;
+    r.node_count = nodes;
+    return r;
+}
+
+// Another connection holding the write lock (a SQL tool's BEGIN EXCLUSIVE).
+struct LockHolder {
+    sqlite3* db = nullptr;
+    explicit LockHolder(const std::string& path) {
+        sqlite3_open(path.c_str(), &db);
+        if (sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) != SQLITE_OK)
+            qFatal("cannot take the lock: %s", sqlite3_errmsg(db));
+    }
+    void release() {
+        if (!db) return;
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        db = nullptr;
+    }
+    ~LockHolder() { release(); }
+};
+
+bool wait_until(const std::function<bool()>& f, int ms) {
+    for (int t = 0; t < ms; t += 10) {
+        if (f()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return f();
+}
+
+// A full disk without a mount: every connection opened while it is set gets
+// PRAGMA max_page_count (an SQLite auto-extension, process-wide), so writes
+// needing a new page fail with SQLITE_FULL.
+std::atomic<int> g_max_pages{0};
+int limit_pages(sqlite3* db, char**, const sqlite3_api_routines*) {
+    const std::string sql = "PRAGMA max_page_count = " + std::to_string(g_max_pages.load());
+    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    return SQLITE_OK;
+}
+// void (*)(void) is the type sqlite3_auto_extension() takes (and matches any).
+void (*const kLimitPages)(void) = reinterpret_cast<void (*)(void)>(limit_pages);
 
 }  // namespace
 
@@ -94,6 +204,267 @@ class TestStore : public QObject {
         QCOMPARE(store->load(id).run.backend_reason, std::string("asked for cpu"));
     }
 
+    // A version-2 store with rows (as the previous build left it) is upgraded
+    // to version 3: the rebuilt tokens, scores and nodes tables keep every
+    // row and value, and take NaN afterwards.
+    void upgradesVersionTwoStoreKeepingRows() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("v2.sqlite").toStdString();
+        sqlite3* db;
+        QCOMPARE(sqlite3_open(p.c_str(), &db), SQLITE_OK);
+        for (const char* f : {"0001_initial.sql", "0002_backend_reason.sql"}) {
+            QFile sql(QString(RS_SOURCE_DIR "/storage/schema/") + f);
+            QVERIFY(sql.open(QIODevice::ReadOnly));
+            QCOMPARE(sqlite3_exec(db, sql.readAll().constData(), nullptr, nullptr, nullptr),
+                     SQLITE_OK);
+        }
+        QCOMPARE(sqlite3_exec(db,
+                              "PRAGMA user_version = 2; INSERT INTO runs (id, created_at, status, "
+                              "strategy, params, prompt, tokens) VALUES (1, "
+                              "'2026-11-01T00:00:00Z', 'ok', 'best-of-n', '{}', 'Q: 1+1', 2);"
+                              "INSERT INTO nodes (run_id, node_id, parent_id, depth, status, "
+                              "text, visits, value_sum) VALUES (1, 0, NULL, 0, 'expanded', "
+                              "'Q: 1+1', 3, 1.5), (1, 1, 0, 1, 'terminal', 'ab', 2, 0.75);"
+                              "INSERT INTO tokens (run_id, node_id, idx, token_id, piece, "
+                              "logprob, entropy, varentropy, top, top_pieces) VALUES "
+                              "(1, 1, 0, 7, 'a', -0.25, 1.5, 0.125, NULL, '[]'), "
+                              "(1, 1, 1, 8, 'b', -0.5, 2.5, 0.25, NULL, '[]');"
+                              "INSERT INTO scores VALUES (1, 1, 'prm', 0.875);",
+                              nullptr, nullptr, nullptr),
+                 SQLITE_OK);
+        sqlite3_close(db);
+        auto store = RunStore::open(p);
+        QCOMPARE(store->schema_version(), RunStore::latest_schema_version());
+        QVERIFY(RunStore::latest_schema_version() >= 3);
+        QVERIFY(store->integrity_ok());
+        StoredRun r = store->load(1);
+        QCOMPARE(r.run.status, std::string("ok"));
+        QCOMPARE(r.run.status_reason, std::string());
+        QCOMPARE(r.tree.size(), 2);
+        QCOMPARE(r.tree.at(0).visits, 3);
+        QCOMPARE(r.tree.at(0).value_sum, 1.5);
+        QCOMPARE(r.tree.at(1).value_sum, 0.75);
+        QCOMPARE(r.tree.at(1).tokens.size(), size_t(2));
+        QCOMPARE(r.tree.at(1).tokens[1].logprob, -0.5f);
+        QCOMPARE(r.tree.at(1).tokens[1].entropy, 2.5f);
+        QCOMPARE(r.tree.at(1).tokens[0].varentropy, 0.125f);
+        QCOMPARE(r.tree.at(1).scores.at("prm"), 0.875);
+        // The foreign keys still hold: deleting the run deletes its rows.
+        store->remove(1);
+        QCOMPARE(query_int(p, "SELECT COUNT(*) FROM tokens"), int64_t(0));
+        QCOMPARE(query_int(p, "SELECT COUNT(*) FROM nodes"), int64_t(0));
+        QCOMPARE(query_int(p, "SELECT COUNT(*) FROM scores"), int64_t(0));
+    }
+
+    // NaN and infinite token signals, alternatives, scores and value_sum
+    // (a model with NaN metadata, a scorer returning NaN) are all stored:
+    // NaN as NULL, loaded back as NaN; +-inf as themselves. (Before version
+    // 3 a NaN failed its batch's NOT NULL constraint: 0 tokens stored.)
+    void nonFiniteValuesAreStored() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("nan.sqlite").toStdString();
+        auto st = RunStore::open(p);
+        const int64_t id = st->begin_run(test_row());
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        const float inf = std::numeric_limits<float>::infinity();
+        const int n_tokens = 300;
+        {
+            auto rec = st->recorder(id);
+            rec->on_event(NodeAdded{0, -1, "p"});
+            rec->on_event(NodeAdded{1, 0, ""});
+            for (int i = 0; i < n_tokens; ++i) {
+                TokenRecord t;
+                t.id = i;
+                t.piece = "x";
+                t.logprob = i % 3 == 0 ? nan : -1.0f;
+                t.entropy = i % 3 == 1 ? inf : 2.0f;
+                t.varentropy = i % 3 == 2 ? -inf : nan;
+                t.top = {{5, nan}, {6, -inf}};
+                t.top_pieces = {"a", "b"};
+                rec->on_event(TokensAppended{1, {t}});
+            }
+            rec->on_event(NodeScored{1, "prm", std::nan("")});
+            rec->on_event(NodeScored{1, "self-eval", HUGE_VAL});
+            rec->on_event(NodeStats{1, 2, std::nan("")});
+            rec->on_event(NodeStats{0, 2, -HUGE_VAL});
+            rec->on_event(finished(n_tokens, 2));
+            QVERIFY(rec->flush());
+            QVERIFY(rec->lost().empty());
+        }
+        const RunRow fin = st->finish_run(id, final_row(n_tokens, 2));
+        QCOMPARE(fin.status, std::string("ok"));
+        QCOMPARE(stored_tokens(p, id), int64_t(n_tokens));
+        StoredRun r = st->load(id);
+        const Node& n = r.tree.at(1);
+        QCOMPARE(n.tokens.size(), size_t(n_tokens));
+        for (int i = 0; i < n_tokens; ++i) {
+            const TokenRecord& t = n.tokens[static_cast<size_t>(i)];
+            QCOMPARE(t.id, i);
+            QVERIFY(i % 3 == 0 ? std::isnan(t.logprob) : t.logprob == -1.0f);
+            QVERIFY(i % 3 == 1 ? t.entropy == inf : t.entropy == 2.0f);
+            QVERIFY(i % 3 == 2 ? t.varentropy == -inf : std::isnan(t.varentropy));
+            QCOMPARE(t.top.size(), size_t(2));
+            QVERIFY(std::isnan(t.top[0].second));
+            QCOMPARE(t.top[1].second, -inf);
+        }
+        QVERIFY(std::isnan(n.scores.at("prm")));
+        QCOMPARE(n.scores.at("self-eval"), HUGE_VAL);
+        QVERIFY(std::isnan(n.value_sum));
+        QCOMPARE(r.tree.at(0).value_sum, -HUGE_VAL);
+        // JSON has no NaN or infinity: they are written as null and read
+        // back as NaN, so an export with them still imports.
+        StoredRun back = run_from_json(nlohmann::json::parse(run_to_json(r).dump()));
+        QVERIFY(std::isnan(back.tree.at(1).tokens[0].logprob));
+        QVERIFY(std::isnan(back.tree.at(1).scores.at("prm")));
+        QVERIFY(std::isnan(back.tree.at(1).value_sum));
+        QCOMPARE(back.tree.at(1).tokens[2].entropy, 2.0f);
+        const int64_t id2 = st->import_run(back);
+        QCOMPARE(stored_tokens(p, id2), int64_t(n_tokens));
+    }
+
+    // Another connection holds the write lock for 4 s (longer than SQLite's
+    // busy timeout of 3 s, which used to drop the batch) while the run goes
+    // on: the writer shows it is waiting, waits, and then writes every row;
+    // the run is ok.
+    void writerWaitsOutALock() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("lock.sqlite").toStdString();
+        auto st = RunStore::open(p);
+        std::atomic<int> waits{0}, resumes{0};
+        WriteOptions w;
+        w.max_wait = std::chrono::seconds(60);
+        w.first_sleep = std::chrono::milliseconds(5);
+        w.max_sleep = std::chrono::milliseconds(200);
+        w.on_status = [&](int64_t, const RecorderStatus& s) { ++(s.waiting ? waits : resumes); };
+        st->set_write_options(w);
+        const int64_t id = st->begin_run(test_row());
+        auto rec = st->recorder(id);
+        rec->on_event(NodeAdded{0, -1, "p"});
+        int64_t produced = feed(*rec, 1, 2, 40);
+        QVERIFY(rec->flush());
+        {
+            LockHolder lock(p);
+            produced += feed(*rec, 3, 20, 50, std::chrono::milliseconds(20));
+            QVERIFY2(wait_until([&] { return rec->waiting(); }, 3000), "the writer never waited");
+            QVERIFY(rec->status().last_error.find("locked") != std::string::npos);
+            std::this_thread::sleep_for(std::chrono::milliseconds(4000) -
+                                        std::chrono::milliseconds(20 * 20));
+            produced += feed(*rec, 23, 5, 50);
+        }  // released
+        rec->on_event(finished(produced, 28));
+        QVERIFY(rec->flush());
+        QVERIFY(!rec->waiting());
+        QCOMPARE(rec->lost(), std::string());
+        QVERIFY(waits.load() >= 1);
+        QVERIFY(resumes.load() >= 1);
+        const RunRow fin = st->finish_run(id, final_row(produced, 28));
+        QCOMPARE(fin.status, std::string("ok"));
+        QCOMPARE(fin.status_reason, std::string());
+        QCOMPARE(stored_tokens(p, id), produced);
+        QCOMPARE(fin.tokens, produced);
+        QCOMPARE(query_int(p, "SELECT COUNT(*) FROM nodes WHERE run_id = 1"), int64_t(28));
+        QCOMPARE(query_int(p, "SELECT COUNT(*) FROM scores WHERE run_id = 1"), int64_t(27));
+    }
+
+    // The lock is held past the writer's bound (short here; two minutes by
+    // default): the rows waiting are given up, the run says so (incomplete,
+    // with the reason stored), and rows it can write again afterwards are
+    // written.
+    void lockPastTheBoundMakesTheRunIncomplete() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("lock2.sqlite").toStdString();
+        auto st = RunStore::open(p);
+        WriteOptions w;
+        w.max_wait = std::chrono::milliseconds(300);
+        w.first_sleep = std::chrono::milliseconds(5);
+        w.max_sleep = std::chrono::milliseconds(50);
+        st->set_write_options(w);
+        const int64_t id = st->begin_run(test_row());
+        auto rec = st->recorder(id);
+        rec->on_event(NodeAdded{0, -1, "p"});
+        int64_t before = feed(*rec, 1, 2, 40);
+        QVERIFY(rec->flush());
+        int64_t during = 0;
+        {
+            LockHolder lock(p);
+            during = feed(*rec, 3, 4, 50);
+            QVERIFY(!rec->flush());  // returns once the rows are given up
+            QVERIFY2(rec->lost().find("locked") != std::string::npos, rec->lost().c_str());
+            // Tokens, scores, and the 4 steps' node rows (not written yet).
+            QCOMPARE(rec->status().rows_lost, during + 4 + 4);
+        }
+        const int64_t after = feed(*rec, 7, 3, 50);
+        rec->on_event(finished(before + during + after, 10));
+        QVERIFY(!rec->flush());                         // still false: something was lost
+        QCOMPARE(rec->status().rows_lost, during + 4);  // the node rows are written now
+        QCOMPARE(stored_tokens(p, id), before + after);
+        // The reason is in the row already, before the run is finished.
+        QVERIFY(!st->get(id)->status_reason.empty());
+        const RunRow fin = st->finish_run(id, final_row(before + during + after, 10));
+        QCOMPARE(fin.status, std::string("incomplete"));
+        QVERIFY2(fin.status_reason.find("locked") != std::string::npos, fin.status_reason.c_str());
+        QVERIFY2(fin.status_reason.find(std::to_string(during) + " tokens") != std::string::npos,
+                 fin.status_reason.c_str());
+        QCOMPARE(st->get(id)->status, std::string("incomplete"));
+        QCOMPARE(st->list(RunFilter{"", "", "", "incomplete", 0}).size(), size_t(1));
+        QCOMPARE(st->load(id).tree.size(), 10);  // node rows are rewritten: the tree is whole
+    }
+
+    // Only node rows (status changes) meet the lock past the bound: they are
+    // rewritten whole by the next commit, so nothing is missing in the end.
+    void nodeRowsGivenUpAreRewritten() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("nodes.sqlite").toStdString();
+        auto st = RunStore::open(p);
+        WriteOptions w;
+        w.max_wait = std::chrono::milliseconds(200);
+        w.first_sleep = std::chrono::milliseconds(5);
+        st->set_write_options(w);
+        const int64_t id = st->begin_run(test_row());
+        auto rec = st->recorder(id);
+        rec->on_event(NodeAdded{0, -1, "p"});
+        const int64_t produced = feed(*rec, 1, 3, 10);
+        QVERIFY(rec->flush());
+        {
+            LockHolder lock(p);
+            rec->on_event(NodeStatusChanged{2, NodeStatus::Pruned});
+            QVERIFY(!rec->flush());
+            QCOMPARE(rec->status().rows_lost, int64_t(1));
+        }
+        rec->on_event(finished(produced, 4));
+        QVERIFY(rec->flush());
+        QCOMPARE(rec->lost(), std::string());
+        const RunRow fin = st->finish_run(id, final_row(produced, 4));
+        QCOMPARE(fin.status, std::string("ok"));
+        QCOMPARE(fin.status_reason, std::string());
+        QCOMPARE(st->load(id).tree.at(2).status, NodeStatus::Pruned);
+    }
+
+    // The disk fills up (SQLite's max_page_count, no mount needed) under a
+    // run that has just started: nothing more can be written, and the run
+    // says it is incomplete with the reason instead of "ok".
+    void fullDiskMakesTheRunIncomplete() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("full.sqlite").toStdString();
+        auto st = RunStore::open(p);
+        const int64_t id = st->begin_run(test_row());
+        g_max_pages = static_cast<int>(query_int(p, "PRAGMA page_count"));
+        QVERIFY(g_max_pages > 0);
+        QCOMPARE(sqlite3_auto_extension(kLimitPages), SQLITE_OK);
+        auto rec = st->recorder(id);  // its connection sees a full database
+        sqlite3_cancel_auto_extension(kLimitPages);
+        rec->on_event(NodeAdded{0, -1, "p"});
+        const int64_t produced = feed(*rec, 1, 20, 100);
+        rec->on_event(finished(produced, 21));
+        QVERIFY(!rec->flush());
+        QVERIFY2(rec->lost().find("full") != std::string::npos, rec->lost().c_str());
+        QVERIFY(stored_tokens(p, id) < produced);
+        const RunRow fin = st->finish_run(id, final_row(produced, 21));
+        QCOMPARE(fin.status, std::string("incomplete"));
+        QVERIFY2(fin.status_reason.find("full") != std::string::npos, fin.status_reason.c_str());
+        QVERIFY(st->integrity_ok());
+    }
+
     void newerSchemaIsRefused() {
         QTemporaryDir d;
         std::string p = d.filePath("n.sqlite").toStdString();
@@ -125,10 +496,14 @@ class TestStore : public QObject {
         }
     }
 
+    // Locked past the bound (short here): starting a run is a clear error.
     void lockedDatabaseIsAClearError() {
         QTemporaryDir d;
         std::string p = d.filePath("l.sqlite").toStdString();
         auto st = RunStore::open(p);
+        WriteOptions w;
+        w.max_wait = std::chrono::milliseconds(200);
+        st->set_write_options(w);
         sqlite3* other;
         sqlite3_open(p.c_str(), &other);
         QCOMPARE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
@@ -144,6 +519,47 @@ class TestStore : public QObject {
         sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
         sqlite3_close(other);
         QVERIFY(st->begin_run(row) > 0);  // usable again, nothing lost
+    }
+
+    // Starting and finishing a run wait out a lock held longer than SQLite's
+    // busy timeout (3 s, after which both used to fail), saying so.
+    void beginAndFinishWaitOutALock() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("bf.sqlite").toStdString();
+        auto st = RunStore::open(p);
+        std::atomic<int> waits{0}, resumes{0};
+        WriteOptions w;
+        w.max_wait = std::chrono::seconds(60);
+        w.on_status = [&](int64_t, const RecorderStatus& s) { ++(s.waiting ? waits : resumes); };
+        st->set_write_options(w);
+        // Holds the lock for `ms` from now, from another thread.
+        struct Hold {
+            std::thread t;
+            Hold(const std::string& path, int ms) {
+                auto lock = std::make_shared<LockHolder>(path);
+                t = std::thread([lock, ms] {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+                    lock->release();
+                });
+            }
+            ~Hold() { t.join(); }
+        };
+        int64_t id = 0;
+        {
+            Hold h(p, 3500);
+            id = st->begin_run(test_row());
+        }
+        QVERIFY(id > 0);
+        QCOMPARE(waits.load(), 1);
+        QCOMPARE(resumes.load(), 1);
+        RunRow fin;
+        {
+            Hold h(p, 3500);
+            fin = st->finish_run(id, final_row(0, 1));
+        }
+        QCOMPARE(fin.status, std::string("ok"));
+        QVERIFY(!fin.finished_at.empty());
+        QCOMPARE(waits.load(), 2);
     }
 
     void recordLoadExportImport() {
@@ -231,6 +647,8 @@ class TestStore : public QObject {
             const RunRow& last = runs.front();
             if (was_running && last.status != "ok") {
                 QCOMPARE(last.status, std::string("incomplete"));
+                QVERIFY2(last.status_reason.find("ended before finishing") != std::string::npos,
+                         last.status_reason.c_str());
                 ++killed_mid_run;
             }
             StoredRun r = st->load(last.id);  // what was flushed loads cleanly

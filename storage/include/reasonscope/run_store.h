@@ -3,9 +3,17 @@
 // writer thread owning the write connection flushes them in one transaction
 // every <= 100 ms or 10k rows. A run killed mid-way is marked incomplete
 // the next time the store is opened; everything flushed before stays.
+//
+// No silent loss (docs/reliability.md): a writer that meets a database
+// locked by another connection waits with growing sleeps (WriteOptions) and
+// says so (RunRecorder::status()); a batch it still cannot write (the wait
+// ran out, the disk is full) makes the run "incomplete" with the reason in
+// status_reason, and finish_run() keeps that status and returns it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +40,9 @@ struct RunRow {
     int64_t tokens = 0, forward_passes = 0, kv_peak_bytes = 0, node_count = 0;
     double wall_seconds = 0;
     std::string app_version, error;
+    // Why the run is "incomplete" (rows its writer could not store, or its
+    // process ended before finishing it); empty otherwise.
+    std::string status_reason;
     std::vector<std::string> tags;
 };
 
@@ -48,6 +59,36 @@ struct RunFilter {
 
 class RunRecorder;
 
+// What a recorder's writer is doing about the database, for a status bar or
+// a CLI line.
+struct RecorderStatus {
+    bool waiting = false;       // waiting for the database (another connection holds its lock)
+    double waited_seconds = 0;  // how long the current wait has lasted
+    std::string last_error;     // the last failed write's message (empty: none yet)
+    std::string lost;           // why rows are missing; empty while every row is stored
+    // Rows missing: token, score, latent and metric rows given up, and node
+    // rows not written yet (the next commit that succeeds rewrites those).
+    int64_t rows_lost = 0;
+};
+
+// How writes wait out a database locked by another connection (a large
+// import, a SQL tool's open transaction): retries with sleeps growing from
+// first_sleep to max_sleep, for at most max_wait in all per batch; then the
+// batch is given up and the run is marked incomplete. Errors other than a
+// lock (disk full, I/O error) give a batch up at once.
+struct WriteOptions {
+    std::chrono::milliseconds max_wait{std::chrono::seconds(120)};
+    std::chrono::milliseconds first_sleep{20};
+    std::chrono::milliseconds max_sleep{2000};
+    // Told on the writer thread whenever the status changes (starts or stops
+    // waiting, gives rows up). Must not block.
+    std::function<void(int64_t run_id, const RecorderStatus&)> on_status;
+};
+
+namespace storage {
+struct LossLog;
+}
+
 class RunStore {
   public:
     // Opens or creates the database, applies pending migrations and marks
@@ -59,10 +100,22 @@ class RunStore {
     int schema_version() const;
     static int latest_schema_version();
 
-    int64_t begin_run(RunRow row);  // inserts the run as "running"
+    // Inserts the run as "running" (waiting for a locked database as
+    // WriteOptions say; on_status is told with run id 0).
+    int64_t begin_run(RunRow row);
+    // How this store's recorders (made after the call) and finish_run() wait
+    // for a locked database.
+    void set_write_options(WriteOptions o);
+    const WriteOptions& write_options() const { return write_; }
     // The observer that records a run's events (one per run).
     std::unique_ptr<RunRecorder> recorder(int64_t run_id);
-    void finish_run(int64_t run_id, const RunRow& final_fields);
+    // Stores the final fields (flush the run's recorder first) and returns
+    // the run as stored. When a recorder of this store gave rows of the run
+    // up (or marked it so), the run is "incomplete" with status_reason saying
+    // why, whatever final_fields.status said ("error" stays "error", with the
+    // reason too). Waits for a locked database as WriteOptions say; throws
+    // rs::Error when the row cannot be written.
+    RunRow finish_run(int64_t run_id, const RunRow& final_fields);
 
     std::vector<RunRow> list(const RunFilter& f = {}) const;
     std::optional<RunRow> get(int64_t id) const;
@@ -78,20 +131,31 @@ class RunStore {
     static std::string default_path();
 
   private:
-    RunStore() = default;
+    RunStore();
     std::string path_;
     sqlite3* db_ = nullptr;  // reads and run bookkeeping (the recorder has its own)
+    WriteOptions write_;
+    std::shared_ptr<storage::LossLog> losses_;  // what this store's recorders gave up, per run
 };
 
 class RunRecorder final : public RunObserver {
   public:
-    RunRecorder(const std::string& db_path, int64_t run_id);
-    ~RunRecorder() override;  // flushes everything
+    RunRecorder(const std::string& db_path, int64_t run_id, WriteOptions options = {});
+    ~RunRecorder() override;  // flushes everything (waiting for a lock as the options say)
     void on_event(const RunEvent& e) override;
-    void flush();  // blocks until queued events are written
+    // Blocks until every queued event is written or given up (a lock held
+    // past max_wait, a full disk); true when no row of the run is missing.
+    bool flush();
     int64_t rows_written() const;
+    RecorderStatus status() const;
+    bool waiting() const { return status().waiting; }
+    // Why rows are missing; empty while every row is stored.
+    std::string lost() const { return status().lost; }
 
   private:
+    friend class RunStore;
+    RunRecorder(const std::string& db_path, int64_t run_id, WriteOptions options,
+                std::shared_ptr<storage::LossLog> log);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
