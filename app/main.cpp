@@ -46,6 +46,8 @@ const std::map<std::string, Command>& commands() {
         {"logits",
          {rs::cli::cmd_logits, "compare the engine's logits with a reference (teacher forcing)"}},
         {"tokenize", {rs::cli::cmd_tokenize, "tokenize text with a model's tokenizer"}},
+        {"chat-template",
+         {rs::cli::cmd_chat_template, "render a chat template for a conversation"}},
     };
     return c;
 }

@@ -12,6 +12,7 @@ using Argv = std::vector<std::string>;
 
 int cmd_models(const Argv& args);
 int cmd_tokenize(const Argv& args);
+int cmd_chat_template(const Argv& args);
 int cmd_logits(const Argv& args);
 int cmd_generate(const Argv& args);
 int cmd_bench(const Argv& args);
