@@ -623,6 +623,28 @@ int cmp_depth(const Value& a, const Value& b, int depth) {
          "'");
 }
 
+// JSON's two-character escape of c, or null (Python's json.dumps table).
+static const char* json_short_escape(char32_t c) {
+    switch (c) {
+        case '"':
+            return "\\\"";
+        case '\\':
+            return "\\\\";
+        case '\n':
+            return "\\n";
+        case '\r':
+            return "\\r";
+        case '\t':
+            return "\\t";
+        case '\b':
+            return "\\b";
+        case '\f':
+            return "\\f";
+        default:
+            return nullptr;
+    }
+}
+
 void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
     out.push_back('"');
     auto esc = [&](unsigned c) {
@@ -632,72 +654,26 @@ void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
     };
     if (!ensure_ascii) {
         for (char ch : s) {
-            unsigned char c = static_cast<unsigned char>(ch);
-            switch (c) {
-                case '"':
-                    out += "\\\"";
-                    break;
-                case '\\':
-                    out += "\\\\";
-                    break;
-                case '\n':
-                    out += "\\n";
-                    break;
-                case '\r':
-                    out += "\\r";
-                    break;
-                case '\t':
-                    out += "\\t";
-                    break;
-                case '\b':
-                    out += "\\b";
-                    break;
-                case '\f':
-                    out += "\\f";
-                    break;
-                default:
-                    if (c < 0x20)
-                        esc(c);
-                    else
-                        out.push_back(ch);
-            }
+            const auto c = static_cast<unsigned char>(ch);
+            if (const char* e = json_short_escape(c))
+                out += e;
+            else if (c < 0x20)
+                esc(c);
+            else
+                out.push_back(ch);
         }
     } else {
         for (char32_t c : utf8::decode(s)) {
-            switch (c) {
-                case '"':
-                    out += "\\\"";
-                    break;
-                case '\\':
-                    out += "\\\\";
-                    break;
-                case '\n':
-                    out += "\\n";
-                    break;
-                case '\r':
-                    out += "\\r";
-                    break;
-                case '\t':
-                    out += "\\t";
-                    break;
-                case '\b':
-                    out += "\\b";
-                    break;
-                case '\f':
-                    out += "\\f";
-                    break;
-                default:
-                    if (c < 0x20 || c > 0x7E) {
-                        if (c >= 0x10000) {
-                            char32_t v = c - 0x10000;
-                            esc(0xD800 + (v >> 10));
-                            esc(0xDC00 + (v & 0x3FF));
-                        } else {
-                            esc(c);
-                        }
-                    } else {
-                        out.push_back(static_cast<char>(c));
-                    }
+            if (const char* e = json_short_escape(c)) {
+                out += e;
+            } else if (c >= 0x10000) {  // a surrogate pair
+                const char32_t v = c - 0x10000;
+                esc(0xD800 + (v >> 10));
+                esc(0xDC00 + (v & 0x3FF));
+            } else if (c < 0x20 || c > 0x7E) {
+                esc(c);
+            } else {
+                out.push_back(static_cast<char>(c));
             }
         }
     }
