@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
@@ -69,14 +70,40 @@ std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& x) {
         case GgmlType::Q6_K:
             kernels::quantize_row_q6_k_ref(x.data(), out.data(), n);
             break;
+        case GgmlType::Q5_K:
+            kernels::quantize_row_q5_k_ref(x.data(), out.data(), n);
+            break;
+        case GgmlType::Q5_1:
+            kernels::quantize_row_q5_1_ref(x.data(), out.data(), n);
+            break;
+        case GgmlType::IQ4_XS:
+            kernels::quantize_row_iq4_xs_ref(x.data(), out.data(), n);
+            break;
+        case GgmlType::IQ4_NL:
+            kernels::quantize_row_iq4_nl_ref(x.data(), out.data(), n);
+            break;
         default:
             throw Error("synth: type " + std::string(type_name(type)) +
-                        " is not supported (F32, F16, Q8_0, Q5_0, Q4_0, Q4_K, Q6_K)");
+                        " is not supported (F32, F16, Q8_0, Q5_0, Q5_1, Q4_0, Q4_K, Q5_K, Q6_K, "
+                        "IQ4_NL, IQ4_XS)");
     }
     return out;
 }
 
 }  // namespace
+
+uint32_t synth_file_type(const std::string& type) {
+    // llama.cpp's LLAMA_FTYPE numbering ("mostly X"); a pure K type is
+    // labelled as its _S mix, the closest llama.cpp has.
+    static const std::pair<const char*, uint32_t> kFtypes[] = {
+        {"F32", 0},   {"F16", 1},     {"Q4_0", 2},    {"Q8_0", 7},  {"Q5_0", 8},
+        {"Q5_1", 9},  {"Q4_K", 14},   {"Q4_K_M", 15}, {"Q5_K", 16}, {"Q5_K_M", 17},
+        {"Q6_K", 18}, {"IQ4_NL", 25}, {"IQ4_XS", 30},
+    };
+    for (const auto& [name, ft] : kFtypes)
+        if (type == name) return ft;
+    throw Error("synth: type '" + type + "' has no llama.cpp file type");
+}
 
 std::vector<std::string> synth_shapes() {
     std::vector<std::string> v;
@@ -94,30 +121,55 @@ void synth_model(const std::string& shape_name, const std::string& type_name_str
         for (const auto& s : kShapes) all += std::string(all.empty() ? "" : ", ") + s.name;
         throw Error("synth: unknown shape '" + shape_name + "' (known: " + all + ")");
     }
-    // "Q4_K_M" mixes types per tensor as llama.cpp's quantizer does: Q6_K for
-    // the output and for attn_v / ffn_down in the layers that get more bits,
-    // Q4_K elsewhere; rows that are not whole 256-blocks fall back to Q5_0
-    // (for Q4_K) and Q8_0 (for Q6_K), as in real Q4_K_M files of these shapes.
-    const bool q4km = type_name_str == "Q4_K_M";
-    auto ti = type_info_by_name(q4km ? std::string("Q4_K") : type_name_str);
+    // The mixes ("Q4_K_M", "Q5_K_M", "IQ4_XS") choose types per tensor as
+    // llama.cpp's quantizer does. K_M: Q6_K for the output and for attn_v /
+    // ffn_down in the layers that get more bits, the base type elsewhere.
+    // IQ4_XS: Q6_K for the output, Q5_K for attn_v where 4+ query heads share
+    // a KV head. Rows that are not whole 256-blocks fall back as llama.cpp's
+    // do (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL), as in
+    // real files of these shapes. Other types are used for every matrix.
+    const bool km = type_name_str == "Q4_K_M" || type_name_str == "Q5_K_M";
+    const bool iq4xs = type_name_str == "IQ4_XS";
+    auto ti = type_info_by_name(km ? type_name_str.substr(0, 4) : type_name_str);
     if (!ti) throw Error("synth: unknown type '" + type_name_str + "'");
     const GgmlType wt = ti->type;
+    auto fallback = [](GgmlType t) {
+        switch (t) {
+            case GgmlType::Q4_K:
+                return GgmlType::Q5_0;
+            case GgmlType::Q5_K:
+                return GgmlType::Q5_1;
+            case GgmlType::Q6_K:
+                return GgmlType::Q8_0;
+            case GgmlType::IQ4_XS:
+                return GgmlType::IQ4_NL;
+            default:
+                return t;
+        }
+    };
     auto type_for = [&](const std::string& name, int cols, int layer) {
-        if (!q4km) return wt;
-        const int n = sh->layers;
-        const bool more =
-            layer >= 0 && (layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2);
-        const bool k6 =
-            name == "output.weight" ||
-            ((name.ends_with("attn_v.weight") || name.ends_with("ffn_down.weight")) && more);
-        if (cols % 256 != 0) return k6 ? GgmlType::Q8_0 : GgmlType::Q5_0;
-        return k6 ? GgmlType::Q6_K : GgmlType::Q4_K;
+        GgmlType t = wt;
+        if (km) {
+            const int n = sh->layers;
+            const bool more =
+                layer >= 0 && (layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2);
+            if (name == "output.weight" ||
+                ((name.ends_with("attn_v.weight") || name.ends_with("ffn_down.weight")) && more))
+                t = GgmlType::Q6_K;
+        } else if (iq4xs) {
+            if (name == "output.weight")
+                t = GgmlType::Q6_K;
+            else if (name.ends_with("attn_v.weight") && sh->heads / sh->kv_heads >= 4)
+                t = GgmlType::Q5_K;
+        }
+        return cols % type_info(static_cast<uint32_t>(t))->block_elems != 0 ? fallback(t) : t;
     };
 
     GgufWriter w;
     const std::string a = sh->arch;
     w.add_string("general.architecture", a);
     w.add_string("general.name", std::string("synthetic ") + sh->name + " (random weights)");
+    w.add_u32("general.file_type", synth_file_type(type_name_str));
     w.add_u32(a + ".context_length", static_cast<uint32_t>(sh->ctx));
     w.add_u32(a + ".embedding_length", static_cast<uint32_t>(sh->dim));
     w.add_u32(a + ".block_count", static_cast<uint32_t>(sh->layers));

@@ -86,12 +86,26 @@ DotFn dot_for(const KernelTable& k, uint32_t type) {
             return k.dot_q4_0;
         case W_Q5_0:
             return k.dot_q5_0;
+        case W_Q5_1:
+            return k.dot_q5_1;
         case W_Q8_0:
             return k.dot_q8_0;
         case W_Q4_K:
             return k.dot_q4_k;
         case W_Q6_K:
             return k.dot_q6_k;
+        case W_Q2_K:
+            return k.dot_q2_k;
+        case W_Q3_K:
+            return k.dot_q3_k;
+        case W_Q5_K:
+            return k.dot_q5_k;
+        case W_IQ4_XS:
+            return k.dot_iq4_xs;
+        case W_IQ4_NL:
+            return k.dot_iq4_nl;
+        case W_MXFP4:
+            return k.dot_mxfp4;
         default:
             return nullptr;
     }
@@ -106,11 +120,18 @@ bool act_format_for(uint32_t type, ActFormat& fmt) {
             return true;
         case W_Q4_0:
         case W_Q5_0:
+        case W_Q5_1:
         case W_Q8_0:
+        case W_IQ4_NL:
+        case W_MXFP4:
             fmt = ActFormat::Q8_0;
             return true;
+        case W_Q2_K:
+        case W_Q3_K:
         case W_Q4_K:
+        case W_Q5_K:
         case W_Q6_K:
+        case W_IQ4_XS:
             fmt = ActFormat::Q8_K;
             return true;
         default:

@@ -20,10 +20,17 @@ enum WeightType : uint32_t {
     W_F16 = 1,
     W_Q4_0 = 2,
     W_Q5_0 = 6,
+    W_Q5_1 = 7,
     W_Q8_0 = 8,
+    W_Q2_K = 10,
+    W_Q3_K = 11,
     W_Q4_K = 12,
+    W_Q5_K = 13,
     W_Q6_K = 14,
-    W_BF16 = 30
+    W_IQ4_NL = 20,
+    W_IQ4_XS = 23,
+    W_BF16 = 30,
+    W_MXFP4 = 39
 };
 
 // out[j] = dot(w_row, act_j) for j < n_act; act_j = act + j * act_stride
@@ -76,6 +83,22 @@ void attn_finish(const AttnHead& h, float* out, int hd);
 struct KernelTable {
     Isa isa;
     DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q5_0, dot_q8_0, dot_q4_k, dot_q6_k;
+    // K-quants and IQ4_XS against Q8_K activations: per 256-block the exact
+    // integer dot (group scales applied as integers; Q2_K/Q5_K's mins against
+    // the activation's group sums as a second integer), then
+    // acc = fma(float(isum), d_w * d_a, acc) (and accm likewise with dmin;
+    // result acc - accm), blocks in order.
+    DotFn dot_q2_k, dot_q3_k, dot_q5_k, dot_iq4_xs;
+    // IQ4_NL and MXFP4 (32-blocks of 4-bit codes through a table) against
+    // Q8_0 activations in Q8_0's order: 8 lanes of 4 exact products per block,
+    // lane = fma(d_w * d_a, lane_isum, lane), lanes summed at the end. MXFP4's
+    // codes are doubled E2M1 values and d_w = 2^(e - 128).
+    DotFn dot_iq4_nl, dot_mxfp4;
+    // Q5_1 against Q8_0 activations: Q5_0's lanes over the unsigned quants,
+    // plus the block minimum against the activation block's sum as llama.cpp's
+    // Q8_1 holds it (s = f16(d_a * sum(q_a))): accm = fma(m_w, s, accm) in
+    // block order; result lanes summed + accm.
+    DotFn dot_q5_1;
     // F32 / F16 weight rows against unrounded F32 activations in llama.cpp's
     // prompt-batch order (its tinyBLAS path, taken for two or more rows of one
     // sequence): one 16-lane accumulator over steps of 16, the lanes summed as
@@ -142,8 +165,12 @@ bool dequantize_row(uint32_t type, const void* src, float* dst, int64_t n);
 void quantize_row_q4_0_ref(const float* x, void* y, int64_t n);
 void quantize_row_q8_0_ref(const float* x, void* y, int64_t n);
 void quantize_row_q5_0_ref(const float* x, void* y, int64_t n);
+void quantize_row_q5_1_ref(const float* x, void* y, int64_t n);
 void quantize_row_q4_k_ref(const float* x, void* y, int64_t n);  // n: multiple of 256
 void quantize_row_q6_k_ref(const float* x, void* y, int64_t n);
+void quantize_row_q5_k_ref(const float* x, void* y, int64_t n);    // n: multiple of 256
+void quantize_row_iq4_xs_ref(const float* x, void* y, int64_t n);  // n: multiple of 256
+void quantize_row_iq4_nl_ref(const float* x, void* y, int64_t n);
 
 // Per-ISA tables (defined in scalar.cpp / avx2.cpp / avx512.cpp).
 extern const KernelTable kScalarTable;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 // attn_loop.h's helpers in this object's own namespace (see there).
@@ -231,6 +232,39 @@ void dot_q5_0(int n, const void* w, const void* act, size_t stride, int n_act, f
     });
 }
 
+// Q5_1 (kernels.h): Q5_0's lanes over the unsigned quants, the minimum
+// against the activation block's sum rounded to F16 as llama.cpp's Q8_1 keeps it.
+void dot_q5_1(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const auto* x = static_cast<const BlockQ5_1*>(w);
+    const int nb = n / QK8_0;
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+        const auto* sums = reinterpret_cast<const int32_t*>(a + q8_act_sums_offset(nb));
+        const auto* yd = reinterpret_cast<const float*>(sums + nb);
+        float lane[8] = {}, accm = 0;
+        for (int b = 0; b < nb; ++b) {
+            uint32_t h;
+            std::memcpy(&h, x[b].qh, 4);
+            int v[32];
+            for (int j = 0; j < 16; ++j) {
+                v[j] = (x[b].qs[j] & 0xF) | static_cast<int>(((h >> j) << 4) & 0x10);
+                v[j + 16] = (x[b].qs[j] >> 4) | static_cast<int>((h >> (j + 12)) & 0x10);
+            }
+            const float d = h2f(x[b].d) * yd[b];
+            for (int l = 0; l < 8; ++l) {
+                int isum = 0;
+                for (int k = 0; k < 4; ++k) isum += v[4 * l + k] * y[b].qs[4 * l + k];
+                lane[l] = std::fma(d, static_cast<float>(isum), lane[l]);
+            }
+            const float s = h2f(fp32_to_fp16(yd[b] * static_cast<float>(sums[b] / 8)));
+            accm = std::fma(h2f(x[b].m), s, accm);
+        }
+        float t4[4];
+        for (int l = 0; l < 4; ++l) t4[l] = lane[l] + lane[l + 4];
+        return ((t4[0] + t4[2]) + (t4[1] + t4[3])) + accm;
+    });
+}
+
 // Q8_0 in llama.cpp's vec_dot order: 8 lanes of 4 products per block,
 // lane = fma(d_w * d_a, isum_lane, lane), lanes summed at the end.
 void dot_q8_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
@@ -316,6 +350,168 @@ void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, f
             acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
         }
         return acc;
+    });
+}
+
+// The 256 quants of a K-quant block in value order: Q2_K 0..3, Q3_K -4..3,
+// Q5_K 0..31.
+void q2k_values(const BlockQ2_K& x, int q[256]) {
+    for (int v = 0; v < 256; ++v)
+        q[v] = (x.qs[32 * (v / 128) + v % 32] >> (2 * ((v % 128) / 32))) & 3;
+}
+void q3k_values(const BlockQ3_K& x, int q[256]) {
+    for (int v = 0; v < 256; ++v) {
+        const int n = v / 128, j = (v % 128) / 32, l = v % 32;
+        const int lo = (x.qs[32 * n + l] >> (2 * j)) & 3;
+        const int hi = (x.hmask[l] >> (4 * n + j)) & 1;
+        q[v] = lo + 4 * hi - 4;
+    }
+}
+void q5k_values(const BlockQ5_K& x, int q[256]) {
+    for (int v = 0; v < 256; ++v) {
+        const int s = v / 32, l = v % 32;
+        const uint8_t b = x.qs[32 * (s / 2) + l];
+        q[v] = ((s % 2 ? b >> 4 : b & 0xF) | (((x.qh[l] >> s) & 1) << 4));
+    }
+}
+// 32 table values of a block's 16 bytes of nibbles (low nibbles first).
+void nibble_values(const uint8_t* qs, const int8_t* table, int v[32]) {
+    for (int j = 0; j < 16; ++j) {
+        v[j] = table[qs[j] & 0xF];
+        v[j + 16] = table[qs[j] >> 4];
+    }
+}
+
+// Q2_K: per block the exact scaled integer and the mins against the group
+// sums, one fma each (kernels.h).
+void dot_q2_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const auto* x = static_cast<const BlockQ2_K*>(w);
+    const int nb = n / QK_K;
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+        float acc = 0, accm = 0;
+        for (int b = 0; b < nb; ++b) {
+            int q[256];
+            q2k_values(x[b], q);
+            int isum = 0, summ = 0;
+            for (int g = 0; g < 16; ++g) {
+                int s = 0;
+                for (int l = 0; l < 16; ++l) s += q[16 * g + l] * y[b].qs[16 * g + l];
+                isum += (x[b].scales[g] & 0xF) * s;
+                summ += (x[b].scales[g] >> 4) * y[b].bsums[g];
+            }
+            acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
+            accm = std::fma(static_cast<float>(summ), h2f(x[b].dmin) * y[b].d, accm);
+        }
+        return acc - accm;
+    });
+}
+
+void dot_q3_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const auto* x = static_cast<const BlockQ3_K*>(w);
+    const int nb = n / QK_K;
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+        float acc = 0;
+        for (int b = 0; b < nb; ++b) {
+            int q[256];
+            q3k_values(x[b], q);
+            int isum = 0;
+            for (int g = 0; g < 16; ++g) {
+                int s = 0;
+                for (int l = 0; l < 16; ++l) s += q[16 * g + l] * y[b].qs[16 * g + l];
+                isum += q3k_scale(g, x[b].scales) * s;
+            }
+            acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
+        }
+        return acc;
+    });
+}
+
+void dot_q5_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const auto* x = static_cast<const BlockQ5_K*>(w);
+    const int nb = n / QK_K;
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+        float acc = 0, accm = 0;
+        for (int b = 0; b < nb; ++b) {
+            int q[256];
+            q5k_values(x[b], q);
+            int isum = 0, summ = 0;
+            for (int s = 0; s < 8; ++s) {
+                uint8_t sc, m;
+                q4k_scale_min(s, x[b].scales, sc, m);
+                int t = 0;
+                for (int l = 0; l < 32; ++l) t += q[32 * s + l] * y[b].qs[32 * s + l];
+                isum += sc * t;
+                summ += m * (y[b].bsums[2 * s] + y[b].bsums[2 * s + 1]);
+            }
+            acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
+            accm = std::fma(static_cast<float>(summ), h2f(x[b].dmin) * y[b].d, accm);
+        }
+        return acc - accm;
+    });
+}
+
+void dot_iq4_xs(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    const auto* x = static_cast<const BlockIQ4_XS*>(w);
+    const int nb = n / QK_K;
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        const auto* y = reinterpret_cast<const BlockQ8_K*>(a);
+        float acc = 0;
+        for (int b = 0; b < nb; ++b) {
+            int isum = 0;
+            for (int ib = 0; ib < 8; ++ib) {
+                int v[32];
+                nibble_values(x[b].qs + 16 * ib, kIq4Values, v);
+                int t = 0;
+                for (int l = 0; l < 32; ++l) t += v[l] * y[b].qs[32 * ib + l];
+                isum += iq4xs_scale(ib, x[b]) * t;
+            }
+            acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
+        }
+        return acc;
+    });
+}
+
+// 32-blocks of table codes (IQ4_NL, MXFP4) against Q8_0 activations, in
+// Q8_0's lane order (kernels.h).
+template <typename Block>
+float dot_table_q8_0(const Block* x, const uint8_t* a, int nb) {
+    const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+    const auto* yd = reinterpret_cast<const float*>(a + q8_act_sums_offset(nb)) + nb;
+    float lane[8] = {};
+    for (int b = 0; b < nb; ++b) {
+        int v[32];
+        float dw;
+        if constexpr (std::is_same_v<Block, BlockMXFP4>) {
+            nibble_values(x[b].qs, kMxfp4Values, v);
+            dw = e8m0_half(x[b].e);
+        } else {
+            nibble_values(x[b].qs, kIq4Values, v);
+            dw = h2f(x[b].d);
+        }
+        const float d = dw * yd[b];
+        for (int l = 0; l < 8; ++l) {
+            int isum = 0;
+            for (int k = 0; k < 4; ++k) isum += v[4 * l + k] * y[b].qs[4 * l + k];
+            lane[l] = std::fma(d, static_cast<float>(isum), lane[l]);
+        }
+    }
+    float t4[4];
+    for (int l = 0; l < 4; ++l) t4[l] = lane[l] + lane[l + 4];
+    return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+}
+
+void dot_iq4_nl(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        return dot_table_q8_0(static_cast<const BlockIQ4_NL*>(w), a, n / QK8_0);
+    });
+}
+
+void dot_mxfp4(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    for_each_act(act, stride, n_act, out, [&](const uint8_t* a) {
+        return dot_table_q8_0(static_cast<const BlockMXFP4*>(w), a, n / QK8_0);
     });
 }
 
@@ -546,6 +742,111 @@ void quantize_row_q6_k_ref(const float* x, void* vy, int64_t n) {
     }
 }
 
+// Q5_K as quantize_row_q4_k_ref with 32 levels: per sub-block min/max, 6-bit
+// scales and mins against f16 super-block scales.
+void quantize_row_q5_k_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ5_K*>(vy);
+    for (int64_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        float scale[8], mins[8], dmax = 0, mmax = 0;
+        for (int j = 0; j < 8; ++j) {
+            float lo = 0, hi = 0;
+            for (int i = 0; i < 32; ++i) {
+                lo = std::min(lo, x[32 * j + i]);
+                hi = std::max(hi, x[32 * j + i]);
+            }
+            scale[j] = (hi - lo) / 31.0f;
+            mins[j] = -lo;
+            dmax = std::max(dmax, scale[j]);
+            mmax = std::max(mmax, mins[j]);
+        }
+        y[b].d = fp32_to_fp16(dmax / 63.0f);
+        y[b].dmin = fp32_to_fp16(mmax / 63.0f);
+        const float dq = h2f(y[b].d), dmq = h2f(y[b].dmin);
+        uint8_t sc[8], m[8];
+        for (int j = 0; j < 8; ++j) {
+            sc[j] = static_cast<uint8_t>(
+                std::clamp(static_cast<int>(std::lround(dq > 0 ? scale[j] / dq : 0.0f)), 0, 63));
+            m[j] = static_cast<uint8_t>(
+                std::clamp(static_cast<int>(std::lround(dmq > 0 ? mins[j] / dmq : 0.0f)), 0, 63));
+        }
+        for (int j = 0; j < 4; ++j) {
+            y[b].scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+            y[b].scales[j + 4] = static_cast<uint8_t>(m[j] | ((m[j + 4] >> 4) << 6));
+            y[b].scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+        }
+        std::memset(y[b].qh, 0, sizeof y[b].qh);
+        std::memset(y[b].qs, 0, sizeof y[b].qs);
+        for (int j = 0; j < 8; ++j) {
+            const float step = dq * sc[j], off = dmq * m[j];
+            for (int l = 0; l < 32; ++l) {
+                const int q = std::clamp(
+                    static_cast<int>(std::lround(step > 0 ? (x[32 * j + l] + off) / step : 0.0f)),
+                    0, 31);
+                y[b].qs[32 * (j / 2) + l] |= static_cast<uint8_t>((q & 0xF) << (4 * (j % 2)));
+                y[b].qh[l] |= static_cast<uint8_t>((q >> 4) << j);
+            }
+        }
+    }
+}
+
+namespace {
+// The index of the IQ4 grid value nearest to v.
+uint8_t iq4_nearest(float v) {
+    int best = 0;
+    for (int i = 1; i < 16; ++i)
+        if (std::fabs(v - kIq4Values[i]) < std::fabs(v - kIq4Values[best])) best = i;
+    return static_cast<uint8_t>(best);
+}
+// 32 values against step d (grid value * d), packed as nibbles like Q4_0.
+void iq4_pack(const float* x, float d, uint8_t* qs) {
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 16; ++j)
+        qs[j] = static_cast<uint8_t>(iq4_nearest(x[j] * id) | (iq4_nearest(x[j + 16] * id) << 4));
+}
+// The signed value of largest magnitude among n.
+float signed_amax(const float* x, int n) {
+    float amax = 0, max = 0;
+    for (int i = 0; i < n; ++i)
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            max = x[i];
+        }
+    return max;
+}
+}  // namespace
+
+// IQ4_NL / IQ4_XS: the value of largest magnitude maps to the grid's end
+// (-127), every value to its nearest grid point (no search for a better scale).
+void quantize_row_iq4_nl_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockIQ4_NL*>(vy);
+    for (int64_t b = 0; b < n / 32; ++b, x += 32) {
+        y[b].d = fp32_to_fp16(signed_amax(x, 32) / -127.0f);
+        iq4_pack(x, h2f(y[b].d), y[b].qs);
+    }
+}
+
+void quantize_row_iq4_xs_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockIQ4_XS*>(vy);
+    for (int64_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        float sub[8], smax = 0;
+        for (int ib = 0; ib < 8; ++ib) {
+            sub[ib] = signed_amax(x + 32 * ib, 32) / -127.0f;
+            smax = std::max(smax, std::fabs(sub[ib]));
+        }
+        y[b].d = fp32_to_fp16(smax / 31.0f);
+        const float d = h2f(y[b].d);
+        y[b].scales_h = 0;
+        std::memset(y[b].scales_l, 0, sizeof y[b].scales_l);
+        for (int ib = 0; ib < 8; ++ib) {
+            const int ls =
+                std::clamp(static_cast<int>(std::lround(d > 0 ? sub[ib] / d : 0.0f)), -32, 31) + 32;
+            y[b].scales_l[ib / 2] |= static_cast<uint8_t>((ls & 0xF) << (4 * (ib % 2)));
+            y[b].scales_h = static_cast<uint16_t>(y[b].scales_h | ((ls >> 4) << (2 * ib)));
+            iq4_pack(x + 32 * ib, d * static_cast<float>(ls - 32), y[b].qs + 16 * ib);
+        }
+    }
+}
+
 void quantize_row_q5_0_ref(const float* x, void* vy, int64_t n) {
     auto* y = static_cast<BlockQ5_0*>(vy);
     for (int64_t b = 0; b < n / QK8_0; ++b, x += QK8_0) {
@@ -562,6 +863,33 @@ void quantize_row_q5_0_ref(const float* x, void* vy, int64_t n) {
         for (int j = 0; j < 16; ++j) {
             auto q = [&](float v) {
                 return static_cast<uint8_t>(std::min(31, static_cast<int>(v * id + 16.5f)));
+            };
+            const uint8_t a = q(x[j]), c = q(x[j + 16]);
+            y[b].qs[j] = static_cast<uint8_t>((a & 0xF) | ((c & 0xF) << 4));
+            h |= static_cast<uint32_t>((a & 0x10) >> 4) << j;
+            h |= static_cast<uint32_t>((c & 0x10) >> 4) << (j + 16);
+        }
+        std::memcpy(y[b].qh, &h, 4);
+    }
+}
+
+// Q5_1: per block min and (max - min) / 31, round to nearest.
+void quantize_row_q5_1_ref(const float* x, void* vy, int64_t n) {
+    auto* y = static_cast<BlockQ5_1*>(vy);
+    for (int64_t b = 0; b < n / 32; ++b, x += 32) {
+        float lo = x[0], hi = x[0];
+        for (int j = 1; j < 32; ++j) {
+            lo = std::min(lo, x[j]);
+            hi = std::max(hi, x[j]);
+        }
+        const float d = (hi - lo) / 31.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = fp32_to_fp16(d);
+        y[b].m = fp32_to_fp16(lo);
+        uint32_t h = 0;
+        for (int j = 0; j < 16; ++j) {
+            auto q = [&](float v) {
+                return static_cast<uint8_t>(std::min(31, static_cast<int>((v - lo) * id + 0.5f)));
             };
             const uint8_t a = q(x[j]), c = q(x[j + 16]);
             y[b].qs[j] = static_cast<uint8_t>((a & 0xF) | ((c & 0xF) << 4));
@@ -711,6 +1039,81 @@ bool dequantize_row(uint32_t type, const void* src, float* y, int64_t n) {
             }
             return true;
         }
+        case W_Q2_K: {
+            const auto* x = static_cast<const BlockQ2_K*>(src);
+            for (int64_t b = 0; b < n / QK_K; ++b, y += QK_K) {
+                int q[256];
+                q2k_values(x[b], q);
+                const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+                for (int v = 0; v < 256; ++v) {
+                    const uint8_t sc = x[b].scales[v / 16];
+                    y[v] = d * static_cast<float>(sc & 0xF) * static_cast<float>(q[v]) -
+                           dmin * static_cast<float>(sc >> 4);
+                }
+            }
+            return true;
+        }
+        case W_Q3_K: {
+            const auto* x = static_cast<const BlockQ3_K*>(src);
+            for (int64_t b = 0; b < n / QK_K; ++b, y += QK_K) {
+                int q[256];
+                q3k_values(x[b], q);
+                const float d = h2f(x[b].d);
+                for (int v = 0; v < 256; ++v)
+                    y[v] = d * static_cast<float>(q3k_scale(v / 16, x[b].scales)) *
+                           static_cast<float>(q[v]);
+            }
+            return true;
+        }
+        case W_Q5_K: {
+            const auto* x = static_cast<const BlockQ5_K*>(src);
+            for (int64_t b = 0; b < n / QK_K; ++b, y += QK_K) {
+                int q[256];
+                q5k_values(x[b], q);
+                const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+                for (int s = 0; s < 8; ++s) {
+                    uint8_t sc, m;
+                    q4k_scale_min(s, x[b].scales, sc, m);
+                    const float ds = d * sc, ms = dmin * m;
+                    for (int l = 0; l < 32; ++l)
+                        y[32 * s + l] = ds * static_cast<float>(q[32 * s + l]) - ms;
+                }
+            }
+            return true;
+        }
+        case W_IQ4_NL: {
+            const auto* x = static_cast<const BlockIQ4_NL*>(src);
+            for (int64_t b = 0; b < n / 32; ++b, y += 32) {
+                int v[32];
+                nibble_values(x[b].qs, kIq4Values, v);
+                const float d = h2f(x[b].d);
+                for (int j = 0; j < 32; ++j) y[j] = d * static_cast<float>(v[j]);
+            }
+            return true;
+        }
+        case W_IQ4_XS: {
+            const auto* x = static_cast<const BlockIQ4_XS*>(src);
+            for (int64_t b = 0; b < n / QK_K; ++b) {
+                const float d = h2f(x[b].d);
+                for (int ib = 0; ib < 8; ++ib, y += 32) {
+                    int v[32];
+                    nibble_values(x[b].qs + 16 * ib, kIq4Values, v);
+                    const float dl = d * static_cast<float>(iq4xs_scale(ib, x[b]));
+                    for (int j = 0; j < 32; ++j) y[j] = dl * static_cast<float>(v[j]);
+                }
+            }
+            return true;
+        }
+        case W_MXFP4: {
+            const auto* x = static_cast<const BlockMXFP4*>(src);
+            for (int64_t b = 0; b < n / 32; ++b, y += 32) {
+                int v[32];
+                nibble_values(x[b].qs, kMxfp4Values, v);
+                const float d = e8m0_half(x[b].e);
+                for (int j = 0; j < 32; ++j) y[j] = d * static_cast<float>(v[j]);
+            }
+            return true;
+        }
         default:
             return false;
     }
@@ -726,6 +1129,13 @@ const KernelTable kScalarTable = {
     .dot_q8_0 = dot_q8_0,
     .dot_q4_k = dot_q4_k,
     .dot_q6_k = dot_q6_k,
+    .dot_q2_k = dot_q2_k,
+    .dot_q3_k = dot_q3_k,
+    .dot_q5_k = dot_q5_k,
+    .dot_iq4_xs = dot_iq4_xs,
+    .dot_iq4_nl = dot_iq4_nl,
+    .dot_mxfp4 = dot_mxfp4,
+    .dot_q5_1 = dot_q5_1,
     .dot_f32_tiled = dot_f32_tiled,
     .dot_f16_tiled = dot_f16_tiled,
     .gemm_q4_0 = gemm_q4_0,

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "cpu/attn_loop.h"
 #include "cpu/blocks.h"
@@ -149,6 +150,55 @@ struct DotQ5_0 {
             }
         }
         for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+    }
+};
+
+// Q5_1 weights (kernels.h): the unsigned quants (nibble + 16 * high bit)
+// against the activations, the minimum against the block sum in F16.
+template <int NA>
+struct DotQ5_1 {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const int nb = n / 32;
+        const auto* x = static_cast<const BlockQ5_1*>(w);
+        const BlockQ8_0* y[NA];
+        const int32_t* sums[NA];
+        const float* yd[NA];
+        for (int j = 0; j < NA; ++j) {
+            y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+            sums[j] = reinterpret_cast<const int32_t*>(act + j * stride + q8_act_sums_offset(nb));
+            yd[j] = reinterpret_cast<const float*>(sums[j] + nb);
+        }
+        __m256 acc[NA];
+        float accm[NA];
+        for (int j = 0; j < NA; ++j) {
+            acc[j] = _mm256_setzero_ps();
+            accm[j] = 0;
+        }
+        const __m256i shuf = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                                0x0202020202020202, 0x0303030303030303);
+        for (int b = 0; b < nb; ++b) {
+            uint32_t h;
+            std::memcpy(&h, x[b].qh, 4);
+            __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(h)), shuf);
+            hb = _mm256_or_si256(hb, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+            hb = _mm256_cmpeq_epi8(hb, _mm256_set1_epi64x(-1));  // 0xFF where the bit is set
+            const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs));
+            const __m256i q = _mm256_or_si256(
+                _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0xF)),
+                _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+            const float dw = h2f(x[b].d), mw = h2f(x[b].m);
+            for (int j = 0; j < NA; ++j) {
+                acc[j] = _mm256_fmadd_ps(
+                    _mm256_set1_ps(dw * yd[j][b]),
+                    _mm256_cvtepi32_ps(dot_u8s8(
+                        q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)))),
+                    acc[j]);
+                const float s = _cvtsh_ss(_cvtss_sh(yd[j][b] * static_cast<float>(sums[j][b] / 8),
+                                                    _MM_FROUND_TO_NEAREST_INT));
+                accm[j] = __builtin_fmaf(mw, s, accm[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]) + accm[j];
     }
 };
 
@@ -825,6 +875,233 @@ struct DotQ6_K {
     }
 };
 
+// ---- Q2_K, Q3_K, Q5_K, IQ4_XS against Q8_K; IQ4_NL, MXFP4 against Q8_0 ----
+// Each block's quants are decoded once into 32-byte vectors in value order
+// (one vector per 32 values) and multiplied with up to four activation rows.
+// The per-block integers are exact (int16 pair sums of vpmaddubsw stay far
+// below saturation for these ranges), so the results are the scalar table's
+// to the bit (kernels.h gives the order of the float operations).
+
+inline __m256i load32(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+// 16-bit lanes shifted right by a run-time count.
+inline __m256i srl16(__m256i v, int c) {
+    return _mm256_srl_epi16(v, _mm_cvtsi32_si128(c));
+}
+// A block's 16 bytes of nibbles as 32 bytes in value order (low nibbles, then
+// high), each through the 16-entry int8 table (held in both 128-bit lanes).
+inline __m256i nibble_lookup(const uint8_t* qs, __m256i table) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i idx =
+        _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0xF));
+    return _mm256_shuffle_epi8(table, idx);
+}
+inline __m256i table16(const int8_t* t) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
+}
+// int16 sums of adjacent products of signed int8 x and y (|x| <= 127).
+inline __m256i mul_i8_pairs(__m256i x, __m256i y) {
+    return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+// Scales of two 16-value groups: the low 128-bit lane gets a, the high one b.
+inline __m256i scale_pair(int a, int b) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(b)),
+                            _mm_set1_epi16(static_cast<short>(a)));
+}
+
+// Q2_K / Q3_K low bits: vector k (values 32k..32k+31) = bits 2(k % 4) of
+// qs[32(k / 4) + l].
+inline void k_low2(const uint8_t* qs, __m256i q[8]) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int n = 0; n < 2; ++n) {
+        const __m256i bits = load32(qs + 32 * n);
+        for (int j = 0; j < 4; ++j) q[4 * n + j] = _mm256_and_si256(srl16(bits, 2 * j), m3);
+    }
+}
+
+template <int NA>
+struct DotQ2_K {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const auto* x = static_cast<const BlockQ2_K*>(w);
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        float acc[NA], accm[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = accm[j] = 0;
+        for (int b = 0; b < n / QK_K; ++b) {
+            __m256i q[8], scv[8];
+            k_low2(x[b].qs, q);
+            const uint8_t* sc = x[b].scales;
+            for (int k = 0; k < 8; ++k) scv[k] = scale_pair(sc[2 * k] & 0xF, sc[2 * k + 1] & 0xF);
+            const __m256i mins = _mm256_srli_epi16(
+                _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc))), 4);
+            const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+            for (int j = 0; j < NA; ++j) {
+                __m256i sumi = _mm256_setzero_si256();
+                for (int k = 0; k < 8; ++k)
+                    sumi = _mm256_add_epi32(
+                        sumi, _mm256_madd_epi16(
+                                  _mm256_maddubs_epi16(q[k], load32(y[j][b].qs + 32 * k)), scv[k]));
+                const int summ = hsum_i32(_mm256_madd_epi16(load32(y[j][b].bsums), mins));
+                acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
+                accm[j] = __builtin_fmaf(static_cast<float>(summ), dmin * y[j][b].d, accm[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = acc[j] - accm[j];
+    }
+};
+
+// Q3_K: the unsigned quants q + 4 (0..7) against the activations, and 4 times
+// each group's activation sum (bsums) subtracted with the group's scale.
+template <int NA>
+struct DotQ3_K {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const auto* x = static_cast<const BlockQ3_K*>(w);
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        float acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = 0;
+        const __m256i one = _mm256_set1_epi8(1);
+        for (int b = 0; b < n / QK_K; ++b) {
+            __m256i q[8], scv[8];
+            k_low2(x[b].qs, q);
+            const __m256i hm = load32(x[b].hmask);
+            for (int k = 0; k < 8; ++k)
+                q[k] = _mm256_or_si256(q[k],
+                                       _mm256_slli_epi16(_mm256_and_si256(srl16(hm, k), one), 2));
+            alignas(32) int16_t sc[16];
+            for (int g = 0; g < 16; ++g) sc[g] = static_cast<int16_t>(q3k_scale(g, x[b].scales));
+            for (int k = 0; k < 8; ++k) scv[k] = scale_pair(sc[2 * k], sc[2 * k + 1]);
+            const __m256i sc16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc));
+            const float d = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                __m256i sumi = _mm256_setzero_si256();
+                for (int k = 0; k < 8; ++k)
+                    sumi = _mm256_add_epi32(
+                        sumi, _mm256_madd_epi16(
+                                  _mm256_maddubs_epi16(q[k], load32(y[j][b].qs + 32 * k)), scv[k]));
+                const __m256i corr = _mm256_madd_epi16(load32(y[j][b].bsums), sc16);
+                sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(corr, 2));
+                acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = acc[j];
+    }
+};
+
+template <int NA>
+struct DotQ5_K {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const auto* x = static_cast<const BlockQ5_K*>(w);
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        float acc[NA], accm[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = accm[j] = 0;
+        const __m256i lo = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+        for (int b = 0; b < n / QK_K; ++b) {
+            __m256i q[8];
+            const __m256i qh = load32(x[b].qh);
+            for (int c = 0; c < 4; ++c) {
+                const __m256i bits = load32(x[b].qs + 32 * c);
+                q[2 * c] =
+                    _mm256_or_si256(_mm256_and_si256(bits, lo),
+                                    _mm256_slli_epi16(_mm256_and_si256(srl16(qh, 2 * c), one), 4));
+                q[2 * c + 1] = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(bits, 4), lo),
+                    _mm256_slli_epi16(_mm256_and_si256(srl16(qh, 2 * c + 1), one), 4));
+            }
+            uint8_t sc[8], mn[8];
+            for (int s = 0; s < 8; ++s) q4k_scale_min(s, x[b].scales, sc[s], mn[s]);
+            alignas(32) int16_t m16[16];
+            for (int g = 0; g < 16; ++g) m16[g] = mn[g / 2];
+            const __m256i mins = _mm256_load_si256(reinterpret_cast<const __m256i*>(m16));
+            const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+            for (int j = 0; j < NA; ++j) {
+                __m256i sumi = _mm256_setzero_si256();
+                for (int s = 0; s < 8; ++s)
+                    sumi = _mm256_add_epi32(
+                        sumi,
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(q[s], load32(y[j][b].qs + 32 * s)),
+                                          _mm256_set1_epi16(sc[s])));
+                const int summ = hsum_i32(_mm256_madd_epi16(load32(y[j][b].bsums), mins));
+                acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
+                accm[j] = __builtin_fmaf(static_cast<float>(summ), dmin * y[j][b].d, accm[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = acc[j] - accm[j];
+    }
+};
+
+template <int NA>
+struct DotIQ4_XS {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        const auto* x = static_cast<const BlockIQ4_XS*>(w);
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        float acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = 0;
+        const __m256i table = table16(kIq4Values);
+        for (int b = 0; b < n / QK_K; ++b) {
+            __m256i q[8], scv[8];
+            for (int ib = 0; ib < 8; ++ib) {
+                q[ib] = nibble_lookup(x[b].qs + 16 * ib, table);
+                scv[ib] = _mm256_set1_epi16(static_cast<short>(iq4xs_scale(ib, x[b])));
+            }
+            const float d = h2f(x[b].d);
+            for (int j = 0; j < NA; ++j) {
+                __m256i sumi = _mm256_setzero_si256();
+                for (int ib = 0; ib < 8; ++ib)
+                    sumi = _mm256_add_epi32(
+                        sumi, _mm256_madd_epi16(mul_i8_pairs(q[ib], load32(y[j][b].qs + 32 * ib)),
+                                                scv[ib]));
+                acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
+            }
+        }
+        for (int j = 0; j < NA; ++j) out[j] = acc[j];
+    }
+};
+
+// IQ4_NL / MXFP4 against Q8_0 activations: DotQ8_0 with the quants looked up.
+template <typename Block, int NA>
+inline void dot_table_q8_0(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+    const int nb = n / 32;
+    const auto* x = static_cast<const Block*>(w);
+    constexpr bool mx = std::is_same_v<Block, BlockMXFP4>;
+    const __m256i table = table16(mx ? kMxfp4Values : kIq4Values);
+    const BlockQ8_0* y[NA];
+    const float* yd[NA];
+    for (int j = 0; j < NA; ++j) {
+        y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+        yd[j] = reinterpret_cast<const float*>(act + j * stride + q8_act_sums_offset(nb)) + nb;
+    }
+    __m256 acc[NA];
+    for (int j = 0; j < NA; ++j) acc[j] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; ++b) {
+        const __m256i q = nibble_lookup(x[b].qs, table);
+        float dw;
+        if constexpr (mx)
+            dw = e8m0_half(x[b].e);
+        else
+            dw = h2f(x[b].d);
+        for (int j = 0; j < NA; ++j)
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * yd[j][b]),
+                                     _mm256_cvtepi32_ps(dot_i8(q, load32(y[j][b].qs))), acc[j]);
+    }
+    for (int j = 0; j < NA; ++j) out[j] = hsum(acc[j]);
+}
+template <int NA>
+struct DotIQ4_NL {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        dot_table_q8_0<BlockIQ4_NL, NA>(act, stride, out, n, w);
+    }
+};
+template <int NA>
+struct DotMXFP4 {
+    static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
+        dot_table_q8_0<BlockMXFP4, NA>(act, stride, out, n, w);
+    }
+};
+
 // Weight rows of 16-bit floats (F16 or BF16) or F32 against F32 activations.
 inline __m256 load8(const float* p) {
     return _mm256_loadu_ps(p);
@@ -932,6 +1209,29 @@ inline void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n
 }
 inline void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     by_groups<DotQ6_K>(n_act, out, act, stride, n, w);
+}
+inline void dot_q5_1(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ5_1>(n_act, out, act, stride, n, w);
+}
+inline void dot_q2_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ2_K>(n_act, out, act, stride, n, w);
+}
+inline void dot_q3_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ3_K>(n_act, out, act, stride, n, w);
+}
+inline void dot_q5_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotQ5_K>(n_act, out, act, stride, n, w);
+}
+inline void dot_iq4_xs(int n, const void* w, const void* act, size_t stride, int n_act,
+                       float* out) {
+    by_groups<DotIQ4_XS>(n_act, out, act, stride, n, w);
+}
+inline void dot_iq4_nl(int n, const void* w, const void* act, size_t stride, int n_act,
+                       float* out) {
+    by_groups<DotIQ4_NL>(n_act, out, act, stride, n, w);
+}
+inline void dot_mxfp4(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
+    by_groups<DotMXFP4>(n_act, out, act, stride, n, w);
 }
 inline void dot_f32(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     for (int j = 0; j < n_act; ++j)

@@ -30,9 +30,12 @@ std::vector<Block> random_kblocks(int nb, uint32_t seed) {
     auto* bytes = reinterpret_cast<uint8_t*>(v.data());
     for (size_t i = 0; i < v.size() * sizeof(Block); ++i) bytes[i] = static_cast<uint8_t>(g());
     for (auto& b : v) {
-        if constexpr (std::is_same_v<Block, BlockQ4_K>) {
+        if constexpr (std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ5_K> ||
+                      std::is_same_v<Block, BlockQ2_K>) {
             b.d = fp32_to_fp16(0.01f + 0.001f * (g() % 10));
             b.dmin = fp32_to_fp16(0.005f + 0.001f * (g() % 10));
+        } else if constexpr (std::is_same_v<Block, BlockMXFP4>) {
+            b.e = static_cast<uint8_t>(118 + g() % 12);  // 2^-9 .. 2^2
         } else {
             b.d = fp32_to_fp16(0.002f + 0.0005f * (g() % 10));
         }
@@ -45,6 +48,13 @@ struct Case {
     int n;
     std::vector<uint8_t> w;  // one row
 };
+
+template <typename Block>
+Case block_case(uint32_t type, int n, int per_block, uint32_t seed) {
+    auto v = random_kblocks<Block>(n / per_block, seed);
+    const auto* p = reinterpret_cast<const uint8_t*>(v.data());
+    return {type, n, std::vector<uint8_t>(p, p + v.size() * sizeof(Block))};
+}
 
 }  // namespace
 
@@ -75,7 +85,10 @@ class TestKernels : public QObject {
             Case q50{W_Q5_0, n,
                      std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ5_0))};
             quantize_row_q5_0_ref(x.data(), q50.w.data(), n);
-            cs.insert(cs.end(), {f32, f16, bf16, q40, q50, q80});
+            Case q51{W_Q5_1, n,
+                     std::vector<uint8_t>(static_cast<size_t>(n / 32) * sizeof(BlockQ5_1))};
+            quantize_row_q5_1_ref(x.data(), q51.w.data(), n);
+            cs.insert(cs.end(), {f32, f16, bf16, q40, q50, q51, q80});
             if (n % 256 == 0) {
                 auto k4 = random_kblocks<BlockQ4_K>(n / 256, 7u + static_cast<uint32_t>(n));
                 auto k6 = random_kblocks<BlockQ6_K>(n / 256, 9u + static_cast<uint32_t>(n));
@@ -87,7 +100,19 @@ class TestKernels : public QObject {
                               std::vector<uint8_t>(reinterpret_cast<uint8_t*>(k6.data()),
                                                    reinterpret_cast<uint8_t*>(k6.data()) +
                                                        k6.size() * sizeof(BlockQ6_K))});
+                const auto sd = static_cast<uint32_t>(n);
+                cs.push_back(block_case<BlockQ2_K>(W_Q2_K, n, 256, 11u + sd));
+                cs.push_back(block_case<BlockQ3_K>(W_Q3_K, n, 256, 13u + sd));
+                cs.push_back(block_case<BlockQ5_K>(W_Q5_K, n, 256, 15u + sd));
+                cs.push_back(block_case<BlockIQ4_XS>(W_IQ4_XS, n, 256, 17u + sd));
             }
+        }
+        // 32-blocks of table codes, odd block counts too (every group of
+        // activation rows meets a tail of blocks).
+        for (int n : {32, 96, 224, 1024, 4864}) {
+            const auto sd = static_cast<uint32_t>(n);
+            cs.push_back(block_case<BlockIQ4_NL>(W_IQ4_NL, n, 32, 19u + sd));
+            cs.push_back(block_case<BlockMXFP4>(W_MXFP4, n, 32, 21u + sd));
         }
         return cs;
     }
@@ -146,9 +171,14 @@ class TestKernels : public QObject {
                 // Batch invariance: a row's result does not depend on the group it is computed in.
                 QCOMPARE(got1[j], got[j]);
             }
+            // Groups of two and three rows (7 rows run as 4 + 3 above, alone as 1).
+            float got2[2];
+            dot_for(*simd, c.type)(c.n, c.w.data(), a.data() + stride * 5, stride, 2, got2);
+            QCOMPARE(got2[0], got[5]);
+            QCOMPARE(got2[1], got[6]);
             ++checked;
         }
-        QVERIFY(checked >= 20);
+        QVERIFY(checked >= 40);
         auto x = randn(1000, 1), y = randn(1000, 2);
         auto one_row = [&](DotFn f, const void* w, int n) {
             float r;
@@ -646,6 +676,108 @@ class TestKernels : public QObject {
         }
         QVERIFY2(ek4 < 0.5 && ek6 < 0.1 && ek6 < ek4,
                  qPrintable(QString("q4_k %1 q6_k %2").arg(ek4).arg(ek6)));
+        // The other writers' types: each within its grid's step, finer grids closer.
+        auto err = [&](uint32_t type, size_t block_bytes, int block_elems,
+                       void (*quant)(const float*, void*, int64_t)) {
+            std::vector<uint8_t> q(4096 / static_cast<size_t>(block_elems) * block_bytes);
+            quant(x.data(), q.data(), 4096);
+            std::vector<float> yq(4096);
+            if (!dequantize_row(type, q.data(), yq.data(), 4096)) return 1e9;
+            double e = 0;
+            for (size_t i = 0; i < 4096; ++i)
+                e = std::max(e, static_cast<double>(std::fabs(x[i] - yq[i])));
+            return e;
+        };
+        const double e51 = err(W_Q5_1, sizeof(BlockQ5_1), 32, quantize_row_q5_1_ref);
+        const double ek5 = err(W_Q5_K, sizeof(BlockQ5_K), 256, quantize_row_q5_k_ref);
+        const double enl = err(W_IQ4_NL, sizeof(BlockIQ4_NL), 32, quantize_row_iq4_nl_ref);
+        const double exs = err(W_IQ4_XS, sizeof(BlockIQ4_XS), 256, quantize_row_iq4_xs_ref);
+        QVERIFY2(e51 < 0.15 && ek5 < 0.25 && ek5 < ek4 && enl < 0.4 && exs < 0.5,
+                 qPrintable(QString("q5_1 %1 q5_k %2 iq4_nl %3 iq4_xs %4")
+                                .arg(e51)
+                                .arg(ek5)
+                                .arg(enl)
+                                .arg(exs)));
+    }
+
+    // Hand-made blocks with known values: the layouts as GGUF defines them.
+    void dequantizeKnownBlocks() {
+        // MXFP4: E8M0 exponent 128 (scale 2), codes 0..15 = E2M1 values
+        // 0, .5, 1, 1.5, 2, 3, 4, 6 and their negatives.
+        BlockMXFP4 mx{};
+        mx.e = 128;
+        for (int j = 0; j < 16; ++j) mx.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+        float y[32];
+        QVERIFY(dequantize_row(W_MXFP4, &mx, y, 32));
+        const float e2m1[16] = {0, .5f, 1, 1.5f, 2, 3, 4, 6, 0, -.5f, -1, -1.5f, -2, -3, -4, -6};
+        for (int j = 0; j < 16; ++j) {
+            QCOMPARE(y[j], 2 * e2m1[j]);
+            QCOMPARE(y[j + 16], 2 * e2m1[15 - j]);
+        }
+        mx.e = 0;  // 2^-127: subnormal scales are exact too
+        QVERIFY(dequantize_row(W_MXFP4, &mx, y, 32));
+        QCOMPARE(y[1], std::ldexp(0.5f, -127));
+        mx.e = 254;
+        QVERIFY(dequantize_row(W_MXFP4, &mx, y, 32));
+        QCOMPARE(y[7], std::ldexp(6.0f, 127));
+        // IQ4_NL: d = 0.5, code j -> 0.5 * grid[j].
+        BlockIQ4_NL nl{};
+        nl.d = fp32_to_fp16(0.5f);
+        for (int j = 0; j < 16; ++j) nl.qs[j] = static_cast<uint8_t>(j | (j << 4));
+        QVERIFY(dequantize_row(W_IQ4_NL, &nl, y, 32));
+        QCOMPARE(y[0], -63.5f);
+        QCOMPARE(y[15], 56.5f);
+        QCOMPARE(y[16 + 8], 0.5f);
+        // IQ4_XS: sub-block 5 with 6-bit scale 45 (45 - 32 = 13): low nibble 13
+        // in the high half of scales_l[2], high bits 2 at bits 10..11 of scales_h.
+        BlockIQ4_XS xs{};
+        xs.d = fp32_to_fp16(1.0f);
+        xs.scales_l[2] = 0xD0;
+        xs.scales_h = 2 << 10;
+        std::memset(xs.qs, 0x98, sizeof xs.qs);  // codes 8 (value 1) low, 9 (13) high
+        std::vector<float> z(256);
+        QVERIFY(dequantize_row(W_IQ4_XS, &xs, z.data(), 256));
+        QCOMPARE(z[160], 13.0f);
+        QCOMPARE(z[160 + 16], 13.0f * 13);
+        QCOMPARE(z[0], -32.0f);  // scale 0 - 32
+        // Q3_K: value 128n + 32j + l takes bits 2j of qs[32n + l] and bit
+        // 4n + j of hmask[l]; group g's scale has 4 low bits in scales[g % 8]
+        // (high nibble for g >= 8) and 2 high bits at scales[8 + g % 4] >> 2(g / 4).
+        BlockQ3_K k3{};
+        k3.d = fp32_to_fp16(1.0f);
+        for (int g = 0; g < 16; ++g) {  // scale of group g: g + 1 (stored + 32)
+            const int v = g + 33;
+            k3.scales[g % 8] =
+                static_cast<uint8_t>(k3.scales[g % 8] | ((v & 0xF) << (g >= 8 ? 4 : 0)));
+            k3.scales[8 + g % 4] =
+                static_cast<uint8_t>(k3.scales[8 + g % 4] | ((v >> 4) << (2 * (g / 4))));
+        }
+        k3.qs[32 + 5] = 2 << 4;  // value 128 + 64 + 5: low bits 2 (j = 2)
+        k3.hmask[5] = 1 << 6;    // its high bit (4 * 1 + 2): q = 2, not 2 - 4
+        QVERIFY(dequantize_row(W_Q3_K, &k3, z.data(), 256));
+        QCOMPARE(z[197], 13.0f * 2);  // group 12
+        QCOMPARE(z[0], 1.0f * -4);    // group 0, q 0 without high bit
+        QCOMPARE(z[255], 16.0f * -4);
+        // Q5_K: value 32s + l has the fifth bit s of qh[l].
+        BlockQ5_K k5{};
+        k5.d = fp32_to_fp16(1.0f);
+        k5.dmin = fp32_to_fp16(0.0f);
+        for (int j = 0; j < 4; ++j) k5.scales[j] = 1;  // sub-blocks 0..3 scale 1
+        k5.qs[32 + 3] = 0x70;                          // value 96 + 3: nibble 7 (sub-block 3)
+        k5.qh[3] = 1 << 3;
+        QVERIFY(dequantize_row(W_Q5_K, &k5, z.data(), 256));
+        QCOMPARE(z[99], 23.0f);
+        // Q2_K: group g's scale in the low nibble of scales[g], min in the high.
+        BlockQ2_K k2{};
+        k2.d = fp32_to_fp16(1.0f);
+        k2.dmin = fp32_to_fp16(0.5f);
+        k2.scales[9] = 0x23;      // group 9 (values 144..159): scale 3, min 2
+        k2.qs[32 + 16] = 3 << 2;  // value 128 + 32 * 1 + 16 (bits 2 * 1): q 3
+        QVERIFY(dequantize_row(W_Q2_K, &k2, z.data(), 256));
+        QCOMPARE(z[150], -1.0f);  // q 0: -0.5 * 2
+        k2.scales[11] = 0x05;     // group 11 (176..191): scale 5
+        QVERIFY(dequantize_row(W_Q2_K, &k2, z.data(), 256));
+        QCOMPARE(z[176], 15.0f);
     }
 
     void fp16Conversions() {
