@@ -111,7 +111,7 @@ int cmd_bench(const Argv& argv) {
     add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
     auto model = Model::load(app::model_path_or_default(a.get("model")));
-    const int threads = a.get_int("threads", 0, 1024), reps = a.get_int("reps", 1, 100);
+    const int threads = a.get_threads(), reps = a.get_int("reps", 1, 100);
     const int pp = a.get_int("pp", 1, 1 << 16), tg = a.get_int("tg", 1, 1 << 16);
     const int branches = a.get_int("branches", 0, 256), prefix = a.get_int("prefix", 1, 1 << 16);
     const ModelConfig& c = model->config();
@@ -127,27 +127,35 @@ int cmd_bench(const Argv& argv) {
     for (int i = 0; i < pp; ++i) prompt[static_cast<size_t>(i)] = (i * 7919 + 13) % c.n_vocab;
 
     std::vector<double> pp_rate, tg_rate;
+    uint64_t tg_read = 0;  // weight bytes the backend read while generating (last round)
     for (int r = 0; r < reps + 1; ++r) {  // the first round warms caches and pages
         int seq = s.create();
         auto t0 = Clock::now();
         auto logits = s.eval(seq, prompt);
         double t_pp = seconds_since(t0);
         t0 = Clock::now();
+        const uint64_t read0 = s.backend().weight_bytes_read();
         for (int i = 0; i < tg; ++i) {
             TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) -
                                                 logits.begin());
             logits = s.eval(seq, std::span(&next, 1));
         }
         double t_tg = seconds_since(t0);
+        tg_read = s.backend().weight_bytes_read() - read0;
         s.release(seq);
         if (r == 0) continue;
         pp_rate.push_back(pp / t_pp);
         tg_rate.push_back(tg / t_tg);
     }
-    // Bytes read per generated token: every matrix once (embedding: one row).
+    // Bytes read per generated token: every matrix once (embedding: one row);
+    // of a mixture of experts only the routed experts' matrices, as the
+    // backend counted them (when it counts).
     uint64_t per_token = 0;
     for (const auto& t : model->gguf().tensors())
         if (t.name != "token_embd.weight" || c.tied_output) per_token += t.n_bytes;
+    const uint64_t read_per_token = tg_read / static_cast<uint64_t>(tg);
+    const bool routed = c.n_experts > 0 && read_per_token > 0;
+    if (routed) per_token = read_per_token;
     const double bw = read_bandwidth(s.backend().threads());
     const double roofline = bw / static_cast<double>(per_token);
 
@@ -160,6 +168,7 @@ int cmd_bench(const Argv& argv) {
                         {"pp_tok_s", median(pp_rate)},
                         {"tg_tok_s", median(tg_rate)},
                         {"bytes_per_token", per_token},
+                        {"weight_bytes_read_per_token", read_per_token},
                         {"read_bandwidth_gb_s", bw / 1e9},
                         {"tg_roofline_tok_s", roofline},
                         {"tg_roofline_pct", 100.0 * median(tg_rate) / roofline}};
@@ -212,6 +221,9 @@ int cmd_bench(const Argv& argv) {
                 s.backend().name().c_str(), s.backend().threads());
     std::printf("pp%-4d     %8.1f tok/s\n", pp, median(pp_rate));
     std::printf("tg%-4d     %8.1f tok/s\n", tg, median(tg_rate));
+    if (routed)
+        std::printf("experts    %d of %d a token: bytes/tok below is what the backend read\n",
+                    c.n_experts_used, c.n_experts);
     std::printf(
         "bytes/tok  %8.1f MB\nbandwidth  %8.1f GB/s (read, measured)\nroofline   %8.1f tok/s  -> "
         "tg at %.0f%%\n",

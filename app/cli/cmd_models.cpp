@@ -4,9 +4,13 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cli/synth.h"
+#include "reasonscope/cpu_backend.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
+#include "reasonscope/model.h"
+#include "reasonscope/regular_file.h"
 #include "reasonscope/tokenizer.h"
 
 namespace rs::cli {
@@ -23,6 +27,20 @@ std::string human_bytes(uint64_t b) {
     else
         std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
     return buf;
+}
+
+// Whether the engine can run the file, and if not what it lacks: an
+// architecture it does not know, a tensor it does not find or whose shape is
+// wrong, a weight type the CPU backend does not compute. Empty: it can.
+std::string unsupported_reason(const std::string& path) {
+    try {
+        auto m = Model::load(path);
+        return cpu_unsupported_reason(*m);
+    } catch (const Error& e) {
+        std::string why = e.what();
+        if (why.starts_with(path + ": ")) why = why.substr(path.size() + 2);
+        return why;
+    }
 }
 
 int models_info(const Argv& argv) {
@@ -72,29 +90,36 @@ int models_info(const Argv& argv) {
         j["tensors_by_type"][t] = {{"count", e.first}, {"bytes", e.second}};
     if (a.flag_set("metadata"))
         for (const auto& k : f->keys()) j["metadata"][k] = f->find(k)->to_string();
+    const std::string unsupported = unsupported_reason(f->path());
+    j["supported"] = unsupported.empty();
+    if (!unsupported.empty()) j["unsupported_reason"] = unsupported;
 
+    // The file's strings are anyone's bytes: valid JSON, printable text.
     if (a.flag_set("json")) {
-        std::puts(j.dump(2).c_str());
+        print_json(j);
         return 0;
     }
-    std::printf("file          %s (%s, GGUF v%u)\n", f->path().c_str(),
+    std::printf("file          %s (%s, GGUF v%u)\n", field(f->path()).c_str(),
                 human_bytes(f->file_size()).c_str(), f->version());
-    std::printf("architecture  %s%s%s\n", arch.c_str(),
+    std::printf("architecture  %s%s%s\n", field(arch).c_str(),
                 j["name"].get<std::string>().empty() ? "" : "  name: ",
-                j["name"].get<std::string>().c_str());
+                field(j["name"].get<std::string>()).c_str());
     if (j.contains("hparams"))
         for (auto& [k, v] : j["hparams"].items())
-            std::printf("  %-32s %s\n", k.c_str(), v.dump().c_str());
-    std::printf("tokenizer     %s%s%s, %lld tokens\n", tok_kind.c_str(),
+            std::printf("  %-32s %s\n", field(k).c_str(), field(json_text(v, -1)).c_str());
+    std::printf("tokenizer     %s%s%s, %lld tokens\n", field(tok_kind).c_str(),
                 f->has("tokenizer.ggml.pre") ? " / pre " : "",
-                f->get_string("tokenizer.ggml.pre", "").c_str(), static_cast<long long>(n_vocab));
+                field(f->get_string("tokenizer.ggml.pre", "")).c_str(),
+                static_cast<long long>(n_vocab));
     std::printf("parameters    %.2fM\n", params / 1e6);
     std::printf("tensors       %zu, %s\n", f->tensors().size(), human_bytes(total).c_str());
     for (const auto& [t, e] : by_type)
         std::printf("  %-8s %5d tensors  %s\n", t.c_str(), e.first, human_bytes(e.second).c_str());
+    const std::string support = unsupported.empty() ? "yes (cpu)" : "no: " + unsupported;
+    std::printf("supported     %s\n", field(support).c_str());
     if (a.flag_set("metadata"))
         for (const auto& k : f->keys())
-            std::printf("  %-44s %s\n", k.c_str(), f->find(k)->to_string().c_str());
+            std::printf("  %-44s %s\n", field(k).c_str(), field(f->find(k)->to_string()).c_str());
     return 0;
 }
 
@@ -104,13 +129,14 @@ int models_synth(const Argv& argv) {
     Args a("models synth", "--shape NAME --type T -o FILE [--seed S]");
     a.option("shape", "one of: " + shapes)
         .option("type",
-                "weight type: F32, F16, Q8_0, Q5_0, Q4_0, Q4_K, Q6_K, or Q4_K_M (a per-tensor mix "
-                "as llama.cpp makes it)")
+                "weight type: F32, F16, Q8_0, Q5_0, Q5_1, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL, or a "
+                "per-tensor mix as llama.cpp makes it: Q4_K_M, Q5_K_M, IQ4_XS")
         .option("o", "output GGUF file")
         .option("seed", "random seed", "1");
     if (!a.parse(argv)) return 0;
     if (!a.has("shape") || !a.has("type") || !a.has("o"))
         throw UsageError{"models synth: --shape, --type and -o are required"};
+    check_replaceable(a.get("o"), "GGUF file");  // at once, not after synthesizing
     synth_model(a.get("shape"), a.get("type"), a.get("o"),
                 static_cast<uint64_t>(a.get_int("seed", 0, 1 << 30)));
     std::printf("wrote %s\n", a.get("o").c_str());

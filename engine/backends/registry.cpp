@@ -20,6 +20,11 @@ std::vector<BackendInfo>& registry() {
 
 }  // namespace
 
+void Backend::unsupported(const char* op) const {
+    throw Error("backend '" + name() + "' does not implement the '" + op +
+                "' op this model's architecture needs");
+}
+
 void register_backend(BackendInfo info) {
     std::lock_guard<std::mutex> lk(registry_mutex());
     auto& r = registry();

@@ -31,6 +31,8 @@ class ModelLoader {
     Weight tensor(const std::string& name, std::vector<int64_t> shape, bool required) const;
     // A vector of n F32 values (norm weights, biases, frequency factors).
     Weight vector(const std::string& name, int64_t n, bool required) const;
+    // An F32 tensor of this shape (per-expert biases).
+    Weight f32_tensor(const std::string& name, std::vector<int64_t> shape, bool required) const;
     [[noreturn]] void fail(const std::string& what) const;
 
   private:
@@ -44,5 +46,19 @@ void read_llama_hparams(ModelLoader& ld);
 // Its tensors: embeddings, output (tied when absent), and per layer the
 // attention (optional Q/K/V biases and Q/K norms) and the gated FFN.
 void read_llama_tensors(ModelLoader& ld, bool qk_norm_required);
+// One layer's attention tensors as the llama family has them (Q/K/V/O,
+// optional Q/K/V biases, Q/K norms).
+void read_attention_tensors(ModelLoader& ld, int layer, LayerWeights& L, bool qk_norm_required);
+// One layer's mixture of experts: router (optional bias), stacked gate/up/down
+// experts (optional per-expert biases); read_moe_hparams first.
+void read_moe_tensors(ModelLoader& ld, int layer, LayerWeights& L);
+// Embeddings, output norm and output (tied when absent): what every
+// architecture reads besides its layers.
+void read_io_tensors(ModelLoader& ld);
+// Rows r0 .. r0 + n of a matrix, as a Weight of its own (a fused tensor's part).
+Weight weight_rows(const Weight& w, int64_t r0, int64_t n);
+// Mixture-of-experts hyperparameters (expert_count, expert_used_count,
+// expert_feed_forward_length), checked.
+void read_moe_hparams(ModelLoader& ld);
 
 }  // namespace rs

@@ -4,7 +4,10 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cpu/fp16.h"
@@ -27,10 +30,64 @@ std::string ref(const QString& rel) {
     return rs::test::reference(rel).toStdString();
 }
 
+// A tiny llama file (dim 32, one layer, 8 tokens, zero weights) with these
+// integer hyperparameters changed or added, `extra` metadata, and a NaN in
+// tensor `nan_in`; returns Model::load's error ("" when it loads).
+QString tiny_llama_error(const QString& dir, const std::map<std::string, uint32_t>& ints,
+                         const std::function<void(GgufWriter&)>& extra = {},
+                         const std::string& nan_in = "") {
+    std::map<std::string, uint32_t> hp = {{"context_length", 64},
+                                          {"embedding_length", 32},
+                                          {"block_count", 1},
+                                          {"feed_forward_length", 32},
+                                          {"attention.head_count", 1}};
+    for (const auto& [k, v] : ints) hp[k] = v;
+    GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    for (const auto& [k, v] : hp) w.add_u32("llama." + k, v);
+    if (extra) extra(w);
+    w.add_string("tokenizer.ggml.model", "llama");
+    w.add_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "a", "b", "c", "d", "e"});
+    w.add_f32_array("tokenizer.ggml.scores", std::vector<float>(8, 0.0f));
+    w.add_i32_array("tokenizer.ggml.token_type", {2, 3, 3, 1, 1, 1, 1, 1});
+    const int64_t d = 32;
+    auto t = [&](const std::string& name, std::vector<int64_t> dims) {
+        int64_t n = 1;
+        for (auto x : dims) n *= x;
+        std::vector<float> v(static_cast<size_t>(n), 0.0f);
+        if (name == nan_in) v[3] = std::nanf("");
+        std::vector<uint8_t> bytes(v.size() * 4);
+        std::memcpy(bytes.data(), v.data(), bytes.size());
+        w.add_tensor(name, GgmlType::F32, dims, std::move(bytes));
+    };
+    t("token_embd.weight", {d, 8});
+    t("output_norm.weight", {d});
+    for (const char* n : {"attn_norm", "ffn_norm"}) t(std::string("blk.0.") + n + ".weight", {d});
+    for (const char* n :
+         {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
+        t(std::string("blk.0.") + n + ".weight", {d, d});
+    const std::string path = (dir + "/tiny.gguf").toStdString();
+    w.write(path);
+    try {
+        Model::load(path);
+    } catch (const Error& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
 struct Compare {
     size_t rows = 0, prompt = 0;
     int top1 = 0;
     double max_diff = 0, prompt_diff = 0, lse = 0;
+    // The reference README's bar for K-quant/IQ/MXFP4 files (llama.cpp's own
+    // spread): rows whose top-1 differs although the reference's margin is
+    // above 0.25, and the maxima over rows not flagged as MoE routing
+    // near-ties (route_gap_rel < 0.02), whose numbers are reported apart.
+    int decisive_top1_misses = 0;
+    double max_diff_unflagged = 0, lse_unflagged = 0;
+    std::vector<int> flagged;  // rows with route_gap_rel < 0.02
+    double max_diff_flagged = 0;
 };
 
 double lse_of(const float* x, int n) {
@@ -147,10 +204,24 @@ Compare compare_with_reference(const std::string& name) {
             if (w[i] > w[wa]) wa = i;
             d = std::max(d, static_cast<double>(std::fabs(g[i] - w[i])));
         }
+        const double lse = std::fabs(lse_of(g, V) - lse_of(w, V));
         c.top1 += ga == wa;
         c.max_diff = std::max(c.max_diff, d);
         if (r < c.prompt) c.prompt_diff = std::max(c.prompt_diff, d);
-        c.lse = std::max(c.lse, std::fabs(lse_of(g, V) - lse_of(w, V)));
+        c.lse = std::max(c.lse, lse);
+        const auto& jr = j["rows"][r];
+        // The reference's margin top1 - top2 (older files do not list it).
+        float second = -INFINITY;
+        for (int i = 0; i < V; ++i)
+            if (i != wa) second = std::max(second, w[i]);
+        if (ga != wa && w[wa] - second > 0.25) ++c.decisive_top1_misses;
+        if (jr.value("route_gap_rel", 1.0) < 0.02) {
+            c.flagged.push_back(static_cast<int>(r));
+            c.max_diff_flagged = std::max(c.max_diff_flagged, d);
+        } else {
+            c.max_diff_unflagged = std::max(c.max_diff_unflagged, d);
+            c.lse_unflagged = std::max(c.lse_unflagged, lse);
+        }
     }
     return c;
 }
@@ -169,8 +240,11 @@ class TestEngine : public QObject {
         for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0})
             QTest::newRow(qPrintable("bundled-" + QString(type_name(t).data())))
                 << QString::fromStdString(bundled_as(tmp_.path(), t));
+        // gemma3 and gpt-oss: sliding windows shorter than the shared prefix,
+        // sinks, experts; qwen3moe: experts; phi3: fused matrices.
         if (rs::test::have_reference())
-            for (const char* n : {"mini-llama-Q4_0", "mini-qwen2-f16"})
+            for (const char* n : {"mini-llama-Q4_0", "mini-qwen2-f16", "mini-gemma3-f16",
+                                  "mini-gptoss-f16", "mini-qwen3moe-f16", "mini-phi3-f16"})
                 QTest::newRow(n) << rs::test::reference(QString("models/") + n + ".gguf");
     }
 
@@ -184,11 +258,21 @@ class TestEngine : public QObject {
         QTest::newRow("mini-qwen2-f16") << "mini-qwen2-f16" << 2e-2 << false;
         QTest::newRow("mini-llama-Q8_0") << "mini-llama-Q8_0" << 0.1 << true;
         QTest::newRow("mini-llama-Q4_0") << "mini-llama-Q4_0" << 0.1 << true;
-        QTest::newRow("mini-llama-Q4_K_M") << "mini-llama-Q4_K_M" << 0.1 << true;
+        QTest::newRow("mini-llama-Q4_K_M") << "mini-llama-Q4_K_M" << 0.25 << true;
         QTest::newRow("mini-qwen2-Q8_0") << "mini-qwen2-Q8_0" << 0.1 << true;
         QTest::newRow("mini-qwen3-f16") << "mini-qwen3-f16" << 2e-2 << false;
         // smollm3: its NoPE layers (engine/model/smollm3.cpp)
         QTest::newRow("mini-smollm3-f16") << "mini-smollm3-f16" << 2e-2 << false;
+        QTest::newRow("mini-phi3-f16") << "mini-phi3-f16" << 2e-2 << false;
+        QTest::newRow("mini-gemma3-f16") << "mini-gemma3-f16" << 2e-2 << false;
+        QTest::newRow("mini-qwen3moe-f16") << "mini-qwen3moe-f16" << 2e-2 << false;
+        QTest::newRow("mini-gptoss-f16") << "mini-gptoss-f16" << 2e-2 << false;
+        // K-quant and MXFP4 files: the README's bar (llama.cpp's own spread).
+        QTest::newRow("mini-gemma3-Q4_K_M") << "mini-gemma3-Q4_K_M" << 0.25 << true;
+        QTest::newRow("mini-gptoss-MXFP4") << "mini-gptoss-MXFP4" << 0.25 << true;
+        for (const char* n : {"mini-qwen3-Q4_K_M", "mini-llama-Q2_K", "mini-llama-Q3_K_M",
+                              "mini-llama-Q5_K_M", "mini-llama-IQ4_NL", "mini-llama-IQ4_XS"})
+            QTest::newRow(n) << n << 0.25 << true;
     }
     void referenceLogits() {
         RS_REQUIRE_REFERENCE();
@@ -200,15 +284,20 @@ class TestEngine : public QObject {
               c.rows, c.top1, c.prompt_diff, c.max_diff, c.lse);
         QVERIFY(c.rows > 40);
         QVERIFY(c.lse <= 0.1);
-        if (name == "mini-llama-Q4_K_M") {
-            // Known gap (docs/performance.md): with llama.cpp's per-pair Q4_K
-            // accumulation the prompt rows agree to ~1e-6, but a Q6_K summation
-            // order we have not identified leaves ~1e-6 per row, and this
-            // random-weight network amplifies the first flipped activation
-            // quant (row 7) to ~0.2 in later rows.
-            QVERIFY2(c.prompt_diff <= 1e-4, qPrintable(QString("prompt %1").arg(c.prompt_diff)));
-            QVERIFY(c.max_diff <= 0.3);
-            QVERIFY(c.top1 >= static_cast<int>(c.rows) - 10);
+        if (!c.flagged.empty())
+            qInfo("%s: %zu rows with route_gap_rel < 0.02, max diff on them %.3g", qPrintable(name),
+                  c.flagged.size(), c.max_diff_flagged);
+        if (tol == 0.25) {  // K-quant, IQ and MXFP4 files
+            if (name == "mini-llama-Q4_K_M")
+                // With llama.cpp's per-pair Q4_K accumulation the prompt rows
+                // agree to ~1e-6; later rows amplify the first flipped
+                // activation quant (row 7) to ~0.2 (docs/performance.md).
+                QVERIFY2(c.prompt_diff <= 1e-4,
+                         qPrintable(QString("prompt %1").arg(c.prompt_diff)));
+            QCOMPARE(c.decisive_top1_misses, 0);
+            QVERIFY2(c.max_diff_unflagged <= tol,
+                     qPrintable(QString("max diff %1").arg(c.max_diff_unflagged)));
+            QVERIFY2(c.lse_unflagged <= 0.02, qPrintable(QString("logsumexp %1").arg(c.lse)));
             return;
         }
         QCOMPARE(c.top1, static_cast<int>(c.rows));
@@ -404,8 +493,17 @@ class TestEngine : public QObject {
     // their signals do not depend on which other branches share its batch
     // (counter-based sampling keyed by stream and position), forks continue
     // from their parent's pending token, and released sequences are reused.
+    void generatorTokensIndependentOfBatch_data() {
+        QTest::addColumn<QString>("model_path");
+        QTest::newRow("bundled") << QString(kBundled);
+        // Sliding windows (16) that the 22 tokens outgrow, sinks and experts.
+        if (rs::test::have_reference())
+            for (const char* n : {"mini-gptoss-f16", "mini-gemma3-f16"})
+                QTest::newRow(n) << rs::test::reference(QString("models/") + n + ".gguf");
+    }
     void generatorTokensIndependentOfBatch() {
-        auto model = Model::load(kBundled);
+        QFETCH(QString, model_path);
+        auto model = Model::load(model_path.toStdString());
         SamplingParams sp;
         sp.temperature = 3.0f;  // the arithmetic model is confident: spread it out
         sp.seed = 7;
@@ -501,6 +599,45 @@ class TestEngine : public QObject {
         auto l = s.eval(seq, std::vector<TokenId>{6});
         QCOMPARE(l.size(), size_t(model->config().n_vocab));
         QCOMPARE(s.length(seq), 31);
+    }
+
+    // Hyperparameters and norm weights that would make every logit NaN (or
+    // overflow a size) are refused at load, naming the key or tensor.
+    void badNumbersAreRefusedAtLoad() {
+        QTemporaryDir dir;
+        auto f32 = [](const char* key, float v) {
+            return [=](GgufWriter& w) { w.add_f32(std::string("llama.") + key, v); };
+        };
+        auto has = [](const QString& e, const char* want) {
+            if (!e.contains(want)) qWarning("%s", qPrintable(e));
+            return e.contains(want);
+        };
+        QCOMPARE(tiny_llama_error(dir.path(), {}), QString());
+        QVERIFY(has(tiny_llama_error(dir.path(), {}, f32("rope.freq_base", std::nanf(""))),
+                    "llama.rope.freq_base = nan must be a positive number"));
+        QVERIFY(has(tiny_llama_error(dir.path(), {}, f32("rope.freq_base", 0)),
+                    "llama.rope.freq_base = 0 must be a positive number"));
+        QVERIFY(has(tiny_llama_error(dir.path(), {}, f32("rope.freq_base", -10000)),
+                    "llama.rope.freq_base = -10000 must be"));
+        QVERIFY(has(tiny_llama_error(dir.path(), {},
+                                     f32("attention.layer_norm_rms_epsilon", std::nanf(""))),
+                    "llama.attention.layer_norm_rms_epsilon = nan must be a non-negative"));
+        QVERIFY(has(tiny_llama_error(dir.path(), {}, f32("attention.layer_norm_rms_epsilon", -1)),
+                    "llama.attention.layer_norm_rms_epsilon = -1 must be"));
+        // 30 / 4 heads: the problem is the head count, not the RoPE width.
+        QVERIFY(has(
+            tiny_llama_error(dir.path(), {{"embedding_length", 30}, {"attention.head_count", 4}}),
+            "llama.embedding_length = 30 is not a multiple of "
+            "llama.attention.head_count = 4"));
+        QVERIFY(has(tiny_llama_error(dir.path(), {{"rope.dimension_count", 7}}),
+                    "llama.rope.dimension_count = 7 must be even and at most the head width 32"));
+        QVERIFY(has(tiny_llama_error(dir.path(), {{"attention.head_count", 65536},
+                                                  {"attention.key_length", 65536}}),
+                    "llama.attention.head_count x head width = 65536 x 65536 is too large"));
+        QVERIFY(has(tiny_llama_error(dir.path(), {}, {}, "blk.0.attn_norm.weight"),
+                    "tensor 'blk.0.attn_norm.weight' holds NaN at element 3"));
+        QVERIFY(has(tiny_llama_error(dir.path(), {}, {}, "output_norm.weight"),
+                    "tensor 'output_norm.weight' holds NaN"));
     }
 
     void modelErrorsNameTheProblem() {

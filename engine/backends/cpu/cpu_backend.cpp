@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/arch_ops.h"
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
 #include "reasonscope/backend.h"
@@ -115,13 +116,20 @@ bool computable(uint32_t type) {
     return type == 3 || type == 6 || type == 7 ? K::dequantize_row(type, zeros, probe, 32) : false;
 }
 
-std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
+// The first tensor whose type the backend cannot compute, and why; empty if none.
+std::string unsupported_reason(const Model& m) {
     for (const Weight* w : m.weights())
         if (!computable(w->type))
-            throw Error(m.path() + ": tensor '" + w->tensor->name + "' has type " +
-                        std::string(type_name(w->tensor->type)) +
-                        ", which the cpu backend does not support (supported: F32, F16, BF16, "
-                        "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K)");
+            return "tensor '" + w->tensor->name + "' has type " +
+                   std::string(type_name(w->tensor->type)) +
+                   ", which the cpu backend does not support (supported: F32, F16, BF16, "
+                   "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, "
+                   "IQ4_XS, MXFP4)";
+    return {};
+}
+
+std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
+    if (std::string why = unsupported_reason(m); !why.empty()) throw Error(m.path() + ": " + why);
     auto p = std::make_shared<CpuWeights>();
     p->packed.assign(m.weights().size(), nullptr);
     const char* env = std::getenv("RS_REPACK");
@@ -129,7 +137,7 @@ std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
     // Matrices (not norms or biases) of Q4_0.
     std::vector<const Weight*> ws;
     for (const Weight* w : m.weights())
-        if (w->type == K::W_Q4_0 && w->rows > 1) ws.push_back(w);
+        if (w->type == K::W_Q4_0 && w->rows > 1 && w->tensor->dims.size() <= 2) ws.push_back(w);
     if (ws.empty()) return p;
     std::vector<uint8_t*> bufs(ws.size());
     for (size_t i = 0; i < ws.size(); ++i) {
@@ -197,6 +205,10 @@ class CpuBackend final : public Backend {
     void store_kv(int layer, Act k, Act v) override;
     void attention(int layer, Act q, Act out, const AttnSpec& spec) override;
     void swiglu(Act gate, Act up, Act out) override;
+    void scale(Act x, float s) override;
+    void geglu(Act gate, Act up, Act out) override;
+    void moe(const MoeSpec& spec, Act logits, Act in, Act out) override;
+    uint64_t weight_bytes_read() const override { return bytes_read_; }
     void add(Act x, Act y) override;
     void tap(int layer, Act x) override;
     void gather_logit_rows(Act x, Act out) override;
@@ -207,8 +219,11 @@ class CpuBackend final : public Backend {
     const uint8_t* packed(const Weight& w) const {
         return w.index >= 0 ? weights_->packed[static_cast<size_t>(w.index)] : nullptr;
     }
-    // out (n_rows, w.rows) = in (n_rows, w.cols) times w's rows.
-    void matmul_to(const Weight& w, const float* in, int n_rows, float* out);
+    // out (n_rows, w.rows) = in (n_rows, w.cols) times w's rows. prompt_order:
+    // a prompt batch may take llama.cpp's prompt-batch order (its mul_mat;
+    // its mul_mat_id, the experts' product, never does).
+    void matmul_to(const Weight& w, const float* in, int n_rows, float* out,
+                   bool prompt_order = true);
     void rope_tables(const RopeSpec& spec);
 
     const Model& m_;
@@ -232,6 +247,11 @@ class CpuBackend final : public Backend {
     // Attention: one online-softmax state per (row, query head), value sums in the output.
     std::vector<K::AttnHead> heads_;
     std::vector<int> row_start_;  // per row: its first position not covered by its shared prefix
+    uint64_t bytes_read_ = 0;     // weight bytes the matrix products read (weight_bytes_read)
+    // MoE: per row its experts and weights, per expert its (row, slot) pairs,
+    // and the gathered inputs and products of one expert.
+    std::vector<int> moe_sel_;
+    std::vector<float> moe_w_, moe_x_, moe_g_, moe_u_, moe_y_, moe_out_;
 };
 
 void CpuBackend::begin_pass(const Pass& pass) {
@@ -268,8 +288,10 @@ void CpuBackend::embed(const Weight& table, Act out) {
     }
 }
 
-void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* out) {
+void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* out,
+                           bool prompt_order) {
     OpProfile::Scope scope(prof_, OpProfile::kMatmul);
+    bytes_read_ += w.row_bytes * static_cast<uint64_t>(w.rows);
     const int cols = static_cast<int>(w.cols);
     const int64_t rows = w.rows;
     const int nt = pool_.size();
@@ -282,7 +304,7 @@ void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* 
     K::ActFormat fmt = K::ActFormat::F32;
     const void* act = in;
     size_t stride = static_cast<size_t>(cols) * 4;
-    if (prompt_batch_ && n_rows >= 2 && cols % 16 == 0 &&
+    if (prompt_batch_ && prompt_order && n_rows >= 2 && cols % 16 == 0 &&
         (w.type == K::W_F32 || w.type == K::W_F16))
         dot = w.type == K::W_F32 ? k_.dot_f32_tiled : k_.dot_f16_tiled;
     if (w.type == K::W_F16 || w.type == K::W_BF16) {
@@ -406,7 +428,10 @@ void CpuBackend::rmsnorm(Act in, const Weight& w, Act out, int width, float eps)
 // and K reuse them).
 void CpuBackend::rope_tables(const RopeSpec& spec) {
     if (rope_ready_ && spec.n_dims == rope_spec_.n_dims && spec.base == rope_spec_.base &&
-        spec.freq_scale == rope_spec_.freq_scale && spec.freq_factors == rope_spec_.freq_factors)
+        spec.freq_scale == rope_spec_.freq_scale && spec.freq_factors == rope_spec_.freq_factors &&
+        spec.ext_factor == rope_spec_.ext_factor && spec.attn_factor == rope_spec_.attn_factor &&
+        spec.beta_fast == rope_spec_.beta_fast && spec.beta_slow == rope_spec_.beta_slow &&
+        spec.n_ctx_orig == rope_spec_.n_ctx_orig)
         return;
     rope_spec_ = spec;
     rope_ready_ = true;
@@ -415,13 +440,38 @@ void CpuBackend::rope_tables(const RopeSpec& spec) {
     const auto* ff =
         spec.freq_factors ? reinterpret_cast<const float*>(spec.freq_factors->data) : nullptr;
     rope_cs_.resize(pass_.rows.size() * static_cast<size_t>(nd));
+    // YaRN (ggml's rope_yarn): the correction dimensions of beta_fast and
+    // beta_slow, the ramp between them mixing interpolated and extrapolated
+    // angles, and the magnitude factor on cos and sin.
+    const bool yarn = spec.ext_factor != 0.0f;
+    float corr0 = 0, corr1 = 0, mscale = spec.attn_factor;
+    if (yarn) {
+        const auto corr_dim = [&](float n_rot) {
+            return static_cast<float>(nd) *
+                   std::log(static_cast<float>(spec.n_ctx_orig) /
+                            (n_rot * 2 * static_cast<float>(M_PI))) /
+                   (2 * std::log(spec.base));
+        };
+        corr0 = std::max(0.0f, std::floor(corr_dim(spec.beta_fast)));
+        corr1 = std::min(static_cast<float>(nd - 1), std::ceil(corr_dim(spec.beta_slow)));
+        mscale *= std::fma(0.1f, std::log(1.0f / spec.freq_scale), 1.0f);
+    }
     for (size_t r = 0; r < pass_.rows.size(); ++r) {
         float* cs = rope_cs_.data() + r * static_cast<size_t>(nd);
         float theta = static_cast<float>(pass_.rows[r].pos);
         for (int i = 0; i < half; ++i) {
-            const float t = spec.freq_scale * (ff ? theta / ff[i] : theta);
-            cs[i] = std::cos(t);
-            cs[half + i] = std::sin(t);
+            const float extrap = ff ? theta / ff[i] : theta;
+            float t = spec.freq_scale * extrap;
+            if (yarn) {
+                const float y = (static_cast<float>(i) - corr0) / std::max(0.001f, corr1 - corr0);
+                const float mix = (1 - std::min(1.0f, std::max(0.0f, y))) * spec.ext_factor;
+                t = std::fma(t, 1 - mix, extrap * mix);
+                cs[i] = std::cos(t) * mscale;
+                cs[half + i] = std::sin(t) * mscale;
+            } else {
+                cs[i] = std::cos(t);
+                cs[half + i] = std::sin(t);
+            }
             theta *= theta_scale;
         }
     }
@@ -487,6 +537,7 @@ void CpuBackend::attention(int layer, Act q_act, Act out, const AttnSpec& spec) 
     const bool f16 = kv.type() == KvType::F16;
     const size_t eb = kv.elem_bytes();
     const float scale = spec.scale;
+    const auto* sinks = spec.sinks ? reinterpret_cast<const float*>(spec.sinks->data) : nullptr;
     if (f16)  // the queries rounded to F16, as llama.cpp's kernel takes them
         pool_.run(R, [&](int64_t b, int64_t e, int) {
             thread_local std::vector<uint16_t> q16;
@@ -553,7 +604,10 @@ void CpuBackend::attention(int layer, Act q_act, Act out, const AttnSpec& spec) 
             u1;  // heads u0..u1-1: row c.rows[u / group], head g * group + u % group
     };
     std::vector<Unit> units;
-    const int n_clusters = static_cast<int>(pass_.shared.size());
+    // A sliding window masks the start of long prefixes: each row alone then
+    // (it reads at most `window` positions).
+    const bool windowed = spec.window > 0;
+    const int n_clusters = windowed ? 0 : static_cast<int>(pass_.shared.size());
     const int want =
         n_clusters ? (2 * pool_.size() + n_clusters * nkv - 1) / (n_clusters * nkv) : 0;
     for (int c = 0; c < n_clusters; ++c) {
@@ -596,15 +650,18 @@ void CpuBackend::attention(int layer, Act q_act, Act out, const AttnSpec& spec) 
             for (int64_t idx = b; idx < e; ++idx) {
                 const int r = static_cast<int>(idx / nkv), g = static_cast<int>(idx % nkv);
                 const BatchRow& row = rows[static_cast<size_t>(r)];
-                const int p0 = row_start_[static_cast<size_t>(r)], n_pos = row.pos + 1;
-                if (p0 == 0)
+                const int n_pos = row.pos + 1;
+                const int p0 = windowed ? std::max(0, n_pos - spec.window)
+                                        : row_start_[static_cast<size_t>(r)];
+                if (windowed || p0 == 0)
                     for (int j = 0; j < group; ++j) start(r, g * group + j);
                 if (n_pos > p0) {
                     pointers(P, kv.block_table(row.seq), g, p0, n_pos);
                     run(&head(r, g * group), group, P, n_pos - p0);
                 }
                 for (int j = 0; j < group; ++j) {
-                    const K::AttnHead& hh = head(r, g * group + j);
+                    K::AttnHead& hh = head(r, g * group + j);
+                    if (sinks) K::attn_sink(hh, sinks[g * group + j], hd);
                     K::attn_finish(hh, hh.acc, hd);
                 }
             }
@@ -623,6 +680,125 @@ void CpuBackend::swiglu(Act gate, Act up, Act out) {
             }
         },
         std::max<int64_t>(1, 8192 / F));
+}
+
+void CpuBackend::scale(Act x, float s) {
+    float* a = ptr(x);
+    const size_t n = static_cast<size_t>(x.rows) * x.cols;
+    for (size_t i = 0; i < n; ++i) a[i] *= s;
+}
+
+void CpuBackend::geglu(Act gate, Act up, Act out) {
+    const int F = gate.cols;
+    pool_.run(
+        gate.rows,
+        [&](int64_t b, int64_t e, int) {
+            for (int64_t r = b; r < e; ++r) {
+                const size_t off = static_cast<size_t>(r) * F;
+                K::geglu_f16(ptr(gate) + off, ptr(up) + off, ptr(out) + off, F);
+            }
+        },
+        std::max<int64_t>(1, 8192 / F));
+}
+
+// Routing as llama.cpp's build_moe_ffn (softmax, top-k, get_rows, optional
+// renormalisation), then per chosen expert its rows together through its
+// matrices (as its mul_mat_id: the experts' product in vec_dot order), each
+// row's expert outputs times their weights summed in rank order.
+void CpuBackend::moe(const MoeSpec& sp, Act logits, Act in, Act out) {
+    const int R = in.rows, D = in.cols, E = sp.n_experts, k = sp.n_used;
+    if (!sp.gate || !sp.up || !sp.down || E <= 0 || k <= 0 || k > E || logits.cols != E ||
+        sp.gate->rows % E != 0 || sp.gate->cols != D || sp.up->rows != sp.gate->rows ||
+        sp.up->cols != D || sp.down->rows != int64_t{E} * D || sp.down->cols != sp.gate->rows / E)
+        throw Error("moe: inconsistent expert shapes");
+    const int64_t F = sp.gate->rows / E;
+    moe_sel_.resize(static_cast<size_t>(R) * k);
+    moe_w_.resize(static_cast<size_t>(R) * k);
+    std::vector<float> p(static_cast<size_t>(E));
+    std::vector<int> idx(static_cast<size_t>(E));
+    for (int r = 0; r < R; ++r) {
+        const float* lr = ptr(logits) + static_cast<size_t>(r) * E;
+        std::copy(lr, lr + E, p.begin());
+        if (sp.gating == MoeSpec::Gating::Softmax) K::softmax(p.data(), E);
+        for (int e = 0; e < E; ++e) idx[static_cast<size_t>(e)] = e;
+        std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+            const float pa = p[static_cast<size_t>(a)], pb = p[static_cast<size_t>(b)];
+            return pa > pb || (pa == pb && a < b);
+        });
+        int* sel = moe_sel_.data() + static_cast<size_t>(r) * k;
+        float* w = moe_w_.data() + static_cast<size_t>(r) * k;
+        for (int j = 0; j < k; ++j) {
+            sel[j] = idx[static_cast<size_t>(j)];
+            w[j] = p[static_cast<size_t>(sel[j])];
+        }
+        if (sp.gating == MoeSpec::Gating::SoftmaxSelected) K::softmax(w, k);
+        if (sp.norm_weights) {
+            double sum = 0;
+            for (int j = 0; j < k; ++j) sum += static_cast<double>(w[j]);
+            const float div = std::max(static_cast<float>(sum), 6.103515625e-5f);
+            for (int j = 0; j < k; ++j) w[j] /= div;
+        }
+    }
+    auto expert = [&](const Weight& w, int e) {
+        const int64_t per = w.rows / E;
+        Weight v = w;
+        v.data = w.row(per * e);
+        v.rows = per;
+        v.index = -1;
+        return v;
+    };
+    auto bias = [&](const Weight* b, int e, int64_t n) {
+        return b ? reinterpret_cast<const float*>(b->data) + static_cast<size_t>(e) * n : nullptr;
+    };
+    moe_out_.resize(static_cast<size_t>(R) * k * D);
+    std::vector<int> mine;  // (row * k + slot) of one expert
+    for (int e = 0; e < E; ++e) {
+        mine.clear();
+        for (int i = 0; i < R * k; ++i)
+            if (moe_sel_[static_cast<size_t>(i)] == e) mine.push_back(i);
+        if (mine.empty()) continue;
+        const int n = static_cast<int>(mine.size());
+        moe_x_.resize(static_cast<size_t>(n) * D);
+        moe_g_.resize(static_cast<size_t>(n) * F);
+        moe_u_.resize(static_cast<size_t>(n) * F);
+        moe_y_.resize(static_cast<size_t>(n) * D);
+        for (int i = 0; i < n; ++i)
+            std::memcpy(moe_x_.data() + static_cast<size_t>(i) * D,
+                        ptr(in) + static_cast<size_t>(mine[static_cast<size_t>(i)] / k) * D,
+                        static_cast<size_t>(D) * 4);
+        matmul_to(expert(*sp.gate, e), moe_x_.data(), n, moe_g_.data(), false);
+        matmul_to(expert(*sp.up, e), moe_x_.data(), n, moe_u_.data(), false);
+        const float* bg = bias(sp.gate_b, e, F);
+        const float* bu = bias(sp.up_b, e, F);
+        for (int i = 0; i < n; ++i) {
+            float* g = moe_g_.data() + static_cast<size_t>(i) * F;
+            float* u = moe_u_.data() + static_cast<size_t>(i) * F;
+            if (bu)
+                for (int64_t f = 0; f < F; ++f) u[f] += bu[f];
+            if (bg)
+                for (int64_t f = 0; f < F; ++f) g[f] += bg[f];
+            if (sp.glu == MoeSpec::Glu::SwiGluOai)
+                K::swiglu_oai(g, u, g, static_cast<int>(F), sp.alpha, sp.limit);
+            else
+                k_.swiglu(g, u, g, static_cast<int>(F));
+        }
+        matmul_to(expert(*sp.down, e), moe_g_.data(), n, moe_y_.data(), false);
+        const float* bd = bias(sp.down_b, e, D);
+        for (int i = 0; i < n; ++i) {
+            const int slot = mine[static_cast<size_t>(i)];
+            const float* y = moe_y_.data() + static_cast<size_t>(i) * D;
+            float* o = moe_out_.data() + static_cast<size_t>(slot) * D;
+            const float wt = moe_w_[static_cast<size_t>(slot)];
+            for (int d = 0; d < D; ++d) o[d] = (bd ? y[d] + bd[d] : y[d]) * wt;
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        float* o = ptr(out) + static_cast<size_t>(r) * D;
+        const float* s0 = moe_out_.data() + static_cast<size_t>(r) * k * D;
+        std::memcpy(o, s0, static_cast<size_t>(D) * 4);
+        for (int j = 1; j < k; ++j)
+            for (int d = 0; d < D; ++d) o[d] += s0[static_cast<size_t>(j) * D + d];
+    }
 }
 
 void CpuBackend::add(Act x, Act y) {
@@ -658,6 +834,10 @@ void CpuBackend::gather_logit_rows(Act x, Act out) {
 }
 
 }  // namespace
+
+std::string cpu_unsupported_reason(const Model& model) {
+    return unsupported_reason(model);
+}
 
 int cpu_repacked_matrices(const Model& model) {
     auto p = std::static_pointer_cast<CpuWeights>(

@@ -65,11 +65,46 @@ struct RopeSpec {
     float base = 10000.f;
     float freq_scale = 1.f;                // linear scaling
     const Weight* freq_factors = nullptr;  // optional per-pair divisors (rope_freqs.weight)
+    // YaRN (ext_factor != 0, as ggml's rope): pairs between the correction
+    // dimensions of beta_fast / beta_slow (over n_ctx_orig) blend interpolated
+    // and extrapolated angles, and cos/sin are scaled by attn_factor *
+    // (1 + 0.1 ln(1 / freq_scale)).
+    float ext_factor = 0.f;
+    float attn_factor = 1.f;
+    float beta_fast = 32.f, beta_slow = 1.f;
+    int n_ctx_orig = 0;
 };
 
 struct AttnSpec {
     int n_heads = 0, n_kv_heads = 0, head_dim = 0;
     float scale = 1.f;  // applied to each score
+    // Sliding window: a row at position p sees positions p - window + 1 .. p
+    // (0: all of 0 .. p). The cache keeps every position; the window only masks.
+    int window = 0;
+    // Attention sinks (gpt-oss): one F32 logit per query head that joins each
+    // head's softmax denominator with no value; null: none.
+    const Weight* sinks = nullptr;
+};
+
+// A mixture-of-experts FFN (stacked expert tensors: expert e's matrix is rows
+// e * rows_per_expert .. of the Weight). Routing from each row's router
+// logits: Softmax takes the top n_used of a softmax over all experts (then
+// optionally divides by their sum); SoftmaxSelected takes the top n_used
+// logits and a softmax over just those. The expert FFN is down(glu(gate x +
+// gate_b, up x + up_b)) + down_b, with glu SiLU (silu(g) * u) or SwiGluOai
+// (gpt-oss: g clamped above at limit, u to +-limit, g * sigmoid(alpha g) * (u + 1)).
+struct MoeSpec {
+    enum class Gating { Softmax, SoftmaxSelected };
+    enum class Glu { SiLU, SwiGluOai };
+    int n_experts = 0, n_used = 0;
+    Gating gating = Gating::Softmax;
+    bool norm_weights = false;
+    Glu glu = Glu::SiLU;
+    float alpha = 1.702f, limit = 7.0f;
+    // Stacked experts: gate and up n_experts x (ffn x dim), down n_experts x
+    // (dim x ffn); the optional biases F32, one row per expert.
+    const Weight *gate = nullptr, *up = nullptr, *down = nullptr;
+    const Weight *gate_b = nullptr, *up_b = nullptr, *down_b = nullptr;
 };
 
 // What a backend (and so a session on it) can do; strategies and views ask,
@@ -117,12 +152,27 @@ class Backend {
     virtual void attention(int layer, Act q, Act out, const AttnSpec& spec) = 0;
     virtual void swiglu(Act gate, Act up, Act out) = 0;  // out = silu(gate) * up
     virtual void add(Act x, Act y) = 0;                  // x += y
+    // The ops below are what some architectures add (gemma3, gpt-oss,
+    // qwen3moe); a backend without them refuses those models when they run.
+    virtual void scale(Act /*x*/, float /*s*/) { unsupported("scale"); }  // x *= s
+    // out = gelu(gate) * up, GELU's tanh form looked up at F16 precision (as ggml's).
+    virtual void geglu(Act /*gate*/, Act /*up*/, Act /*out*/) { unsupported("geglu"); }
+    // out(r) = the experts' FFN of in(r) mixed by their routing weights, from
+    // logits (rows x n_experts); only the chosen experts' matrices are read.
+    virtual void moe(const MoeSpec& /*spec*/, Act /*logits*/, Act /*in*/, Act /*out*/) {
+        unsupported("moe");
+    }
+    // Bytes of weight matrices the ops have read so far (0: not counted).
+    virtual uint64_t weight_bytes_read() const { return 0; }
     // x's rows that have tap set, to the pass's taps at layer `layer` (if asked for).
     virtual void tap(int layer, Act x) = 0;
     // Copies the rows that want logits into out (out.rows = their count).
     virtual void gather_logit_rows(Act x, Act out) = 0;
     // logits = W in for in's rows, into the pass's host logits.
     virtual void output(const Weight& w, Act in) = 0;
+
+  protected:
+    [[noreturn]] void unsupported(const char* op) const;
 };
 
 // --- registry ---

@@ -37,6 +37,17 @@ struct ModelConfig {
     bool qkv_bias = false;
     bool qk_norm = false;
     bool tied_output = false;
+    // Sliding-window attention (gemma3, gpt-oss): the window of the layers
+    // that use one (which ones is the architecture's), and their RoPE base.
+    int sliding_window = 0;
+    float rope_base_swa = 10000.f;
+    // YaRN RoPE (gpt-oss): ext_factor 0 = none (RopeSpec has the meaning).
+    float rope_ext_factor = 0.f, rope_attn_factor = 1.f;
+    float rope_beta_fast = 32.f, rope_beta_slow = 1.f;
+    int rope_ctx_orig = 0;
+    // Mixture of experts (qwen3moe, gpt-oss): experts, experts used per token,
+    // each expert's FFN width.
+    int n_experts = 0, n_experts_used = 0, expert_ffn_dim = 0;
     int q_dim() const { return n_heads * head_dim; }
     int kv_dim() const { return n_kv_heads * head_dim; }
 };
@@ -55,11 +66,19 @@ struct Weight {
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
 
-// The llama family's per-layer tensors (llama, qwen2, qwen3); absent ones
-// (biases, Q/K norms) are empty Weights.
+// A layer's tensors (the llama family's, and what other architectures add);
+// absent ones (biases, Q/K norms, ...) are empty Weights. wq/wk/wv (and
+// ffn_gate/ffn_up) may be row ranges of one fused tensor (phi3).
 struct LayerWeights {
     Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
     Weight ffn_norm, ffn_gate, ffn_up, ffn_down;
+    Weight bo;                             // attention output bias (gpt-oss)
+    Weight attn_sinks;                     // per-head sink logits (gpt-oss)
+    Weight post_attn_norm, post_ffn_norm;  // gemma3's norms after attention / FFN
+    // Mixture of experts: router (and its bias), stacked experts and their biases.
+    Weight ffn_gate_inp, ffn_gate_inp_b;
+    Weight ffn_gate_exps, ffn_up_exps, ffn_down_exps;
+    Weight ffn_gate_exps_b, ffn_up_exps_b, ffn_down_exps_b;
 };
 
 // A backend's prepared form of a model's weights (repacked tiles, device
