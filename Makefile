@@ -39,13 +39,21 @@ asan: deps
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 
-# Runs the GGUF reader fuzzer (libFuzzer, clang) for FUZZ_SECONDS.
+# Runs each libFuzzer target (clang, ASan/UBSan) for FUZZ_SECONDS: the GGUF
+# reader, run import -> store -> every export -> compare, the tokenizer on the
+# bundled model's vocabulary, and the Jinja chat-template interpreter. Corpora
+# grow in build-asan/fuzz/NAME/corpus; a crashing input is left beside it.
+# (Under the asan preset, ctest runs each for 30 s: tests/fuzz.)
 FUZZ_SECONDS ?= 300
+FUZZERS := gguf run_import tokenizer chat_template
 fuzz: deps
 	cmake --preset asan >/dev/null
-	cmake --build --preset asan --target fuzz_gguf -j $(JOBS)
-	mkdir -p build-asan/fuzz-corpus
-	./build-asan/bin/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-asan/fuzz-corpus tests/data/gguf-seeds
+	cmake --build --preset asan -j $(JOBS) $(foreach f,$(FUZZERS),--target fuzz_$(f))
+	set -e; for f in $(FUZZERS); do \
+	  cmake -DFUZZER=build-asan/bin/fuzz_$$f -DNAME=$$f -DSECONDS=$(FUZZ_SECONDS) \
+	        -DWORK=build-asan/fuzz/$$f -DSOURCE_DIR=$(CURDIR) -DREFERENCE_DIR=$(CURDIR)/../shared/reference \
+	        -P tools/fuzz/run_fuzzer.cmake; \
+	done
 
 format:
 	find app engine kernels storage views plugins tests tools -name '*.cpp' -o -name '*.h' -o -name '*.hpp' | xargs clang-format -i

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "gui/gui_main.h"
 #include "reasonscope/error.h"
+#include "reasonscope/text_safety.h"
 
 namespace {
 
@@ -93,11 +94,14 @@ int main(int argc, char** argv) {
     try {
         return it->second.fn(args);
     } catch (const rs::cli::UsageError& e) {
-        std::fprintf(stderr, "reasonscope %s\n", e.message.c_str());
+        std::fprintf(stderr, "reasonscope %s\n", rs::text::printable(e.message).c_str());
     } catch (const rs::Error& e) {
-        std::fprintf(stderr, "reasonscope %s: error: %s\n", cmd.c_str(), e.what());
+        // One line, whatever names or model text the message quotes.
+        std::fprintf(stderr, "reasonscope %s: error: %s\n", cmd.c_str(),
+                     rs::text::printable(e.what()).c_str());
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "reasonscope %s: error: %s\n", cmd.c_str(), e.what());
+        std::fprintf(stderr, "reasonscope %s: error: %s\n", cmd.c_str(),
+                     rs::text::printable(e.what()).c_str());
     }
     return 2;
 }

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -28,14 +29,25 @@ inline std::string brief_sql(const char* sql) {
     return s.size() > 60 ? s.substr(0, 60) + "..." : s;
 }
 
+// SQLite's message for the last failure on db, said the way a user needs it:
+// a lock is "locked by another process", and a full disk (SQLITE_FULL, or an
+// I/O error whose cause was ENOSPC/EDQUOT) is "disk full".
+inline std::string describe_failure(sqlite3* db, int code) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        return "the database is locked by another process (" + msg + ")";
+    const int sys = db ? sqlite3_system_errno(db) : 0;
+    if (code == SQLITE_FULL || (code == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)))
+        return "disk full: no room to write the run store (" + msg + ")";
+    return msg;
+}
+
 [[noreturn]] inline void fail(sqlite3* db, const std::string& what) {
     std::string file =
         db ? (sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "") : "";
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     int code = db ? (sqlite3_errcode(db) & 0xff) : SQLITE_NOMEM;
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-        msg = "the database is locked by another process (" + msg + ")";
-    throw DbError(file + ": " + what + ": " + msg, code);
+    if (code == SQLITE_IOERR && db && (sqlite3_system_errno(db) == ENOSPC)) code = SQLITE_FULL;
+    throw DbError(file + ": " + what + ": " + describe_failure(db, code), code);
 }
 
 inline void exec(sqlite3* db, const std::string& sql, const std::string& what) {

@@ -1,9 +1,18 @@
 #include "cli/args.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 namespace rs::cli {
+
+namespace {
+// An option as it is written: -n, --max-tokens.
+std::string dashed(const std::string& name) {
+    return (name.size() == 1 ? "-" : "--") + name;
+}
+}  // namespace
 
 Args& Args::option(const std::string& name, const std::string& help, const std::string& dflt) {
     opts_.push_back({name, help, dflt, false, false});
@@ -27,8 +36,7 @@ std::string Args::help() const {
     s << "usage: reasonscope " << command_ << " " << synopsis_ << "\n";
     for (const auto& p : pos_) s << "  " << p.name << "\n      " << p.help << "\n";
     for (const auto& o : opts_) {
-        s << "  " << (o.name.size() == 1 ? "-" : "--") << o.name << (o.is_flag ? "" : " VALUE")
-          << "\n      " << o.help;
+        s << "  " << dashed(o.name) << (o.is_flag ? "" : " VALUE") << "\n      " << o.help;
         if (!o.dflt.empty()) s << " (default " << o.dflt << ")";
         s << "\n";
     }
@@ -57,14 +65,16 @@ bool Args::parse(const std::vector<std::string>& argv) {
             const Opt* opt = nullptr;
             for (const auto& o : opts_)
                 if (o.name == name) opt = &o;
-            if (!opt) throw UsageError{command_ + ": unknown option --" + name + " (see --help)"};
+            if (!opt)
+                throw UsageError{command_ + ": unknown option " + (long_opt ? "--" : "-") + name +
+                                 " (see --help)"};
             if (opt->is_flag) {
                 flags_[name] = true;
                 continue;
             }
             if (!inline_value) {
                 if (i + 1 >= argv.size())
-                    throw UsageError{command_ + ": --" + name + " needs a value"};
+                    throw UsageError{command_ + ": " + dashed(name) + " needs a value"};
                 value = argv[++i];
             }
             if (opt->is_multi)
@@ -104,9 +114,18 @@ int Args::get_int(const std::string& name, long lo, long hi) const {
     char* end = nullptr;
     long x = std::strtol(v.c_str(), &end, 10);
     if (v.empty() || *end != '\0' || x < lo || x > hi)
-        throw UsageError{command_ + ": --" + name + " must be an integer in [" +
+        throw UsageError{command_ + ": " + dashed(name) + " must be an integer in [" +
                          std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'"};
     return static_cast<int>(x);
+}
+
+int Args::get_threads() const {
+    const int t = get_int("threads", 0, 1 << 20);
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    if (t <= 2 * cores) return t;
+    std::fprintf(stderr, "%s: --threads %d is far above the %d cores; using %d\n", command_.c_str(),
+                 t, cores, cores);
+    return cores;
 }
 
 double Args::get_double(const std::string& name, double lo, double hi) const {
@@ -115,7 +134,7 @@ double Args::get_double(const std::string& name, double lo, double hi) const {
     double x = std::strtod(v.c_str(), &end);
     if (v.empty() || *end != '\0' || !(x >= lo && x <= hi)) {
         std::ostringstream s;
-        s << command_ << ": --" << name << " must be a number in [" << lo << ", " << hi
+        s << command_ << ": " << dashed(name) << " must be a number in [" << lo << ", " << hi
           << "], got '" << v << "'";
         throw UsageError{s.str()};
     }

@@ -29,6 +29,9 @@ class Args {
     std::string get(const std::string& name) const;  // option value, default, or positional
     const std::vector<std::string>& all(const std::string& name) const;
     int get_int(const std::string& name, long lo, long hi) const;
+    // --threads: 0 (all cores) or a count; one far above the cores (more than
+    // twice) is clamped to them, with a warning on stderr.
+    int get_threads() const;
     double get_double(const std::string& name, double lo, double hi) const;
     bool flag_set(const std::string& name) const { return flags_.count(name) > 0; }
     std::string help() const;

@@ -14,6 +14,8 @@
 #include "reasonscope/chat_template.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
+#include "reasonscope/json_limits.h"
+#include "reasonscope/regular_file.h"
 
 namespace rs::cli {
 
@@ -24,11 +26,8 @@ std::string read_text(const std::string& path) {
         return std::string(std::istreambuf_iterator<char>(std::cin),
                            std::istreambuf_iterator<char>());
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // A regular file (a FIFO would block, /dev/zero never end), 64 MiB at most.
+    return read_regular_file(path, uint64_t{64} << 20, "template or messages file");
 }
 
 // The text of a special token named by `key` (e.g. tokenizer.ggml.bos_token_id).
@@ -97,12 +96,8 @@ int cmd_chat_template(const Argv& argv) {
         source = read_text(a.get("template"));
     }
 
-    nlohmann::ordered_json msgs;
-    try {
-        msgs = nlohmann::ordered_json::parse(read_text(a.get("messages")));
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error(a.get("messages") + ": not valid JSON: " + e.what());
-    }
+    const auto msgs =
+        parse_json_bounded<nlohmann::ordered_json>(read_text(a.get("messages")), a.get("messages"));
     if (msgs.is_array()) {
         ctx["messages"] = msgs;
     } else if (msgs.is_object()) {
@@ -116,7 +111,8 @@ int cmd_chat_template(const Argv& argv) {
         if (eq == std::string::npos || eq == 0)
             throw UsageError{"chat-template: --set takes KEY=VALUE, got '" + kv + "'"};
         std::string value = kv.substr(eq + 1);
-        auto parsed = nlohmann::ordered_json::parse(value, nullptr, false);
+        auto parsed =
+            parse_json_or_discarded<nlohmann::ordered_json>(value, "--set " + kv.substr(0, eq));
         ctx[kv.substr(0, eq)] = parsed.is_discarded() ? nlohmann::ordered_json(value) : parsed;
     }
     if (a.has("bos")) ctx["bos_token"] = a.get("bos");

@@ -32,7 +32,7 @@ int cmd_demo(const Argv& argv) {
         .option("threads", "compute threads (0 = all cores)", "0");
     add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
-    SessionOptions so = app::search_session_options(a.get_int("threads", 0, 1024));
+    SessionOptions so = app::search_session_options(a.get_threads());
     apply_session_options(a, so);
     auto model = Model::load(app::model_path_or_default(a.get("model")));
     LocalGenerator gen(*model, so);

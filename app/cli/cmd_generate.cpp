@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cli/session_args.h"
 #include "core/resources.h"
 #include "reasonscope/error.h"
@@ -41,7 +42,7 @@ int cmd_generate(const Argv& argv) {
     const int n = a.get_int("n", 1, 1 << 20);
     Sampler sampler(sp);
     SessionOptions so;
-    so.threads = a.get_int("threads", 0, 1024);
+    so.threads = a.get_threads();
     apply_session_options(a, so);
     Session s(*model, so);
     const Tokenizer& tok = model->tokenizer();
@@ -50,15 +51,31 @@ int cmd_generate(const Argv& argv) {
         throw Error("prompt of " + std::to_string(ids.size()) +
                     " tokens does not fit the context of " + std::to_string(s.n_ctx()));
     int seq = s.create();
-    std::fputs(a.get("prompt").c_str(), stdout);
+    std::fputs(lines(a.get("prompt")).c_str(), stdout);
     std::fflush(stdout);
+    // Model text reaches the terminal with its control characters escaped;
+    // a character split over two tokens waits for its last byte.
+    std::string pending;
+    const auto show = [&pending](bool all) {
+        size_t whole = pending.size();
+        for (size_t back = 1; !all && back <= 3 && back <= pending.size(); ++back) {
+            const auto c = static_cast<unsigned char>(pending[pending.size() - back]);
+            if ((c & 0xC0) == 0x80) continue;
+            const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            if (need > back) whole = pending.size() - back;
+            break;
+        }
+        const std::string out = lines(pending.substr(0, whole));
+        pending.erase(0, whole);
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        std::fflush(stdout);
+    };
     std::vector<float> logits = s.eval(seq, ids);
     for (int i = 0; i < n && s.length(seq) < s.n_ctx(); ++i) {
         TokenSignals sig = sampler.sample(logits.data(), s.n_vocab(), ids, 0, ids.size());
         if (tok.is_eog(sig.token)) break;
-        std::string piece = tok.token_to_piece(sig.token);
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
-        std::fflush(stdout);
+        pending += tok.token_to_piece(sig.token);
+        show(false);
         if (a.flag_set("signals"))
             std::fprintf(stderr, "%6d lp=%.3f H=%.3f VH=%.3f\n", sig.token, sig.logprob,
                          sig.entropy, sig.varentropy);
@@ -66,6 +83,7 @@ int cmd_generate(const Argv& argv) {
         if (s.length(seq) + 1 > s.n_ctx()) break;
         logits = s.eval(seq, std::span(&sig.token, 1));
     }
+    show(true);
     std::fputc('\n', stdout);
     return 0;
 }

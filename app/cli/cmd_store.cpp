@@ -5,8 +5,11 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "core/export_run.h"
 #include "reasonscope/error.h"
+#include "reasonscope/json_limits.h"
+#include "reasonscope/regular_file.h"
 #include "reasonscope/run_export.h"
 #include "reasonscope/run_store.h"
 
@@ -24,6 +27,12 @@ std::unique_ptr<RunStore> open_store(const Args& a) {
     return RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
 }
 
+// Reading commands open the store read-only: they work on a store the user
+// cannot write (and never wait for a writer's lock to migrate or mark runs).
+std::unique_ptr<RunStore> open_store_to_read(const Args& a) {
+    return RunStore::open_read_only(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
+}
+
 }  // namespace
 
 int cmd_runs(const Argv& argv) {
@@ -36,7 +45,7 @@ int cmd_runs(const Argv& argv) {
         .option("limit", "at most N runs", "50")
         .flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
-    auto st = open_store(a);
+    auto st = open_store_to_read(a);
     RunFilter f{a.get("model"), a.get("strategy"), a.get("tag"), a.get("status"),
                 a.get_int("limit", 0, 1 << 30)};
     auto runs = st->list(f);
@@ -56,23 +65,23 @@ int cmd_runs(const Argv& argv) {
                          {"tokens", r.tokens},
                          {"nodes", r.node_count},
                          {"tags", r.tags}});
-        std::puts(j.dump(2).c_str());
+        print_json(j);
         return 0;
     }
     std::printf("%5s  %-20s %-10s %-18s %-12s %-8s %-7s %7s %6s  %s\n", "id", "created", "status",
                 "strategy", "task", "answer", "correct", "tokens", "nodes", "tags/name");
     for (const auto& r : runs) {
         std::string tags;
-        for (const auto& t : r.tags) tags += "#" + t + " ";
+        for (const auto& t : r.tags) tags += "#" + field(t) + " ";
         std::printf("%5lld  %-20s %-10s %-18s %-12s %-8s %-7s %7lld %6lld  %s%s\n",
-                    static_cast<long long>(r.id), r.created_at.c_str(), r.status.c_str(),
-                    r.strategy.c_str(), r.task_id.c_str(),
-                    r.answer.empty() ? "-" : r.answer.c_str(),
+                    static_cast<long long>(r.id), field(r.created_at).c_str(),
+                    field(r.status).c_str(), field(r.strategy).c_str(), field(r.task_id).c_str(),
+                    r.answer.empty() ? "-" : field(r.answer).c_str(),
                     r.correct == 1   ? "yes"
                     : r.correct == 0 ? "no"
                                      : "-",
                     static_cast<long long>(r.tokens), static_cast<long long>(r.node_count),
-                    tags.c_str(), r.name.c_str());
+                    tags.c_str(), field(r.name).c_str());
     }
     return 0;
 }
@@ -86,7 +95,8 @@ int cmd_show(const Argv& argv) {
         .option("rename", "set the run's name")
         .flag("delete", "delete the run");
     if (!a.parse(argv)) return 0;
-    auto st = open_store(a);
+    const bool changes = a.flag_set("delete") || a.has("tag") || a.has("untag") || a.has("rename");
+    auto st = changes ? open_store(a) : open_store_to_read(a);
     int64_t id = run_id(a.get("RUN"));
     if (!st->get(id)) throw Error(st->path() + ": no run " + std::to_string(id));
     if (a.flag_set("delete")) {
@@ -97,7 +107,7 @@ int cmd_show(const Argv& argv) {
     if (a.has("tag")) st->add_tag(id, a.get("tag"));
     if (a.has("untag")) st->remove_tag(id, a.get("untag"));
     if (a.has("rename")) st->rename(id, a.get("rename"));
-    std::string md = run_to_markdown(st->load(id));
+    const std::string md = lines(run_to_markdown(st->load(id)));
     std::fwrite(md.data(), 1, md.size(), stdout);
     return 0;
 }
@@ -121,7 +131,7 @@ int cmd_export(const Argv& argv) {
                              "' (html, json, csv, md)"};
         fmt = *named;
     }
-    auto st = open_store(a);
+    auto st = open_store_to_read(a);
     const std::vector<std::string> written =
         app::export_run(st->load(run_id(a.get("RUN"))), out, fmt);
     std::string names;
@@ -134,14 +144,9 @@ int cmd_import(const Argv& argv) {
     Args a("import", "FILE.json [--db FILE]");
     a.positional("FILE", "a run exported with --format json").option("db", "run store");
     if (!a.parse(argv)) return 0;
-    std::ifstream in(a.get("FILE"));
-    if (!in) throw Error(a.get("FILE") + ": cannot open");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-        throw Error(a.get("FILE") + ": not valid JSON: " + e.what());
-    }
+    // A regular file of at most 4 GiB, nested at most kMaxJsonDepth deep.
+    const nlohmann::json j = parse_json_bounded(
+        read_regular_file(a.get("FILE"), uint64_t{4} << 30, "run export"), a.get("FILE"));
     StoredRun r = run_from_json(j);
     auto st = open_store(a);
     int64_t id = st->import_run(r);
@@ -156,10 +161,10 @@ int cmd_compare(const Argv& argv) {
         .option("db", "run store")
         .flag("json", "print JSON");
     if (!a.parse(argv)) return 0;
-    auto st = open_store(a);
+    auto st = open_store_to_read(a);
     auto c = compare_runs(st->load(run_id(a.get("RUN_A"))), st->load(run_id(a.get("RUN_B"))));
     if (a.flag_set("json"))
-        std::puts(c.dump(2).c_str());
+        print_json(c);
     else
         std::fputs(compare_to_text(c).c_str(), stdout);
     return 0;

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
+#include "reasonscope/regular_file.h"
 #include "reasonscope/tokenizer.h"
 
 namespace rs::cli {
@@ -28,11 +29,8 @@ int cmd_tokenize(const Argv& argv) {
     bool bos = a.flag_set("bos"), special = a.flag_set("special");
 
     if (a.has("vocab-test")) {
-        std::ifstream in(a.get("vocab-test"), std::ios::binary);
-        if (!in) throw Error(a.get("vocab-test") + ": cannot open");
-        std::stringstream ss;
-        ss << in.rdbuf();
-        std::string all = ss.str();
+        const std::string all =
+            read_regular_file(a.get("vocab-test"), uint64_t{256} << 20, "vocabulary test");
         const std::string sep = "\n__ggml_vocab_test__\n";
         size_t pos = 0;
         std::string out;

@@ -1,5 +1,7 @@
 #include "gui/db_worker.h"
 
+#include "reasonscope/error.h"
+
 namespace rs::gui {
 
 DbWorker::DbWorker(std::string db_path) : path_(std::move(db_path)) {
@@ -24,7 +26,19 @@ DbWorker::~DbWorker() {
 }
 
 RunStore& DbWorker::store() {
-    if (!store_) store_ = RunStore::open(path_);
+    if (!store_) {
+        try {
+            store_ = RunStore::open(path_);
+        } catch (const Error& e) {
+            // A store the user cannot write is still browsed (renaming,
+            // tagging and deleting then say it is read-only).
+            try {
+                store_ = RunStore::open_read_only(path_);
+            } catch (const Error&) {
+                throw e;
+            }
+        }
+    }
     return *store_;
 }
 

@@ -56,7 +56,15 @@ void EngineHost::start_run(const app::RunRequest& req) {
     pause_ = false;
     int64_t id = 0;
     try {
-        if (!store_) store_ = RunStore::open(db_path_.toStdString());
+        if (!store_) {
+            store_ = RunStore::open(db_path_.toStdString());
+            WriteOptions w = store_->write_options();
+            w.on_status = [this](int64_t, const RecorderStatus& s) {
+                emit databaseWaiting(s.waiting,
+                                     QString::fromStdString(s.waiting ? s.last_error : s.lost));
+            };
+            store_->set_write_options(std::move(w));
+        }
         app::RunOptions opt;
         opt.store = store_.get();
         opt.observers = {&events_};

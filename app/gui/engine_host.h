@@ -74,6 +74,10 @@ class EngineHost : public QObject {
     void runStarted(const rs::RunRow& row);
     void runFinished(qint64 run_id, const QString& status, const QString& answer);
     void failed(const QString& message);
+    // The run store's writer is waiting out another process's lock on the
+    // database (waiting), or is writing again (!waiting). Emitted from the
+    // writer thread; message is the last failed write's (or why rows were lost).
+    void databaseWaiting(bool waiting, const QString& message);
 
   private:
     const app::PluginManager* plugins_;

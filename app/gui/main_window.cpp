@@ -102,6 +102,26 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     db_busy_->hide();
     statusBar()->addPermanentWidget(db_busy_);
     connect(db_.get(), &DbWorker::busyChanged, db_busy_, &QWidget::setVisible);
+    db_waiting_ = new QLabel("waiting for the database…", this);
+    db_waiting_->setObjectName("dbWaiting");
+    db_waiting_->setStyleSheet("color: #b35c00; font-weight: bold");
+    db_waiting_->hide();
+    statusBar()->addPermanentWidget(db_waiting_);
+    // The run goes on meanwhile: its rows wait in memory (docs/reliability.md).
+    connect(host_, &EngineHost::databaseWaiting, this,
+            [this](bool waiting, const QString& message) {
+                db_waiting_->setVisible(waiting);
+                db_waiting_->setToolTip(
+                    waiting ? "Another process holds the run store's lock; the run goes on and "
+                              "its rows are written once the lock is released.\n" +
+                                  message
+                            : QString());
+                if (!waiting)
+                    statusBar()->showMessage(message.isEmpty()
+                                                 ? "the database is free again, nothing lost"
+                                                 : "run store: " + message,
+                                             8000);
+            });
 
     connect(host_, &EngineHost::modelLoaded, this, [this](const ModelSummary& s) {
         model_ready_ = true;

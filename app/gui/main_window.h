@@ -127,6 +127,7 @@ class MainWindow : public QMainWindow {
     QProgressBar* progress_ = nullptr;
     QLabel *status_backend_ = nullptr, *status_speed_ = nullptr;
     QProgressBar* db_busy_ = nullptr;  // in the status bar while the run store works
+    QLabel* db_waiting_ = nullptr;     // while the run's writer waits out a database lock
     std::vector<std::pair<std::string, QWidget*>> param_widgets_;
 };
 

@@ -93,9 +93,9 @@ void PluginManager::load_scorer(const QString& path, std::unique_ptr<QPluginLoad
                             " does not implement the scorer interface");
             try {
                 return plugin->create();
-            } catch (const std::exception& e) {
+            } catch (...) {
                 throw Error("scorer plugin " + path.toStdString() +
-                            " failed to create its scorer: " + e.what());
+                            " failed to create its scorer: " + describe_current_exception());
             }
         });
         scorers_.push_back(info);
@@ -133,9 +133,9 @@ std::unique_ptr<Strategy> PluginManager::create(const std::string& id) const {
         auto s = plugin->create();
         if (!s) throw Error("returned no strategy");
         return s;
-    } catch (const std::exception& ex) {
+    } catch (...) {
         throw Error("plugin " + e->path.toStdString() +
-                    " failed to create its strategy: " + ex.what());
+                    " failed to create its strategy: " + describe_current_exception());
     }
 }
 

@@ -284,8 +284,10 @@ void GgufFile::parse_all() {
     if (const GgufValue* a = find("general.alignment")) {
         if (!a->is_integer()) c.fail("general.alignment is not an integer");
         int64_t al = a->as_int();
-        if (al <= 0 || al > 65536 || (al & (al - 1)) != 0)
+        if (al <= 0 || (al & (al - 1)) != 0)
             c.fail("general.alignment " + std::to_string(al) + " is not a power of two");
+        if (al > 65536)
+            c.fail("general.alignment " + std::to_string(al) + " is too large (at most 65536)");
         alignment_ = static_cast<uint64_t>(al);
     }
 

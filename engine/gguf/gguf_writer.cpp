@@ -4,6 +4,7 @@
 
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
+#include "reasonscope/regular_file.h"
 
 namespace rs {
 namespace {
@@ -124,6 +125,9 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
 }
 
 void GgufWriter::write(const std::string& path) const {
+    // The finished file is renamed over `path`: never over a device (such as
+    // /dev/full), a FIFO or a directory.
+    check_replaceable(path, "GGUF file");
     auto bytes = to_bytes();
     std::string tmp = path + ".partial";
     FILE* f = std::fopen(tmp.c_str(), "wb");

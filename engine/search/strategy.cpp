@@ -134,14 +134,37 @@ Params resolve_params(const StrategyInfo& info,
     return out;
 }
 
+std::string describe_current_exception() {
+    try {
+        throw;
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (const char* m) {
+        return std::string("a thrown string (not a std::exception): ") + (m ? m : "null");
+    } catch (const std::string& m) {
+        return "a thrown std::string (not a std::exception): " + m;
+    } catch (int v) {
+        return "a thrown int " + std::to_string(v) + " (not a std::exception)";
+    } catch (...) {
+        return "an exception of an unknown type (not a std::exception)";
+    }
+}
+
 RunOutcome run_strategy(Strategy& s, SearchContext& ctx, const Params& params) {
     RunOutcome out;
     try {
         s.run(ctx, params);
         out.status = ctx.budget_exhausted() ? "budget" : "ok";
+    } catch (const SearchStopped&) {
+        // The strategy kept expanding after the stop: the runtime ended it.
+        out.status = ctx.budget_exhausted() ? "budget" : "ok";
     } catch (const std::exception& e) {
         out.status = "error";
         out.error = e.what();
+    } catch (...) {
+        // A plugin may throw anything; the run fails, the process goes on.
+        out.status = "error";
+        out.error = "the strategy failed with " + describe_current_exception();
     }
     if (out.status != "error" && ctx.should_stop() && !ctx.budget_exhausted())
         out.status = "cancelled";

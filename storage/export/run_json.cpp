@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "reasonscope/error.h"
+#include "reasonscope/json_limits.h"
 #include "reasonscope/run_export.h"
+#include "reasonscope/text_safety.h"
 
 namespace rs {
 
@@ -24,6 +26,53 @@ NodeStatus status_from(const std::string& s) {
 double number_or_nan(const json& v) {
     return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
 }
+
+// A float field: beyond float's range is infinity (a plain conversion of
+// 1e300 would be undefined behaviour).
+float float_or_nan(const json& v) {
+    const double d = number_or_nan(v);
+    if (std::fabs(d) > std::numeric_limits<float>::max())
+        return d > 0 ? std::numeric_limits<float>::infinity()
+                     : -std::numeric_limits<float>::infinity();
+    return static_cast<float>(d);
+}
+
+// An integer in [lo, hi]: a JSON number may be a float (1e20) or out of
+// range, which converting would wrap or make undefined. Throws rs::Error
+// naming the field.
+int64_t int_in(const json& v, const std::string& what, int64_t lo, int64_t hi) {
+    auto bad = [&] {
+        throw Error("run import: " + what + " = " + v.dump() + " is not an integer in [" +
+                    std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    };
+    if (v.is_number_unsigned()) {
+        if (v.get<uint64_t>() > static_cast<uint64_t>(hi)) bad();
+        return static_cast<int64_t>(v.get<uint64_t>());
+    }
+    if (v.is_number_integer()) {
+        const auto i = v.get<int64_t>();
+        if (i < lo || i > hi) bad();
+        return i;
+    }
+    if (v.is_number_float()) {
+        const double d = v.get<double>();
+        // (hi + 1.0 rounds to 2^63 for INT64_MAX: below it every double converts.)
+        if (!(d >= static_cast<double>(lo) && d < static_cast<double>(hi) + 1.0) ||
+            d != std::floor(d))
+            bad();
+        return static_cast<int64_t>(d);
+    }
+    bad();
+    return 0;
+}
+constexpr int64_t kInt = std::numeric_limits<int>::max();
+constexpr int64_t kI64 = std::numeric_limits<int64_t>::max();
+// obj[key] in [lo, hi], or dflt when absent or null.
+int64_t int_field(const json& obj, const char* key, int64_t dflt, int64_t lo, int64_t hi,
+                  const std::string& where = "run.") {
+    if (!obj.contains(key) || obj[key].is_null()) return dflt;
+    return int_in(obj[key], where + key, lo, hi);
+}
 }  // namespace
 
 json run_to_json(const StoredRun& r) {
@@ -40,7 +89,7 @@ json run_to_json(const StoredRun& r) {
                 {"backend", x.backend},
                 {"backend_reason", x.backend_reason},
                 {"strategy", x.strategy},
-                {"params", json::parse(x.params.empty() ? "{}" : x.params)},
+                {"params", parse_json_bounded(x.params.empty() ? "{}" : x.params, "run params")},
                 {"suite", x.suite},
                 {"task_id", x.task_id},
                 {"prompt", x.prompt},
@@ -114,7 +163,7 @@ StoredRun run_from_json(const json& j) {
         r.status = x.value("status", "ok");
         r.model_path = x.value("model_path", "");
         r.model_name = x.value("model_name", "");
-        r.model_bytes = x.value("model_bytes", int64_t{0});
+        r.model_bytes = int_field(x, "model_bytes", 0, 0, kI64);
         r.model_hash = x.value("model_hash", "");
         r.backend = x.value("backend", "");
         r.backend_reason = x.value("backend_reason", "");
@@ -124,27 +173,32 @@ StoredRun run_from_json(const json& j) {
         r.task_id = x.value("task_id", "");
         r.prompt = x.at("prompt").get<std::string>();
         r.expected = x.value("expected", "");
-        r.seed = x.value("seed", int64_t{0});
+        r.seed = int_field(x, "seed", 0, std::numeric_limits<int64_t>::min(), kI64);
         r.answer = x.value("answer", "");
-        r.chosen_node = x.value("chosen_node", -1);
+        r.chosen_node = static_cast<int>(int_field(x, "chosen_node", -1, -1, kInt));
         r.correct = x.contains("correct") && x["correct"].is_boolean()
                         ? (x["correct"].get<bool>() ? 1 : 0)
                         : -1;
-        r.tokens = x.value("tokens", int64_t{0});
-        r.forward_passes = x.value("forward_passes", int64_t{0});
+        r.tokens = int_field(x, "tokens", 0, 0, kI64);
+        r.forward_passes = int_field(x, "forward_passes", 0, 0, kI64);
         r.wall_seconds = x.value("wall_seconds", 0.0);
-        r.kv_peak_bytes = x.value("kv_peak_bytes", int64_t{0});
-        r.node_count = x.value("node_count", int64_t{0});
+        r.kv_peak_bytes = int_field(x, "kv_peak_bytes", 0, 0, kI64);
+        r.node_count = int_field(x, "node_count", 0, 0, kI64);
         r.app_version = x.value("app_version", "");
         r.error = x.value("error", "");
         r.status_reason = x.value("status_reason", "");
         r.tags = x.value("tags", std::vector<std::string>{});
         for (const json& n : j.at("nodes")) {
-            int id = n.at("id").get<int>(), parent = n.at("parent").get<int>();
+            const std::string at = "node " + std::to_string(out.tree.size()) + " ";
+            const int id = static_cast<int>(int_in(n.at("id"), at + "id", 0, kInt));
+            const int parent = static_cast<int>(int_in(n.at("parent"), at + "parent", -1, kInt));
             if (id != out.tree.size())
                 throw Error("node ids must be 0, 1, 2, ... in order (found " + std::to_string(id) +
                             ")");
             if (parent >= id) throw Error("node " + std::to_string(id) + " has a later parent");
+            if ((id == 0) != (parent < 0))
+                throw Error("node " + std::to_string(id) +
+                            (id == 0 ? " (the root) has a parent" : " has no parent"));
             int k = out.tree.add(parent);
             Node& nd = out.tree.at(k);
             nd.status = status_from(n.at("status").get<std::string>());
@@ -154,20 +208,21 @@ StoredRun run_from_json(const json& j) {
                              ? (n["correct"].get<bool>() ? 1 : 0)
                              : -1;
             nd.ended = n.value("ended", false);
-            nd.visits = n.value("visits", 0);
+            nd.visits = static_cast<int>(int_field(n, "visits", 0, 0, kInt, at));
             nd.value_sum = n.contains("value_sum") ? number_or_nan(n["value_sum"]) : 0.0;
             if (n.contains("scores"))
                 for (const auto& [k, v] : n["scores"].items()) nd.scores[k] = number_or_nan(v);
             for (const json& t : n.value("tokens", json::array())) {
                 TokenRecord tr;
-                tr.id = t.at("id").get<TokenId>();
+                tr.id = static_cast<TokenId>(int_in(t.at("id"), at + "token id", 0, kInt));
                 tr.piece = t.at("piece").get<std::string>();
-                tr.logprob = static_cast<float>(number_or_nan(t.at("logprob")));
-                tr.entropy = static_cast<float>(number_or_nan(t.at("entropy")));
-                tr.varentropy = static_cast<float>(number_or_nan(t.at("varentropy")));
+                tr.logprob = float_or_nan(t.at("logprob"));
+                tr.entropy = float_or_nan(t.at("entropy"));
+                tr.varentropy = float_or_nan(t.at("varentropy"));
                 for (const json& a : t.value("top", json::array())) {
                     tr.top.push_back(
-                        {a.at(0).get<TokenId>(), static_cast<float>(number_or_nan(a.at(1)))});
+                        {static_cast<TokenId>(int_in(a.at(0), at + "alternative id", 0, kInt)),
+                         float_or_nan(a.at(1))});
                     tr.top_pieces.push_back(a.size() > 2 ? a.at(2).get<std::string>() : "");
                 }
                 nd.tokens.push_back(std::move(tr));
@@ -176,10 +231,10 @@ StoredRun run_from_json(const json& j) {
         for (const json& m : j.value("metrics", json::array())) {
             RunMetrics x2;
             x2.wall_seconds = m.value("t", 0.0);
-            x2.tokens_generated = m.value("tokens", int64_t{0});
-            x2.forward_passes = m.value("forward_passes", int64_t{0});
-            x2.branches_alive = m.value("branches", 0);
-            x2.kv_bytes = m.value("kv_bytes", int64_t{0});
+            x2.tokens_generated = int_field(m, "tokens", 0, 0, kI64, "metrics.");
+            x2.forward_passes = int_field(m, "forward_passes", 0, 0, kI64, "metrics.");
+            x2.branches_alive = static_cast<int>(int_field(m, "branches", 0, 0, kInt, "metrics."));
+            x2.kv_bytes = int_field(m, "kv_bytes", 0, 0, kI64, "metrics.");
             x2.tokens_per_second = m.value("tokens_per_s", 0.0);
             out.metrics.push_back(x2);
         }
@@ -247,16 +302,21 @@ Shape shape_of(const StoredRun& r) {
 }  // namespace
 
 json compare_runs(const StoredRun& a, const StoredRun& b) {
-    auto side = [](const StoredRun& r) {
+    // Stored text may be any bytes: the comparison holds valid UTF-8 only.
+    const auto u = [](const std::string& v) { return text::valid_utf8(v); };
+    auto side = [&u](const StoredRun& r) {
         Shape s = shape_of(r);
+        std::map<std::string, int> answers;
+        for (const auto& [a, n] : s.answers) answers[u(a)] += n;
         return json{{"id", r.run.id},
-                    {"name", r.run.name},
-                    {"strategy", r.run.strategy},
-                    {"params", json::parse(r.run.params.empty() ? "{}" : r.run.params)},
-                    {"model", r.run.model_name},
-                    {"task", r.run.task_id},
+                    {"name", u(r.run.name)},
+                    {"strategy", u(r.run.strategy)},
+                    {"params",
+                     parse_json_bounded(r.run.params.empty() ? "{}" : r.run.params, "run params")},
+                    {"model", u(r.run.model_name)},
+                    {"task", u(r.run.task_id)},
                     {"seed", r.run.seed},
-                    {"answer", r.run.answer},
+                    {"answer", u(r.run.answer)},
                     {"correct", r.run.correct < 0 ? json() : json(r.run.correct == 1)},
                     {"tokens", r.run.tokens},
                     {"forward_passes", r.run.forward_passes},
@@ -269,7 +329,7 @@ json compare_runs(const StoredRun& a, const StoredRun& b) {
                     {"branching", s.branching},
                     {"mean_entropy", s.mean_entropy},
                     {"max_entropy", s.max_entropy},
-                    {"answers", s.answers}};
+                    {"answers", answers}};
     };
     // Where the chosen traces share a prefix and where they diverge.
     auto pa = chosen_path(a), pb = chosen_path(b);
@@ -280,24 +340,32 @@ json compare_runs(const StoredRun& a, const StoredRun& b) {
         if (b.tree.at(id).parent >= 0) tb += b.tree.at(id).text;
     size_t common = 0;
     while (common < ta.size() && common < tb.size() && ta[common] == tb[common]) ++common;
+    // Traces that diverge inside a multibyte character share its first bytes:
+    // the excerpts start at the character, and end on a character boundary,
+    // so they stay whole characters (and the JSON valid).
+    common = text::utf8_floor(ta, common);
+    const auto excerpt = [&](const std::string& t) {
+        return text::valid_utf8(t.substr(common, text::utf8_floor(t, common + 80) - common));
+    };
     size_t line =
         static_cast<size_t>(std::count(ta.begin(), ta.begin() + static_cast<long>(common), '\n'));
-    json div = {{"identical", ta == tb},
-                {"shared_prefix_chars", common},
-                {"diverge_at_step", line},
-                {"same_prompt", a.run.prompt == b.run.prompt},
-                {"a_continues", ta.substr(common, 80)},
-                {"b_continues", tb.substr(common, 80)}};
+    json div = {{"identical", ta == tb},      {"shared_prefix_chars", common},
+                {"diverge_at_step", line},    {"same_prompt", a.run.prompt == b.run.prompt},
+                {"a_continues", excerpt(ta)}, {"b_continues", excerpt(tb)}};
     return {{"a", side(a)}, {"b", side(b)}, {"divergence", div}};
 }
 
 std::string compare_to_text(const json& c) {
     std::ostringstream s;
+    // A value as JSON text (invalid UTF-8 replaced), cut to whole characters.
+    const auto cell = [](const json& v, size_t max) {
+        const std::string d = v.dump(-1, ' ', false, json::error_handler_t::replace);
+        return d.substr(0, text::utf8_floor(d, max));
+    };
     auto row = [&](const char* label, const std::string& key) {
         char buf[256];
-        std::snprintf(buf, sizeof buf, "%-16s %-30s %-30s\n", label,
-                      c["a"][key].dump().substr(0, 30).c_str(),
-                      c["b"][key].dump().substr(0, 30).c_str());
+        std::snprintf(buf, sizeof buf, "%-16s %-30s %-30s\n", label, cell(c["a"][key], 30).c_str(),
+                      cell(c["b"][key], 30).c_str());
         s << buf;
     };
     char head[256];
@@ -323,15 +391,16 @@ std::string compare_to_text(const json& c) {
                                                           {"max entropy", "max_entropy"},
                                                           {"answers", "answers"}})
         row(l, k);
-    s << "params a: " << c["a"]["params"].dump() << "\nparams b: " << c["b"]["params"].dump()
-      << "\n";
+    s << "params a: " << cell(c["a"]["params"], std::string::npos)
+      << "\nparams b: " << cell(c["b"]["params"], std::string::npos) << "\n";
     const json& d = c["divergence"];
     s << "chosen traces share " << d["shared_prefix_chars"].get<size_t>()
       << " characters and diverge at step " << d["diverge_at_step"].get<size_t>()
       << (d["same_prompt"].get<bool>() ? "" : " (different prompts)") << "\n";
     s << "  a: " << d["a_continues"].get<std::string>()
       << "\n  b: " << d["b_continues"].get<std::string>() << "\n";
-    return s.str();
+    // For a terminal: no escape sequences from model text or names.
+    return text::printable(s.str(), true);
 }
 
 }  // namespace rs

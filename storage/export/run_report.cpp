@@ -4,11 +4,15 @@
 #include <sstream>
 
 #include "reasonscope/run_export.h"
+#include "reasonscope/text_safety.h"
 
 namespace rs {
 namespace {
 
-std::string html_escape(const std::string& s) {
+// Also makes the text valid UTF-8 (the page says charset=utf-8; a stored
+// name or model text may not be).
+std::string html_escape(const std::string& in) {
+    const std::string s = text::valid_utf8(in);
     std::string o;
     o.reserve(s.size());
     for (char c : s) {
@@ -35,10 +39,9 @@ std::string html_escape(const std::string& s) {
     return o;
 }
 
+// Text cells: quoted, and never read as a formula by a spreadsheet.
 std::string csv_field(const std::string& s) {
-    std::string o = "\"";
-    for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return o + "\"";
+    return text::csv_text(s);
 }
 
 std::string fmt(double v, int prec = 3) {
@@ -74,33 +77,38 @@ std::string path_text(const StoredRun& r, const std::vector<int>& p) {
 
 }  // namespace
 
+// Every stored string is escaped: table cells and the heading with
+// markdown_inline (no markup, no HTML, no | breaking the table), the prompt
+// and the trace in fences longer than any backtick run they hold.
 std::string run_to_markdown(const StoredRun& r) {
     const RunRow& x = r.run;
+    const auto md = [](const std::string& v) { return text::markdown_inline(v); };
     std::ostringstream s;
-    s << "# Run " << x.id << (x.name.empty() ? "" : " — " + x.name) << "\n\n";
+    s << "# Run " << x.id << (x.name.empty() ? "" : " — " + md(x.name)) << "\n\n";
     s << "| field | value |\n|---|---|\n";
-    s << "| strategy | " << x.strategy << " |\n| parameters | `" << x.params << "` |\n| model | "
-      << x.model_name << " (" << x.model_path << ") |\n| backend | " << x.backend
-      << (x.backend_reason.empty() ? "" : " (" + x.backend_reason + ")") << " |\n| task | "
-      << x.suite << " " << x.task_id << " |\n| seed | " << x.seed << " |\n| status | " << x.status
-      << (x.status_reason.empty() ? "" : " (" + x.status_reason + ")") << " |\n| answer | "
-      << x.answer
+    s << "| strategy | " << md(x.strategy) << " |\n| parameters | " << md(x.params)
+      << " |\n| model | " << md(x.model_name) << " (" << md(x.model_path) << ") |\n| backend | "
+      << md(x.backend) << (x.backend_reason.empty() ? "" : " (" + md(x.backend_reason) + ")")
+      << " |\n| task | " << md(x.suite) << " " << md(x.task_id) << " |\n| seed | " << x.seed
+      << " |\n| status | " << md(x.status)
+      << (x.status_reason.empty() ? "" : " (" + md(x.status_reason) + ")") << " |\n| answer | "
+      << md(x.answer)
       << (x.correct == 1   ? " (correct)"
-          : x.correct == 0 ? " (wrong, expected " + x.expected + ")"
+          : x.correct == 0 ? " (wrong, expected " + md(x.expected) + ")"
                            : "")
       << " |\n";
     s << "| cost | " << x.tokens << " tokens, " << x.forward_passes << " forward passes, "
       << fmt(x.wall_seconds, 2) << " s |\n| tree | " << r.tree.size() << " nodes, depth "
       << r.tree.max_depth() << " |\n\n";
-    s << "## Prompt\n\n```\n"
-      << x.prompt << "\n```\n\n## Chosen trace\n\n```\n"
-      << path_text(r, chosen_path(r)) << "\n```\n\n";
+    s << "## Prompt\n\n"
+      << text::markdown_code_block(x.prompt) << "\n## Chosen trace\n\n"
+      << text::markdown_code_block(path_text(r, chosen_path(r))) << "\n";
     std::map<std::string, int> answers;
     for (const Node& n : r.tree.nodes())
         if (!n.answer.empty()) answers[n.answer]++;
     if (!answers.empty()) {
         s << "## Answers across branches\n\n| answer | branches |\n|---|---|\n";
-        for (const auto& [a, c] : answers) s << "| " << a << " | " << c << " |\n";
+        for (const auto& [a, c] : answers) s << "| " << md(a) << " | " << c << " |\n";
     }
     return s.str();
 }
@@ -143,18 +151,24 @@ std::string run_to_html(const StoredRun& r) {
     // Layout: leaves left to right in depth-first order, parents centred.
     std::vector<double> xs(static_cast<size_t>(t.size()), 0);
     double next_leaf = 0;
-    auto place = [&](auto& self, int id) -> void {
+    // Iterative: a stored or imported tree may be a chain of any depth.
+    std::vector<std::pair<int, size_t>> stack;  // (node, next child to visit)
+    if (t.size()) stack.push_back({0, 0});
+    while (!stack.empty()) {
+        const int id = stack.back().first;
         const Node& n = t.at(id);
-        if (n.children.empty()) {
-            xs[static_cast<size_t>(id)] = next_leaf++;
-            return;
+        if (stack.back().second < n.children.size()) {
+            const int c = n.children[stack.back().second++];
+            stack.push_back({c, 0});
+            continue;
         }
-        for (int c : n.children) self(self, c);
-        xs[static_cast<size_t>(id)] = (xs[static_cast<size_t>(n.children.front())] +
-                                       xs[static_cast<size_t>(n.children.back())]) /
-                                      2;
-    };
-    if (t.size()) place(place, 0);
+        xs[static_cast<size_t>(id)] = n.children.empty()
+                                          ? next_leaf++
+                                          : (xs[static_cast<size_t>(n.children.front())] +
+                                             xs[static_cast<size_t>(n.children.back())]) /
+                                                2;
+        stack.pop_back();
+    }
     const double dx = 22, dy = 46, pad = 20;
     const double w = std::max(200.0, next_leaf * dx + 2 * pad),
                  h = (t.max_depth() + 1) * dy + 2 * pad;

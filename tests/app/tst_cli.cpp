@@ -1,9 +1,12 @@
 // The reasonscope binary as a user runs it: commands, their output, and
 // one-line errors with exit code 2 on bad input.
+#include <sys/stat.h>
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -40,8 +43,11 @@ class TestCli : public QObject {
         QTest::addColumn<QString>("model");
         QTest::newRow("bundled") << QString(RS_SOURCE_DIR "/resources/models/reasoner.gguf");
         if (rs::test::have_reference())
-            for (const char* n : {"mini-llama-Q4_0", "mini-llama-Q8_0", "mini-qwen2-f16",
-                                  "mini-qwen3-Q4_K_M", "stories260K"})
+            for (const char* n :
+                 {"mini-llama-Q4_0", "mini-llama-Q8_0", "mini-qwen2-f16", "mini-qwen3-Q4_K_M",
+                  "stories260K", "mini-phi3-f16", "mini-gemma3-f16", "mini-qwen3moe-f16",
+                  "mini-gptoss-f16", "mini-llama-Q2_K", "mini-llama-Q3_K_M", "mini-llama-Q5_K_M",
+                  "mini-llama-IQ4_NL", "mini-llama-IQ4_XS"})
                 QTest::newRow(n) << rs::test::reference(QString("models/") + n + ".gguf");
     }
     void sameLogitsOnEveryKernelTable() {
@@ -96,6 +102,91 @@ class TestCli : public QObject {
         QCOMPARE(r.out.trimmed(), QByteArray("15043 3186"));
     }
 
+    // `logits --reference` holds each file to the README's bar for its
+    // weight type: llama.cpp's own spread for K-quant/IQ/MXFP4 files (max
+    // diff 0.25, logsumexp 0.02, top-1 where the margin is over 0.25), the
+    // strict bars elsewhere (a Q4_0 file's Q6_K output layer does not loosen it).
+    void logitsAgainstReferencesWithTheirBar_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QString>("bar");
+        for (const char* n :
+             {"mini-llama-Q2_K", "mini-llama-Q3_K_M", "mini-llama-Q5_K_M", "mini-llama-IQ4_NL",
+              "mini-llama-IQ4_XS", "mini-llama-Q4_K_M", "mini-qwen3-Q4_K_M"})
+            QTest::newRow(n) << n << "K-quant/IQ/MXFP4";
+        QTest::newRow("mini-llama-Q4_0") << "mini-llama-Q4_0"
+                                         << "Q8_0/Q4_0";
+        QTest::newRow("mini-llama-f16") << "mini-llama-f16"
+                                        << "F16";
+    }
+    void logitsAgainstReferencesWithTheirBar() {
+        RS_REQUIRE_REFERENCE();
+        QFETCH(QString, name);
+        QFETCH(QString, bar);
+        const QString model = rs::test::reference("models/" + name + ".gguf"),
+                      ref = rs::test::reference("logits/" + name + ".json");
+        auto r = run({"logits", "--model", model, "--reference", ref, "--threads", "2", "--json"});
+        QVERIFY2(r.code == 0, r.out.constData());
+        const auto j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["bar"].toString(), bar);
+        QVERIFY(j["ok"].toBool());
+        QVERIFY(j["rows"].toInt() >= 50);
+        QCOMPARE(j["top1_failed"].toInt(), 0);
+        QVERIFY(j["max_abs_diff"].toDouble() <= j["tolerance"].toDouble());
+        if (bar.startsWith("K")) {
+            QCOMPARE(j["tolerance"].toDouble(), 0.25);
+            QCOMPARE(j["logsumexp_tolerance"].toDouble(), 0.02);
+            // Near-ties are exempt from top-1, not the rest of the rows.
+            QVERIFY(j["top1_checked"].toInt() >= 20);
+            QVERIFY(j["top1_checked"].toInt() < j["rows"].toInt());
+            if (name != "mini-llama-Q2_K") return;
+            // A bar below the spread fails, naming the rows over it.
+            auto strict = run({"logits", "--model", model, "--reference", ref, "--threads", "2",
+                               "--tol", "0.01"});
+            QCOMPARE(strict.code, 1);
+            QVERIFY2(strict.out.contains("FAIL") && strict.out.contains("rows over the bar:"),
+                     strict.out.constData());
+        } else {
+            QCOMPARE(j["top1_checked"].toInt(), j["rows"].toInt());
+        }
+    }
+
+    // `models synth` writes llama.cpp's per-tensor mixes with their
+    // general.file_type (LLAMA_FTYPE numbering), and the engine runs them.
+    void synthMixesAreLabelledAndRun_data() {
+        QTest::addColumn<QString>("type");
+        QTest::addColumn<int>("ftype");
+        QTest::addColumn<QStringList>("types");  // weight types the file must hold
+        QTest::newRow("Q4_K_M") << "Q4_K_M" << 15 << QStringList{"Q4_K", "Q5_0", "Q6_K", "Q8_0"};
+        // smollm2's 576 columns are no whole 256-blocks: Q5_K falls back to
+        // Q5_1, IQ4_XS to IQ4_NL, as llama.cpp's quantizer does.
+        QTest::newRow("Q5_K_M") << "Q5_K_M" << 17 << QStringList{"Q5_K", "Q5_1", "Q6_K", "Q8_0"};
+        QTest::newRow("IQ4_XS") << "IQ4_XS" << 30 << QStringList{"IQ4_XS", "IQ4_NL"};
+    }
+    void synthMixesAreLabelledAndRun() {
+        QFETCH(QString, type);
+        QFETCH(int, ftype);
+        QFETCH(QStringList, types);
+        QTemporaryDir dir;
+        const QString path = dir.filePath("m.gguf");
+        auto r = run({"models", "synth", "--shape", "smollm2-135m", "--type", type, "-o", path});
+        QVERIFY2(r.code == 0, r.err.constData());
+        r = run({"models", "info", path, "--metadata"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(QRegularExpression("general\\.file_type +" + QString::number(ftype) + "\n")
+                     .match(QString::fromUtf8(r.out))
+                     .hasMatch(),
+                 r.out.constData());
+        r = run({"models", "info", path, "--json"});
+        const auto by_type = QJsonDocument::fromJson(r.out)["tensors_by_type"].toObject();
+        QStringList got = by_type.keys();
+        got.removeAll("F32");
+        got.sort();
+        types.sort();
+        QCOMPARE(got, types);
+        r = run({"logits", "--model", path, "--prompt", "a", "--generate", "1", "--threads", "2"});
+        QVERIFY2(r.code == 0, r.err.constData());
+    }
+
     void modelsInfoOnEveryReferenceModel() {
         RS_REQUIRE_REFERENCE();
         QDir dir(rs::test::reference("models"));
@@ -109,12 +200,73 @@ class TestCli : public QObject {
             QString want = n.startsWith("mini-") ? n.section('-', 1, 1) : QString("llama");
             if (want == "gptoss") want = "gpt-oss";
             QCOMPARE(doc["architecture"].toString(), want);
+            QVERIFY2(doc["supported"].toBool(), qPrintable(n + ": " + r.out));
         }
         auto r = run({"models", "info", rs::test::reference("models/mini-llama-Q4_K_M.gguf")});
         QCOMPARE(r.code, 0);
         QVERIFY(r.out.contains("Q4_K"));
         QVERIFY(r.out.contains("Q6_K"));
         QVERIFY(r.out.contains("context_length"));
+    }
+
+    // models info reads what it can and says what the engine lacks to run the
+    // file: an architecture, a tensor type the CPU backend computes.
+    void modelsInfoNamesWhatIsUnsupported() {
+        QTemporaryDir tmp;
+        // A GGUF of one key: general.architecture = "mamba".
+        QByteArray g("GGUF", 4);
+        auto u32 = [&](quint32 v) { g.append(reinterpret_cast<const char*>(&v), 4); };
+        auto u64 = [&](quint64 v) { g.append(reinterpret_cast<const char*>(&v), 8); };
+        auto str = [&](const QByteArray& s) {
+            u64(static_cast<quint64>(s.size()));
+            g.append(s);
+        };
+        u32(3);
+        u64(0);
+        u64(1);
+        str("general.architecture");
+        u32(8);
+        str("mamba");
+        const QString mamba = tmp.filePath("mamba.gguf");
+        QFile f(mamba);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(g);
+        f.close();
+        auto r = run({"models", "info", mamba});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("supported     no: unsupported architecture 'mamba' (supported: "),
+                 r.out.constData());
+        QVERIFY(r.out.contains("gpt-oss"));
+        // The bundled model (F32) with one matrix's type changed to I32 (the
+        // same size): a type no backend computes, named with its tensor.
+        QFile in(RS_SOURCE_DIR "/resources/models/reasoner.gguf");
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QByteArray m = in.readAll();
+        const QByteArray name = "blk.0.ffn_up.weight";
+        const qsizetype at = m.indexOf(name);
+        QVERIFY(at > 0);
+        qsizetype p = at + name.size();
+        quint32 nd = 0;
+        std::memcpy(&nd, m.constData() + p, 4);
+        p += 4 + 8 * static_cast<qsizetype>(nd);
+        quint32 type = 0;
+        std::memcpy(&type, m.constData() + p, 4);
+        QCOMPARE(type, quint32(0));  // F32
+        type = 26;                   // I32
+        std::memcpy(m.data() + p, &type, 4);
+        const QString i32 = tmp.filePath("i32.gguf");
+        QFile o(i32);
+        QVERIFY(o.open(QIODevice::WriteOnly));
+        o.write(m);
+        o.close();
+        r = run({"models", "info", i32, "--json"});
+        QCOMPARE(r.code, 0);
+        auto doc = QJsonDocument::fromJson(r.out);
+        QCOMPARE(doc["supported"].toBool(), false);
+        QVERIFY2(doc["unsupported_reason"].toString().startsWith(
+                     "tensor 'blk.0.ffn_up.weight' has type I32, which the cpu backend does not "
+                     "support"),
+                 r.out.constData());
     }
 
     void badInputIsOneLineExitTwo() {
@@ -135,6 +287,68 @@ class TestCli : public QObject {
         }
         auto r = run({"models", "info", bad});
         QVERIFY2(r.err.contains("bad.gguf") && r.err.contains("truncated"), r.err.constData());
+    }
+
+    // Files that would block (a FIFO) or that are not ours to replace, JSON
+    // nested past any sane depth and numbers that do not fit: one-line
+    // errors with exit code 2, nothing hangs, nothing is replaced.
+    void hostileFilesAndNumbersAreRefused() {
+        QTemporaryDir tmp;
+        const QString fifo = tmp.filePath("fifo");
+        QVERIFY(mkfifo(fifo.toLocal8Bit().constData(), 0600) == 0);
+        QElapsedTimer t;
+        t.start();
+        for (const QStringList& args :
+             {QStringList{"models", "info", fifo},
+              QStringList{"run", "--model", fifo, "--prompt", "Q: 1+1", "--no-store"},
+              QStringList{"models", "synth", "--shape", "smollm2-135m", "--type", "F32", "-o",
+                          fifo},
+              QStringList{"chat-template", "--template", fifo, "--messages", fifo},
+              QStringList{"import", fifo, "--db", tmp.filePath("runs.sqlite")}}) {
+            auto r = run(args);
+            QVERIFY2(r.code == 2 && r.err.contains("not a regular file") && r.err.count('\n') == 1,
+                     qPrintable(args.join(' ') + ": " + r.err));
+        }
+        QVERIFY2(t.elapsed() < 60000, "a FIFO blocked");
+        struct stat st {};
+        QVERIFY(stat(fifo.toLocal8Bit().constData(), &st) == 0 && S_ISFIFO(st.st_mode));
+
+        // A valid export (one node), then variants of it.
+        auto import_of = [&](const QByteArray& run_fields, const QByteArray& node_fields) {
+            const QString path = tmp.filePath("run.json");
+            QFile f(path);
+            if (!f.open(QIODevice::WriteOnly)) return Result{-1, {}, {}};
+            f.write(R"({"format":"reasonscope-run","run":{"strategy":"s","prompt":"p")" +
+                    run_fields + R"(},"nodes":[{"id":0,"parent":-1,"status":"open")" + node_fields +
+                    "}]}");
+            f.close();
+            return run({"import", path, "--db", tmp.filePath("runs.sqlite")});
+        };
+        auto r = import_of("", "");
+        QVERIFY2(r.code == 0, r.err.constData());
+        // 10^6 nested arrays in the parameters: parsed fine, but copying or
+        // printing them recursed off the stack.
+        r = import_of(R"(,"params":)" + QByteArray(1000000, '[') + QByteArray(1000000, ']'), "");
+        QVERIFY2(r.code == 2 && r.err.contains("JSON nested deeper than 512 levels"),
+                 r.err.constData());
+        r = import_of("", R"(,"visits":1e20)");
+        QVERIFY2(r.code == 2 && r.err.contains("node 0 visits = 1e+20 is not an integer in [0, "
+                                               "2147483647]"),
+                 r.err.constData());
+        r = import_of(R"(,"seed":1e300)", "");
+        QVERIFY2(r.code == 2 && r.err.contains("run.seed = 1e+300 is not an integer"),
+                 r.err.constData());
+        r = import_of(R"(,"chosen_node":2.5)", "");
+        QVERIFY2(r.code == 2 && r.err.contains("run.chosen_node = 2.5"), r.err.constData());
+
+        // Options are named as they are written; --threads far above the
+        // cores is clamped with a warning, not refused.
+        r = run({"generate", "--prompt", "Q: 1+1", "-n", "x"});
+        QVERIFY2(r.code == 2 && r.err.contains("generate: -n must be an integer"),
+                 r.err.constData());
+        r = run({"generate", "--prompt", "Q: 1+1", "-n", "2", "--threads", "100000"});
+        QVERIFY2(r.code == 0 && r.err.contains("--threads 100000 is far above the"),
+                 r.err.constData());
     }
 
     // A broken plugin is reported with its path; the others still load.

@@ -2,6 +2,8 @@
 // widget runs too): start the window on a real model, run a search, save
 // screenshots mid-run and of the stored run, and check that the tree has
 // nodes and the token view coloured text.
+#include <sqlite3.h>
+
 #include <QApplication>
 #include <QComboBox>
 #include <QDialog>
@@ -224,6 +226,35 @@ class TestGui : public QObject {
         QVERIFY(trees[0]->node_count() >= 2 && trees[1]->node_count() >= 2);
         QTest::qWait(150);
         QVERIFY(dlg->grab().toImage().save(shots_ + "/compare.png"));
+    }
+
+  private slots:
+    // Another process holds the run store's lock as a run starts: the status
+    // bar says the run waits for the database, and stops saying so once the
+    // lock is released (the run then goes on and is stored).
+    void statusBarShowsTheWaitForTheDatabase() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::RunStore::open(opt.db_path.toStdString()).reset();  // the file exists
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
+        auto* waiting = w.findChild<QLabel*>("dbWaiting");
+        QVERIFY(waiting);
+        QVERIFY(!waiting->isVisible());
+        sqlite3* lock = nullptr;
+        QCOMPARE(sqlite3_open(opt.db_path.toUtf8().constData(), &lock), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(lock, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+        w.set_param("max_depth", 2);
+        w.start_run();
+        QTRY_VERIFY_WITH_TIMEOUT(waiting->isVisible(), 20000);
+        QVERIFY2(waiting->toolTip().contains("locked"), qPrintable(waiting->toolTip()));
+        sqlite3_exec(lock, "ROLLBACK", nullptr, nullptr, nullptr);
+        sqlite3_close(lock);
+        QTRY_VERIFY_WITH_TIMEOUT(!waiting->isVisible(), 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
     }
 };
 

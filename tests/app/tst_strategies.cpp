@@ -4,6 +4,7 @@
 // can be checked exactly.
 #include <QTemporaryDir>
 #include <QtTest>
+#include <atomic>
 #include <cmath>
 #include <map>
 
@@ -64,9 +65,11 @@ class ScriptedBackend final : public Backend {
             auto it = rules.find(r.token);
             if (it != rules.end())
                 for (auto [tok, p] : it->second) logits[tok] = static_cast<float>(std::log(p));
+            if (r.token == nan_after) logits[3] = std::nanf("");
             logits += 8;
         }
     }
+    TokenId nan_after = -1;  // this token's row of logits gets a NaN
 
   private:
     Pass pass_;
@@ -106,25 +109,45 @@ std::string tiny_model(const QString& dir) {
     return path;
 }
 
+// "q", whose right answer is "2", read as the first digit.
+Task q_task() {
+    Task t;
+    t.id = t.prompt = "q";
+    t.answer = "2";
+    t.answer_pattern = "([0-9])";
+    return t;
+}
+
 struct Fixture {
     QTemporaryDir dir;
     std::unique_ptr<Model> model;
     std::unique_ptr<LocalGenerator> gen;
     app::PluginManager plugins;
-    Fixture() {
+    ScriptedBackend* backend = nullptr;  // owned by gen's session
+    // 1 << 14 tokens: 256 branches, each with room for one step (up to the
+    // 64-token context: 4 blocks) of its own.
+    explicit Fixture(int kv_tokens = 1 << 14) {
         model = Model::load(tiny_model(dir.path()));
         SessionOptions so;
-        so.kv_tokens = 1 << 14;  // 300 branches, each with its own copy of the partial prompt block
-        gen = std::make_unique<LocalGenerator>(
-            std::make_unique<Session>(*model, std::make_unique<ScriptedBackend>(), so));
+        so.kv_tokens = kv_tokens;
+        auto b = std::make_unique<ScriptedBackend>();
+        backend = b.get();
+        gen = std::make_unique<LocalGenerator>(std::make_unique<Session>(*model, std::move(b), so));
         plugins.scan();
+    }
+    // Runs a strategy object (not a plugin) on "q" with these budgets.
+    RunOutcome run(Strategy& s, const RunConfig& cfg, std::unique_ptr<SearchContext>& ctx,
+                   std::atomic<bool>* cancel = nullptr) {
+        ctx = std::make_unique<SearchContext>(*gen, q_task(), cfg);
+        ctx->set_control(cancel, nullptr);
+        return run_strategy(s, *ctx, Params::object());
     }
     // Runs a strategy on "q" (the right answer is "2") and returns the outcome.
     RunOutcome run(const std::string& strategy,
                    std::vector<std::pair<std::string, std::string>> sets,
                    std::unique_ptr<SearchContext>& ctx, int64_t max_tokens = 0) {
         app::RunRequest req;
-        req.task = Task{"q", "q", "2", "([0-9])"};
+        req.task = q_task();
         req.strategy = strategy;
         req.sets = std::move(sets);
         req.config.max_tokens = max_tokens;
@@ -133,6 +156,49 @@ struct Fixture {
         return run_strategy(*p.strategy, *ctx, p.params);
     }
 };
+
+// Strategies that misbehave: throw something that is not an exception, or
+// expand forever without asking should_stop().
+class ThrowsInt final : public Strategy {
+  public:
+    void run(SearchContext& ctx, const Params&) override {
+        ctx.expand(ctx.root(), 2);
+        throw 7;
+    }
+};
+class ScorerThrowsInt final : public Scorer {
+  public:
+    std::string id() const override { return "throws-int"; }
+    double score(SearchContext&, int) override { throw 'x'; }
+};
+class ScoresWithAThrowingScorer final : public Strategy {
+  public:
+    void run(SearchContext& ctx, const Params&) override {
+        ScorerThrowsInt sc;
+        for (int k : ctx.expand(ctx.root(), 2)) ctx.score(k, sc);
+    }
+};
+class ExpandsForever final : public Strategy {
+  public:
+    std::atomic<bool>* cancel_after_5 = nullptr;
+    void run(SearchContext& ctx, const Params&) override {
+        for (int i = 0;; ++i) {
+            if (i == 5 && cancel_after_5) cancel_after_5->store(true);
+            ctx.expand(ctx.root(), 1);
+        }
+    }
+};
+class ExpandsAtOnce final : public Strategy {
+  public:
+    int n = 0;
+    void run(SearchContext& ctx, const Params&) override { ctx.complete(ctx.expand(0, n)); }
+};
+
+int64_t tree_tokens(const SearchContext& ctx) {
+    int64_t n = 0;
+    for (const Node& x : ctx.tree().nodes()) n += static_cast<int64_t>(x.tokens.size());
+    return n;
+}
 
 std::map<std::string, int> answers(const SearchContext& ctx) {
     std::map<std::string, int> m;
@@ -297,13 +363,100 @@ class TestStrategies : public QObject {
         for (int i = 0; i < a->tree().size(); ++i) QCOMPARE(a->node(i).text, b->node(i).text);
     }
 
+    // The budget is met exactly, also inside a batch of 250 branches: the
+    // last batch extends only as many branches as tokens remain.
     void tokenBudgetStopsTheRun() {
         Fixture f;
+        for (int64_t budget : {100, 37, 251}) {
+            std::unique_ptr<SearchContext> ctx;
+            RunOutcome o =
+                f.run("self-consistency", {{"n", "250"}, {"temperature", "1"}}, ctx, budget);
+            QCOMPARE(o.status, std::string("budget"));
+            QCOMPARE(o.metrics.tokens_generated, budget);
+            QCOMPARE(tree_tokens(*ctx), budget);
+        }
+    }
+
+    // A strategy that loops without asking should_stop() is stopped by the
+    // runtime at each budget and at cancel: expand() gives no children once
+    // stopped, then ends the strategy.
+    void runtimeEnforcesBudgetsOnALoopingStrategy() {
+        Fixture f;
+        ExpandsForever loop;
         std::unique_ptr<SearchContext> ctx;
-        RunOutcome o = f.run("self-consistency", {{"n", "250"}, {"temperature", "1"}}, ctx, 100);
+        RunConfig tokens;
+        tokens.max_tokens = 37;
+        RunOutcome o = f.run(loop, tokens, ctx);
         QCOMPARE(o.status, std::string("budget"));
-        QVERIFY(o.metrics.tokens_generated <= 400);  // stops within the batch step that crossed it
-        QVERIFY(o.metrics.tokens_generated >= 100);
+        QCOMPARE(o.metrics.tokens_generated, int64_t(37));
+        QCOMPARE(ctx->tree().size(), 20);  // 18 steps "1\n" and one of 1 token (and the root)
+        RunConfig passes;
+        passes.max_passes = 9;
+        o = f.run(loop, passes, ctx);
+        QCOMPARE(o.status, std::string("budget"));
+        QCOMPARE(o.metrics.forward_passes, int64_t(9));
+        RunConfig seconds;
+        seconds.max_seconds = 0.2;
+        o = f.run(loop, seconds, ctx);
+        QCOMPARE(o.status, std::string("budget"));
+        QVERIFY(o.metrics.wall_seconds < 5);
+        std::atomic<bool> cancel{false};
+        loop.cancel_after_5 = &cancel;
+        o = f.run(loop, RunConfig{}, ctx, &cancel);
+        QCOMPARE(o.status, std::string("cancelled"));
+        QCOMPARE(ctx->tree().size(), 6);
+    }
+
+    // A strategy or scorer that throws something that is not a
+    // std::exception fails the run with a message; the process goes on.
+    void nonExceptionThrowsFailTheRun() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        ThrowsInt s;
+        RunOutcome o = f.run(s, RunConfig{}, ctx);
+        QCOMPARE(o.status, std::string("error"));
+        QVERIFY2(o.error.find("int 7 (not a std::exception)") != std::string::npos,
+                 o.error.c_str());
+        QCOMPARE(ctx->tree().size(), 3);  // what it did before is kept
+        ScoresWithAThrowingScorer s2;
+        o = f.run(s2, RunConfig{}, ctx);
+        QCOMPARE(o.status, std::string("error"));
+        QVERIFY2(o.error.find("unknown type") != std::string::npos, o.error.c_str());
+    }
+
+    // Branches that could not hold one step each even in the empty KV cache
+    // are refused before any token, saying how much they need; before, such
+    // a run filled the cache token after token and failed late.
+    void branchesBeyondTheKvCacheAreRefusedAtOnce() {
+        Fixture f(16 * 300);                                    // 300 blocks
+        f.backend->rules = {{3, {{4, 1.0}}}, {4, {{4, 1.0}}}};  // "q111111...": long steps
+        ExpandsAtOnce s;
+        s.n = 100;  // 100 x 4 blocks (62 tokens of the 64-token context)
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run(s, RunConfig{}, ctx);
+        QCOMPARE(o.status, std::string("error"));
+        QVERIFY2(o.error.find("expanding 100 branches at once needs up to") != std::string::npos &&
+                     o.error.find("(400 blocks)") != std::string::npos &&
+                     o.error.find("holds") != std::string::npos &&
+                     o.error.find("(300 blocks of 16 tokens)") != std::string::npos,
+                 o.error.c_str());
+        QCOMPARE(o.metrics.tokens_generated, int64_t(0));
+        s.n = 70;  // fits: runs to the context's end
+        o = f.run(s, RunConfig{}, ctx);
+        QCOMPARE(o.status, std::string("ok"));
+    }
+
+    // NaN in the model's output ends the run with an error naming the step.
+    void nanLogitsEndTheRunNamingTheStep() {
+        Fixture f;
+        f.backend->nan_after = 4;  // the logits after "1"
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("chain-of-thought", {}, ctx);
+        QCOMPARE(o.status, std::string("error"));
+        QVERIFY2(o.error.find("step 1 (node 1, its token 2)") != std::string::npos &&
+                     o.error.find("not numbers") != std::string::npos,
+                 o.error.c_str());
+        QCOMPARE(ctx->node(1).text, std::string("1"));
     }
 };
 

@@ -611,6 +611,56 @@ class TestChatTemplate : public QObject {
             ChatTemplate::parse("{{ strftime_now('%Y') }}").render(ordered_json::object());
         QCOMPARE(now.size(), size_t(4));
     }
+
+    // Hex, octal and binary literals past int64 become floats, as decimal
+    // ones do (found by fuzz_chat_template: the lexer's product overflowed,
+    // so 0x10000000000000000 read as 0).
+    void bigNonDecimalLiteralsDoNotWrap() {
+        QCOMPARE(render("{{ 0x7fffffffffffffff }}|{{ 0x10000000000000000 > 0 }}|"
+                        "{{ 0o7777777777777777777777 > 0 }}|{{ 0b1"
+                        "0000000000000000000000000000000000000000000000000000000000000000 > 0 }}"),
+                 std::string("9223372036854775807|True|True|True"));
+        QCOMPARE(render("{{ 0x10000000000000000 == 18446744073709551616.0 }}"),
+                 std::string("True"));
+    }
+
+    // %-formatting with widths and values past int64 (found by
+    // fuzz_chat_template: overflowing width digits, -INT64_MIN, a huge float
+    // cast to int): errors or Python's results, never a wrap.
+    void percentFormatAtTheLimits() {
+        QCOMPARE(render("{{ '%d|%x' % (-9223372036854775807 - 1, -9223372036854775807 - 1) }}"),
+                 std::string("-9223372036854775808|-8000000000000000"));
+        QCOMPARE(render("{{ '%d' % 1e20 }}"), std::string("100000000000000000000"));
+        QCOMPARE(render("{{ '%5d|%-4s|' % (42, 'a') }}"), std::string("   42|a   |"));
+        for (const char* t : {"{{ '%99999999999999999999d' % 1 }}", "{{ '%.99999999999d' % 1 }}"})
+            try {
+                render(t);
+                QFAIL(t);
+            } catch (const ChatTemplateError& e) {
+                QCOMPARE(e.kind(), ChatTemplateError::Kind::Limit);
+            }
+        // str.format: indexes and widths past int64 (std::stoul threw
+        // std::out_of_range, which no caller expects).
+        for (const char* t :
+             {"{{ '{99999999999999999999}'.format(1) }}",
+              "{{ '{:99999999999999999999}'.format(1) }}",
+              "{{ '{:.99999999999999999999}'.format(1.5) }}", "{{ 'x'.center(10**12) }}",
+              "{{ '{0[99999999999999999999]}'.format([1]) }}"}) {
+            try {
+                render(t);
+            } catch (const ChatTemplateError&) {
+            } catch (const std::exception& e) {
+                QFAIL(qPrintable(QString(t) + ": " + e.what()));
+            }
+        }
+        QCOMPARE(render("{{ '{:>6}|{:.2f}'.format(7, 1.5) }}"), std::string("     7|1.50"));
+        try {
+            render("{{ '%d' % (1e400 - 1e400) }}");
+            QFAIL("NaN as %d");
+        } catch (const ChatTemplateError& e) {
+            QVERIFY2(QString(e.what()).contains("NaN"), e.what());
+        }
+    }
 };
 
 QTEST_APPLESS_MAIN(TestChatTemplate)

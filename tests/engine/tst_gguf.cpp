@@ -164,6 +164,20 @@ class TestGguf : public QObject {
         QVERIFY(parse_error(c).contains("not aligned"));
     }
 
+    void hugeAlignmentIsTooLarge() {
+        for (uint32_t al : {1u << 20, 1u << 31}) {
+            GgufWriter w;
+            w.add_u32("general.alignment", al);
+            const QString e = parse_error(w.to_bytes());
+            QVERIFY2(e.contains("general.alignment " + QString::number(al) +
+                                " is too large (at most 65536)"),
+                     qPrintable(e));
+        }
+        GgufWriter w;
+        w.add_u32("general.alignment", 48);
+        QVERIFY(parse_error(w.to_bytes()).contains("general.alignment 48 is not a power of two"));
+    }
+
     void blockSizeMismatch() {
         GgufWriter w;
         w.add_tensor("q", GgmlType::Q8_0, {32}, std::vector<uint8_t>(34));

@@ -149,6 +149,25 @@ class TestSampling : public QObject {
         QCOMPARE(Sampler(g).sample(lg, 4, {}, 0, 0).token, 0);
     }
 
+    // A temperature too small to divide by (1e-40 is a float subnormal:
+    // every logit / T is infinite) samples greedily, with finite signals.
+    void tinyTemperatureIsGreedy() {
+        float lg[4] = {1.0f, 3.0f, 2.0f, -1.0f};
+        for (float t : {1e-40f, 1e-30f, 1e-7f}) {
+            SamplingParams p;
+            p.temperature = t;
+            p.top_p = 0.9f;
+            p.min_p = 0.05f;
+            const Sampler s(p);
+            for (uint64_t pos = 0; pos < 50; ++pos) {
+                const TokenSignals sig = s.sample(lg, 4, {}, 1, pos);
+                QCOMPARE(sig.token, 1);
+                QVERIFY(std::isfinite(sig.logprob) && std::isfinite(sig.entropy));
+                QVERIFY(sig.entropy > 0.1f);  // the raw distribution's, as for greedy
+            }
+        }
+    }
+
     void badParametersAreErrors() {
         SamplingParams p;
         p.top_p = 1.5f;

@@ -2,6 +2,7 @@
 // the crash test (SIGKILL a storing run at random moments), and no silent
 // loss: a writer that meets a lock waits it out or marks the run incomplete,
 // a full disk marks it incomplete, non-finite numbers are stored.
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <QProcess>
@@ -9,6 +10,7 @@
 #include <QtTest>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <random>
 #include <thread>
@@ -149,6 +151,22 @@ int limit_pages(sqlite3* db, char**, const sqlite3_api_routines*) {
     sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
     return SQLITE_OK;
 }
+// Runs f on a thread with a 256 KiB stack (the main thread's 8 MiB would
+// hide a recursion hundreds of thousands deep).
+void on_small_stack(const std::function<void()>& f) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 << 10);
+    pthread_t th;
+    auto body = [](void* p) -> void* {
+        (*static_cast<const std::function<void()>*>(p))();
+        return nullptr;
+    };
+    QCOMPARE(pthread_create(&th, &attr, body, const_cast<std::function<void()>*>(&f)), 0);
+    pthread_join(th, nullptr);
+    pthread_attr_destroy(&attr);
+}
+
 // void (*)(void) is the type sqlite3_auto_extension() takes (and matches any).
 void (*const kLimitPages)(void) = reinterpret_cast<void (*)(void)>(limit_pages);
 
@@ -596,6 +614,49 @@ class TestStore : public QObject {
         QCOMPARE(st->list(f).size(), size_t(1));
         st->remove(id2);
         QCOMPARE(st->list().size(), size_t(1));
+    }
+
+    // A stored or imported tree may be a chain of any depth, and its
+    // parameters any JSON: every export, the comparison and the JSON round
+    // trip walk it without recursion (here on a 256 KiB stack, where the
+    // recursive HTML layout overflowed at a depth of 20,000), and nesting
+    // past the JSON bound is a clear error.
+    void deepTreesExportWithoutRecursion() {
+        StoredRun r;
+        r.run.strategy = "chain";
+        r.run.prompt = "p";
+        r.run.params = "{}";
+        r.tree.add(-1);
+        for (int i = 1; i < 20000; ++i) {
+            const int id = r.tree.add(i - 1);
+            r.tree.at(id).text = "x\n";
+            TokenRecord t;
+            t.piece = "x";
+            r.tree.at(id).tokens.push_back(t);
+        }
+        r.tree.at(19999).answer = "7";
+        std::string html, md, error;
+        size_t imported = 0;
+        nlohmann::json cmp;
+        on_small_stack([&] {
+            html = run_to_html(r);
+            md = run_to_markdown(r);
+            const StoredRun back = run_from_json(run_to_json(r));
+            imported = static_cast<size_t>(back.tree.size());
+            cmp = compare_runs(r, back);
+            r.run.params = std::string(100000, '[') + std::string(100000, ']');
+            try {
+                run_to_json(r);
+            } catch (const Error& e) {
+                error = e.what();
+            }
+        });
+        QVERIFY(html.find("<svg") != std::string::npos);
+        QVERIFY(md.find("depth 19999") != std::string::npos);
+        QCOMPARE(imported, size_t(20000));
+        QCOMPARE(cmp["divergence"]["identical"].get<bool>(), true);
+        QVERIFY2(error.find("JSON nested deeper than 512 levels") != std::string::npos,
+                 error.c_str());
     }
 
     // SIGKILL a run that is storing, 20 times at random moments: the file

@@ -51,8 +51,13 @@ struct RunOutcome {
     RunMetrics metrics;
 };
 
-// Runs a strategy to the end and emits RunFinished, whatever happens.
+// Runs a strategy to the end and emits RunFinished, whatever happens: a
+// strategy or scorer that throws anything (a std::exception or not) ends the
+// run as `error` with a message.
 RunOutcome run_strategy(Strategy& s, SearchContext& ctx, const Params& params);
+// Inside a catch block: what was thrown, in words: a std::exception's
+// what(), else e.g. "a thrown int 7 (not a std::exception)".
+std::string describe_current_exception();
 
 // Helpers strategies share.
 struct Vote {

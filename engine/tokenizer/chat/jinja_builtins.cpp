@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -267,7 +268,30 @@ std::string jinja_title(const std::string& s) {
     return utf8::encode(u);
 }
 
+// Widths and precisions past this are refused (the default output limit;
+// found by fuzz_chat_template: "{:99999999999999999999}" overflowed, and a
+// padding of 10**12 characters was attempted).
+constexpr int64_t kMaxWidth = int64_t(64) << 20;
+
+// Digits as a number, saturating at kMaxWidth + 1.
+int64_t add_digit(int64_t v, char c) {
+    return std::min<int64_t>(v * 10 + (c - '0'), kMaxWidth + 1);
+}
+
+// A decimal index written in a format field or attribute path; saturates
+// (an index that large is out of range anyway).
+int64_t parse_index(const std::string& digits) {
+    int64_t v = 0;
+    for (char c : digits) {
+        if (v > (std::numeric_limits<int64_t>::max() - 9) / 10)
+            return std::numeric_limits<int64_t>::max();
+        v = v * 10 + (c - '0');
+    }
+    return v;
+}
+
 std::string pad(const std::string& s, int64_t width, char align, const std::string& fill) {
+    if (width > kMaxWidth) fail_limit("width " + std::to_string(width) + " is too large");
     int64_t len = static_cast<int64_t>(utf8::length(s));
     if (width <= len) return s;
     int64_t marg = width - len;
@@ -350,8 +374,10 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
             width = to_int_arg(next(), "* width");
             ++i;
         } else {
+            // Saturating: a width past the output limit fails below, never
+            // overflows (found by fuzz_chat_template).
             while (i < n && std::isdigit(static_cast<unsigned char>(fmt[i])))
-                width = (width < 0 ? 0 : width) * 10 + (fmt[i++] - '0');
+                width = add_digit(width < 0 ? 0 : width, fmt[i++]);
         }
         if (i < n && fmt[i] == '.') {
             ++i;
@@ -361,12 +387,16 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
                 ++i;
             } else {
                 while (i < n && std::isdigit(static_cast<unsigned char>(fmt[i])))
-                    prec = prec * 10 + (fmt[i++] - '0');
+                    prec = add_digit(prec, fmt[i++]);
             }
         }
+        // Padding and digits are output: bounded by the output limit.
+        if (width > 0) in.check_size(out.size() + static_cast<size_t>(width));
         while (i < n && (fmt[i] == 'h' || fmt[i] == 'l' || fmt[i] == 'L')) ++i;
         if (i >= n) fail("incomplete format");
         char type = fmt[i];
+        if (prec > 0 && type != 's' && type != 'r' && type != 'a')  // digits: output too
+            in.check_size(out.size() + static_cast<size_t>(prec));
         Value v = next();
         std::string body;
         bool numeric = false;
@@ -387,8 +417,25 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
                 if (!v.is_number())
                     fail("%" + std::string(1, type) + " format: a real number is required, not " +
                          type_name(v));
-                int64_t x = v.is_float() ? static_cast<int64_t>(v.as_double()) : v.as_int();
-                body = std::to_string(x < 0 ? -x : x);
+                // As Python's int(x): NaN and infinities are errors; a float
+                // past int64 prints its exact integer value (%.0f).
+                int64_t x = 0;
+                if (v.is_float()) {
+                    const double d = v.as_double();
+                    if (std::isnan(d)) fail("cannot convert float NaN to integer");
+                    if (std::isinf(d)) fail("cannot convert float infinity to integer");
+                    if (std::fabs(d) >= 9.2e18) {
+                        char big[400];
+                        std::snprintf(big, sizeof big, "%.0f", std::fabs(d));
+                        body = big;
+                        x = d < 0 ? -1 : 1;
+                    } else
+                        x = static_cast<int64_t>(d);
+                } else
+                    x = v.as_int();
+                if (body.empty())
+                    body = std::to_string(x < 0 ? 0 - static_cast<uint64_t>(x)
+                                                : static_cast<uint64_t>(x));
                 if (prec > static_cast<int64_t>(body.size()))
                     body = std::string(prec - body.size(), '0') + body;
                 if (x < 0)
@@ -410,7 +457,8 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
                 char buf[64];
                 std::snprintf(buf, sizeof buf,
                               type == 'o' ? "%llo" : (type == 'x' ? "%llx" : "%llX"),
-                              static_cast<unsigned long long>(x < 0 ? -x : x));
+                              static_cast<unsigned long long>(x < 0 ? 0 - static_cast<uint64_t>(x)
+                                                                    : static_cast<uint64_t>(x)));
                 body = buf;
                 if (flags.find('#') != std::string::npos)
                     body = std::string(type == 'o' ? "0o" : (type == 'x' ? "0x" : "0X")) + body;
@@ -493,7 +541,7 @@ std::string format_spec(const Value& v, const std::string& spec) {
     }
     int64_t width = 0;
     while (i < n && std::isdigit(static_cast<unsigned char>(spec[i])))
-        width = width * 10 + (spec[i++] - '0');
+        width = add_digit(width, spec[i++]);
     char grouping = 0;
     if (i < n && (spec[i] == ',' || spec[i] == '_')) grouping = spec[i++];
     int64_t prec = -1;
@@ -501,8 +549,10 @@ std::string format_spec(const Value& v, const std::string& spec) {
         ++i;
         prec = 0;
         while (i < n && std::isdigit(static_cast<unsigned char>(spec[i])))
-            prec = prec * 10 + (spec[i++] - '0');
+            prec = add_digit(prec, spec[i++]);
     }
+    if (width > kMaxWidth || prec > kMaxWidth)
+        fail_limit("format specifier '" + spec + "': width or precision too large");
     char type = i < n ? spec[i++] : 0;
     if (i != n) fail("invalid format specifier '" + spec + "'");
     std::string body;
@@ -628,10 +678,10 @@ std::string str_format(Interp& in, const std::string& fmt, const Args& args) {
         } else if (std::all_of(head.begin(), head.end(), [](char ch) {
                        return std::isdigit(static_cast<unsigned char>(ch));
                    })) {
-            size_t idx = std::stoul(head);
-            if (idx >= args.pos.size())
+            const int64_t idx = parse_index(head);
+            if (idx >= static_cast<int64_t>(args.pos.size()))
                 fail("Replacement index " + head + " out of range for positional args tuple");
-            v = args.pos[idx];
+            v = args.pos[static_cast<size_t>(idx)];
         } else {
             bool found = false;
             for (const auto& [name, val] : args.kw)
@@ -654,8 +704,7 @@ std::string str_format(Interp& in, const std::string& fmt, const Args& args) {
                 bool digits = !key.empty() && std::all_of(key.begin(), key.end(), [](char ch) {
                     return std::isdigit(static_cast<unsigned char>(ch));
                 });
-                v = in.getitem(v,
-                               digits ? Value(static_cast<int64_t>(std::stoll(key))) : Value(key));
+                v = in.getitem(v, digits ? Value(parse_index(key)) : Value(key));
                 k = j + 1;
             }
         }
@@ -700,7 +749,7 @@ struct AttrGetter {
             bool digits = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
                 return std::isdigit(static_cast<unsigned char>(c));
             });
-            parts.push_back(digits ? Value(static_cast<int64_t>(std::stoll(s))) : p);
+            parts.push_back(digits ? Value(parse_index(s)) : p);
         }
     }
     Value operator()(Interp& in, Value item) const {

@@ -2,7 +2,9 @@
 // (whitespace control, trim_blocks, lstrip_blocks, raw, comments) and its
 // recursive-descent parser (operator precedence, filters, tests).
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "jinja_ast.h"
 
@@ -326,11 +328,28 @@ class Lexer {
                     if (s_[i] != '_') v.push_back(s_[i]);
                 int64_t x = 0;
                 int b = base == 'b' ? 2 : base == 'o' ? 8 : 16;
+                // Past int64 the literal becomes a float, as a decimal one
+                // does (found by fuzz_chat_template: the product overflowed).
+                double big = 0;
+                bool over = false;
                 for (char c : v) {
                     int d = (c >= '0' && c <= '9') ? c - '0' : (c | 0x20) - 'a' + 10;
-                    x = x * b + d;
+                    if (!over && x > (std::numeric_limits<int64_t>::max() - d) / b) {
+                        over = true;
+                        big = static_cast<double>(x);
+                    }
+                    if (over)
+                        big = big * b + d;
+                    else
+                        x = x * b + d;
                 }
-                emit(Tok::Int, std::to_string(x), start);
+                if (over) {
+                    char buf[64];
+                    std::snprintf(buf, sizeof buf, "%.17g", big);
+                    emit(Tok::Float, buf, start);
+                } else {
+                    emit(Tok::Int, std::to_string(x), start);
+                }
                 return e;
             }
         }
