@@ -28,6 +28,7 @@ void write_token(Stmt& s, int64_t run, int node, int64_t idx, const TokenRecord&
     s.bind(6, static_cast<double>(t.logprob)).bind(7, static_cast<double>(t.entropy));
     s.bind(8, static_cast<double>(t.varentropy)).bind_blob(9, top.data(), top.size());
     s.bind(10, pieces_to_json(t.top_pieces));
+    s.bind(11, static_cast<int64_t>((t.thinking ? 1 : 0) | (t.forced ? 2 : 0)));
     s.run();
 }
 

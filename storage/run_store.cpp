@@ -11,10 +11,12 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "cpu/fp16.h"
@@ -31,26 +33,89 @@ using storage::Stmt;
 
 namespace storage {
 
-sqlite3* open_connection(const std::string& path, bool create) {
+namespace {
+
+// A connection without the store's settings (nothing written yet).
+sqlite3* raw_open(const std::string& path, int flags, const std::string& shown_path) {
     sqlite3* db = nullptr;
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+        const std::string msg =
+            db ? describe_failure(db, sqlite3_errcode(db) & 0xff) : "out of memory";
         sqlite3_close(db);
-        throw Error(path + ": cannot open run store: " + msg);
+        throw Error(shown_path + ": cannot open run store: " + msg);
     }
     sqlite3_busy_timeout(db, 3000);
+    return db;
+}
+
+[[noreturn]] void fail_open(sqlite3* db, const std::string& path, const std::string& msg) {
+    const int code = sqlite3_errcode(db) & 0xff;
+    std::string why = msg.empty() ? describe_failure(db, code) : msg;
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    if (code == SQLITE_CANTOPEN && access(dir.empty() ? "." : dir.c_str(), W_OK) != 0)
+        why +=
+            " (its directory is readonly here: the store's -wal and -shm files cannot be "
+            "made; reading commands still work)";
+    sqlite3_close(db);
+    if (code == SQLITE_NOTADB || why.find("not a database") != std::string::npos)
+        throw Error(path + ": not a Reasonscope run store (file is not an SQLite database)");
+    throw Error(path + ": cannot open run store: " + why);
+}
+
+// The store's settings on a read-write connection.
+void configure(sqlite3* db, const std::string& path) {
     char* err = nullptr;
     if (sqlite3_exec(db,
                      "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
                      nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string msg = err ? err : sqlite3_errmsg(db);
+        const std::string msg = (sqlite3_errcode(db) & 0xff) == SQLITE_FULL ? "" : (err ? err : "");
         sqlite3_free(err);
-        sqlite3_close(db);
-        if (msg.find("not a database") != std::string::npos)
-            throw Error(path + ": not a Reasonscope run store (file is not an SQLite database)");
-        throw Error(path + ": cannot open run store: " + msg);
+        fail_open(db, path, msg);
     }
+}
+
+// The schema version of the file db holds, after checking that it is a run
+// store or empty: a database of someone else's (tables, not ours) is refused
+// rather than given our tables. Returns -1 for an empty database.
+int check_is_store(sqlite3* db, const std::string& path) {
+    std::vector<std::string> tables;
+    int version = 0;
+    bool runs_ok = false;
+    try {
+        Stmt v(db, "PRAGMA user_version");
+        if (v.step()) version = static_cast<int>(v.i64(0));
+        Stmt t(db,
+               "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+               "ORDER BY name");
+        while (t.step()) tables.push_back(t.text(0));
+        Stmt c(db, "SELECT name FROM pragma_table_info('runs')");
+        int have = 0;
+        while (c.step()) {
+            const std::string n = c.text(0);
+            have += n == "strategy" || n == "prompt" || n == "params" || n == "status";
+        }
+        runs_ok = have == 4;
+    } catch (const DbError& e) {
+        fail_open(db, path, e.code == SQLITE_NOTADB ? "" : e.what());
+    }
+    if (tables.empty() && version == 0) return -1;
+    if (!runs_ok) {
+        std::string names;
+        for (size_t i = 0; i < tables.size() && i < 5; ++i) names += (i ? ", " : "") + tables[i];
+        if (tables.size() > 5) names += ", ...";
+        sqlite3_close(db);
+        throw Error(path + " is a SQLite database but not a Reasonscope store (" +
+                    (tables.empty() ? std::string("no tables") : "tables: " + names) +
+                    "); give --db a run store or a new file");
+    }
+    return version;
+}
+
+}  // namespace
+
+sqlite3* open_connection(const std::string& path, bool create) {
+    sqlite3* db = raw_open(path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), path);
+    configure(db, path);
     return db;
 }
 
@@ -72,12 +137,62 @@ NodeStatus status_from(const std::string& s) {
     return NodeStatus::Open;
 }
 
-const char* kRunCols =
-    "id, name, created_at, finished_at, status, model_path, model_name, model_bytes, model_hash, "
-    "backend, strategy, "
-    "params, suite, task_id, prompt, expected, seed, answer, correct, tokens, forward_passes, "
-    "wall_seconds, "
-    "kv_peak_bytes, node_count, app_version, error, chosen_node, backend_reason, status_reason";
+// The runs columns read_run() reads, for a store of schema version v (a
+// read-only store of an older version is read as it is: NULL for the
+// columns it lacks).
+std::string run_cols(int v) {
+    return std::string(
+               "id, name, created_at, finished_at, status, model_path, model_name, model_bytes, "
+               "model_hash, backend, strategy, params, suite, task_id, prompt, expected, seed, "
+               "answer, correct, tokens, forward_passes, wall_seconds, kv_peak_bytes, "
+               "node_count, app_version, error, chosen_node, ") +
+           (v >= 2 ? "backend_reason" : "NULL") + ", " + (v >= 3 ? "status_reason" : "NULL") +
+           ", pid, " + (v >= 4 ? "pid_start" : "NULL") + ", " +
+           (v >= 5 ? "prompt_rendered, prompt_settings, model_file_type, tensor_types"
+                   : "NULL, NULL, NULL, NULL");
+}
+
+// When process pid started: field 22 of /proc/<pid>/stat (clock ticks after
+// boot); -1 when unknown (no such process, no /proc).
+int64_t process_start_time(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return -1;
+    // Field 2, the command, is in parentheses and may hold spaces and ')'.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::istringstream in(line.substr(close + 1));
+    std::string field;
+    for (int i = 3; i < 22; ++i)
+        if (!(in >> field)) return -1;
+    long long start = -1;
+    if (!(in >> start)) return -1;
+    return start;
+}
+
+int64_t own_start_time() {
+    static const int64_t t = process_start_time(getpid());
+    return t;
+}
+
+// Whether the process recorded as a running run's writer still runs: its pid
+// exists and, where its start time was recorded, started then (a pid the
+// system reused for another process does not count).
+bool writer_alive(int64_t pid, int64_t pid_start) {
+    if (pid <= 0) return false;
+    if (!(kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) return false;
+    if (pid_start >= 0) {
+        const int64_t now = process_start_time(static_cast<pid_t>(pid));
+        return now < 0 || now == pid_start;
+    }
+    // A row from before version 4: a pid equal to ours is not this process's.
+    return pid != getpid();
+}
+
+std::string dead_writer_reason(int64_t pid) {
+    return "the process writing the run (pid " + std::to_string(pid) +
+           ") ended before finishing it; rows written until then are kept";
+}
 
 // A REAL column that may hold NaN: SQLite stores NaN as NULL.
 double real_or_nan(const Stmt& s, int c) {
@@ -144,6 +259,19 @@ RunRow read_run(const Stmt& s) {
     r.chosen_node = s.null(26) ? -1 : static_cast<int>(s.i64(26));
     r.backend_reason = s.text(27);
     r.status_reason = s.text(28);
+    r.prompt_rendered = s.text(31);
+    r.prompt_settings = s.text(32);
+    r.model_file_type = s.text(33);
+    r.tensor_types = s.text(34);
+    // A run left "running" by a dead writer reads as what it is, even where
+    // the store cannot be written to mark it (read-only, or not yet opened
+    // for writing since the writer died).
+    if (r.status == "running" &&
+        !writer_alive(s.null(29) ? 0 : s.i64(29), s.null(30) ? -1 : s.i64(30))) {
+        const std::string why = dead_writer_reason(s.null(29) ? 0 : s.i64(29));
+        r.status = "incomplete";
+        r.status_reason = r.status_reason.empty() ? why : r.status_reason + "; " + why;
+    }
     return r;
 }
 
@@ -154,8 +282,9 @@ void insert_run(sqlite3* db, RunRow& r) {
            "backend, strategy, params, suite, task_id, prompt, expected, seed, answer, correct, "
            "tokens, forward_passes, "
            "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node, "
-           "backend_reason, status_reason) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "backend_reason, status_reason, pid_start, prompt_rendered, prompt_settings, "
+           "model_file_type, tensor_types) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.name)
         .bind(2, r.created_at.empty() ? now_iso() : r.created_at)
         .bind(3, r.finished_at)
@@ -188,6 +317,14 @@ void insert_run(sqlite3* db, RunRow& r) {
         s.bind_null(29);
     else
         s.bind(29, r.status_reason);
+    if (own_start_time() < 0)
+        s.bind_null(30);
+    else
+        s.bind(30, own_start_time());
+    s.bind(31, r.prompt_rendered)
+        .bind(32, r.prompt_settings)
+        .bind(33, r.model_file_type)
+        .bind(34, r.tensor_types);
     s.run();
     r.id = sqlite3_last_insert_rowid(db);
 }
@@ -283,7 +420,16 @@ std::unique_ptr<RunStore> RunStore::open(const std::string& path) {
     std::error_code ec;
     auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    st->db_ = storage::open_connection(path, true);
+    sqlite3* db = storage::raw_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, path);
+    storage::check_is_store(db, path);           // before WAL mode: a file not ours stays untouched
+    if (sqlite3_db_readonly(db, "main") == 1) {  // SQLite fell back to reading only
+        sqlite3_close(db);
+        throw Error(path +
+                    ": the run store is readonly here (no write permission on the file, its "
+                    "directory or its disk); runs, show, export and compare can still read it");
+    }
+    storage::configure(db, path);
+    st->db_ = db;
     int v = st->schema_version();
     if (v > latest_schema_version())
         throw Error(path + ": the run store has schema version " + std::to_string(v) +
@@ -302,33 +448,75 @@ std::unique_ptr<RunStore> RunStore::open(const std::string& path) {
             throw;
         }
     }
+    st->schema_ = latest_schema_version();
     // Runs whose writer died are incomplete (what was flushed stays); a
     // reason the writer stored first (rows it gave up) is kept.
     std::vector<std::pair<int64_t, int64_t>> dead;
     {
-        Stmt s(st->db_, "SELECT id, pid FROM runs WHERE status = 'running'");
-        while (s.step()) {
-            auto pid = static_cast<pid_t>(s.i64(1));
-            bool alive = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) && pid != getpid();
-            if (!alive) dead.emplace_back(s.i64(0), s.i64(1));
-        }
+        Stmt s(st->db_, "SELECT id, pid, pid_start FROM runs WHERE status = 'running'");
+        while (s.step())
+            if (!writer_alive(s.i64(1), s.null(2) ? -1 : s.i64(2)))
+                dead.emplace_back(s.i64(0), s.i64(1));
     }
     // Best effort: a store on a full disk still opens for reading (the run
     // is marked by a later open).
     try {
         for (const auto& [id, pid] : dead) {
             Stmt u(st->db_,
-                   "UPDATE runs SET status = 'incomplete', pid = NULL, status_reason = "
+                   "UPDATE runs SET status = 'incomplete', pid = NULL, pid_start = NULL, "
+                   "status_reason = "
                    "CASE WHEN status_reason IS NULL THEN ?1 ELSE status_reason || '; ' || ?1 END "
                    "WHERE id = ?2");
-            u.bind(1, "the process writing the run (pid " + std::to_string(pid) +
-                          ") ended before finishing it; rows written until then are kept")
-                .bind(2, id)
-                .run();
+            u.bind(1, dead_writer_reason(pid)).bind(2, id).run();
         }
     } catch (const storage::DbError&) {
     }
     return st;
+}
+
+std::unique_ptr<RunStore> RunStore::open_read_only(const std::string& path) {
+    std::error_code ec;
+    // Nothing to read yet: an empty store is made, as open() does.
+    if (!std::filesystem::exists(path, ec) || std::filesystem::file_size(path, ec) == 0)
+        return open(path);
+    std::unique_ptr<RunStore> st(new RunStore());
+    st->path_ = path;
+    st->read_only_ = true;
+    sqlite3* db = storage::raw_open(path, SQLITE_OPEN_READONLY, path);
+    // A WAL store needs its -shm file; where it is missing and the directory
+    // cannot take it, the file is read as immutable (no locks: fine for one
+    // reading command; a writer's -wal there would not be seen).
+    const int probe =
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) & 0xff;
+    if (probe == SQLITE_CANTOPEN || probe == SQLITE_READONLY || probe == SQLITE_IOERR) {
+        sqlite3_close(db);
+        std::string uri = "file:";
+        for (char c : std::filesystem::absolute(path, ec).string()) {
+            if (c == '%' || c == '?' || c == '#') {
+                char buf[4];
+                std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+                uri += buf;
+            } else
+                uri += c;
+        }
+        db = storage::raw_open(uri + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, path);
+    }
+    const int v = storage::check_is_store(db, path);
+    st->db_ = db;
+    if (v < 0) {  // an empty database: no runs to read; made a store by open()
+        st.reset();
+        return open(path);
+    }
+    if (v > latest_schema_version())
+        throw Error(path + ": the run store has schema version " + std::to_string(v) +
+                    ", newer than this build's " + std::to_string(latest_schema_version()) +
+                    "; upgrade Reasonscope");
+    st->schema_ = v;
+    return st;
+}
+
+void RunStore::require_writable() const {
+    if (read_only_) throw Error(path_ + ": the run store was opened read-only (a reading command)");
 }
 
 RunStore::~RunStore() {
@@ -347,6 +535,7 @@ bool RunStore::integrity_ok() const {
 }
 
 int64_t RunStore::begin_run(RunRow row) {
+    require_writable();
     row.status = "running";
     retry_locked(db_, write_, 0, [&] { insert_run(db_, row); });
     return row.id;
@@ -357,10 +546,12 @@ void RunStore::set_write_options(WriteOptions o) {
 }
 
 std::unique_ptr<RunRecorder> RunStore::recorder(int64_t run_id) {
+    require_writable();
     return std::unique_ptr<RunRecorder>(new RunRecorder(path_, run_id, write_, losses_));
 }
 
 RunRow RunStore::finish_run(int64_t id, const RunRow& r) {
+    require_writable();
     // Rows given up by this store's recorders, or (another writer's) noted
     // in the row itself.
     std::string lost = losses_->reason(id);
@@ -380,11 +571,12 @@ RunRow RunStore::finish_run(int64_t id, const RunRow& r) {
     }
     try {
         retry_locked(db_, write_, id, [&] {
-            Stmt s(db_,
-                   "UPDATE runs SET status=?, finished_at=?, answer=?, correct=?, tokens=?, "
-                   "forward_passes=?, wall_seconds=?, "
-                   "kv_peak_bytes=?, node_count=?, error=?, chosen_node=?, pid=NULL, "
-                   "status_reason=? WHERE id=?");
+            Stmt s(
+                db_,
+                "UPDATE runs SET status=?, finished_at=?, answer=?, correct=?, tokens=?, "
+                "forward_passes=?, wall_seconds=?, "
+                "kv_peak_bytes=?, node_count=?, error=?, chosen_node=?, pid=NULL, pid_start=NULL, "
+                "status_reason=? WHERE id=?");
             s.bind(1, status).bind(2, now_iso()).bind(3, r.answer).bind_opt(4, r.correct);
             s.bind(5, r.tokens)
                 .bind(6, r.forward_passes)
@@ -410,20 +602,29 @@ RunRow RunStore::finish_run(int64_t id, const RunRow& r) {
 }
 
 std::vector<RunRow> RunStore::list(const RunFilter& f) const {
-    std::string sql = std::string("SELECT ") + kRunCols + " FROM runs WHERE 1=1";
+    std::string sql = "SELECT " + run_cols(schema_) + " FROM runs WHERE 1=1";
     if (!f.model.empty()) sql += " AND (model_name LIKE ?1 OR model_path LIKE ?1)";
     if (!f.strategy.empty()) sql += " AND strategy = ?2";
     if (!f.tag.empty()) sql += " AND id IN (SELECT run_id FROM tags WHERE tag = ?3)";
-    if (!f.status.empty()) sql += " AND status = ?4";
+    // A filter on status sees dead writers' runs as incomplete (read_run).
+    if (!f.status.empty())
+        sql += f.status == "running" || f.status == "incomplete"
+                   ? " AND status IN ('running', 'incomplete')"
+                   : " AND status = ?4";
     sql += " ORDER BY id DESC";
-    if (f.limit > 0) sql += " LIMIT " + std::to_string(f.limit);
+    // Filtering on running/incomplete happens after reading: the limit too.
+    const bool derived = f.status == "running" || f.status == "incomplete";
+    if (f.limit > 0 && !derived) sql += " LIMIT " + std::to_string(f.limit);
     Stmt s(db_, sql.c_str());
     if (!f.model.empty()) s.bind(1, "%" + f.model + "%");
     if (!f.strategy.empty()) s.bind(2, f.strategy);
     if (!f.tag.empty()) s.bind(3, f.tag);
-    if (!f.status.empty()) s.bind(4, f.status);
+    if (!f.status.empty() && !derived) s.bind(4, f.status);
     std::vector<RunRow> out;
-    while (s.step()) out.push_back(read_run(s));
+    while ((f.limit <= 0 || out.size() < static_cast<size_t>(f.limit)) && s.step()) {
+        RunRow r = read_run(s);
+        if (f.status.empty() || r.status == f.status) out.push_back(std::move(r));
+    }
     for (auto& r : out) {
         Stmt t(db_, "SELECT tag FROM tags WHERE run_id = ? ORDER BY tag");
         t.bind(1, r.id);
@@ -433,7 +634,7 @@ std::vector<RunRow> RunStore::list(const RunFilter& f) const {
 }
 
 std::optional<RunRow> RunStore::get(int64_t id) const {
-    Stmt s(db_, (std::string("SELECT ") + kRunCols + " FROM runs WHERE id = ?").c_str());
+    Stmt s(db_, ("SELECT " + run_cols(schema_) + " FROM runs WHERE id = ?").c_str());
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     RunRow r = read_run(s);
@@ -475,10 +676,12 @@ StoredRun RunStore::load(int64_t id) const {
         }
     }
     {
-        Stmt s(db_,
-               "SELECT node_id, token_id, piece, logprob, entropy, varentropy, top, top_pieces "
-               "FROM tokens WHERE run_id = ? "
-               "ORDER BY node_id, idx");
+        const std::string sql =
+            std::string(
+                "SELECT node_id, token_id, piece, logprob, entropy, varentropy, top, "
+                "top_pieces, ") +
+            (schema_ >= 5 ? "flags" : "0") + " FROM tokens WHERE run_id = ? ORDER BY node_id, idx";
+        Stmt s(db_, sql.c_str());
         s.bind(1, id);
         while (s.step()) {
             int nid = static_cast<int>(s.i64(0));
@@ -491,6 +694,8 @@ StoredRun RunStore::load(int64_t id) const {
             t.varentropy = static_cast<float>(real_or_nan(s, 5));
             t.top = storage::unpack_top(s.blob(6));
             t.top_pieces = pieces_from_json(s.text(7));
+            t.thinking = (s.i64(8) & 1) != 0;
+            t.forced = (s.i64(8) & 2) != 0;
             out.tree.at(nid).tokens.push_back(std::move(t));
         }
     }
@@ -545,11 +750,12 @@ StoredRun RunStore::load(int64_t id) const {
 }
 
 int64_t RunStore::import_run(const StoredRun& in) {
+    require_writable();
     exec(db_, "BEGIN IMMEDIATE", "begin import");
     try {
         RunRow r = in.run;
         insert_run(db_, r);
-        Stmt pidnull(db_, "UPDATE runs SET pid = NULL WHERE id = ?");
+        Stmt pidnull(db_, "UPDATE runs SET pid = NULL, pid_start = NULL WHERE id = ?");
         pidnull.bind(1, r.id).run();
         Stmt n(db_, storage::kInsertNode);
         Stmt t(db_, storage::kInsertToken);
@@ -589,18 +795,22 @@ int64_t RunStore::import_run(const StoredRun& in) {
 }
 
 void RunStore::rename(int64_t id, const std::string& name) {
+    require_writable();
     Stmt s(db_, "UPDATE runs SET name = ? WHERE id = ?");
     s.bind(1, name).bind(2, id).run();
 }
 void RunStore::add_tag(int64_t id, const std::string& tag) {
+    require_writable();
     Stmt s(db_, "INSERT OR IGNORE INTO tags (run_id, tag) VALUES (?, ?)");
     s.bind(1, id).bind(2, tag).run();
 }
 void RunStore::remove_tag(int64_t id, const std::string& tag) {
+    require_writable();
     Stmt s(db_, "DELETE FROM tags WHERE run_id = ? AND tag = ?");
     s.bind(1, id).bind(2, tag).run();
 }
 void RunStore::remove(int64_t id) {
+    require_writable();
     Stmt s(db_, "DELETE FROM runs WHERE id = ?");
     s.bind(1, id).run();
 }

@@ -1,10 +1,17 @@
 // reasonscope run / strategies / eval.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/prompt_args.h"
 #include "cli/session_args.h"
 #include "core/resources.h"
 #include "core/run_service.h"
@@ -30,6 +37,7 @@ void add_budget_options(Args& a) {
         .option("max-seconds", "budget: wall time (0 = none)", "0")
         .option("taps", "hidden-state taps: comma-separated layers (-1 = final norm), e.g. -1", "");
     add_session_options(a, "f32");
+    add_prompt_options(a);
 }
 
 app::RunRequest request_from(const Args& a) {
@@ -44,6 +52,7 @@ app::RunRequest request_from(const Args& a) {
     r.config.max_tokens = a.get_int("max-tokens", 0, 1 << 30);
     r.config.max_passes = a.get_int("max-passes", 0, 1 << 30);
     r.config.max_seconds = a.get_double("max-seconds", 0, 1e7);
+    r.prompt = prompt_options(a);
     std::string taps = a.get("taps");
     for (size_t b = 0; !taps.empty() && b <= taps.size();) {
         size_t e = taps.find(',', b);
@@ -63,15 +72,56 @@ class Printer final : public RunObserver {
   public:
     void on_event(const RunEvent& e) override {
         if (const auto* a = std::get_if<AnswerFound>(&e))
-            std::fprintf(stderr, "  node %d answers %s%s\n", a->node, a->answer.c_str(),
+            std::fprintf(stderr, "  node %d answers %s%s\n", a->node, field(a->answer).c_str(),
                          a->correct == 1   ? " (correct)"
                          : a->correct == 0 ? " (wrong)"
                                            : "");
     }
 };
 
+// Ctrl-C (SIGINT) and SIGTERM during `run` and `eval`: the first sets the
+// flag the search checks between steps, so the run ends "cancelled" with its
+// rows flushed and stored, and the command exits 128 + the signal; a second
+// signal ends the process at once (the run is then marked incomplete when
+// the store is next opened).
+std::atomic<bool> g_cancel{false};
+volatile std::sig_atomic_t g_signal = 0;
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler stores to it");
+
+extern "C" void cancel_on_signal(int sig) {
+    if (g_signal != 0) _exit(128 + sig);  // async-signal-safe, as is the rest
+    g_signal = sig;
+    g_cancel.store(true);
+}
+
+class CancelOnSignals {
+  public:
+    CancelOnSignals() {
+        g_cancel.store(false);
+        g_signal = 0;
+        struct sigaction sa = {};
+        sa.sa_handler = cancel_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGINT, &sa, &old_int_);
+        sigaction(SIGTERM, &sa, &old_term_);
+    }
+    ~CancelOnSignals() {
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+    }
+    CancelOnSignals(const CancelOnSignals&) = delete;
+    CancelOnSignals& operator=(const CancelOnSignals&) = delete;
+    std::atomic<bool>* flag() { return &g_cancel; }
+    int signal() const { return g_signal; }
+    const char* name() const { return g_signal == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+  private:
+    struct sigaction old_int_ = {}, old_term_ = {};
+};
+
 SessionOptions session_options(const Args& a) {
-    SessionOptions so = app::search_session_options(a.get_int("threads", 0, 1024));
+    SessionOptions so = app::search_session_options(a.get_threads());
     apply_session_options(a, so);
     return so;
 }
@@ -171,11 +221,14 @@ int cmd_run(const Argv& argv) {
     if (!a.parse(argv)) return 0;
     app::RunRequest req = request_from(a);
     if (a.has("task")) {
-        req.task = app::load_task_ref(a.get("task"));
-        req.suite = a.get("task").substr(0, a.get("task").rfind(':'));
-    } else if (a.has("prompt"))
-        req.task = Task{"prompt", a.get("prompt"), "", ""};
-    else
+        app::TaskRef ref = app::resolve_task_ref(a.get("task"), suite_options(a));
+        req.task = std::move(ref.task);
+        req.suite = ref.suite_path;
+    } else if (a.has("prompt")) {
+        req.task.id = "prompt";
+        req.task.prompt = a.get("prompt");
+        req.task.answer_format = suite_options(a).answer_format;
+    } else
         throw UsageError{"run: give --prompt TEXT or --task SUITE:ID"};
     app::PluginManager pm;
     pm.scan();
@@ -202,6 +255,8 @@ int cmd_run(const Argv& argv) {
         opt.name = a.get("name");
         opt.tags = a.all("tag");
     }
+    CancelOnSignals interrupt;
+    opt.cancel = interrupt.flag();
     const app::RunResult res = app::run_and_record(*model, gen, req, std::move(p), opt);
     const RunOutcome& out = res.outcome;
     const int64_t stored_id = res.run_id;
@@ -234,28 +289,38 @@ int cmd_run(const Argv& argv) {
                             {"answers", answers},
                             {"run_id", stored_id}};
         if (!out.error.empty()) j["error"] = out.error;
-        std::puts(j.dump(2).c_str());
+        print_json(j);
     } else {
         std::printf("strategy  %s %s\n", req.strategy.c_str(), res.params.dump().c_str());
         std::printf("tree      %d nodes, depth %d, %d terminal, %d pruned\n", t.size(),
                     t.max_depth(), terminal, pruned);
         std::printf("answers  ");
-        for (const auto& [ans, c] : answers) std::printf(" %s x%d", ans.c_str(), c);
-        std::printf("\nanswer    %s%s\n", out.answer.empty() ? "(none)" : out.answer.c_str(),
-                    out.correct == 1   ? "  (correct)"
-                    : out.correct == 0 ? ("  (wrong; expected " + req.task.answer + ")").c_str()
-                                       : "");
+        for (const auto& [ans, c] : answers) std::printf(" %s x%d", field(ans).c_str(), c);
+        std::printf("\nanswer    %s%s\n", out.answer.empty() ? "(none)" : field(out.answer).c_str(),
+                    out.correct == 1 ? "  (correct)"
+                    : out.correct == 0
+                        ? ("  (wrong; expected " + field(req.task.answer) + ")").c_str()
+                        : "");
         std::printf("cost      %lld tokens, %lld forward passes, %.2f s, KV peak %.1f MB\n",
                     static_cast<long long>(out.metrics.tokens_generated),
                     static_cast<long long>(out.metrics.forward_passes), out.metrics.wall_seconds,
                     out.metrics.kv_peak_bytes / 1e6);
         if (out.status != "ok")
-            std::printf("status    %s %s\n", out.status.c_str(), out.error.c_str());
+            std::printf("status    %s %s\n", out.status.c_str(), field(out.error).c_str());
         if (stored_id)
             std::printf("stored    run %lld in %s\n", static_cast<long long>(stored_id),
                         store->path().c_str());
     }
     if (out.status == "error") throw Error("strategy '" + req.strategy + "' failed: " + out.error);
+    if (out.status == "cancelled" && interrupt.signal()) {
+        if (stored_id)
+            std::fprintf(stderr, "run %lld cancelled (%s); its rows are stored in %s\n",
+                         static_cast<long long>(stored_id), interrupt.name(),
+                         store->path().c_str());
+        else
+            std::fprintf(stderr, "run cancelled (%s)\n", interrupt.name());
+        return 128 + interrupt.signal();
+    }
     if (out.status == "incomplete")
         throw Error("run " + std::to_string(stored_id) + " is incomplete in " + store->path() +
                     ": " + out.error);
@@ -273,7 +338,7 @@ int cmd_eval(const Argv& argv) {
     if (!a.parse(argv)) return 0;
     app::RunRequest base = request_from(a);
     std::string suite_path = app::resolve_suite_path(a.get("suite"));
-    auto tasks = load_suite(suite_path);
+    auto tasks = load_suite(suite_path, suite_options(a));
     int limit = a.get_int("limit", 0, 1 << 30);
     if (limit > 0 && static_cast<size_t>(limit) < tasks.size())
         tasks.resize(static_cast<size_t>(limit));
@@ -288,12 +353,18 @@ int cmd_eval(const Argv& argv) {
     if (!a.flag_set("json") && !a.flag_set("quiet"))
         std::printf("%-12s %-8s %-8s %-7s %8s %8s %8s\n", "task", "answer", "expected", "ok",
                     "tokens", "passes", "seconds");
+    CancelOnSignals interrupt;
+    app::RunOptions opt;  // not stored
+    opt.cancel = interrupt.flag();
+    size_t done = 0;
     for (const Task& t : tasks) {
         app::RunRequest req = base;
         req.task = t;
         req.suite = suite_path;
-        const app::RunResult res = app::run_and_record(*model, gen, pm, req);  // not stored
+        const app::RunResult res = app::run_and_record(*model, gen, pm, req, opt);
         const RunOutcome& out = res.outcome;
+        if (interrupt.signal()) break;  // the summary covers the tasks done
+        ++done;
         if (out.status == "error") throw Error("task " + t.id + ": " + out.error);
         bool ok = out.correct == 1, cov = app::any_correct(res.tree());
         correct += ok;
@@ -310,17 +381,20 @@ int cmd_eval(const Argv& argv) {
                         {"forward_passes", out.metrics.forward_passes},
                         {"wall_seconds", out.metrics.wall_seconds}});
         if (!a.flag_set("json") && !a.flag_set("quiet"))
-            std::printf("%-12s %-8s %-8s %-7s %8lld %8lld %8.2f\n", t.id.c_str(),
-                        out.answer.empty() ? "-" : out.answer.c_str(), t.answer.c_str(),
-                        ok ? "yes" : "no", static_cast<long long>(out.metrics.tokens_generated),
-                        static_cast<long long>(out.metrics.forward_passes),
-                        out.metrics.wall_seconds);
+            std::printf(
+                "%-12s %-8s %-8s %-7s %8lld %8lld %8.2f\n", field(t.id).c_str(),
+                out.answer.empty() ? "-" : field(out.answer).c_str(), field(t.answer).c_str(),
+                ok ? "yes" : "no", static_cast<long long>(out.metrics.tokens_generated),
+                static_cast<long long>(out.metrics.forward_passes), out.metrics.wall_seconds);
     }
-    const double n = static_cast<double>(tasks.size());
+    if (interrupt.signal())
+        std::fprintf(stderr, "eval cancelled (%s) after %zu of %zu tasks\n", interrupt.name(), done,
+                     tasks.size());
+    const double n = static_cast<double>(std::max<size_t>(done, 1));
     nlohmann::json summary = {{"suite", suite_path},
                               {"strategy", base.strategy},
                               {"params", params},
-                              {"problems", tasks.size()},
+                              {"problems", done},
                               {"accuracy", correct / n},
                               {"coverage", covered / n},
                               {"mean_tokens", tokens / n},
@@ -328,15 +402,15 @@ int cmd_eval(const Argv& argv) {
                               {"mean_wall_seconds", wall / n}};
     if (a.flag_set("json")) {
         summary["rows"] = rows;
-        std::puts(summary.dump(2).c_str());
+        print_json(summary);
     } else {
         std::printf(
             "\n%s on %s (%zu problems) %s\naccuracy %.1f%%  coverage %.1f%%  mean tokens %.0f  "
             "mean passes %.0f  mean %.2f s\n",
-            base.strategy.c_str(), suite_path.c_str(), tasks.size(), params.dump().c_str(),
+            base.strategy.c_str(), suite_path.c_str(), done, params.dump().c_str(),
             100.0 * correct / n, 100.0 * covered / n, tokens / n, passes / n, wall / n);
     }
-    return 0;
+    return interrupt.signal() ? 128 + interrupt.signal() : 0;
 }
 
 }  // namespace rs::cli

@@ -50,11 +50,26 @@ std::string resolve_suite_path(const std::string& name) {
                 "' not found (give a .jsonl path or a suite name in resources/tasks)");
 }
 
-Task load_task_ref(const std::string& ref) {
-    auto colon = ref.rfind(':');
+TaskRef resolve_task_ref(const std::string& ref, const SuiteOptions& opt) {
+    size_t colon = ref.find(':');
     if (colon == std::string::npos) throw Error("--task wants SUITE:ID, got '" + ref + "'");
-    std::string suite = resolve_suite_path(ref.substr(0, colon));
-    return find_task(load_suite(suite), ref.substr(colon + 1), suite);
+    // Task ids may contain ':' ("test/algebra:12"): the suite is the first
+    // prefix before a ':' that names one.
+    for (size_t c = colon; c != std::string::npos; c = ref.find(':', c + 1)) {
+        std::string suite;
+        try {
+            suite = resolve_suite_path(ref.substr(0, c));
+        } catch (const Error&) {
+            continue;
+        }
+        return {suite, find_task(load_suite(suite, opt), ref.substr(c + 1), suite)};
+    }
+    throw Error("task suite '" + ref.substr(0, colon) +
+                "' not found (give a .jsonl path or a suite name in resources/tasks)");
+}
+
+Task load_task_ref(const std::string& ref, const SuiteOptions& opt) {
+    return resolve_task_ref(ref, opt).task;
 }
 
 }  // namespace rs::app

@@ -17,7 +17,14 @@ std::string default_tasks_dir();
 
 // A suite given as a .jsonl path or a suite name under resources/tasks.
 std::string resolve_suite_path(const std::string& name_or_path);
-// Loads "SUITE:ID" (SUITE as for resolve_suite_path).
-Task load_task_ref(const std::string& ref);
+// Loads "SUITE:ID" (SUITE as for resolve_suite_path; the ID may itself
+// contain ':', the suite is the shortest prefix that names one).
+Task load_task_ref(const std::string& ref, const SuiteOptions& opt = {});
+// The same, with the suite's path.
+struct TaskRef {
+    std::string suite_path;
+    Task task;
+};
+TaskRef resolve_task_ref(const std::string& ref, const SuiteOptions& opt = {});
 
 }  // namespace rs::app

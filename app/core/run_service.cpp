@@ -70,7 +70,7 @@ std::string model_fingerprint(const std::string& path) {
 }
 
 RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& req,
-                    const PreparedRun& p) {
+                    const PreparedRun& p, const PromptPlan& plan) {
     RunRow r;
     r.model_path = std::filesystem::absolute(model.path()).string();
     r.model_name = model.gguf().get_string("general.name",
@@ -85,6 +85,13 @@ RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& 
     r.task_id = req.task.id;
     r.prompt = req.task.prompt;
     r.expected = req.task.answer;
+    r.prompt_rendered = plan.rendered;
+    nlohmann::json ps = plan.describe();
+    ps["answer_format"] = answer_format_name(req.task.answer_rule().format);
+    if (!req.task.answer_pattern.empty()) ps["answer_pattern"] = req.task.answer_pattern;
+    r.prompt_settings = ps.dump();
+    r.model_file_type = file_type_name(model.gguf().get_int("general.file_type", -1));
+    r.tensor_types = tensor_type_mix(model).dump();
     r.seed = static_cast<int64_t>(req.seed);
     r.app_version = RS_APP_VERSION;
     return r;
@@ -120,9 +127,13 @@ RunResult run_and_record(const Model& model, Generator& gen, const RunRequest& r
                          const RunOptions& opt) {
     RunResult res;
     res.params = p.params;
+    // The prompt as the model sees it: a template that fails fails here,
+    // before anything is stored.
+    res.prompt = plan_prompt(model, req.task, req.prompt);
+    apply_prompt_plan(res.prompt, p.config);
     RunStore* store = opt.store;
     if (store) {
-        res.row = describe_run(model, gen, req, p);
+        res.row = describe_run(model, gen, req, p, res.prompt);
         res.row.name = opt.name;
         res.run_id = res.row.id = store->begin_run(res.row);
     }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/prompt.h"
 #include "plugins/plugin_manager.h"
 #include "reasonscope/generator.h"
 #include "reasonscope/model.h"
@@ -27,7 +28,8 @@ struct RunRequest {
     std::string strategy;
     std::vector<std::pair<std::string, std::string>> sets;  // parameter name=value
     uint64_t seed = 42;
-    RunConfig config;  // budgets; sampling is filled from the strategy's parameters
+    RunConfig config;      // budgets; sampling is filled from the strategy's parameters
+    PromptOptions prompt;  // chat template, thinking budget, step delimiters
 };
 
 // The strategy and its parameters, resolved.
@@ -43,7 +45,7 @@ PreparedRun prepare_run(const PluginManager& plugins, const RunRequest& req);
 
 // The run store's description of a run about to start, and its final fields.
 RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& req,
-                    const PreparedRun& p);
+                    const PreparedRun& p, const PromptPlan& plan);
 RunRow finished_row(const RunOutcome& out, const SearchContext& ctx);
 std::string model_fingerprint(const std::string& path);
 
@@ -68,6 +70,7 @@ struct RunResult {
     RunOutcome outcome;
     int64_t run_id = 0;  // the stored run; 0 when not stored
     RunRow row;          // the run as stored when it began (default when not stored)
+    PromptPlan prompt;   // what the model was given (template, thinking, steps)
     Params params;       // the strategy's parameters, defaults filled in
     // The finished search (it holds its generator sequences until dropped);
     // the recorder it wrote to, flushed, is declared first so it outlives it.

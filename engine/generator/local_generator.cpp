@@ -3,14 +3,25 @@
 // batched pass, then sampled on the backend's threads (each draw depends
 // only on its own logits, tokens and counter, so results do not depend on
 // the split).
+#include "reasonscope/local_generator.h"
+
 #include <algorithm>
 #include <cmath>
 
 #include "reasonscope/error.h"
-#include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 
 namespace rs {
+
+namespace {
+// False when a row holds a NaN or +inf (a broken weight, an overflow in a
+// kernel): sampling from it would pick an arbitrary token.
+bool logits_are_numbers(const float* row, int n) {
+    bool ok = true;
+    for (int i = 0; i < n; ++i) ok &= row[i] < INFINITY;
+    return ok;
+}
+}  // namespace
 
 LocalGenerator::LocalGenerator(const Model& model, const SessionOptions& opt)
     : session_(std::make_unique<Session>(model, opt)) {}
@@ -127,16 +138,38 @@ std::vector<Extension> LocalGenerator::extend(std::span<const ExtendRequest> req
     const int V = session_->n_vocab();
     const size_t hid_row = tap_layers.size() * static_cast<size_t>(hidden_dim());
     const Sampler sampler(params);
+    std::vector<char> broken(requests.size(), 0);
     session_->backend().parallel_for(
         static_cast<int64_t>(requests.size()), [&](int64_t b, int64_t e) {
             for (auto k = static_cast<size_t>(b); k < static_cast<size_t>(e); ++k) {
                 const Seq& s = seqs_[static_cast<size_t>(requests[k].seq)];
                 // The token sampled here sits at position length(seq).
-                out[k].token =
-                    sampler.sample(logits.data() + k * static_cast<size_t>(V), V, s.tokens,
-                                   requests[k].stream, static_cast<uint64_t>(s.tokens.size()));
+                const float* row = logits.data() + k * static_cast<size_t>(V);
+                if (!logits_are_numbers(row, V)) {
+                    broken[k] = 1;
+                    continue;
+                }
+                const ExtendRequest& r = requests[k];
+                if (r.force >= 0) {
+                    out[k].token = sampler.signals_for(row, V, r.force);
+                    out[k].forced = true;
+                    continue;
+                }
+                out[k].token = sampler.sample(row, V, s.tokens, r.stream,
+                                              static_cast<uint64_t>(s.tokens.size()));
+                if (r.veto_with >= 0 &&
+                    std::find(r.veto.begin(), r.veto.end(), out[k].token.token) != r.veto.end()) {
+                    out[k].token = sampler.signals_for(row, V, r.veto_with);
+                    out[k].forced = true;
+                }
             }
         });
+    for (size_t k = 0; k < requests.size(); ++k)
+        if (broken[k])
+            throw NonFiniteLogits(
+                "the model's logits are not numbers (NaN or +inf) at position " +
+                    std::to_string(seqs_[static_cast<size_t>(requests[k].seq)].tokens.size() - 1),
+                k);
     for (size_t k = 0; k < requests.size(); ++k) {
         seqs_[static_cast<size_t>(requests[k].seq)].tokens.push_back(out[k].token.token);
         if (hid_row)
@@ -166,6 +199,9 @@ double LocalGenerator::continuation_logprob(std::span<const TokenId> prefix,
     double total = 0;
     for (size_t i = 0; i < continuation.size(); ++i) {
         const float* row = logits.data() + (prefix.size() - 1 + i) * V;
+        if (!logits_are_numbers(row, static_cast<int>(V)))
+            throw Error("scoring: the model's logits are not numbers (NaN or +inf) at position " +
+                        std::to_string(prefix.size() - 1 + i));
         double mx = *std::max_element(row, row + V), s = 0;
         for (size_t k = 0; k < V; ++k) s += std::exp(row[k] - mx);
         total += row[static_cast<size_t>(continuation[i])] - mx - std::log(s);
@@ -185,6 +221,9 @@ std::vector<float> LocalGenerator::next_token_logprobs(std::span<const TokenId> 
         throw;
     }
     session_->release(seq);
+    if (!logits_are_numbers(logits.data(), static_cast<int>(logits.size())))
+        throw Error("scoring: the model's logits are not numbers (NaN or +inf) at position " +
+                    std::to_string(tokens.size() - 1));
     double mx = *std::max_element(logits.begin(), logits.end()), s = 0;
     for (float v : logits) s += std::exp(v - mx);
     const auto lse = static_cast<float>(mx + std::log(s));
@@ -195,7 +234,11 @@ std::vector<float> LocalGenerator::next_token_logprobs(std::span<const TokenId> 
 GeneratorStats LocalGenerator::stats() const {
     GeneratorStats st;
     st.forward_passes = session_->forward_passes();
-    st.kv_bytes = session_->kv().stats().bytes_used();
+    const KvStats kv = session_->kv().stats();
+    st.kv_bytes = kv.bytes_used();
+    st.kv_capacity_bytes = kv.bytes_total();
+    st.kv_block_bytes = kv.bytes_per_block;
+    st.kv_block_tokens = kv.block_tokens;
     return st;
 }
 

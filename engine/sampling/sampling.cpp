@@ -42,7 +42,7 @@ class Temperature final : public SamplerStage {
     explicit Temperature(float t) : t_(t) {}
     std::string name() const override { return "temperature"; }
     void apply(Candidates& c, std::span<const TokenId>) const override {
-        if (t_ <= 0) return;
+        if (t_ < kGreedyTemperature) return;
         for (auto& x : c.items) x.logit /= t_;
     }
 
@@ -199,7 +199,7 @@ void SamplingParams::validate() const {
 }
 
 void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out) {
-    const double t = temperature > 0 ? temperature : 1.0;
+    const double t = temperature >= kGreedyTemperature ? temperature : 1.0;
     // Each scaled logit z_i = l_i / t once, one exponential per token:
     // p_i = e_i / s with e_i = exp(z_i - max).
     thread_local std::vector<double> z, e;
@@ -247,10 +247,21 @@ Sampler::Sampler(const SamplingParams& p) : p_(p) {
     chain_.push_back(make_min_p(p.min_p));
 }
 
+TokenSignals Sampler::signals_for(const float* logits, int n_vocab, TokenId token) const {
+    TokenSignals sig;
+    if (token < 0 || token >= n_vocab)
+        throw Error("forced token " + std::to_string(token) + " is outside the vocabulary of " +
+                    std::to_string(n_vocab));
+    sig.token = token;
+    distribution_signals(logits, n_vocab, p_.temperature > 0 ? p_.temperature : 1.0f,
+                         p_.n_alternatives, sig);
+    return sig;
+}
+
 TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const TokenId> history,
                              uint64_t stream, uint64_t pos) const {
     TokenSignals sig;
-    if (p_.temperature <= 0) {
+    if (p_.temperature < kGreedyTemperature) {
         int best = 0;
         for (int i = 1; i < n_vocab; ++i)
             if (logits[i] > logits[best]) best = i;

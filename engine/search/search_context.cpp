@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <thread>
 
 #include "reasonscope/error.h"
@@ -19,12 +20,48 @@ SearchContext::SearchContext(Generator& gen, Task task, RunConfig config,
         throw Error("hidden-state taps are not available on " + gen_.backend_name());
     t0_ = last_metrics_ = std::chrono::steady_clock::now();
     passes0_ = gen_.stats().forward_passes;
-    const std::vector<TokenId> prompt = gen_.tokenizer().encode(task_.prompt, true, false);
+    if (cfg_.step_delimiters.empty()) cfg_.step_delimiters = {"\n"};
+    for (const auto& d : cfg_.step_delimiters)
+        if (d.empty()) throw Error("an empty step delimiter");
+    (void)task_.answer_rule();  // an unknown answer format fails before the search
+    const Tokenizer& tok = gen_.tokenizer();
+    std::vector<TokenId> prompt;
+    std::string shown = task_.prompt;
+    if (!cfg_.rendered_prompt.empty()) {
+        // A chat template's output: its special tokens are written as text,
+        // and it may begin with BOS itself.
+        shown = cfg_.rendered_prompt;
+        prompt = tok.encode(shown, false, true);
+        if (tok.add_bos() && tok.bos() >= 0 && (prompt.empty() || prompt.front() != tok.bos()))
+            prompt.insert(prompt.begin(), tok.bos());
+    } else
+        prompt = tok.encode(task_.prompt, true, false);
+    auto single_token = [&](const std::string& text) {
+        const std::vector<TokenId> ids = tok.encode(text, false, true);
+        return ids.size() == 1 ? ids[0] : TokenId{-1};
+    };
+    if (cfg_.thinking.enabled()) {
+        const ThinkingConfig& th = cfg_.thinking;
+        if (th.min_tokens < 0 || th.max_tokens < 0)
+            throw Error("thinking token budgets must not be negative");
+        if (th.max_tokens > 0 && th.min_tokens > th.max_tokens)
+            throw Error("minimum thinking tokens (" + std::to_string(th.min_tokens) +
+                        ") above the maximum (" + std::to_string(th.max_tokens) + ")");
+        close_token_ = single_token(th.close);
+        if (th.min_tokens > 0) {
+            wait_tokens_ = tok.encode(th.wait_text, false, true);
+            if (wait_tokens_.empty()) throw Error("the thinking 'wait' text is empty");
+        }
+        if (th.max_tokens > 0) close_tokens_ = tok.encode(th.forced_close(), false, true);
+        for (TokenId id = 0; id < tok.n_vocab(); ++id)
+            if (tok.is_eog(id)) eog_tokens_.push_back(id);
+    }
     Branch b;
     b.seq = gen_.start(prompt);  // throws for an empty prompt or one past the context
-    publish(RunStarted{task_.prompt});
+    b.think.in = ends_in_thinking(shown, cfg_.thinking);
+    publish(RunStarted{shown});
     const int r = tree_.size();
-    publish(NodeAdded{r, -1, task_.prompt});
+    publish(NodeAdded{r, -1, shown});
     branches_[r] = std::move(b);
 }
 
@@ -58,6 +95,14 @@ std::vector<int> SearchContext::expand(int node, int n, float temperature) {
 
 std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int>>& requests,
                                             float temperature) {
+    // Budgets and cancellation hold whether or not the strategy checks
+    // should_stop(): no children once stopped, and a strategy that keeps
+    // asking is stopped itself.
+    if ((cancel_ && cancel_->load()) || budget_exhausted()) {
+        if (++refusals_ > kStopRefusals) throw SearchStopped{};
+        return {};
+    }
+    check_kv_room(requests);
     SamplingParams sp = cfg_.sampling;
     if (temperature >= 0) sp.temperature = temperature;
     struct Active {
@@ -79,6 +124,7 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             Active a;
             a.node = c;
             a.br.seq = gen_.fork(pb.seq);
+            a.br.think = pb.think;
             act.push_back(std::move(a));
         }
         if (tree_.at(parent).status == NodeStatus::Open)
@@ -92,12 +138,21 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
         idx.clear();
         for (size_t i = 0; i < act.size(); ++i) {
             if (act[i].done) continue;
-            if (budget_exhausted() || (cancel_ && cancel_->load()) ||
+            // A token budget is met exactly: the last batch extends only as
+            // many branches (the first ones) as tokens remain.
+            const bool tokens_spent =
+                cfg_.max_tokens > 0 &&
+                tokens_ + static_cast<int64_t>(reqs.size()) >= cfg_.max_tokens;
+            if (tokens_spent || budget_exhausted() || (cancel_ && cancel_->load()) ||
                 gen_.length(act[i].br.seq) >= gen_.n_ctx()) {
                 act[i].done = true;
                 continue;
             }
-            reqs.push_back({act[i].br.seq, static_cast<uint64_t>(act[i].node)});
+            ExtendRequest rq;
+            rq.seq = act[i].br.seq;
+            rq.stream = static_cast<uint64_t>(act[i].node);
+            plan_thinking(act[i].br.think, rq);
+            reqs.push_back(std::move(rq));
             idx.push_back(i);
         }
         if (reqs.empty()) break;
@@ -106,12 +161,21 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
         // One token for every active branch, in one batch; the tree is then
         // updated in branch order.
-        std::vector<Extension> ext = gen_.extend(reqs, sp, cfg_.tap_layers);
+        std::vector<Extension> ext;
+        try {
+            ext = gen_.extend(reqs, sp, cfg_.tap_layers);
+        } catch (const NonFiniteLogits& e) {
+            const Active& a = act[idx[std::min(e.request, idx.size() - 1)]];
+            throw Error("step " + std::to_string(tree_.at(a.node).depth) + " (node " +
+                        std::to_string(a.node) + ", its token " +
+                        std::to_string(a.step_tokens + 1) + "): " + e.what());
+        }
         for (size_t k = 0; k < idx.size(); ++k) {
             Active& a = act[idx[k]];
             TokenSignals& sig = ext[k].token;
             ++tokens_;
             TokenRecord rec;
+            rec.forced = ext[k].forced;
             rec.id = sig.token;
             rec.logprob = sig.logprob;
             rec.entropy = sig.entropy;
@@ -123,6 +187,7 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
                 if (ext[k].hidden.empty()) return;
                 publish(HiddenState{a.node, cfg_.tap_layers, std::move(ext[k].hidden)});
             };
+            track_thinking(a.br.think, rec, reqs[k], tok);
             if (tok.is_eog(sig.token)) {
                 // The end-of-sequence token is a generated token like any
                 // other (counted in tokens_, stored with its signals); its
@@ -133,11 +198,15 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
                 record_hidden();
                 continue;
             }
-            rec.piece = tok.token_to_piece(sig.token);
+            // Control tokens other than the end (channel markers, <think>
+            // when it is one) are shown as written.
+            rec.piece =
+                tok.token_to_piece(sig.token, tok.token_attr(sig.token) == TokenAttr::Control);
             ++a.step_tokens;
-            const bool step_done = rec.piece.find(cfg_.step_delimiter) != std::string::npos ||
-                                   a.step_tokens >= cfg_.max_step_tokens;
+            const size_t piece_len = rec.piece.size();
             publish(TokensAppended{a.node, {std::move(rec)}});
+            const bool step_done = ends_step(tree_.at(a.node).text, piece_len) ||
+                                   a.step_tokens >= cfg_.max_step_tokens;
             if (step_done) {
                 a.done = true;
                 record_hidden();
@@ -154,19 +223,139 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
     return created;
 }
 
+// Whether the step's text (its last piece `piece_len` bytes long) now ends
+// at a delimiter that follows some non-blank text of the step.
+bool SearchContext::ends_step(const std::string& text, size_t piece_len) const {
+    const size_t piece_at = text.size() - std::min(piece_len, text.size());
+    for (const std::string& d : cfg_.step_delimiters) {
+        const size_t from = piece_at >= d.size() - 1 ? piece_at - (d.size() - 1) : 0;
+        for (size_t p = text.find(d, from); p != std::string::npos; p = text.find(d, p + 1))
+            if (text.find_first_not_of(" \t\r\n") < p) return true;
+    }
+    return false;
+}
+
+bool SearchContext::step_complete(const Node& n) const {
+    if (n.ended) return true;
+    for (const std::string& d : cfg_.step_delimiters) {
+        const size_t p = n.text.find(d);
+        if (p != std::string::npos && n.text.find_first_not_of(" \t\r\n") < p) return true;
+    }
+    return false;
+}
+
+// The run's thinking plan for one request: forced tokens first (the rest
+// of a "Wait" or of the forced close), the close at the maximum, and below
+// the minimum a veto on the end of thinking and of generation.
+void SearchContext::plan_thinking(ThinkState& st, ExtendRequest& rq) const {
+    const ThinkingConfig& th = cfg_.thinking;
+    if (!th.enabled()) return;
+    if (st.forced.empty() && st.in && th.max_tokens > 0 && st.tokens >= th.max_tokens &&
+        !st.closing) {
+        st.forced.assign(close_tokens_.begin(), close_tokens_.end());
+        st.closing = true;
+    }
+    if (!st.forced.empty()) {
+        rq.force = st.forced.front();
+        return;
+    }
+    if (st.in && st.tokens < th.min_tokens && !wait_tokens_.empty()) {
+        rq.veto = eog_tokens_;
+        if (close_token_ >= 0) rq.veto.push_back(close_token_);
+        rq.veto_with = wait_tokens_.front();
+    }
+}
+
+// Marks the token thinking or answer and follows the markers; a forced
+// token is taken off the plan, a vetoed end queues the rest of "Wait".
+void SearchContext::track_thinking(ThinkState& st, TokenRecord& rec, const ExtendRequest& rq,
+                                   const Tokenizer& tok) const {
+    const ThinkingConfig& th = cfg_.thinking;
+    if (!th.enabled()) return;
+    if (rq.force >= 0 && !st.forced.empty()) st.forced.erase(st.forced.begin());
+    if (rq.force < 0 && rec.forced && rq.veto_with >= 0)
+        st.forced.assign(wait_tokens_.begin() + 1, wait_tokens_.end());
+    st.tail += tok.token_to_piece(rec.id, true);
+    if (!st.in) {
+        const size_t o = st.tail.find(th.open);
+        if (o != std::string::npos) {
+            st.in = true;
+            st.closing = false;
+            st.tail.erase(0, o + th.open.size());
+            rec.thinking = true;
+            ++st.tokens;
+        }
+    } else {
+        rec.thinking = true;
+        ++st.tokens;
+        const size_t c = st.tail.find(th.close);
+        if (c != std::string::npos) {
+            st.in = false;
+            st.tail.erase(0, c + th.close.size());
+        }
+    }
+    const size_t keep = std::max(th.open.size(), th.close.size());
+    if (st.tail.size() > keep) st.tail.erase(0, st.tail.size() - keep);
+}
+
 void SearchContext::mark_terminal_if_answered(int id) {
     const Node& n = tree_.at(id);
-    std::string ans = extract_answer(n.text, task_.answer_pattern);
-    bool line_done = !n.text.empty() && n.text.find(cfg_.step_delimiter) != std::string::npos;
-    if (!ans.empty() && (line_done || n.ended)) {
+    // Answers count outside the thinking span only; a step cut short (by
+    // its token limit) counts only for a \boxed{} that closed.
+    const AnswerRule rule = task_.answer_rule();
+    const bool complete = step_complete(n);
+    std::optional<std::string> ans;
+    const std::string text = n.answer_text();
+    if (complete)
+        ans = find_answer(text, rule, false);
+    else if (rule.format == AnswerFormat::Auto || rule.format == AnswerFormat::Boxed)
+        ans = last_boxed(text);
+    if (!ans && n.ended &&
+        (rule.format == AnswerFormat::Auto || rule.format == AnswerFormat::LastNumber)) {
+        // A finished trace without a stated answer: its last number (outside thinking).
+        std::string path;
+        for (int p : tree_.path(id))
+            if (p != 0) path += tree_.at(p).answer_text();
+        ans = find_answer(path, rule, true);
+    }
+    if (ans && !ans->empty()) {
         const int correct =
-            task_.answer.empty() ? n.correct : (answers_equal(ans, task_.answer) ? 1 : 0);
-        publish(AnswerFound{id, ans, correct});
+            task_.answer.empty() ? n.correct : (answers_equal(*ans, task_.answer) ? 1 : 0);
+        publish(AnswerFound{id, *ans, correct});
     }
     if (!n.answer.empty() || n.ended || n.depth >= cfg_.max_depth) {
         publish(NodeStatusChanged{id, NodeStatus::Terminal});
         release_branch(id);
     }
+}
+
+void SearchContext::check_kv_room(const std::vector<std::pair<int, int>>& requests) const {
+    const GeneratorStats st = gen_.stats();
+    if (st.kv_capacity_bytes <= 0 || st.kv_block_bytes <= 0 || st.kv_block_tokens <= 0) return;
+    const int64_t bt = st.kv_block_tokens, total = st.kv_capacity_bytes / st.kv_block_bytes;
+    int64_t need = 0, branches = 0;
+    for (auto [parent, n] : requests) {
+        if (n <= 0 || !can_expand(parent)) continue;
+        // A child writes from its parent's pending token on: a copy of the
+        // shared partial block, then new blocks, for up to max_step_tokens.
+        const int64_t first = gen_.length(branches_.at(parent).seq) - 1;
+        const int64_t last = std::min<int64_t>(first + std::max(1, cfg_.max_step_tokens) - 1,
+                                               std::max<int64_t>(first, gen_.n_ctx() - 1));
+        need += static_cast<int64_t>(n) * (last / bt - first / bt + 1);
+        branches += n;
+    }
+    if (need <= total) return;
+    auto mib = [](int64_t blocks, int64_t bytes) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.1f MiB", static_cast<double>(blocks) * bytes / (1 << 20));
+        return std::string(b);
+    };
+    throw Error("expanding " + std::to_string(branches) + " branches at once needs up to " +
+                mib(need, st.kv_block_bytes) + " of KV cache (" + std::to_string(need) +
+                " blocks) for one step of up to " + std::to_string(cfg_.max_step_tokens) +
+                " tokens each; the cache holds " + mib(total, st.kv_block_bytes) + " (" +
+                std::to_string(total) + " blocks of " + std::to_string(bt) +
+                " tokens): ask for fewer branches");
 }
 
 void SearchContext::release_branch(int node) {

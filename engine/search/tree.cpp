@@ -35,6 +35,20 @@ double Node::mean_entropy() const {
     return s / static_cast<double>(tokens.size());
 }
 
+int Node::thinking_tokens() const {
+    int n = 0;
+    for (const auto& t : tokens) n += t.thinking;
+    return n;
+}
+
+std::string Node::answer_text() const {
+    if (thinking_tokens() == 0) return text;
+    std::string s;
+    for (const auto& t : tokens)
+        if (!t.thinking) s += t.piece;
+    return s;
+}
+
 int ReasoningTree::add(int parent) {
     Node n;
     n.id = static_cast<int>(nodes_.size());

@@ -86,7 +86,9 @@ class TestRunEvents : public QObject {
         req.config.max_tokens = 1500;  // a small budget whatever the parameters
         app::PreparedRun p = app::prepare_run(plugins_, req);
         LocalGenerator gen(*model_, app::search_session_options(1));
-        const int64_t id = store->begin_run(app::describe_run(*model_, gen, req, p));
+        const app::PromptPlan plan = app::plan_prompt(*model_, req.task, req.prompt);
+        app::apply_prompt_plan(plan, p.config);
+        const int64_t id = store->begin_run(app::describe_run(*model_, gen, req, p, plan));
         auto recorder = store->recorder(id);
         Collect c;
         SearchContext ctx(gen, req.task, p.config, {&c, recorder.get()});

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "reasonscope/error.h"
 #include "reasonscope/sampling.h"
 #include "reasonscope/tokenizer.h"
 
@@ -35,17 +36,40 @@ struct GeneratorCaps {
 struct GeneratorStats {
     int64_t forward_passes = 0;  // batched passes (or server requests)
     int64_t kv_bytes = 0;        // KV memory in use now
+    // The KV cache's size and allocation unit (0: unknown; the search then
+    // cannot check a request against it).
+    int64_t kv_capacity_bytes = 0;
+    int64_t kv_block_bytes = 0;  // one block: kv_block_tokens positions, all layers
+    int kv_block_tokens = 0;
+};
+
+// Thrown by extend() when the model's next-token logits for requests[request]
+// are not numbers (NaN), naming the position; the search adds the step.
+class NonFiniteLogits : public Error {
+  public:
+    NonFiniteLogits(const std::string& what, size_t request) : Error(what), request(request) {}
+    size_t request;
 };
 
 // One sequence to extend by one token; `stream` keys the sampling randomness
 // (with the run seed and the token's position): the search uses the node id.
 struct ExtendRequest {
+    ExtendRequest() = default;
+    ExtendRequest(int seq_, uint64_t stream_) : seq(seq_), stream(stream_) {}
     int seq = -1;
     uint64_t stream = 0;
+    // The run decides the token instead of the sampler (budget forcing): its
+    // signals are those of the forced token under the model's distribution.
+    TokenId force = -1;
+    // When the sampler draws one of these tokens, `veto_with` takes its place
+    // (s1's "Wait" instead of the end of thinking).
+    std::vector<TokenId> veto;
+    TokenId veto_with = -1;
 };
 
 struct Extension {
     TokenSignals token;         // the sampled token (now the sequence's pending token)
+    bool forced = false;        // the token was forced or replaced a vetoed one
     std::vector<float> hidden;  // (tap layers, hidden_dim()) if taps were asked for
 };
 

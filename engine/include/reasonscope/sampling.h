@@ -47,8 +47,12 @@ std::unique_ptr<SamplerStage> make_top_k(int k);
 std::unique_ptr<SamplerStage> make_top_p(float p);
 std::unique_ptr<SamplerStage> make_min_p(float p);
 
+// Temperatures below this sample greedily: logits divided by a smaller one
+// overflow (1e-40 makes them all infinite, and the draw NaN).
+inline constexpr float kGreedyTemperature = 1e-6f;
+
 struct SamplingParams {
-    float temperature = 0.8f;  // 0 = greedy
+    float temperature = 0.8f;  // 0 (or below kGreedyTemperature) = greedy
     int top_k = 0;             // 0 = off
     float top_p = 1.0f;
     float min_p = 0.0f;
@@ -71,7 +75,8 @@ struct TokenSignals {
     std::vector<std::pair<TokenId, float>> top;  // (id, logprob), most likely first
 };
 
-// Entropy/varentropy/top-k of softmax(logits / temperature) (T <= 0 means 1).
+// Entropy/varentropy/top-k of softmax(logits / temperature) (T below
+// kGreedyTemperature means 1).
 void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out);
 
 class Sampler {
@@ -81,6 +86,9 @@ class Sampler {
     // Picks the next token of stream `stream` at position `pos`.
     TokenSignals sample(const float* logits, int n_vocab, std::span<const TokenId> history,
                         uint64_t stream, uint64_t pos) const;
+    // The signals of a given token (forced by the run) under the same
+    // distribution sample() draws from.
+    TokenSignals signals_for(const float* logits, int n_vocab, TokenId token) const;
 
   private:
     SamplingParams p_;

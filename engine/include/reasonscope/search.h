@@ -62,9 +62,41 @@ class SearchContext;
 std::string scorer_option(const SearchContext& ctx, const std::string& scorer,
                           const std::string& name);
 
+// Where a model thinks (its markers: "<think>"/"</think>", gpt-oss's analysis
+// channel, Gemma's thought channel, ...), and budget forcing (s1, Muennighoff
+// et al. 2025): at `max_tokens` thinking tokens on a path, `close_text` is
+// forced and the answer follows; below `min_tokens`, the model's end of
+// thinking (or of generation) becomes `wait_text` and thinking goes on.
+struct ThinkingConfig {
+    std::string open, close;   // empty: the run knows no thinking span
+    bool starts_open = false;  // the prompt leaves a span open (R1-style templates)
+    int min_tokens = 0;
+    int max_tokens = 0;  // 0 = no limit
+    std::string wait_text = "Wait";
+    std::string close_text;  // default: "\n" + close + "\n\n"
+    bool enabled() const { return !open.empty() && !close.empty(); }
+    std::string forced_close() const {
+        return close_text.empty() ? "\n" + close + "\n\n" : close_text;
+    }
+};
+
+// Known thinking syntaxes, and the one a chat template (or else the
+// vocabulary) uses; none (empty markers) when neither shows one.
+ThinkingConfig detect_thinking(const std::string& chat_template, const Tokenizer& tok);
+// Whether `text` ends inside a thinking span (its last open marker comes
+// after its last close marker).
+bool ends_in_thinking(const std::string& text, const ThinkingConfig& t);
+
+// Step delimiters from a setting: "line" ("\n"), "paragraph" ("\n\n"), or
+// delimiters separated by '|' with \n, \t, \| and \\ escapes. Throws
+// rs::Error for an empty one.
+std::vector<std::string> parse_step_delimiters(const std::string& setting);
+
 struct RunConfig {
     SamplingParams sampling;
-    std::string step_delimiter = "\n";
+    // A step ends where its text reaches one of these after some
+    // non-blank text (or at max_step_tokens).
+    std::vector<std::string> step_delimiters = {"\n"};
     int max_step_tokens = 96;
     int max_depth = 24;
     int64_t max_tokens = 0;  // generated tokens; 0 = no limit
@@ -76,7 +108,19 @@ struct RunConfig {
     // Hidden-state taps: residual stream at the end of each step at these
     // layers (-1 = after the final norm). Empty: off (no cost).
     std::vector<int> tap_layers;
+    // The prompt as the model sees it when a chat template was applied
+    // (special tokens written as text are parsed; BOS added only when the
+    // model wants one and the text lacks it); empty: the task's prompt.
+    std::string rendered_prompt;
+    ThinkingConfig thinking;
 };
+
+// Thrown by SearchContext::expand_many() when a strategy keeps asking for
+// children after the budget is spent or the run was cancelled (the first
+// requests get no children; see kStopRefusals). Not a std::exception, so a
+// strategy's own catch of those does not swallow it; run_strategy() ends the
+// run as `budget` or `cancelled`.
+struct SearchStopped {};
 
 class SearchContext {
   public:
@@ -114,7 +158,12 @@ class SearchContext {
     bool is_terminal(int node) const { return tree_.at(node).status == NodeStatus::Terminal; }
     std::string path_text(int node) const { return tree_.path_text(node); }
 
-    // Budget and control: strategies check should_stop() between steps.
+    // Budget and control: strategies check should_stop() between steps. The
+    // runtime enforces them too: once stopped, expand_many() creates no
+    // children, and after kStopRefusals such requests it throws SearchStopped.
+    // A request whose branches could not hold one step each in the whole KV
+    // cache is refused at once (rs::Error saying how much it needs).
+    static constexpr int kStopRefusals = 1000;
     bool should_stop();
     bool budget_exhausted() const;
     void set_control(std::atomic<bool>* cancel, std::atomic<bool>* pause) {
@@ -139,14 +188,31 @@ class SearchContext {
     double uniform(uint64_t stream, uint64_t counter) const;
 
   private:
+    // Where a path stands in its thinking span.
+    struct ThinkState {
+        bool in = false;              // inside the span now
+        bool closing = false;         // the close is being forced
+        int tokens = 0;               // thinking tokens on the path so far
+        std::string tail;             // the last bytes generated (markers span tokens)
+        std::vector<TokenId> forced;  // tokens the run puts next ("Wait", the close)
+    };
     struct Branch {
         int seq = -1;  // the generator's sequence: every token of the path, the last pending
+        ThinkState think;
     };
+    bool ends_step(const std::string& text, size_t piece_len) const;
+    bool step_complete(const Node& n) const;
+    void plan_thinking(ThinkState& st, ExtendRequest& rq) const;
+    void track_thinking(ThinkState& st, TokenRecord& rec, const ExtendRequest& rq,
+                        const Tokenizer& tok) const;
     // Applies e to tree_ (the only way tree_ changes), then tells the
     // observers. (Not "emit": that is a Qt macro.)
     void publish(RunEvent e);
     void mark_terminal_if_answered(int node);
     void release_branch(int node);
+    // Throws rs::Error when `requests` could not hold one step each (up to
+    // max_step_tokens) even in an empty KV cache.
+    void check_kv_room(const std::vector<std::pair<int, int>>& requests) const;
 
     Generator& gen_;
     Task task_;
@@ -158,8 +224,11 @@ class SearchContext {
     std::atomic<bool>* pause_ = nullptr;
     std::chrono::steady_clock::time_point t0_;
     int64_t passes0_ = 0, tokens_ = 0, kv_peak_ = 0;
+    int refusals_ = 0;  // expand requests refused since the run stopped
     std::string final_answer_;
     int final_node_ = -1;
+    TokenId close_token_ = -1;  // the thinking close marker when it is one token
+    std::vector<TokenId> wait_tokens_, close_tokens_, eog_tokens_;
     bool finished_ = false;
     std::chrono::steady_clock::time_point last_metrics_;
 };

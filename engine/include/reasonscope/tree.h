@@ -21,6 +21,8 @@ struct TokenRecord {
     float logprob = 0, entropy = 0, varentropy = 0;
     std::vector<std::pair<TokenId, float>> top;  // alternatives (id, logprob), most likely first
     std::vector<std::string> top_pieces;         // their text
+    bool thinking = false;  // inside the model's thinking span (its markers included)
+    bool forced = false;    // put there by the run (budget forcing), not sampled
 };
 
 struct Node {
@@ -41,6 +43,9 @@ struct Node {
 
     double mean_logprob() const;
     double mean_entropy() const;
+    int thinking_tokens() const;  // tokens inside the thinking span
+    // The step's text outside the thinking span (all of it without one).
+    std::string answer_text() const;
     double value() const { return visits ? value_sum / visits : 0.0; }
 };
 

@@ -33,6 +33,13 @@ struct RunRow {
     std::string backend_reason;  // why that backend ("asked for cpu", "auto: ...")
     int64_t model_bytes = 0;
     std::string strategy, params = "{}", suite, task_id, prompt, expected;
+    // What the model was given: the chat template's output ("" without one),
+    // and the prompt settings as JSON (chat, template SHA-256, thinking
+    // markers and budget, step delimiters, answer format).
+    std::string prompt_rendered, prompt_settings;
+    // The model file's type (general.file_type, "Q4_K_M") and its
+    // tensor-type mix as JSON ({"Q4_K": 97, "F32": 49}).
+    std::string model_file_type, tensor_types;
     int64_t seed = 0;
     std::string answer;
     int chosen_node = -1;
@@ -94,7 +101,18 @@ class RunStore {
     // Opens or creates the database, applies pending migrations and marks
     // runs left "running" by dead processes as "incomplete". Throws rs::Error
     // (locked, corrupt, not a database, newer schema) naming the file.
+    // A file of someone else's (an SQLite database with tables, not ours) is
+    // refused, not given our tables.
     static std::unique_ptr<RunStore> open(const std::string& path);
+    // For reading commands: opens an existing store read-only (SQLITE_OPEN_READONLY,
+    // or immutable where its directory cannot take the -shm file), so a store
+    // the user cannot write (file mode 0444, a read-only directory or mount)
+    // can still be listed, shown, exported and compared; nothing is migrated
+    // or written (an older schema is read as it is). Runs left "running" by a
+    // dead process read as "incomplete" all the same. A missing or empty file
+    // is opened as open() does. The writing methods throw rs::Error.
+    static std::unique_ptr<RunStore> open_read_only(const std::string& path);
+    bool read_only() const { return read_only_; }
     ~RunStore();
     const std::string& path() const { return path_; }
     int schema_version() const;
@@ -132,8 +150,11 @@ class RunStore {
 
   private:
     RunStore();
+    void require_writable() const;
     std::string path_;
     sqlite3* db_ = nullptr;  // reads and run bookkeeping (the recorder has its own)
+    int schema_ = 0;         // the file's schema version (older only when read-only)
+    bool read_only_ = false;
     WriteOptions write_;
     std::shared_ptr<storage::LossLog> losses_;  // what this store's recorders gave up, per run
 };
