@@ -289,9 +289,28 @@ int cmd_run(const Argv& argv) {
                             {"answers", answers},
                             {"run_id", stored_id}};
         if (!out.error.empty()) j["error"] = out.error;
+        j["prompt_settings"] = res.prompt.describe();
+        int thinking_tokens = 0;
+        for (const auto& n : t.nodes()) thinking_tokens += n.thinking_tokens();
+        j["thinking_tokens"] = thinking_tokens;
         print_json(j);
     } else {
         std::printf("strategy  %s %s\n", req.strategy.c_str(), res.params.dump().c_str());
+        if (res.prompt.chat || res.prompt.thinking.enabled()) {
+            int thinking_tokens = 0;
+            for (const auto& n : t.nodes()) thinking_tokens += n.thinking_tokens();
+            std::printf(
+                "prompt    %s%s\n",
+                res.prompt.chat ? ("chat template (" + res.prompt.template_from + ", sha256 " +
+                                   res.prompt.template_sha.substr(0, 12) + ")")
+                                      .c_str()
+                                : "as given",
+                res.prompt.thinking.enabled() ? (", thinking " + field(res.prompt.thinking.open) +
+                                                 ".." + field(res.prompt.thinking.close) + ": " +
+                                                 std::to_string(thinking_tokens) + " tokens")
+                                                    .c_str()
+                                              : "");
+        }
         std::printf("tree      %d nodes, depth %d, %d terminal, %d pruned\n", t.size(),
                     t.max_depth(), terminal, pruned);
         std::printf("answers  ");
