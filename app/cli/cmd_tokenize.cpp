@@ -36,11 +36,13 @@ int cmd_tokenize(const Argv& argv) {
         std::string out;
         while (pos < all.size()) {
             size_t e = all.find(sep, pos);
-            if (e == std::string::npos) break;  // trailing text without separator is not a test
+            // Text after the last separator is one more string (gemma-4's
+            // file lacks its final separator).
+            if (e == std::string::npos) e = all.size();
             std::string s = all.substr(pos, e - pos);
             for (TokenId id : tok->encode(s, bos, special)) out += " " + std::to_string(id);
             out += "\n";
-            pos = e + sep.size();
+            pos = std::min(all.size(), e + sep.size());
         }
         std::fwrite(out.data(), 1, out.size(), stdout);
         return 0;

@@ -10,6 +10,7 @@
 #include "reasonscope/error.h"
 #include "reasonscope/ggml_types.h"
 #include "reasonscope/gguf.h"
+#include "reasonscope/json_limits.h"
 
 namespace rs::app {
 namespace {
@@ -62,7 +63,8 @@ PromptPlan plan_prompt(const Model& model, const Task& task, const PromptOptions
         ctx["eos_token"] = token_text_or_empty(tok, tok.eos());
         if (opt.thinking >= 0) ctx["enable_thinking"] = opt.thinking == 1;
         for (const auto& [k, v] : opt.template_vars) {
-            auto parsed = nlohmann::ordered_json::parse(v, nullptr, false);
+            auto parsed = parse_json_bounded<nlohmann::ordered_json>(v, "template variable " + k,
+                                                                     kMaxJsonDepth, false);
             ctx[k] = parsed.is_discarded() ? nlohmann::ordered_json(v) : parsed;
         }
         try {

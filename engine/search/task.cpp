@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reasonscope/error.h"
+#include "reasonscope/json_limits.h"
 
 namespace rs {
 namespace {
@@ -142,7 +143,7 @@ std::vector<Task> load_suite(const std::string& path, const SuiteOptions& opt) {
         ++ln;
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         try {
-            const auto j = nlohmann::json::parse(line);
+            const auto j = parse_json_bounded(line, "JSON", 64);
             if (!j.is_object()) throw Error("an entry must be a JSON object");
             if (first && j.contains("suite") && j.size() == 1) {
                 set = read_settings(j["suite"]);

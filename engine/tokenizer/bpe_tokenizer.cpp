@@ -1,5 +1,6 @@
 #include "bpe_tokenizer.h"
 
+#include <cstdio>
 #include <queue>
 
 #include "reasonscope/error.h"
@@ -8,6 +9,20 @@
 
 namespace rs {
 namespace {
+
+const std::string kSpace = "\xe2\x96\x81";  // U+2581, SentencePiece's space marker
+
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+    std::string r;
+    r.reserve(s.size());
+    for (size_t pos = 0;;) {
+        size_t hit = s.find(from, pos);
+        r.append(s.substr(pos, hit - pos));
+        if (hit == std::string_view::npos) return r;
+        r.append(to);
+        pos = hit + from.size();
+    }
+}
 
 struct Symbol {
     int prev, next;
@@ -34,6 +49,14 @@ BpeTokenizer::BpeTokenizer(const GgufFile& f) {
     load_common(f);
     add_bos_ = f.get_bool("tokenizer.ggml.add_bos_token", false);
     add_eos_ = f.get_bool("tokenizer.ggml.add_eos_token", false);
+    if (f.get_string("tokenizer.ggml.model", "") == "gemma4") {
+        // As llama.cpp: the pre-tokenizer is implied by the model, and BOS is
+        // always added.
+        pre_ = "gemma4";
+        byte_encode_ = false;
+        escape_whitespace_ = true;
+        add_bos_ = true;
+    }
     pretok_ = std::make_unique<Pretokenizer>(pre_);
     if (pre_ == "llama3" || pre_ == "llama-v3" || pre_ == "llama-bpe")
         add_bos_ = f.get_bool("tokenizer.ggml.add_bos_token", true);
@@ -57,6 +80,9 @@ BpeTokenizer::BpeTokenizer(const GgufFile& f) {
         uint32_t cp = printable ? static_cast<uint32_t>(b) : static_cast<uint32_t>(256 + n++);
         utf8::append(byte_to_unicode_[b], cp);
         unicode_to_byte_[cp] = static_cast<uint8_t>(b);
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+        byte_ids_[b] = byte_encode_ ? -1 : find(buf);
     }
 }
 
@@ -66,7 +92,24 @@ int BpeTokenizer::merge_rank(const std::string& left, const std::string& right) 
 }
 
 void BpeTokenizer::encode_raw(std::string_view text, bool, std::vector<TokenId>& out) const {
+    std::string escaped;
+    if (escape_whitespace_) {
+        escaped = replace_all(text, " ", kSpace);
+        text = escaped;
+    }
     for (std::string_view w : pretok_->split(text)) {
+        if (!byte_encode_) {
+            // A run of newlines that is itself a token is taken whole.
+            if (w.find_first_not_of('\n') == std::string_view::npos) {
+                TokenId id = find(w);
+                if (id >= 0) {
+                    out.push_back(id);
+                    continue;
+                }
+            }
+            encode_word(std::string(w), out);
+            continue;
+        }
         std::string word;
         for (char c : w) word += byte_to_unicode_[static_cast<unsigned char>(c)];
         encode_word(word, out);
@@ -120,11 +163,22 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<TokenId>& ou
             out.push_back(id);
             continue;
         }
+        if (!byte_encode_) {
+            push_byte_fallback(piece, out);
+            continue;
+        }
         // Not in the vocabulary: fall back to single bytes of the mapped text.
         for (char c : piece) {
             TokenId b = find(std::string(1, c));
             if (b >= 0) out.push_back(b);
         }
+    }
+}
+
+void BpeTokenizer::push_byte_fallback(const std::string& piece, std::vector<TokenId>& out) const {
+    for (char c : piece) {
+        TokenId b = byte_ids_[static_cast<unsigned char>(c)];
+        if (b >= 0) out.push_back(b);
     }
 }
 
@@ -147,13 +201,17 @@ std::string BpeTokenizer::token_to_piece(TokenId id, bool special) const {
     const std::string& t = texts_[static_cast<size_t>(id)];
     switch (attrs_[static_cast<size_t>(id)]) {
         case TokenAttr::Normal:
-            return decode_bytes(t);
+            return byte_encode_ ? decode_bytes(t) : replace_all(t, kSpace, " ");
         case TokenAttr::UserDefined:
             return t;
         case TokenAttr::Control:
             return special ? t : std::string();
-        case TokenAttr::Byte:
+        case TokenAttr::Byte: {
+            unsigned v = 0;
+            if (!byte_encode_ && std::sscanf(t.c_str(), "<0x%02X>", &v) == 1)
+                return std::string(1, static_cast<char>(v));
             return decode_bytes(t);
+        }
         default:
             return {};
     }

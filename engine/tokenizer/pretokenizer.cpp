@@ -16,6 +16,12 @@ const char* kLlama3 =
 const char* kQwen2 =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
     "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// Qwen 3.5: qwen2's shape, with combining marks (\p{M}) kept inside words and
+// out of the punctuation runs.
+const char* kQwen35 =
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|"
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|"
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 // Code points that Unicode normalisation would fold are written as \x{...}.
 const char* kDeepseekLetters =
     "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-"
@@ -34,6 +40,10 @@ std::vector<std::string> Pretokenizer::patterns_for(const std::string& pre) {
         return {kLlama3};
     if (pre == "qwen2" || pre == "stablelm2" || pre == "deepseek-r1-qwen" || pre == "megrez")
         return {kQwen2};
+    if (pre == "qwen35") return {kQwen35};
+    // Gemma 4 (SentencePiece-style BPE on escaped spaces): only newline runs
+    // are split off; see BpeTokenizer.
+    if (pre == "gemma4") return {"[^\\n]+|[\\n]+"};
     if (pre == "deepseek-llm")
         return {"[\r\n]", kDeepseekLetters,           "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
                 "\\s+$",  "[一-龥ࠀ-一가-퟿]+", "\\p{N}+"};

@@ -12,9 +12,9 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& f) {
     std::string model = f.get_string("tokenizer.ggml.model", "");
     if (model.empty()) throw Error(f.path() + ": no tokenizer (tokenizer.ggml.model missing)");
     if (model == "llama") return std::make_unique<SpmTokenizer>(f);
-    if (model == "gpt2") return std::make_unique<BpeTokenizer>(f);
+    if (model == "gpt2" || model == "gemma4") return std::make_unique<BpeTokenizer>(f);
     throw Error(f.path() + ": unsupported tokenizer model '" + model +
-                "' (supported: llama, gpt2)");
+                "' (supported: llama, gpt2, gemma4)");
 }
 
 void Tokenizer::load_common(const GgufFile& f) {

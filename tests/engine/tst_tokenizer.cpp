@@ -22,6 +22,8 @@ std::vector<std::string> read_inputs(const QString& path) {
         out.push_back(all.substr(pos, e - pos));
         pos = e + sep.size();
     }
+    // ggml-vocab-gemma-4.gguf.inp lacks the separator after its last string.
+    if (pos < all.size()) out.push_back(all.substr(pos));
     return out;
 }
 
@@ -46,8 +48,8 @@ class TestTokenizer : public QObject {
   private slots:
     void vocabVectors_data() {
         QTest::addColumn<QString>("name");
-        for (const char* n :
-             {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "starcoder", "deepseek-llm"})
+        for (const char* n : {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "starcoder",
+                              "deepseek-llm", "gemma-4", "qwen35"})
             QTest::newRow(n) << QString(n);
     }
     void vocabVectors() {
@@ -104,6 +106,43 @@ class TestTokenizer : public QObject {
         auto tok = Tokenizer::from_gguf(*f);
         std::string s = "caf\xc3\xa9 \xf0\x9f\xa6\x99 \tx\n";
         QCOMPARE(tok->decode(tok->encode(s)), s);
+    }
+
+    void gemma4SpmStyleBpe() {
+        RS_REQUIRE_REFERENCE();
+        auto f =
+            GgufFile::open(rs::test::reference("tokenizer/ggml-vocab-gemma-4.gguf").toStdString());
+        auto tok = Tokenizer::from_gguf(*f);
+        QCOMPARE(tok->pre(), std::string("gemma4"));
+        QCOMPARE(tok->encode("Hi", true).front(), tok->bos());
+        // Spaces are escaped to U+2581 inside the merged pieces.
+        auto ids = tok->encode("a  b");
+        QCOMPARE(ids.size(), size_t{3});
+        QCOMPARE(tok->token_text(ids[1]), std::string("\xe2\x96\x81\xe2\x96\x81"));
+        // A run of newlines that is a token stays whole.
+        ids = tok->encode("x\n\ny");
+        QCOMPARE(ids.size(), size_t{3});
+        QCOMPARE(tok->token_text(ids[1]), std::string("\n\n"));
+        // A character outside the vocabulary falls back to <0xXX> tokens.
+        std::string rare = "\xf4\x8f\xbf\xbd";  // U+10FFFD
+        ids = tok->encode(rare);
+        QCOMPARE(ids.size(), size_t{4});
+        QCOMPARE(tok->token_text(ids[0]), std::string("<0xF4>"));
+        QCOMPARE(tok->token_attr(ids[0]), TokenAttr::Byte);
+        QCOMPARE(tok->decode(ids), rare);
+    }
+
+    void qwen35KeepsCombiningMarksInWords() {
+        RS_REQUIRE_REFERENCE();
+        auto f =
+            GgufFile::open(rs::test::reference("tokenizer/ggml-vocab-qwen35.gguf").toStdString());
+        auto tok = Tokenizer::from_gguf(*f);
+        // Thai "kap" has a combining mark (U+0E31) inside; qwen2's pattern
+        // splits the word there and misses its vocabulary entry.
+        std::string word = "\xe0\xb8\x81\xe0\xb8\xb1\xe0\xb8\x9a";
+        auto ids = tok->encode(word);
+        QCOMPARE(ids.size(), size_t{1});
+        QCOMPARE(tok->decode(ids), word);
     }
 
     void missingTokenizerIsAnError() {
