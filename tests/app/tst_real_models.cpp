@@ -16,6 +16,7 @@
 
 #include "core/run_service.h"
 #include "core/session_options.h"
+#include "gguf_copy.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
 #include "reasonscope/local_generator.h"
@@ -43,47 +44,31 @@ std::string make_chat_model(const QString& dir, const std::string& chat_template
     const std::vector<int32_t> added_type = {3, 3, 4, 4};
     const auto n_vocab = static_cast<int32_t>(f->get_array("tokenizer.ggml.tokens").items.size());
     GgufWriter w;
-    for (const std::string& k : f->keys()) {
-        const GgufValue& v = *f->find(k);
-        if (k == "tokenizer.ggml.eos_token_id") {
-            w.add_u32(k, static_cast<uint32_t>(n_vocab + 1));
-            continue;
-        }
-        switch (v.type) {
-            case GgufType::String:
-                w.add_string(k, std::string(v.str));
-                break;
-            case GgufType::F32:
-            case GgufType::F64:
-                w.add_f32(k, static_cast<float>(v.as_double()));
-                break;
-            case GgufType::Bool:
-                w.add_bool(k, v.as_int() != 0);
-                break;
-            case GgufType::Array: {
-                if (v.elem_type == GgufType::String) {
-                    std::vector<std::string> a;
-                    for (const auto& e : v.items) a.emplace_back(e.str);
-                    if (k == "tokenizer.ggml.tokens") a.insert(a.end(), added.begin(), added.end());
-                    w.add_string_array(k, a);
-                } else if (v.elem_type == GgufType::F32 || v.elem_type == GgufType::F64) {
-                    std::vector<float> a;
-                    for (const auto& e : v.items) a.push_back(static_cast<float>(e.as_double()));
-                    if (k == "tokenizer.ggml.scores") a.resize(a.size() + added.size(), 0.0f);
-                    w.add_f32_array(k, a);
-                } else {
-                    std::vector<int32_t> a;
-                    for (const auto& e : v.items) a.push_back(static_cast<int32_t>(e.as_int()));
-                    if (k == "tokenizer.ggml.token_type")
-                        a.insert(a.end(), added_type.begin(), added_type.end());
-                    w.add_i32_array(k, a);
-                }
-                break;
-            }
-            default:
-                w.add_u32(k, static_cast<uint32_t>(v.as_int()));
-        }
-    }
+    rs::test::copy_gguf_metadata(*f, w,
+                                 [&](const std::string& k, const GgufValue& v, GgufWriter& out) {
+                                     if (k == "tokenizer.ggml.eos_token_id") {
+                                         out.add_u32(k, static_cast<uint32_t>(n_vocab + 1));
+                                     } else if (k == "tokenizer.ggml.tokens") {
+                                         std::vector<std::string> a;
+                                         for (const auto& e : v.items) a.emplace_back(e.str);
+                                         a.insert(a.end(), added.begin(), added.end());
+                                         out.add_string_array(k, a);
+                                     } else if (k == "tokenizer.ggml.scores") {
+                                         std::vector<float> a;
+                                         for (const auto& e : v.items)
+                                             a.push_back(static_cast<float>(e.as_double()));
+                                         a.resize(a.size() + added.size(), 0.0f);
+                                         out.add_f32_array(k, a);
+                                     } else if (k == "tokenizer.ggml.token_type") {
+                                         std::vector<int32_t> a;
+                                         for (const auto& e : v.items)
+                                             a.push_back(static_cast<int32_t>(e.as_int()));
+                                         a.insert(a.end(), added_type.begin(), added_type.end());
+                                         out.add_i32_array(k, a);
+                                     } else
+                                         return false;
+                                     return true;
+                                 });
     w.add_string("tokenizer.chat_template", chat_template);
     for (const GgufTensor& t : f->tensors()) {
         std::vector<uint8_t> data(t.data, t.data + t.n_bytes);

@@ -12,6 +12,7 @@
 
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
+#include "gguf_copy.h"
 #include "reasonscope/cpu_backend.h"
 #include "reasonscope/error.h"
 #include "reasonscope/generator.h"
@@ -105,39 +106,7 @@ const char* const kBundled = RS_SOURCE_DIR "/resources/models/reasoner.gguf";
 std::string bundled_as(const QString& dir, GgmlType type) {
     auto f = GgufFile::open(kBundled);
     GgufWriter w;
-    for (const std::string& k : f->keys()) {
-        const GgufValue& v = *f->find(k);
-        switch (v.type) {
-            case GgufType::String:
-                w.add_string(k, std::string(v.str));
-                break;
-            case GgufType::F32:
-            case GgufType::F64:
-                w.add_f32(k, static_cast<float>(v.as_double()));
-                break;
-            case GgufType::Bool:
-                w.add_bool(k, v.as_int() != 0);
-                break;
-            case GgufType::Array: {
-                if (v.elem_type == GgufType::String) {
-                    std::vector<std::string> a;
-                    for (const auto& e : v.items) a.emplace_back(e.str);
-                    w.add_string_array(k, a);
-                } else if (v.elem_type == GgufType::F32 || v.elem_type == GgufType::F64) {
-                    std::vector<float> a;
-                    for (const auto& e : v.items) a.push_back(static_cast<float>(e.as_double()));
-                    w.add_f32_array(k, a);
-                } else {
-                    std::vector<int32_t> a;
-                    for (const auto& e : v.items) a.push_back(static_cast<int32_t>(e.as_int()));
-                    w.add_i32_array(k, a);
-                }
-                break;
-            }
-            default:
-                w.add_u32(k, static_cast<uint32_t>(v.as_int()));
-        }
-    }
+    rs::test::copy_gguf_metadata(*f, w);
     for (const GgufTensor& t : f->tensors()) {
         const auto* x = reinterpret_cast<const float*>(t.data);
         const int64_t cols = t.dims[0], rows = t.n_elements() / cols;
