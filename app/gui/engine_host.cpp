@@ -14,13 +14,16 @@ EngineHost::~EngineHost() = default;
 void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool deterministic,
                             const QString& backend) {
     try {
-        gen_.reset();
-        model_ = Model::load(path.toStdString());
+        // The new model and its generator are made beside the loaded ones,
+        // which stay usable if this load fails.
+        std::unique_ptr<Model> model = Model::load(path.toStdString());
         SessionOptions so = app::search_session_options(threads);
         so.kv_type = kv_f16 ? KvType::F16 : KvType::F32;
         so.deterministic = deterministic;
         so.backend = backend.toStdString();
-        gen_ = std::make_unique<LocalGenerator>(*model_, so);
+        auto gen = std::make_unique<LocalGenerator>(*model, so);
+        gen_ = std::move(gen);  // the old generator goes before the model it uses
+        model_ = std::move(model);
         const ModelConfig& c = model_->config();
         ModelSummary s;
         s.path = path;
@@ -39,10 +42,10 @@ void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool 
         for (const auto& t : model_->gguf().tensors())
             params += static_cast<double>(t.n_elements());
         s.params_m = params / 1e6;
+        s.chat_template = model_->gguf().has("tokenizer.chat_template");
         emit modelLoaded(s);
     } catch (const std::exception& e) {
-        model_.reset();
-        emit failed(QString::fromStdString(e.what()));
+        emit modelLoadFailed(path, QString::fromStdString(e.what()), gen_ != nullptr);
     }
 }
 

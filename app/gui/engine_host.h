@@ -49,6 +49,7 @@ struct ModelSummary {
     bool deterministic = false;
     int n_vocab = 0, layers = 0, dim = 0, ctx = 0;
     double params_m = 0;
+    bool chat_template = false;  // the file has tokenizer.chat_template
 };
 
 class EngineHost : public QObject {
@@ -71,6 +72,9 @@ class EngineHost : public QObject {
 
   signals:
     void modelLoaded(const rs::gui::ModelSummary& s);
+    // Loading `path` failed; the model loaded before stays in use when
+    // still_loaded (else there is none).
+    void modelLoadFailed(const QString& path, const QString& message, bool still_loaded);
     void runStarted(const rs::RunRow& row);
     void runFinished(qint64 run_id, const QString& status, const QString& answer);
     void failed(const QString& message);

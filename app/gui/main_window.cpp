@@ -9,6 +9,7 @@
 #include <QDockWidget>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -21,6 +22,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
+#include <QSignalBlocker>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
 #include <QStatusBar>
@@ -30,6 +32,7 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "core/export_run.h"
 #include "core/resources.h"
@@ -135,8 +138,15 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         status_backend_->setText(QString("%1 (%2) | KV %3%4 | %5")
                                      .arg(s.backend, s.backend_reason, s.kv,
                                           s.deterministic ? ", deterministic" : "", s.name));
-        run_btn_->setEnabled(true);
+        loaded_model_ = s.path;
+        run_btn_->setEnabled(!host_->running());
         progress_->setRange(0, 1);
+        model_chat_template_ = s.chat_template;
+        chat_->setEnabled(s.chat_template);
+        chat_->setToolTip(s.chat_template
+                              ? "Render the prompt with the model's chat template "
+                                "(tokenizer.chat_template)"
+                              : "This model has no chat template (tokenizer.chat_template)");
         QSettings settings;  // most recent first, at most eight
         QStringList recent = settings.value("recentModels").toStringList();
         recent.removeAll(s.path);
@@ -149,6 +159,25 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         statusBar()->showMessage(m, 15000);
         QMessageBox::warning(this, "Reasonscope", m);
     });
+    // A failed load keeps the model loaded before, if any, usable; the
+    // status bar and the model field say what is loaded.
+    connect(host_, &EngineHost::modelLoadFailed, this,
+            [this](const QString& path, const QString& m, bool still_loaded) {
+                progress_->setRange(0, 1);
+                model_ready_ = still_loaded;
+                run_btn_->setEnabled(still_loaded && !host_->running());
+                QString message = QString("could not load %1: %2").arg(path, m);
+                if (still_loaded) {
+                    model_edit_->setText(loaded_model_);
+                    message += "; still using " + loaded_model_;
+                } else {
+                    loaded_model_.clear();
+                    status_backend_->setText("no model loaded");
+                    model_label_->setText("no model loaded");
+                }
+                statusBar()->showMessage(message, 15000);
+                QMessageBox::warning(this, "Reasonscope", message);
+            });
     connect(host_, &EngineHost::runStarted, this,
             [this](const RunRow& row) { live_.set_info(row); });
     connect(host_, &EngineHost::runFinished, this,
@@ -240,19 +269,89 @@ void MainWindow::build_setup_dock() {
     model_label_->setWordWrap(true);
     form->addRow(model_label_);
     connect(browse, &QPushButton::clicked, this, &MainWindow::choose_model);
+    model_edit_->setObjectName("modelPath");
+    connect(model_edit_, &QLineEdit::returnPressed, this,  // a path typed or pasted
+            [this] { load_model(model_edit_->text().trimmed()); });
     suite_ = new QComboBox(w);
+    suite_->setObjectName("suiteBox");
     suite_->addItems({"easy", "medium", "hard"});
+    auto* open_suite = new QPushButton("…", w);
+    open_suite->setObjectName("openSuiteButton");
+    open_suite->setToolTip("Open suite file… (JSONL: one task per line)");
+    open_suite->setMaximumWidth(30);
+    auto* srow = new QHBoxLayout();
+    srow->addWidget(suite_, 1);
+    srow->addWidget(open_suite);
+    suite_error_ = new QLabel(w);
+    suite_error_->setObjectName("suiteError");
+    suite_error_->setWordWrap(true);
+    suite_error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    suite_error_->setStyleSheet("color: #b00020");
+    suite_error_->hide();
     task_ = new QComboBox(w);
+    task_->setObjectName("taskBox");
     prompt_ = new QPlainTextEdit(w);
+    prompt_->setObjectName("promptEdit");
     prompt_->setMaximumHeight(70);
-    form->addRow("suite", suite_);
+    form->addRow("suite", srow);
+    form->addRow(suite_error_);
     form->addRow("task", task_);
     form->addRow("prompt", prompt_);
-    connect(suite_, &QComboBox::currentTextChanged, this, &MainWindow::load_suite);
+    connect(suite_, &QComboBox::currentIndexChanged, this,
+            [this] { load_suite(suite_->currentText()); });
+    connect(open_suite, &QPushButton::clicked, this, &MainWindow::choose_suite_file);
     connect(task_, &QComboBox::currentIndexChanged, this, [this](int i) {
         if (i >= 0 && i < static_cast<int>(tasks_.size()))
             prompt_->setPlainText(QString::fromStdString(tasks_[static_cast<size_t>(i)].prompt));
+        show_task_prompt_options(i);
     });
+    // Chat mode: the model's chat template with a system message and
+    // enable_thinking, and the thinking budget. A suite task's own settings
+    // fill them when it is chosen; a run sends only what was changed.
+    chat_ = new QCheckBox("Chat template", w);
+    chat_->setObjectName("chatTemplateBox");
+    chat_->setEnabled(false);  // until a model with tokenizer.chat_template is loaded
+    thinking_ = new QCheckBox("Thinking", w);
+    thinking_->setObjectName("thinkingBox");
+    thinking_->setTristate(true);
+    thinking_->setCheckState(Qt::PartiallyChecked);
+    thinking_->setToolTip(
+        "enable_thinking, for chat templates that take it (partly checked: the template's "
+        "default)");
+    auto* crow = new QHBoxLayout();
+    crow->addWidget(chat_);
+    crow->addWidget(thinking_);
+    crow->addStretch(1);
+    form->addRow("chat", crow);
+    system_ = new QLineEdit(w);
+    system_->setObjectName("systemEdit");
+    system_->setPlaceholderText("system message (optional)");
+    form->addRow("system", system_);
+    auto budget_box = [w](const char* name, const char* prefix, const char* tip) {
+        auto* b = new QSpinBox(w);
+        b->setObjectName(name);
+        b->setRange(0, 1000000);
+        b->setPrefix(prefix);
+        b->setSpecialValueText(QString(prefix) + "none");
+        b->setToolTip(tip);
+        return b;
+    };
+    think_min_ = budget_box("thinkMinBox", "min ",
+                            "Thinking tokens before the model may stop thinking: an early end of "
+                            "thinking is replaced by \"Wait\" (0: none)");
+    think_max_ =
+        budget_box("thinkMaxBox", "max ",
+                   "Thinking tokens at most: then the end of thinking is forced (0: none)");
+    auto* trow = new QHBoxLayout();
+    trow->addWidget(think_min_);
+    trow->addWidget(think_max_);
+    form->addRow("thinking budget", trow);
+    auto chat_changed = [this] {
+        system_->setEnabled(chat_->isChecked());
+        thinking_->setEnabled(chat_->isChecked());
+    };
+    connect(chat_, &QCheckBox::toggled, this, chat_changed);
+    chat_changed();
     strategy_ = new QComboBox(w);
     strategy_->setObjectName("strategyBox");
     for (const auto& e : plugins_.strategies())
@@ -300,12 +399,63 @@ void MainWindow::build_setup_dock() {
 void MainWindow::load_suite(const QString& name) {
     tasks_.clear();
     task_->clear();
+    suite_error_->hide();
+    const QString file = suite_->currentData().toString();  // a suite opened from a file
     try {
-        tasks_ = rs::load_suite(app::resolve_suite_path(name.toStdString()));
+        tasks_ = rs::load_suite(file.isEmpty() ? app::resolve_suite_path(name.toStdString())
+                                               : file.toStdString());
     } catch (const std::exception& e) {
+        suite_error_->setText(QString::fromStdString(e.what()));
+        suite_error_->show();
         statusBar()->showMessage(e.what(), 10000);
     }
     for (const auto& t : tasks_) task_->addItem(QString::fromStdString(t.id));
+}
+
+void MainWindow::choose_suite_file() {
+    const QString f = QFileDialog::getOpenFileName(this, "Open task suite", QString(),
+                                                   "Task suites (*.jsonl);;All files (*)");
+    if (!f.isEmpty()) open_suite_file(f);
+}
+
+bool MainWindow::open_suite_file(const QString& path) {
+    std::vector<Task> tasks;
+    QString error;
+    try {
+        tasks = rs::load_suite(path.toStdString());
+        if (tasks.empty()) error = path + ": the file holds no tasks";
+    } catch (const std::exception& e) {
+        error = QString::fromStdString(e.what());
+    }
+    if (!error.isEmpty()) {  // the suite chosen before stays
+        suite_error_->setText("Could not open the suite: " + error);
+        suite_error_->show();
+        statusBar()->showMessage("could not open the suite: " + error, 15000);
+        return false;
+    }
+    int idx = suite_->findData(path);
+    if (idx < 0) {
+        suite_->addItem(QFileInfo(path).fileName(), path);
+        idx = suite_->count() - 1;
+        suite_->setItemData(idx, path, Qt::ToolTipRole);
+    }
+    {
+        const QSignalBlocker block(suite_);
+        suite_->setCurrentIndex(idx);
+    }
+    suite_error_->hide();
+    tasks_ = std::move(tasks);
+    task_->clear();
+    for (const auto& t : tasks_) task_->addItem(QString::fromStdString(t.id));
+    statusBar()->showMessage(QString("%1 tasks from %2").arg(tasks_.size()).arg(path), 8000);
+    return true;
+}
+
+void MainWindow::show_task_prompt_options(int i) {
+    if (i < 0 || i >= static_cast<int>(tasks_.size())) return;
+    const Task& t = tasks_[static_cast<size_t>(i)];
+    chat_->setChecked(t.chat == 1);
+    system_->setText(QString::fromStdString(t.system));
 }
 
 void MainWindow::rebuild_param_form() {
@@ -359,6 +509,42 @@ void MainWindow::rebuild_param_form() {
     }
 }
 
+void MainWindow::show_run_setup(const RunRow& run) {
+    // The Setup pane shows the opened run's strategy, parameters and seed,
+    // so Run repeats it (a strategy this build lacks leaves the pane as is).
+    const int idx = strategy_->findData(QString::fromStdString(run.strategy));
+    if (idx < 0) {
+        statusBar()->showMessage(
+            QString("strategy %1 is not available here").arg(QString::fromStdString(run.strategy)),
+            5000);
+        return;
+    }
+    strategy_->setCurrentIndex(idx);
+    rebuild_param_form();  // the defaults first: a stored run may predate a parameter
+    seed_->setValue(static_cast<int>(run.seed));
+    nlohmann::json params;
+    try {
+        params = nlohmann::json::parse(run.params.empty() ? "{}" : run.params);
+    } catch (const std::exception&) {
+        return;
+    }
+    if (!params.is_object()) return;
+    for (const auto& [name, v] : params.items()) {
+        QVariant value;
+        if (v.is_boolean())
+            value = v.get<bool>();
+        else if (v.is_number_integer())
+            value = v.get<qlonglong>();
+        else if (v.is_number())
+            value = v.get<double>();
+        else if (v.is_string())
+            value = QString::fromStdString(v.get<std::string>());
+        else
+            continue;
+        set_param(QString::fromStdString(name), value);
+    }
+}
+
 void MainWindow::set_param(const QString& name, const QVariant& value) {
     for (auto& [n, w] : param_widgets_) {
         if (QString::fromStdString(n) != name) continue;
@@ -375,8 +561,7 @@ void MainWindow::set_param(const QString& name, const QVariant& value) {
     }
 }
 
-void MainWindow::start_run() {
-    if (!model_ready_ || host_->running()) return;
+app::RunRequest MainWindow::current_request() const {
     app::RunRequest req;
     req.strategy = strategy_->currentData().toString().toStdString();
     for (auto& [n, w] : param_widgets_) {
@@ -399,13 +584,37 @@ void MainWindow::start_run() {
     int ti = task_->currentIndex();
     std::string prompt = prompt_->toPlainText().toStdString();
     if (!prompt.empty() && prompt.back() != '\n') prompt += "\n";
+    // The box still holds the task's question (a suite's need not end in a newline).
+    const auto trimmed = [](std::string t) {
+        while (!t.empty() && t.back() == '\n') t.pop_back();
+        return t;
+    };
+    const Task* suite_task = nullptr;
     if (ti >= 0 && ti < static_cast<int>(tasks_.size()) &&
-        tasks_[static_cast<size_t>(ti)].prompt == prompt) {
-        req.task = tasks_[static_cast<size_t>(ti)];
-        req.suite = suite_->currentText().toStdString();
+        trimmed(tasks_[static_cast<size_t>(ti)].prompt) == trimmed(prompt)) {
+        suite_task = &tasks_[static_cast<size_t>(ti)];
+        req.task = *suite_task;
+        const QString file = suite_->currentData().toString();
+        req.suite = (file.isEmpty() ? suite_->currentText() : file).toStdString();
     } else {
         req.task = Task{"prompt", prompt, "", ""};  // empty pattern: the default answer pattern
     }
+    // A suite task keeps its own chat and system settings unless changed here.
+    const bool chat = chat_->isChecked();
+    req.prompt.chat = suite_task && (suite_task->chat == 1) == chat ? -1 : chat ? 1 : 0;
+    const std::string system = system_->text().toStdString();
+    if (!suite_task || system != suite_task->system) req.prompt.system = system;
+    req.prompt.thinking = thinking_->checkState() == Qt::PartiallyChecked ? -1
+                          : thinking_->checkState() == Qt::Checked        ? 1
+                                                                          : 0;
+    req.prompt.think_min = think_min_->value();
+    req.prompt.think_max = think_max_->value();
+    return req;
+}
+
+void MainWindow::start_run() {
+    if (!model_ready_ || host_->running()) return;
+    const app::RunRequest req = current_request();
     run_btn_->setEnabled(false);
     pause_btn_->setEnabled(true);
     stop_btn_->setEnabled(true);
@@ -468,6 +677,15 @@ void MainWindow::show_node(int id) {
                 .arg(n.tokens.size())
                 .arg(n.mean_entropy(), 0, 'f', 3)
                 .arg(n.mean_logprob(), 0, 'f', 3);
+    if (const int th = n.thinking_tokens()) {
+        int forced = 0;
+        for (const auto& t : n.tokens) forced += t.forced ? 1 : 0;
+        html += QString("<i>thinking</i>: %1 of %2 tokens%3<br>")
+                    .arg(th)
+                    .arg(n.tokens.size())
+                    .arg(forced ? QString(", %1 forced by the thinking budget").arg(forced)
+                                : QString());
+    }
     for (const auto& [k, v] : n.scores)
         html +=
             QString("%1 = %2<br>").arg(QString::fromStdString(k).toHtmlEscaped()).arg(v, 0, 'f', 4);
@@ -482,6 +700,14 @@ void MainWindow::show_node(int id) {
     html += "<pre>" +
             QString::fromStdString(n.parent < 0 ? live_.info().prompt : n.text).toHtmlEscaped() +
             "</pre>";
+    // The root: what the model was given, as the chat template rendered it.
+    const RunRow& info = live_.info();
+    if (n.parent < 0 && !info.prompt_rendered.empty())
+        html += "<b>as rendered by the chat template</b><pre style=\"color:#555\">" +
+                QString::fromStdString(info.prompt_rendered).toHtmlEscaped() + "</pre>";
+    if (n.parent < 0 && !info.prompt_settings.empty() && info.prompt_settings != "{}")
+        html += "<small>prompt settings: " +
+                QString::fromStdString(info.prompt_settings).toHtmlEscaped() + "</small>";
     node_info_->setHtml(html);
 }
 
@@ -569,7 +795,12 @@ void MainWindow::build_docks() {
                        QMessageBox::Yes)
             return;
         db_->post<int>(
-            this, [id](RunStore& st) { return st.remove(id), 0; }, [this](int) { refresh_runs(); },
+            this, [id](RunStore& st) { return st.remove(id), 0; },
+            [this, id](int) {
+                // The deleted run leaves the views too, unless it is running.
+                if (live_.info().id == id && !host_->running()) live_.clear();
+                refresh_runs();
+            },
             [this](const QString& e) { statusBar()->showMessage(e, 10000); });
     });
     add_btn("Export…", [this] { export_run(); });
@@ -668,6 +899,7 @@ void MainWindow::open_stored_run(qint64 id) {
         [this, id](StoredRun run) {
             if (host_->running()) return;  // a run started meanwhile owns the views
             live_.load(run);
+            show_run_setup(run.run);
             tree_->fit();
             statusBar()->showMessage(QString("run %1 opened").arg(id), 3000);
             emit storedRunOpened(id);

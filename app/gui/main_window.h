@@ -11,6 +11,7 @@
 #include "models/run_model.h"
 #include "models/runs_table_model.h"
 
+class QCheckBox;
 class QComboBox;
 class QDialog;
 class QFormLayout;
@@ -55,6 +56,13 @@ class MainWindow : public QMainWindow {
     bool running() const { return host_->running(); }
     QComboBox* strategy_box() { return strategy_; }
     void set_param(const QString& name, const QVariant& value);  // for tests and scripting
+    // The request the Run button sends: the task (a suite's, or the prompt
+    // box's text), the strategy's parameters, and the prompt options (chat
+    // template, system message, thinking, thinking budget).
+    app::RunRequest current_request() const;
+    // Loads a JSONL task suite from a file into the suite picker; false (and
+    // the error shown under the picker) when it cannot be read.
+    bool open_suite_file(const QString& path);
 
   public slots:
     void start_run();
@@ -90,7 +98,10 @@ class MainWindow : public QMainWindow {
     void build_docks();
     void build_menus();
     void rebuild_param_form();
+    void show_run_setup(const RunRow& run);  // the strategy, parameters and seed of a run
     void load_suite(const QString& name);
+    void choose_suite_file();  // file dialog, then open_suite_file
+    void show_task_prompt_options(int task);
     void show_node(int id);
     void export_run();
     void compare_selected();
@@ -107,6 +118,7 @@ class MainWindow : public QMainWindow {
     QSortFilterProxyModel* runs_proxy_ = nullptr;
     std::vector<Task> tasks_;
     bool model_ready_ = false;
+    QString loaded_model_;  // the path of the model in use ("" while none is)
     bool paused_ = false;
 
     views::TreeView* tree_ = nullptr;
@@ -119,6 +131,12 @@ class MainWindow : public QMainWindow {
     QComboBox* suite_ = nullptr;
     QComboBox* task_ = nullptr;
     QPlainTextEdit* prompt_ = nullptr;
+    QLabel* suite_error_ = nullptr;  // why the chosen suite could not be loaded
+    QCheckBox* chat_ = nullptr;      // apply the model's chat template
+    QCheckBox* thinking_ = nullptr;  // enable_thinking: partly checked = the template's default
+    QLineEdit* system_ = nullptr;    // the system message
+    QSpinBox *think_min_ = nullptr, *think_max_ = nullptr;  // thinking budget, 0 = none
+    bool model_chat_template_ = false;
     QComboBox* strategy_ = nullptr;
     QFormLayout* params_form_ = nullptr;
     QWidget* params_box_ = nullptr;

@@ -349,9 +349,14 @@ json compare_runs(const StoredRun& a, const StoredRun& b) {
     };
     size_t line =
         static_cast<size_t>(std::count(ta.begin(), ta.begin() + static_cast<long>(common), '\n'));
-    json div = {{"identical", ta == tb},      {"shared_prefix_chars", common},
-                {"diverge_at_step", line},    {"same_prompt", a.run.prompt == b.run.prompt},
-                {"a_continues", excerpt(ta)}, {"b_continues", excerpt(tb)}};
+    const bool identical = ta == tb;
+    json div = {{"identical", identical},
+                {"shared_prefix_chars", common},
+                // Identical traces do not diverge: no step, nothing continues.
+                {"diverge_at_step", identical ? json() : json(line)},
+                {"same_prompt", a.run.prompt == b.run.prompt},
+                {"a_continues", excerpt(ta)},
+                {"b_continues", excerpt(tb)}};
     return {{"a", side(a)}, {"b", side(b)}, {"divergence", div}};
 }
 
@@ -394,11 +399,18 @@ std::string compare_to_text(const json& c) {
     s << "params a: " << cell(c["a"]["params"], std::string::npos)
       << "\nparams b: " << cell(c["b"]["params"], std::string::npos) << "\n";
     const json& d = c["divergence"];
-    s << "chosen traces share " << d["shared_prefix_chars"].get<size_t>()
-      << " characters and diverge at step " << d["diverge_at_step"].get<size_t>()
-      << (d["same_prompt"].get<bool>() ? "" : " (different prompts)") << "\n";
-    s << "  a: " << d["a_continues"].get<std::string>()
-      << "\n  b: " << d["b_continues"].get<std::string>() << "\n";
+    const char* prompts = d["same_prompt"].get<bool>() ? "" : " (different prompts)";
+    if (d.value("identical", false)) {
+        // Byte-identical traces have no divergence to report.
+        s << "chosen traces are identical (" << d["shared_prefix_chars"].get<size_t>()
+          << " characters)" << prompts << "\n";
+    } else {
+        s << "chosen traces share " << d["shared_prefix_chars"].get<size_t>()
+          << " characters and diverge at step " << d["diverge_at_step"].get<size_t>() << prompts
+          << "\n";
+        s << "  a: " << d["a_continues"].get<std::string>()
+          << "\n  b: " << d["b_continues"].get<std::string>() << "\n";
+    }
     // For a terminal: no escape sequences from model text or names.
     return text::printable(s.str(), true);
 }

@@ -60,6 +60,18 @@ std::string entropy_colour(double h) {
     return buf;
 }
 
+// A thinking token's background: its entropy colour faded toward a cool grey
+// (as the app's token view shows it).
+std::string thinking_colour(double h) {
+    double t = std::clamp(h / 2.5, 0.0, 1.0);
+    int r = static_cast<int>(200 + 55 * t), g = static_cast<int>(240 - 150 * t),
+        b = std::max(60, static_cast<int>(200 - 120 * t));
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "#%02x%02x%02x", (r + 2 * 205) / 3, (g + 2 * 205) / 3,
+                  (b + 2 * 218) / 3);
+    return buf;
+}
+
 std::string score_colour(double v) {  // 0 red .. 1 green
     double t = std::clamp(v, 0.0, 1.0);
     char buf[16];
@@ -186,7 +198,11 @@ std::string run_to_html(const StoredRun& r) {
          "8px;text-align:left}.tok{white-space:pre-wrap;font-family:monospace;"
          "border-radius:3px}.trace{line-height:1.9;font-family:monospace;white-space:pre-wrap;"
          "border:1px solid #ddd;"
-         "padding:10px}svg text{font-size:10px}</style></head><body>\n";
+         "padding:10px}svg text{font-size:10px}.think{font-style:italic;color:#555564;"
+         "border-bottom:2px dashed #7b2fbf}.think .tok{color:#555564}.tok.forced{"
+         "font-weight:bold;color:#7b2fbf;text-decoration:underline dashed #7b2fbf}"
+         ".legend span{padding:0 4px;font-family:monospace}pre.rendered{color:#555;"
+         "background:#f6f6f8;padding:6px;white-space:pre-wrap}</style></head><body>\n";
     s << "<h1>Run " << x.id << (x.name.empty() ? "" : " — " + html_escape(x.name))
       << "</h1>\n<table>\n";
     auto row = [&](const std::string& k, const std::string& v) {
@@ -207,12 +223,18 @@ std::string run_to_html(const StoredRun& r) {
                     " forward passes, " + fmt(x.wall_seconds, 2) + " s, KV peak " +
                     fmt(x.kv_peak_bytes / 1e6, 1) + " MB");
     row("tree", std::to_string(t.size()) + " nodes, depth " + std::to_string(t.max_depth()));
+    if (!x.prompt_settings.empty() && x.prompt_settings != "{}")
+        row("prompt settings", x.prompt_settings);
+    if (!x.model_file_type.empty()) row("model file type", x.model_file_type);
     s << "</table>\n<h2>Prompt</h2><pre>" << html_escape(x.prompt) << "</pre>\n";
+    if (!x.prompt_rendered.empty())
+        s << "<h2>Prompt as rendered by the chat template</h2><pre class=\"rendered\">"
+          << html_escape(x.prompt_rendered) << "</pre>\n";
 
     s << "<h2>Tree</h2><p>Colour: "
       << (score_key.empty() ? "mean entropy" : "score (" + html_escape(score_key) + ")")
-      << "; ring: green correct, red wrong; grey: pruned; thick edges: the chosen trace. Hover a "
-         "node for its text.</p>\n";
+      << "; ring: green correct, red wrong; grey: pruned; dashed violet ring: the step is (partly) "
+         "thinking; thick edges: the chosen trace. Hover a node for its text.</p>\n";
     s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
       << "\">\n";
     for (const Node& n : t.nodes()) {
@@ -236,6 +258,18 @@ std::string run_to_html(const StoredRun& r) {
           << html_escape(n.parent < 0 ? x.prompt : n.text);
         for (const auto& [k, v] : n.scores) s << "\n" << html_escape(k) << " = " << fmt(v);
         s << "</title></circle>\n";
+        // Thinking: a dashed ring, all round when the whole step is, the top half when part is.
+        if (const int th = n.thinking_tokens()) {
+            const char* ring =
+                "fill=\"none\" stroke=\"#7b2fbf\" stroke-width=\"1.5\" "
+                "stroke-dasharray=\"3 2\"";
+            if (th == static_cast<int>(n.tokens.size()))
+                s << "<circle class=\"think-ring\" cx=\"" << cx << "\" cy=\"" << cy
+                  << "\" r=\"10.5\" " << ring << "/>\n";
+            else
+                s << "<path class=\"think-ring\" d=\"M" << cx - 10.5 << " " << cy
+                  << " A10.5 10.5 0 0 1 " << cx + 10.5 << " " << cy << "\" " << ring << "/>\n";
+        }
         if (!n.answer.empty())
             s << "<text x=\"" << cx - 8 << "\" y=\"" << cy + 18 << "\">" << html_escape(n.answer)
               << "</text>\n";
@@ -246,10 +280,21 @@ std::string run_to_html(const StoredRun& r) {
     std::vector<const TokenRecord*> toks;
     for (int id : path)
         for (const auto& tk : t.at(id).tokens) toks.push_back(&tk);
+    bool any_thinking = false;
+    for (const TokenRecord* tk : toks) any_thinking = any_thinking || tk->thinking || tk->forced;
     s << "<h2>Chosen trace</h2><p>Background: entropy of the next-token distribution (green sure, "
-         "red unsure). Hover a token for its probability and the alternatives.</p>\n<div "
-         "class=\"trace\">";
+         "red unsure). Hover a token for its probability and the alternatives.</p>\n";
+    if (any_thinking)
+        s << "<p class=\"legend\">Legend: <span class=\"think\">thinking</span> the model's "
+             "thinking span (italic, faded, dashed underline); <span class=\"tok "
+             "forced\">forced</span> a token the thinking budget put there, not sampled.</p>\n";
+    s << "<div class=\"trace\">";
+    bool in_think = false;
     for (const TokenRecord* tk : toks) {
+        if (tk->thinking != in_think) {
+            s << (tk->thinking ? "<span class=\"think\" title=\"thinking\">" : "</span>");
+            in_think = tk->thinking;
+        }
         std::ostringstream tip;
         tip << "p=" << fmt(std::exp(tk->logprob)) << " H=" << fmt(tk->entropy)
             << " VH=" << fmt(tk->varentropy);
@@ -258,10 +303,14 @@ std::string run_to_html(const StoredRun& r) {
                 << (i < tk->top_pieces.size() ? "'" + tk->top_pieces[i] + "'"
                                               : std::to_string(tk->top[i].first))
                 << "  " << fmt(std::exp(tk->top[i].second));
-        s << "<span class=\"tok\" style=\"background:" << entropy_colour(tk->entropy)
+        if (tk->thinking) tip << "\nthinking";
+        if (tk->forced) tip << "\nforced by the thinking budget";
+        s << "<span class=\"tok" << (tk->forced ? " forced" : "") << "\" style=\"background:"
+          << (tk->thinking ? thinking_colour(tk->entropy) : entropy_colour(tk->entropy))
           << "\" title=\"" << html_escape(tip.str()) << "\">" << html_escape(tk->piece)
           << "</span>";
     }
+    if (in_think) s << "</span>";
     s << "</div>\n";
 
     // Entropy and varentropy along the trace.

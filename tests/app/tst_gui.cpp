@@ -5,15 +5,21 @@
 #include <sqlite3.h>
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDialog>
 #include <QDir>
 #include <QFile>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QProcess>
+#include <QPushButton>
 #include <QScreen>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTemporaryDir>
@@ -139,6 +145,111 @@ class TestGui : public QObject {
         }
     }
 
+    // Issue #16: the prompt box's chat mode fills the request's prompt
+    // options; a suite task keeps its suite's chat settings unless they are
+    // changed; a user's JSONL suite opens from a file, and a broken one says
+    // why under the picker and leaves the suite chosen before.
+    void chatModeAndSuiteFiles() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
+        auto* chat = w.findChild<QCheckBox*>("chatTemplateBox");
+        auto* thinking = w.findChild<QCheckBox*>("thinkingBox");
+        auto* system = w.findChild<QLineEdit*>("systemEdit");
+        auto* think_min = w.findChild<QSpinBox*>("thinkMinBox");
+        auto* think_max = w.findChild<QSpinBox*>("thinkMaxBox");
+        auto* suite = w.findChild<QComboBox*>("suiteBox");
+        auto* task = w.findChild<QComboBox*>("taskBox");
+        auto* prompt = w.findChild<QPlainTextEdit*>("promptEdit");
+        auto* suite_error = w.findChild<QLabel*>("suiteError");
+        QVERIFY(chat && thinking && system && think_min && think_max && suite && task && prompt &&
+                suite_error);
+
+        // A bundled suite's task: the run decides (its settings are the task's).
+        rs::app::RunRequest req = w.current_request();
+        QVERIFY(!chat->isChecked());
+        QCOMPARE(req.prompt.chat, -1);
+        QCOMPARE(req.prompt.thinking, -1);
+        QCOMPARE(req.prompt.think_max, 0);
+
+        // A prompt of one's own in chat mode.
+        prompt->setPlainText("Why is the sky blue?");
+        chat->setChecked(true);
+        system->setText("Be brief.");
+        thinking->setCheckState(Qt::Unchecked);
+        think_min->setValue(16);
+        think_max->setValue(256);
+        req = w.current_request();
+        QCOMPARE(req.task.id, std::string("prompt"));
+        QCOMPARE(req.prompt.chat, 1);
+        QCOMPARE(req.prompt.system, std::string("Be brief."));
+        QCOMPARE(req.prompt.thinking, 0);
+        QCOMPARE(req.prompt.think_min, 16);
+        QCOMPARE(req.prompt.think_max, 256);
+        thinking->setCheckState(Qt::Checked);
+        chat->setChecked(false);
+        req = w.current_request();
+        QCOMPARE(req.prompt.chat, 0);
+        QCOMPARE(req.prompt.thinking, 1);
+        think_min->setValue(0);
+        think_max->setValue(0);
+
+        // A user's suite whose settings ask for the chat template.
+        const QString mine = tmp.filePath("mine.jsonl");
+        {
+            QFile f(mine);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(R"({"suite": {"name": "mine", "chat": true, "system": "Think step by step."}}
+{"id": "t1", "question": "What is 2+3?", "answer": "5"}
+{"id": "t2", "question": "What is 4+4?", "answer": "8"}
+)");
+        }
+        QVERIFY(w.open_suite_file(mine));
+        QCOMPARE(suite->currentText(), QString("mine.jsonl"));
+        QCOMPARE(task->count(), 2);
+        QVERIFY(suite_error->isHidden());
+        QVERIFY(chat->isChecked());  // the suite's settings, shown
+        QCOMPARE(system->text(), QString("Think step by step."));
+        req = w.current_request();
+        QCOMPARE(req.task.id, std::string("t1"));
+        QCOMPARE(req.task.chat, 1);
+        QCOMPARE(req.suite, mine.toStdString());
+        QCOMPARE(req.prompt.chat, -1);  // unchanged: the suite's own
+        QCOMPARE(req.prompt.system, std::string());
+        chat->setChecked(false);
+        system->setText("Answer with a number.");
+        req = w.current_request();
+        QCOMPARE(req.prompt.chat, 0);  // changed here: it wins
+        QCOMPARE(req.prompt.system, std::string("Answer with a number."));
+        task->setCurrentIndex(1);  // the next task shows its own settings again
+        QVERIFY(chat->isChecked());
+        QCOMPARE(w.current_request().task.id, std::string("t2"));
+        QCOMPARE(w.current_request().prompt.chat, -1);
+
+        // A broken file: the error, with the file and line, under the picker.
+        const QString bad = tmp.filePath("bad.jsonl");
+        {
+            QFile f(bad);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("{\"id\": \"a\", \"question\": \"q\"}\n{not json\n");
+        }
+        QVERIFY(!w.open_suite_file(bad));
+        QVERIFY(!suite_error->isHidden());
+        QVERIFY2(suite_error->text().contains("bad.jsonl"), qPrintable(suite_error->text()));
+        QCOMPARE(suite->currentText(), QString("mine.jsonl"));
+        QCOMPARE(task->count(), 2);
+        QVERIFY(!w.open_suite_file(tmp.filePath("missing.jsonl")));
+        QVERIFY(w.grab().save(shots_ + "/suite-file-error.png"));
+        // Back to a bundled suite: the error goes.
+        suite->setCurrentText("easy");
+        QVERIFY(suite_error->isHidden());
+        QVERIFY(task->count() > 0);
+    }
+
   private:
     void grow_and_store() {
         QTemporaryDir tmp;
@@ -255,6 +366,78 @@ class TestGui : public QObject {
         sqlite3_close(lock);
         QTRY_VERIFY_WITH_TIMEOUT(!waiting->isVisible(), 20000);
         QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
+    }
+
+    // Issue #20: opening a stored run left the Setup pane on the previous
+    // strategy and parameters. It shows the run's strategy, parameters and
+    // seed, so Run repeats it.
+    void openedRunShowsItsSetup() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::StoredRun r;
+        r.run.strategy = "best-of-n";
+        r.run.params = R"({"n": 7, "max_depth": 5, "unknown_param": [1]})";
+        r.run.seed = 1234;
+        r.run.prompt = "p";
+        r.run.status = "ok";
+        r.tree.add(-1);
+        const qint64 id = rs::RunStore::open(opt.db_path.toStdString())->import_run(r);
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
+        w.set_param("max_depth", 2);
+        QSignalSpy opened(&w, &rs::gui::MainWindow::storedRunOpened);
+        w.open_stored_run(id);
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 30000);
+        const rs::app::RunRequest req = w.current_request();
+        QCOMPARE(req.strategy, std::string("best-of-n"));
+        QCOMPARE(req.seed, uint64_t(1234));
+        std::map<std::string, std::string> sets(req.sets.begin(), req.sets.end());
+        QCOMPARE(sets["n"], std::string("7"));
+        QCOMPARE(sets["max_depth"], std::string("5"));
+    }
+
+    // Issue #20: after a model failed to load, Run stayed disabled and the
+    // status bar named the old model. The model loaded before stays usable,
+    // and the status bar and model field say it is the one in use.
+    void failedLoadKeepsTheLoadedModel() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
+        auto* status = w.findChild<QLabel*>("backendStatus");
+        auto* path = w.findChild<QLineEdit*>("modelPath");
+        QVERIFY(status && path);
+        const QString loaded_status = status->text();
+        QPushButton* run = nullptr;
+        for (auto* b : w.findChildren<QPushButton*>())
+            if (b->text() == "Run") run = b;
+        QVERIFY(run && run->isEnabled());
+        QTimer closer;  // the warning is modal: answer it
+        connect(&closer, &QTimer::timeout, [] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget()))
+                box->accept();
+        });
+        closer.start(50);
+        const QString bad = tmp.filePath("missing.gguf");
+        path->setText(bad);
+        QTest::keyClick(path, Qt::Key_Return);
+        QVERIFY(!w.model_ready());  // loading
+        QTRY_VERIFY_WITH_TIMEOUT(w.model_ready(), 30000);
+        QVERIFY(run->isEnabled());
+        QCOMPARE(status->text(), loaded_status);
+        QCOMPARE(path->text(), opt.model_path);
+        QVERIFY2(w.statusBar()->currentMessage().contains("still using"),
+                 qPrintable(w.statusBar()->currentMessage()));
+        w.set_param("max_depth", 2);
+        w.start_run();
+        QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(!w.running(), 60000);
     }
 };
 

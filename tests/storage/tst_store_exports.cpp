@@ -237,6 +237,68 @@ class TestStoreExports : public QObject {
         QVERIFY(text::is_valid_utf8(t));
         QVERIFY(t.find('\x1b') == std::string::npos);
     }
+
+    // A reasoning model's run (issue #16): the HTML report wraps the thinking
+    // span of the trace in a styled element with a legend, marks the tokens
+    // the thinking budget forced, rings the thinking node in the tree, and
+    // shows the prompt as the chat template rendered it. A run without
+    // thinking has none of it.
+    void htmlReportMarksThinking() {
+        StoredRun r = make_run("think", "x");
+        r.run.prompt_rendered = "<|im_start|>user\nQ: 2+3<|im_end|>\n<|im_start|>assistant\n";
+        r.run.prompt_settings = R"({"chat":true})";
+        Node& n = r.tree.at(r.run.chosen_node);
+        n.tokens.clear();
+        const auto tok = [](const std::string& piece, bool thinking, bool forced) {
+            TokenRecord t;
+            t.piece = piece;
+            t.entropy = 0.5f;
+            t.thinking = thinking;
+            t.forced = forced;
+            return t;
+        };
+        n.tokens = {tok("<think>", true, false), tok("add", true, false), tok("Wait", true, true),
+                    tok("</think>", true, false), tok("5", false, false)};
+        n.text = "<think>addWait</think>5";
+        const std::string html = run_to_html(stored(r));
+        QVERIFY2(html.find("<span class=\"think\" title=\"thinking\"><span class=\"tok\"") !=
+                     std::string::npos,
+                 html.c_str());
+        QVERIFY(html.find("class=\"legend\"") != std::string::npos);
+        QVERIFY(html.find("<span class=\"tok forced\"") != std::string::npos);
+        QVERIFY(html.find("forced by the thinking budget") != std::string::npos);
+        QVERIFY(html.find("class=\"think-ring\"") != std::string::npos);  // partly: a half ring
+        // The span closes before the answer, which is not thinking.
+        const size_t close = html.find("&lt;/think&gt;</span></span>");
+        QVERIFY(close != std::string::npos);
+        QVERIFY(html.find(">5</span>", close) != std::string::npos);
+        QVERIFY(html.find("Prompt as rendered by the chat template") != std::string::npos);
+        QVERIFY(html.find("&lt;|im_start|&gt;user") != std::string::npos);
+
+        const std::string plain = run_to_html(stored(make_run("plain", "x")));
+        QVERIFY(plain.find("class=\"think") == std::string::npos);
+        QVERIFY(plain.find("class=\"legend\"") == std::string::npos);
+        QVERIFY(plain.find("Prompt as rendered") == std::string::npos);
+    }
+
+    // Two byte-identical chosen traces (issue #20): the comparison says they
+    // are identical, with no divergence step and no empty a:/b: lines.
+    void compareIdenticalTracesSaysIdentical() {
+        const StoredRun a = stored(make_run("a", "step 1\nstep 2\nstep 3\nanswer 42\n"));
+        const StoredRun b = stored(make_run("b", "step 1\nstep 2\nstep 3\nanswer 42\n"));
+        const nlohmann::json c = compare_runs(a, b);
+        QCOMPARE(c["divergence"]["identical"].get<bool>(), true);
+        QVERIFY(c["divergence"]["diverge_at_step"].is_null());
+        const std::string t = compare_to_text(c);
+        QVERIFY2(t.find("chosen traces are identical") != std::string::npos, t.c_str());
+        QVERIFY2(t.find("diverge") == std::string::npos, t.c_str());
+        QVERIFY2(t.find("  a: ") == std::string::npos, t.c_str());
+        // Different traces still name the step where they part.
+        const StoredRun d = stored(make_run("d", "step 1\nstep 2\nstep X\n"));
+        const std::string t2 = compare_to_text(compare_runs(a, d));
+        QVERIFY2(t2.find("diverge at step 2") != std::string::npos, t2.c_str());
+        QVERIFY2(t2.find("  a: 3") != std::string::npos, t2.c_str());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestStoreExports)

@@ -3,6 +3,8 @@
 // checks the tree item model's consistency; a stored run loads into the
 // same models; the runs table lists the store.
 #include <QAbstractItemModelTester>
+#include <QItemSelectionModel>
+#include <QSortFilterProxyModel>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -138,6 +140,53 @@ class TestModels : public QObject {
                  QString("test"));
         QCOMPARE(table.data(table.index(0, views::RunsTableModel::Status)).toString(),
                  QString("ok"));
+    }
+
+    // Issue #20: a refresh reset the runs table, so the selection moved to
+    // whatever run took its row when a run finished, and a run deleted
+    // elsewhere stayed listed. The selection follows the run id; deleted
+    // runs leave the table.
+    void runsTableKeepsTheSelectionById() {
+        auto row = [](int64_t id, const char* status) {
+            RunRow r;
+            r.id = id;
+            r.status = status;
+            r.strategy = "s" + std::to_string(id);
+            return r;
+        };
+        views::RunsTableModel table;
+        QAbstractItemModelTester tester(&table,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSortFilterProxyModel proxy;
+        proxy.setSourceModel(&table);
+        proxy.sort(views::RunsTableModel::Id, Qt::DescendingOrder);  // newest first
+        QItemSelectionModel sel(&proxy);
+        table.set_runs({row(3, "running"), row(2, "ok"), row(1, "ok")});
+        const auto id_at = [&](int r) {
+            return proxy.index(r, 0).data(views::RunsTableModel::RunIdRole).toLongLong();
+        };
+        QCOMPARE(id_at(1), qint64(2));
+        sel.select(proxy.index(1, 0),
+                   QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        const auto selected = [&] {
+            const auto rows = sel.selectedRows();
+            return rows.size() == 1 ? rows[0].data(views::RunsTableModel::RunIdRole).toLongLong()
+                                    : qint64(-1);
+        };
+        QCOMPARE(selected(), qint64(2));
+        // Run 3 finishes, run 4 starts, run 1 is deleted by another process.
+        table.set_runs({row(4, "running"), row(3, "ok"), row(2, "ok")});
+        QCOMPARE(table.rowCount(), 3);
+        QCOMPARE(id_at(0), qint64(4));
+        QCOMPARE(id_at(2), qint64(2));
+        QCOMPARE(selected(), qint64(2));
+        QCOMPARE(proxy.index(1, views::RunsTableModel::Status).data().toString(), QString("ok"));
+        // The selected run is deleted: nothing stays selected, no row stays.
+        table.set_runs({row(4, "ok"), row(3, "ok")});
+        QCOMPARE(table.rowCount(), 2);
+        QCOMPARE(selected(), qint64(-1));
+        table.set_runs({});
+        QCOMPARE(table.rowCount(), 0);
     }
 };
 

@@ -1,13 +1,19 @@
 // View widgets whose preprocessing runs off the UI thread, offscreen: the
 // latent map fits its PCA on a worker thread and shows the result later;
 // bursts of changes coalesce into a fit on the latest tree.
+#include <QDir>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QtTest>
 #include <random>
 
 #include "models/run_model.h"
 #include "reasonscope/run_store.h"
+#include "widgets/colours.h"
 #include "widgets/latent_view.h"
+#include "widgets/signals_view.h"
+#include "widgets/token_view.h"
+#include "widgets/tree_view.h"
 
 using namespace rs;
 
@@ -36,6 +42,47 @@ StoredRun two_clusters(int per, int dim) {
     return r;
 }
 
+// A chat-template run of a thinking model: node 1 is all thinking (one
+// token forced by the budget), node 2 ends the thinking and answers, node 3
+// (a sibling of 1) has no thinking. Every token has the same entropy.
+StoredRun thinking_run() {
+    StoredRun r;
+    r.run.id = 2;
+    r.run.prompt = "What is 2+3?\n";
+    r.run.prompt_rendered = "<|im_start|>user\nWhat is 2+3?<|im_end|>\n<|im_start|>assistant\n";
+    r.tree.add(-1);
+    const auto add = [&](int parent, std::vector<std::tuple<std::string, bool, bool>> toks) {
+        const int id = r.tree.add(parent);
+        Node& n = r.tree.at(id);
+        for (const auto& [piece, thinking, forced] : toks) {
+            TokenRecord t;
+            t.piece = piece;
+            t.entropy = 0.8f;
+            t.logprob = -0.3f;
+            t.thinking = thinking;
+            t.forced = forced;
+            n.tokens.push_back(t);
+            n.text += piece;
+        }
+        return id;
+    };
+    const int a = add(0, {{"<think>", true, false},
+                          {"\nAdd", true, false},
+                          {" two", true, false},
+                          {" and three.", true, false},
+                          {" Wait", true, true},
+                          {", check: 2+3=5.\n", true, false}});
+    const int b = add(a, {{"</think>", true, true},
+                          {"\nThe answer is", false, false},
+                          {" 5", false, false},
+                          {".", false, false}});
+    add(0, {{"The answer is 6.", false, false}});
+    r.tree.at(b).answer = "5";
+    r.tree.at(b).correct = 1;
+    r.run.chosen_node = b;
+    return r;
+}
+
 }  // namespace
 
 class TestWidgets : public QObject {
@@ -60,6 +107,75 @@ class TestWidgets : public QObject {
         QTRY_VERIFY_WITH_TIMEOUT(!view.fitting() && view.projected_count() == 28, 20000);
     }
 
+    // Issue #16: thinking tokens are italic on a faded band, forced ones bold
+    // and underlined, each with its tooltip; the prompt is the rendered one.
+    // The band shows in the painted pixels, and the tree marks thinking
+    // nodes. Screenshots of both go to the build's screenshots folder.
+    void thinkingIsShown() {
+        views::RunModel model;
+        views::TokenView view(&model);
+        views::TreeView tree(&model);
+        view.resize(560, 200);
+        tree.resize(320, 240);
+        model.load(thinking_run());
+        QCOMPARE(view.token_count(), 10);
+        QVERIFY(view.toPlainText().startsWith("<|im_start|>user\nWhat is 2+3?"));
+        const QColor answer_bg = views::entropy_colour(0.8f);  // as the tokens hold it
+        for (int i = 0; i < 7; ++i) {  // the thinking span, </think> included
+            QVERIFY2(view.token_format(i).fontItalic(), qPrintable(QString::number(i)));
+            QCOMPARE(view.token_colour(i), views::thinking_colour(answer_bg));
+            QVERIFY(view.tooltip_for(i).contains("<i>thinking"));
+        }
+        for (int i = 7; i < 10; ++i) {
+            QVERIFY(!view.token_format(i).fontItalic());
+            QCOMPARE(view.token_colour(i), answer_bg);
+            QVERIFY(!view.tooltip_for(i).contains("thinking"));
+        }
+        for (int i : {4, 6}) {  // " Wait" and "</think>"
+            QCOMPARE(view.token_format(i).fontWeight(), int(QFont::Bold));
+            QVERIFY(view.token_format(i).underlineStyle() != QTextCharFormat::NoUnderline);
+            QVERIFY(view.tooltip_for(i).contains("forced by the thinking budget"));
+        }
+        QVERIFY(!view.tooltip_for(3).contains("forced"));
+
+        // The pixels: the top row of a thinking token's box is the faded
+        // band, of an answer token its entropy colour.
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        const QImage img = view.viewport()->grab().toImage();
+        const auto band_pixels = [&](const QString& token, const QColor& want) {
+            QTextCursor c(view.document());
+            const int begin = view.toPlainText().indexOf(token);
+            c.setPosition(begin + 1);
+            const QRect r0 = view.cursorRect(c);
+            c.setPosition(begin + 4);
+            const QRect r1 = view.cursorRect(c);
+            const qreal dpr = img.devicePixelRatio();
+            int n = 0;
+            for (int x = r0.left() + 2; x < r1.left() - 1; ++x)
+                n += img.pixelColor(int(x * dpr), int((r0.top() + 1) * dpr)) == want ? 1 : 0;
+            return n;
+        };
+        const QColor band = views::thinking_colour(answer_bg);
+        QVERIFY(band_pixels(" two", band) > 5);
+        QVERIFY(band_pixels("The answer is", answer_bg) > 5);
+        QCOMPARE(band_pixels("The answer is", band), 0);
+
+        QCOMPARE(tree.thinking_mark(0), 0);  // the prompt
+        QCOMPARE(tree.thinking_mark(1), 2);  // all thinking
+        QCOMPARE(tree.thinking_mark(2), 1);  // ends the thinking, then answers
+        QCOMPARE(tree.thinking_mark(3), 0);
+
+        const QString shots = QStringLiteral(RS_BINARY_DIR) + "/screenshots";
+        QDir().mkpath(shots);
+        QVERIFY(view.grab().save(shots + "/token-view-thinking.png"));
+        tree.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&tree));
+        tree.fit();
+        QTest::qWait(50);
+        QVERIFY(tree.grab().save(shots + "/tree-view-thinking.png"));
+    }
+
     void pcaSeparatesTheClusters() {
         StoredRun run = two_clusters(30, 64);
         std::vector<const std::vector<float>*> rows;
@@ -74,6 +190,88 @@ class TestWidgets : public QObject {
             QVERIFY(std::abs(pts[i].x()) > 4.0);  // the gap, not the noise
             QVERIFY(std::abs(pts[i].y()) < 1.5);
         }
+    }
+
+    // Issue #20: with n = 99 the answers were sorted as text and cut off
+    // below the widget, hiding the winner. Most votes first (then weight),
+    // and the list scrolls to its last answer.
+    void answerVotesSortByVotesAndScroll() {
+        StoredRun r;
+        r.run.id = 1;
+        r.tree.add(-1);
+        auto leaf = [&](const std::string& answer, double score) {
+            const int id = r.tree.add(0);
+            r.tree.at(id).answer = answer;
+            r.tree.at(id).scores["verifier"] = score;
+        };
+        for (int i = 10; i < 66; ++i) leaf(std::to_string(i), 0.1);  // 56 answers, one vote
+        for (int i = 0; i < 39; ++i) leaf("7", 0.5);                 // the winner, last as text
+        leaf("99", 0.1);  // ties with "98" on votes, loses on weight
+        leaf("99", 0.1);
+        leaf("98", 0.9);
+        leaf("98", 0.9);
+        QCOMPARE(r.tree.size(), 1 + 99);
+        views::RunModel model;
+        views::SignalsView view(&model);
+        view.resize(520, 200);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        model.load(r);
+        const auto votes = view.answer_votes();
+        QCOMPARE(votes.size(), size_t(59));
+        QCOMPARE(votes[0].answer, std::string("7"));
+        QCOMPARE(votes[0].count, 39);
+        QCOMPARE(votes[1].answer, std::string("98"));
+        QCOMPARE(votes[2].answer, std::string("99"));
+        QCOMPARE(votes[3].answer, std::string("10"));
+        QVERIFY(view.visible_answer_rows() < 59);
+        QVERIFY(!view.answer_scroll()->isHidden());
+        QCOMPARE(view.answer_scroll()->maximum(), 59 - view.visible_answer_rows());
+        view.answer_scroll()->setValue(view.answer_scroll()->maximum());
+        QVERIFY(!view.grab().toImage().isNull());
+        // A tall view shows every answer without a scroll bar.
+        view.resize(520, 18 * 70);
+        QVERIFY(view.answer_scroll()->isHidden());
+    }
+
+    // Issue #20: a wheel zoom stuck to the view for every later run. A run
+    // opened or started after a zoom is fit to the view again.
+    void treeZoomResetsForEachRun() {
+        views::RunModel model;
+        views::TreeView view(&model);
+        view.resize(400, 300);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        model.load(two_clusters(30, 4));
+        const QTransform fitted = view.transform();
+        const QPoint mid = view.viewport()->rect().center();
+        QWheelEvent wheel(mid, view.viewport()->mapToGlobal(mid), QPoint(), QPoint(0, 480),
+                          Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+        QApplication::sendEvent(view.viewport(), &wheel);
+        QVERIFY(view.user_zoomed());
+        QVERIFY(view.transform() != fitted);
+        // An opened run is fit.
+        model.load(two_clusters(30, 4));
+        QVERIFY(!view.user_zoomed());
+        QCOMPARE(view.transform(), fitted);
+        // A live run that starts after a zoom is fit as it grows.
+        QApplication::sendEvent(view.viewport(), &wheel);
+        QVERIFY(view.user_zoomed());
+        std::vector<RunEvent> ev{RunStarted{"p"}};
+        NodeAdded root;
+        root.node = 0;
+        ev.push_back(root);
+        for (int i = 1; i < 40; ++i) {
+            NodeAdded n;
+            n.node = i;
+            n.parent = i < 20 ? 0 : i - 1;
+            ev.push_back(n);
+        }
+        model.apply(ev);
+        QVERIFY(!view.user_zoomed());
+        const QTransform grown = view.transform();
+        view.fit();
+        QCOMPARE(view.transform(), grown);  // already fit
     }
 };
 

@@ -16,6 +16,7 @@ void RunModel::reset_run() {
 void RunModel::clear() {
     reset_run();
     info_ = RunRow();
+    emit runReset();
     emit changed();
 }
 
@@ -33,12 +34,14 @@ void RunModel::set_info(const RunRow& info) {
 }
 
 void RunModel::apply(const std::vector<RunEvent>& events) {
+    bool started = false;
     for (const RunEvent& e : events) {
         // Events arrive in order: a new run starts here.
         if (const auto* s = std::get_if<RunStarted>(&e)) {
             reset_run();
             info_.prompt = s->prompt;
             live_ = true;
+            started = true;
         }
         rs::apply_event(tree_, e);  // the same function the search builds its tree with
         if (const auto* t = std::get_if<TokensAppended>(&e)) {
@@ -59,6 +62,7 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
             finished_ = true;
         }
     }
+    if (started) emit runReset();
     if (!events.empty()) emit changed();
     for (const RunEvent& e : events)
         if (const auto* f = std::get_if<RunFinished>(&e)) {
@@ -82,6 +86,7 @@ void RunModel::load(const StoredRun& run) {
     live_ = false;
     finished_ = true;
     selected_ = -1;
+    emit runReset();
     emit changed();
     select(info_.chosen_node >= 0 && info_.chosen_node < tree_.size()
                ? info_.chosen_node

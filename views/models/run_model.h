@@ -43,6 +43,9 @@ class RunModel : public QObject {
 
   signals:
     void changed();  // tree, signals or metrics changed
+    // Another run takes the model (a live run starts, a stored run is loaded,
+    // or it is cleared); changed() follows. Views drop per-run state (zoom).
+    void runReset();
     void selectionChanged(int node);
     void runFinished();
 

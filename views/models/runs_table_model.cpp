@@ -1,11 +1,43 @@
 #include "models/runs_table_model.h"
 
+#include <unordered_map>
+
 namespace rs::views {
 
 void RunsTableModel::set_runs(std::vector<RunRow> runs) {
-    beginResetModel();
-    runs_ = std::move(runs);
-    endResetModel();
+    // Rows are matched by run id, not reset: a refresh removes the runs that
+    // are gone, updates the others in place and adds the new ones at the
+    // end, so selections and persistent indexes stay on their runs (the
+    // view's sorting proxy puts new rows in order).
+    std::unordered_map<int64_t, size_t> incoming;
+    for (size_t i = 0; i < runs.size(); ++i) incoming.emplace(runs[i].id, i);
+    for (int r = static_cast<int>(runs_.size()) - 1; r >= 0; --r) {
+        if (incoming.count(runs_[static_cast<size_t>(r)].id)) continue;
+        int first = r;  // a run of consecutive removed rows in one step
+        while (first > 0 && !incoming.count(runs_[static_cast<size_t>(first - 1)].id)) --first;
+        beginRemoveRows({}, first, r);
+        runs_.erase(runs_.begin() + first, runs_.begin() + r + 1);
+        endRemoveRows();
+        r = first;
+    }
+    std::unordered_map<int64_t, size_t> have;
+    for (size_t i = 0; i < runs_.size(); ++i) have.emplace(runs_[i].id, i);
+    std::vector<RunRow> added;
+    for (RunRow& row : runs) {
+        auto it = have.find(row.id);
+        if (it == have.end()) {
+            added.push_back(std::move(row));
+            continue;
+        }
+        runs_[it->second] = std::move(row);
+        const int r = static_cast<int>(it->second);
+        emit dataChanged(index(r, 0), index(r, ColumnCount - 1));
+    }
+    if (added.empty()) return;
+    const int at = static_cast<int>(runs_.size());
+    beginInsertRows({}, at, at + static_cast<int>(added.size()) - 1);
+    for (RunRow& row : added) runs_.push_back(std::move(row));
+    endInsertRows();
 }
 
 const RunRow* RunsTableModel::run_at(int row) const {

@@ -2,22 +2,98 @@
 
 #include <QPainter>
 #include <QPainterPath>
+#include <QScrollBar>
+#include <QWheelEvent>
+#include <algorithm>
 #include <cmath>
 #include <map>
 
 namespace rs::views {
 
+namespace {
+constexpr int kRowHeight = 18;
+}
+
 SignalsView::SignalsView(RunModel* model, QWidget* parent) : QWidget(parent), model_(model) {
     setObjectName("signalsView");
-    connect(model_, &RunModel::changed, this, qOverload<>(&QWidget::update));
+    scroll_ = new QScrollBar(Qt::Vertical, this);
+    scroll_->setObjectName("answerScroll");
+    scroll_->hide();
+    connect(scroll_, &QScrollBar::valueChanged, this, qOverload<>(&QWidget::update));
+    connect(model_, &RunModel::changed, this, [this] {
+        update_scroll();
+        update();
+    });
     connect(model_, &RunModel::selectionChanged, this, qOverload<>(&QWidget::update));
+}
+
+QRectF SignalsView::plot_rect() const {
+    return {40, 12, width() * 0.64 - 50, static_cast<double>(height() - 34)};
+}
+
+QRectF SignalsView::bars_rect() const {
+    const QRectF plot = plot_rect();
+    return {plot.right() + 20, 12, width() - plot.right() - 30, static_cast<double>(height() - 34)};
+}
+
+int SignalsView::visible_answer_rows() const {
+    return std::max(1, static_cast<int>((bars_rect().height() - 4 + 2) / kRowHeight));
+}
+
+std::vector<SignalsView::AnswerVote> SignalsView::answer_votes() const {
+    std::map<std::string, AnswerVote> by;
+    const std::string key = model_->score_key().toStdString();
+    for (const Node& n : model_->tree().nodes()) {
+        if (n.answer.empty()) continue;
+        AnswerVote& v = by[n.answer];
+        v.answer = n.answer;
+        ++v.count;
+        if (!key.empty())
+            if (auto it = n.scores.find(key); it != n.scores.end()) v.weight += it->second;
+    }
+    std::vector<AnswerVote> out;
+    out.reserve(by.size());
+    for (auto& [a, v] : by) out.push_back(std::move(v));
+    std::stable_sort(out.begin(), out.end(), [](const AnswerVote& x, const AnswerVote& y) {
+        if (x.count != y.count) return x.count > y.count;
+        return x.weight > y.weight;  // equal weights keep the text order
+    });
+    return out;
+}
+
+void SignalsView::update_scroll() {
+    const int rows = static_cast<int>(answer_votes().size());
+    const int visible = visible_answer_rows();
+    scroll_->setRange(0, std::max(0, rows - visible));
+    scroll_->setPageStep(visible);
+    scroll_->setSingleStep(1);
+    const QRectF bars = bars_rect();
+    const int w = scroll_->sizeHint().width();
+    scroll_->setGeometry(width() - w, static_cast<int>(bars.top()), w,
+                         static_cast<int>(bars.height()));
+    scroll_->setVisible(rows > visible);
+}
+
+void SignalsView::resizeEvent(QResizeEvent* e) {
+    QWidget::resizeEvent(e);
+    update_scroll();
+}
+
+void SignalsView::wheelEvent(QWheelEvent* e) {
+    if (scroll_->isVisible() && e->position().x() >= bars_rect().left()) {
+        const int steps = e->angleDelta().y() / 120;
+        scroll_->setValue(scroll_->value() - (steps ? steps : (e->angleDelta().y() > 0 ? 1 : -1)));
+        e->accept();
+        return;
+    }
+    QWidget::wheelEvent(e);
 }
 
 void SignalsView::paintEvent(QPaintEvent*) {
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
     p.fillRect(rect(), palette().base());
-    const QRectF plot(40, 12, width() * 0.64 - 50, height() - 34);
+    const QRectF plot = plot_rect();
     std::vector<float> h, v;
     std::vector<int> marks;
     for (int id : model_->selected_path()) {
@@ -57,28 +133,28 @@ void SignalsView::paintEvent(QPaintEvent*) {
         p.drawText(QPointF(4, plot.top() + 10), QString::number(top, 'f', 1));
         p.drawText(QPointF(4, plot.bottom()), "0");
     }
-    // Answers across branches.
-    std::map<std::string, int> votes;
+    // Answers across branches, most votes first; the list scrolls.
+    const std::vector<AnswerVote> votes = answer_votes();
     int total = 0;
-    for (const Node& n : model_->tree().nodes())
-        if (!n.answer.empty()) {
-            votes[n.answer]++;
-            ++total;
-        }
-    const QRectF bars(plot.right() + 20, 12, width() - plot.right() - 30, height() - 34);
+    for (const AnswerVote& v : votes) total += v.count;
+    QRectF bars = bars_rect();
+    if (scroll_->isVisible()) bars.setRight(scroll_->x() - 4);
     double se = 0;
-    for (auto& [a, c] : votes) {
-        double q = static_cast<double>(c) / total;
+    for (const AnswerVote& v : votes) {
+        double q = static_cast<double>(v.count) / total;
         se -= q * std::log(q);
     }
     p.drawText(QRectF(bars.left(), 0, bars.width(), 12), Qt::AlignLeft,
                total ? QString("answers (%1 branches, entropy %2)").arg(total).arg(se, 0, 'f', 2)
                      : QString("answers"));
     int row = 0, maxc = 1;
-    for (auto& [a, c] : votes) maxc = std::max(maxc, c);
-    for (auto& [a, c] : votes) {
-        double y = bars.top() + 4 + row * 18;
-        if (y > bars.bottom()) break;
+    for (const AnswerVote& v : votes) maxc = std::max(maxc, v.count);
+    const size_t first = static_cast<size_t>(std::max(0, scroll_->value()));
+    for (size_t i = first; i < votes.size(); ++i) {
+        const std::string& a = votes[i].answer;
+        const int c = votes[i].count;
+        double y = bars.top() + 4 + row * kRowHeight;
+        if (y + 16 > bars.bottom()) break;  // whole rows only: the rest scroll
         bool right = model_->info().expected == a;
         p.setPen(palette().text().color());
         p.drawText(QRectF(bars.left(), y, 60, 16), Qt::AlignLeft | Qt::AlignVCenter,

@@ -32,13 +32,31 @@ void TokenView::rebuild() {
     if (path.empty()) return;
     QTextCursor c(document());
     QTextCharFormat plain;
-    c.insertText(QString::fromStdString(model_->info().prompt), plain);
+    const RunRow& info = model_->info();
+    if (!info.prompt_rendered.empty()) {  // what the model got: the chat template's output
+        plain.setForeground(thinking_text_colour());
+        plain.setToolTip("the prompt as the chat template rendered it");
+    }
+    c.insertText(
+        QString::fromStdString(info.prompt_rendered.empty() ? info.prompt : info.prompt_rendered),
+        plain);
     for (int id : path) {
         const Node& n = model_->tree().at(id);
         for (size_t i = 0; i < n.tokens.size(); ++i) {
             const auto& t = n.tokens[i];
             QTextCharFormat f;
-            f.setBackground(entropy_colour(t.entropy));
+            const QColor bg = entropy_colour(t.entropy);
+            f.setBackground(t.thinking ? thinking_colour(bg) : bg);
+            if (t.thinking) {
+                f.setFontItalic(true);
+                f.setForeground(thinking_text_colour());
+            }
+            if (t.forced) {
+                f.setFontWeight(QFont::Bold);
+                f.setForeground(forced_colour());
+                f.setUnderlineStyle(QTextCharFormat::DashUnderline);
+                f.setUnderlineColor(forced_colour());
+            }
             int begin = c.position();
             c.insertText(QString::fromStdString(t.piece), f);
             spans_.push_back({begin, c.position(), id, static_cast<int>(i)});
@@ -53,15 +71,25 @@ QColor TokenView::token_colour(int i) const {
     return c.charFormat().background().color();
 }
 
+QTextCharFormat TokenView::token_format(int i) const {
+    if (i < 0 || i >= token_count()) return {};
+    QTextCursor c(document());
+    c.setPosition(spans_[static_cast<size_t>(i)].begin + 1);
+    return c.charFormat();
+}
+
 QString TokenView::tooltip_for(int i) const {
     if (i < 0 || i >= token_count()) return {};
     const Span& s = spans_[static_cast<size_t>(i)];
     const auto& t = model_->tree().at(s.node).tokens[static_cast<size_t>(s.index)];
-    QString tip =
-        QString("<b>%1</b> p=%2 &nbsp; entropy %3 &nbsp; varentropy %4<br>alternatives:")
-            .arg(QString::fromStdString(t.piece).toHtmlEscaped(),
-                 QString::number(std::exp(t.logprob), 'f', 3), QString::number(t.entropy, 'f', 3),
-                 QString::number(t.varentropy, 'f', 3));
+    QStringList marks;
+    if (t.thinking) marks << "thinking";
+    if (t.forced) marks << "forced by the thinking budget";
+    QString tip = marks.isEmpty() ? QString() : "<i>" + marks.join(" — ") + "</i><br>";
+    tip += QString("<b>%1</b> p=%2 &nbsp; entropy %3 &nbsp; varentropy %4<br>alternatives:")
+               .arg(QString::fromStdString(t.piece).toHtmlEscaped(),
+                    QString::number(std::exp(t.logprob), 'f', 3),
+                    QString::number(t.entropy, 'f', 3), QString::number(t.varentropy, 'f', 3));
     for (size_t k = 0; k < t.top.size(); ++k) {
         QString piece = k < t.top_pieces.size() ? QString::fromStdString(t.top_pieces[k])
                                                 : QString::number(t.top[k].first);

@@ -1,5 +1,8 @@
 // The selected path's text, each token on a background coloured by the
-// entropy of the distribution it was drawn from. Hovering a token shows its
+// entropy of the distribution it was drawn from. Thinking tokens are italic
+// on a faded band; tokens forced by the thinking budget are bold, violet and
+// underlined. The prompt is shown as the model got it (the chat template's
+// rendering when one was applied). Hovering a token shows its
 // probability and the alternatives the model considered; clicking an
 // alternative in that list asks for a counterfactual branch from there.
 #pragma once
@@ -17,6 +20,7 @@ class TokenView : public QTextBrowser {
     explicit TokenView(RunModel* model, QWidget* parent = nullptr);
     int token_count() const { return static_cast<int>(spans_.size()); }
     QColor token_colour(int i) const;  // for tests
+    QTextCharFormat token_format(int i) const;
     QString tooltip_for(int i) const;
 
   signals:

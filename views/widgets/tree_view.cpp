@@ -46,9 +46,14 @@ class TreeCanvas : public QGraphicsItem {
         // visible slice), and each node's entropy colour computed once.
         by_depth_.assign(static_cast<size_t>(t.max_depth() + 1), {});
         entropy_fill_.resize(static_cast<size_t>(t.size()));
+        thinking_.assign(static_cast<size_t>(t.size()), 0);
         for (const Node& n : t.nodes()) {
             by_depth_[static_cast<size_t>(n.depth)].push_back(n.id);
             entropy_fill_[static_cast<size_t>(n.id)] = entropy_colour(n.mean_entropy());
+            const int th = n.thinking_tokens();
+            thinking_[static_cast<size_t>(n.id)] = th == 0                                   ? 0
+                                                   : th == static_cast<int>(n.tokens.size()) ? 2
+                                                                                             : 1;
         }
         for (auto& row : by_depth_)
             std::sort(row.begin(), row.end(), [&](int a, int b) {
@@ -124,6 +129,18 @@ class TreeCanvas : public QGraphicsItem {
                 p->setPen(pen);
                 p->setBrush(fill);
                 p->drawEllipse(c, kR, kR);
+                // Thinking: a dashed violet ring, all round when the whole
+                // step is thinking, over the top half when part of it is.
+                if (const char th = thinking_[static_cast<size_t>(n.id)]) {
+                    QPen ring(forced_colour(), 1.6, Qt::DashLine);
+                    p->setPen(ring);
+                    p->setBrush(Qt::NoBrush);
+                    const QRectF r(c.x() - kR - 3.5, c.y() - kR - 3.5, 2 * kR + 7, 2 * kR + 7);
+                    if (th == 2)
+                        p->drawEllipse(r);
+                    else
+                        p->drawArc(r, 0, 180 * 16);
+                }
                 if (n.status == NodeStatus::Pruned) {
                     p->setPen(QPen(QColor(120, 120, 120), 1.5));
                     p->drawLine(c + QPointF(-4, -4), c + QPointF(4, 4));
@@ -156,6 +173,11 @@ class TreeCanvas : public QGraphicsItem {
                                                                 : QPointF();
     }
     int count() const { return static_cast<int>(pos_.size()); }
+    int thinking_mark(int id) const {
+        return id >= 0 && static_cast<size_t>(id) < thinking_.size()
+                   ? thinking_[static_cast<size_t>(id)]
+                   : 0;
+    }
 
     static constexpr double kDx = 26, kDy = 54, kR = 8;
 
@@ -164,6 +186,7 @@ class TreeCanvas : public QGraphicsItem {
     std::vector<QPointF> pos_;
     std::vector<std::vector<int>> by_depth_;  // per depth: node ids sorted by x
     std::vector<QColor> entropy_fill_;
+    std::vector<char> thinking_;  // per node: 0 no thinking, 1 partly, 2 all thinking
     QRectF bounds_;
 };
 
@@ -176,6 +199,8 @@ TreeView::TreeView(RunModel* model, QWidget* parent) : QGraphicsView(parent), mo
     setViewportUpdateMode(QGraphicsView::SmartViewportUpdate);
     setBackgroundBrush(QColor(252, 252, 250));
     setObjectName("treeView");
+    // A new or opened run is fit to the view, whatever the last one's zoom.
+    connect(model_, &RunModel::runReset, this, [this] { user_zoomed_ = false; });
     connect(model_, &RunModel::changed, this, &TreeView::relayout);
     connect(model_, &RunModel::selectionChanged, this, [this] { canvas_->update(); });
 }
@@ -197,6 +222,9 @@ int TreeView::node_count() const {
 }
 QPointF TreeView::node_pos(int node) const {
     return canvas_->pos_of(node);
+}
+int TreeView::thinking_mark(int node) const {
+    return canvas_->thinking_mark(node);
 }
 
 void TreeView::fit() {

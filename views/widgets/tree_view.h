@@ -2,7 +2,9 @@
 // paints only the nodes inside the exposed rectangle (level of detail: edges
 // and labels are dropped when zoomed far out), so 100k-node trees stay
 // fluid. Colour by score or by mean entropy; shapes for status (pruned x,
-// answer ring: green correct, red wrong). Click selects a node's path.
+// answer ring: green correct, red wrong; a dashed violet ring: thinking, all
+// round when the whole step is, half when part of it is). Click selects a
+// node's path.
 #pragma once
 
 #include <QGraphicsView>
@@ -22,6 +24,11 @@ class TreeView : public QGraphicsView {
     ColourBy colour_by() const { return colour_by_; }
     int node_count() const;
     QPointF node_pos(int node) const;  // scene position (for tests)
+    // The user zoomed with the wheel: the view keeps its zoom as the run
+    // grows, until another run takes the model (then it is fit again).
+    bool user_zoomed() const { return user_zoomed_; }
+    // 0: the node has no thinking tokens, 1: some, 2: all (its dashed ring).
+    int thinking_mark(int node) const;
 
   public slots:
     void fit();
