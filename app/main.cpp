@@ -39,6 +39,7 @@ const std::map<std::string, Command>& commands() {
          {rs::cli::cmd_demo,
           "headless demo: greedy vs a search on a bundled problem, stored, with a report"}},
         {"generate", {rs::cli::cmd_generate, "generate text from a prompt"}},
+        {"serve", {rs::cli::cmd_serve, "serve the model over an OpenAI-compatible HTTP API"}},
         {"bench",
          {rs::cli::cmd_bench, "measure prompt and generation speed against the memory roofline"}},
         {"bench-store",

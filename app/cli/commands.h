@@ -27,5 +27,6 @@ int cmd_import(const Argv& args);
 int cmd_compare(const Argv& args);
 int cmd_demo(const Argv& args);
 int cmd_bench_store(const Argv& args);
+int cmd_serve(const Argv& args);
 
 }  // namespace rs::cli

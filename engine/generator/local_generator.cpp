@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
@@ -137,7 +138,23 @@ std::vector<Extension> LocalGenerator::extend(std::span<const ExtendRequest> req
     const std::vector<float> logits = session_->decode(kvs, pending, tap_layers, hidden);
     const int V = session_->n_vocab();
     const size_t hid_row = tap_layers.size() * static_cast<size_t>(hidden_dim());
-    const Sampler sampler(params);
+    const Sampler call_sampler(params);
+    // Requests with their own sampling parameters: one sampler per distinct set.
+    std::vector<std::unique_ptr<Sampler>> own;
+    std::vector<const SamplingParams*> own_params;
+    std::vector<const Sampler*> samplers(requests.size(), &call_sampler);
+    for (size_t k = 0; k < requests.size(); ++k) {
+        const SamplingParams* p = requests[k].params;
+        if (!p) continue;
+        const auto it = std::find(own_params.begin(), own_params.end(), p);
+        if (it != own_params.end()) {
+            samplers[k] = own[static_cast<size_t>(it - own_params.begin())].get();
+            continue;
+        }
+        own.push_back(std::make_unique<Sampler>(*p));
+        own_params.push_back(p);
+        samplers[k] = own.back().get();
+    }
     std::vector<char> broken(requests.size(), 0);
     session_->backend().parallel_for(
         static_cast<int64_t>(requests.size()), [&](int64_t b, int64_t e) {
@@ -150,6 +167,7 @@ std::vector<Extension> LocalGenerator::extend(std::span<const ExtendRequest> req
                     continue;
                 }
                 const ExtendRequest& r = requests[k];
+                const Sampler& sampler = *samplers[k];
                 if (r.force >= 0) {
                     out[k].token = sampler.signals_for(row, V, r.force);
                     out[k].forced = true;

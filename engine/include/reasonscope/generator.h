@@ -65,6 +65,9 @@ struct ExtendRequest {
     // (s1's "Wait" instead of the end of thinking).
     std::vector<TokenId> veto;
     TokenId veto_with = -1;
+    // This request's sampling instead of the call's (a server batching
+    // requests of different clients in one step); must outlive the call.
+    const SamplingParams* params = nullptr;
 };
 
 struct Extension {

@@ -1,0 +1,524 @@
+#include "serve/server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "reasonscope/error.h"
+
+namespace rs::serve {
+
+namespace {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+struct Reply {
+    int status = 200;
+    std::string body;
+};
+
+// A request the server refuses: the field at fault (empty: the body) and why.
+struct BadRequest {
+    std::string param, message;
+};
+
+std::string dump(const ojson& j) {
+    // Model text may end inside a UTF-8 character: replace, never throw.
+    return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+Reply error_reply(int status, const std::string& message, const std::string& param = {},
+                  const char* type = "invalid_request_error") {
+    ojson e = {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
+    if (!param.empty()) e["param"] = param;
+    return {status, dump(ojson{{"error", e}})};
+}
+
+// Request fields: absent or null means the default.
+const json* field(const json& body, const char* name) {
+    const auto it = body.find(name);
+    return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
+double number_field(const json& body, const char* name, double dflt, double lo, double hi,
+                    bool lo_open = false) {
+    const json* v = field(body, name);
+    if (!v) return dflt;
+    if (!v->is_number()) throw BadRequest{name, std::string(name) + " must be a number"};
+    const double x = v->get<double>();
+    if (!(lo_open ? x > lo : x >= lo) || !(x <= hi))
+        throw BadRequest{name, std::string(name) + " must be in " + (lo_open ? "(" : "[") +
+                                   json(lo).dump() + ", " + json(hi).dump() + "], not " +
+                                   json(x).dump()};
+    return x;
+}
+
+int64_t int_field(const json& body, const char* name, int64_t dflt, int64_t lo, int64_t hi) {
+    const json* v = field(body, name);
+    if (!v) return dflt;
+    if (!v->is_number_integer()) throw BadRequest{name, std::string(name) + " must be an integer"};
+    if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(hi))
+        throw BadRequest{name, std::string(name) + " must be at most " + std::to_string(hi)};
+    const auto x = v->get<int64_t>();
+    if (x < lo || x > hi)
+        throw BadRequest{name, std::string(name) + " must be in [" + std::to_string(lo) + ", " +
+                                   std::to_string(hi) + "], not " + std::to_string(x)};
+    return x;
+}
+
+bool bool_field(const json& body, const char* name, bool dflt) {
+    const json* v = field(body, name);
+    if (!v) return dflt;
+    if (!v->is_boolean()) throw BadRequest{name, std::string(name) + " must be true or false"};
+    return v->get<bool>();
+}
+
+std::string string_field(const json& body, const char* name) {
+    const json* v = field(body, name);
+    if (!v) throw BadRequest{name, std::string(name) + " is required"};
+    if (!v->is_string()) throw BadRequest{name, std::string(name) + " must be a string"};
+    return v->get<std::string>();
+}
+
+// Token ids: an array of integers in the vocabulary.
+std::vector<TokenId> token_ids(const json& v, const char* name, const Tokenizer& tok) {
+    if (!v.is_array()) throw BadRequest{name, std::string(name) + " must be an array of token ids"};
+    std::vector<TokenId> ids;
+    for (size_t i = 0; i < v.size(); ++i) {
+        const json& t = v[i];
+        const std::string at = std::string(name) + "[" + std::to_string(i) + "]";
+        if (!t.is_number_integer()) throw BadRequest{name, at + " must be an integer token id"};
+        if (t.is_number_unsigned() ? t.get<uint64_t>() >= static_cast<uint64_t>(tok.n_vocab())
+                                   : (t.get<int64_t>() < 0 || t.get<int64_t>() >= tok.n_vocab()))
+            throw BadRequest{name, at + " = " + t.dump() +
+                                       " is not a token id (the vocabulary has " +
+                                       std::to_string(tok.n_vocab()) + ")"};
+        ids.push_back(static_cast<TokenId>(t.get<int64_t>()));
+    }
+    return ids;
+}
+
+json parse_body(const std::string& body) {
+    json j;
+    try {
+        j = json::parse(body);
+    } catch (const json::parse_error& e) {
+        throw BadRequest{"", std::string("the request body is not valid JSON: ") + e.what()};
+    }
+    if (!j.is_object()) throw BadRequest{"", "the request body must be a JSON object"};
+    return j;
+}
+
+struct Choice {
+    int seq = -1;
+    std::vector<TokenSignals> tokens;
+    std::vector<size_t> offsets;  // where each token's text starts in `text`
+    std::string text;
+    const char* finish = nullptr;  // "stop" or "length" once finished
+};
+
+struct Job {
+    std::vector<TokenId> prompt;
+    int n = 1;
+    int max_tokens = 16;
+    int logprobs = -1;  // top alternatives per token; -1: no logprobs
+    SamplingParams sp;
+    std::vector<std::string> stop;
+    std::vector<Choice> choices;
+    std::promise<Reply> done;
+    bool answered = false;
+};
+
+// Finds the first stop string in `text` that ends within its last `added`
+// bytes; npos if none.
+size_t find_stop(const std::string& text, size_t added, const std::vector<std::string>& stop) {
+    size_t best = std::string::npos;
+    for (const std::string& s : stop) {
+        const size_t start = text.size() - added;
+        const size_t from = start >= s.size() - 1 ? start - (s.size() - 1) : 0;
+        const size_t p = text.find(s, from);
+        if (p != std::string::npos) best = std::min(best, p);
+    }
+    return best;
+}
+
+}  // namespace
+
+struct Server::Impl {
+    Impl(Generator& g, ServeOptions o) : gen(g), opt(std::move(o)) {}
+
+    Generator& gen;
+    ServeOptions opt;
+    httplib::Server http;
+
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::unique_ptr<Job>> queue;
+    bool stopping = false;
+    std::atomic<uint64_t> next_id{1};
+    std::thread engine;
+
+    // --- handler side -----------------------------------------------------
+
+    Reply submit(std::unique_ptr<Job> job) {
+        std::future<Reply> f = job->done.get_future();
+        {
+            const std::lock_guard lk(mu);
+            if (stopping)
+                return error_reply(503, "the server is shutting down", {}, "server_error");
+            queue.push_back(std::move(job));
+        }
+        cv.notify_one();
+        return f.get();
+    }
+
+    std::unique_ptr<Job> parse_completion(const json& b) const {
+        const Tokenizer& tok = gen.tokenizer();
+        auto job = std::make_unique<Job>();
+        const json* prompt = field(b, "prompt");
+        if (!prompt) throw BadRequest{"prompt", "prompt is required"};
+        if (prompt->is_string())
+            job->prompt = tok.encode(prompt->get<std::string>(), true, true);
+        else if (prompt->is_array())
+            job->prompt = token_ids(*prompt, "prompt", tok);
+        else
+            throw BadRequest{"prompt", "prompt must be a string or an array of token ids"};
+        if (job->prompt.empty()) throw BadRequest{"prompt", "the prompt is empty"};
+        if (static_cast<int>(job->prompt.size()) >= gen.n_ctx())
+            throw BadRequest{"prompt", "the prompt of " + std::to_string(job->prompt.size()) +
+                                           " tokens does not fit the context of " +
+                                           std::to_string(gen.n_ctx()) + " tokens"};
+        job->n = static_cast<int>(int_field(b, "n", 1, 1, opt.max_choices));
+        job->max_tokens = static_cast<int>(int_field(b, "max_tokens", 16, 0, gen.n_ctx()));
+        SamplingParams& sp = job->sp;
+        sp.temperature = static_cast<float>(number_field(b, "temperature", 1.0, 0, 100));
+        sp.top_p = static_cast<float>(number_field(b, "top_p", 1.0, 0, 1, true));
+        const int64_t top_k = int_field(b, "top_k", 0, -1, std::numeric_limits<int32_t>::max());
+        sp.top_k = top_k < 0 ? 0 : static_cast<int>(top_k);
+        sp.min_p = static_cast<float>(number_field(b, "min_p", 0, 0, 0.999));
+        sp.repeat_penalty = static_cast<float>(number_field(b, "repeat_penalty", 1, 0, 10, true));
+        if (field(b, "seed"))
+            sp.seed = static_cast<uint64_t>(
+                int_field(b, "seed", 0, 0, std::numeric_limits<int64_t>::max()));
+        else
+            sp.seed = std::random_device{}();
+        if (const json* lp = field(b, "logprobs")) {
+            if (lp->is_boolean()) throw BadRequest{"logprobs", "logprobs must be an integer"};
+            job->logprobs = static_cast<int>(int_field(b, "logprobs", 0, 0, 20));
+        }
+        sp.n_alternatives = std::max(job->logprobs, 0);
+        if (const json* s = field(b, "stop")) {
+            if (s->is_string())
+                job->stop.push_back(s->get<std::string>());
+            else if (s->is_array())
+                for (const json& x : *s) {
+                    if (!x.is_string())
+                        throw BadRequest{"stop", "stop must be a string or a list of strings"};
+                    job->stop.push_back(x.get<std::string>());
+                }
+            else
+                throw BadRequest{"stop", "stop must be a string or a list of strings"};
+            if (job->stop.size() > 16) throw BadRequest{"stop", "stop has more than 16 strings"};
+            for (const std::string& x : job->stop)
+                if (x.empty()) throw BadRequest{"stop", "stop strings must not be empty"};
+        }
+        if (bool_field(b, "stream", false))
+            throw BadRequest{"stream", "streaming is not supported yet"};
+        if (bool_field(b, "echo", false)) throw BadRequest{"echo", "echo is not supported"};
+        bool_field(b, "return_tokens", true);  // token ids are always returned
+        try {
+            sp.validate();
+        } catch (const Error& e) {
+            throw BadRequest{"", e.what()};
+        }
+        return job;
+    }
+
+    ojson models() const {
+        ojson model = {
+            {"id", opt.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "reasonscope"}};
+        model["meta"] = {{"n_ctx", gen.n_ctx()},
+                         {"n_vocab", gen.tokenizer().n_vocab()},
+                         {"backend", gen.backend_name()}};
+        ojson list = {{"object", "list"}};
+        list["data"] = ojson::array();
+        list["data"].push_back(std::move(model));
+        return list;
+    }
+
+    void route() {
+        const auto reply = [](httplib::Response& res, const Reply& r) {
+            res.status = r.status;
+            res.set_content(r.body, "application/json");
+        };
+        const auto guarded = [reply](auto fn) {
+            return [reply, fn](const httplib::Request& req, httplib::Response& res) {
+                try {
+                    reply(res, fn(req));
+                } catch (const BadRequest& e) {
+                    reply(res, error_reply(400, e.message, e.param));
+                } catch (const std::exception& e) {
+                    reply(res, error_reply(500, e.what(), {}, "server_error"));
+                }
+            };
+        };
+        http.Get("/health", guarded([](const httplib::Request&) {
+                     return Reply{200, dump(ojson{{"status", "ok"}})};
+                 }));
+        http.Get("/v1/models", guarded([this](const httplib::Request&) {
+                     return Reply{200, dump(models())};
+                 }));
+        http.Post("/tokenize", guarded([this](const httplib::Request& req) {
+                      const json b = parse_body(req.body);
+                      const std::string text = string_field(b, "content");
+                      const bool add_special = bool_field(b, "add_special", false);
+                      const bool parse_special = bool_field(b, "parse_special", true);
+                      const auto ids = gen.tokenizer().encode(text, add_special, parse_special);
+                      return Reply{200, dump(ojson{{"tokens", ids}})};
+                  }));
+        http.Post("/detokenize", guarded([this](const httplib::Request& req) {
+                      const json b = parse_body(req.body);
+                      const json* t = field(b, "tokens");
+                      if (!t) throw BadRequest{"tokens", "tokens is required"};
+                      const auto ids = token_ids(*t, "tokens", gen.tokenizer());
+                      return Reply{200, dump(ojson{{"content", gen.tokenizer().decode(ids)}})};
+                  }));
+        const auto completions = guarded([this](const httplib::Request& req) {
+            return submit(parse_completion(parse_body(req.body)));
+        });
+        http.Post("/v1/completions", completions);
+        http.Post("/completions", completions);
+        http.set_error_handler([reply](const httplib::Request& req, httplib::Response& res) {
+            if (res.status == 404)
+                reply(res, error_reply(404, "no such endpoint: " + req.method + " " + req.path));
+            else if (res.body.empty())
+                reply(res, error_reply(res.status, "HTTP " + std::to_string(res.status)));
+        });
+    }
+
+    // --- engine side ------------------------------------------------------
+
+    void answer(Job& j, Reply r) {
+        if (j.answered) return;
+        j.answered = true;
+        for (Choice& c : j.choices)
+            if (c.seq >= 0 && gen.alive(c.seq)) {
+                gen.release(c.seq);
+                c.seq = -1;
+            }
+        j.done.set_value(std::move(r));
+    }
+
+    void begin(Job& j) {
+        const int root = gen.start(j.prompt);
+        j.choices.resize(static_cast<size_t>(j.n));
+        j.choices.back().seq = root;
+        for (int i = 0; i + 1 < j.n; ++i) j.choices[static_cast<size_t>(i)].seq = gen.fork(root);
+        if (j.max_tokens == 0)
+            for (Choice& c : j.choices) c.finish = "length";
+    }
+
+    void take(Job& j, Choice& c, const TokenSignals& t) {
+        const Tokenizer& tok = gen.tokenizer();
+        if (tok.is_eog(t.token)) {
+            c.finish = "stop";
+            return;
+        }
+        const std::string piece = tok.token_to_piece(t.token);
+        c.offsets.push_back(c.text.size());
+        c.tokens.push_back(t);
+        c.text += piece;
+        const size_t cut =
+            j.stop.empty() ? std::string::npos : find_stop(c.text, piece.size(), j.stop);
+        if (cut != std::string::npos) {
+            // The text ends before the stop string; tokens starting in it go.
+            c.text.resize(cut);
+            while (!c.offsets.empty() && c.offsets.back() >= cut) {
+                c.offsets.pop_back();
+                c.tokens.pop_back();
+            }
+            c.finish = "stop";
+        } else if (static_cast<int>(c.tokens.size()) >= j.max_tokens) {
+            c.finish = "length";
+        }
+    }
+
+    Reply result(const Job& j) {
+        const Tokenizer& tok = gen.tokenizer();
+        ojson choices = ojson::array();
+        size_t completion = 0;
+        for (size_t i = 0; i < j.choices.size(); ++i) {
+            const Choice& c = j.choices[i];
+            completion += c.tokens.size();
+            ojson ids = ojson::array();
+            for (const TokenSignals& t : c.tokens) ids.push_back(t.token);
+            ojson lp = nullptr;
+            if (j.logprobs >= 0) {
+                ojson pieces = ojson::array(), lps = ojson::array(), tops = ojson::array(),
+                      top_ids = ojson::array();
+                for (const TokenSignals& t : c.tokens) {
+                    pieces.push_back(tok.token_to_piece(t.token));
+                    lps.push_back(t.logprob);
+                    ojson top = ojson::object(), tid = ojson::array();
+                    for (const auto& [id, l] : t.top) {
+                        const std::string p = tok.token_to_piece(id);
+                        if (!top.contains(p)) top[p] = l;
+                        tid.push_back(id);
+                    }
+                    tops.push_back(std::move(top));
+                    top_ids.push_back(std::move(tid));
+                }
+                lp = {{"tokens", pieces},
+                      {"token_logprobs", lps},
+                      {"top_logprobs", tops},
+                      {"text_offset", c.offsets},
+                      {"top_token_ids", top_ids}};
+            }
+            choices.push_back({{"index", i},
+                               {"text", c.text},
+                               {"token_ids", ids},
+                               {"logprobs", lp},
+                               {"finish_reason", c.finish ? c.finish : "length"}});
+        }
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        ojson body = {{"id", "cmpl-" + std::to_string(next_id++)},
+                      {"object", "text_completion"},
+                      {"created", now},
+                      {"model", opt.model_id},
+                      {"choices", choices},
+                      {"usage",
+                       {{"prompt_tokens", j.prompt.size()},
+                        {"completion_tokens", completion},
+                        {"total_tokens", j.prompt.size() + completion}}}};
+        return {200, dump(body)};
+    }
+
+    void loop() {
+        std::vector<std::unique_ptr<Job>> active;
+        for (;;) {
+            std::deque<std::unique_ptr<Job>> incoming;
+            bool quit = false;
+            {
+                std::unique_lock lk(mu);
+                cv.wait(lk, [&] { return stopping || !queue.empty() || !active.empty(); });
+                incoming.swap(queue);
+                quit = stopping;
+            }
+            if (quit) {
+                for (auto& j : incoming)
+                    answer(*j, error_reply(503, "the server is shutting down", {}, "server_error"));
+                for (auto& j : active)
+                    answer(*j, error_reply(503, "the server is shutting down", {}, "server_error"));
+                return;
+            }
+            for (auto& j : incoming) {
+                try {
+                    begin(*j);
+                    active.push_back(std::move(j));
+                } catch (const std::exception& e) {
+                    answer(*j, error_reply(503, e.what(), {}, "server_error"));
+                }
+            }
+            step(active);
+            for (auto& j : active)
+                if (!j->answered &&
+                    std::all_of(j->choices.begin(), j->choices.end(),
+                                [](const Choice& c) { return c.finish != nullptr; }))
+                    answer(*j, result(*j));
+            std::erase_if(active, [](const std::unique_ptr<Job>& j) { return j->answered; });
+        }
+    }
+
+    // One token for every live choice of every request, in one extend() call.
+    void step(std::vector<std::unique_ptr<Job>>& active) {
+        std::vector<ExtendRequest> reqs;
+        std::vector<std::pair<Job*, Choice*>> owners;
+        for (auto& j : active)
+            for (size_t i = 0; i < j->choices.size(); ++i) {
+                Choice& c = j->choices[i];
+                if (c.finish) continue;
+                if (gen.length(c.seq) >= gen.n_ctx()) {
+                    c.finish = "length";
+                    continue;
+                }
+                ExtendRequest r(c.seq, i);
+                r.params = &j->sp;
+                reqs.push_back(std::move(r));
+                owners.emplace_back(j.get(), &c);
+            }
+        if (reqs.empty()) return;
+        try {
+            const std::vector<Extension> ext = gen.extend(reqs, *reqs.front().params);
+            for (size_t k = 0; k < ext.size(); ++k)
+                take(*owners[k].first, *owners[k].second, ext[k].token);
+        } catch (const NonFiniteLogits& e) {
+            answer(*owners.at(e.request).first, error_reply(500, e.what(), {}, "server_error"));
+        } catch (const std::exception& e) {
+            for (auto& [j, c] : owners) answer(*j, error_reply(500, e.what(), {}, "server_error"));
+        }
+    }
+};
+
+Server::Server(Generator& gen, ServeOptions opt)
+    : impl_(std::make_unique<Impl>(gen, std::move(opt))) {
+    if (impl_->opt.model_id.empty()) impl_->opt.model_id = gen.model_name();
+    const int threads = std::max(impl_->opt.http_threads, 1);
+    impl_->http.new_task_queue = [threads] {
+        return new httplib::ThreadPool(static_cast<size_t>(threads));
+    };
+    impl_->http.set_payload_max_length(size_t{16} << 20);
+    impl_->route();
+}
+
+Server::~Server() {
+    stop();
+    if (impl_->engine.joinable()) impl_->engine.join();
+}
+
+int Server::bind() {
+    Impl& d = *impl_;
+    int port = d.opt.port;
+    if (port == 0)
+        port = d.http.bind_to_any_port(d.opt.host);
+    else if (!d.http.bind_to_port(d.opt.host, port))
+        port = -1;
+    if (port <= 0)
+        throw Error("cannot listen on " + d.opt.host + ":" + std::to_string(d.opt.port) +
+                    " (in use, or not an address of this machine)");
+    return port;
+}
+
+void Server::run() {
+    Impl& d = *impl_;
+    d.engine = std::thread([&d] { d.loop(); });
+    d.http.listen_after_bind();
+    stop();
+    d.engine.join();
+}
+
+void Server::stop() {
+    Impl& d = *impl_;
+    {
+        const std::lock_guard lk(d.mu);
+        d.stopping = true;
+    }
+    d.cv.notify_all();
+    d.http.stop();
+}
+
+}  // namespace rs::serve
