@@ -262,9 +262,10 @@ int cmd_run(const Argv& argv) {
     const int64_t stored_id = res.run_id;
 
     const ReasoningTree& t = res.tree();
-    int terminal = 0, pruned = 0;
+    int terminal = 0, pruned = 0, thinking_tokens = 0;
     std::map<std::string, int> answers;
     for (const auto& n : t.nodes()) {
+        thinking_tokens += n.thinking_tokens();
         terminal += n.status == NodeStatus::Terminal;
         pruned += n.status == NodeStatus::Pruned;
         if (!n.answer.empty()) answers[n.answer]++;
@@ -290,15 +291,11 @@ int cmd_run(const Argv& argv) {
                             {"run_id", stored_id}};
         if (!out.error.empty()) j["error"] = out.error;
         j["prompt_settings"] = res.prompt.describe();
-        int thinking_tokens = 0;
-        for (const auto& n : t.nodes()) thinking_tokens += n.thinking_tokens();
         j["thinking_tokens"] = thinking_tokens;
         print_json(j);
     } else {
         std::printf("strategy  %s %s\n", req.strategy.c_str(), res.params.dump().c_str());
         if (res.prompt.chat || res.prompt.thinking.enabled()) {
-            int thinking_tokens = 0;
-            for (const auto& n : t.nodes()) thinking_tokens += n.thinking_tokens();
             std::printf(
                 "prompt    %s%s\n",
                 res.prompt.chat ? ("chat template (" + res.prompt.template_from + ", sha256 " +

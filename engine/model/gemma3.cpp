@@ -75,9 +75,7 @@ class Gemma3 final : public Architecture {
             const LayerWeights& L = m.layers[static_cast<size_t>(l)];
             const bool swa = sliding(c, l);
             be.rmsnorm(x, L.attn_norm, h, D, c.norm_eps);
-            be.matmul(L.wq, h, q);
-            be.matmul(L.wk, h, k);
-            be.matmul(L.wv, h, v);
+            qkv_projections(be, L, h, q, k, v);
             be.rmsnorm(q, L.q_norm, q, hd, c.norm_eps);
             be.rope(q, c.n_heads, hd, swa ? local : global);
             be.rmsnorm(k, L.k_norm, k, hd, c.norm_eps);

@@ -63,12 +63,7 @@ class GptOss final : public Architecture {
         for (int l = 0; l < c.n_layers; ++l) {
             const LayerWeights& L = m.layers[static_cast<size_t>(l)];
             be.rmsnorm(x, L.attn_norm, h, D, c.norm_eps);
-            be.matmul(L.wq, h, q);
-            be.matmul(L.wk, h, k);
-            be.matmul(L.wv, h, v);
-            if (L.bq) be.add_bias(q, L.bq);
-            if (L.bk) be.add_bias(k, L.bk);
-            if (L.bv) be.add_bias(v, L.bv);
+            qkv_projections(be, L, h, q, k, v);
             be.rope(q, c.n_heads, hd, rope);
             be.rope(k, c.n_kv_heads, hd, rope);
             be.store_kv(l, k, v);

@@ -30,6 +30,15 @@ enum Slot { kX, kH, kQ, kK, kV, kAtt, kG, kU, kOut, kRouter };
 
 }  // namespace
 
+void qkv_projections(Backend& be, const LayerWeights& L, Act h, Act q, Act k, Act v) {
+    be.matmul(L.wq, h, q);
+    be.matmul(L.wk, h, k);
+    be.matmul(L.wv, h, v);
+    if (L.bq) be.add_bias(q, L.bq);
+    if (L.bk) be.add_bias(k, L.bk);
+    if (L.bv) be.add_bias(v, L.bv);
+}
+
 RopeSpec rope_spec(const Model& m) {
     const ModelConfig& c = m.config();
     RopeSpec r{c.rope_dim, c.rope_neox, c.rope_base, c.rope_freq_scale,
@@ -88,12 +97,7 @@ void llama_forward(const Model& m, Backend& be, const Pass& pass, const LlamaVar
     for (int l = 0; l < c.n_layers; ++l) {
         const LayerWeights& L = m.layers[static_cast<size_t>(l)];
         be.rmsnorm(x, L.attn_norm, h, D, c.norm_eps);
-        be.matmul(L.wq, h, q);
-        be.matmul(L.wk, h, k);
-        be.matmul(L.wv, h, v);
-        if (L.bq) be.add_bias(q, L.bq);
-        if (L.bk) be.add_bias(k, L.bk);
-        if (L.bv) be.add_bias(v, L.bv);
+        qkv_projections(be, L, h, q, k, v);
         if (L.q_norm) {
             be.rmsnorm(q, L.q_norm, q, hd, c.norm_eps);
             be.rmsnorm(k, L.k_norm, k, hd, c.norm_eps);

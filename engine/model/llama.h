@@ -23,6 +23,10 @@ void llama_forward(const Model& m, Backend& be, const Pass& pass, const LlamaVar
 // all experts, the top k renormalised, SiLU-gated experts).
 MoeSpec moe_spec(const ModelConfig& c, const LayerWeights& L);
 
+// A layer's query, key and value projections of h, with their biases where
+// the layer has them.
+void qkv_projections(Backend& be, const LayerWeights& L, Act h, Act q, Act k, Act v);
+
 // The model's RoPE as its config has it (base, scaling, YaRN, frequency factors).
 RopeSpec rope_spec(const Model& m);
 

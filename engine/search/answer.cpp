@@ -187,7 +187,7 @@ std::vector<NumberSpan> numbers_in(std::string_view s) {
         size_t e = i;
         while (e < s.size() && is_digit(s[e])) ++e;
         // Thousands groups: ",ddd" not followed by another digit.
-        while (e + 3 < s.size() + 0 && s[e] == ',' && is_digit(s[e + 1]) && is_digit(s[e + 2]) &&
+        while (e + 3 < s.size() && s[e] == ',' && is_digit(s[e + 1]) && is_digit(s[e + 2]) &&
                is_digit(s[e + 3]) && (e + 4 >= s.size() || !is_digit(s[e + 4])))
             e += 4;
         if (e + 1 < s.size() && s[e] == '.' && is_digit(s[e + 1])) {
@@ -595,11 +595,7 @@ bool answers_equal(const std::string& a, const std::string& b) {
     const std::string x = normalize_answer(a), y = normalize_answer(b);
     if (x.empty() || y.empty()) return false;
     if (x == y) return true;
-    auto value = [](const std::string& s) -> Rational {
-        Rational r = parse_plain_number(s);
-        return r;
-    };
-    const Rational rx = value(x), ry = value(y);
+    const Rational rx = parse_plain_number(x), ry = parse_plain_number(y);
     if (rx.ok && ry.ok)
         return std::fabs(static_cast<double>(rx.value - ry.value)) <=
                1e-9 * std::max(1.0, std::fabs(static_cast<double>(ry.value)));

@@ -23,7 +23,7 @@ SearchContext::SearchContext(Generator& gen, Task task, RunConfig config,
     if (cfg_.step_delimiters.empty()) cfg_.step_delimiters = {"\n"};
     for (const auto& d : cfg_.step_delimiters)
         if (d.empty()) throw Error("an empty step delimiter");
-    (void)task_.answer_rule();  // an unknown answer format fails before the search
+    answer_rule_ = task_.answer_rule();  // an unknown answer format fails before the search
     const Tokenizer& tok = gen_.tokenizer();
     std::vector<TokenId> prompt;
     std::string shown = task_.prompt;
@@ -236,12 +236,7 @@ bool SearchContext::ends_step(const std::string& text, size_t piece_len) const {
 }
 
 bool SearchContext::step_complete(const Node& n) const {
-    if (n.ended) return true;
-    for (const std::string& d : cfg_.step_delimiters) {
-        const size_t p = n.text.find(d);
-        if (p != std::string::npos && n.text.find_first_not_of(" \t\r\n") < p) return true;
-    }
-    return false;
+    return n.ended || ends_step(n.text, n.text.size());
 }
 
 // The run's thinking plan for one request: forced tokens first (the rest
@@ -302,7 +297,7 @@ void SearchContext::mark_terminal_if_answered(int id) {
     const Node& n = tree_.at(id);
     // Answers count outside the thinking span only; a step cut short (by
     // its token limit) counts only for a \boxed{} that closed.
-    const AnswerRule rule = task_.answer_rule();
+    const AnswerRule& rule = answer_rule_;
     const bool complete = step_complete(n);
     std::optional<std::string> ans;
     const std::string text = n.answer_text();

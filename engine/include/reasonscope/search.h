@@ -227,6 +227,7 @@ class SearchContext {
     int refusals_ = 0;  // expand requests refused since the run stopped
     std::string final_answer_;
     int final_node_ = -1;
+    AnswerRule answer_rule_;    // the task's, parsed once
     TokenId close_token_ = -1;  // the thinking close marker when it is one token
     std::vector<TokenId> wait_tokens_, close_tokens_, eog_tokens_;
     bool finished_ = false;
