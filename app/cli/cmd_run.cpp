@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/prompt_args.h"
+#include "cli/remote_args.h"
 #include "cli/session_args.h"
 #include "core/resources.h"
 #include "core/run_service.h"
@@ -38,6 +39,7 @@ void add_budget_options(Args& a) {
         .option("taps", "hidden-state taps: comma-separated layers (-1 = final norm), e.g. -1", "");
     add_session_options(a, "f32");
     add_prompt_options(a);
+    add_remote_options(a);
 }
 
 app::RunRequest request_from(const Args& a) {
@@ -233,8 +235,9 @@ int cmd_run(const Argv& argv) {
     app::PluginManager pm;
     pm.scan();
     app::PreparedRun p = app::prepare_run(pm, req);  // bad parameters fail before the model loads
-    auto model = Model::load(app::model_path_or_default(a.get("model")));
-    LocalGenerator gen(*model, session_options(a));
+    Engine engine = open_engine(a, session_options(a));
+    const Model* model = engine.model.get();
+    Generator& gen = *engine.gen;
     Printer printer;
     app::RunOptions opt;
     if (a.flag_set("verbose")) opt.observers.push_back(&printer);
@@ -361,8 +364,9 @@ int cmd_eval(const Argv& argv) {
     app::PluginManager pm;
     pm.scan();
     const Params params = app::prepare_run(pm, base).params;  // checked before the model loads
-    auto model = Model::load(app::model_path_or_default(a.get("model")));
-    LocalGenerator gen(*model, session_options(a));
+    Engine engine = open_engine(a, session_options(a));
+    const Model* model = engine.model.get();
+    Generator& gen = *engine.gen;
     nlohmann::json rows = nlohmann::json::array();
     int correct = 0, covered = 0;
     double tokens = 0, passes = 0, wall = 0;

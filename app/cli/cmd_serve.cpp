@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/session_args.h"
 #include "core/resources.h"
+#include "core/run_service.h"
 #include "core/session_options.h"
 #include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
@@ -41,6 +42,7 @@ int cmd_serve(const Argv& argv) {
     opt.host = a.get("host");
     opt.port = a.get_int("port", 0, 65535);
     opt.max_choices = a.get_int("max-n", 1, 1024);
+    opt.version = "reasonscope " + app::app_version();
     SessionOptions so = app::search_session_options(a.get_threads());
     apply_session_options(a, so);
     const std::string path = app::model_path_or_default(a.get("model"));

@@ -69,6 +69,8 @@ std::string model_fingerprint(const std::string& path) {
     return out;
 }
 
+std::string app_version() { return RS_APP_VERSION; }
+
 RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& req,
                     const PreparedRun& p, const PromptPlan& plan) {
     RunRow r;
@@ -149,6 +151,12 @@ RunResult run_and_record(const Model& model, Generator& gen, const RunRequest& r
         observers.insert(observers.end(), opt.observers.begin(), opt.observers.end());
         res.context = std::make_unique<SearchContext>(gen, req.task, p.config, observers);
         res.context->set_control(opt.cancel, opt.pause);
+        // A server's generator abandons requests in flight on cancel.
+        struct WatchCancel {
+            Generator& g;
+            ~WatchCancel() { g.watch_cancel(nullptr); }
+        } watching{gen};
+        gen.watch_cancel(opt.cancel);
         res.outcome = run_strategy(*p.strategy, *res.context, p.params);
         if (store) {
             res.recorder->flush();

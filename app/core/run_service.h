@@ -43,6 +43,9 @@ struct PreparedRun {
 // option the strategy's scorer does not have.
 PreparedRun prepare_run(const PluginManager& plugins, const RunRequest& req);
 
+// This build's version ("0.2.0").
+std::string app_version();
+
 // The run store's description of a run about to start, and its final fields.
 RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& req,
                     const PreparedRun& p, const PromptPlan& plan);

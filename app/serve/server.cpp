@@ -23,6 +23,9 @@ namespace rs::serve {
 namespace {
 
 using json = nlohmann::json;
+
+// The most alternatives a token may report (SamplingParams' bound).
+constexpr int kMaxLogprobs = 100;
 using ojson = nlohmann::ordered_json;
 
 struct Reply {
@@ -134,7 +137,11 @@ struct Job {
     std::vector<TokenId> prompt;
     int n = 1;
     int max_tokens = 16;
-    int logprobs = -1;  // top alternatives per token; -1: no logprobs
+    int logprobs = -1;         // top alternatives per token; -1: no logprobs
+    bool echo = false;         // the prompt is part of each choice (and of its logprobs)
+    int prompt_logprobs = -1;  // vLLM's: top alternatives per prompt token
+    bool ids_as_text = false;  // vLLM's return_tokens_as_token_ids: "token_id:N"
+    std::vector<TokenSignals> prompt_sig;  // the prompt's tokens after the first
     SamplingParams sp;
     std::vector<std::string> stop;
     std::vector<Choice> choices;
@@ -217,8 +224,11 @@ struct Server::Impl {
             sp.seed = std::random_device{}();
         if (const json* lp = field(b, "logprobs")) {
             if (lp->is_boolean()) throw BadRequest{"logprobs", "logprobs must be an integer"};
-            job->logprobs = static_cast<int>(int_field(b, "logprobs", 0, 0, 20));
+            job->logprobs = static_cast<int>(int_field(b, "logprobs", 0, 0, kMaxLogprobs));
         }
+        if (field(b, "prompt_logprobs"))
+            job->prompt_logprobs =
+                static_cast<int>(int_field(b, "prompt_logprobs", 0, 0, kMaxLogprobs));
         sp.n_alternatives = std::max(job->logprobs, 0);
         if (const json* s = field(b, "stop")) {
             if (s->is_string())
@@ -237,8 +247,10 @@ struct Server::Impl {
         }
         if (bool_field(b, "stream", false))
             throw BadRequest{"stream", "streaming is not supported yet"};
-        if (bool_field(b, "echo", false)) throw BadRequest{"echo", "echo is not supported"};
-        bool_field(b, "return_tokens", true);  // token ids are always returned
+        job->echo = bool_field(b, "echo", false);
+        job->ids_as_text = bool_field(b, "return_tokens_as_token_ids", false);
+        bool_field(b, "return_tokens", true);        // token ids are always returned
+        bool_field(b, "skip_special_tokens", true);  // text never shows the end token
         try {
             sp.validate();
         } catch (const Error& e) {
@@ -252,7 +264,9 @@ struct Server::Impl {
             {"id", opt.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "reasonscope"}};
         model["meta"] = {{"n_ctx", gen.n_ctx()},
                          {"n_vocab", gen.tokenizer().n_vocab()},
-                         {"backend", gen.backend_name()}};
+                         {"backend", gen.backend_name()},
+                         {"version", opt.version},
+                         {"max_logprobs", kMaxLogprobs}};
         ojson list = {{"object", "list"}};
         list["data"] = ojson::array();
         list["data"].push_back(std::move(model));
@@ -281,10 +295,17 @@ struct Server::Impl {
         http.Get("/v1/models", guarded([this](const httplib::Request&) {
                      return Reply{200, dump(models())};
                  }));
+        http.Get("/version", guarded([this](const httplib::Request&) {
+                     return Reply{200, dump(ojson{{"version", opt.version}})};
+                 }));
         http.Post("/tokenize", guarded([this](const httplib::Request& req) {
                       const json b = parse_body(req.body);
-                      const std::string text = string_field(b, "content");
-                      const bool add_special = bool_field(b, "add_special", false);
+                      // llama-server's {"content", "add_special"} or vLLM's
+                      // {"prompt", "add_special_tokens"}.
+                      const bool vllm = !field(b, "content") && field(b, "prompt");
+                      const std::string text = string_field(b, vllm ? "prompt" : "content");
+                      const bool add_special =
+                          bool_field(b, vllm ? "add_special_tokens" : "add_special", vllm);
                       const bool parse_special = bool_field(b, "parse_special", true);
                       const auto ids = gen.tokenizer().encode(text, add_special, parse_special);
                       return Reply{200, dump(ojson{{"tokens", ids}})};
@@ -323,6 +344,12 @@ struct Server::Impl {
     }
 
     void begin(Job& j) {
+        // The prompt's own log-probabilities (echo with logprobs, vLLM's
+        // prompt_logprobs): teacher forcing before sampling.
+        const int k = std::max(j.prompt_logprobs, j.echo ? j.logprobs : -1);
+        if (k >= 0 && j.prompt.size() > 1)
+            j.prompt_sig = gen.continuation_signals(std::span(j.prompt).first(1),
+                                                    std::span(j.prompt).subspan(1), k);
         const int root = gen.start(j.prompt);
         j.choices.resize(static_cast<size_t>(j.n));
         j.choices.back().seq = root;
@@ -334,6 +361,10 @@ struct Server::Impl {
     void take(Job& j, Choice& c, const TokenSignals& t) {
         const Tokenizer& tok = gen.tokenizer();
         if (tok.is_eog(t.token)) {
+            // Its id and log-probability are reported (as vLLM and
+            // llama-server do); its text is empty.
+            c.offsets.push_back(c.text.size());
+            c.tokens.push_back(t);
             c.finish = "stop";
             return;
         }
@@ -356,10 +387,32 @@ struct Server::Impl {
         }
     }
 
+    // A token as the reply names it: its text, or "token_id:N".
+    std::string token_name(const Job& j, TokenId id) const {
+        return j.ids_as_text ? "token_id:" + std::to_string(id)
+                             : gen.tokenizer().token_to_piece(id);
+    }
+
     Reply result(const Job& j) {
         const Tokenizer& tok = gen.tokenizer();
         ojson choices = ojson::array();
         size_t completion = 0;
+        // The echoed prompt: its text, and its tokens with log-probabilities
+        // (the first has none).
+        std::string prompt_text;
+        std::vector<size_t> prompt_offsets;
+        for (TokenId id : j.prompt) {
+            prompt_offsets.push_back(prompt_text.size());
+            prompt_text += tok.token_to_piece(id);
+        }
+        const auto top_object = [&](const TokenSignals& t) {
+            ojson top = ojson::object();
+            for (const auto& [id, l] : t.top) {
+                const std::string p = token_name(j, id);
+                if (!top.contains(p)) top[p] = l;
+            }
+            return top;
+        };
         for (size_t i = 0; i < j.choices.size(); ++i) {
             const Choice& c = j.choices[i];
             completion += c.tokens.size();
@@ -368,30 +421,70 @@ struct Server::Impl {
             ojson lp = nullptr;
             if (j.logprobs >= 0) {
                 ojson pieces = ojson::array(), lps = ojson::array(), tops = ojson::array(),
-                      top_ids = ojson::array();
-                for (const TokenSignals& t : c.tokens) {
-                    pieces.push_back(tok.token_to_piece(t.token));
-                    lps.push_back(t.logprob);
-                    ojson top = ojson::object(), tid = ojson::array();
-                    for (const auto& [id, l] : t.top) {
-                        const std::string p = tok.token_to_piece(id);
-                        if (!top.contains(p)) top[p] = l;
-                        tid.push_back(id);
+                      top_ids = ojson::array(), offsets = ojson::array();
+                if (j.echo)
+                    for (size_t p = 0; p < j.prompt.size(); ++p) {
+                        pieces.push_back(token_name(j, j.prompt[p]));
+                        offsets.push_back(prompt_offsets[p]);
+                        if (p == 0 || j.prompt_sig.size() < p) {
+                            lps.push_back(nullptr);
+                            tops.push_back(nullptr);
+                            top_ids.push_back(nullptr);
+                            continue;
+                        }
+                        const TokenSignals& t = j.prompt_sig[p - 1];
+                        lps.push_back(t.logprob);
+                        tops.push_back(top_object(t));
+                        ojson tid = ojson::array();
+                        for (const auto& x : t.top) tid.push_back(x.first);
+                        top_ids.push_back(std::move(tid));
                     }
-                    tops.push_back(std::move(top));
+                const size_t base = j.echo ? prompt_text.size() : 0;
+                for (size_t k = 0; k < c.tokens.size(); ++k) {
+                    const TokenSignals& t = c.tokens[k];
+                    pieces.push_back(tok.is_eog(t.token) && !j.ids_as_text
+                                         ? std::string()
+                                         : token_name(j, t.token));
+                    offsets.push_back(base + c.offsets[k]);
+                    lps.push_back(t.logprob);
+                    tops.push_back(top_object(t));
+                    ojson tid = ojson::array();
+                    for (const auto& x : t.top) tid.push_back(x.first);
                     top_ids.push_back(std::move(tid));
                 }
                 lp = {{"tokens", pieces},
                       {"token_logprobs", lps},
                       {"top_logprobs", tops},
-                      {"text_offset", c.offsets},
+                      {"text_offset", offsets},
                       {"top_token_ids", top_ids}};
             }
-            choices.push_back({{"index", i},
-                               {"text", c.text},
-                               {"token_ids", ids},
-                               {"logprobs", lp},
-                               {"finish_reason", c.finish ? c.finish : "length"}});
+            ojson choice = {{"index", i},
+                            {"text", j.echo ? prompt_text + c.text : c.text},
+                            {"token_ids", ids},
+                            {"logprobs", lp},
+                            {"finish_reason", c.finish ? c.finish : "length"}};
+            if (j.prompt_logprobs >= 0) {
+                // vLLM's shape: null for the first token, then an object of
+                // the prompt's token and the top alternatives by id.
+                ojson pl = ojson::array();
+                pl.push_back(nullptr);
+                for (size_t p = 1; p < j.prompt.size() && p - 1 < j.prompt_sig.size(); ++p) {
+                    const TokenSignals& t = j.prompt_sig[p - 1];
+                    ojson d = ojson::object();
+                    const auto put = [&](TokenId id, float l, const ojson& rank) {
+                        d[std::to_string(id)] = {{"logprob", l},
+                                                 {"rank", rank},
+                                                 {"decoded_token", tok.token_to_piece(id)}};
+                    };
+                    for (size_t r = 0; r < t.top.size(); ++r)
+                        put(t.top[r].first, t.top[r].second, r + 1);
+                    // The prompt's token below the top k: its rank is not known.
+                    if (!d.contains(std::to_string(t.token))) put(t.token, t.logprob, nullptr);
+                    pl.push_back(std::move(d));
+                }
+                choice["prompt_logprobs"] = std::move(pl);
+            }
+            choices.push_back(std::move(choice));
         }
         const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())

@@ -21,6 +21,7 @@ struct ServeOptions {
     int http_threads = 32;
     int max_choices = 64;  // the most choices (n) one request may ask for
     std::string model_id;  // the id /v1/models reports and replies carry
+    std::string version;   // what /version and /v1/models report
 };
 
 class Server {

@@ -202,17 +202,7 @@ double LocalGenerator::continuation_logprob(std::span<const TokenId> prefix,
     if (continuation.empty()) return 0.0;
     std::vector<TokenId> all(prefix.begin(), prefix.end());
     all.insert(all.end(), continuation.begin(), continuation.end());
-    if (static_cast<int>(all.size()) >= session_->n_ctx())
-        throw Error("scorer prompt does not fit the context");
-    const int seq = session_->create();
-    std::vector<float> logits;
-    try {
-        logits = session_->eval(seq, std::span(all.data(), all.size() - 1), true);
-    } catch (...) {
-        session_->release(seq);
-        throw;
-    }
-    session_->release(seq);
+    const std::vector<float> logits = teacher_logits(all);
     const auto V = static_cast<size_t>(session_->n_vocab());
     double total = 0;
     for (size_t i = 0; i < continuation.size(); ++i) {
@@ -225,6 +215,43 @@ double LocalGenerator::continuation_logprob(std::span<const TokenId> prefix,
         total += row[static_cast<size_t>(continuation[i])] - mx - std::log(s);
     }
     return total;
+}
+
+std::vector<float> LocalGenerator::teacher_logits(std::span<const TokenId> all) {
+    if (static_cast<int>(all.size()) >= session_->n_ctx())
+        throw Error("scorer prompt does not fit the context");
+    const int seq = session_->create();
+    std::vector<float> logits;
+    try {
+        logits = session_->eval(seq, all.first(all.size() - 1), true);
+    } catch (...) {
+        session_->release(seq);
+        throw;
+    }
+    session_->release(seq);
+    return logits;
+}
+
+std::vector<TokenSignals> LocalGenerator::continuation_signals(
+    std::span<const TokenId> prefix, std::span<const TokenId> continuation, int k) {
+    std::vector<TokenSignals> out;
+    if (continuation.empty()) return out;
+    if (prefix.empty()) throw Error("continuation signals need a prefix of at least one token");
+    std::vector<TokenId> all(prefix.begin(), prefix.end());
+    all.insert(all.end(), continuation.begin(), continuation.end());
+    const std::vector<float> logits = teacher_logits(all);
+    const auto V = static_cast<size_t>(session_->n_vocab());
+    for (size_t i = 0; i < continuation.size(); ++i) {
+        const float* row = logits.data() + (prefix.size() - 1 + i) * V;
+        if (!logits_are_numbers(row, static_cast<int>(V)))
+            throw Error("scoring: the model's logits are not numbers (NaN or +inf) at position " +
+                        std::to_string(prefix.size() - 1 + i));
+        TokenSignals sig;
+        sig.token = continuation[i];
+        distribution_signals(row, static_cast<int>(V), 1.0f, k, sig);
+        out.push_back(std::move(sig));
+    }
+    return out;
 }
 
 std::vector<float> LocalGenerator::next_token_logprobs(std::span<const TokenId> tokens) {
@@ -287,6 +314,10 @@ class OwningGenerator final : public Generator {
     }
     double continuation_logprob(std::span<const TokenId> p, std::span<const TokenId> c) override {
         return gen_.continuation_logprob(p, c);
+    }
+    std::vector<TokenSignals> continuation_signals(std::span<const TokenId> p,
+                                                   std::span<const TokenId> c, int k) override {
+        return gen_.continuation_signals(p, c, k);
     }
     std::vector<float> next_token_logprobs(std::span<const TokenId> t) override {
         return gen_.next_token_logprobs(t);

@@ -12,6 +12,8 @@ Session::Session(const Model& model, const SessionOptions& opt) : Session(model,
 
 Session::Session(const Model& model, std::unique_ptr<Backend> backend, const SessionOptions& opt)
     : model_(model) {
+    if (!model.has_weights())
+        throw Error(model.path() + ": loaded for its tokenizer only; it cannot run here");
     const ModelConfig& c = model.config();
     n_ctx_ = opt.n_ctx > 0 ? opt.n_ctx : std::min(c.ctx, 4096);
     int kv_tokens = opt.kv_tokens > 0 ? opt.kv_tokens : 4 * n_ctx_;

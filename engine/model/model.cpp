@@ -277,6 +277,18 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
     return m;
 }
 
+std::unique_ptr<Model> Model::load_vocab(const std::string& path) {
+    std::unique_ptr<Model> m(new Model());
+    m->file_ = GgufFile::open(path);
+    const GgufFile& f = *m->file_;
+    m->cfg_.arch = f.get_string("general.architecture", "");
+    m->tok_ = Tokenizer::from_gguf(f);
+    m->cfg_.n_vocab = m->tok_->n_vocab();
+    const int64_t ctx = f.get_int(m->cfg_.arch + ".context_length", 0);
+    m->cfg_.ctx = ctx > 0 && ctx <= (int64_t{1} << 24) ? static_cast<int>(ctx) : 0;
+    return m;
+}
+
 void Model::index_weights() {
     std::vector<Weight*> all = {&tok_embd, &output_norm, &output, &rope_freqs};
     for (LayerWeights& L : layers)

@@ -123,6 +123,9 @@ class TestServe : public QObject {
         for (int i = 0; i < 200; ++i) {
             const auto ext = gen.extend(req, sp);
             if (model->tokenizer().is_eog(ext[0].token.token)) {
+                // The end token is reported (its id and log-probability),
+                // without text, as vLLM and llama-server do.
+                want.push_back(ext[0].token.token);
                 finish = "stop";
                 break;
             }

@@ -11,6 +11,7 @@
 // last token of its prompt or the last one sampled, fed at its next step.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -111,11 +112,26 @@ class Generator {
     // if the model wants one), by teacher forcing on a scratch sequence.
     virtual double continuation_logprob(std::span<const TokenId> prefix,
                                         std::span<const TokenId> continuation) = 0;
+    // The same by token: each continuation token's signals under the raw
+    // distribution (temperature 1): its log-probability, the entropy and
+    // varentropy, and the k most likely tokens. Echoed prompts of a server.
+    virtual std::vector<TokenSignals> continuation_signals(std::span<const TokenId> prefix,
+                                                           std::span<const TokenId> continuation,
+                                                           int k) {
+        (void)prefix, (void)continuation, (void)k;
+        throw Error("per-token continuation signals are not available on " + backend_name());
+    }
     // log-probabilities of the next token after `tokens` (n_vocab of them;
     // needs caps().full_logits).
     virtual std::vector<float> next_token_logprobs(std::span<const TokenId> tokens) = 0;
 
     virtual GeneratorStats stats() const = 0;
+
+    // A generator whose calls wait on something outside the process (a
+    // server) watches this flag while it waits and abandons the work in
+    // flight when it is set (extend() then ends the search as cancelled).
+    // nullptr: none. The local engine's passes are short; it ignores it.
+    virtual void watch_cancel(const std::atomic<bool>* /*flag*/) {}
 };
 
 }  // namespace rs

@@ -39,6 +39,9 @@ class LocalGenerator final : public Generator {
                                   const std::vector<int>& tap_layers = {}) override;
     double continuation_logprob(std::span<const TokenId> prefix,
                                 std::span<const TokenId> continuation) override;
+    std::vector<TokenSignals> continuation_signals(std::span<const TokenId> prefix,
+                                                   std::span<const TokenId> continuation,
+                                                   int k) override;
     std::vector<float> next_token_logprobs(std::span<const TokenId> tokens) override;
     GeneratorStats stats() const override;
 
@@ -52,6 +55,8 @@ class LocalGenerator final : public Generator {
     Seq& seq_ref(int seq);
     const Seq& seq_ref(int seq) const;
     int add(Seq s);
+    // Logits after each of all[0..n-2] (teacher forcing on a scratch sequence).
+    std::vector<float> teacher_logits(std::span<const TokenId> all);
 
     std::unique_ptr<Session> session_;
     std::vector<Seq> seqs_;  // by id; kv < 0: free

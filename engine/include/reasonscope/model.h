@@ -93,6 +93,11 @@ class Model {
     // Throws rs::Error naming the file and the problem (unsupported
     // architecture, missing tensor, wrong shape, unknown type).
     static std::unique_ptr<Model> load(const std::string& path);
+    // The file's metadata and tokenizer only, for a model that runs on a
+    // server (the remote generator): any architecture, no tensors read;
+    // config() has arch, n_vocab and ctx. Not for a Session.
+    static std::unique_ptr<Model> load_vocab(const std::string& path);
+    bool has_weights() const { return arch_ != nullptr; }
 
     const ModelConfig& config() const { return cfg_; }
     const Architecture& architecture() const { return *arch_; }
