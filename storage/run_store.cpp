@@ -149,7 +149,8 @@ std::string run_cols(int v) {
            (v >= 2 ? "backend_reason" : "NULL") + ", " + (v >= 3 ? "status_reason" : "NULL") +
            ", pid, " + (v >= 4 ? "pid_start" : "NULL") + ", " +
            (v >= 5 ? "prompt_rendered, prompt_settings, model_file_type, tensor_types"
-                   : "NULL, NULL, NULL, NULL");
+                   : "NULL, NULL, NULL, NULL") +
+           ", " + (v >= 6 ? "server" : "NULL");
 }
 
 // When process pid started: field 22 of /proc/<pid>/stat (clock ticks after
@@ -263,6 +264,7 @@ RunRow read_run(const Stmt& s) {
     r.prompt_settings = s.text(32);
     r.model_file_type = s.text(33);
     r.tensor_types = s.text(34);
+    r.server = s.text(35);
     // A run left "running" by a dead writer reads as what it is, even where
     // the store cannot be written to mark it (read-only, or not yet opened
     // for writing since the writer died).
@@ -283,8 +285,8 @@ void insert_run(sqlite3* db, RunRow& r) {
            "tokens, forward_passes, "
            "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node, "
            "backend_reason, status_reason, pid_start, prompt_rendered, prompt_settings, "
-           "model_file_type, tensor_types) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "model_file_type, tensor_types, server) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.name)
         .bind(2, r.created_at.empty() ? now_iso() : r.created_at)
         .bind(3, r.finished_at)
@@ -325,6 +327,10 @@ void insert_run(sqlite3* db, RunRow& r) {
         .bind(32, r.prompt_settings)
         .bind(33, r.model_file_type)
         .bind(34, r.tensor_types);
+    if (r.server.empty())
+        s.bind_null(35);
+    else
+        s.bind(35, r.server);
     s.run();
     r.id = sqlite3_last_insert_rowid(db);
 }
@@ -576,7 +582,7 @@ RunRow RunStore::finish_run(int64_t id, const RunRow& r) {
                 "UPDATE runs SET status=?, finished_at=?, answer=?, correct=?, tokens=?, "
                 "forward_passes=?, wall_seconds=?, "
                 "kv_peak_bytes=?, node_count=?, error=?, chosen_node=?, pid=NULL, pid_start=NULL, "
-                "status_reason=? WHERE id=?");
+                "status_reason=?, server=COALESCE(?, server) WHERE id=?");
             s.bind(1, status).bind(2, now_iso()).bind(3, r.answer).bind_opt(4, r.correct);
             s.bind(5, r.tokens)
                 .bind(6, r.forward_passes)
@@ -588,7 +594,11 @@ RunRow RunStore::finish_run(int64_t id, const RunRow& r) {
                 s.bind_null(12);
             else
                 s.bind(12, reason);
-            s.bind(13, id).run();
+            if (r.server.empty())
+                s.bind_null(13);
+            else
+                s.bind(13, r.server);
+            s.bind(14, id).run();
         });
     } catch (const storage::DbError& e) {
         throw storage::DbError(std::string(e.what()) + " (run " + std::to_string(id) +

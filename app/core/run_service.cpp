@@ -6,6 +6,7 @@
 
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
+#include "remote/remote_generator.h"
 
 namespace rs::app {
 
@@ -69,7 +70,9 @@ std::string model_fingerprint(const std::string& path) {
     return out;
 }
 
-std::string app_version() { return RS_APP_VERSION; }
+std::string app_version() {
+    return RS_APP_VERSION;
+}
 
 RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& req,
                     const PreparedRun& p, const PromptPlan& plan) {
@@ -96,6 +99,8 @@ RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& 
     r.tensor_types = tensor_type_mix(model).dump();
     r.seed = static_cast<int64_t>(req.seed);
     r.app_version = RS_APP_VERSION;
+    if (const auto* remote = dynamic_cast<const remote::RemoteGenerator*>(&gen))
+        r.server = remote->server().to_json().dump();
     return r;
 }
 
@@ -157,11 +162,26 @@ RunResult run_and_record(const Model& model, Generator& gen, const RunRequest& r
             ~WatchCancel() { g.watch_cancel(nullptr); }
         } watching{gen};
         gen.watch_cancel(opt.cancel);
+        const auto* remote = dynamic_cast<const remote::RemoteGenerator*>(&gen);
+        const remote::RemoteUsage before = remote ? remote->usage() : remote::RemoteUsage{};
         res.outcome = run_strategy(*p.strategy, *res.context, p.params);
         if (store) {
             res.recorder->flush();
-            const RunRow stored =
-                store->finish_run(res.run_id, finished_row(res.outcome, *res.context));
+            RunRow fin = finished_row(res.outcome, *res.context);
+            if (remote) {
+                // The server's cost of this run.
+                remote::RemoteUsage u = remote->usage();
+                u.requests -= before.requests;
+                u.prompt_tokens -= before.prompt_tokens;
+                u.completion_tokens -= before.completion_tokens;
+                u.cached_tokens -= before.cached_tokens;
+                u.tokens_used -= before.tokens_used;
+                u.seconds -= before.seconds;
+                nlohmann::json j = remote->server().to_json();
+                j["usage"] = u.to_json();
+                fin.server = j.dump();
+            }
+            const RunRow stored = store->finish_run(res.run_id, fin);
             // Rows the store could not write make the run incomplete: say why.
             if (stored.status == "incomplete") {
                 res.outcome.status = stored.status;

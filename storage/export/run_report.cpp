@@ -226,6 +226,7 @@ std::string run_to_html(const StoredRun& r) {
     if (!x.prompt_settings.empty() && x.prompt_settings != "{}")
         row("prompt settings", x.prompt_settings);
     if (!x.model_file_type.empty()) row("model file type", x.model_file_type);
+    if (!x.server.empty()) row("server", x.server);
     s << "</table>\n<h2>Prompt</h2><pre>" << html_escape(x.prompt) << "</pre>\n";
     if (!x.prompt_rendered.empty())
         s << "<h2>Prompt as rendered by the chat template</h2><pre class=\"rendered\">"

@@ -19,6 +19,7 @@
 #include "core/session_options.h"
 #include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
+#include "reasonscope/run_store.h"
 #include "remote/remote_generator.h"
 #include "test_paths.h"
 
@@ -413,6 +414,32 @@ class TestRemote : public QObject {
         const double got = remote->continuation_logprob(prefix, cont);
         QVERIFY2(std::abs(got - want) < 1e-3, qPrintable(QString("%1 vs %2").arg(got).arg(want)));
         QVERIFY_THROWS_EXCEPTION(Error, remote->next_token_logprobs(prefix));
+    }
+
+    void storedRunRecordsTheServer() {
+        QTemporaryDir dir;
+        auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
+        remote::RemoteOptions o;
+        o.url = "http://someone:hunter2@127.0.0.1:" + std::to_string(serve_.port) + "/v1";
+        remote::RemoteGenerator gen(model_->tokenizer(), model_->config().ctx, o);
+        app::RunOptions opt;
+        opt.store = store.get();
+        const app::RunResult r = app::run_and_record(
+            *model_, gen, plugins_, request("self-consistency", {{"n", "3"}}), opt);
+        QCOMPARE(r.outcome.status, std::string("ok"));
+        const auto row = store->get(r.run_id);
+        QVERIFY(row);
+        QVERIFY2(row->server.find("hunter2") == std::string::npos, row->server.c_str());
+        QVERIFY2(row->backend.find("hunter2") == std::string::npos, row->backend.c_str());
+        const json server = json::parse(row->server);
+        QCOMPARE(server["kind"], "openai");
+        QCOMPARE(server["url"], "http://127.0.0.1:" + std::to_string(serve_.port) + "/v1");
+        QCOMPARE(server["model"], "reasonscope-arith-reasoner");
+        QCOMPARE(server["top_k"], 20);
+        QVERIFY(server["usage"]["requests"].get<int>() > 0);
+        QCOMPARE(server["usage"]["tokens_used"].get<int64_t>(), row->tokens);
+        QVERIFY(server["usage"]["completion_tokens"].get<int64_t>() >= row->tokens);
+        QVERIFY(server["usage"]["prompt_tokens"].get<int64_t>() > 0);
     }
 
     void cancelEndsTheRun() {

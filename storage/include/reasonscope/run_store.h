@@ -40,6 +40,9 @@ struct RunRow {
     // The model file's type (general.file_type, "Q4_K_M") and its
     // tensor-type mix as JSON ({"Q4_K": 97, "F32": 49}).
     std::string model_file_type, tensor_types;
+    // A run on an inference server: the server and the cost it reported, as
+    // JSON (schema 6); empty for the local engine.
+    std::string server;
     int64_t seed = 0;
     std::string answer;
     int chosen_node = -1;
