@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -21,6 +24,7 @@
 #include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
+#include "remote/remote_generator.h"
 
 namespace rs::cli {
 namespace {
@@ -352,6 +356,8 @@ int cmd_eval(const Argv& argv) {
     a.option("suite", "task suite (.jsonl path or name: easy, medium, hard)", "hard")
         .option("strategy", "strategy id", "chain-of-thought")
         .option("limit", "evaluate the first N tasks (0 = all)", "0")
+        .option("concurrency",
+                "problems searched at once (with --remote; each has its own requests)", "1")
         .flag("json", "print JSON")
         .flag("quiet", "no per-problem rows");
     if (!a.parse(argv)) return 0;
@@ -361,51 +367,154 @@ int cmd_eval(const Argv& argv) {
     int limit = a.get_int("limit", 0, 1 << 30);
     if (limit > 0 && static_cast<size_t>(limit) < tasks.size())
         tasks.resize(static_cast<size_t>(limit));
+    const int concurrency = a.get_int("concurrency", 1, 256);
+    const bool remote = a.has("remote") && !a.get("remote").empty();
+    if (concurrency > 1 && !remote)
+        throw UsageError{
+            "--concurrency needs --remote (the local engine searches one problem at "
+            "a time, on all its threads)"};
     app::PluginManager pm;
     pm.scan();
     const Params params = app::prepare_run(pm, base).params;  // checked before the model loads
-    Engine engine = open_engine(a, session_options(a));
-    const Model* model = engine.model.get();
-    Generator& gen = *engine.gen;
-    nlohmann::json rows = nlohmann::json::array();
-    int correct = 0, covered = 0;
-    double tokens = 0, passes = 0, wall = 0;
-    if (!a.flag_set("json") && !a.flag_set("quiet"))
-        std::printf("%-12s %-8s %-8s %-7s %8s %8s %8s\n", "task", "answer", "expected", "ok",
+    // One generator per problem in flight (a server's generator holds its
+    // sequences; each search has its own).
+    std::vector<Engine> engines;
+    engines.push_back(open_engine(a, session_options(a)));
+    for (int i = 1; i < std::min<int>(concurrency, static_cast<int>(tasks.size())); ++i)
+        engines.push_back(open_engine(a, session_options(a)));
+    const Model& model = *engines.front().model;
+    const bool rows_shown = !a.flag_set("json") && !a.flag_set("quiet");
+    const bool progress = concurrency > 1 && !a.flag_set("json") && isatty(fileno(stderr));
+    if (rows_shown) {
+        std::printf("%-12s %-8s %-8s %-7s %8s %8s %8s", "task", "answer", "expected", "ok",
                     "tokens", "passes", "seconds");
+        if (remote) std::printf(" %8s %9s %8s", "requests", "prompt", "cached");
+        std::printf("\n");
+    }
     CancelOnSignals interrupt;
     app::RunOptions opt;  // not stored
     opt.cancel = interrupt.flag();
+
+    struct Result {
+        bool done = false;
+        RunOutcome out;
+        bool covered = false;
+        nlohmann::json server_usage;
+    };
+    std::vector<Result> results(tasks.size());
+    std::mutex mu;
+    std::string failure;  // the first error ends the evaluation
+    size_t next = 0, finished = 0, printed = 0;
+    const auto print_ready = [&] {
+        // Rows in suite order, as they become available.
+        for (; printed < tasks.size() && results[printed].done; ++printed) {
+            const Task& t = tasks[printed];
+            const Result& r = results[printed];
+            if (!rows_shown) continue;
+            if (progress) std::fprintf(stderr, "\r\033[K");
+            std::printf("%-12s %-8s %-8s %-7s %8lld %8lld %8.2f", field(t.id).c_str(),
+                        r.out.answer.empty() ? "-" : field(r.out.answer).c_str(),
+                        field(t.answer).c_str(), r.out.correct == 1 ? "yes" : "no",
+                        static_cast<long long>(r.out.metrics.tokens_generated),
+                        static_cast<long long>(r.out.metrics.forward_passes),
+                        r.out.metrics.wall_seconds);
+            if (remote)
+                std::printf(" %8lld %9lld %8lld", r.server_usage.value("requests", 0LL),
+                            r.server_usage.value("prompt_tokens", 0LL),
+                            r.server_usage.value("cached_tokens", 0LL));
+            std::printf("\n");
+        }
+        std::fflush(stdout);
+        if (progress) {
+            const int width = 30;
+            const int fill = static_cast<int>(width * finished / std::max<size_t>(tasks.size(), 1));
+            std::fprintf(stderr, "\r[%s%s] %zu/%zu",
+                         std::string(static_cast<size_t>(fill), '#').c_str(),
+                         std::string(static_cast<size_t>(width - fill), ' ').c_str(), finished,
+                         tasks.size());
+        }
+    };
+    const auto worker = [&](Engine& eng) {
+        for (;;) {
+            size_t i;
+            {
+                const std::lock_guard lk(mu);
+                if (next >= tasks.size() || !failure.empty() || interrupt.signal()) return;
+                i = next++;
+            }
+            app::RunRequest req = base;
+            req.task = tasks[i];
+            req.suite = suite_path;
+            Result r;
+            try {
+                const auto* rg = dynamic_cast<const remote::RemoteGenerator*>(eng.gen.get());
+                const remote::RemoteUsage before = rg ? rg->usage() : remote::RemoteUsage{};
+                const app::RunResult res = app::run_and_record(model, *eng.gen, pm, req, opt);
+                r.out = res.outcome;
+                r.covered = app::any_correct(res.tree());
+                if (rg) {
+                    const remote::RemoteUsage u = rg->usage();
+                    r.server_usage = {
+                        {"requests", u.requests - before.requests},
+                        {"prompt_tokens", u.prompt_tokens - before.prompt_tokens},
+                        {"completion_tokens", u.completion_tokens - before.completion_tokens},
+                        {"cached_tokens", u.cached_tokens - before.cached_tokens}};
+                }
+                if (r.out.status == "error" && !interrupt.signal())
+                    throw Error("task " + tasks[i].id + ": " + r.out.error);
+            } catch (const std::exception& e) {
+                const std::lock_guard lk(mu);
+                if (failure.empty()) failure = e.what();
+                return;
+            }
+            const std::lock_guard lk(mu);
+            if (interrupt.signal()) return;  // the summary covers the tasks done
+            results[i] = std::move(r);
+            results[i].done = true;
+            ++finished;
+            print_ready();
+        }
+    };
+    if (engines.size() == 1) {
+        worker(engines.front());
+    } else {
+        std::vector<std::thread> pool;
+        for (Engine& e : engines) pool.emplace_back(worker, std::ref(e));
+        for (std::thread& t : pool) t.join();
+    }
+    if (progress) std::fprintf(stderr, "\r\033[K");
+    if (!failure.empty()) throw Error(failure);
+
+    nlohmann::json rows = nlohmann::json::array();
+    int correct = 0, covered = 0;
+    double tokens = 0, passes = 0, wall = 0;
     size_t done = 0;
-    for (const Task& t : tasks) {
-        app::RunRequest req = base;
-        req.task = t;
-        req.suite = suite_path;
-        const app::RunResult res = app::run_and_record(*model, gen, pm, req, opt);
-        const RunOutcome& out = res.outcome;
-        if (interrupt.signal()) break;  // the summary covers the tasks done
+    nlohmann::json server_total = {
+        {"requests", 0}, {"prompt_tokens", 0}, {"completion_tokens", 0}, {"cached_tokens", 0}};
+    for (size_t i = 0; i < tasks.size(); ++i) {
+        const Result& r = results[i];
+        if (!r.done) continue;
         ++done;
-        if (out.status == "error") throw Error("task " + t.id + ": " + out.error);
-        bool ok = out.correct == 1, cov = app::any_correct(res.tree());
+        const bool ok = r.out.correct == 1;
         correct += ok;
-        covered += cov;
-        tokens += static_cast<double>(out.metrics.tokens_generated);
-        passes += static_cast<double>(out.metrics.forward_passes);
-        wall += out.metrics.wall_seconds;
-        rows.push_back({{"task", t.id},
-                        {"answer", out.answer},
-                        {"expected", t.answer},
-                        {"correct", ok},
-                        {"coverage", cov},
-                        {"tokens", out.metrics.tokens_generated},
-                        {"forward_passes", out.metrics.forward_passes},
-                        {"wall_seconds", out.metrics.wall_seconds}});
-        if (!a.flag_set("json") && !a.flag_set("quiet"))
-            std::printf(
-                "%-12s %-8s %-8s %-7s %8lld %8lld %8.2f\n", field(t.id).c_str(),
-                out.answer.empty() ? "-" : field(out.answer).c_str(), field(t.answer).c_str(),
-                ok ? "yes" : "no", static_cast<long long>(out.metrics.tokens_generated),
-                static_cast<long long>(out.metrics.forward_passes), out.metrics.wall_seconds);
+        covered += r.covered;
+        tokens += static_cast<double>(r.out.metrics.tokens_generated);
+        passes += static_cast<double>(r.out.metrics.forward_passes);
+        wall += r.out.metrics.wall_seconds;
+        nlohmann::json row = {{"task", tasks[i].id},
+                              {"answer", r.out.answer},
+                              {"expected", tasks[i].answer},
+                              {"correct", ok},
+                              {"coverage", r.covered},
+                              {"tokens", r.out.metrics.tokens_generated},
+                              {"forward_passes", r.out.metrics.forward_passes},
+                              {"wall_seconds", r.out.metrics.wall_seconds}};
+        if (remote) {
+            row["server"] = r.server_usage;
+            for (auto& [k, v] : server_total.items())
+                v = v.get<int64_t>() + r.server_usage.value(k, int64_t{0});
+        }
+        rows.push_back(std::move(row));
     }
     if (interrupt.signal())
         std::fprintf(stderr, "eval cancelled (%s) after %zu of %zu tasks\n", interrupt.name(), done,
@@ -420,6 +529,11 @@ int cmd_eval(const Argv& argv) {
                               {"mean_tokens", tokens / n},
                               {"mean_forward_passes", passes / n},
                               {"mean_wall_seconds", wall / n}};
+    if (remote) {
+        summary["server"] = server_total;
+        summary["backend"] = engines.front().gen->backend_name();
+        summary["concurrency"] = engines.size();
+    }
     if (a.flag_set("json")) {
         summary["rows"] = rows;
         print_json(summary);
@@ -429,6 +543,15 @@ int cmd_eval(const Argv& argv) {
             "mean passes %.0f  mean %.2f s\n",
             base.strategy.c_str(), suite_path.c_str(), done, params.dump().c_str(),
             100.0 * correct / n, 100.0 * covered / n, tokens / n, passes / n, wall / n);
+        if (remote)
+            std::printf(
+                "server    %s: %lld requests, %lld prompt tokens (%lld cached), %lld "
+                "completion tokens\n",
+                engines.front().gen->backend_name().c_str(),
+                static_cast<long long>(server_total["requests"].get<int64_t>()),
+                static_cast<long long>(server_total["prompt_tokens"].get<int64_t>()),
+                static_cast<long long>(server_total["cached_tokens"].get<int64_t>()),
+                static_cast<long long>(server_total["completion_tokens"].get<int64_t>()));
     }
     return interrupt.signal() ? 128 + interrupt.signal() : 0;
 }

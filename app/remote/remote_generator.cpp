@@ -161,6 +161,7 @@ struct RemoteGenerator::Seq {
     std::deque<TokenOut> ahead;  // sampled by the server, not yet taken
     bool ahead_ends = false;     // the model ended after `ahead`
     std::string ahead_key;       // the sampling settings `ahead` was drawn with
+    bool ahead_greedy = false;
 };
 
 struct RemoteGenerator::Impl {
@@ -387,10 +388,19 @@ int RemoteGenerator::fork(int seq) {
     Seq& p = seq_ref(seq);
     Seq c;
     c.tokens = p.tokens;
-    // The parent's unread tokens stay with it: handing them to a child
-    // would make that child's numbers come from another computation than
-    // its siblings' (a server's prefill and decode differ in the last
-    // bits), and strategies break ties between equal siblings.
+    // The parent's unread tokens were sampled after this very prefix: the
+    // first child takes them (used once, they are a fair sample), so a
+    // branch that goes on after a step boundary does not ask again. Not for
+    // greedy runs: there siblings are equal, strategies break their ties,
+    // and the handed-down tokens' numbers come from another computation
+    // than the siblings' (a server's prefill and decode differ in the last
+    // bits).
+    if (!p.ahead_greedy) {
+        c.ahead.swap(p.ahead);
+        c.ahead_ends = p.ahead_ends;
+        c.ahead_key = p.ahead_key;
+        p.ahead_ends = false;
+    }
     return add(std::move(c));
 }
 
@@ -537,6 +547,7 @@ std::vector<Extension> RemoteGenerator::extend(std::span<const ExtendRequest> re
                                     std::to_string(tok_.n_vocab()));
                 s.ahead.assign(c.tokens.begin(), c.tokens.end());
                 s.ahead_key = groups[gi].key;
+                s.ahead_greedy = groups[gi].sp->temperature < kGreedyTemperature;
                 // The model ended, and the server kept its end token out of
                 // the tokens: the search still sees one.
                 s.ahead_ends =

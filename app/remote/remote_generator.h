@@ -5,7 +5,9 @@
 // k branches costs about one request per branch and chunk, sent concurrently
 // (bounded), and the server's prefix cache shares the common prompt.
 // Children forked from one node ask together (one request with n choices
-// where the server takes n).
+// where the server takes n); in sampled runs the first child takes its
+// parent's unread tokens, so a branch that goes on after a step boundary
+// does not ask again.
 //
 // What a server cannot give is refused with the reason: hidden-state taps,
 // full next-token distributions; text scoring on servers without prompt

@@ -483,6 +483,34 @@ class TestRemote : public QObject {
         doomed.proc.waitForFinished(5000);
     }
 
+    void evalRunsProblemsConcurrently() {
+        const auto eval = [](const QStringList& extra, int* code = nullptr) {
+            QProcess p;
+            p.start(test::binary("reasonscope"),
+                    QStringList{"eval", "--model", kModel, "--suite", "hard", "--limit", "4",
+                                "--strategy", "chain-of-thought", "--threads", "1", "--json"} +
+                        extra);
+            p.waitForFinished(120000);
+            if (code) *code = p.exitCode();
+            return json::parse(p.readAllStandardOutput().toStdString(), nullptr, false);
+        };
+        const json local = eval({});
+        const json remote =
+            eval({"--remote", QString::fromStdString(serve_.url()), "--concurrency", "3"});
+        QCOMPARE(remote["problems"], 4);
+        QCOMPARE(remote["concurrency"], 3);
+        QCOMPARE(remote["accuracy"], local["accuracy"]);
+        for (size_t i = 0; i < 4; ++i) {  // rows in suite order, each with its cost
+            QCOMPARE(remote["rows"][i]["task"], local["rows"][i]["task"]);
+            QCOMPARE(remote["rows"][i]["answer"], local["rows"][i]["answer"]);
+            QVERIFY(remote["rows"][i]["server"]["requests"].get<int>() > 0);
+        }
+        QVERIFY(remote["server"]["completion_tokens"].get<int64_t>() > 0);
+        int code = 0;
+        eval({"--concurrency", "2"}, &code);
+        QCOMPARE(code, 2);  // a usage error: the local engine runs one search at a time
+    }
+
     // --- against a fake server ----------------------------------------------
 
     void brokenReplies_data() {
