@@ -337,10 +337,41 @@ struct Server::Impl {
         j.answered = true;
         for (Choice& c : j.choices)
             if (c.seq >= 0 && gen.alive(c.seq)) {
-                gen.release(c.seq);
+                // The last choice (the prompt's own sequence) stays a while:
+                // a later request with the same prefix starts from its KV.
+                if (&c == &j.choices.back() && r.status == 200)
+                    keep(c.seq);
+                else
+                    gen.release(c.seq);
                 c.seq = -1;
             }
         j.done.set_value(std::move(r));
+    }
+
+    // Finished sequences kept for their prefix (most recent last).
+    std::deque<int> kept;
+    static constexpr size_t kKeep = 8;
+    void keep(int seq) {
+        kept.push_back(seq);
+        while (kept.size() > kKeep) {
+            gen.release(kept.front());
+            kept.pop_front();
+        }
+    }
+    void drop_kept() {
+        for (int s : kept) gen.release(s);
+        kept.clear();
+    }
+    // A sequence for the prompt; when the KV cache is full, the kept
+    // prefixes make room.
+    int start(const std::vector<TokenId>& prompt) {
+        try {
+            return gen.start(prompt);
+        } catch (const Error&) {
+            if (kept.empty()) throw;
+            drop_kept();
+            return gen.start(prompt);
+        }
     }
 
     void begin(Job& j) {
@@ -350,7 +381,7 @@ struct Server::Impl {
         if (k >= 0 && j.prompt.size() > 1)
             j.prompt_sig = gen.continuation_signals(std::span(j.prompt).first(1),
                                                     std::span(j.prompt).subspan(1), k);
-        const int root = gen.start(j.prompt);
+        const int root = start(j.prompt);
         j.choices.resize(static_cast<size_t>(j.n));
         j.choices.back().seq = root;
         for (int i = 0; i + 1 < j.n; ++i) j.choices[static_cast<size_t>(i)].seq = gen.fork(root);
@@ -556,7 +587,16 @@ struct Server::Impl {
             }
         if (reqs.empty()) return;
         try {
-            const std::vector<Extension> ext = gen.extend(reqs, *reqs.front().params);
+            std::vector<Extension> ext;
+            try {
+                ext = gen.extend(reqs, *reqs.front().params);
+            } catch (const NonFiniteLogits&) {
+                throw;
+            } catch (const Error&) {
+                if (kept.empty()) throw;
+                drop_kept();  // the KV cache was full: the kept prefixes go first
+                ext = gen.extend(reqs, *reqs.front().params);
+            }
             for (size_t k = 0; k < ext.size(); ++k)
                 take(*owners[k].first, *owners[k].second, ext[k].token);
         } catch (const NonFiniteLogits& e) {

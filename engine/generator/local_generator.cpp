@@ -84,10 +84,34 @@ int LocalGenerator::start(std::span<const TokenId> prompt) {
     if (static_cast<int>(prompt.size()) >= session_->n_ctx())
         throw Error("prompt of " + std::to_string(prompt.size()) +
                     " tokens does not fit the context of " + std::to_string(session_->n_ctx()));
+    // The live sequence whose computed tokens share the longest prefix with
+    // this prompt (at least one KV block): the new sequence forks it, forgets
+    // the rest, and evaluates only what differs. A server's concurrent
+    // requests with one system prompt share its KV this way.
+    const size_t want = prompt.size() - 1;  // tokens to evaluate
+    size_t best_len = 0;
+    int best = -1;
+    for (size_t i = 0; i < seqs_.size(); ++i) {
+        const Seq& o = seqs_[i];
+        if (o.kv < 0) continue;
+        const size_t have = std::min(o.tokens.size() - 1, want);
+        size_t n = 0;
+        while (n < have && o.tokens[n] == prompt[n]) ++n;
+        if (n > best_len) {
+            best_len = n;
+            best = static_cast<int>(i);
+        }
+    }
     Seq s;
-    s.kv = session_->create();
+    const bool reuse = best >= 0 && static_cast<int>(best_len) >= session_->kv().block_tokens();
+    s.kv = reuse ? session_->fork(seqs_[static_cast<size_t>(best)].kv) : session_->create();
     try {
-        if (prompt.size() > 1) session_->eval(s.kv, prompt.first(prompt.size() - 1));
+        if (reuse) {
+            session_->kv().truncate(s.kv, static_cast<int>(best_len));
+            if (want > best_len) session_->eval(s.kv, prompt.subspan(best_len, want - best_len));
+        } else if (want > 0) {
+            session_->eval(s.kv, prompt.first(want));
+        }
     } catch (...) {
         session_->release(s.kv);
         throw;

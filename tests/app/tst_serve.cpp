@@ -102,6 +102,35 @@ class TestServe : public QObject {
 
     // A greedy completion equals the engine's greedy generation in process,
     // from a text prompt and from its token ids.
+    void sharedPrefixReusedExactly() {
+        // A request whose prompt shares a long prefix with an earlier one
+        // starts from that one's KV; its tokens and log-probabilities are
+        // those of the engine in process from scratch.
+        std::string prefix;
+        for (int i = 0; i < 12; ++i) prefix += "Q: " + std::to_string(10 + i) + "+7\n";
+        const auto ask = [&](const std::string& q) {
+            return post("/v1/completions", json{{"prompt", prefix + q},
+                                                {"max_tokens", 24},
+                                                {"temperature", 0},
+                                                {"logprobs", 1}});
+        };
+        QCOMPARE(ask("Q: 3*4\n").status, 200);
+        const Http h = ask("Q: 5*6+1\n");
+        QCOMPARE(h.status, 200);
+        auto model = rs::Model::load(kModel);
+        rs::LocalGenerator gen(*model, rs::app::search_session_options(1));
+        const int seq = gen.start(model->tokenizer().encode(prefix + "Q: 5*6+1\n", true, true));
+        rs::SamplingParams sp;
+        sp.temperature = 0;
+        const std::vector<rs::ExtendRequest> req{{seq, 0}};
+        const json& c = h.body["choices"][0];
+        for (size_t i = 0; i < c["token_ids"].size(); ++i) {
+            const auto ext = gen.extend(req, sp);
+            QCOMPARE(c["token_ids"][i].get<int>(), ext[0].token.token);
+            QCOMPARE(c["logprobs"]["token_logprobs"][i].get<float>(), ext[0].token.logprob);
+        }
+    }
+
     void greedyEqualsInProcess() {
         const std::string prompt = "Q: 46+11*10+7-(17+37)\n";
         const Http h = post(
