@@ -48,6 +48,10 @@ int cmd_serve(const Argv& argv) {
     const std::string path = app::model_path_or_default(a.get("model"));
     auto model = Model::load(path);
     LocalGenerator gen(*model, so);
+    opt.chat_template = model->gguf().get_string("tokenizer.chat_template", "");
+    const Tokenizer& tok = model->tokenizer();
+    if (tok.bos() >= 0) opt.bos_text = tok.token_to_piece(tok.bos(), true);
+    if (tok.eos() >= 0) opt.eos_text = tok.token_to_piece(tok.eos(), true);
     serve::Server server(gen, opt);
     const int port = server.bind();
     std::printf("reasonscope serve: listening on http://%s:%d (model %s, %s, context %d)\n",

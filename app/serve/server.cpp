@@ -12,10 +12,12 @@
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "reasonscope/chat_template.h"
 #include "reasonscope/error.h"
 
 namespace rs::serve {
@@ -130,7 +132,26 @@ struct Choice {
     std::vector<TokenSignals> tokens;
     std::vector<size_t> offsets;  // where each token's text starts in `text`
     std::string text;
-    const char* finish = nullptr;  // "stop" or "length" once finished
+    const char* finish = nullptr;      // "stop" or "length" once finished
+    size_t sent = 0, sent_tokens = 0;  // streamed so far: bytes of text, tokens
+};
+
+// What a streaming request's handler writes: server-sent events the engine
+// thread queues, until done. `gone`: the client hung up.
+struct Stream {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::string> events;
+    bool done = false;
+    std::atomic<bool> gone{false};
+    void push(std::string e, bool last = false) {
+        {
+            const std::lock_guard lk(mu);
+            events.push_back(std::move(e));
+            done = done || last;
+        }
+        cv.notify_all();
+    }
 };
 
 struct Job {
@@ -142,6 +163,11 @@ struct Job {
     int prompt_logprobs = -1;  // vLLM's: top alternatives per prompt token
     bool ids_as_text = false;  // vLLM's return_tokens_as_token_ids: "token_id:N"
     std::vector<TokenSignals> prompt_sig;  // the prompt's tokens after the first
+    bool chat = false;                     // /v1/chat/completions
+    std::shared_ptr<Stream> stream;        // set: answer as server-sent events
+    bool stream_usage = false;             // stream_options.include_usage
+    std::string id;
+    int64_t created = 0;
     SamplingParams sp;
     std::vector<std::string> stop;
     std::vector<Choice> choices;
@@ -170,6 +196,7 @@ struct Server::Impl {
     Generator& gen;
     ServeOptions opt;
     httplib::Server http;
+    std::optional<ChatTemplate> chat_template;  // the model's, parsed once
 
     std::mutex mu;
     std::condition_variable cv;
@@ -179,6 +206,46 @@ struct Server::Impl {
     std::thread engine;
 
     // --- handler side -----------------------------------------------------
+
+    // A streaming job: queued, and the handler writes its events as the
+    // engine produces them.
+    void submit_stream(std::unique_ptr<Job> job, httplib::Response& res) {
+        std::shared_ptr<Stream> st = job->stream;
+        {
+            const std::lock_guard lk(mu);
+            if (stopping) {
+                res.status = 503;
+                res.set_content(
+                    error_reply(503, "the server is shutting down", {}, "server_error").body,
+                    "application/json");
+                return;
+            }
+            queue.push_back(std::move(job));
+        }
+        cv.notify_one();
+        res.set_header("Cache-Control", "no-cache");
+        res.set_chunked_content_provider(
+            "text/event-stream",
+            [st](size_t, httplib::DataSink& sink) {
+                std::unique_lock lk(st->mu);
+                st->cv.wait(lk, [&] { return !st->events.empty() || st->done; });
+                while (!st->events.empty()) {
+                    const std::string e = std::move(st->events.front());
+                    st->events.pop_front();
+                    lk.unlock();
+                    if (!sink.write(e.data(), e.size())) {
+                        st->gone = true;
+                        return false;
+                    }
+                    lk.lock();
+                }
+                if (st->done) sink.done();
+                return true;
+            },
+            [st](bool ok) {
+                if (!ok) st->gone = true;
+            });
+    }
 
     Reply submit(std::unique_ptr<Job> job) {
         std::future<Reply> f = job->done.get_future();
@@ -208,8 +275,98 @@ struct Server::Impl {
             throw BadRequest{"prompt", "the prompt of " + std::to_string(job->prompt.size()) +
                                            " tokens does not fit the context of " +
                                            std::to_string(gen.n_ctx()) + " tokens"};
+        if (const json* lp = field(b, "logprobs")) {
+            if (lp->is_boolean()) throw BadRequest{"logprobs", "logprobs must be an integer"};
+            job->logprobs = static_cast<int>(int_field(b, "logprobs", 0, 0, kMaxLogprobs));
+        }
+        if (field(b, "prompt_logprobs"))
+            job->prompt_logprobs =
+                static_cast<int>(int_field(b, "prompt_logprobs", 0, 0, kMaxLogprobs));
+        job->echo = bool_field(b, "echo", false);
+        job->ids_as_text = bool_field(b, "return_tokens_as_token_ids", false);
+        bool_field(b, "return_tokens", true);        // token ids are always returned
+        bool_field(b, "skip_special_tokens", true);  // text never shows the end token
+        if (job->echo && bool_field(b, "stream", false))
+            throw BadRequest{"echo", "echo is not available with stream"};
+        parse_common(b, *job, 16);
+        return job;
+    }
+
+    // A chat: the messages rendered by the model's chat template.
+    std::unique_ptr<Job> parse_chat(const json& b) const {
+        const Tokenizer& tok = gen.tokenizer();
+        auto job = std::make_unique<Job>();
+        job->chat = true;
+        if (!chat_template)
+            throw BadRequest{"messages",
+                             "the model has no chat template "
+                             "(tokenizer.chat_template); use /v1/completions"};
+        const json* msgs = field(b, "messages");
+        if (!msgs || !msgs->is_array() || msgs->empty())
+            throw BadRequest{"messages", "messages must be a non-empty list"};
+        ojson ctx;
+        ctx["messages"] = ojson::array();
+        for (size_t i = 0; i < msgs->size(); ++i) {
+            const json& m = (*msgs)[i];
+            const std::string at = "messages[" + std::to_string(i) + "]";
+            if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+                throw BadRequest{"messages", at + " must be an object with a role"};
+            const json& c = m.contains("content") ? m["content"] : json();
+            std::string text;
+            if (c.is_string()) {
+                text = c.get<std::string>();
+            } else if (c.is_array()) {  // [{"type": "text", "text": ...}]
+                for (const json& part : c)
+                    if (part.is_object() && part.value("type", "") == "text" &&
+                        part.contains("text") && part["text"].is_string())
+                        text += part["text"].get<std::string>();
+                    else
+                        throw BadRequest{"messages", at + ": only text content is supported"};
+            } else if (!c.is_null()) {
+                throw BadRequest{"messages", at + ".content must be a string"};
+            }
+            ctx["messages"].push_back({{"role", m["role"]}, {"content", text}});
+        }
+        ctx["add_generation_prompt"] = true;
+        ctx["bos_token"] = opt.bos_text;
+        ctx["eos_token"] = opt.eos_text;
+        if (const json* kw = field(b, "chat_template_kwargs")) {  // vLLM's: enable_thinking, ...
+            if (!kw->is_object())
+                throw BadRequest{"chat_template_kwargs", "chat_template_kwargs must be an object"};
+            for (const auto& [k, v] : kw->items()) ctx[k] = ojson::parse(v.dump());
+        }
+        std::string rendered;
+        try {
+            rendered = chat_template->render(ctx);
+        } catch (const ChatTemplateError& e) {
+            throw BadRequest{"messages", std::string("chat template: ") + e.what()};
+        }
+        job->prompt = tok.encode(rendered, false, true);
+        if (tok.add_bos() && tok.bos() >= 0 && (job->prompt.empty() || job->prompt[0] != tok.bos()))
+            job->prompt.insert(job->prompt.begin(), tok.bos());
+        if (static_cast<int>(job->prompt.size()) >= gen.n_ctx())
+            throw BadRequest{"messages", "the conversation of " +
+                                             std::to_string(job->prompt.size()) +
+                                             " tokens does not fit the context of " +
+                                             std::to_string(gen.n_ctx()) + " tokens"};
+        if (bool_field(b, "logprobs", false))
+            job->logprobs = static_cast<int>(int_field(b, "top_logprobs", 0, 0, kMaxLogprobs));
+        else if (field(b, "top_logprobs"))
+            throw BadRequest{"top_logprobs", "top_logprobs needs logprobs: true"};
+        const int dflt = gen.n_ctx() - static_cast<int>(job->prompt.size());
+        parse_common(b, *job, field(b, "max_completion_tokens") ? 0 : dflt);
+        if (field(b, "max_completion_tokens"))
+            job->max_tokens =
+                static_cast<int>(int_field(b, "max_completion_tokens", dflt, 0, gen.n_ctx()));
+        return job;
+    }
+
+    // What completions and chats share: n, max_tokens, sampling, stop, stream.
+    void parse_common(const json& b, Job& j, int max_tokens_default) const {
+        Job* job = &j;
         job->n = static_cast<int>(int_field(b, "n", 1, 1, opt.max_choices));
-        job->max_tokens = static_cast<int>(int_field(b, "max_tokens", 16, 0, gen.n_ctx()));
+        job->max_tokens =
+            static_cast<int>(int_field(b, "max_tokens", max_tokens_default, 0, gen.n_ctx()));
         SamplingParams& sp = job->sp;
         sp.temperature = static_cast<float>(number_field(b, "temperature", 1.0, 0, 100));
         sp.top_p = static_cast<float>(number_field(b, "top_p", 1.0, 0, 1, true));
@@ -222,13 +379,6 @@ struct Server::Impl {
                 int_field(b, "seed", 0, 0, std::numeric_limits<int64_t>::max()));
         else
             sp.seed = std::random_device{}();
-        if (const json* lp = field(b, "logprobs")) {
-            if (lp->is_boolean()) throw BadRequest{"logprobs", "logprobs must be an integer"};
-            job->logprobs = static_cast<int>(int_field(b, "logprobs", 0, 0, kMaxLogprobs));
-        }
-        if (field(b, "prompt_logprobs"))
-            job->prompt_logprobs =
-                static_cast<int>(int_field(b, "prompt_logprobs", 0, 0, kMaxLogprobs));
         sp.n_alternatives = std::max(job->logprobs, 0);
         if (const json* s = field(b, "stop")) {
             if (s->is_string())
@@ -245,18 +395,19 @@ struct Server::Impl {
             for (const std::string& x : job->stop)
                 if (x.empty()) throw BadRequest{"stop", "stop strings must not be empty"};
         }
-        if (bool_field(b, "stream", false))
-            throw BadRequest{"stream", "streaming is not supported yet"};
-        job->echo = bool_field(b, "echo", false);
-        job->ids_as_text = bool_field(b, "return_tokens_as_token_ids", false);
-        bool_field(b, "return_tokens", true);        // token ids are always returned
-        bool_field(b, "skip_special_tokens", true);  // text never shows the end token
+        if (bool_field(b, "stream", false)) {
+            job->stream = std::make_shared<Stream>();
+            if (const json* so = field(b, "stream_options")) {
+                if (!so->is_object())
+                    throw BadRequest{"stream_options", "stream_options must be an object"};
+                job->stream_usage = bool_field(*so, "include_usage", false);
+            }
+        }
         try {
             sp.validate();
         } catch (const Error& e) {
             throw BadRequest{"", e.what()};
         }
-        return job;
     }
 
     ojson models() const {
@@ -317,11 +468,28 @@ struct Server::Impl {
                       const auto ids = token_ids(*t, "tokens", gen.tokenizer());
                       return Reply{200, dump(ojson{{"content", gen.tokenizer().decode(ids)}})};
                   }));
-        const auto completions = guarded([this](const httplib::Request& req) {
-            return submit(parse_completion(parse_body(req.body)));
-        });
-        http.Post("/v1/completions", completions);
-        http.Post("/completions", completions);
+        // Streaming requests answer server-sent events (errors found before
+        // the stream starts are plain JSON replies).
+        const auto endpoint = [this, reply](bool chat) {
+            return [this, reply, chat](const httplib::Request& req, httplib::Response& res) {
+                try {
+                    const json b = parse_body(req.body);
+                    auto job = chat ? parse_chat(b) : parse_completion(b);
+                    if (job->stream)
+                        submit_stream(std::move(job), res);
+                    else
+                        reply(res, submit(std::move(job)));
+                } catch (const BadRequest& e) {
+                    reply(res, error_reply(400, e.message, e.param));
+                } catch (const std::exception& e) {
+                    reply(res, error_reply(500, e.what(), {}, "server_error"));
+                }
+            };
+        };
+        http.Post("/v1/completions", endpoint(false));
+        http.Post("/completions", endpoint(false));
+        http.Post("/v1/chat/completions", endpoint(true));
+        http.Post("/chat/completions", endpoint(true));
         http.set_error_handler([reply](const httplib::Request& req, httplib::Response& res) {
             if (res.status == 404)
                 reply(res, error_reply(404, "no such endpoint: " + req.method + " " + req.path));
@@ -335,6 +503,29 @@ struct Server::Impl {
     void answer(Job& j, Reply r) {
         if (j.answered) return;
         j.answered = true;
+        if (j.stream) {
+            if (r.status == 200) {
+                emit(j);
+                if (j.stream_usage) {
+                    size_t completion = 0;
+                    for (const Choice& c : j.choices) completion += c.tokens.size();
+                    const ojson u = {
+                        {"id", j.id},
+                        {"object", j.chat ? "chat.completion.chunk" : "text_completion"},
+                        {"created", j.created},
+                        {"model", opt.model_id},
+                        {"choices", ojson::array()},
+                        {"usage",
+                         {{"prompt_tokens", j.prompt.size()},
+                          {"completion_tokens", completion},
+                          {"total_tokens", j.prompt.size() + completion}}}};
+                    j.stream->push("data: " + dump(u) + "\n\n");
+                }
+            } else if (!r.body.empty()) {
+                j.stream->push("data: " + r.body + "\n\n");
+            }
+            j.stream->push("data: [DONE]\n\n", true);
+        }
         for (Choice& c : j.choices)
             if (c.seq >= 0 && gen.alive(c.seq)) {
                 // The last choice (the prompt's own sequence) stays a while:
@@ -374,7 +565,107 @@ struct Server::Impl {
         }
     }
 
+    static int64_t now_seconds() {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
+    // A chat's logprobs entry for one token (OpenAI's shape).
+    ojson chat_logprob(const TokenSignals& t) const {
+        const Tokenizer& tok = gen.tokenizer();
+        const auto bytes = [](const std::string& p) {
+            ojson b = ojson::array();
+            for (unsigned char c : p) b.push_back(c);
+            return b;
+        };
+        const std::string piece = tok.token_to_piece(t.token);
+        ojson top = ojson::array();
+        for (const auto& [id, l] : t.top) {
+            const std::string p = tok.token_to_piece(id);
+            top.push_back({{"token", p}, {"logprob", l}, {"bytes", bytes(p)}});
+        }
+        return {{"token", piece},
+                {"logprob", t.logprob},
+                {"bytes", bytes(piece)},
+                {"top_logprobs", top}};
+    }
+
+    // Logprobs of tokens [from, to) of a choice, in the reply's shape.
+    ojson logprobs_of(const Job& j, const Choice& c, size_t from, size_t to, size_t base) const {
+        const Tokenizer& tok = gen.tokenizer();
+        if (j.chat) {
+            ojson content = ojson::array();
+            for (size_t k = from; k < to; ++k)
+                if (!tok.is_eog(c.tokens[k].token)) content.push_back(chat_logprob(c.tokens[k]));
+            return {{"content", content}};
+        }
+        ojson pieces = ojson::array(), lps = ojson::array(), tops = ojson::array(),
+              offsets = ojson::array();
+        for (size_t k = from; k < to; ++k) {
+            const TokenSignals& t = c.tokens[k];
+            pieces.push_back(tok.is_eog(t.token) && !j.ids_as_text ? std::string()
+                                                                   : token_name(j, t.token));
+            lps.push_back(t.logprob);
+            ojson top = ojson::object();
+            for (const auto& [id, l] : t.top) {
+                const std::string p = token_name(j, id);
+                if (!top.contains(p)) top[p] = l;
+            }
+            tops.push_back(std::move(top));
+            offsets.push_back(base + c.offsets[k]);
+        }
+        return {{"tokens", pieces},
+                {"token_logprobs", lps},
+                {"top_logprobs", tops},
+                {"text_offset", offsets}};
+    }
+
+    // Streams what each choice has that was not sent: text up to where a
+    // stop string could still begin (all of it once the choice finished),
+    // its tokens, and the finish reason.
+    void emit(Job& j) {
+        size_t hold = 0;
+        for (const std::string& x : j.stop) hold = std::max(hold, x.size() - 1);
+        for (size_t i = 0; i < j.choices.size(); ++i) {
+            Choice& c = j.choices[i];
+            if (c.sent == std::string::npos) continue;  // finish already sent
+            const size_t end =
+                c.finish ? c.text.size() : c.text.size() - std::min(hold, c.text.size());
+            size_t tokens_end = c.sent_tokens;
+            while (tokens_end < c.tokens.size() && (c.finish || c.offsets[tokens_end] < end))
+                ++tokens_end;
+            if (end <= c.sent && tokens_end == c.sent_tokens && !c.finish) continue;
+            ojson ch = {{"index", i}};
+            const std::string delta = c.text.substr(c.sent, end > c.sent ? end - c.sent : 0);
+            ojson ids = ojson::array();
+            for (size_t k = c.sent_tokens; k < tokens_end; ++k) ids.push_back(c.tokens[k].token);
+            ojson lp = j.logprobs >= 0 ? logprobs_of(j, c, c.sent_tokens, tokens_end, 0) : ojson();
+            if (j.chat) {
+                ojson d = {{"content", delta}};
+                if (c.sent == 0 && c.sent_tokens == 0)
+                    d = {{"role", "assistant"}, {"content", delta}};
+                ch["delta"] = d;
+            } else {
+                ch["text"] = delta;
+            }
+            ch["token_ids"] = ids;
+            ch["logprobs"] = lp;
+            ch["finish_reason"] = c.finish ? ojson(c.finish) : ojson();
+            c.sent = c.finish ? std::string::npos : std::max(c.sent, end);
+            c.sent_tokens = tokens_end;
+            ojson chunk = {{"id", j.id},
+                           {"object", j.chat ? "chat.completion.chunk" : "text_completion"},
+                           {"created", j.created},
+                           {"model", opt.model_id},
+                           {"choices", ojson::array({ch})}};
+            j.stream->push("data: " + dump(chunk) + "\n\n");
+        }
+    }
+
     void begin(Job& j) {
+        j.id = (j.chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id++);
+        j.created = now_seconds();
         // The prompt's own log-probabilities (echo with logprobs, vLLM's
         // prompt_logprobs): teacher forcing before sampling.
         const int k = std::max(j.prompt_logprobs, j.echo ? j.logprobs : -1);
@@ -520,9 +811,21 @@ struct Server::Impl {
         const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-        ojson body = {{"id", "cmpl-" + std::to_string(next_id++)},
-                      {"object", "text_completion"},
-                      {"created", now},
+        if (j.chat) {
+            // The chat shape: a message per choice, OpenAI's logprobs.
+            for (size_t i = 0; i < j.choices.size(); ++i) {
+                ojson& ch = choices[i];
+                ch["message"] = {{"role", "assistant"}, {"content", ch["text"]}};
+                ch["logprobs"] =
+                    j.logprobs >= 0 ? logprobs_of(j, j.choices[i], 0, j.choices[i].tokens.size(), 0)
+                                    : ojson();
+                ch.erase("text");
+            }
+        }
+        (void)now;
+        ojson body = {{"id", j.id},
+                      {"object", j.chat ? "chat.completion" : "text_completion"},
+                      {"created", j.created},
                       {"model", opt.model_id},
                       {"choices", choices},
                       {"usage",
@@ -558,12 +861,19 @@ struct Server::Impl {
                     answer(*j, error_reply(503, e.what(), {}, "server_error"));
                 }
             }
-            step(active);
+            // A streaming client that hung up: its sequences go.
             for (auto& j : active)
-                if (!j->answered &&
-                    std::all_of(j->choices.begin(), j->choices.end(),
+                if (j->stream && j->stream->gone) answer(*j, Reply{499, ""});
+            std::erase_if(active, [](const std::unique_ptr<Job>& j) { return j->answered; });
+            step(active);
+            for (auto& j : active) {
+                if (j->answered) continue;
+                if (std::all_of(j->choices.begin(), j->choices.end(),
                                 [](const Choice& c) { return c.finish != nullptr; }))
-                    answer(*j, result(*j));
+                    answer(*j, j->stream ? Reply{200, ""} : result(*j));
+                else if (j->stream)
+                    emit(*j);
+            }
             std::erase_if(active, [](const std::unique_ptr<Job>& j) { return j->answered; });
         }
     }
@@ -610,6 +920,14 @@ struct Server::Impl {
 Server::Server(Generator& gen, ServeOptions opt)
     : impl_(std::make_unique<Impl>(gen, std::move(opt))) {
     if (impl_->opt.model_id.empty()) impl_->opt.model_id = gen.model_name();
+    if (!impl_->opt.chat_template.empty()) {
+        try {
+            impl_->chat_template = ChatTemplate::parse(impl_->opt.chat_template);
+        } catch (const ChatTemplateError& e) {
+            throw Error("the model's chat template does not parse (line " +
+                        std::to_string(e.line()) + "): " + e.what());
+        }
+    }
     const int threads = std::max(impl_->opt.http_threads, 1);
     impl_->http.new_task_queue = [threads] {
         return new httplib::ThreadPool(static_cast<size_t>(threads));

@@ -22,6 +22,9 @@ struct ServeOptions {
     int max_choices = 64;  // the most choices (n) one request may ask for
     std::string model_id;  // the id /v1/models reports and replies carry
     std::string version;   // what /version and /v1/models report
+    // The model's chat template (tokenizer.chat_template) and its BOS/EOS
+    // text: /v1/chat/completions renders messages with it (empty: refused).
+    std::string chat_template, bos_text, eos_text;
 };
 
 class Server {

@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "core/session_options.h"
+#include "gguf_copy.h"
+#include "reasonscope/gguf.h"
 #include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "test_paths.h"
@@ -131,6 +133,162 @@ class TestServe : public QObject {
         }
     }
 
+    void streamEqualsTheReply_data() {
+        QTest::addColumn<QString>("stop");
+        QTest::newRow("no stop strings") << "";
+        QTest::newRow("a stop string held back until it is decided") << "Answer";
+    }
+    void streamEqualsTheReply() {
+        // The events of a streamed request add up to the plain reply.
+        QFETCH(QString, stop);
+        json body = {{"prompt", "Q: 46+11*10+7\n"},
+                     {"max_tokens", 60},
+                     {"temperature", 0},
+                     {"logprobs", 2},
+                     {"n", 2}};
+        if (!stop.isEmpty()) body["stop"] = stop.toStdString();
+        const Http plain = post("/v1/completions", body);
+        QCOMPARE(plain.status, 200);
+        body["stream"] = true;
+        body["stream_options"] = {{"include_usage", true}};
+        httplib::Client c("127.0.0.1", port_);
+        c.set_read_timeout(60);
+        const auto r = c.Post("/v1/completions", body.dump(), "application/json");
+        QVERIFY(r);
+        QCOMPARE(r->status, 200);
+        QVERIFY(r->get_header_value("Content-Type").find("text/event-stream") == 0);
+        std::vector<std::string> text(2);
+        std::vector<std::vector<int>> ids(2);
+        std::vector<std::string> finish(2);
+        int usage = 0;
+        bool done = false;
+        size_t at = 0;
+        const std::string& sse = r->body;
+        while ((at = sse.find("data: ", at)) != std::string::npos) {
+            const size_t end = sse.find("\n\n", at);
+            QVERIFY(end != std::string::npos);
+            const std::string data = sse.substr(at + 6, end - at - 6);
+            at = end + 2;
+            if (data == "[DONE]") {
+                done = true;
+                continue;
+            }
+            const json e = json::parse(data);
+            if (e.contains("usage")) {
+                usage = e["usage"]["completion_tokens"].get<int>();
+                continue;
+            }
+            for (const json& ch : e["choices"]) {
+                const size_t i = ch["index"].get<size_t>();
+                text[i] += ch["text"].get<std::string>();
+                for (const json& t : ch["token_ids"]) ids[i].push_back(t.get<int>());
+                QCOMPARE(ch["logprobs"]["tokens"].size(), ch["token_ids"].size());
+                if (!ch["finish_reason"].is_null()) finish[i] = ch["finish_reason"];
+            }
+        }
+        QVERIFY(done);
+        int total = 0;
+        for (size_t i = 0; i < 2; ++i) {
+            const json& want = plain.body["choices"][i];
+            QCOMPARE(text[i], want["text"].get<std::string>());
+            QCOMPARE(ids[i], want["token_ids"].get<std::vector<int>>());
+            QCOMPARE(finish[i], want["finish_reason"].get<std::string>());
+            total += static_cast<int>(ids[i].size());
+        }
+        QCOMPARE(usage, total);
+    }
+
+    void chatCompletions() {
+        // The bundled model with a chat template added: messages are
+        // rendered by it, and the reply is the completion of that text.
+        QTemporaryDir dir;
+        const std::string tmpl =
+            "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+            "{% if add_generation_prompt %}Q: {% endif %}";
+        const std::string path = dir.filePath("chat.gguf").toStdString();
+        {
+            auto f = rs::GgufFile::open(kModel);
+            rs::GgufWriter w;
+            rs::test::copy_gguf_metadata(*f, w);
+            w.add_string("tokenizer.chat_template", tmpl);
+            for (const rs::GgufTensor& t : f->tensors())
+                w.add_tensor(t.name, t.type, t.dims,
+                             std::vector<uint8_t>(t.data, t.data + t.n_bytes));
+            w.write(path);
+        }
+        QProcess chat;
+        chat.start(
+            rs::test::binary("reasonscope"),
+            {"serve", "--model", QString::fromStdString(path), "--port", "0", "--threads", "1"});
+        QVERIFY(chat.waitForStarted(10000));
+        int port = 0;
+        QByteArray out;
+        for (int i = 0; i < 150 && !port; ++i) {
+            chat.waitForReadyRead(100);
+            out += chat.readAllStandardOutput();
+            const auto m = QRegularExpression("listening on http://127\\.0\\.0\\.1:(\\d+)")
+                               .match(QString::fromUtf8(out));
+            if (m.hasMatch()) port = m.captured(1).toInt();
+        }
+        QVERIFY2(port > 0, out.constData());
+        httplib::Client c("127.0.0.1", port);
+        c.set_read_timeout(60);
+        const json messages = json::array({{{"role", "user"}, {"content", "12+7*3"}}});
+        auto r = c.Post("/v1/chat/completions",
+                        json{{"messages", messages},
+                             {"temperature", 0},
+                             {"max_tokens", 40},
+                             {"logprobs", true},
+                             {"top_logprobs", 2}}
+                            .dump(),
+                        "application/json");
+        QVERIFY(r);
+        QCOMPARE(r->status, 200);
+        const json reply = json::parse(r->body);
+        QCOMPARE(reply["object"], "chat.completion");
+        const json& msg = reply["choices"][0]["message"];
+        QCOMPARE(msg["role"], "assistant");
+        // The same as completing the rendered text.
+        auto plain = c.Post(
+            "/v1/completions",
+            json{{"prompt", "user: 12+7*3\nQ: "}, {"temperature", 0}, {"max_tokens", 40}}.dump(),
+            "application/json");
+        QVERIFY(plain);
+        QCOMPARE(msg["content"], json::parse(plain->body)["choices"][0]["text"]);
+        QVERIFY(msg["content"].get<std::string>().find("Answer:") != std::string::npos);
+        const json& lp = reply["choices"][0]["logprobs"]["content"];
+        QVERIFY(lp.is_array() && !lp.empty());
+        QCOMPARE(lp[0]["top_logprobs"].size(), size_t{2});
+        QVERIFY(lp[0]["bytes"].is_array());
+        // Streamed: role first, deltas that add up to the content.
+        r = c.Post(
+            "/v1/chat/completions",
+            json{{"messages", messages}, {"temperature", 0}, {"max_tokens", 40}, {"stream", true}}
+                .dump(),
+            "application/json");
+        QVERIFY(r);
+        std::string content;
+        bool role = false;
+        for (size_t at = 0; (at = r->body.find("data: {", at)) != std::string::npos;) {
+            const size_t end = r->body.find("\n\n", at);
+            const json e = json::parse(r->body.substr(at + 6, end - at - 6));
+            at = end;
+            QCOMPARE(e["object"], "chat.completion.chunk");
+            const json& d = e["choices"][0]["delta"];
+            role = role || d.value("role", "") == "assistant";
+            content += d.value("content", "");
+        }
+        QVERIFY(role);
+        QCOMPARE(content, msg["content"].get<std::string>());
+        // A model without a template refuses chats with the reason.
+        const Http none = post("/v1/chat/completions", json{{"messages", messages}});
+        QCOMPARE(none.status, 400);
+        QVERIFY(none.body["error"]["message"].get<std::string>().find("no chat template") !=
+                std::string::npos);
+        chat.terminate();
+        QVERIFY(chat.waitForFinished(10000));
+    }
+
     void greedyEqualsInProcess() {
         const std::string prompt = "Q: 46+11*10+7-(17+37)\n";
         const Http h = post(
@@ -246,7 +404,7 @@ class TestServe : public QObject {
         QCOMPARE(choices(again), choices(h));
     }
 
-    // 8 clients at once: every reply complete and equal to its reply alone.
+    // Many clients at once: every reply complete and equal to its reply alone.
     void concurrentClients() {
         std::vector<json> reqs;
         const char* problems[] = {"Q: 12+7*3\n",  "Q: 46+11*10+7-(17+37)\n",
@@ -265,29 +423,49 @@ class TestServe : public QObject {
             }
             reqs.push_back(r);
         }
-        std::vector<json> alone(8), together(8);
+        std::vector<json> alone(8);
         for (int i = 0; i < 8; ++i) {
             const Http h = post("/v1/completions", reqs[static_cast<size_t>(i)]);
             QCOMPARE(h.status, 200);
             alone[static_cast<size_t>(i)] = choices(h);
         }
-        std::vector<int> status(8);
-        std::vector<std::thread> threads;
-        for (size_t i = 0; i < 8; ++i)
-            threads.emplace_back([&, i] {
-                const Http h = post("/v1/completions", reqs[i]);
-                status[i] = h.status;
-                together[i] = choices(h);
-            });
-        for (auto& t : threads) t.join();
-        for (size_t i = 0; i < 8; ++i) {
-            QCOMPARE(status[i], 200);
-            QCOMPARE(together[i].size(), i % 2 ? size_t{1} : size_t{2});
-            QVERIFY2(together[i] == alone[i], qPrintable(QString("client %1: %2 vs %3")
-                                                             .arg(i)
-                                                             .arg(together[i].dump().c_str())
-                                                             .arg(alone[i].dump().c_str())));
+        // 64 clients at once (each request 8 times), twice: every reply equal
+        // to its request's reply alone, and the server's memory flat.
+        const auto rss_kb = [this] {
+            QFile f(QString("/proc/%1/status").arg(server_.processId()));
+            if (!f.open(QIODevice::ReadOnly)) return -1LL;
+            for (const QByteArray& line : f.readAll().split('\n'))
+                if (line.startsWith("VmRSS:"))
+                    return line.mid(6).trimmed().split(' ').front().toLongLong();
+            return -1LL;
+        };
+        std::vector<long long> rss;
+        for (int round = 0; round < 2; ++round) {
+            std::vector<int> status(64);
+            std::vector<json> got(64);
+            std::vector<std::thread> threads;
+            for (size_t i = 0; i < 64; ++i)
+                threads.emplace_back([&, i] {
+                    const Http h = post("/v1/completions", reqs[i % 8]);
+                    status[i] = h.status;
+                    got[i] = choices(h);
+                });
+            for (auto& t : threads) t.join();
+            for (size_t i = 0; i < 64; ++i) {
+                QCOMPARE(status[i], 200);
+                QCOMPARE(got[i].size(), i % 2 ? size_t{1} : size_t{2});
+                QVERIFY2(got[i] == alone[i % 8], qPrintable(QString("client %1: %2 vs %3")
+                                                                .arg(i)
+                                                                .arg(got[i].dump().c_str())
+                                                                .arg(alone[i % 8].dump().c_str())));
+            }
+            rss.push_back(rss_kb());
         }
+        QVERIFY(rss[0] > 0);
+        QVERIFY2(
+            rss[1] <= rss[0] + rss[0] / 10 + 2048,
+            qPrintable(
+                QString("RSS %1 kB after one round, %2 kB after two").arg(rss[0]).arg(rss[1])));
     }
 
     // Bad requests: 400 with a JSON error naming the field; the server lives on.
@@ -337,9 +515,17 @@ class TestServe : public QObject {
         QTest::newRow("seed") << "/v1/completions"
                               << "{\"prompt\": \"Q\", \"seed\": -2}"
                               << "seed";
-        QTest::newRow("stream") << "/v1/completions"
-                                << "{\"prompt\": \"Q\", \"stream\": true}"
-                                << "stream";
+        QTest::newRow("echo while streaming")
+            << "/v1/completions"
+            << "{\"prompt\": \"Q\", \"stream\": true, \"echo\": true}"
+            << "echo";
+        QTest::newRow("stream_options") << "/v1/completions"
+                                        << "{\"prompt\": \"Q\", \"stream\": true, "
+                                           "\"stream_options\": 1}"
+                                        << "stream_options";
+        QTest::newRow("chat without messages") << "/v1/chat/completions"
+                                               << "{\"messages\": []}"
+                                               << "messages";
         QTest::newRow("tokenize") << "/tokenize"
                                   << "{\"content\": 3}"
                                   << "content";
