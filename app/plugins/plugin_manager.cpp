@@ -7,6 +7,7 @@
 #include <QJsonObject>
 #include <QStandardPaths>
 
+#include "python/script_strategy.h"
 #include "reasonscope/error.h"
 #include "reasonscope/scorer_plugin.h"
 #include "reasonscope/strategy_plugin.h"
@@ -26,6 +27,10 @@ QStringList PluginManager::default_dirs() {
     for (const QString& d :
          qEnvironmentVariable("REASONSCOPE_PLUGIN_PATH").split(':', Qt::SkipEmptyParts))
         dirs << d;
+    // Python strategies' own folders (they may sit in the ones above too).
+    dirs << data + "/reasonscope/strategies";
+    for (const QString& d : qEnvironmentVariable("RS_STRATEGY_PATH").split(':', Qt::SkipEmptyParts))
+        dirs << d;
     return dirs;
 }
 
@@ -33,8 +38,13 @@ void PluginManager::scan(const QStringList& dirs) {
     for (const QString& d : dirs) {
         QDir dir(d);
         if (!dir.exists()) continue;
-        for (const QString& f : dir.entryList({"*.so"}, QDir::Files, QDir::Name))
-            load(dir.absoluteFilePath(f));
+        for (const QString& f : dir.entryList({"*.so", "*.py"}, QDir::Files, QDir::Name)) {
+            const QString path = dir.absoluteFilePath(f);
+            if (!f.endsWith(".py"))
+                load(path);
+            else if (python::is_strategy_script(path.toStdString()))
+                load_script(path);
+        }
     }
 }
 
@@ -70,6 +80,23 @@ void PluginManager::load(const QString& path) {
         return;
     }
     entries_.push_back({std::move(info), path, std::move(loader)});
+}
+
+void PluginManager::load_script(const QString& path) {
+    StrategyInfo info;
+    try {
+        info = python::read_script_info(path.toStdString());
+    } catch (const std::exception& e) {
+        errors_.push_back({path, QString::fromStdString(e.what())});
+        return;
+    }
+    if (find(info.id)) {
+        errors_.push_back(
+            {path, QString::fromStdString("strategy id '" + info.id +
+                                          "' is already provided by another plugin")});
+        return;
+    }
+    entries_.push_back({std::move(info), path, nullptr});
 }
 
 // A scorer plugin goes into the engine's scorer registry; its library is
@@ -120,6 +147,19 @@ std::unique_ptr<Strategy> PluginManager::create(const std::string& id) const {
         for (const auto& err : errors_)
             why += "; plugin " + err.path.toStdString() + " failed: " + err.message.toStdString();
         throw Error(why);
+    }
+    if (!e->loader) {
+        // A script: its metadata as the file says now (read_script_info
+        // throws naming the file and line), its code loaded when it runs.
+        Entry& script = entries_[static_cast<size_t>(e - entries_.data())];
+        StrategyInfo now = python::read_script_info(e->path.toStdString());
+        if (now.id != id)
+            throw Error("strategy script " + e->path.toStdString() + " now has the id '" + now.id +
+                        "', not '" + id + "'");
+        // (assigned only when it changed: the GUI thread may be reading it)
+        if (strategy_info_to_json(now) != strategy_info_to_json(script.info))
+            script.info = std::move(now);
+        return python::make_script_strategy(e->path.toStdString());
     }
     QObject* inst = e->loader->instance();
     if (!inst)

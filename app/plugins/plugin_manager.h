@@ -1,8 +1,12 @@
 // Finds and loads strategy and scorer plugins (Qt plugins with JSON metadata) from:
 // the install's plugin folder (<exe>/../lib/reasonscope/plugins), the user's
 // data folder (~/.local/share/reasonscope/plugins) and every folder in
-// REASONSCOPE_PLUGIN_PATH (colon-separated). A plugin that fails to load is
-// reported with its path and the reason; the others still load.
+// REASONSCOPE_PLUGIN_PATH (colon-separated). Strategies written as Python
+// scripts (*.py, app/python/) are listed from those folders too, and from
+// ~/.local/share/reasonscope/strategies and every folder in RS_STRATEGY_PATH;
+// a script's metadata is read again when it runs, so edits need no restart.
+// A plugin or script that fails to load is reported with its path and the
+// reason (for a script, the file and line); the others still load.
 #pragma once
 
 #include <QJsonObject>
@@ -33,7 +37,7 @@ class PluginManager {
     struct Entry {
         StrategyInfo info;
         QString path;
-        std::unique_ptr<QPluginLoader> loader;
+        std::unique_ptr<QPluginLoader> loader;  // null for a Python script
     };
     const std::vector<Entry>& strategies() const { return entries_; }
     const std::vector<PluginError>& errors() const { return errors_; }
@@ -47,9 +51,10 @@ class PluginManager {
 
   private:
     void load(const QString& path);
+    void load_script(const QString& path);
     void load_scorer(const QString& path, std::unique_ptr<QPluginLoader> loader,
                      const QJsonObject& meta);
-    std::vector<Entry> entries_;
+    mutable std::vector<Entry> entries_;  // (a script's info is refreshed by create())
     std::vector<ScorerInfo> scorers_;
     std::vector<PluginError> errors_;
 };

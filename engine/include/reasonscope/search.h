@@ -166,6 +166,8 @@ class SearchContext {
     static constexpr int kStopRefusals = 1000;
     bool should_stop();
     bool budget_exhausted() const;
+    // Whether the run was cancelled (safe from any thread: a watchdog reads it).
+    bool cancel_requested() const { return cancel_ && cancel_->load(); }
     void set_control(std::atomic<bool>* cancel, std::atomic<bool>* pause) {
         cancel_ = cancel;
         pause_ = pause;
