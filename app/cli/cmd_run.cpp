@@ -149,6 +149,7 @@ int cmd_scorers(const Argv& argv) {
                                 {"description", s.description},
                                 {"reference", s.reference},
                                 {"source", s.source}};
+            if (!s.needs.empty()) x["needs"] = s.needs;
             x["options"] = nlohmann::json::array();
             for (const auto& o : s.options)
                 x["options"].push_back(
@@ -161,6 +162,11 @@ int cmd_scorers(const Argv& argv) {
             std::printf("%s — %s\n  %s\n", s.id.c_str(), s.name.c_str(), s.description.c_str());
             if (!s.reference.empty()) std::printf("  reference: %s\n", s.reference.c_str());
             std::printf("  from: %s\n", s.source.c_str());
+            if (!s.needs.empty()) {
+                std::string n;
+                for (const std::string& x : s.needs) n += (n.empty() ? "" : ", ") + x;
+                std::printf("  needs: %s\n", n.c_str());
+            }
             for (const auto& o : s.options)
                 std::printf("    --scorer-opt %s=...  (%s, default %s) %s\n", o.name.c_str(),
                             o.type.c_str(), o.dflt.dump().c_str(), o.help.c_str());

@@ -134,6 +134,21 @@ RunResult run_and_record(const Model& model, Generator& gen, const RunRequest& r
                          const RunOptions& opt) {
     RunResult res;
     res.params = p.params;
+    // What the strategy and its scorer need of the generator (a server has
+    // no hidden states, no full distributions, perhaps no text scoring):
+    // refused before anything is stored.
+    if (!p.config.tap_layers.empty() && !gen.caps().hidden_taps)
+        throw Error("hidden-state taps are not available on " + gen.backend_name());
+    if (const std::string m = missing_capabilities(p.info.needs, gen.caps()); !m.empty())
+        throw Error("strategy '" + req.strategy + "' needs " + m + ", which " + gen.backend_name() +
+                    " does not give; use a local model");
+    if (p.params.is_object() && p.params.contains("scorer") && p.params["scorer"].is_string())
+        if (const ScorerInfo* sc = find_scorer(p.params["scorer"].get<std::string>()))
+            if (const std::string m = missing_capabilities(sc->needs, gen.caps()); !m.empty())
+                throw Error("the scorer '" + sc->id + "' needs " + m + ", which " +
+                            gen.backend_name() +
+                            " does not give; choose another scorer (--set scorer=...) or run "
+                            "on a local model");
     // The prompt as the model sees it: a template that fails fails here,
     // before anything is stored.
     res.prompt = plan_prompt(model, req.task, req.prompt);

@@ -6,6 +6,7 @@
 
 #include "reasonscope/error.h"
 #include "reasonscope/search.h"
+#include "reasonscope/strategy.h"
 
 namespace rs {
 namespace {
@@ -51,14 +52,16 @@ struct Registry {
                             "strategies",
                             "",
                             {},
-                            "built-in"},
+                            "built-in",
+                            {}},
                            [] { return std::make_unique<AnswerScorer>(); }});
         entries.push_back({{"logprob",
                             "Mean token probability",
                             "geometric mean of the path's token probabilities",
                             "",
                             {},
-                            "built-in"},
+                            "built-in",
+                            {}},
                            [] { return std::make_unique<LogprobScorer>(); }});
     }
 };
@@ -152,6 +155,7 @@ ScorerInfo scorer_info_from_json(const nlohmann::json& j) {
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("scorer metadata: ") + e.what());
     }
+    s.needs = needs_from_json(j, "scorer metadata");
     if (s.id.empty()) throw Error("scorer metadata: empty id");
     return s;
 }

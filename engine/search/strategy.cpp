@@ -31,6 +31,24 @@ ParamSpec param_spec_from_json(const nlohmann::json& p) {
     return ps;
 }
 
+std::vector<std::string> needs_from_json(const nlohmann::json& j, const std::string& what) {
+    std::vector<std::string> out;
+    if (!j.is_object() || !j.contains("needs")) return out;
+    const nlohmann::json& n = j["needs"];
+    if (!n.is_array()) throw Error(what + ": \"needs\" must be a list of capability names");
+    for (const nlohmann::json& x : n) {
+        const auto& known = capability_names();
+        if (!x.is_string() ||
+            std::find(known.begin(), known.end(), x.get<std::string>()) == known.end()) {
+            std::string list;
+            for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+            throw Error(what + ": \"needs\" has " + x.dump() + " (known: " + list + ")");
+        }
+        out.push_back(x.get<std::string>());
+    }
+    return out;
+}
+
 StrategyInfo strategy_info_from_json(const nlohmann::json& j) {
     StrategyInfo s;
     try {
@@ -43,6 +61,7 @@ StrategyInfo strategy_info_from_json(const nlohmann::json& j) {
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("strategy metadata: ") + e.what());
     }
+    s.needs = needs_from_json(j, "strategy metadata");
     if (s.id.empty()) throw Error("strategy metadata: empty id");
     return s;
 }
@@ -59,6 +78,7 @@ nlohmann::json strategy_info_to_json(const StrategyInfo& s) {
         if (!p.choices.empty()) q["choices"] = p.choices;
         j["parameters"].push_back(q);
     }
+    if (!s.needs.empty()) j["needs"] = s.needs;
     return j;
 }
 

@@ -442,6 +442,38 @@ class TestRemote : public QObject {
         QVERIFY(server["usage"]["prompt_tokens"].get<int64_t>() > 0);
     }
 
+    void refusedWhatTheServerCannotGive() {
+        // Before anything is stored: the reason, and no run row.
+        auto remote = connect(serve_.url());
+        QTemporaryDir dir;
+        auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
+        app::RunOptions opt;
+        opt.store = store.get();
+        try {
+            app::run_and_record(*model_, *remote, plugins_,
+                                request("best-of-n", {{"n", "2"}, {"scorer", "self-eval"}}), opt);
+            QFAIL("a scorer needing full distributions ran on a server");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("the scorer 'self-eval' needs full next-token "
+                                                "distributions"),
+                     e.what());
+        }
+        app::RunRequest taps = request("chain-of-thought", {});
+        taps.config.tap_layers = {-1};
+        QVERIFY_THROWS_EXCEPTION(Error, app::run_and_record(*model_, *remote, plugins_, taps, opt));
+        QVERIFY(store->list({}).empty());
+        // The CLI says the same and exits 2, having stored nothing.
+        QProcess p;
+        p.start(
+            test::binary("reasonscope"),
+            {"run", "--model", kModel, "--remote", QString::fromStdString(serve_.url()), "--task",
+             "hard:hard-007", "--strategy", "best-of-n", "--set", "scorer=latent", "--no-store"});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 2);
+        QVERIFY2(p.readAllStandardError().contains("hidden-state taps are not available"),
+                 "no reason given");
+    }
+
     void cancelEndsTheRun() {
         auto remote = connect(serve_.url());
         std::atomic<bool> cancel{false};

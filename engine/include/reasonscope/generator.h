@@ -52,6 +52,31 @@ class NonFiniteLogits : public Error {
     size_t request;
 };
 
+// What plugin metadata may say a strategy or scorer needs ("needs": [...]):
+// "continuation_logprob" (scoring given text), "full_logits" (whole
+// next-token distributions), "hidden_taps" (residual-stream taps).
+inline const std::vector<std::string>& capability_names() {
+    static const std::vector<std::string> names = {"continuation_logprob", "full_logits",
+                                                   "hidden_taps"};
+    return names;
+}
+// Of `needs`, what `caps` lacks, in words ("" when nothing is missing).
+inline std::string missing_capabilities(const std::vector<std::string>& needs,
+                                        const GeneratorCaps& caps) {
+    std::string out;
+    for (const std::string& n : needs) {
+        const char* what = nullptr;
+        if (n == "continuation_logprob" && !caps.continuation_logprob)
+            what = "scoring given text (prompt log-probabilities)";
+        else if (n == "full_logits" && !caps.full_logits)
+            what = "full next-token distributions";
+        else if (n == "hidden_taps" && !caps.hidden_taps)
+            what = "hidden-state taps";
+        if (what) out += (out.empty() ? "" : ", ") + std::string(what);
+    }
+    return out;
+}
+
 // One sequence to extend by one token; `stream` keys the sampling randomness
 // (with the run seed and the token's position): the search uses the node id.
 struct ExtendRequest {

@@ -43,6 +43,7 @@ struct ScorerInfo {
     std::string id, name, description, reference;
     std::vector<ParamSpec> options;  // name, type, default, help (for scorer_options)
     std::string source;              // "built-in" or the plugin's path
+    std::vector<std::string> needs;  // generator capabilities it needs (strategy.h)
 };
 using ScorerFactory = std::function<std::unique_ptr<Scorer>()>;
 // Adds a scorer; the same id from the same source replaces the entry, from

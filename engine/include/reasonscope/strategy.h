@@ -20,8 +20,15 @@ class SearchContext;
 struct StrategyInfo {
     std::string id, name, description, paper;
     std::vector<ParamSpec> params;
+    // Generator capabilities the strategy cannot run without (generator.h's
+    // capability_names()); metadata "needs": [...].
+    std::vector<std::string> needs;
     const ParamSpec* find(const std::string& name) const;
 };
+
+// Reads metadata's "needs" (a list of capability names); throws rs::Error
+// naming an unknown one.
+std::vector<std::string> needs_from_json(const nlohmann::json& j, const std::string& what);
 
 // Throws rs::Error for metadata that lacks id/name or has a malformed parameter.
 StrategyInfo strategy_info_from_json(const nlohmann::json& j);
