@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -20,10 +21,12 @@
 #include "core/resources.h"
 #include "core/run_service.h"
 #include "core/session_options.h"
+#include "core/trace_signals.h"
 #include "reasonscope/error.h"
 #include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
+#include "reasonscope/text_safety.h"
 #include "remote/remote_generator.h"
 
 namespace rs::cli {
@@ -365,9 +368,16 @@ int cmd_eval(const Argv& argv) {
         .option("concurrency",
                 "problems searched at once (with --remote; each has its own requests)", "1")
         .flag("json", "print JSON")
-        .flag("quiet", "no per-problem rows");
+        .flag("quiet", "no per-problem rows")
+        .flag("signals",
+              "per finished trace: its signals and whether it is right; each signal's AUROC for "
+              "predicting a right answer, with a 95% bootstrap interval over problems")
+        .option("signals-window", "DeepConf group size in tokens (--signals)", "16")
+        .option("signals-csv", "write every trace's signals to this CSV file (--signals)");
     if (!a.parse(argv)) return 0;
     app::RunRequest base = request_from(a);
+    const bool want_signals = a.flag_set("signals") || a.has("signals-csv");
+    const int signals_window = a.get_int("signals-window", 1, 1 << 20);
     std::string suite_path = app::resolve_suite_path(a.get("suite"));
     auto tasks = load_suite(suite_path, suite_options(a));
     int limit = a.get_int("limit", 0, 1 << 30);
@@ -406,6 +416,7 @@ int cmd_eval(const Argv& argv) {
         RunOutcome out;
         bool covered = false;
         nlohmann::json server_usage;
+        std::vector<app::TraceSignals> traces;
     };
     std::vector<Result> results(tasks.size());
     std::mutex mu;
@@ -458,6 +469,8 @@ int cmd_eval(const Argv& argv) {
                 const app::RunResult res = app::run_and_record(model, *eng.gen, pm, req, opt);
                 r.out = res.outcome;
                 r.covered = app::any_correct(res.tree());
+                if (want_signals)
+                    r.traces = app::trace_signals(res.tree(), tasks[i].id, signals_window);
                 if (rg) {
                     const remote::RemoteUsage u = rg->usage();
                     r.server_usage = {
@@ -540,6 +553,33 @@ int cmd_eval(const Argv& argv) {
         summary["backend"] = engines.front().gen->backend_name();
         summary["concurrency"] = engines.size();
     }
+    std::vector<app::SignalAuroc> aurocs;
+    if (want_signals) {
+        std::vector<app::TraceSignals> all;
+        for (const Result& r : results)
+            if (r.done) all.insert(all.end(), r.traces.begin(), r.traces.end());
+        aurocs = app::signal_aurocs(all, 1000, base.seed);
+        summary["signals"] = {{"traces", all.size()},
+                              {"window", signals_window},
+                              {"auroc", app::aurocs_to_json(aurocs)}};
+        if (a.has("signals-csv")) {
+            std::ofstream csv(a.get("signals-csv"));
+            if (!csv) throw Error("cannot write " + a.get("signals-csv"));
+            csv << "task,leaf,correct";
+            for (const auto& sa : aurocs) csv << "," << sa.signal;
+            csv << "\n";
+            for (const app::TraceSignals& t : all) {
+                csv << text::csv_text(t.task) << "," << t.leaf << "," << (t.correct ? 1 : 0);
+                for (const auto& sa : aurocs) {
+                    csv << ",";
+                    if (const auto it = t.values.find(sa.signal); it != t.values.end())
+                        csv << it->second;
+                }
+                csv << "\n";
+            }
+            if (!csv.flush()) throw Error("cannot write " + a.get("signals-csv"));
+        }
+    }
     if (a.flag_set("json")) {
         summary["rows"] = rows;
         print_json(summary);
@@ -558,6 +598,17 @@ int cmd_eval(const Argv& argv) {
                 static_cast<long long>(server_total["prompt_tokens"].get<int64_t>()),
                 static_cast<long long>(server_total["cached_tokens"].get<int64_t>()),
                 static_cast<long long>(server_total["completion_tokens"].get<int64_t>()));
+        if (want_signals) {
+            size_t n_traces = 0;
+            for (const Result& r : results) n_traces += r.traces.size();
+            std::printf(
+                "\nwhich signal predicts a right answer (%zu finished traces; AUROC, 95%% "
+                "bootstrap over problems):\n%-22s %7s %17s %7s %7s\n",
+                n_traces, "signal", "AUROC", "95% interval", "right", "wrong");
+            for (const auto& sa : aurocs)
+                std::printf("%-22s %7.3f   [%5.3f, %5.3f] %7d %7d\n", sa.signal.c_str(), sa.auroc,
+                            sa.lo, sa.hi, sa.positives, sa.negatives);
+        }
     }
     return interrupt.signal() ? 128 + interrupt.signal() : 0;
 }
