@@ -29,5 +29,6 @@ int cmd_demo(const Argv& args);
 int cmd_bench_store(const Argv& args);
 int cmd_serve(const Argv& args);
 int cmd_bench_serve(const Argv& args);
+int cmd_sweep(const Argv& args);
 
 }  // namespace rs::cli

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/trace_signals.h"
+#include "reasonscope/run_store.h"
 #include "test_paths.h"
 
 using namespace rs;
@@ -115,6 +116,42 @@ class TestTraceSignals : public QObject {
         int lines = 0;
         while (std::getline(f, line)) ++lines;
         QCOMPARE(lines, sig["traces"].get<int>() + 1);
+    }
+
+    void sweepAcrossBudgets() {
+        QTemporaryDir dir;
+        const QString db = dir.filePath("runs.sqlite");
+        QProcess p;
+        p.start(test::binary("reasonscope"),
+                {"sweep", "--suite", "hard", "--limit", "2", "--strategies",
+                 "self-consistency,best-of-n", "--budgets", "2,1", "--threads", "1", "--out",
+                 dir.filePath("out"), "--db", db, "--json"});
+        QVERIFY(p.waitForFinished(300000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const auto j = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+        QCOMPARE(j["cells"].size(), size_t{4});
+        QCOMPARE(j["cells"][0]["strategy"], "self-consistency");
+        QCOMPARE(j["cells"][0]["budget"], 1);  // budgets in order
+        QCOMPARE(j["cells"][1]["budget"], 2);
+        // More samples, more tokens; coverage@k up to the largest budget.
+        QVERIFY(j["cells"][1]["mean_tokens"].get<double>() >
+                j["cells"][0]["mean_tokens"].get<double>());
+        QCOMPARE(j["coverage_at_k"]["best-of-n"].size(), size_t{2});
+        QVERIFY(j["coverage_at_k"]["best-of-n"][1]["coverage"].get<double>() >=
+                j["coverage_at_k"]["best-of-n"][0]["coverage"].get<double>());
+        for (const char* f : {"sweep.html", "sweep.json", "accuracy_tokens.svg",
+                              "coverage_tokens.svg", "accuracy_seconds.svg", "coverage_at_k.svg"})
+            QVERIFY2(QFileInfo(dir.filePath(QString("out/") + f)).size() > 0, f);
+        QFile svg(dir.filePath("out/accuracy_tokens.svg"));
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        QCOMPARE(svg.readAll().count("<polyline"), 2);  // one line per strategy
+        // Every run stored, tagged with its strategy and budget.
+        auto store = RunStore::open_read_only(db.toStdString());
+        RunFilter f;
+        f.tag = "budget:2";
+        QCOMPARE(store->list(f).size(), size_t{4});
+        f.tag.clear();
+        QCOMPARE(store->list(f).size(), size_t{8});
     }
 };
 
