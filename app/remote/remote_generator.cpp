@@ -214,6 +214,7 @@ RemoteGenerator::RemoteGenerator(const Tokenizer& tok, int local_ctx, RemoteOpti
     if (opt_.concurrency < 1 || opt_.concurrency > 1024)
         throw Error("--remote-concurrency must be in [1, 1024]");
     if (opt_.chunk < 1 || opt_.chunk > 4096) throw Error("--remote-chunk must be in [1, 4096]");
+    if (opt_.max_n < 1) throw Error("the choices per request must be at least 1");
     if (opt_.top_k < 1 || opt_.top_k > 1000) throw Error("--remote-top-k must be in [1, 1000]");
     if (!(opt_.timeout_s > 0)) throw Error("--remote-timeout must be above 0");
     Impl& d = *impl_;
@@ -445,12 +446,17 @@ std::vector<json> RemoteGenerator::send_all(const std::vector<HttpCall>& calls) 
             }
             --running;
         });
-    // Cancel abandons what is in flight: each client's socket is shut.
-    bool cancelled = false;
+    // Cancel abandons what is in flight: each client's socket is shut; so
+    // does a failed request (its error ends the run; the rest would only
+    // make it wait).
+    bool cancelled = false, stopped = false;
     while (running > 0) {
         if (!cancelled && cancel_ && cancel_->load()) {
             cancelled = true;
             failed = true;
+        }
+        if (failed && !stopped) {
+            stopped = true;
             for (auto& c : d.clients) c->stop();
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -498,8 +504,11 @@ std::vector<Extension> RemoteGenerator::extend(std::span<const ExtendRequest> re
             groups.push_back(Group{{i}, &sp, key});
             continue;
         }
+        // At most opt.max_n choices per request (servers cap n).
         const auto [it, fresh] = by_prefix.try_emplace({s.tokens, key}, groups.size());
-        if (fresh) groups.push_back(Group{{}, &sp, key});
+        if (!fresh && static_cast<int>(groups[it->second].reqs.size()) >= opt_.max_n)
+            it->second = groups.size();
+        if (it->second == groups.size()) groups.push_back(Group{{}, &sp, key});
         groups[it->second].reqs.push_back(i);
     }
     if (!groups.empty()) {

@@ -36,6 +36,7 @@ struct RemoteOptions {
     std::string api_key;     // sent as a bearer token; never stored
     int concurrency = 8;     // requests in flight at once
     int chunk = 32;          // tokens asked per request and branch
+    int max_n = 16;          // choices asked in one request (servers cap n)
     int top_k = 20;          // alternatives asked per token (signals from them)
     double timeout_s = 120;  // a reply must come within this
     double connect_timeout_s = 10;

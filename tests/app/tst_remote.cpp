@@ -382,6 +382,17 @@ class TestRemote : public QObject {
         QVERIFY(remote->usage().completion_tokens >= got.outcome.metrics.tokens_generated);
     }
 
+    void manyChildrenSplitAcrossRequests() {
+        // 100 children of the root: more than a server takes in one request
+        // (reasonscope serve: 64); they go out as several.
+        auto remote = connect(serve_.url());
+        app::RunRequest req = request("best-of-n", {{"n", "100"}, {"scorer", "logprob"}});
+        req.config.max_tokens = 400;
+        const app::RunResult r = app::run_and_record(*model_, *remote, plugins_, req);
+        QCOMPARE(r.outcome.status, std::string("budget"));
+        QCOMPARE(static_cast<int>(r.tree().at(0).children.size()), 100);
+    }
+
     void entropyBranchingRuns() {
         auto remote = connect(serve_.url());
         const app::RunResult r =
