@@ -4,6 +4,7 @@
 
 #include "core/session_options.h"
 #include "reasonscope/error.h"
+#include "remote/remote_generator.h"
 
 namespace rs::gui {
 
@@ -43,9 +44,58 @@ void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool 
             params += static_cast<double>(t.n_elements());
         s.params_m = params / 1e6;
         s.chat_template = model_->gguf().has("tokenizer.chat_template");
+        s.caps = gen_->caps();
         emit modelLoaded(s);
     } catch (const std::exception& e) {
         emit modelLoadFailed(path, QString::fromStdString(e.what()), gen_ != nullptr);
+    }
+}
+
+void EngineHost::probe_server(const ServerSettings& settings, bool use) {
+    try {
+        if (settings.url.trimmed().isEmpty()) throw Error("no server URL given");
+        if (settings.gguf.trimmed().isEmpty())
+            throw Error("no GGUF given for the server's tokenizer and chat template");
+        remote::RemoteOptions o;
+        o.url = settings.url.trimmed().toStdString();
+        o.kind = remote::parse_kind(settings.kind.toStdString());
+        o.model = settings.model.trimmed().toStdString();
+        o.api_key = settings.api_key.toStdString();  // kept by the generator only
+        // Only the tokenizer and the chat template are read.
+        std::unique_ptr<Model> model = Model::load_vocab(settings.gguf.trimmed().toStdString());
+        auto gen = std::make_unique<remote::RemoteGenerator>(model->tokenizer(),
+                                                             model->config().ctx, std::move(o));
+        const remote::ServerInfo& info = gen->server();
+        ServerSummary p;
+        p.kind = remote::kind_name(info.kind);
+        p.url = QString::fromStdString(info.url);
+        p.model = QString::fromStdString(info.model);
+        p.version = QString::fromStdString(info.version);
+        p.tokenizer_check = QString::fromStdString(info.tokenizer_check);
+        p.n_ctx = gen->n_ctx();
+        p.top_k = info.top_k;
+        p.can_score = gen->caps().continuation_logprob;
+        if (!use) {
+            emit serverProbed(p, false);
+            return;
+        }
+        ModelSummary s;
+        s.path = settings.gguf.trimmed();
+        s.name = p.model;
+        s.arch = QString::fromStdString(model->config().arch);
+        s.backend = QString::fromStdString(gen->backend_name());
+        s.backend_reason = QString::fromStdString(gen->backend_reason());
+        s.n_vocab = model->config().n_vocab;
+        s.ctx = gen->n_ctx();
+        s.chat_template = model->gguf().has("tokenizer.chat_template");
+        s.caps = gen->caps();
+        s.remote = true;
+        gen_ = std::move(gen);  // the old generator goes before the model it uses
+        model_ = std::move(model);
+        emit serverProbed(p, true);
+        emit modelLoaded(s);
+    } catch (const std::exception& e) {
+        emit serverFailed(QString::fromStdString(e.what()), use);
     }
 }
 

@@ -1,6 +1,7 @@
 // The engine thread. Windows never call the engine directly: they post
 // requests to EngineHost, which lives on its own QThread and owns the
-// model, the session and the running strategy. Run events are queued by an
+// model, the generator (a local session, or an inference server's
+// RemoteGenerator) and the running strategy. Run events are queued by an
 // observer and drained by the UI at <= 30 Hz, so the UI thread never waits
 // on the engine or the database. Cancel and pause are atomic flags the
 // search checks between steps.
@@ -50,6 +51,22 @@ struct ModelSummary {
     int n_vocab = 0, layers = 0, dim = 0, ctx = 0;
     double params_m = 0;
     bool chat_template = false;  // the file has tokenizer.chat_template
+    GeneratorCaps caps;          // what strategies and scorers may ask of the engine
+    bool remote = false;         // on an inference server (the file: its tokenizer only)
+};
+
+// Where the app's engine is an inference server (app/remote): the URL, the
+// kind, the server's model id (empty: its first), the API key (never
+// stored) and the GGUF whose tokenizer and chat template to use.
+struct ServerSettings {
+    QString url, kind = "openai", model, api_key, gguf;
+};
+
+// What probing a server found (RemoteGenerator's ServerInfo and caps).
+struct ServerSummary {
+    QString kind, url, model, version, tokenizer_check;
+    int n_ctx = 0, top_k = 0;
+    bool can_score = false;  // text scoring: prompt log-probabilities
 };
 
 class EngineHost : public QObject {
@@ -65,6 +82,11 @@ class EngineHost : public QObject {
   public slots:
     void load_model(const QString& path, int threads, bool kv_f16, bool deterministic,
                     const QString& backend);
+    // Probes the server (RemoteGenerator's constructor) and says what it
+    // found: serverProbed, or serverFailed with the reason. Without `use`
+    // the engine in use stays; with it, runs go to the server from then on
+    // (modelLoaded follows), and a failure keeps the engine in use.
+    void probe_server(const rs::gui::ServerSettings& settings, bool use);
     // Runs the request through the run service (app/core/run_service.h), on
     // this (the engine) thread: runStarted once it is stored, runFinished at
     // its end; failed for a bad request or a failed run.
@@ -75,6 +97,9 @@ class EngineHost : public QObject {
     // Loading `path` failed; the model loaded before stays in use when
     // still_loaded (else there is none).
     void modelLoadFailed(const QString& path, const QString& message, bool still_loaded);
+    // probe_server's answer: connected when the server is now the engine.
+    void serverProbed(const rs::gui::ServerSummary& s, bool connected);
+    void serverFailed(const QString& message, bool connecting);
     void runStarted(const rs::RunRow& row);
     void runFinished(qint64 run_id, const QString& status, const QString& answer);
     void failed(const QString& message);
@@ -86,8 +111,8 @@ class EngineHost : public QObject {
   private:
     const app::PluginManager* plugins_;
     QString db_path_;
-    std::unique_ptr<Model> model_;
-    std::unique_ptr<LocalGenerator> gen_;
+    std::unique_ptr<Model> model_;    // for a server: Model::load_vocab (prompts, tokenizer)
+    std::unique_ptr<Generator> gen_;  // a LocalGenerator or a remote::RemoteGenerator
     std::unique_ptr<RunStore> store_;
     EventQueue events_;
     std::atomic<bool> cancel_{false}, pause_{false}, running_{false};
@@ -97,4 +122,6 @@ class EngineHost : public QObject {
 
 Q_DECLARE_METATYPE(rs::app::RunRequest)
 Q_DECLARE_METATYPE(rs::gui::ModelSummary)
+Q_DECLARE_METATYPE(rs::gui::ServerSettings)
+Q_DECLARE_METATYPE(rs::gui::ServerSummary)
 Q_DECLARE_METATYPE(rs::RunRow)

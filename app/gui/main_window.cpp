@@ -21,10 +21,12 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QStatusBar>
 #include <QTableView>
 #include <QTextBrowser>
@@ -52,6 +54,8 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     qRegisterMetaType<rs::app::RunRequest>();
     qRegisterMetaType<rs::gui::ModelSummary>();
     qRegisterMetaType<rs::RunRow>();
+    qRegisterMetaType<rs::gui::ServerSettings>();
+    qRegisterMetaType<rs::gui::ServerSummary>();
     plugins_.scan();
     if (opt_.db_path.isEmpty()) opt_.db_path = QString::fromStdString(RunStore::default_path());
     if (opt_.model_path.isEmpty())
@@ -63,6 +67,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     connect(&engine_thread_, &QThread::finished, host_, &QObject::deleteLater);
     connect(this, &MainWindow::requestLoadModel, host_, &EngineHost::load_model);
     connect(this, &MainWindow::requestRun, host_, &EngineHost::start_run);
+    connect(this, &MainWindow::requestProbe, host_, &EngineHost::probe_server);
     engine_thread_.start();
 
     tree_ = new views::TreeView(&live_, this);
@@ -128,16 +133,29 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
 
     connect(host_, &EngineHost::modelLoaded, this, [this](const ModelSummary& s) {
         model_ready_ = true;
-        model_label_->setText(QString("%1 — %2, %3 layers, dim %4, %5 tokens, ctx %6, %7M params")
-                                  .arg(s.name, s.arch)
-                                  .arg(s.layers)
-                                  .arg(s.dim)
-                                  .arg(s.n_vocab)
-                                  .arg(s.ctx)
-                                  .arg(s.params_m, 0, 'f', 2));
-        status_backend_->setText(QString("%1 (%2) | KV %3%4 | %5")
-                                     .arg(s.backend, s.backend_reason, s.kv,
-                                          s.deterministic ? ", deterministic" : "", s.name));
+        if (s.remote) {  // the file gives the tokenizer and chat template only
+            model_label_->setText(
+                QString("%1 on the server — tokenizer and chat template from %2 (%3, %4 tokens)")
+                    .arg(s.name, QFileInfo(s.path).fileName(), s.arch)
+                    .arg(s.n_vocab));
+            status_backend_->setText(QString("%1 (%2)").arg(s.backend, s.backend_reason));
+        } else {
+            model_label_->setText(
+                QString("%1 — %2, %3 layers, dim %4, %5 tokens, ctx %6, %7M params")
+                    .arg(s.name, s.arch)
+                    .arg(s.layers)
+                    .arg(s.dim)
+                    .arg(s.n_vocab)
+                    .arg(s.ctx)
+                    .arg(s.params_m, 0, 'f', 2));
+            status_backend_->setText(QString("%1 (%2) | KV %3%4 | %5")
+                                         .arg(s.backend, s.backend_reason, s.kv,
+                                              s.deterministic ? ", deterministic" : "", s.name));
+        }
+        caps_ = s.caps;
+        backend_ = s.backend;
+        remote_ = s.remote;
+        apply_caps();
         loaded_model_ = s.path;
         run_btn_->setEnabled(!host_->running());
         progress_->setRange(0, 1);
@@ -147,6 +165,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                               ? "Render the prompt with the model's chat template "
                                 "(tokenizer.chat_template)"
                               : "This model has no chat template (tokenizer.chat_template)");
+        if (s.remote) return;
         QSettings settings;  // most recent first, at most eight
         QStringList recent = settings.value("recentModels").toStringList();
         recent.removeAll(s.path);
@@ -178,6 +197,22 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                 statusBar()->showMessage(message, 15000);
                 QMessageBox::warning(this, "Reasonscope", message);
             });
+    connect(host_, &EngineHost::serverProbed, this, &MainWindow::show_server_probe);
+    connect(host_, &EngineHost::serverFailed, this, [this](const QString& m, bool connecting) {
+        test_btn_->setEnabled(true);
+        connect_btn_->setEnabled(true);
+        server_info_->setStyleSheet("color: #b00020");
+        server_info_->setText((connecting ? "Could not connect: " : "Test failed: ") +
+                              m.toHtmlEscaped());
+        if (!connecting) return;
+        // The engine in use before stays in use.
+        progress_->setRange(0, 1);
+        model_ready_ = !loaded_model_.isEmpty();
+        run_btn_->setEnabled(model_ready_ && !host_->running());
+        statusBar()->showMessage("could not connect to the server: " + m +
+                                     (model_ready_ ? "; still using " + backend_ : QString()),
+                                 15000);
+    });
     connect(host_, &EngineHost::runStarted, this,
             [this](const RunRow& row) { live_.set_info(row); });
     connect(host_, &EngineHost::runFinished, this,
@@ -210,11 +245,121 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
 void MainWindow::choose_model() {
     QString f =
         QFileDialog::getOpenFileName(this, "Open GGUF model", QString(), "GGUF models (*.gguf)");
-    if (!f.isEmpty()) load_model(f);
+    if (f.isEmpty()) return;
+    if (engine_->currentIndex() == 1)  // the server's tokenizer: used on Connect
+        model_edit_->setText(f);
+    else
+        load_model(f);
+}
+
+ServerSettings MainWindow::server_settings() const {
+    ServerSettings s;
+    s.url = server_url_->text().trimmed();
+    s.kind = server_kind_->currentData().toString();
+    s.model = server_model_->text().trimmed();
+    s.api_key = api_key_->text();
+    s.gguf = model_edit_->text().trimmed();
+    return s;
+}
+
+void MainWindow::probe_server(bool use) {
+    const ServerSettings s = server_settings();
+    QSettings settings;  // the last server (the API key is never stored)
+    settings.setValue("serverUrl", s.url);
+    settings.setValue("serverKind", s.kind);
+    settings.setValue("serverModel", s.model);
+    test_btn_->setEnabled(false);
+    connect_btn_->setEnabled(false);
+    server_info_->setStyleSheet(QString());
+    server_info_->setText(QString(use ? "Connecting to %1…" : "Testing %1…")
+                              .arg(s.url.isEmpty() ? "(no URL)" : s.url.toHtmlEscaped()));
+    if (use) {  // the engine in use stays until the server answers
+        model_ready_ = false;
+        run_btn_->setEnabled(false);
+        progress_->setRange(0, 0);
+    }
+    emit requestProbe(s, use);
+}
+
+void MainWindow::show_server_probe(const ServerSummary& s, bool connected) {
+    test_btn_->setEnabled(true);
+    connect_btn_->setEnabled(true);
+    server_info_->setStyleSheet(QString());
+    const auto row = [](const QString& what, const QString& value) {
+        return QString("<tr><td style=\"padding-right:8px\">%1</td><td>%2</td></tr>")
+            .arg(what, value);
+    };
+    const bool matches = s.tokenizer_check == "matches";
+    QString html = connected ? "<b style=\"color:#1b7a1b\">Connected</b>: runs go to this server"
+                             : "<b>Server found</b> (Connect to run searches on it)";
+    html += "<table>";
+    html += row("model", "<b>" + s.model.toHtmlEscaped() + "</b>");
+    html +=
+        row("server",
+            s.kind + (s.version.isEmpty() ? QString() : ", version " + s.version.toHtmlEscaped()));
+    html += row("context", s.n_ctx ? QString("%1 tokens").arg(s.n_ctx) : QString("unknown"));
+    html += row("top-k", QString("%1 log-probabilities per token").arg(s.top_k));
+    html += row("tokenizer",
+                QString("<span style=\"color:%1\">%2</span>")
+                    .arg(matches ? "#1b7a1b" : "#b35c00", s.tokenizer_check.toHtmlEscaped()));
+    html += row("text scoring",
+                s.can_score ? "available (prm scorer)" : "<i>not available</i> (no prm scorer)");
+    html += row("entropy", QString("approximate, from the top %1").arg(s.top_k));
+    html += row("hidden states", "<i>unavailable</i> (latent scorer, map)");
+    html += "</table>";
+    server_info_->setText(html);
+}
+
+void MainWindow::apply_caps() {
+    const auto reason = [this](const std::vector<std::string>& needs) {
+        const std::string m = missing_capabilities(needs, caps_);
+        return m.empty() ? QString()
+                         : QString("Needs %1, which %2 does not give: use a local model")
+                               .arg(QString::fromStdString(m), backend_);
+    };
+    // Items of a combo box: greyed out, with the reason as tooltip.
+    const auto set_item = [](QComboBox* box, int i, const QString& why, const QString& tip) {
+        auto* m = qobject_cast<QStandardItemModel*>(box->model());
+        if (!m || !m->item(i)) return;
+        m->item(i)->setEnabled(why.isEmpty());
+        m->item(i)->setToolTip(why.isEmpty() ? tip : why);
+    };
+    const auto first_enabled = [](QComboBox* box) {
+        auto* m = qobject_cast<QStandardItemModel*>(box->model());
+        for (int i = 0; m && i < box->count(); ++i)
+            if (m->item(i)->isEnabled()) return i;
+        return -1;
+    };
+    for (int i = 0; i < strategy_->count(); ++i) {
+        const auto* e = plugins_.find(strategy_->itemData(i).toString().toStdString());
+        set_item(strategy_, i, e ? reason(e->info.needs) : QString(),
+                 e ? QString::fromStdString(e->info.description) : QString());
+    }
+    for (auto& [name, wdg] : param_widgets_) {
+        auto* box = qobject_cast<QComboBox*>(wdg);
+        if (!box || !box->property("scorerBox").toBool()) continue;
+        for (int i = 0; i < box->count(); ++i) {
+            const ScorerInfo* sc = find_scorer(box->itemText(i).toStdString());
+            set_item(box, i, sc ? reason(sc->needs) : QString(),
+                     sc ? QString::fromStdString(sc->name + ": " + sc->description) : QString());
+        }
+        auto* m = qobject_cast<QStandardItemModel*>(box->model());
+        if (m && m->item(box->currentIndex()) && !m->item(box->currentIndex())->isEnabled())
+            box->setCurrentIndex(first_enabled(box));  // what runs here
+    }
+    auto* m = qobject_cast<QStandardItemModel*>(strategy_->model());
+    if (m && m->item(strategy_->currentIndex()) && !m->item(strategy_->currentIndex())->isEnabled())
+        strategy_->setCurrentIndex(first_enabled(strategy_));
 }
 
 void MainWindow::load_model(const QString& path) {
     model_edit_->setText(path);
+    if (engine_->currentIndex() != 0) {  // a model loaded from the menu: the local engine
+        const QSignalBlocker block(engine_);
+        engine_->setCurrentIndex(0);
+        server_box_->hide();
+        model_row_label_->setText("model");
+    }
     model_ready_ = false;
     run_btn_->setEnabled(false);
     progress_->setRange(0, 0);
@@ -258,20 +403,97 @@ void MainWindow::drain_events() {
 void MainWindow::build_setup_dock() {
     auto* w = new QWidget(this);
     auto* form = new QFormLayout(w);
+    // The engine: a model in this process, or an inference server (whose
+    // model's tokenizer and chat template come from the model box's GGUF).
+    engine_ = new QComboBox(w);
+    engine_->setObjectName("engineBox");
+    engine_->addItems({"Local model", "Server"});
+    engine_->setToolTip(
+        "Local model: the engine in this process. Server: vLLM, SGLang, llama-server or "
+        "reasonscope serve; the model box then gives the GGUF whose tokenizer and chat "
+        "template the server's model uses.");
+    form->addRow("engine", engine_);
+    server_box_ = new QWidget(w);
+    server_box_->setObjectName("serverBox");
+    auto* sform = new QFormLayout(server_box_);
+    sform->setContentsMargins(12, 0, 0, 0);
+    const QSettings settings;  // the last server used (never the API key)
+    server_url_ = new QLineEdit(settings.value("serverUrl").toString(), server_box_);
+    server_url_->setObjectName("serverUrl");
+    server_url_->setPlaceholderText("http://127.0.0.1:8080");
+    sform->addRow("URL", server_url_);
+    server_kind_ = new QComboBox(server_box_);
+    server_kind_->setObjectName("serverKind");
+    server_kind_->addItem("openai (reasonscope serve)", "openai");
+    server_kind_->addItem("vllm", "vllm");
+    server_kind_->addItem("sglang", "sglang");
+    server_kind_->addItem("llama-server", "llama-server");
+    server_kind_->setCurrentIndex(
+        std::max(0, server_kind_->findData(settings.value("serverKind", "openai").toString())));
+    sform->addRow("kind", server_kind_);
+    server_model_ = new QLineEdit(settings.value("serverModel").toString(), server_box_);
+    server_model_->setObjectName("serverModel");
+    server_model_->setPlaceholderText("the server's model id (optional: its first)");
+    sform->addRow("model id", server_model_);
+    api_key_ = new QLineEdit(server_box_);
+    api_key_->setObjectName("apiKey");
+    api_key_->setEchoMode(QLineEdit::Password);
+    api_key_->setPlaceholderText("optional; never stored");
+    api_key_->setToolTip("Sent as a bearer token; kept in memory only, never saved");
+    sform->addRow("API key", api_key_);
+    test_btn_ = new QPushButton("Test connection", server_box_);
+    test_btn_->setObjectName("testConnection");
+    connect_btn_ = new QPushButton("Connect", server_box_);
+    connect_btn_->setObjectName("connectServer");
+    connect_btn_->setToolTip("Runs go to this server until another model or server is chosen");
+    auto* sbtns = new QHBoxLayout();
+    sbtns->addWidget(test_btn_);
+    sbtns->addWidget(connect_btn_);
+    sbtns->addStretch(1);
+    sform->addRow(sbtns);
+    server_info_ = new QLabel(server_box_);
+    server_info_->setObjectName("serverInfo");
+    server_info_->setWordWrap(true);
+    server_info_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    server_info_->setFrameShape(QFrame::StyledPanel);
+    server_info_->setMargin(4);
+    server_info_->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Minimum);
+    server_info_->setText("Not tested yet.");
+    sform->addRow(server_info_);
+    form->addRow(server_box_);
+    server_box_->hide();
+    connect(test_btn_, &QPushButton::clicked, this, [this] { probe_server(false); });
+    connect(connect_btn_, &QPushButton::clicked, this, [this] { probe_server(true); });
+
     model_edit_ = new QLineEdit(opt_.model_path, w);
     auto* browse = new QPushButton("…", w);
     browse->setMaximumWidth(30);
     auto* mrow = new QHBoxLayout();
     mrow->addWidget(model_edit_);
     mrow->addWidget(browse);
-    form->addRow("model", mrow);
+    model_row_label_ = new QLabel("model", w);
+    form->addRow(model_row_label_, mrow);
     model_label_ = new QLabel(w);
     model_label_->setWordWrap(true);
     form->addRow(model_label_);
     connect(browse, &QPushButton::clicked, this, &MainWindow::choose_model);
     model_edit_->setObjectName("modelPath");
-    connect(model_edit_, &QLineEdit::returnPressed, this,  // a path typed or pasted
-            [this] { load_model(model_edit_->text().trimmed()); });
+    connect(model_edit_, &QLineEdit::returnPressed, this, [this] {  // a path typed or pasted
+        if (engine_->currentIndex() == 1)
+            probe_server(true);
+        else
+            load_model(model_edit_->text().trimmed());
+    });
+    connect(engine_, &QComboBox::currentIndexChanged, this, [this](int i) {
+        server_box_->setVisible(i == 1);
+        model_row_label_->setText(i == 1 ? "tokenizer" : "model");
+        model_row_label_->setToolTip(
+            i == 1 ? "The GGUF of the server's model: its tokenizer and chat template are "
+                     "read (no weights)"
+                   : QString());
+        // Back to the local engine from a server: load the model box's file.
+        if (i == 0 && remote_) load_model(model_edit_->text().trimmed());
+    });
     suite_ = new QComboBox(w);
     suite_->setObjectName("suiteBox");
     suite_->addItems({"easy", "medium", "hard"});
@@ -387,7 +609,19 @@ void MainWindow::build_setup_dock() {
 
     auto* dock = new QDockWidget("Setup", this);
     dock->setObjectName("setupDock");
-    dock->setWidget(w);
+    // Scrolled, so that the server panel or a long parameter list never
+    // squeezes the rows on a short screen.
+    auto* scroll = new QScrollArea(dock);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    auto* packed = new QWidget(scroll);  // the rows at the top, the space below
+    auto* pl = new QVBoxLayout(packed);
+    pl->setContentsMargins(0, 0, 0, 0);
+    pl->addWidget(w);
+    pl->addStretch(1);
+    scroll->setWidget(packed);
+    dock->setWidget(scroll);
     addDockWidget(Qt::LeftDockWidgetArea, dock);
     int idx = strategy_->findData("self-consistency");
     strategy_->setCurrentIndex(idx >= 0 ? idx : 0);
@@ -498,6 +732,7 @@ void MainWindow::rebuild_param_form() {
                                Qt::ToolTipRole);
             }
             c->setCurrentText(QString::fromStdString(p.dflt.get<std::string>()));
+            c->setProperty("scorerBox", true);  // apply_caps greys out what cannot run
             wdg = c;
         } else {
             wdg = new QLineEdit(QString::fromStdString(p.dflt.get<std::string>()), params_box_);
@@ -507,6 +742,7 @@ void MainWindow::rebuild_param_form() {
         params_form_->addRow(QString::fromStdString(p.name), wdg);
         param_widgets_.push_back({p.name, wdg});
     }
+    apply_caps();
 }
 
 void MainWindow::show_run_setup(const RunRow& run) {
@@ -579,8 +815,9 @@ app::RunRequest MainWindow::current_request() const {
         req.sets.push_back({n, v.toStdString()});
     }
     req.seed = static_cast<uint64_t>(seed_->value());
-    req.config.tap_layers = {
-        -1};  // the latent map and the latent scorer use the final hidden state
+    // The latent map and the latent scorer use the final hidden state
+    // (a server has none).
+    if (caps_.hidden_taps) req.config.tap_layers = {-1};
     int ti = task_->currentIndex();
     std::string prompt = prompt_->toPlainText().toStdString();
     if (!prompt.empty() && prompt.back() != '\n') prompt += "\n";
@@ -645,7 +882,7 @@ void MainWindow::branch_from(int node, int index, int alternative) {
         Task{live_.info().task_id.empty() ? "prompt" : live_.info().task_id + "-counterfactual",
              live_.info().prompt + prefix + alt, live_.info().expected, ""};
     req.suite = live_.info().suite;
-    req.config.tap_layers = {-1};
+    if (caps_.hidden_taps) req.config.tap_layers = {-1};
     run_btn_->setEnabled(false);
     stop_btn_->setEnabled(true);
     progress_->setRange(0, 0);

@@ -87,6 +87,7 @@ class MainWindow : public QMainWindow {
     void requestLoadModel(const QString& path, int threads, bool kv_f16, bool deterministic,
                           const QString& backend);
     void requestRun(const rs::app::RunRequest& req);
+    void requestProbe(const rs::gui::ServerSettings& settings, bool use);
 
   protected:
     void closeEvent(QCloseEvent* e) override;
@@ -94,6 +95,14 @@ class MainWindow : public QMainWindow {
   private:
     void choose_model();                   // file dialog, then load_model
     void load_model(const QString& path);  // on the engine thread; the UI waits for modelLoaded
+    // The engine picker's server: probe it (Test connection) or make runs
+    // use it (Connect), on the engine thread; the panel shows the answer.
+    ServerSettings server_settings() const;
+    void probe_server(bool use);
+    void show_server_probe(const ServerSummary& s, bool connected);
+    // Greys out the strategies and scorers the engine in use cannot serve
+    // (their metadata's "needs" against caps_), with the reason as tooltip.
+    void apply_caps();
     void build_setup_dock();
     void build_docks();
     void build_menus();
@@ -127,6 +136,18 @@ class MainWindow : public QMainWindow {
     QTextBrowser* node_info_ = nullptr;
     QTableView* runs_table_ = nullptr;
     QLineEdit* model_edit_ = nullptr;
+    QLabel* model_row_label_ = nullptr;  // "model", or "tokenizer" for a server
+    // The engine picker: a local model, or an inference server.
+    QComboBox* engine_ = nullptr;
+    QWidget* server_box_ = nullptr;
+    QLineEdit *server_url_ = nullptr, *server_model_ = nullptr;
+    QLineEdit* api_key_ = nullptr;  // never stored
+    QComboBox* server_kind_ = nullptr;
+    QPushButton *test_btn_ = nullptr, *connect_btn_ = nullptr;
+    QLabel* server_info_ = nullptr;  // what the probe found, or why it failed
+    GeneratorCaps caps_;             // of the engine in use
+    QString backend_;                // its backend_name()
+    bool remote_ = false;            // the engine in use is a server
     QLabel* model_label_ = nullptr;
     QComboBox* suite_ = nullptr;
     QComboBox* task_ = nullptr;

@@ -9,6 +9,8 @@
 #include <QComboBox>
 #include <QDialog>
 #include <QDir>
+#include <QDockWidget>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
@@ -16,10 +18,12 @@
 #include <QPlainTextEdit>
 #include <QProcess>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScreen>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTemporaryDir>
@@ -29,6 +33,43 @@
 #include "test_paths.h"
 #include "widgets/token_view.h"
 #include "widgets/tree_view.h"
+
+namespace {
+
+// A started `reasonscope serve` on a free port (as tst_remote's).
+struct ServeProcess {
+    QProcess proc;
+    int port = 0;
+    bool start(const QString& model) {
+        proc.setProcessChannelMode(QProcess::SeparateChannels);
+        proc.start(rs::test::binary("reasonscope"),
+                   {"serve", "--model", model, "--port", "0", "--threads", "1"});
+        if (!proc.waitForStarted(10000)) return false;
+        QByteArray out;
+        const QRegularExpression re("listening on http://127\\.0\\.0\\.1:(\\d+)");
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < 15000 && proc.state() == QProcess::Running) {
+            proc.waitForReadyRead(100);
+            out += proc.readAllStandardOutput();
+            const auto m = re.match(QString::fromUtf8(out));
+            if (m.hasMatch()) {
+                port = m.captured(1).toInt();
+                return true;
+            }
+        }
+        return false;
+    }
+    QString url() const { return QString("http://127.0.0.1:%1").arg(port); }
+    ~ServeProcess() {
+        if (proc.state() == QProcess::Running) {
+            proc.terminate();
+            if (!proc.waitForFinished(10000)) proc.kill();
+        }
+    }
+};
+
+}  // namespace
 
 class TestGui : public QObject {
     Q_OBJECT
@@ -248,6 +289,132 @@ class TestGui : public QObject {
         suite->setCurrentText("easy");
         QVERIFY(suite_error->isHidden());
         QVERIFY(task->count() > 0);
+    }
+
+    // Issue #18: the engine picker. Server with a bad URL: Test connection
+    // and Connect say "cannot connect" and the local model stays in use.
+    // Against the real `reasonscope serve`: the probe, run on the engine
+    // thread, shows the server's model and tokenizer check; Connect sends
+    // runs there (the status bar names the server), greys out what a server
+    // cannot give, and Stop cancels a run in flight. The API key is never
+    // stored; the URL and kind are remembered.
+    void serverEnginePicker() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        const QString bundled = QStringLiteral(RS_SOURCE_DIR) + "/resources/models/reasoner.gguf";
+        if (!QFileInfo::exists(bundled)) QSKIP("the bundled model is not present");
+        opt.model_path = bundled;
+        opt.suite = "easy";
+        ServeProcess serve;
+        QVERIFY2(serve.start(bundled), "reasonscope serve did not start");
+        rs::gui::MainWindow w(opt);
+        w.resize(1500, 950);
+        show_loaded(w, "self-consistency");
+        if (QTest::currentTestFailed()) return;
+        auto* engine = w.findChild<QComboBox*>("engineBox");
+        auto* url = w.findChild<QLineEdit*>("serverUrl");
+        auto* kind = w.findChild<QComboBox*>("serverKind");
+        auto* key = w.findChild<QLineEdit*>("apiKey");
+        auto* test = w.findChild<QPushButton*>("testConnection");
+        auto* connect_btn = w.findChild<QPushButton*>("connectServer");
+        auto* info = w.findChild<QLabel*>("serverInfo");
+        auto* box = w.findChild<QWidget*>("serverBox");
+        auto* status = w.findChild<QLabel*>("backendStatus");
+        QVERIFY(engine && url && kind && key && test && connect_btn && info && box && status);
+        QVERIFY(!box->isVisible());
+        engine->setCurrentIndex(engine->findText("Server"));
+        QVERIFY(box->isVisible());
+        QCOMPARE(key->echoMode(), QLineEdit::Password);
+        const QString local_status = status->text();
+
+        // Nothing listens on port 1.
+        url->setText("http://127.0.0.1:1");
+        QTest::mouseClick(test, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(test->isEnabled(), 30000);
+        QVERIFY2(info->text().contains("cannot connect"), qPrintable(info->text()));
+        QVERIFY(w.model_ready());
+        QTest::mouseClick(connect_btn, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(connect_btn->isEnabled() && w.model_ready(), 30000);
+        QVERIFY2(info->text().contains("cannot connect"), qPrintable(info->text()));
+        QCOMPARE(status->text(), local_status);
+
+        // The real server: probed, not yet used.
+        const QString secret = "sk-test-never-stored-1234";
+        url->setText(serve.url());
+        kind->setCurrentIndex(kind->findData("openai"));
+        key->setText(secret);
+        QTest::mouseClick(test, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(test->isEnabled(), 30000);
+        QVERIFY2(info->text().contains("reasonscope-arith-reasoner"), qPrintable(info->text()));
+        QVERIFY2(info->text().contains("matches"), qPrintable(info->text()));
+        QVERIFY2(info->text().contains("approximate"), qPrintable(info->text()));
+        QVERIFY2(info->text().contains("unavailable"), qPrintable(info->text()));
+        QCOMPARE(status->text(), local_status);
+
+        // Connect: runs go to the server.
+        QTest::mouseClick(connect_btn, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(w.model_ready() && status->text() != local_status, 30000);
+        QVERIFY2(status->text().startsWith("openai " + serve.url()), qPrintable(status->text()));
+        QVERIFY2(info->text().contains("Connected"), qPrintable(info->text()));
+        QTest::qWait(100);
+        auto* dock = w.findChild<QDockWidget*>("setupDock");
+        QVERIFY(dock);
+        // The Setup pane from the picker down to the model row (docs/images).
+        QWidget* pane = box->parentWidget();  // the form (rows only)
+        QLabel* model_row = nullptr;
+        for (auto* l : pane->findChildren<QLabel*>())
+            if (l->text().contains("on the server")) model_row = l;
+        QVERIFY(model_row);
+        const int bottom = model_row->mapTo(pane, QPoint(0, model_row->height())).y() + 4;
+        QVERIFY(pane->grab(QRect(0, 0, pane->width(), bottom)).save(shots_ + "/engine-picker.png"));
+        {
+            const QSettings settings;
+            QCOMPARE(settings.value("serverUrl").toString(), serve.url());
+            QCOMPARE(settings.value("serverKind").toString(), QString("openai"));
+            for (const QString& k : settings.allKeys())
+                QVERIFY2(!settings.value(k).toString().contains(secret), qPrintable(k));
+        }
+        // What needs hidden states or full distributions is greyed out, with why.
+        auto* scorer = w.findChild<QComboBox*>("param_scorer");
+        QVERIFY(scorer);
+        auto* items = qobject_cast<QStandardItemModel*>(scorer->model());
+        QVERIFY(items);
+        for (const char* id : {"latent", "self-eval"}) {
+            const int i = scorer->findText(id);
+            if (i < 0) continue;  // the scorer plugin is not built
+            QVERIFY2(!items->item(i)->isEnabled(), id);
+            QVERIFY2(items->item(i)->toolTip().contains("does not give"), id);
+        }
+        QVERIFY(items->item(scorer->findText("logprob"))->isEnabled());
+        QVERIFY(w.current_request().config.tap_layers.empty());
+
+        // A small search on the server.
+        w.set_param("n", 2);
+        w.start_run();
+        auto store = rs::RunStore::open(opt.db_path.toStdString());
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 1 && !w.running(), 120000);
+        auto runs = store->list();
+        QCOMPARE(runs[0].status, std::string("ok"));
+        QCOMPARE(runs[0].strategy, std::string("self-consistency"));
+        QVERIFY(w.run_model()->tree().size() >= 3);
+        QVERIFY2(status->text().contains(serve.url()), qPrintable(status->text()));
+
+        // Stop while requests are in flight: the run ends cancelled.
+        w.set_param("n", 256);
+        w.set_param("temperature", 1.5);
+        w.start_run();
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 2 && w.run_model()->tree().size() >= 2,
+                                 60000);
+        w.stop_run();
+        QTRY_VERIFY_WITH_TIMEOUT(!w.running(), 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(store->list().front().status, std::string("cancelled"), 30000);
+        store.reset();
+        for (const QString& f : {opt.db_path, opt.db_path + "-wal"}) {
+            QFile db(f);
+            if (db.open(QIODevice::ReadOnly)) QVERIFY(!db.readAll().contains(secret.toUtf8()));
+        }
+        QTest::qWait(100);
+        QVERIFY(w.grab().save(shots_ + "/server-run.png"));
     }
 
   private:
