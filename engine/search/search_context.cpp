@@ -205,8 +205,9 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             ++a.step_tokens;
             const size_t piece_len = rec.piece.size();
             publish(TokensAppended{a.node, {std::move(rec)}});
+            const bool cut = token_check_ && token_check_(a.node);  // sees every token
             const bool step_done = ends_step(tree_.at(a.node).text, piece_len) ||
-                                   a.step_tokens >= cfg_.max_step_tokens;
+                                   a.step_tokens >= cfg_.max_step_tokens || cut;
             if (step_done) {
                 a.done = true;
                 record_hidden();

@@ -7,16 +7,13 @@
 
 namespace {
 
-// The step's most uncertain token (entropix triggers on per-token entropy).
-double max_entropy(const rs::Node& n) {
-    double m = 0;
-    for (const auto& t : n.tokens) m = std::max(m, static_cast<double>(t.entropy));
-    return m;
-}
-double max_varentropy(const rs::Node& n) {
-    double m = 0;
-    for (const auto& t : n.tokens) m = std::max(m, static_cast<double>(t.varentropy));
-    return m;
+// The first token of the step whose entropy or varentropy crosses its
+// threshold (entropix triggers on per-token signals), or -1.
+int trigger_token(const rs::Node& n, double h_thr, double v_thr) {
+    for (size_t i = 0; i < n.tokens.size(); ++i)
+        if (n.tokens[i].entropy > h_thr || n.tokens[i].varentropy > v_thr)
+            return static_cast<int>(i);
+    return -1;
 }
 
 class EntropyBranching final : public rs::Strategy {
@@ -32,20 +29,39 @@ class EntropyBranching final : public rs::Strategy {
             auto kids = ctx.expand(node, 1);
             if (kids.empty()) break;
             int next = kids[0];
-            const rs::Node& step = ctx.node(next);
-            if (max_entropy(step) > h_thr || max_varentropy(step) > v_thr) {
+            const int trigger = trigger_token(ctx.node(next), h_thr, v_thr);
+            if (trigger >= 0) {
+                // The token that made this a branch point, and its signals.
+                const rs::TokenRecord& t = ctx.node(next).tokens[static_cast<size_t>(trigger)];
                 ctx.set_score(next, "branch_point", 1.0);
+                ctx.set_score(next, "branch_token", trigger);
+                ctx.set_score(next, "branch_entropy", t.entropy);
+                ctx.set_score(next, "branch_varentropy", t.varentropy);
                 auto alts = ctx.expand(node, branches - 1, bt);
-                alts.push_back(next);
-                double best = -1;
+                alts.insert(alts.begin(), next);
+                // An alternative that repeats an earlier sibling's text is
+                // merged into it: marked with the sibling's id, pruned, not scored.
+                std::vector<int> distinct;
                 for (int a : alts) {
+                    auto same = std::find_if(distinct.begin(), distinct.end(), [&](int d) {
+                        return ctx.node(d).text == ctx.node(a).text;
+                    });
+                    if (same == distinct.end()) {
+                        distinct.push_back(a);
+                        continue;
+                    }
+                    ctx.set_score(a, "duplicate_of", *same);
+                    ctx.prune(a);
+                }
+                double best = -1;
+                for (int a : distinct) {
                     double s = ctx.score(a, *scorer);
                     if (s > best) {
                         best = s;
                         next = a;
                     }
                 }
-                for (int a : alts)
+                for (int a : distinct)
                     if (a != next && !ctx.is_terminal(a)) ctx.prune(a);
             }
             node = next;

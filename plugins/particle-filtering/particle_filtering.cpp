@@ -1,5 +1,6 @@
 // Particle filtering over reasoning steps with ESS-triggered resampling.
 #include <QObject>
+#include <algorithm>
 #include <map>
 
 #include "reasonscope/search.h"
@@ -15,6 +16,7 @@ class ParticleFiltering final : public rs::Strategy {
         auto scorer = rs::make_scorer(p["scorer"].get<std::string>());
         std::vector<int> parts = ctx.expand(ctx.root(), n);
         std::vector<double> w(parts.size(), 1.0 / n);
+        int resamples = 0;
         for (uint64_t round = 0; !ctx.should_stop(); ++round) {
             // Weight by the scorer, normalize, measure the effective sample size.
             double sum = 0;
@@ -26,7 +28,9 @@ class ParticleFiltering final : public rs::Strategy {
                 sq += x * x;
             }
             const double ess = 1.0 / sq;
+            // Per step on the population's nodes (the root keeps the last).
             ctx.set_score(ctx.root(), "ess", ess);
+            for (int q : parts) ctx.set_score(q, "ess", ess);
             if (ess < thr * static_cast<double>(parts.size())) {  // systematic resampling
                 std::vector<int> next;
                 const double u0 = ctx.uniform(round, 0) / static_cast<double>(parts.size());
@@ -37,9 +41,14 @@ class ParticleFiltering final : public rs::Strategy {
                     while (u > cum && j + 1 < parts.size()) cum += w[++j];
                     next.push_back(parts[j]);
                 }
-                for (int q : parts)
-                    if (std::find(next.begin(), next.end(), q) == next.end() && !ctx.is_terminal(q))
-                        ctx.prune(q);
+                // The event in the tree: each particle's copies (0: dropped,
+                // pruned unless finished; 2 or more: duplicated).
+                ++resamples;
+                for (int q : parts) {
+                    const auto copies = std::count(next.begin(), next.end(), q);
+                    ctx.set_score(q, "resample_copies", static_cast<double>(copies));
+                    if (copies == 0 && !ctx.is_terminal(q)) ctx.prune(q);
+                }
                 parts = next;
                 std::fill(w.begin(), w.end(), 1.0 / static_cast<double>(parts.size()));
             }
@@ -62,6 +71,7 @@ class ParticleFiltering final : public rs::Strategy {
                 }
             }
         }
+        ctx.set_score(ctx.root(), "resamples", resamples);
         for (size_t i = 0; i < parts.size(); ++i) ctx.set_score(parts[i], "particle_weight", w[i]);
         auto votes = rs::vote(ctx, parts, "particle_weight");
         if (!votes.empty()) ctx.choose_answer(votes[0].answer, votes[0].best_node);

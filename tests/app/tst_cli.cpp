@@ -366,7 +366,12 @@ class TestCli : public QObject {
         QVERIFY(p.waitForFinished(60000));
         QCOMPARE(p.exitCode(), 0);
         auto list = QJsonDocument::fromJson(p.readAllStandardOutput()).array();
-        QCOMPARE(list.size(), 7);
+        QStringList ids;
+        for (const auto& s : list) ids << s.toObject()["id"].toString();
+        for (const char* id : {"chain-of-thought", "best-of-n", "self-consistency", "beam-search",
+                               "mcts", "particle-filtering", "entropy-branching", "deepconf",
+                               "adaptive-sc", "power-sampling", "rebase"})
+            QVERIFY2(ids.contains(id), id);
         QByteArray err = p.readAllStandardError();
         QVERIFY2(err.contains("broken_strategy.so") && err.contains("failed to load"),
                  err.constData());
@@ -387,9 +392,18 @@ class TestCli : public QObject {
         QVERIFY(r.err.contains("unknown strategy 'no-such'") && r.err.contains("beam-search"));
         // Every strategy runs end to end on the bundled model and is stored.
         for (const char* s : {"chain-of-thought", "best-of-n", "self-consistency", "beam-search",
-                              "mcts", "particle-filtering", "entropy-branching"}) {
+                              "mcts", "particle-filtering", "entropy-branching", "deepconf",
+                              "adaptive-sc", "power-sampling", "rebase"}) {
             QStringList args = {"run", "--model", model, "--task", "easy:easy-001", "--strategy",
                                 s,     "--db",    db,    "--json", "--threads",     "1"};
+            if (QString(s) == "deepconf")
+                args << "--set"
+                     << "n=6"
+                     << "--set"
+                     << "warmup=2";
+            if (QString(s) == "rebase")
+                args << "--set"
+                     << "width=4";
             if (QString(s) == "mcts")
                 args << "--set"
                      << "iterations=6";
@@ -403,7 +417,7 @@ class TestCli : public QObject {
             QVERIFY(j["run_id"].toInt() > 0);
         }
         auto list = run({"runs", "--db", db, "--json"});
-        QCOMPARE(QJsonDocument::fromJson(list.out).array().size(), 7);
+        QCOMPARE(QJsonDocument::fromJson(list.out).array().size(), 11);
         // export: the format follows -o's extension unless --format names it.
         const QString id = QString::number(
             QJsonDocument::fromJson(list.out).array().at(0).toObject()["id"].toInteger());

@@ -70,6 +70,13 @@ class TestRunEvents : public QObject {
         QTest::newRow("entropy-branching")
             << "entropy-branching"
             << QStringList{"branches=2", "entropy_threshold=0.05", "max_depth=8"} << suite;
+        QTest::newRow("deepconf") << "deepconf" << QStringList{"n=6", "warmup=2", "batch=2"}
+                                  << suite;
+        QTest::newRow("adaptive-sc")
+            << "adaptive-sc" << QStringList{"round_size=2", "max_samples=6"} << suite;
+        QTest::newRow("power-sampling")
+            << "power-sampling" << QStringList{"mcmc_steps=3", "block_steps=3"} << suite;
+        QTest::newRow("rebase") << "rebase" << QStringList{"width=3", "max_depth=8"} << suite;
     }
 
     void storedRunEqualsTheSearchTree() {

@@ -145,9 +145,10 @@ struct Fixture {
     // Runs a strategy on "q" (the right answer is "2") and returns the outcome.
     RunOutcome run(const std::string& strategy,
                    std::vector<std::pair<std::string, std::string>> sets,
-                   std::unique_ptr<SearchContext>& ctx, int64_t max_tokens = 0) {
+                   std::unique_ptr<SearchContext>& ctx, int64_t max_tokens = 0,
+                   const Task& task = q_task()) {
         app::RunRequest req;
-        req.task = q_task();
+        req.task = task;
         req.strategy = strategy;
         req.sets = std::move(sets);
         req.config.max_tokens = max_tokens;
@@ -205,6 +206,66 @@ std::map<std::string, int> answers(const SearchContext& ctx) {
     for (const Node& n : ctx.tree().nodes())
         if (!n.answer.empty()) m[n.answer]++;
     return m;
+}
+
+// Scripted worlds for the strategies below (tokens: 3 "q", 4 "1", 5 "2",
+// 6 "3", 7 "\n", 2 </s>; the next token's probabilities by the previous one).
+using Rules = std::map<TokenId, std::vector<std::pair<TokenId, double>>>;
+// Always "2\n": every sample agrees.
+Rules unanimous_world() {
+    return {{3, {{5, 1.0}}}, {5, {{7, 1.0}}}, {7, {{2, 1.0}}}};
+}
+// As the default world, but after "3" the model hesitates between "\n" and
+// "2": traces through "3" are the unsure ones ("3\n" or "32\n").
+Rules unsure_three_world() {
+    return {{3, {{4, 0.5}, {5, 0.3}, {6, 0.2}}},
+            {4, {{7, 1.0}}},
+            {5, {{7, 1.0}}},
+            {6, {{7, 0.5}, {5, 0.5}}},
+            {7, {{2, 1.0}}}};
+}
+// One step of two decisions: "13\n" 0.25, "1\n" 0.25, "2\n" 0.5.
+Rules two_decision_world() {
+    return {{3, {{4, 0.5}, {5, 0.5}}},
+            {4, {{6, 0.5}, {7, 0.5}}},
+            {5, {{7, 1.0}}},
+            {6, {{7, 1.0}}},
+            {7, {{2, 1.0}}}};
+}
+// Two steps: "1\n" or "2\n" (even odds), then "31\n" or "32\n" (even odds),
+// whose digit after the 3 is the answer (the task below).
+Rules two_step_world() {
+    return {{3, {{4, 0.5}, {5, 0.5}}},
+            {4, {{7, 1.0}}},
+            {5, {{7, 1.0}}},
+            {7, {{6, 1.0}}},
+            {6, {{4, 0.5}, {5, 0.5}}}};
+}
+Task two_step_task() {
+    Task t = q_task();
+    t.answer_pattern = "3([12])";
+    return t;
+}
+
+// A step reward for the two-step world: 1 for a step that writes "2".
+class WritesTwo final : public Scorer {
+  public:
+    std::string id() const override { return "writes-two"; }
+    double score(SearchContext& ctx, int node) override {
+        return ctx.node(node).text.find('2') != std::string::npos ? 1.0 : 0.0;
+    }
+};
+void register_writes_two() {
+    ScorerInfo info;
+    info.id = "writes-two";
+    info.name = "Writes two";
+    info.source = "tst_strategies";
+    register_scorer(info, [] { return std::make_unique<WritesTwo>(); });
+}
+
+double score_of(const Node& n, const std::string& key) {
+    auto it = n.scores.find(key);
+    return it == n.scores.end() ? std::nan("") : it->second;
 }
 
 }  // namespace
@@ -355,6 +416,30 @@ class TestStrategies : public QObject {
         }
     }
 
+    // By default a population whose weights differ is resampled: the event
+    // shows in the tree (each particle's copies; dropped ones 0) and every
+    // step's nodes carry the effective sample size.
+    void particleFilterResamplesByDefault() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o =
+            f.run("particle-filtering",
+                  {{"particles", "16"}, {"scorer", "answer"}, {"temperature", "1"}}, ctx);
+        QCOMPARE(o.status, std::string("ok"));
+        int k = 0;
+        for (int ch : ctx->node(0).children) k += ctx->node(ch).answer == "2";
+        QVERIFY(k > 0 && k < 16);
+        QCOMPARE(score_of(ctx->node(0), "resamples"), 1.0);
+        double copies = 0;
+        for (int ch : ctx->node(0).children) {
+            const Node& n = ctx->node(ch);
+            QVERIFY(std::fabs(score_of(n, "ess") - k) < 1e-6);
+            if (n.answer != "2") QCOMPARE(score_of(n, "resample_copies"), 0.0);
+            copies += score_of(n, "resample_copies");
+        }
+        QCOMPARE(copies, 16.0);
+    }
+
     void sameSeedSameTree() {
         Fixture f1, f2;
         std::unique_ptr<SearchContext> a, b;
@@ -457,6 +542,306 @@ class TestStrategies : public QObject {
                      o.error.find("not numbers") != std::string::npos,
                  o.error.c_str());
         QCOMPARE(ctx->node(1).text, std::string("1"));
+    }
+    // DeepConf on the unsure-three world with top_k 2 and windows of 2
+    // tokens: the first token's confidence is cq = (-ln .5 - ln .3) / 2;
+    // "1\n" and "2\n" then have a certain "\n" (its runner-up at logit -30:
+    // confidence 15), "3" an even choice (ln 2). So a trace's lowest window
+    // is (cq + 15) / 2 ("sure") or (cq + ln 2) / 2 ("unsure", through "3").
+    void deepconfOfflineKeepsTheConfidentTraces() {
+        Fixture f;
+        f.backend->rules = unsure_three_world();
+        const double cq = (-std::log(0.5) - std::log(0.3)) / 2, sure = (cq + 15) / 2,
+                     unsure = (cq + std::log(2.0)) / 2;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("deepconf",
+                             {{"mode", "offline"},
+                              {"n", "16"},
+                              {"eta", "50"},  // the threshold: the median
+                              {"top_k", "2"},
+                              {"window", "2"},
+                              {"temperature", "1"}},
+                             ctx);
+        QCOMPARE(o.status, std::string("ok"));
+        QCOMPARE(ctx->node(0).children.size(), size_t(16));
+        int threes = 0;
+        std::map<std::string, int> kept;
+        for (int ch : ctx->node(0).children) {
+            const Node& n = ctx->node(ch);  // one step is the whole trace
+            const bool three = n.text[0] == '3';
+            threes += three;
+            QVERIFY2(std::fabs(score_of(n, "confidence") - (three ? unsure : sure)) < 1e-4,
+                     n.text.c_str());
+            QVERIFY(std::fabs(score_of(n, "conf_mean") - (three && n.text.size() == 3
+                                                              ? (cq + std::log(2.0) + 15) / 3
+                                                          : three ? unsure
+                                                                  : sure)) < 1e-4);
+            if (score_of(n, "kept") == 1.0) kept[n.answer]++;
+        }
+        QVERIFY(threes >= 1 && threes <= 8);  // the median then lies in (unsure, sure]
+        const double thr = score_of(ctx->node(0), "conf_threshold");
+        QVERIFY(thr > unsure + 1e-4 && thr < sure + 1e-4);
+        QCOMPARE(kept["3"], 0);
+        QCOMPARE(kept["1"] + kept["2"], 16 - threes);
+        QCOMPARE(o.answer, std::string(kept["2"] > kept["1"] ? "2" : "1"));
+    }
+
+    // Online: 8 warm-up traces set the threshold (their median, between
+    // unsure and sure); every later trace through "3" is cut at its second token, where
+    // its first full window (unsure) falls below it, and pruned there.
+    void deepconfOnlineCutsUnsureTracesAndStopsAtConsensus() {
+        Fixture f;
+        f.backend->rules = unsure_three_world();
+        const double cq = (-std::log(0.5) - std::log(0.3)) / 2, sure = (cq + 15) / 2,
+                     unsure = (cq + std::log(2.0)) / 2;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("deepconf",
+                             {{"n", "32"},
+                              {"warmup", "8"},
+                              {"batch", "8"},
+                              {"eta", "50"},
+                              {"tau", "1"},
+                              {"top_k", "2"},
+                              {"window", "2"},
+                              {"temperature", "1"}},
+                             ctx);
+        QCOMPARE(o.status, std::string("ok"));
+        const auto& kids = ctx->node(0).children;
+        QCOMPARE(kids.size(), size_t(32));
+        const double thr = score_of(ctx->node(0), "conf_threshold");
+        QVERIFY(thr > unsure + 1e-4 && thr < sure + 1e-4);
+        int cut = 0, warm_threes = 0;
+        int64_t tokens = 0;
+        for (size_t i = 0; i < kids.size(); ++i) {
+            const Node& n = ctx->node(kids[i]);
+            tokens += static_cast<int64_t>(n.tokens.size());
+            const bool three = n.text[0] == '3';
+            if (i < 8) {
+                warm_threes += three;
+                QCOMPARE(score_of(n, "kept"), three ? 0.0 : 1.0);
+                continue;
+            }
+            if (three) {
+                ++cut;
+                QCOMPARE(n.status, NodeStatus::Pruned);
+                QCOMPARE(n.tokens.size(), size_t(2));  // "32\n" stops before its "\n"
+                QCOMPARE(score_of(n, "cut_at_token"), 2.0);
+                QVERIFY(std::fabs(score_of(n, "cut_confidence") - unsure) < 1e-4);
+                QVERIFY(!n.scores.count("kept"));
+            } else {
+                QCOMPARE(n.status, NodeStatus::Terminal);
+                QCOMPARE(score_of(n, "kept"), 1.0);
+            }
+        }
+        QVERIFY(warm_threes <= 4);
+        QVERIFY2(cut >= 1, "no trace after the warm-up went through 3");
+        QCOMPARE(o.metrics.tokens_generated, tokens);
+        QVERIFY(o.answer == "1" || o.answer == "2");
+
+        // Where every trace agrees the warm-up already has consensus: no more traces.
+        f.backend->rules = unanimous_world();
+        o = f.run("deepconf", {{"n", "32"}, {"warmup", "8"}, {"tau", "0.9"}}, ctx);
+        QCOMPARE(ctx->node(0).children.size(), size_t(8));
+        QCOMPARE(score_of(ctx->node(0), "stopped_at_consensus"), 1.0);
+        QCOMPARE(o.answer, std::string("2"));
+    }
+
+    // Adaptive self-consistency: exact termination rounds where all samples
+    // agree, and on the default world the stop where the entropy first fell
+    // below the threshold, recomputed from the traces' rounds.
+    void adaptiveScStopsWhenTheAnswersAgree() {
+        Fixture f;
+        f.backend->rules = unanimous_world();
+        std::unique_ptr<SearchContext> ctx;
+        struct Case {
+            const char* rule;
+            const char* threshold;
+            size_t traces;
+            double rounds;
+            const char* why;
+            double value;
+        };
+        for (const Case& c : {Case{"entropy", "0.4", 4, 1, "stopped_entropy", 0.0},
+                              // 4:0 with 12 left, 8:0 with 8 left (a tie is
+                              // possible), 12:0 with 4 left: safe.
+                              Case{"leader", "0.4", 12, 3, "stopped_leader", 12.0},
+                              Case{"entropy", "0", 16, 4, "stopped_budget", 16.0}}) {
+            RunOutcome o = f.run("adaptive-sc",
+                                 {{"rule", c.rule},
+                                  {"entropy_threshold", c.threshold},
+                                  {"round_size", "4"},
+                                  {"max_samples", "16"}},
+                                 ctx);
+            QCOMPARE(o.status, std::string("ok"));
+            QCOMPARE(o.answer, std::string("2"));
+            const Node& root = ctx->node(0);
+            QCOMPARE(root.children.size(), c.traces);
+            QCOMPARE(score_of(root, "rounds"), c.rounds);
+            QCOMPARE(score_of(root, c.why), c.value);
+            for (size_t i = 0; i < root.children.size(); ++i)
+                QCOMPARE(score_of(ctx->node(root.children[i]), "round"),
+                         static_cast<double>(i / 4 + 1));
+        }
+
+        f.backend->rules = ScriptedBackend().rules;
+        RunOutcome o = f.run("adaptive-sc",
+                             {{"entropy_threshold", "0.7"},
+                              {"round_size", "4"},
+                              {"max_samples", "64"},
+                              {"temperature", "1"}},
+                             ctx);
+        const Node& root = ctx->node(0);
+        const int rounds = static_cast<int>(score_of(root, "rounds"));
+        for (int r = 1; r <= rounds; ++r) {
+            std::map<std::string, double> count;
+            double total = 0;
+            for (int ch : root.children)
+                if (score_of(ctx->node(ch), "round") <= r) {
+                    count[ctx->node(ch).answer]++;
+                    ++total;
+                }
+            double h = 0;
+            for (auto& [a, k] : count) h -= k / total * std::log(k / total);
+            const double stored = score_of(root, "entropy_round_" + std::to_string(r));
+            QVERIFY(std::fabs(stored - h) < 1e-9);
+            if (r < rounds) QVERIFY(h >= 0.7);
+        }
+        if (root.scores.count("stopped_entropy"))
+            QVERIFY(score_of(root, "stopped_entropy") < 0.7);
+        else
+            QCOMPARE(score_of(root, "stopped_budget"), 64.0);
+        QCOMPARE(o.answer, std::string("1"));
+    }
+
+    // REBASE on the two-step world with a reward of 1 for steps that write
+    // "2": a cold balance gives the whole budget to the "2\n" steps (split
+    // as evenly as the largest remainders allow), a hot one one child each.
+    void rebaseBalancesTheBudgetByReward() {
+        register_writes_two();
+        Fixture f;
+        f.backend->rules = two_step_world();
+        for (const char* t : {"0.01", "100"}) {
+            std::unique_ptr<SearchContext> ctx;
+            RunOutcome o = f.run("rebase",
+                                 {{"width", "4"},
+                                  {"balance_temperature", t},
+                                  {"scorer", "writes-two"},
+                                  {"temperature", "1"}},
+                                 ctx, 0, two_step_task());
+            QCOMPARE(o.status, std::string("ok"));
+            const Node& root = ctx->node(0);
+            QCOMPARE(root.children.size(), size_t(4));
+            QCOMPARE(ctx->tree().size(), 1 + 4 + 4);  // the budget: 4 finished traces
+            int twos = 0;
+            for (int ch : root.children) twos += ctx->node(ch).text == "2\n";
+            bool any_right = false;
+            for (int ch : root.children) {
+                const Node& n = ctx->node(ch);
+                const size_t kids = n.children.size();
+                if (std::string(t) == "100" || twos == 0)
+                    QCOMPARE(kids, size_t(1));
+                else if (n.text == "2\n")
+                    QVERIFY(kids == size_t(4 / twos) || kids == size_t(4 / twos + 1));
+                else {
+                    QCOMPARE(kids, size_t(0));
+                    QCOMPARE(n.status, NodeStatus::Pruned);
+                }
+                for (int leaf : n.children) {
+                    QCOMPARE(ctx->node(leaf).status, NodeStatus::Terminal);
+                    any_right |= ctx->node(leaf).answer == "2";
+                }
+            }
+            QCOMPARE(o.answer == "2", any_right);  // reward-weighted vote
+        }
+    }
+
+    // Power sampling. Where one token decides the whole step, the proposal
+    // (temperature 1/alpha) is exactly the target p^alpha: every proposal's
+    // MH ratio is 1 and all are accepted. In the two-decision world the
+    // proposal (even odds twice) equals p, so with alpha 2 the log ratio is
+    // log p(new) - log p(old), and the chain should visit "2\n" 2/3 of the
+    // time (p^2: 1/16, 1/16, 1/4) where the proposal gives it 1/2.
+    void powerSamplingAcceptsByTheMetropolisRatio() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("power-sampling",
+                             {{"alpha", "4"}, {"mcmc_steps", "20"}, {"block_steps", "1"}}, ctx);
+        QCOMPARE(o.status, std::string("ok"));
+        const Node& root = ctx->node(0);
+        QCOMPARE(root.children.size(), size_t(21));  // the first sample and 20 proposals
+        QCOMPARE(score_of(root, "mh_proposals"), 20.0);
+        QCOMPARE(score_of(root, "acceptance_rate"), 1.0);
+        for (size_t i = 1; i < root.children.size(); ++i)
+            QVERIFY(std::fabs(score_of(ctx->node(root.children[i]), "mh_log_ratio")) < 1e-4);
+        QCOMPARE(o.answer, ctx->node(root.children.back()).answer);
+
+        f.backend->rules = two_decision_world();
+        const int steps = 600;
+        o = f.run("power-sampling",
+                  {{"alpha", "2"}, {"mcmc_steps", std::to_string(steps)}, {"block_steps", "1"}},
+                  ctx);
+        const Node& r2 = ctx->node(0);
+        QCOMPARE(r2.children.size(), size_t(steps + 1));
+        auto p = [](const std::string& text) {
+            return text == "2\n" ? 0.5 : 0.25;  // "13\n", "1\n": 0.25
+        };
+        std::string state = ctx->node(r2.children[0]).text;
+        int accepted = 0, at_two = 0;
+        for (int i = 1; i <= steps; ++i) {
+            const Node& n = ctx->node(r2.children[static_cast<size_t>(i)]);
+            const double want = std::log(p(n.text)) - std::log(p(state));
+            QVERIFY2(std::fabs(score_of(n, "mh_log_ratio") - want) < 1e-4,
+                     qPrintable(QString("step %1: %2 vs %3")
+                                    .arg(i)
+                                    .arg(score_of(n, "mh_log_ratio"))
+                                    .arg(want)));
+            if (want >= 0) QCOMPARE(score_of(n, "mh_accepted"), 1.0);
+            if (score_of(n, "mh_accepted") == 1.0) {
+                ++accepted;
+                state = n.text;
+            } else {
+                QVERIFY(n.status == NodeStatus::Terminal);  // answered: kept, not pruned
+            }
+            at_two += state == "2\n";
+        }
+        QCOMPARE(score_of(r2, "mh_accepted"), static_cast<double>(accepted));
+        QVERIFY(accepted < steps);
+        const double share = static_cast<double>(at_two) / steps;
+        QVERIFY2(std::fabs(share - 2.0 / 3.0) < 0.08, qPrintable(QString::number(share)));
+    }
+
+    // Entropy branching: the first token (entropy of 0.5/0.3/0.2 = 1.03
+    // nats) triggers the branch and is marked; alternatives repeating an
+    // earlier sibling's text are merged into it (marked, pruned, unscored).
+    void entropyBranchingMarksTriggersAndDuplicates() {
+        Fixture f;
+        std::unique_ptr<SearchContext> ctx;
+        RunOutcome o = f.run("entropy-branching", {{"branches", "8"}, {"scorer", "logprob"}}, ctx);
+        QCOMPARE(o.status, std::string("ok"));
+        const Node& root = ctx->node(0);
+        QCOMPARE(root.children.size(), size_t(8));
+        const Node& chain = ctx->node(root.children[0]);
+        QCOMPARE(chain.text, std::string("1\n"));  // greedy
+        QCOMPARE(score_of(chain, "branch_token"), 0.0);
+        const double h = -(0.5 * std::log(0.5) + 0.3 * std::log(0.3) + 0.2 * std::log(0.2));
+        QVERIFY(std::fabs(score_of(chain, "branch_entropy") - h) < 1e-3);
+        std::map<std::string, int> first;
+        int duplicates = 0;
+        for (int ch : root.children) {
+            const Node& n = ctx->node(ch);
+            if (!first.count(n.text)) {
+                first[n.text] = ch;
+                QVERIFY(!n.scores.count("duplicate_of"));
+                QVERIFY(n.scores.count("logprob"));
+                continue;
+            }
+            ++duplicates;
+            QCOMPARE(score_of(n, "duplicate_of"), static_cast<double>(first[n.text]));
+            QCOMPARE(n.status, NodeStatus::Pruned);
+            QVERIFY(!n.scores.count("logprob"));
+        }
+        QVERIFY(duplicates >= 1);  // 8 draws of 3 answers
+        QCOMPARE(duplicates, 8 - static_cast<int>(first.size()));
     }
 };
 

@@ -151,6 +151,11 @@ class SearchContext {
     // depth/budget limit); returns the leaf reached from each input.
     std::vector<int> complete(const std::vector<int>& nodes);
 
+    // A check after every token a step gets (DeepConf's online mode stops a
+    // trace mid-step): returning true ends the step at that token, neither
+    // terminal nor pruned, so the strategy decides what follows. Empty: off.
+    void set_token_check(std::function<bool(int node)> check) { token_check_ = std::move(check); }
+
     double score(int node, Scorer& scorer);
     void set_score(int node, const std::string& key, double value);
     void prune(int node);
@@ -235,6 +240,7 @@ class SearchContext {
     std::vector<TokenId> wait_tokens_, close_tokens_, eog_tokens_;
     bool finished_ = false;
     std::chrono::steady_clock::time_point last_metrics_;
+    std::function<bool(int)> token_check_;
 };
 
 }  // namespace rs
