@@ -602,12 +602,16 @@ int cmd_eval(const Argv& argv) {
             size_t n_traces = 0;
             for (const Result& r : results) n_traces += r.traces.size();
             std::printf(
-                "\nwhich signal predicts a right answer (%zu finished traces; AUROC, 95%% "
-                "bootstrap over problems):\n%-22s %7s %17s %7s %7s\n",
-                n_traces, "signal", "AUROC", "95% interval", "right", "wrong");
+                "\nwhich signal predicts a right answer (%zu finished traces; AUROC with a 95%% "
+                "bootstrap over problems; within: the mean AUROC inside each problem that has "
+                "right and wrong traces):\n%-22s %7s %17s %7s %7s %7s\n",
+                n_traces, "signal", "AUROC", "95% interval", "within", "right", "wrong");
             for (const auto& sa : aurocs)
-                std::printf("%-22s %7.3f   [%5.3f, %5.3f] %7d %7d\n", sa.signal.c_str(), sa.auroc,
-                            sa.lo, sa.hi, sa.positives, sa.negatives);
+                std::printf("%-22s %7.3f   [%5.3f, %5.3f] %7.3f %7d %7d\n", sa.signal.c_str(),
+                            sa.auroc, sa.lo, sa.hi, sa.within, sa.positives, sa.negatives);
+            if (!aurocs.empty())
+                std::printf("(%d problems have both right and wrong traces)\n",
+                            aurocs.front().within_problems);
         }
     }
     return interrupt.signal() ? 128 + interrupt.signal() : 0;

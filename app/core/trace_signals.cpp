@@ -156,6 +156,16 @@ std::vector<SignalAuroc> signal_aurocs(const std::vector<TraceSignals>& traces, 
         a.signal = name;
         a.auroc = auroc(v, l);
         for (bool x : l) (x ? a.positives : a.negatives)++;
+        double within = 0;
+        for (const auto* grp : groups) {
+            collect(*grp, v, l);
+            const bool has_pos = std::find(l.begin(), l.end(), true) != l.end();
+            const bool has_neg = std::find(l.begin(), l.end(), false) != l.end();
+            if (!has_pos || !has_neg) continue;
+            within += auroc(v, l);
+            ++a.within_problems;
+        }
+        if (a.within_problems) a.within = within / a.within_problems;
         std::vector<double> boot;
         std::uniform_int_distribution<size_t> pick(0, groups.empty() ? 0 : groups.size() - 1);
         for (int r = 0; r < resamples && !groups.empty(); ++r) {
@@ -189,6 +199,8 @@ nlohmann::json aurocs_to_json(const std::vector<SignalAuroc>& a) {
         j.push_back({{"signal", s.signal},
                      {"auroc", s.auroc},
                      {"ci95", {s.lo, s.hi}},
+                     {"within_problem_auroc", s.within},
+                     {"mixed_problems", s.within_problems},
                      {"correct_traces", s.positives},
                      {"wrong_traces", s.negatives}});
     return j;

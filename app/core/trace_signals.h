@@ -35,6 +35,12 @@ struct SignalAuroc {
     std::string signal;
     double auroc = 0.5, lo = 0.5, hi = 0.5;  // estimate and 95% bootstrap interval
     int positives = 0, negatives = 0;
+    // Within problems: the mean of each problem's own AUROC over the
+    // problems with both right and wrong traces (what choosing among one
+    // problem's traces needs; pooled AUROC also rewards knowing which
+    // problems are easy).
+    double within = 0.5;
+    int within_problems = 0;
 };
 
 // Mann-Whitney AUROC of `values` for `labels` (ties count half); 0.5 when a

@@ -85,6 +85,8 @@ class TestTraceSignals : public QObject {
         QCOMPARE(a.front().auroc, 1.0);
         QCOMPARE(a.front().lo, 1.0);
         QCOMPARE(a.front().positives, 20);
+        QCOMPARE(a.front().within, 1.0);  // inside every problem too
+        QCOMPARE(a.front().within_problems, 10);
         const auto noise = std::find_if(a.begin(), a.end(),
                                         [](const auto& x) { return x.signal == "length_neg"; });
         QVERIFY(noise != a.end());
