@@ -30,46 +30,12 @@
 #include <QtTest>
 
 #include "gui/main_window.h"
+#include "serve_process.h"
 #include "test_paths.h"
 #include "widgets/token_view.h"
 #include "widgets/tree_view.h"
 
-namespace {
-
-// A started `reasonscope serve` on a free port (as tst_remote's).
-struct ServeProcess {
-    QProcess proc;
-    int port = 0;
-    bool start(const QString& model) {
-        proc.setProcessChannelMode(QProcess::SeparateChannels);
-        proc.start(rs::test::binary("reasonscope"),
-                   {"serve", "--model", model, "--port", "0", "--threads", "1"});
-        if (!proc.waitForStarted(10000)) return false;
-        QByteArray out;
-        const QRegularExpression re("listening on http://127\\.0\\.0\\.1:(\\d+)");
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < 15000 && proc.state() == QProcess::Running) {
-            proc.waitForReadyRead(100);
-            out += proc.readAllStandardOutput();
-            const auto m = re.match(QString::fromUtf8(out));
-            if (m.hasMatch()) {
-                port = m.captured(1).toInt();
-                return true;
-            }
-        }
-        return false;
-    }
-    QString url() const { return QString("http://127.0.0.1:%1").arg(port); }
-    ~ServeProcess() {
-        if (proc.state() == QProcess::Running) {
-            proc.terminate();
-            if (!proc.waitForFinished(10000)) proc.kill();
-        }
-    }
-};
-
-}  // namespace
+namespace {}  // namespace
 
 class TestGui : public QObject {
     Q_OBJECT
@@ -305,7 +271,7 @@ class TestGui : public QObject {
         if (!QFileInfo::exists(bundled)) QSKIP("the bundled model is not present");
         opt.model_path = bundled;
         opt.suite = "easy";
-        ServeProcess serve;
+        rs::test::ServeProcess serve;
         QVERIFY2(serve.start(bundled), "reasonscope serve did not start");
         rs::gui::MainWindow w(opt);
         w.resize(1500, 950);
@@ -340,7 +306,7 @@ class TestGui : public QObject {
 
         // The real server: probed, not yet used.
         const QString secret = "sk-test-never-stored-1234";
-        url->setText(serve.url());
+        url->setText(serve.qurl());
         kind->setCurrentIndex(kind->findData("openai"));
         key->setText(secret);
         QTest::mouseClick(test, Qt::LeftButton);
@@ -354,7 +320,7 @@ class TestGui : public QObject {
         // Connect: runs go to the server.
         QTest::mouseClick(connect_btn, Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(w.model_ready() && status->text() != local_status, 30000);
-        QVERIFY2(status->text().startsWith("openai " + serve.url()), qPrintable(status->text()));
+        QVERIFY2(status->text().startsWith("openai " + serve.qurl()), qPrintable(status->text()));
         QVERIFY2(info->text().contains("Connected"), qPrintable(info->text()));
         QTest::qWait(100);
         auto* dock = w.findChild<QDockWidget*>("setupDock");
@@ -369,7 +335,7 @@ class TestGui : public QObject {
         QVERIFY(pane->grab(QRect(0, 0, pane->width(), bottom)).save(shots_ + "/engine-picker.png"));
         {
             const QSettings settings;
-            QCOMPARE(settings.value("serverUrl").toString(), serve.url());
+            QCOMPARE(settings.value("serverUrl").toString(), serve.qurl());
             QCOMPARE(settings.value("serverKind").toString(), QString("openai"));
             for (const QString& k : settings.allKeys())
                 QVERIFY2(!settings.value(k).toString().contains(secret), qPrintable(k));
@@ -397,7 +363,7 @@ class TestGui : public QObject {
         QCOMPARE(runs[0].status, std::string("ok"));
         QCOMPARE(runs[0].strategy, std::string("self-consistency"));
         QVERIFY(w.run_model()->tree().size() >= 3);
-        QVERIFY2(status->text().contains(serve.url()), qPrintable(status->text()));
+        QVERIFY2(status->text().contains(serve.qurl()), qPrintable(status->text()));
 
         // Stop while requests are in flight: the run ends cancelled.
         w.set_param("n", 256);

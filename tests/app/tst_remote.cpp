@@ -21,6 +21,7 @@
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
 #include "remote/remote_generator.h"
+#include "serve_process.h"
 #include "test_paths.h"
 
 using namespace rs;
@@ -34,39 +35,6 @@ json load_json(const std::string& name) {
     std::ifstream f(std::string(RS_SOURCE_DIR) + "/tests/data/remote/" + name);
     return json::parse(f);
 }
-
-// A started `reasonscope serve` on a free port.
-struct ServeProcess {
-    QProcess proc;
-    int port = 0;
-    bool start() {
-        proc.setProcessChannelMode(QProcess::SeparateChannels);
-        proc.start(test::binary("reasonscope"),
-                   {"serve", "--model", kModel, "--port", "0", "--threads", "1"});
-        if (!proc.waitForStarted(10000)) return false;
-        QByteArray out;
-        const QRegularExpression re("listening on http://127\\.0\\.0\\.1:(\\d+)");
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < 15000 && proc.state() == QProcess::Running) {
-            proc.waitForReadyRead(100);
-            out += proc.readAllStandardOutput();
-            const auto m = re.match(QString::fromUtf8(out));
-            if (m.hasMatch()) {
-                port = m.captured(1).toInt();
-                return true;
-            }
-        }
-        return false;
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
-    ~ServeProcess() {
-        if (proc.state() == QProcess::Running) {
-            proc.terminate();
-            if (!proc.waitForFinished(10000)) proc.kill();
-        }
-    }
-};
 
 // A fake server in this process: GET /v1/models and POST /tokenize answer
 // as a good server does (with `tok`), POST /v1/completions as `reply` says.
@@ -171,7 +139,7 @@ class TestRemote : public QObject {
     std::unique_ptr<Model> model_;
     std::unique_ptr<LocalGenerator> local_;
     app::PluginManager plugins_;
-    ServeProcess serve_;
+    test::ServeProcess serve_;
 
     std::unique_ptr<remote::RemoteGenerator> connect(const std::string& url,
                                                      double timeout_s = 60) {
@@ -189,7 +157,7 @@ class TestRemote : public QObject {
         model_ = Model::load(kModel);
         local_ = std::make_unique<LocalGenerator>(*model_, app::search_session_options(1));
         plugins_.scan();
-        QVERIFY2(serve_.start(), "reasonscope serve did not start");
+        QVERIFY2(serve_.start(kModel), "reasonscope serve did not start");
     }
 
     // --- wire shapes ------------------------------------------------------
@@ -505,8 +473,8 @@ class TestRemote : public QObject {
     }
 
     void serverKilledMidRun() {
-        ServeProcess doomed;
-        QVERIFY(doomed.start());
+        test::ServeProcess doomed;
+        QVERIFY(doomed.start(kModel));
         auto remote = connect(doomed.url());
         std::thread killer([&] {
             std::this_thread::sleep_for(std::chrono::milliseconds(400));
