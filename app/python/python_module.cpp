@@ -27,6 +27,7 @@
 #include "core/run_service.h"
 #include "core/session_options.h"
 #include "plugins/plugin_manager.h"
+#include "python/bindings_common.h"
 #include "python/interpreter.h"
 #include "reasonscope/error.h"
 #include "reasonscope/local_generator.h"
@@ -67,24 +68,9 @@ const app::PluginManager& plugins() {
     return *pm;
 }
 
-py::object json_to_py(const nlohmann::json& j) {
-    return py::module_::import("json").attr("loads")(j.dump());
-}
-
-nlohmann::json py_to_json(const py::object& o) {
-    return nlohmann::json::parse(py::module_::import("json").attr("dumps")(o).cast<std::string>());
-}
-
-py::dict metrics_dict(const RunMetrics& m) {
-    py::dict d;
-    d["tokens_generated"] = m.tokens_generated;
-    d["forward_passes"] = m.forward_passes;
-    d["nodes"] = m.nodes;
-    d["kv_peak_bytes"] = m.kv_peak_bytes;
-    d["wall_seconds"] = m.wall_seconds;
-    d["tokens_per_second"] = m.tokens_per_second;
-    return d;
-}
+using python::json_to_py;
+using python::metrics_dict;
+using python::py_to_json;
 
 py::dict row_dict(const RunRow& r) {
     py::dict d;
@@ -228,30 +214,8 @@ PYBIND11_MODULE(reasonscope, m) {
         return out;
     });
 
-    py::class_<TreeNode>(m, "Node", "A node (reasoning step) of a finished tree.")
-        .def_property_readonly("id", [](const TreeNode& n) { return n.id; })
-        .def_property_readonly("parent", [](const TreeNode& n) { return n.get().parent; })
-        .def_property_readonly("depth", [](const TreeNode& n) { return n.get().depth; })
-        .def_property_readonly("children", [](const TreeNode& n) { return n.get().children; })
-        .def_property_readonly("text", [](const TreeNode& n) { return n.get().text; })
-        .def_property_readonly("path_text",
-                               [](const TreeNode& n) { return n.tree->path_text(n.id); })
-        .def_property_readonly("answer", [](const TreeNode& n) { return n.get().answer; })
-        .def_property_readonly("correct", [](const TreeNode& n) { return n.get().correct; })
-        .def_property_readonly(
-            "status", [](const TreeNode& n) { return std::string(status_name(n.get().status)); })
-        .def_property_readonly("ended", [](const TreeNode& n) { return n.get().ended; })
-        .def_property_readonly("scores", [](const TreeNode& n) { return n.get().scores; })
-        .def_property_readonly("visits", [](const TreeNode& n) { return n.get().visits; })
-        .def_property_readonly("value_sum", [](const TreeNode& n) { return n.get().value_sum; })
-        .def_property_readonly("tokens", [](const TreeNode& n) { return n.get().tokens; })
-        .def_property_readonly("mean_logprob",
-                               [](const TreeNode& n) { return n.get().mean_logprob(); })
-        .def_property_readonly("hidden", [](const TreeNode& n) { return n.get().hidden; })
-        .def("__repr__", [](const TreeNode& n) {
-            return "<Node " + std::to_string(n.id) + " " + status_name(n.get().status) + " " +
-                   py::repr(py::str(n.get().text)).cast<std::string>() + ">";
-        });
+    py::class_<TreeNode> node(m, "Node", "A node (reasoning step) of a finished tree.");
+    python::bind_node_fields(node, [](const TreeNode& n) { return n.tree->path_text(n.id); });
 
     py::class_<ReasoningTree, std::shared_ptr<ReasoningTree>>(m, "Tree", "A reasoning tree.")
         .def("__len__", &ReasoningTree::size)

@@ -5,6 +5,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "python/bindings_common.h"
 #include "reasonscope/strategy.h"
 
 namespace rs::python {
@@ -64,19 +65,6 @@ struct NodeRef {
 std::vector<int> node_list(ScriptContext& s, const std::vector<int>& ids) {
     for (int id : ids) s.check_node(id);
     return ids;
-}
-
-py::dict metrics_dict(const RunMetrics& m) {
-    py::dict d;
-    d["tokens_generated"] = m.tokens_generated;
-    d["forward_passes"] = m.forward_passes;
-    d["nodes"] = m.nodes;
-    d["kv_bytes"] = m.kv_bytes;
-    d["kv_peak_bytes"] = m.kv_peak_bytes;
-    d["branches_alive"] = m.branches_alive;
-    d["wall_seconds"] = m.wall_seconds;
-    d["tokens_per_second"] = m.tokens_per_second;
-    return d;
 }
 
 }  // namespace
@@ -145,55 +133,8 @@ void bind_script_context(py::module_& m) {
         });
 
     // A node of the live tree, read when asked (a view, not a copy).
-    py::class_<NodeRef>(m, "Node", "A node (reasoning step) of the run's tree, read live.")
-        .def_property_readonly("id", [](const NodeRef& n) { return n.id; })
-        .def_property_readonly("parent", [](const NodeRef& n) { return n.get().parent; })
-        .def_property_readonly("depth", [](const NodeRef& n) { return n.get().depth; })
-        .def_property_readonly("children", [](const NodeRef& n) { return n.get().children; })
-        .def_property_readonly("text", [](const NodeRef& n) { return n.get().text; })
-        .def_property_readonly("answer_text",
-                               [](const NodeRef& n) { return n.get().answer_text(); })
-        .def_property_readonly("path_text",
-                               [](const NodeRef& n) { return n.s->live().path_text(n.id); })
-        .def_property_readonly("answer", [](const NodeRef& n) { return n.get().answer; })
-        .def_property_readonly("correct", [](const NodeRef& n) { return n.get().correct; })
-        .def_property_readonly(
-            "status", [](const NodeRef& n) { return std::string(status_name(n.get().status)); })
-        .def_property_readonly(
-            "terminal", [](const NodeRef& n) { return n.get().status == NodeStatus::Terminal; })
-        .def_property_readonly(
-            "pruned", [](const NodeRef& n) { return n.get().status == NodeStatus::Pruned; })
-        .def_property_readonly("ended", [](const NodeRef& n) { return n.get().ended; })
-        .def_property_readonly("scores", [](const NodeRef& n) { return n.get().scores; })
-        .def_property_readonly("visits", [](const NodeRef& n) { return n.get().visits; })
-        .def_property_readonly("value_sum", [](const NodeRef& n) { return n.get().value_sum; })
-        .def_property_readonly("value", [](const NodeRef& n) { return n.get().value(); })
-        .def_property_readonly("tokens", [](const NodeRef& n) { return n.get().tokens; })
-        .def_property_readonly("token_ids",
-                               [](const NodeRef& n) {
-                                   std::vector<TokenId> ids;
-                                   for (const auto& t : n.get().tokens) ids.push_back(t.id);
-                                   return ids;
-                               })
-        .def_property_readonly("logprobs",
-                               [](const NodeRef& n) {
-                                   std::vector<float> v;
-                                   for (const auto& t : n.get().tokens) v.push_back(t.logprob);
-                                   return v;
-                               })
-        .def_property_readonly("mean_logprob",
-                               [](const NodeRef& n) { return n.get().mean_logprob(); })
-        .def_property_readonly("mean_entropy",
-                               [](const NodeRef& n) { return n.get().mean_entropy(); })
-        .def_property_readonly("thinking_tokens",
-                               [](const NodeRef& n) { return n.get().thinking_tokens(); })
-        .def_property_readonly("hidden", [](const NodeRef& n) { return n.get().hidden; })
-        .def("__repr__", [](const NodeRef& n) {
-            const Node& x = n.get();
-            return "<Node " + std::to_string(n.id) + " depth=" + std::to_string(x.depth) + " " +
-                   status_name(x.status) + " " + py::repr(py::str(x.text)).cast<std::string>() +
-                   ">";
-        });
+    py::class_<NodeRef> node(m, "Node", "A node (reasoning step) of the run's tree, read live.");
+    bind_node_fields(node, [](const NodeRef& n) { return n.s->live().path_text(n.id); });
 
     using Ctx = std::shared_ptr<ScriptContext>;
     auto node_of = [](const Ctx& s, int id) { return NodeRef{s, s->check_node(id)}; };
