@@ -26,8 +26,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// The most alternatives a token may report (SamplingParams' bound).
-constexpr int kMaxLogprobs = 100;
 using ojson = nlohmann::ordered_json;
 
 struct Reply {
@@ -196,6 +194,8 @@ struct Server::Impl {
     Generator& gen;
     ServeOptions opt;
     httplib::Server http;
+    // Alternatives a token may report: up to the whole vocabulary.
+    int max_logprobs() const { return gen.tokenizer().n_vocab(); }
     std::optional<ChatTemplate> chat_template;  // the model's, parsed once
 
     std::mutex mu;
@@ -277,11 +277,11 @@ struct Server::Impl {
                                            std::to_string(gen.n_ctx()) + " tokens"};
         if (const json* lp = field(b, "logprobs")) {
             if (lp->is_boolean()) throw BadRequest{"logprobs", "logprobs must be an integer"};
-            job->logprobs = static_cast<int>(int_field(b, "logprobs", 0, 0, kMaxLogprobs));
+            job->logprobs = static_cast<int>(int_field(b, "logprobs", 0, 0, max_logprobs()));
         }
         if (field(b, "prompt_logprobs"))
             job->prompt_logprobs =
-                static_cast<int>(int_field(b, "prompt_logprobs", 0, 0, kMaxLogprobs));
+                static_cast<int>(int_field(b, "prompt_logprobs", 0, 0, max_logprobs()));
         job->echo = bool_field(b, "echo", false);
         job->ids_as_text = bool_field(b, "return_tokens_as_token_ids", false);
         bool_field(b, "return_tokens", true);        // token ids are always returned
@@ -350,7 +350,7 @@ struct Server::Impl {
                                              " tokens does not fit the context of " +
                                              std::to_string(gen.n_ctx()) + " tokens"};
         if (bool_field(b, "logprobs", false))
-            job->logprobs = static_cast<int>(int_field(b, "top_logprobs", 0, 0, kMaxLogprobs));
+            job->logprobs = static_cast<int>(int_field(b, "top_logprobs", 0, 0, max_logprobs()));
         else if (field(b, "top_logprobs"))
             throw BadRequest{"top_logprobs", "top_logprobs needs logprobs: true"};
         const int dflt = gen.n_ctx() - static_cast<int>(job->prompt.size());
@@ -417,7 +417,7 @@ struct Server::Impl {
                          {"n_vocab", gen.tokenizer().n_vocab()},
                          {"backend", gen.backend_name()},
                          {"version", opt.version},
-                         {"max_logprobs", kMaxLogprobs}};
+                         {"max_logprobs", max_logprobs()}};
         ojson list = {{"object", "list"}};
         list["data"] = ojson::array();
         list["data"].push_back(std::move(model));

@@ -194,8 +194,9 @@ void SamplingParams::validate() const {
     if (!(min_p >= 0 && min_p < 1)) bad("min_p", min_p, "[0, 1)");
     if (!(repeat_penalty > 0 && repeat_penalty <= 10))
         bad("repeat_penalty", repeat_penalty, "(0, 10]");
-    if (n_alternatives < 0 || n_alternatives > 100)
-        bad("n_alternatives", n_alternatives, "[0, 100]");
+    static_assert(kMaxAlternatives == 1048576, "the message below says so");
+    if (n_alternatives < 0 || n_alternatives > kMaxAlternatives)
+        bad("n_alternatives", n_alternatives, "[0, 1048576]");
 }
 
 void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out) {
@@ -228,11 +229,18 @@ void distribution_signals(const float* logits, int n, float temperature, int k, 
             return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
         };
         std::vector<int> best;
-        best.reserve(static_cast<size_t>(k) + 1);
-        for (int i = 0; i < n; ++i) {
-            if (static_cast<int>(best.size()) == k && !better(i, best.back())) continue;
-            best.insert(std::upper_bound(best.begin(), best.end(), i, better), i);
-            if (static_cast<int>(best.size()) > k) best.pop_back();
+        if (k <= 64) {
+            best.reserve(static_cast<size_t>(k) + 1);
+            for (int i = 0; i < n; ++i) {
+                if (static_cast<int>(best.size()) == k && !better(i, best.back())) continue;
+                best.insert(std::upper_bound(best.begin(), best.end(), i, better), i);
+                if (static_cast<int>(best.size()) > k) best.pop_back();
+            }
+        } else {  // many (up to the whole vocabulary): one partial sort
+            best.resize(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i) best[static_cast<size_t>(i)] = i;
+            std::partial_sort(best.begin(), best.begin() + k, best.end(), better);
+            best.resize(static_cast<size_t>(k));
         }
         for (int id : best) out.top.emplace_back(id, static_cast<float>(logits[id] / t - lse));
     }

@@ -104,6 +104,27 @@ class TestServe : public QObject {
 
     // A greedy completion equals the engine's greedy generation in process,
     // from a text prompt and from its token ids.
+    void logprobsOfTheWholeVocabulary() {
+        // Every token's log-probability at every position: they sum to one.
+        const Http models = get("/v1/models");
+        const int n_vocab = models.body["data"][0]["meta"]["n_vocab"].get<int>();
+        QCOMPARE(models.body["data"][0]["meta"]["max_logprobs"].get<int>(), n_vocab);
+        const Http h = post("/v1/completions", json{{"prompt", "Q: 2+3\n"},
+                                                    {"max_tokens", 3},
+                                                    {"temperature", 0},
+                                                    {"logprobs", n_vocab},
+                                                    {"return_tokens_as_token_ids", true}});
+        QCOMPARE(h.status, 200);
+        for (const json& top : h.body["choices"][0]["logprobs"]["top_logprobs"]) {
+            QCOMPARE(static_cast<int>(top.size()), n_vocab);
+            double p = 0;
+            for (const auto& [k, lp] : top.items()) p += std::exp(lp.get<double>());
+            QVERIFY2(std::abs(p - 1.0) < 1e-3, qPrintable(QString::number(p)));
+        }
+        QCOMPARE(post("/v1/completions", json{{"prompt", "Q"}, {"logprobs", n_vocab + 1}}).status,
+                 400);
+    }
+
     void sharedPrefixReusedExactly() {
         // A request whose prompt shares a long prefix with an earlier one
         // starts from that one's KV; its tokens and log-probabilities are

@@ -51,6 +51,9 @@ std::unique_ptr<SamplerStage> make_min_p(float p);
 // overflow (1e-40 makes them all infinite, and the draw NaN).
 inline constexpr float kGreedyTemperature = 1e-6f;
 
+// The most alternatives a token may report: a whole vocabulary.
+inline constexpr int kMaxAlternatives = 1 << 20;
+
 struct SamplingParams {
     float temperature = 0.8f;  // 0 (or below kGreedyTemperature) = greedy
     int top_k = 0;             // 0 = off
@@ -59,7 +62,7 @@ struct SamplingParams {
     float repeat_penalty = 1.0f;
     int repeat_last_n = 64;
     uint64_t seed = 42;
-    int n_alternatives = 5;  // top-k alternatives reported per token
+    int n_alternatives = 5;  // top-k alternatives reported per token (all: the vocabulary)
     // Throws rs::Error naming a parameter outside its range.
     void validate() const;
 };
