@@ -111,10 +111,39 @@ std::string run_to_markdown(const StoredRun& r) {
       << " |\n";
     s << "| cost | " << x.tokens << " tokens, " << x.forward_passes << " forward passes, "
       << fmt(x.wall_seconds, 2) << " s |\n| tree | " << r.tree.size() << " nodes, depth "
-      << r.tree.max_depth() << " |\n\n";
-    s << "## Prompt\n\n"
-      << text::markdown_code_block(x.prompt) << "\n## Chosen trace\n\n"
-      << text::markdown_code_block(path_text(r, chosen_path(r))) << "\n";
+      << r.tree.max_depth() << " |\n";
+    if (!x.prompt_settings.empty() && x.prompt_settings != "{}")
+        s << "| prompt settings | " << md(x.prompt_settings) << " |\n";
+    if (!x.model_file_type.empty()) s << "| model file type | " << md(x.model_file_type) << " |\n";
+    if (!x.server.empty()) s << "| server | " << md(x.server) << " |\n";
+    s << "\n## Prompt\n\n" << text::markdown_code_block(x.prompt) << "\n";
+    if (!x.prompt_rendered.empty())
+        s << "## Prompt as rendered by the chat template\n\n"
+          << text::markdown_code_block(x.prompt_rendered) << "\n";
+    // The chosen trace, its thinking apart from the answer when the model
+    // thought (tokens marked thinking, the markers included).
+    const std::vector<int> chosen = chosen_path(r);
+    std::string thought, answer;
+    int thinking_tokens = 0, forced = 0;
+    for (int id : chosen) {
+        const Node& n = r.tree.at(id);
+        if (n.parent < 0) continue;
+        if (n.tokens.empty()) answer += n.text;
+        for (const TokenRecord& t : n.tokens) {
+            (t.thinking ? thought : answer) += t.piece;
+            thinking_tokens += t.thinking;
+            forced += t.forced;
+        }
+    }
+    if (thinking_tokens > 0) {
+        s << "## Chosen trace: thinking (" << thinking_tokens << " tokens"
+          << (forced ? ", " + std::to_string(forced) + " put there by the thinking budget" : "")
+          << ")\n\n"
+          << text::markdown_code_block(thought) << "\n## Chosen trace: answer\n\n"
+          << text::markdown_code_block(answer) << "\n";
+    } else {
+        s << "## Chosen trace\n\n" << text::markdown_code_block(path_text(r, chosen)) << "\n";
+    }
     std::map<std::string, int> answers;
     for (const Node& n : r.tree.nodes())
         if (!n.answer.empty()) answers[n.answer]++;

@@ -137,6 +137,40 @@ class TestStoreExports : public QObject {
                 std::string::npos);
     }
 
+    // A thinking model's run: the thinking apart from the answer, the
+    // rendered chat prompt and the prompt settings.
+    void markdownSeparatesThinking() {
+        StoredRun r = make_run("think", "");
+        Node& n = r.tree.at(1);
+        n.text.clear();
+        const auto add = [&](const std::string& piece, bool thinking, bool forced) {
+            TokenRecord t;
+            t.piece = piece;
+            t.thinking = thinking;
+            t.forced = forced;
+            n.tokens.push_back(t);
+            n.text += piece;
+        };
+        add("<think>", true, false);
+        add("2+3 is 5", true, false);
+        add("</think>", true, true);
+        add("Answer: 5", false, false);
+        r.run.prompt_rendered = "<|im_start|>user\nQ: 2+3<|im_end|>\n<|im_start|>assistant\n";
+        r.run.prompt_settings = R"({"chat":true})";
+        r.run.server = R"({"kind":"vllm","url":"http://gpu:8000"})";
+        const std::string md = run_to_markdown(stored(r));
+        QVERIFY2(md.find("## Chosen trace: thinking (3 tokens, 1 put there by the thinking "
+                         "budget)\n\n```\n<think>2+3 is 5</think>\n```\n") != std::string::npos,
+                 md.c_str());
+        QVERIFY(md.find("## Chosen trace: answer\n\n```\nAnswer: 5\n```\n") != std::string::npos);
+        QVERIFY(md.find("## Prompt as rendered by the chat template\n\n```\n<|im_start|>user") !=
+                std::string::npos);
+        QVERIFY(!lines_starting(md, "| prompt settings | ").empty());
+        QVERIFY(!lines_starting(md, "| server | ").empty());
+        for (const std::string& row : lines_starting(md, "| "))
+            QVERIFY2(pipes(row) == 3, row.c_str());
+    }
+
     void markdownAndHtmlOfInvalidUtf8AreValid() {
         StoredRun r = make_run("name \xFF\xFE", "trace \xC3");
         r.run.model_name = "m\xE2\x82";
