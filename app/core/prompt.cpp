@@ -47,7 +47,11 @@ PromptPlan plan_prompt(const Model& model, const Task& task, const PromptOptions
         source = model.gguf().get_string("tokenizer.chat_template");
         plan.template_from = "model";
     }
-    if (plan.chat) {
+    if (!opt.rendered.empty()) {
+        plan.chat = true;
+        plan.rendered = opt.rendered;
+        plan.template_from = "a stored run's rendered prompt";
+    } else if (plan.chat) {
         if (source.empty())
             throw Error(model.path() +
                         ": the model has no chat template (tokenizer.chat_template); run without "
@@ -81,6 +85,7 @@ PromptPlan plan_prompt(const Model& model, const Task& task, const PromptOptions
                 .toHex()
                 .toStdString();
     }
+    if (plan.chat) plan.rendered += opt.continuation;
     plan.thinking = detect_thinking(plan.chat ? source : std::string(), tok);
     plan.thinking.min_tokens = opt.think_min;
     plan.thinking.max_tokens = opt.think_max;

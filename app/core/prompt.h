@@ -24,6 +24,12 @@ struct PromptOptions {
     int think_min = 0, think_max = 0;                  // budget forcing; 0 = none
     std::string wait_text;                             // default "Wait"
     std::string steps;  // step delimiters (see parse_step_delimiters)
+    // A prompt a chat template already rendered (a stored run's), used as
+    // it is instead of rendering the task; and text the model's reply
+    // starts with, after the template's output (a counterfactual branch
+    // continues a chat run's trace this way).
+    std::string rendered;
+    std::string continuation;
 };
 
 struct PromptPlan {

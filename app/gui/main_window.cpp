@@ -878,9 +878,16 @@ void MainWindow::branch_from(int node, int index, int alternative) {
     app::RunRequest req;
     req.strategy = "chain-of-thought";
     req.seed = static_cast<uint64_t>(seed_->value());
-    req.task =
-        Task{live_.info().task_id.empty() ? "prompt" : live_.info().task_id + "-counterfactual",
-             live_.info().prompt + prefix + alt, live_.info().expected, ""};
+    const std::string id =
+        live_.info().task_id.empty() ? "prompt" : live_.info().task_id + "-counterfactual";
+    if (!live_.info().prompt_rendered.empty()) {
+        // A chat run: the same rendered prompt, the trace continued after it.
+        req.task = Task{id, live_.info().prompt, live_.info().expected, ""};
+        req.prompt.rendered = live_.info().prompt_rendered;
+        req.prompt.continuation = prefix + alt;
+    } else {
+        req.task = Task{id, live_.info().prompt + prefix + alt, live_.info().expected, ""};
+    }
     req.suite = live_.info().suite;
     if (caps_.hidden_taps) req.config.tap_layers = {-1};
     run_btn_->setEnabled(false);

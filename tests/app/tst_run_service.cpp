@@ -55,6 +55,25 @@ class TestRunService : public QObject {
         plugins_.scan();
     }
 
+    void counterfactualContinuesARenderedPrompt() {
+        // A stored chat run's rendered prompt, used as it is, the trace
+        // continued after it: the run's prompt is both, and it is stored.
+        app::RunRequest req = request("chain-of-thought");
+        req.prompt.rendered = "Q: 13+7*4\n";
+        req.prompt.continuation = "7*4=28: 13+28\n";
+        QTemporaryDir dir;
+        auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
+        app::RunOptions opt;
+        opt.store = store.get();
+        const app::RunResult res = app::run_and_record(*model_, *gen_, plugins_, req, opt);
+        QCOMPARE(res.prompt.rendered, std::string("Q: 13+7*4\n7*4=28: 13+28\n"));
+        QVERIFY(res.prompt.chat);
+        QCOMPARE(store->get(res.run_id)->prompt_rendered, res.prompt.rendered);
+        // The model goes on from the continuation: 13+28 is computed next.
+        QVERIFY2(res.tree().at(1).text.rfind("13+28=41", 0) == 0, res.tree().at(1).text.c_str());
+        QCOMPARE(res.outcome.answer, std::string("41"));
+    }
+
     void storedRunIsDescribedAndFinished() {
         QTemporaryDir dir;
         auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
