@@ -27,7 +27,6 @@
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
 #include "reasonscope/text_safety.h"
-#include "remote/remote_generator.h"
 
 namespace rs::cli {
 namespace {
@@ -464,21 +463,12 @@ int cmd_eval(const Argv& argv) {
             req.suite = suite_path;
             Result r;
             try {
-                const auto* rg = dynamic_cast<const remote::RemoteGenerator*>(eng.gen.get());
-                const remote::RemoteUsage before = rg ? rg->usage() : remote::RemoteUsage{};
                 const app::RunResult res = app::run_and_record(model, *eng.gen, pm, req, opt);
                 r.out = res.outcome;
                 r.covered = app::any_correct(res.tree());
                 if (want_signals)
                     r.traces = app::trace_signals(res.tree(), tasks[i].id, signals_window);
-                if (rg) {
-                    const remote::RemoteUsage u = rg->usage();
-                    r.server_usage = {
-                        {"requests", u.requests - before.requests},
-                        {"prompt_tokens", u.prompt_tokens - before.prompt_tokens},
-                        {"completion_tokens", u.completion_tokens - before.completion_tokens},
-                        {"cached_tokens", u.cached_tokens - before.cached_tokens}};
-                }
+                r.server_usage = res.server_usage;
                 if (r.out.status == "error" && !interrupt.signal())
                     throw Error("task " + tasks[i].id + ": " + r.out.error);
             } catch (const std::exception& e) {

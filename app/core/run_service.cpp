@@ -180,20 +180,13 @@ RunResult run_and_record(const Model& model, Generator& gen, const RunRequest& r
         const auto* remote = dynamic_cast<const remote::RemoteGenerator*>(&gen);
         const remote::RemoteUsage before = remote ? remote->usage() : remote::RemoteUsage{};
         res.outcome = run_strategy(*p.strategy, *res.context, p.params);
+        if (remote) res.server_usage = remote->usage().since(before).to_json();
         if (store) {
             res.recorder->flush();
             RunRow fin = finished_row(res.outcome, *res.context);
             if (remote) {
-                // The server's cost of this run.
-                remote::RemoteUsage u = remote->usage();
-                u.requests -= before.requests;
-                u.prompt_tokens -= before.prompt_tokens;
-                u.completion_tokens -= before.completion_tokens;
-                u.cached_tokens -= before.cached_tokens;
-                u.tokens_used -= before.tokens_used;
-                u.seconds -= before.seconds;
                 nlohmann::json j = remote->server().to_json();
-                j["usage"] = u.to_json();
+                j["usage"] = res.server_usage;
                 fin.server = j.dump();
             }
             const RunRow stored = store->finish_run(res.run_id, fin);

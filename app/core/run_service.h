@@ -75,6 +75,8 @@ struct RunResult {
     RunRow row;          // the run as stored when it began (default when not stored)
     PromptPlan prompt;   // what the model was given (template, thinking, steps)
     Params params;       // the strategy's parameters, defaults filled in
+    // On a server: its cost of this run (RemoteUsage::to_json); else null.
+    nlohmann::json server_usage;
     // The finished search (it holds its generator sequences until dropped);
     // the recorder it wrote to, flushed, is declared first so it outlives it.
     std::unique_ptr<RunRecorder> recorder;

@@ -467,8 +467,8 @@ std::vector<float> parse_score_reply(Kind k, const ScoreAsk& a, const json& r, U
     return out;
 }
 
-void approximate_signals(std::vector<std::pair<TokenId, float>> top, int n_vocab, float& entropy,
-                         float& varentropy) {
+void approximate_signals(const std::vector<std::pair<TokenId, float>>& top, int n_vocab,
+                         float& entropy, float& varentropy) {
     entropy = varentropy = 0;
     double mass = 0, pmin = 1, h = 0;
     std::vector<double> p;

@@ -102,7 +102,7 @@ std::vector<float> parse_score_reply(Kind k, const ScoreAsk& a, const nlohmann::
 // over as few tokens as it can be, none more likely than the least likely
 // of the top k (at most n_vocab - k of them). Exact when the top k hold all
 // the mass; an estimate otherwise (the run records k).
-void approximate_signals(std::vector<std::pair<TokenId, float>> top, int n_vocab, float& entropy,
-                         float& varentropy);
+void approximate_signals(const std::vector<std::pair<TokenId, float>>& top, int n_vocab,
+                         float& entropy, float& varentropy);
 
 }  // namespace rs::remote

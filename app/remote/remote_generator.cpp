@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "reasonscope/json_limits.h"
@@ -114,12 +115,17 @@ uint64_t mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-// Sampling settings that change what a server samples (a chunk fetched with
-// other settings is not used).
-std::string sampling_key(const SamplingParams& sp) {
-    return json({sp.temperature < kGreedyTemperature ? 0.f : sp.temperature, sp.top_k, sp.top_p,
-                 sp.min_p, sp.repeat_penalty, sp.repeat_last_n, sp.seed})
-        .dump();
+bool greedy(const SamplingParams& sp) {
+    return sp.temperature < kGreedyTemperature;
+}
+
+// Whether a server samples alike with both settings (a chunk fetched with
+// other settings is not used, and only alike requests share one request).
+bool same_sampling(const SamplingParams& a, const SamplingParams& b) {
+    return greedy(a) == greedy(b) && (greedy(a) || a.temperature == b.temperature) &&
+           a.top_k == b.top_k && a.top_p == b.top_p && a.min_p == b.min_p &&
+           a.repeat_penalty == b.repeat_penalty && a.repeat_last_n == b.repeat_last_n &&
+           a.seed == b.seed;
 }
 
 }  // namespace
@@ -146,6 +152,17 @@ json ServerInfo::to_json() const {
             {"tokenizer", tokenizer_check}};
 }
 
+RemoteUsage RemoteUsage::since(const RemoteUsage& b) const {
+    RemoteUsage u = *this;
+    u.requests -= b.requests;
+    u.prompt_tokens -= b.prompt_tokens;
+    u.completion_tokens -= b.completion_tokens;
+    u.cached_tokens -= b.cached_tokens;
+    u.tokens_used -= b.tokens_used;
+    u.seconds -= b.seconds;
+    return u;
+}
+
 json RemoteUsage::to_json() const {
     return {{"requests", requests},
             {"prompt_tokens", prompt_tokens},
@@ -158,10 +175,9 @@ json RemoteUsage::to_json() const {
 struct RemoteGenerator::Seq {
     bool live = false;
     std::vector<TokenId> tokens;
-    std::deque<TokenOut> ahead;  // sampled by the server, not yet taken
-    bool ahead_ends = false;     // the model ended after `ahead`
-    std::string ahead_key;       // the sampling settings `ahead` was drawn with
-    bool ahead_greedy = false;
+    std::deque<TokenOut> ahead;              // sampled by the server, not yet taken
+    bool ahead_ends = false;                 // the model ended after `ahead`
+    std::optional<SamplingParams> ahead_sp;  // the settings `ahead` was drawn with
 };
 
 struct RemoteGenerator::Impl {
@@ -396,10 +412,10 @@ int RemoteGenerator::fork(int seq) {
     // and the handed-down tokens' numbers come from another computation
     // than the siblings' (a server's prefill and decode differ in the last
     // bits).
-    if (!p.ahead_greedy) {
+    if (p.ahead_sp && !greedy(*p.ahead_sp)) {
         c.ahead.swap(p.ahead);
         c.ahead_ends = p.ahead_ends;
-        c.ahead_key = p.ahead_key;
+        c.ahead_sp = p.ahead_sp;
         p.ahead_ends = false;
     }
     return add(std::move(c));
@@ -483,16 +499,15 @@ std::vector<Extension> RemoteGenerator::extend(std::span<const ExtendRequest> re
     struct Group {
         std::vector<size_t> reqs;
         const SamplingParams* sp = nullptr;
-        std::string key;
     };
     std::vector<Group> groups;
-    std::map<std::pair<std::vector<TokenId>, std::string>, size_t> by_prefix;
+    std::vector<const SamplingParams*> settings;  // the distinct ones asked for
+    std::map<std::pair<std::vector<TokenId>, size_t>, size_t> by_prefix;
     for (size_t i = 0; i < requests.size(); ++i) {
         const ExtendRequest& r = requests[i];
         Seq& s = seq_ref(r.seq);
         const SamplingParams& sp = r.params ? *r.params : params;
-        const std::string key = sampling_key(sp);
-        if (s.ahead_key != key) {
+        if (s.ahead_sp && !same_sampling(*s.ahead_sp, sp)) {
             s.ahead.clear();
             s.ahead_ends = false;
         }
@@ -501,14 +516,17 @@ std::vector<Extension> RemoteGenerator::extend(std::span<const ExtendRequest> re
                         std::to_string(n_ctx_) + " tokens");
         if (!s.ahead.empty() || s.ahead_ends || r.force >= 0) continue;
         if (opt_.kind == Kind::LlamaServer) {  // one choice per request
-            groups.push_back(Group{{i}, &sp, key});
+            groups.push_back(Group{{i}, &sp});
             continue;
         }
+        size_t setting = 0;
+        while (setting < settings.size() && !same_sampling(*settings[setting], sp)) ++setting;
+        if (setting == settings.size()) settings.push_back(&sp);
         // At most opt.max_n choices per request (servers cap n).
-        const auto [it, fresh] = by_prefix.try_emplace({s.tokens, key}, groups.size());
+        const auto [it, fresh] = by_prefix.try_emplace({s.tokens, setting}, groups.size());
         if (!fresh && static_cast<int>(groups[it->second].reqs.size()) >= opt_.max_n)
             it->second = groups.size();
-        if (it->second == groups.size()) groups.push_back(Group{{}, &sp, key});
+        if (it->second == groups.size()) groups.push_back(Group{{}, &sp});
         groups[it->second].reqs.push_back(i);
     }
     if (!groups.empty()) {
@@ -555,8 +573,7 @@ std::vector<Extension> RemoteGenerator::extend(std::span<const ExtendRequest> re
                                     std::to_string(t.id) + " is not in the vocabulary of " +
                                     std::to_string(tok_.n_vocab()));
                 s.ahead.assign(c.tokens.begin(), c.tokens.end());
-                s.ahead_key = groups[gi].key;
-                s.ahead_greedy = groups[gi].sp->temperature < kGreedyTemperature;
+                s.ahead_sp = *groups[gi].sp;
                 // The model ended, and the server kept its end token out of
                 // the tokens: the search still sees one.
                 s.ahead_ends =
@@ -610,12 +627,15 @@ std::vector<Extension> RemoteGenerator::extend(std::span<const ExtendRequest> re
         TokenSignals& sig = e.token;
         sig.token = t.id;
         sig.logprob = t.logprob;
+        // The alternatives come most likely first (protocol.h); the chosen
+        // token joins them in its place when the server left it out.
         if (std::none_of(t.top.begin(), t.top.end(),
                          [&](const auto& p) { return p.first == t.id; }) &&
-            t.logprob < 0)
-            t.top.emplace_back(t.id, t.logprob);
-        std::stable_sort(t.top.begin(), t.top.end(),
-                         [](const auto& a, const auto& b) { return a.second > b.second; });
+            t.logprob < 0) {
+            const auto at = std::find_if(t.top.begin(), t.top.end(),
+                                         [&](const auto& p) { return p.second < t.logprob; });
+            t.top.insert(at, {t.id, t.logprob});
+        }
         approximate_signals(t.top, tok_.n_vocab(), sig.entropy, sig.varentropy);
         sig.top.assign(t.top.begin(),
                        t.top.begin() + std::min<size_t>(t.top.size(), static_cast<size_t>(std::max(

@@ -62,6 +62,8 @@ struct RemoteUsage {
     int64_t tokens_used = 0;  // of the completion tokens, those the search took
     double seconds = 0;       // wall time waiting for replies
     nlohmann::json to_json() const;
+    // What was used since `before` (an earlier reading of the same counters).
+    RemoteUsage since(const RemoteUsage& before) const;
 };
 
 // `url` without user:password@ (what may be stored and shown).

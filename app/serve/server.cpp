@@ -600,25 +600,38 @@ struct Server::Impl {
                 if (!tok.is_eog(c.tokens[k].token)) content.push_back(chat_logprob(c.tokens[k]));
             return {{"content", content}};
         }
-        ojson pieces = ojson::array(), lps = ojson::array(), tops = ojson::array(),
-              offsets = ojson::array();
-        for (size_t k = from; k < to; ++k) {
-            const TokenSignals& t = c.tokens[k];
-            pieces.push_back(tok.is_eog(t.token) && !j.ids_as_text ? std::string()
-                                                                   : token_name(j, t.token));
-            lps.push_back(t.logprob);
-            ojson top = ojson::object();
-            for (const auto& [id, l] : t.top) {
-                const std::string p = token_name(j, id);
-                if (!top.contains(p)) top[p] = l;
-            }
-            tops.push_back(std::move(top));
-            offsets.push_back(base + c.offsets[k]);
+        ojson lp = {{"tokens", ojson::array()},
+                    {"token_logprobs", ojson::array()},
+                    {"top_logprobs", ojson::array()},
+                    {"text_offset", ojson::array()},
+                    {"top_token_ids", ojson::array()}};
+        for (size_t k = from; k < to; ++k)
+            add_logprob(j, lp, c.tokens[k].token, &c.tokens[k], base + c.offsets[k]);
+        return lp;
+    }
+
+    // One token's entry in a completion's logprobs; `t` null: a token with
+    // none (an echoed prompt's first).
+    void add_logprob(const Job& j, ojson& lp, TokenId id, const TokenSignals* t,
+                     size_t offset) const {
+        lp["tokens"].push_back(gen.tokenizer().is_eog(id) && !j.ids_as_text ? std::string()
+                                                                            : token_name(j, id));
+        lp["text_offset"].push_back(offset);
+        if (!t) {
+            lp["token_logprobs"].push_back(nullptr);
+            lp["top_logprobs"].push_back(nullptr);
+            lp["top_token_ids"].push_back(nullptr);
+            return;
         }
-        return {{"tokens", pieces},
-                {"token_logprobs", lps},
-                {"top_logprobs", tops},
-                {"text_offset", offsets}};
+        lp["token_logprobs"].push_back(t->logprob);
+        ojson top = ojson::object(), ids = ojson::array();
+        for (const auto& [alt, l] : t->top) {
+            const std::string p = token_name(j, alt);
+            if (!top.contains(p)) top[p] = l;
+            ids.push_back(alt);
+        }
+        lp["top_logprobs"].push_back(std::move(top));
+        lp["top_token_ids"].push_back(std::move(ids));
     }
 
     // Streams what each choice has that was not sent: text up to where a
@@ -723,62 +736,26 @@ struct Server::Impl {
         // (the first has none).
         std::string prompt_text;
         std::vector<size_t> prompt_offsets;
-        for (TokenId id : j.prompt) {
-            prompt_offsets.push_back(prompt_text.size());
-            prompt_text += tok.token_to_piece(id);
-        }
-        const auto top_object = [&](const TokenSignals& t) {
-            ojson top = ojson::object();
-            for (const auto& [id, l] : t.top) {
-                const std::string p = token_name(j, id);
-                if (!top.contains(p)) top[p] = l;
+        if (j.echo)
+            for (TokenId id : j.prompt) {
+                prompt_offsets.push_back(prompt_text.size());
+                prompt_text += tok.token_to_piece(id);
             }
-            return top;
-        };
         for (size_t i = 0; i < j.choices.size(); ++i) {
             const Choice& c = j.choices[i];
             completion += c.tokens.size();
             ojson ids = ojson::array();
             for (const TokenSignals& t : c.tokens) ids.push_back(t.token);
             ojson lp = nullptr;
-            if (j.logprobs >= 0) {
-                ojson pieces = ojson::array(), lps = ojson::array(), tops = ojson::array(),
-                      top_ids = ojson::array(), offsets = ojson::array();
-                if (j.echo)
-                    for (size_t p = 0; p < j.prompt.size(); ++p) {
-                        pieces.push_back(token_name(j, j.prompt[p]));
-                        offsets.push_back(prompt_offsets[p]);
-                        if (p == 0 || j.prompt_sig.size() < p) {
-                            lps.push_back(nullptr);
-                            tops.push_back(nullptr);
-                            top_ids.push_back(nullptr);
-                            continue;
-                        }
-                        const TokenSignals& t = j.prompt_sig[p - 1];
-                        lps.push_back(t.logprob);
-                        tops.push_back(top_object(t));
-                        ojson tid = ojson::array();
-                        for (const auto& x : t.top) tid.push_back(x.first);
-                        top_ids.push_back(std::move(tid));
-                    }
-                const size_t base = j.echo ? prompt_text.size() : 0;
-                for (size_t k = 0; k < c.tokens.size(); ++k) {
-                    const TokenSignals& t = c.tokens[k];
-                    pieces.push_back(tok.is_eog(t.token) && !j.ids_as_text
-                                         ? std::string()
-                                         : token_name(j, t.token));
-                    offsets.push_back(base + c.offsets[k]);
-                    lps.push_back(t.logprob);
-                    tops.push_back(top_object(t));
-                    ojson tid = ojson::array();
-                    for (const auto& x : t.top) tid.push_back(x.first);
-                    top_ids.push_back(std::move(tid));
-                }
-                lp = {{"tokens", pieces},
-                      {"token_logprobs", lps},
-                      {"top_logprobs", tops},
-                      {"text_offset", offsets},
-                      {"top_token_ids", top_ids}};
+            if (j.logprobs >= 0 && !j.chat) {
+                lp = logprobs_of(j, c, 0, 0, 0);  // the empty shape
+                for (size_t p = 0; j.echo && p < j.prompt.size(); ++p)
+                    add_logprob(j, lp, j.prompt[p],
+                                p == 0 || j.prompt_sig.size() < p ? nullptr : &j.prompt_sig[p - 1],
+                                prompt_offsets[p]);
+                for (size_t k = 0; k < c.tokens.size(); ++k)
+                    add_logprob(j, lp, c.tokens[k].token, &c.tokens[k],
+                                prompt_text.size() + c.offsets[k]);
             }
             ojson choice = {{"index", i},
                             {"text", j.echo ? prompt_text + c.text : c.text},
@@ -808,9 +785,6 @@ struct Server::Impl {
             }
             choices.push_back(std::move(choice));
         }
-        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
         if (j.chat) {
             // The chat shape: a message per choice, OpenAI's logprobs.
             for (size_t i = 0; i < j.choices.size(); ++i) {
@@ -822,7 +796,6 @@ struct Server::Impl {
                 ch.erase("text");
             }
         }
-        (void)now;
         ojson body = {{"id", j.id},
                       {"object", j.chat ? "chat.completion" : "text_completion"},
                       {"created", j.created},
