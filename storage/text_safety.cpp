@@ -132,6 +132,34 @@ std::string printable(std::string_view in, bool keep_layout) {
     return out;
 }
 
+std::string html_escape(std::string_view in) {
+    const std::string s = valid_utf8(in);
+    std::string o;
+    o.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+            case '&':
+                o += "&amp;";
+                break;
+            case '<':
+                o += "&lt;";
+                break;
+            case '>':
+                o += "&gt;";
+                break;
+            case '"':
+                o += "&quot;";
+                break;
+            case '\'':
+                o += "&#39;";
+                break;
+            default:
+                o += c;
+        }
+    }
+    return o;
+}
+
 std::string markdown_inline(std::string_view s) {
     std::string o;
     o.reserve(s.size() + 8);

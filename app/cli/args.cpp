@@ -119,6 +119,32 @@ int Args::get_int(const std::string& name, long lo, long hi) const {
     return static_cast<int>(x);
 }
 
+std::vector<std::string> Args::get_list(const std::string& name) const {
+    std::vector<std::string> out;
+    const std::string v = get(name);
+    for (size_t b = 0; b <= v.size();) {
+        size_t e = v.find(',', b);
+        if (e == std::string::npos) e = v.size();
+        if (e > b) out.push_back(v.substr(b, e - b));
+        b = e + 1;
+    }
+    return out;
+}
+
+std::vector<int> Args::get_int_list(const std::string& name, long lo, long hi) const {
+    std::vector<int> out;
+    for (const std::string& item : get_list(name)) {
+        char* end = nullptr;
+        const long x = std::strtol(item.c_str(), &end, 10);
+        if (*end != '\0' || x < lo || x > hi)
+            throw UsageError{command_ + ": " + dashed(name) +
+                             " wants comma-separated integers in [" + std::to_string(lo) + ", " +
+                             std::to_string(hi) + "], got '" + get(name) + "'"};
+        out.push_back(static_cast<int>(x));
+    }
+    return out;
+}
+
 int Args::get_threads() const {
     const int t = get_int("threads", 0, 1 << 20);
     const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -28,6 +28,10 @@ class Args {
     bool has(const std::string& name) const;
     std::string get(const std::string& name) const;  // option value, default, or positional
     const std::vector<std::string>& all(const std::string& name) const;
+    // A comma-separated option's items (empty ones dropped), and the same
+    // as integers in [lo, hi] (UsageError naming the option otherwise).
+    std::vector<std::string> get_list(const std::string& name) const;
+    std::vector<int> get_int_list(const std::string& name, long lo, long hi) const;
     int get_int(const std::string& name, long lo, long hi) const;
     // --threads: 0 (all cores) or a count; one far above the cores (more than
     // twice) is clamped to them, with a warning on stderr.

@@ -60,20 +60,7 @@ int cmd_bench_serve(const Argv& argv) {
     add_session_options(a, "f32");
     if (!a.parse(argv)) return 0;
     const int gen_tokens = a.get_int("tokens", 1, 4096), reps = a.get_int("reps", 1, 50);
-    std::vector<int> clients;
-    const std::string list = a.get("clients");
-    for (size_t b = 0; b <= list.size();) {
-        size_t e = list.find(',', b);
-        if (e == std::string::npos) e = list.size();
-        try {
-            clients.push_back(std::stoi(list.substr(b, e - b)));
-        } catch (...) {
-            throw UsageError{"--clients wants numbers, e.g. 1,8,32"};
-        }
-        b = e + 1;
-        if (clients.back() < 1 || clients.back() > 256)
-            throw UsageError{"--clients: each count must be in [1, 256]"};
-    }
+    const std::vector<int> clients = a.get_int_list("clients", 1, 256);
     SessionOptions so = app::search_session_options(a.get_threads());
     apply_session_options(a, so);
     auto model = Model::load(app::model_path_or_default(a.get("model")));

@@ -61,17 +61,7 @@ app::RunRequest request_from(const Args& a) {
     r.config.max_passes = a.get_int("max-passes", 0, 1 << 30);
     r.config.max_seconds = a.get_double("max-seconds", 0, 1e7);
     r.prompt = prompt_options(a);
-    std::string taps = a.get("taps");
-    for (size_t b = 0; !taps.empty() && b <= taps.size();) {
-        size_t e = taps.find(',', b);
-        if (e == std::string::npos) e = taps.size();
-        try {
-            r.config.tap_layers.push_back(std::stoi(taps.substr(b, e - b)));
-        } catch (...) {
-            throw UsageError{"--taps wants comma-separated layer numbers, got '" + taps + "'"};
-        }
-        b = e + 1;
-    }
+    r.config.tap_layers = a.get_int_list("taps", -1, 1 << 20);
     return r;
 }
 

@@ -28,14 +28,6 @@
 namespace rs::cli {
 namespace {
 
-std::vector<std::string> split(const std::string& s, char sep = ',') {
-    std::vector<std::string> out;
-    std::stringstream in(s);
-    for (std::string x; std::getline(in, x, sep);)
-        if (!x.empty()) out.push_back(x);
-    return out;
-}
-
 // The parameter a budget sets: the strategy's sample count or width.
 std::string budget_param(const StrategyInfo& info,
                          const std::map<std::string, std::string>& given) {
@@ -65,13 +57,6 @@ struct Cell {
     std::vector<std::pair<int, int>> traces;
 };
 
-std::string esc(const std::string& s) {
-    std::string o;
-    for (char c : s)
-        o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
-    return o;
-}
-
 // A line chart: one polyline per series, x on a log axis.
 std::string svg_chart(
     const std::string& title, const std::string& xlabel, const std::string& ylabel,
@@ -97,7 +82,7 @@ std::string svg_chart(
     s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
       << "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" "
          "fill=\"white\"/>\n<text x=\""
-      << W / 2 << "\" y=\"18\" text-anchor=\"middle\" font-size=\"13\">" << esc(title)
+      << W / 2 << "\" y=\"18\" text-anchor=\"middle\" font-size=\"13\">" << text::html_escape(title)
       << "</text>\n";
     for (int i = 0; i <= 4; ++i) {  // y grid 0..1
         const double y = i / 4.0;
@@ -125,9 +110,9 @@ std::string svg_chart(
           << "\" text-anchor=\"middle\">" << label.str() << "</text>\n";
     }
     s << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 8 << "\" text-anchor=\"middle\">"
-      << esc(xlabel) << " (log scale)</text>\n<text x=\"14\" y=\"" << (T + H - B) / 2
+      << text::html_escape(xlabel) << " (log scale)</text>\n<text x=\"14\" y=\"" << (T + H - B) / 2
       << "\" transform=\"rotate(-90 14 " << (T + H - B) / 2 << ")\" text-anchor=\"middle\">"
-      << esc(ylabel) << "</text>\n";
+      << text::html_escape(ylabel) << "</text>\n";
     for (size_t k = 0; k < series.size(); ++k) {
         const char* c = colors[k % 8];
         s << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\" points=\"";
@@ -141,7 +126,7 @@ std::string svg_chart(
         s << "<rect x=\"" << W - R + 12 << "\" y=\"" << T + 16 * k
           << "\" width=\"10\" height=\"10\" "
           << "fill=\"" << c << "\"/><text x=\"" << W - R + 26 << "\" y=\"" << T + 16 * k + 9
-          << "\">" << esc(series[k].first) << "</text>\n";
+          << "\">" << text::html_escape(series[k].first) << "</text>\n";
     }
     s << "</svg>\n";
     return s.str();
@@ -172,16 +157,8 @@ int cmd_sweep(const Argv& argv) {
     add_prompt_options(a);
     add_remote_options(a);
     if (!a.parse(argv)) return 0;
-    const std::vector<std::string> strategies = split(a.get("strategies"));
-    std::vector<int> budgets;
-    for (const std::string& b : split(a.get("budgets"))) {
-        try {
-            budgets.push_back(std::stoi(b));
-        } catch (...) {
-            throw UsageError{"--budgets wants numbers, e.g. 1,2,4,8"};
-        }
-        if (budgets.back() < 1) throw UsageError{"--budgets: each must be at least 1"};
-    }
+    const std::vector<std::string> strategies = a.get_list("strategies");
+    std::vector<int> budgets = a.get_int_list("budgets", 1, 1 << 20);
     if (strategies.empty() || budgets.empty())
         throw UsageError{"sweep: give --strategies and --budgets"};
     std::sort(budgets.begin(), budgets.end());
@@ -353,13 +330,14 @@ int cmd_sweep(const Argv& argv) {
         h << "<!doctype html><meta charset=\"utf-8\"><title>Reasonscope sweep</title><style>"
              "body{font-family:sans-serif;margin:24px}td,th{padding:3px 10px;text-align:right}"
              "</style><h1>Sweep: "
-          << esc(suite_path) << " (" << tasks.size() << " problems)</h1><p>"
-          << esc(engine.gen->backend_name()) << "</p><table><tr><th>strategy</th><th>budget</th>"
+          << text::html_escape(suite_path) << " (" << tasks.size() << " problems)</h1><p>"
+          << text::html_escape(engine.gen->backend_name())
+          << "</p><table><tr><th>strategy</th><th>budget</th>"
           << "<th>accuracy</th><th>coverage</th><th>tokens</th><th>passes</th><th>seconds</th>"
              "</tr>";
         for (const auto& c : out["cells"])
-            h << "<tr><td>" << esc(c["strategy"].get<std::string>()) << "</td><td>" << c["budget"]
-              << "</td><td>" << c["accuracy"].get<double>() * 100 << "%</td><td>"
+            h << "<tr><td>" << text::html_escape(c["strategy"].get<std::string>()) << "</td><td>"
+              << c["budget"] << "</td><td>" << c["accuracy"].get<double>() * 100 << "%</td><td>"
               << c["coverage"].get<double>() * 100 << "%</td><td>"
               << static_cast<long>(c["mean_tokens"].get<double>()) << "</td><td>"
               << static_cast<long>(c["mean_forward_passes"].get<double>()) << "</td><td>"

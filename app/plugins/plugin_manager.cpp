@@ -73,13 +73,7 @@ void PluginManager::load(const QString& path) {
         errors_.push_back({path, QString::fromStdString(e.what())});
         return;
     }
-    if (find(info.id)) {
-        errors_.push_back(
-            {path, QString::fromStdString("strategy id '" + info.id +
-                                          "' is already provided by another plugin")});
-        return;
-    }
-    entries_.push_back({std::move(info), path, std::move(loader)});
+    add_entry(std::move(info), path, std::move(loader));
 }
 
 void PluginManager::load_script(const QString& path) {
@@ -90,13 +84,19 @@ void PluginManager::load_script(const QString& path) {
         errors_.push_back({path, QString::fromStdString(e.what())});
         return;
     }
+    add_entry(std::move(info), path, nullptr);
+}
+
+// A strategy's entry, unless another plugin has its id already.
+void PluginManager::add_entry(StrategyInfo info, const QString& path,
+                              std::unique_ptr<QPluginLoader> loader) {
     if (find(info.id)) {
         errors_.push_back(
             {path, QString::fromStdString("strategy id '" + info.id +
                                           "' is already provided by another plugin")});
         return;
     }
-    entries_.push_back({std::move(info), path, nullptr});
+    entries_.push_back({std::move(info), path, std::move(loader)});
 }
 
 // A scorer plugin goes into the engine's scorer registry; its library is

@@ -52,6 +52,7 @@ class PluginManager {
   private:
     void load(const QString& path);
     void load_script(const QString& path);
+    void add_entry(StrategyInfo info, const QString& path, std::unique_ptr<QPluginLoader> loader);
     void load_scorer(const QString& path, std::unique_ptr<QPluginLoader> loader,
                      const QJsonObject& meta);
     mutable std::vector<Entry> entries_;  // (a script's info is refreshed by create())

@@ -9,35 +9,7 @@
 namespace rs {
 namespace {
 
-// Also makes the text valid UTF-8 (the page says charset=utf-8; a stored
-// name or model text may not be).
-std::string html_escape(const std::string& in) {
-    const std::string s = text::valid_utf8(in);
-    std::string o;
-    o.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                o += "&amp;";
-                break;
-            case '<':
-                o += "&lt;";
-                break;
-            case '>':
-                o += "&gt;";
-                break;
-            case '"':
-                o += "&quot;";
-                break;
-            case '\'':
-                o += "&#39;";
-                break;
-            default:
-                o += c;
-        }
-    }
-    return o;
-}
+using text::html_escape;
 
 // Text cells: quoted, and never read as a formula by a spreadsheet.
 std::string csv_field(const std::string& s) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reasonscope/run_store.h"
+#include "sql_query.h"
 #include "test_paths.h"
 
 using namespace rs;
@@ -58,20 +59,7 @@ StoredRun make_run(const std::string& name, const std::string& trace) {
 }
 
 int64_t query_int(const QString& db, const std::string& sql) {
-    sqlite3* c = nullptr;
-    if (sqlite3_open_v2(db.toUtf8().constData(), &c, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-        sqlite3_close(c);
-        return -1;
-    }
-    sqlite3_busy_timeout(c, 2000);
-    sqlite3_stmt* s = nullptr;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(c, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(c);
-    return n;
+    return rs::test::query_int(db.toStdString(), sql);
 }
 
 bool has_control_bytes(const QByteArray& b) {

@@ -15,6 +15,7 @@
 #include "reasonscope/local_generator.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
+#include "sql_query.h"
 
 using namespace rs;
 
@@ -22,18 +23,7 @@ namespace {
 
 const char* kModel = RS_SOURCE_DIR "/resources/models/reasoner.gguf";
 
-int64_t query_int(const std::string& db, const std::string& sql) {
-    sqlite3* c = nullptr;
-    sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr);
-    sqlite3_stmt* s = nullptr;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(c, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(c);
-    return n;
-}
+using rs::test::query_int;
 
 // A full disk for connections opened while it is set (SQLite's
 // max_page_count through a process-wide auto-extension).

@@ -21,6 +21,7 @@
 #include "reasonscope/run_export.h"
 #include "reasonscope/run_store.h"
 #include "reasonscope/search.h"
+#include "sql_query.h"
 #include "test_paths.h"
 
 using namespace rs;
@@ -51,19 +52,7 @@ int64_t record_run(RunStore& st, const std::string& prompt, int children = 3) {
 }
 
 // One number from SQL on a connection of our own.
-int64_t query_int(const std::string& db, const std::string& sql) {
-    sqlite3* c = nullptr;
-    sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr);
-    sqlite3_busy_timeout(c, 5000);
-    sqlite3_stmt* s = nullptr;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(c, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(c);
-    return n;
-}
+using rs::test::query_int;
 
 int64_t stored_tokens(const std::string& db, int64_t run) {
     return query_int(db, "SELECT COUNT(*) FROM tokens WHERE run_id = " + std::to_string(run));

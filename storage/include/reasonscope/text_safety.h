@@ -30,6 +30,9 @@ std::string printable(std::string_view s, bool keep_layout = false);
 // no markup: HTML entities for & < >, backslash escapes for the characters
 // Markdown gives a meaning inline (\ ` * _ [ ] | ~ and the like).
 std::string markdown_inline(std::string_view s);
+// Text for HTML (element content or a quoted attribute): & < > " ' as
+// entities, and valid UTF-8 (a page says charset=utf-8; stored text may not).
+std::string html_escape(std::string_view s);
 // A fenced code block holding s verbatim (valid UTF-8, controls escaped but
 // \n and \t kept): the fence is longer than any backtick run inside, so
 // nothing in s can close it.
