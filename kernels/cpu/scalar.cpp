@@ -382,6 +382,13 @@ void nibble_values(const uint8_t* qs, const int8_t* table, int v[32]) {
     }
 }
 
+// The exact integer dot of n decoded quants with n int8 activations.
+int idot(const int* q, const int8_t* y, int n) {
+    int s = 0;
+    for (int l = 0; l < n; ++l) s += q[l] * y[l];
+    return s;
+}
+
 // Q2_K: per block the exact scaled integer and the mins against the group
 // sums, one fma each (kernels.h).
 void dot_q2_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
@@ -395,9 +402,7 @@ void dot_q2_k(int n, const void* w, const void* act, size_t stride, int n_act, f
             q2k_values(x[b], q);
             int isum = 0, summ = 0;
             for (int g = 0; g < 16; ++g) {
-                int s = 0;
-                for (int l = 0; l < 16; ++l) s += q[16 * g + l] * y[b].qs[16 * g + l];
-                isum += (x[b].scales[g] & 0xF) * s;
+                isum += (x[b].scales[g] & 0xF) * idot(q + 16 * g, y[b].qs + 16 * g, 16);
                 summ += (x[b].scales[g] >> 4) * y[b].bsums[g];
             }
             acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
@@ -417,11 +422,8 @@ void dot_q3_k(int n, const void* w, const void* act, size_t stride, int n_act, f
             int q[256];
             q3k_values(x[b], q);
             int isum = 0;
-            for (int g = 0; g < 16; ++g) {
-                int s = 0;
-                for (int l = 0; l < 16; ++l) s += q[16 * g + l] * y[b].qs[16 * g + l];
-                isum += q3k_scale(g, x[b].scales) * s;
-            }
+            for (int g = 0; g < 16; ++g)
+                isum += q3k_scale(g, x[b].scales) * idot(q + 16 * g, y[b].qs + 16 * g, 16);
             acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
         }
         return acc;
@@ -441,9 +443,7 @@ void dot_q5_k(int n, const void* w, const void* act, size_t stride, int n_act, f
             for (int s = 0; s < 8; ++s) {
                 uint8_t sc, m;
                 q4k_scale_min(s, x[b].scales, sc, m);
-                int t = 0;
-                for (int l = 0; l < 32; ++l) t += q[32 * s + l] * y[b].qs[32 * s + l];
-                isum += sc * t;
+                isum += sc * idot(q + 32 * s, y[b].qs + 32 * s, 32);
                 summ += m * (y[b].bsums[2 * s] + y[b].bsums[2 * s + 1]);
             }
             acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
@@ -464,9 +464,7 @@ void dot_iq4_xs(int n, const void* w, const void* act, size_t stride, int n_act,
             for (int ib = 0; ib < 8; ++ib) {
                 int v[32];
                 nibble_values(x[b].qs + 16 * ib, kIq4Values, v);
-                int t = 0;
-                for (int l = 0; l < 32; ++l) t += v[l] * y[b].qs[32 * ib + l];
-                isum += iq4xs_scale(ib, x[b]) * t;
+                isum += iq4xs_scale(ib, x[b]) * idot(v, y[b].qs + 32 * ib, 32);
             }
             acc = std::fma(static_cast<float>(isum), h2f(x[b].d) * y[b].d, acc);
         }

@@ -920,12 +920,29 @@ inline void k_low2(const uint8_t* qs, __m256i q[8]) {
     }
 }
 
+// A block's eight vectors of unsigned quants (0..63) against its Q8_K
+// activations, each vector's int16 pair sums weighted by its scales; exact
+// int32 lane sums.
+inline __m256i dot_u8_scaled(const __m256i q[8], const int8_t* qs, const __m256i scv[8]) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int k = 0; k < 8; ++k)
+        sumi = _mm256_add_epi32(
+            sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], load32(qs + 32 * k)), scv[k]));
+    return sumi;
+}
+
+// The Q8_K activation rows a kernel reads, NA of them `stride` bytes apart.
+template <int NA>
+inline void q8k_rows(const uint8_t* act, size_t stride, const BlockQ8_K* y[NA]) {
+    for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+}
+
 template <int NA>
 struct DotQ2_K {
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
         const auto* x = static_cast<const BlockQ2_K*>(w);
         const BlockQ8_K* y[NA];
-        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        q8k_rows<NA>(act, stride, y);
         float acc[NA], accm[NA];
         for (int j = 0; j < NA; ++j) acc[j] = accm[j] = 0;
         for (int b = 0; b < n / QK_K; ++b) {
@@ -937,11 +954,7 @@ struct DotQ2_K {
                 _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc))), 4);
             const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
             for (int j = 0; j < NA; ++j) {
-                __m256i sumi = _mm256_setzero_si256();
-                for (int k = 0; k < 8; ++k)
-                    sumi = _mm256_add_epi32(
-                        sumi, _mm256_madd_epi16(
-                                  _mm256_maddubs_epi16(q[k], load32(y[j][b].qs + 32 * k)), scv[k]));
+                const __m256i sumi = dot_u8_scaled(q, y[j][b].qs, scv);
                 const int summ = hsum_i32(_mm256_madd_epi16(load32(y[j][b].bsums), mins));
                 acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
                 accm[j] = __builtin_fmaf(static_cast<float>(summ), dmin * y[j][b].d, accm[j]);
@@ -958,7 +971,7 @@ struct DotQ3_K {
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
         const auto* x = static_cast<const BlockQ3_K*>(w);
         const BlockQ8_K* y[NA];
-        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        q8k_rows<NA>(act, stride, y);
         float acc[NA];
         for (int j = 0; j < NA; ++j) acc[j] = 0;
         const __m256i one = _mm256_set1_epi8(1);
@@ -975,11 +988,7 @@ struct DotQ3_K {
             const __m256i sc16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc));
             const float d = h2f(x[b].d);
             for (int j = 0; j < NA; ++j) {
-                __m256i sumi = _mm256_setzero_si256();
-                for (int k = 0; k < 8; ++k)
-                    sumi = _mm256_add_epi32(
-                        sumi, _mm256_madd_epi16(
-                                  _mm256_maddubs_epi16(q[k], load32(y[j][b].qs + 32 * k)), scv[k]));
+                __m256i sumi = dot_u8_scaled(q, y[j][b].qs, scv);
                 const __m256i corr = _mm256_madd_epi16(load32(y[j][b].bsums), sc16);
                 sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(corr, 2));
                 acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
@@ -994,7 +1003,7 @@ struct DotQ5_K {
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
         const auto* x = static_cast<const BlockQ5_K*>(w);
         const BlockQ8_K* y[NA];
-        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        q8k_rows<NA>(act, stride, y);
         float acc[NA], accm[NA];
         for (int j = 0; j < NA; ++j) acc[j] = accm[j] = 0;
         const __m256i lo = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
@@ -1011,18 +1020,17 @@ struct DotQ5_K {
                     _mm256_slli_epi16(_mm256_and_si256(srl16(qh, 2 * c + 1), one), 4));
             }
             uint8_t sc[8], mn[8];
-            for (int s = 0; s < 8; ++s) q4k_scale_min(s, x[b].scales, sc[s], mn[s]);
+            __m256i scv[8];
+            for (int s = 0; s < 8; ++s) {
+                q4k_scale_min(s, x[b].scales, sc[s], mn[s]);
+                scv[s] = _mm256_set1_epi16(sc[s]);
+            }
             alignas(32) int16_t m16[16];
             for (int g = 0; g < 16; ++g) m16[g] = mn[g / 2];
             const __m256i mins = _mm256_load_si256(reinterpret_cast<const __m256i*>(m16));
             const float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
             for (int j = 0; j < NA; ++j) {
-                __m256i sumi = _mm256_setzero_si256();
-                for (int s = 0; s < 8; ++s)
-                    sumi = _mm256_add_epi32(
-                        sumi,
-                        _mm256_madd_epi16(_mm256_maddubs_epi16(q[s], load32(y[j][b].qs + 32 * s)),
-                                          _mm256_set1_epi16(sc[s])));
+                const __m256i sumi = dot_u8_scaled(q, y[j][b].qs, scv);
                 const int summ = hsum_i32(_mm256_madd_epi16(load32(y[j][b].bsums), mins));
                 acc[j] = __builtin_fmaf(static_cast<float>(hsum_i32(sumi)), d * y[j][b].d, acc[j]);
                 accm[j] = __builtin_fmaf(static_cast<float>(summ), dmin * y[j][b].d, accm[j]);
@@ -1037,7 +1045,7 @@ struct DotIQ4_XS {
     static void run(const uint8_t* act, size_t stride, float* out, int n, const void* w) {
         const auto* x = static_cast<const BlockIQ4_XS*>(w);
         const BlockQ8_K* y[NA];
-        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        q8k_rows<NA>(act, stride, y);
         float acc[NA];
         for (int j = 0; j < NA; ++j) acc[j] = 0;
         const __m256i table = table16(kIq4Values);

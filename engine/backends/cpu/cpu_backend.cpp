@@ -205,6 +205,8 @@ class CpuBackend final : public Backend {
     void store_kv(int layer, Act k, Act v) override;
     void attention(int layer, Act q, Act out, const AttnSpec& spec) override;
     void swiglu(Act gate, Act up, Act out) override;
+    template <class Fn>
+    void glu_rows(Act gate, Act up, Act out, Fn fn);
     void scale(Act x, float s) override;
     void geglu(Act gate, Act up, Act out) override;
     void moe(const MoeSpec& spec, Act logits, Act in, Act out) override;
@@ -669,17 +671,24 @@ void CpuBackend::attention(int layer, Act q_act, Act out, const AttnSpec& spec) 
         std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(max_pos_) * hd)));
 }
 
-void CpuBackend::swiglu(Act gate, Act up, Act out) {
+// A gated unit row by row on the pool: fn(gate row, up row, out row, width).
+template <class Fn>
+void CpuBackend::glu_rows(Act gate, Act up, Act out, Fn fn) {
     const int F = gate.cols;
     pool_.run(
         gate.rows,
         [&](int64_t b, int64_t e, int) {
             for (int64_t r = b; r < e; ++r) {
                 const size_t off = static_cast<size_t>(r) * F;
-                k_.swiglu(ptr(gate) + off, ptr(up) + off, ptr(out) + off, F);
+                fn(ptr(gate) + off, ptr(up) + off, ptr(out) + off, F);
             }
         },
         std::max<int64_t>(1, 8192 / F));
+}
+
+void CpuBackend::swiglu(Act gate, Act up, Act out) {
+    glu_rows(gate, up, out,
+             [&](const float* g, const float* u, float* o, int F) { k_.swiglu(g, u, o, F); });
 }
 
 void CpuBackend::scale(Act x, float s) {
@@ -689,16 +698,8 @@ void CpuBackend::scale(Act x, float s) {
 }
 
 void CpuBackend::geglu(Act gate, Act up, Act out) {
-    const int F = gate.cols;
-    pool_.run(
-        gate.rows,
-        [&](int64_t b, int64_t e, int) {
-            for (int64_t r = b; r < e; ++r) {
-                const size_t off = static_cast<size_t>(r) * F;
-                K::geglu_f16(ptr(gate) + off, ptr(up) + off, ptr(out) + off, F);
-            }
-        },
-        std::max<int64_t>(1, 8192 / F));
+    glu_rows(gate, up, out,
+             [](const float* g, const float* u, float* o, int F) { K::geglu_f16(g, u, o, F); });
 }
 
 // Routing as llama.cpp's build_moe_ffn (softmax, top-k, get_rows, optional
