@@ -31,7 +31,9 @@ class ParticleFiltering final : public rs::Strategy {
             // Per step on the population's nodes (the root keeps the last).
             ctx.set_score(ctx.root(), "ess", ess);
             for (int q : parts) ctx.set_score(q, "ess", ess);
-            if (ess < thr * static_cast<double>(parts.size())) {  // systematic resampling
+            // Systematic resampling when the ESS is below the threshold; a
+            // population of equal weights (ESS = N up to rounding) never is.
+            if (ess < thr * static_cast<double>(parts.size()) * (1 - 1e-9)) {
                 std::vector<int> next;
                 const double u0 = ctx.uniform(round, 0) / static_cast<double>(parts.size());
                 double cum = w[0];
