@@ -11,8 +11,9 @@
 //   store.runs(strategy="self-consistency"), store.load(7).tree
 //
 // The engine runs without the GIL. Strategies come from the plugin folder
-// beside this module (<dir>/../lib/reasonscope/plugins: the build tree's, or
-// an installed tree's) and the usual ones (PluginManager::default_dirs()).
+// of the tree this module is in (the build tree's lib/reasonscope/plugins,
+// or an installed tree's, the module being in lib/python3/dist-packages)
+// and the usual ones (PluginManager::default_dirs()).
 #include <dlfcn.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -53,9 +54,13 @@ const app::PluginManager& plugins() {
         auto* m = new app::PluginManager();  // lives as long as the process (plugins stay loaded)
         QStringList dirs;
         const std::string here = module_dir();
+        // The build tree's (<build>/python), or an installed tree's
+        // (<prefix>/lib/python3/dist-packages).
         if (!here.empty())
-            dirs << QDir(QString::fromStdString(here))
-                        .absoluteFilePath("../lib/reasonscope/plugins");
+            for (const char* rel : {"../lib/reasonscope/plugins", "../../reasonscope/plugins"}) {
+                const QString d = QDir(QString::fromStdString(here)).absoluteFilePath(rel);
+                if (QFileInfo(d).isDir()) dirs << d;
+            }
         for (const QString& d : app::PluginManager::default_dirs()) {
             const QString canon = QFileInfo(d).canonicalFilePath();
             bool seen = false;

@@ -73,14 +73,14 @@ struct Vote {
     int count = 0;
     int best_node = -1;
 };
-// Groups terminal leaves by normalized answer; weight = count, or the sum of
-// the leaves' `weight_key` scores when given. Sorted best first; each vote's
-// best_node is its most confident leaf (highest mean token log-probability).
 // Among nodes with an answer, the one whose `score_key` score is highest
 // (missing scores count as 0); chooses its answer. Returns the node or -1.
 int choose_best_scored(SearchContext& ctx, const std::vector<int>& nodes,
                        const std::string& score_key);
 
+// Groups terminal leaves by normalized answer; weight = count, or the sum of
+// the leaves' `weight_key` scores when given. Sorted best first; each vote's
+// best_node is its most confident leaf (highest mean token log-probability).
 std::vector<Vote> vote(const SearchContext& ctx, const std::vector<int>& leaves,
                        const std::string& weight_key = "");
 
