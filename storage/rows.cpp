@@ -1,5 +1,6 @@
 #include "rows.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace rs::storage {
@@ -29,6 +30,10 @@ void write_token(Stmt& s, int64_t run, int node, int64_t idx, const TokenRecord&
     s.bind(8, static_cast<double>(t.varentropy)).bind_blob(9, top.data(), top.size());
     s.bind(10, pieces_to_json(t.top_pieces));
     s.bind(11, static_cast<int64_t>((t.thinking ? 1 : 0) | (t.forced ? 2 : 0)));
+    if (std::isnan(t.self_certainty))
+        s.bind_null(12);
+    else
+        s.bind(12, static_cast<double>(t.self_certainty));
     s.run();
 }
 

@@ -13,7 +13,7 @@ namespace rs::storage {
 
 inline constexpr const char* kInsertToken =
     "INSERT OR REPLACE INTO tokens (run_id, node_id, idx, token_id, piece, logprob, entropy, "
-    "varentropy, top, top_pieces, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+    "varentropy, top, top_pieces, flags, self_certainty) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
 inline constexpr const char* kInsertNode =
     "INSERT OR REPLACE INTO nodes (run_id, node_id, parent_id, depth, status, text, answer, "
     "correct, ended, visits, value_sum) VALUES (?,?,?,?,?,?,?,?,?,?,?)";

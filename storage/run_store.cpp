@@ -690,7 +690,8 @@ StoredRun RunStore::load(int64_t id) const {
             std::string(
                 "SELECT node_id, token_id, piece, logprob, entropy, varentropy, top, "
                 "top_pieces, ") +
-            (schema_ >= 5 ? "flags" : "0") + " FROM tokens WHERE run_id = ? ORDER BY node_id, idx";
+            (schema_ >= 5 ? "flags" : "0") + (schema_ >= 7 ? ", self_certainty" : ", NULL") +
+            " FROM tokens WHERE run_id = ? ORDER BY node_id, idx";
         Stmt s(db_, sql.c_str());
         s.bind(1, id);
         while (s.step()) {
@@ -706,6 +707,7 @@ StoredRun RunStore::load(int64_t id) const {
             t.top_pieces = pieces_from_json(s.text(7));
             t.thinking = (s.i64(8) & 1) != 0;
             t.forced = (s.i64(8) & 2) != 0;
+            t.self_certainty = static_cast<float>(real_or_nan(s, 9));
             out.tree.at(nid).tokens.push_back(std::move(t));
         }
     }

@@ -14,6 +14,8 @@ int cmd_models(const Argv& args);
 int cmd_tokenize(const Argv& args);
 int cmd_chat_template(const Argv& args);
 int cmd_logits(const Argv& args);
+int cmd_lens(const Argv& args);
+int cmd_answer_entropy(const Argv& args);
 int cmd_generate(const Argv& args);
 int cmd_bench(const Argv& args);
 int cmd_run(const Argv& args);

@@ -1,5 +1,6 @@
 #include "core/run_service.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,8 +22,11 @@ PreparedRun prepare_run(const PluginManager& plugins, const RunRequest& req) {
     if (p.params.contains("temperature"))
         p.config.sampling.temperature = p.params["temperature"].get<float>();
     if (p.params.contains("max_depth")) p.config.max_depth = p.params["max_depth"].get<int>();
-    // The latent scorer reads hidden states: switch taps on when it is used.
-    if (p.params.contains("scorer") && p.params["scorer"] == "latent" &&
+    // The latent scorer reads hidden states, and so does a strategy that
+    // needs them (latent-select): switch taps on when either is used.
+    const bool needs_taps =
+        std::find(p.info.needs.begin(), p.info.needs.end(), "hidden_taps") != p.info.needs.end();
+    if (((p.params.contains("scorer") && p.params["scorer"] == "latent") || needs_taps) &&
         p.config.tap_layers.empty())
         p.config.tap_layers = {-1};
     // Scorer options must be options of the scorer the strategy uses.

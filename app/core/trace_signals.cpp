@@ -5,6 +5,8 @@
 #include <limits>
 #include <random>
 
+#include "reasonscope/step_signals.h"
+
 namespace rs::app {
 
 const std::vector<std::pair<std::string, std::string>>& signal_names() {
@@ -16,29 +18,15 @@ const std::vector<std::pair<std::string, std::string>>& signal_names() {
         {"group_conf_lowest", "DeepConf: lowest sliding-window group confidence"},
         {"group_conf_tail", "DeepConf: confidence of the last window"},
         {"mean_token_conf", "DeepConf: mean token confidence"},
+        {"self_certainty", "mean self-certainty, KL(uniform || p) (Kang et al. 2025)"},
+        {"latent_aligned", "latent aligned change of the step states (with --taps)"},
+        {"latent_straightness", "latent net / cumulative change of the step states (with --taps)"},
+        {"neg_latent_cumulative", "minus the latent cumulative change (with --taps)"},
         {"answer_logprob", "mean log-probability of the answer's own step"},
         {"length_neg", "minus the trace length in tokens"},
     };
     return names;
 }
-
-namespace {
-
-// DeepConf's token confidence: minus the mean log-probability of the top k
-// alternatives (high when the distribution is peaked).
-double token_conf(const TokenRecord& t) {
-    if (t.top.empty()) return -t.logprob;
-    double s = 0;
-    int n = 0;
-    for (const auto& [id, lp] : t.top)
-        if (std::isfinite(lp)) {
-            s += lp;
-            ++n;
-        }
-    return n ? -s / n : 0.0;
-}
-
-}  // namespace
 
 std::vector<TraceSignals> trace_signals(const ReasoningTree& tree, const std::string& task,
                                         int window) {
@@ -55,38 +43,45 @@ std::vector<TraceSignals> trace_signals(const ReasoningTree& tree, const std::st
         s.task = task;
         s.leaf = leaf;
         s.correct = n.correct == 1;
-        double lp = 0, mn = std::numeric_limits<double>::infinity(), h = 0, v = 0, conf = 0;
+        double lp = 0, mn = std::numeric_limits<double>::infinity(), h = 0, v = 0, sc = 0;
+        bool has_sc = true;
         std::vector<double> c;
         for (const TokenRecord* t : toks) {
             lp += t->logprob;
             mn = std::min(mn, static_cast<double>(t->logprob));
             h += t->entropy;
             v += t->varentropy;
-            c.push_back(token_conf(*t));
-            conf += c.back();
+            has_sc = has_sc && std::isfinite(t->self_certainty);
+            sc += t->self_certainty;
+            c.push_back(token_confidence(*t));
         }
         const double k = static_cast<double>(toks.size());
         // Group confidence: the mean over each window of `window` tokens
-        // (the whole trace when shorter); the lowest and the last.
-        const size_t w = std::min(c.size(), static_cast<size_t>(window));
-        double sum = 0, lowest = std::numeric_limits<double>::infinity();
-        for (size_t i = 0; i < c.size(); ++i) {
-            sum += c[i];
-            if (i >= w) sum -= c[i - w];
-            if (i + 1 >= w) lowest = std::min(lowest, sum / static_cast<double>(w));
-        }
+        // (the whole trace when shorter); the lowest and the last (the same
+        // function as the per-step signals and the deepconf strategy).
+        const GroupConfidence g = group_confidence(c, static_cast<size_t>(window));
         double answer_lp = 0;
         for (const TokenRecord& t : n.tokens) answer_lp += t.logprob;
         s.values = {{"mean_logprob", lp / k},
                     {"min_logprob", mn},
                     {"neg_mean_entropy", -h / k},
                     {"neg_mean_varentropy", -v / k},
-                    {"group_conf_lowest", lowest},
-                    {"group_conf_tail", sum / static_cast<double>(w)},
-                    {"mean_token_conf", conf / k},
+                    {"group_conf_lowest", g.lowest},
+                    {"group_conf_tail", g.tail},
+                    {"mean_token_conf", g.mean},
                     {"answer_logprob",
                      n.tokens.empty() ? 0.0 : answer_lp / static_cast<double>(n.tokens.size())},
                     {"length_neg", -k}};
+        if (has_sc) s.values["self_certainty"] = sc / k;  // absent on a server's run
+        // The latent change of the whole trace's step states (the leaf's
+        // per-step signals cover its path); absent without taps.
+        const StepSignals ls = step_signals(tree, leaf);
+        if (std::isfinite(ls.latent_aligned)) {
+            s.values["latent_aligned"] = ls.latent_aligned;
+            if (ls.latent_cumulative > 0)
+                s.values["latent_straightness"] = ls.latent_net / ls.latent_cumulative;
+            s.values["neg_latent_cumulative"] = -ls.latent_cumulative;
+        }
         // The run's own scores of the leaf (prm, logprob, ...) too.
         for (const auto& [key, val] : n.scores)
             if (std::isfinite(val)) s.values["score:" + key] = val;

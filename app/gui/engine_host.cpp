@@ -45,6 +45,7 @@ void EngineHost::load_model(const QString& path, int threads, bool kv_f16, bool 
         s.params_m = params / 1e6;
         s.chat_template = model_->gguf().has("tokenizer.chat_template");
         s.caps = gen_->caps();
+        s.hash = QString::fromStdString(app::model_fingerprint(path.toStdString()));
         emit modelLoaded(s);
     } catch (const std::exception& e) {
         emit modelLoadFailed(path, QString::fromStdString(e.what()), gen_ != nullptr);
@@ -90,6 +91,7 @@ void EngineHost::probe_server(const ServerSettings& settings, bool use) {
         s.chat_template = model->gguf().has("tokenizer.chat_template");
         s.caps = gen->caps();
         s.remote = true;
+        s.hash = QString::fromStdString(app::model_fingerprint(s.path.toStdString()));
         gen_ = std::move(gen);  // the old generator goes before the model it uses
         model_ = std::move(model);
         emit serverProbed(p, true);

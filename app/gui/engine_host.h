@@ -19,8 +19,10 @@
 #include "plugins/plugin_manager.h"
 #include "reasonscope/generator.h"
 #include "reasonscope/local_generator.h"
+#include "reasonscope/logit_lens.h"
 #include "reasonscope/model.h"
 #include "reasonscope/run_store.h"
+#include "widgets/probe_view.h"
 
 namespace rs::gui {
 
@@ -53,6 +55,7 @@ struct ModelSummary {
     bool chat_template = false;  // the file has tokenizer.chat_template
     GeneratorCaps caps;          // what strategies and scorers may ask of the engine
     bool remote = false;         // on an inference server (the file: its tokenizer only)
+    QString hash;  // the file's fingerprint (app::model_fingerprint), as runs store it
 };
 
 // Where the app's engine is an inference server (app/remote): the URL, the
@@ -91,6 +94,14 @@ class EngineHost : public QObject {
     // this (the engine) thread: runStarted once it is stored, runFinished at
     // its end; failed for a bad request or a failed run.
     void start_run(const rs::app::RunRequest& req);
+    // On-demand probes of a run (the loaded local model must be the one it
+    // ran on; engine_probes.cpp): the logit lens of token `index` of `node`
+    // (lensReady), and the answer entropy after each step of the trace root
+    // .. leaf (answerEntropyReady); probeFailed says why not.
+    void compute_lens(const rs::RunRow& run, const rs::ReasoningTree& tree, int node, int index,
+                      int k);
+    void compute_answer_entropy(const rs::RunRow& run, const rs::ReasoningTree& tree, int leaf,
+                                int samples);
 
   signals:
     void modelLoaded(const rs::gui::ModelSummary& s);
@@ -102,6 +113,9 @@ class EngineHost : public QObject {
     void serverFailed(const QString& message, bool connecting);
     void runStarted(const rs::RunRow& row);
     void runFinished(qint64 run_id, const QString& status, const QString& answer);
+    void lensReady(const rs::LogitLens& lens, const QString& title);
+    void answerEntropyReady(const rs::views::AnswerEntropyCurve& curve);
+    void probeFailed(bool lens, const QString& message);  // lens: else the answer entropy
     void failed(const QString& message);
     // The run store's writer is waiting out another process's lock on the
     // database (waiting), or is writing again (!waiting). Emitted from the
@@ -109,6 +123,8 @@ class EngineHost : public QObject {
     void databaseWaiting(bool waiting, const QString& message);
 
   private:
+    // The local session of the run's model, or null with why not.
+    Session* probe_session(const RunRow& run, QString& why_not);
     const app::PluginManager* plugins_;
     QString db_path_;
     std::unique_ptr<Model> model_;    // for a server: Model::load_vocab (prompts, tokenizer)
@@ -125,3 +141,5 @@ Q_DECLARE_METATYPE(rs::gui::ModelSummary)
 Q_DECLARE_METATYPE(rs::gui::ServerSettings)
 Q_DECLARE_METATYPE(rs::gui::ServerSummary)
 Q_DECLARE_METATYPE(rs::RunRow)
+Q_DECLARE_METATYPE(rs::LogitLens)
+Q_DECLARE_METATYPE(rs::views::AnswerEntropyCurve)

@@ -42,6 +42,9 @@
 #include "reasonscope/run_export.h"
 #include "widgets/latent_view.h"
 #include "widgets/signals_view.h"
+#include "widgets/sort_arrows.h"
+#include "widgets/step_signals_html.h"
+#include "widgets/theme.h"
 #include "widgets/token_view.h"
 #include "widgets/tree_view.h"
 
@@ -96,6 +99,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     build_setup_dock();
     build_docks();
     build_menus();
+    watch_scripts();
 
     status_backend_ = new QLabel("loading model…", this);
     status_backend_->setObjectName("backendStatus");
@@ -157,6 +161,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         remote_ = s.remote;
         apply_caps();
         loaded_model_ = s.path;
+        loaded_hash_ = s.hash;
         run_btn_->setEnabled(!host_->running());
         progress_->setRange(0, 1);
         model_chat_template_ = s.chat_template;
@@ -165,6 +170,26 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                               ? "Render the prompt with the model's chat template "
                                 "(tokenizer.chat_template)"
                               : "This model has no chat template (tokenizer.chat_template)");
+        if (pending_branch_) {  // loaded for a counterfactual branch: is it the run's model?
+            const PendingBranch b = std::move(*pending_branch_);
+            pending_branch_.reset();
+            if (s.remote || s.path != b.model_path)
+                refuse_branch(QString("The counterfactual branch from run %1 was not started: "
+                                      "another model was chosen before its model %2 loaded.")
+                                  .arg(b.run_id)
+                                  .arg(b.model_name));
+            else if (!b.model_hash.isEmpty() && s.hash != b.model_hash)
+                refuse_branch(
+                    QString("The counterfactual branch from run %1 was not started: %2 is not the "
+                            "model the run was made with (its fingerprint is %3, the run's %4). "
+                            "It is loaded now; open the run's own file to branch from it.")
+                        .arg(b.run_id)
+                        .arg(b.model_path, s.hash, b.model_hash));
+            else
+                start_branch(b.req, b.message + QString(" (on run %1's model %2, loaded for it)")
+                                                    .arg(b.run_id)
+                                                    .arg(b.model_name));
+        }
         if (s.remote) return;
         QSettings settings;  // most recent first, at most eight
         QStringList recent = settings.value("recentModels").toStringList();
@@ -174,6 +199,8 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         settings.setValue("recentModels", recent);
     });
     connect(host_, &EngineHost::failed, this, [this](const QString& m) {
+        run_requested_ = false;
+        if (reload_pending_) QTimer::singleShot(0, this, &MainWindow::reload_strategies);
         progress_->setRange(0, 1);
         statusBar()->showMessage(m, 15000);
         QMessageBox::warning(this, "Reasonscope", m);
@@ -186,6 +213,13 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                 model_ready_ = still_loaded;
                 run_btn_->setEnabled(still_loaded && !host_->running());
                 QString message = QString("could not load %1: %2").arg(path, m);
+                if (pending_branch_) {
+                    message += QString(
+                                   "; the counterfactual branch from run %1 (which needs "
+                                   "that model) was not started")
+                                   .arg(pending_branch_->run_id);
+                    pending_branch_.reset();
+                }
                 if (still_loaded) {
                     model_edit_->setText(loaded_model_);
                     message += "; still using " + loaded_model_;
@@ -213,14 +247,20 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                                      (model_ready_ ? "; still using " + backend_ : QString()),
                                  15000);
     });
-    connect(host_, &EngineHost::runStarted, this,
-            [this](const RunRow& row) { live_.set_info(row); });
+    connect(host_, &EngineHost::runStarted, this, [this](const RunRow& row) {
+        live_.set_info(row);
+        runs_model_.upsert(row);  // listed as "running" now; the refresh at its end updates it
+    });
     connect(host_, &EngineHost::runFinished, this,
             [this](qint64, const QString& status, const QString& answer) {
+                run_requested_ = false;
+                if (reload_pending_) QTimer::singleShot(0, this, &MainWindow::reload_strategies);
                 drain_events();
                 run_btn_->setEnabled(true);
                 pause_btn_->setEnabled(false);
                 stop_btn_->setEnabled(false);
+                paused_ = false;  // a run stopped while paused: the next starts unpaused
+                pause_btn_->setText("Pause");
                 progress_->setRange(0, 1);
                 progress_->setValue(1);
                 statusBar()->showMessage(
@@ -331,6 +371,11 @@ void MainWindow::apply_caps() {
         return -1;
     };
     for (int i = 0; i < strategy_->count(); ++i) {
+        const QString broken = strategy_->itemData(i, kBrokenScriptRole).toString();
+        if (!broken.isEmpty()) {
+            set_item(strategy_, i, broken, {});
+            continue;
+        }
         const auto* e = plugins_.find(strategy_->itemData(i).toString().toStdString());
         set_item(strategy_, i, e ? reason(e->info.needs) : QString(),
                  e ? QString::fromStdString(e->info.description) : QString());
@@ -576,13 +621,12 @@ void MainWindow::build_setup_dock() {
     chat_changed();
     strategy_ = new QComboBox(w);
     strategy_->setObjectName("strategyBox");
-    for (const auto& e : plugins_.strategies())
-        strategy_->addItem(QString::fromStdString(e.info.name), QString::fromStdString(e.info.id));
     form->addRow("strategy", strategy_);
     params_box_ = new QWidget(w);
     params_form_ = new QFormLayout(params_box_);
     params_form_->setContentsMargins(12, 0, 0, 0);
     form->addRow(params_box_);
+    fill_strategy_box();
     connect(strategy_, &QComboBox::currentIndexChanged, this, &MainWindow::rebuild_param_form);
     seed_ = new QSpinBox(w);
     seed_->setRange(0, 1 << 30);
@@ -695,6 +739,8 @@ void MainWindow::show_task_prompt_options(int i) {
 void MainWindow::rebuild_param_form() {
     while (params_form_->rowCount()) params_form_->removeRow(0);
     param_widgets_.clear();
+    scorer_fields_.clear();
+    scorer_rows_.clear();
     const auto* e = plugins_.find(strategy_->currentData().toString().toStdString());
     if (!e) return;
     strategy_->setToolTip(QString::fromStdString(e->info.description + "\n" + e->info.paper));
@@ -733,6 +779,7 @@ void MainWindow::rebuild_param_form() {
             }
             c->setCurrentText(QString::fromStdString(p.dflt.get<std::string>()));
             c->setProperty("scorerBox", true);  // apply_caps greys out what cannot run
+            connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::rebuild_scorer_options);
             wdg = c;
         } else {
             wdg = new QLineEdit(QString::fromStdString(p.dflt.get<std::string>()), params_box_);
@@ -743,6 +790,76 @@ void MainWindow::rebuild_param_form() {
         param_widgets_.push_back({p.name, wdg});
     }
     apply_caps();
+    rebuild_scorer_options();
+}
+
+void MainWindow::rebuild_scorer_options() {
+    for (QWidget* row : scorer_rows_) params_form_->removeRow(row);
+    scorer_rows_.clear();
+    scorer_fields_.clear();
+    QComboBox* box = nullptr;
+    for (auto& [name, wdg] : param_widgets_)
+        if (auto* c = qobject_cast<QComboBox*>(wdg); c && c->property("scorerBox").toBool())
+            box = c;
+    const ScorerInfo* sc = box ? find_scorer(box->currentText().toStdString()) : nullptr;
+    if (!sc) return;
+    int row = -1;
+    QFormLayout::ItemRole role;
+    params_form_->getWidgetPosition(box, &row, &role);
+    for (const ParamSpec& o : sc->options) {
+        const QString key = QString::fromStdString(sc->id + "/" + o.name);
+        const QString dflt = QString::fromStdString(o.dflt.is_string() ? o.dflt.get<std::string>()
+                                                    : o.dflt.is_null() ? ""
+                                                                       : o.dflt.dump());
+        const QString value = scorer_values_.value(key, dflt);
+        const QString object = QString::fromStdString("scorer_" + o.name);
+        // A model file: a path field with a file picker (prm-model's second GGUF).
+        const bool file = o.name == "model" || o.help.find("GGUF") != std::string::npos;
+        QWidget* field = nullptr;
+        QWidget* edit = nullptr;
+        if (o.type == "choice") {
+            auto* c = new QComboBox(params_box_);
+            for (const auto& ch : o.choices) c->addItem(QString::fromStdString(ch));
+            c->setCurrentText(value);
+            connect(c, &QComboBox::currentTextChanged, this,
+                    [this, key](const QString& v) { scorer_values_[key] = v; });
+            field = edit = c;
+        } else {
+            // A file: the line and its picker button in one row widget.
+            QWidget* row_widget = file ? new QWidget(params_box_) : nullptr;
+            // One line: newlines (prm-model's template) show as \n.
+            auto* line =
+                new QLineEdit(QString(value).replace("\n", "\\n"), file ? row_widget : params_box_);
+            connect(line, &QLineEdit::textChanged, this, [this, key](const QString& v) {
+                scorer_values_[key] = QString(v).replace("\\n", "\n");
+            });
+            edit = line;
+            field = line;
+            if (file) {
+                line->setPlaceholderText("choose the GGUF file…");
+                field = row_widget;
+                auto* l = new QHBoxLayout(field);
+                l->setContentsMargins(0, 0, 0, 0);
+                l->addWidget(line, 1);
+                auto* browse = new QPushButton("…", field);
+                browse->setObjectName(object + "_browse");
+                browse->setMaximumWidth(30);
+                browse->setToolTip("Choose the file");
+                l->addWidget(browse);
+                connect(browse, &QPushButton::clicked, this, [this, line] {
+                    const QString f = QFileDialog::getOpenFileName(
+                        this, "Scorer model", line->text(), "GGUF models (*.gguf);;All files (*)");
+                    if (!f.isEmpty()) line->setText(f);
+                });
+            }
+        }
+        edit->setObjectName(object);
+        field->setToolTip(QString::fromStdString(o.help));
+        edit->setToolTip(QString::fromStdString(o.help));
+        params_form_->insertRow(++row, "scorer " + QString::fromStdString(o.name), field);
+        scorer_rows_.push_back(field);
+        scorer_fields_.push_back({o.name, dflt, edit});
+    }
 }
 
 void MainWindow::show_run_setup(const RunRow& run) {
@@ -814,6 +931,15 @@ app::RunRequest MainWindow::current_request() const {
             v = l->text();
         req.sets.push_back({n, v.toStdString()});
     }
+    // The scorer's options that differ from their defaults (--scorer-opt).
+    for (const ScorerField& f : scorer_fields_) {
+        QString v;
+        if (auto* b = qobject_cast<QComboBox*>(f.edit))
+            v = b->currentText();
+        else if (auto* l = qobject_cast<QLineEdit*>(f.edit))
+            v = QString(l->text()).replace("\\n", "\n");  // as shown: \n for a newline
+        if (v != f.dflt) req.config.scorer_options[f.name] = v.toStdString();
+    }
     req.seed = static_cast<uint64_t>(seed_->value());
     // The latent map and the latent scorer use the final hidden state
     // (a server has none).
@@ -858,6 +984,7 @@ void MainWindow::start_run() {
     progress_->setRange(0, 0);
     paused_ = false;
     pause_btn_->setText("Pause");
+    run_requested_ = true;
     emit requestRun(req);
 }
 
@@ -889,15 +1016,80 @@ void MainWindow::branch_from(int node, int index, int alternative) {
         req.task = Task{id, live_.info().prompt + prefix + alt, live_.info().expected, ""};
     }
     req.suite = live_.info().suite;
+    const QString message =
+        QString("counterfactual: continuing with '%1' instead of '%2'")
+            .arg(QString::fromStdString(alt), QString::fromStdString(tok.piece));
+    // The branch continues on the run's own model, never silently on
+    // whichever model is loaded (docs/user-guide.md).
+    const RunRow& run = live_.info();
+    const QString run_path = QString::fromStdString(run.model_path);
+    const QString run_model = QString("%1 (%2)").arg(
+        QString::fromStdString(run.model_name.empty() ? "?" : run.model_name),
+        run_path.isEmpty() ? "no file recorded" : run_path);
+    if (run_path.isEmpty() && run.model_hash.empty()) {  // an imported run that does not say
+        start_branch(req, message + QString("; run %1 does not record its model, so %2 is used")
+                                        .arg(run.id)
+                                        .arg(loaded_model_));
+        return;
+    }
+    if (!run.server.empty()) {  // made on an inference server: only that engine will do
+        if (remote_ && same_model(run))
+            start_branch(req, message);
+        else
+            refuse_branch(QString("Run %1 was made on an inference server with the model %2; "
+                                  "connect to that server (Setup: engine) to branch from it.")
+                              .arg(run.id)
+                              .arg(run_model));
+        return;
+    }
+    if (!remote_ && same_model(run)) {
+        start_branch(req, message);
+        return;
+    }
+    if (!QFileInfo::exists(run_path)) {
+        refuse_branch(QString("Run %1 was made with the model %2, which is not there; the model "
+                              "in use (%3) is another. Load the run's model to branch from it.")
+                          .arg(run.id)
+                          .arg(run_model, loaded_model_));
+        return;
+    }
+    PendingBranch b;
+    b.req = std::move(req);
+    b.message = message;
+    b.model_path = run_path;
+    b.model_hash = QString::fromStdString(run.model_hash);
+    b.model_name = run_model;
+    b.run_id = run.id;
+    pending_branch_ = std::move(b);
+    load_model(run_path);  // modelLoaded checks its fingerprint, then starts the branch
+    statusBar()->showMessage(
+        QString("loading run %1's model %2 to branch from it…").arg(run.id).arg(run_model));
+}
+
+bool MainWindow::same_model(const RunRow& run) const {
+    if (loaded_model_.isEmpty()) return false;
+    if (!run.model_hash.empty() && !loaded_hash_.isEmpty())
+        return loaded_hash_.toStdString() == run.model_hash;
+    const QFileInfo a(loaded_model_), b(QString::fromStdString(run.model_path));
+    const QString ca = a.canonicalFilePath(), cb = b.canonicalFilePath();
+    return !ca.isEmpty() && !cb.isEmpty() ? ca == cb : a.absoluteFilePath() == b.absoluteFilePath();
+}
+
+void MainWindow::start_branch(const app::RunRequest& req_in, const QString& message) {
+    if (!model_ready_ || host_->running()) return;
+    app::RunRequest req = req_in;
     if (caps_.hidden_taps) req.config.tap_layers = {-1};
     run_btn_->setEnabled(false);
     stop_btn_->setEnabled(true);
     progress_->setRange(0, 0);
-    statusBar()->showMessage(
-        QString("counterfactual: continuing with '%1' instead of '%2'")
-            .arg(QString::fromStdString(alt), QString::fromStdString(tok.piece)),
-        10000);
+    statusBar()->showMessage(message, 10000);
+    run_requested_ = true;
     emit requestRun(req);
+}
+
+void MainWindow::refuse_branch(const QString& message) {
+    statusBar()->showMessage(message, 15000);
+    QMessageBox::warning(this, "Counterfactual branch", message);
 }
 
 void MainWindow::stop_run() {
@@ -905,8 +1097,10 @@ void MainWindow::stop_run() {
 }
 
 void MainWindow::toggle_pause() {
+    if (!host_->running()) return;
     paused_ = !paused_;
     host_->set_paused(paused_);
+    live_.set_paused(paused_);
     pause_btn_->setText(paused_ ? "Resume" : "Pause");
 }
 
@@ -921,6 +1115,7 @@ void MainWindow::show_node(int id) {
                 .arg(n.tokens.size())
                 .arg(n.mean_entropy(), 0, 'f', 3)
                 .arg(n.mean_logprob(), 0, 'f', 3);
+    html += views::step_signals_html(live_.tree(), id);  // per-step signals
     if (const int th = n.thinking_tokens()) {
         int forced = 0;
         for (const auto& t : n.tokens) forced += t.forced ? 1 : 0;
@@ -947,8 +1142,11 @@ void MainWindow::show_node(int id) {
     // The root: what the model was given, as the chat template rendered it.
     const RunRow& info = live_.info();
     if (n.parent < 0 && !info.prompt_rendered.empty())
-        html += "<b>as rendered by the chat template</b><pre style=\"color:#555\">" +
-                QString::fromStdString(info.prompt_rendered).toHtmlEscaped() + "</pre>";
+        html += "<b>as rendered by the chat template</b><pre style=\"color:" +
+                views::faded(node_info_->palette().color(QPalette::Text),
+                             node_info_->palette().color(QPalette::Base), 0.35)
+                    .name() +
+                "\">" + QString::fromStdString(info.prompt_rendered).toHtmlEscaped() + "</pre>";
     if (n.parent < 0 && !info.prompt_settings.empty() && info.prompt_settings != "{}")
         html += "<small>prompt settings: " +
                 QString::fromStdString(info.prompt_settings).toHtmlEscaped() + "</small>";
@@ -988,6 +1186,7 @@ void MainWindow::build_docks() {
     runs_table_ = new QTableView(runs);
     runs_table_->setObjectName("runsTable");
     runs_table_->setModel(runs_proxy_);
+    views::use_sort_arrows(runs_table_->horizontalHeader());  // up: ascending, down: descending
     runs_table_->setSortingEnabled(true);
     runs_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     runs_table_->horizontalHeader()->setStretchLastSection(true);
@@ -1060,6 +1259,7 @@ void MainWindow::build_docks() {
     splitDockWidget(node_dock, mon, Qt::Vertical);
     auto* runs_dock = dock("Runs", "runsDock", runs, Qt::RightDockWidgetArea);
     tabifyDockWidget(node_dock, runs_dock);
+    build_probes();
     node_dock->raise();
     if (!why.isEmpty()) statusBar()->showMessage("Live monitor off: " + why, 10000);
     resizeDocks({mon}, {160}, Qt::Vertical);
@@ -1082,6 +1282,8 @@ void MainWindow::build_menus() {
     run->addAction("Run", QKeySequence("Ctrl+R"), this, &MainWindow::start_run);
     run->addAction("Pause / resume", QKeySequence("Ctrl+P"), this, &MainWindow::toggle_pause);
     run->addAction("Stop", QKeySequence("Esc"), this, &MainWindow::stop_run);
+    run->addSeparator();
+    run->addAction("Reload strategies", QKeySequence("F5"), this, &MainWindow::reload_strategies);
     QMenu* view = menuBar()->addMenu("&View");
     view->addAction("Fit tree", QKeySequence("F"), tree_, &views::TreeView::fit);
     QAction* dark = view->addAction("Dark theme");
@@ -1104,20 +1306,8 @@ void MainWindow::build_menus() {
 }
 
 void MainWindow::set_dark(bool dark) {
-    QPalette p;
-    if (dark) {
-        p.setColor(QPalette::Window, QColor(45, 45, 48));
-        p.setColor(QPalette::WindowText, Qt::white);
-        p.setColor(QPalette::Base, QColor(30, 30, 32));
-        p.setColor(QPalette::AlternateBase, QColor(45, 45, 48));
-        p.setColor(QPalette::Text, Qt::white);
-        p.setColor(QPalette::Button, QColor(55, 55, 58));
-        p.setColor(QPalette::ButtonText, Qt::white);
-        p.setColor(QPalette::Highlight, QColor(42, 111, 208));
-    } else {
-        p = QApplication::style()->standardPalette();
-    }
-    QApplication::setPalette(p);
+    // Disabled colours included; the views take their colours from it.
+    QApplication::setPalette(dark ? views::dark_palette() : views::light_palette());
 }
 
 void MainWindow::refresh_runs() {

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <QMainWindow>
+#include <QMap>
 #include <QThread>
+#include <optional>
 
 #include "gui/db_worker.h"
 #include "gui/engine_host.h"
@@ -14,6 +16,7 @@
 class QCheckBox;
 class QComboBox;
 class QDialog;
+class QFileSystemWatcher;
 class QFormLayout;
 class QLabel;
 class QPlainTextEdit;
@@ -29,6 +32,7 @@ namespace rs::views {
 class TreeView;
 class TokenView;
 class SignalsView;
+class ProbeView;
 }  // namespace rs::views
 
 namespace rs::gui {
@@ -84,6 +88,7 @@ class MainWindow : public QMainWindow {
     void storedRunOpened(qint64 id);          // after open_stored_run's load reached the views
     void exported(const QStringList& paths);  // every file written
     void compareShown(QDialog* dialog);
+    void strategiesReloaded();  // after a rescan of the script folders
     void requestLoadModel(const QString& path, int threads, bool kv_f16, bool deterministic,
                           const QString& backend);
     void requestRun(const rs::app::RunRequest& req);
@@ -105,8 +110,25 @@ class MainWindow : public QMainWindow {
     void apply_caps();
     void build_setup_dock();
     void build_docks();
+    void build_probes();  // the Probes dock beside the node pane, and its engine requests
     void build_menus();
+    // The strategy box from the plugin manager: strategies, then scripts
+    // that cannot be read (greyed out, the error as tooltip); keeps the
+    // chosen strategy where it is still there (main_window_scripts.cpp).
+    void fill_strategy_box();
+    void watch_scripts();      // the script folders and files, for reload_strategies
+    void reload_strategies();  // rescans the scripts (after the run in progress)
     void rebuild_param_form();
+    // The chosen scorer's options under the scorer box (a file picker for
+    // its model file), rebuilt when the scorer changes; values are kept per
+    // scorer and option while the window lives.
+    void rebuild_scorer_options();
+    // Counterfactual branches run on the run's own model: same_model says
+    // whether the engine in use is it (by fingerprint, else by path);
+    // start_branch sends the request, refuse_branch says why not.
+    bool same_model(const RunRow& run) const;
+    void start_branch(const app::RunRequest& req, const QString& message);
+    void refuse_branch(const QString& message);
     void show_run_setup(const RunRow& run);  // the strategy, parameters and seed of a run
     void load_suite(const QString& name);
     void choose_suite_file();  // file dialog, then open_suite_file
@@ -128,11 +150,20 @@ class MainWindow : public QMainWindow {
     std::vector<Task> tasks_;
     bool model_ready_ = false;
     QString loaded_model_;  // the path of the model in use ("" while none is)
+    QString loaded_hash_;   // its fingerprint (app::model_fingerprint)
+    // A branch waiting for its run's model to load (modelLoaded starts it).
+    struct PendingBranch {
+        app::RunRequest req;
+        QString message, model_path, model_hash, model_name;
+        qint64 run_id = 0;
+    };
+    std::optional<PendingBranch> pending_branch_;
     bool paused_ = false;
 
     views::TreeView* tree_ = nullptr;
     views::TokenView* tokens_ = nullptr;
     views::SignalsView* signals_ = nullptr;
+    views::ProbeView* probes_ = nullptr;  // logit lens, answer entropy (main_window_probes.cpp)
     QTextBrowser* node_info_ = nullptr;
     QTableView* runs_table_ = nullptr;
     QLineEdit* model_edit_ = nullptr;
@@ -159,6 +190,10 @@ class MainWindow : public QMainWindow {
     QSpinBox *think_min_ = nullptr, *think_max_ = nullptr;  // thinking budget, 0 = none
     bool model_chat_template_ = false;
     QComboBox* strategy_ = nullptr;
+    static constexpr int kBrokenScriptRole = Qt::UserRole + 7;  // a broken script's error
+    QFileSystemWatcher* script_watch_ = nullptr;
+    bool run_requested_ = false;  // from Run until runFinished or failed
+    bool reload_pending_ = false;
     QFormLayout* params_form_ = nullptr;
     QWidget* params_box_ = nullptr;
     QSpinBox* seed_ = nullptr;
@@ -168,6 +203,14 @@ class MainWindow : public QMainWindow {
     QProgressBar* db_busy_ = nullptr;  // in the status bar while the run store works
     QLabel* db_waiting_ = nullptr;     // while the run's writer waits out a database lock
     std::vector<std::pair<std::string, QWidget*>> param_widgets_;
+    struct ScorerField {
+        std::string name;
+        QString dflt;
+        QWidget* edit;  // a QLineEdit or QComboBox
+    };
+    std::vector<ScorerField> scorer_fields_;
+    std::vector<QWidget*> scorer_rows_;     // their rows' field widgets in params_form_
+    QMap<QString, QString> scorer_values_;  // "scorer/option" -> value typed or chosen
 };
 
 }  // namespace rs::gui

@@ -48,6 +48,19 @@ void PluginManager::scan(const QStringList& dirs) {
     }
 }
 
+void PluginManager::rescan_scripts(const QStringList& dirs) {
+    std::erase_if(entries_, [](const Entry& e) { return !e.loader; });
+    std::erase_if(errors_, [](const PluginError& e) { return e.path.endsWith(".py"); });
+    for (const QString& d : dirs) {
+        QDir dir(d);
+        if (!dir.exists()) continue;
+        for (const QString& f : dir.entryList({"*.py"}, QDir::Files, QDir::Name)) {
+            const QString path = dir.absoluteFilePath(f);
+            if (python::is_strategy_script(path.toStdString())) load_script(path);
+        }
+    }
+}
+
 void PluginManager::load(const QString& path) {
     auto loader = std::make_unique<QPluginLoader>(path);
     QJsonObject meta = loader->metaData();

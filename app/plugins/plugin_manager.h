@@ -33,6 +33,10 @@ class PluginManager {
     ~PluginManager();
     static QStringList default_dirs();
     void scan(const QStringList& dirs = default_dirs());
+    // Lists the Python scripts again: new ones appear, removed ones go,
+    // broken ones are reported (C++ plugins stay as loaded). Not while a run
+    // may create a strategy from this manager.
+    void rescan_scripts(const QStringList& dirs = default_dirs());
 
     struct Entry {
         StrategyInfo info;

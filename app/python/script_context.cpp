@@ -112,6 +112,7 @@ void bind_script_context(py::module_& m) {
         .def_readonly("logprob", &TokenRecord::logprob)
         .def_readonly("entropy", &TokenRecord::entropy)
         .def_readonly("varentropy", &TokenRecord::varentropy)
+        .def_readonly("self_certainty", &TokenRecord::self_certainty)
         .def_readonly("top", &TokenRecord::top, "alternatives [(token id, logprob)], best first")
         .def_readonly("top_pieces", &TokenRecord::top_pieces)
         .def_readonly("thinking", &TokenRecord::thinking)

@@ -211,14 +211,18 @@ void distribution_signals(const float* logits, int n, float temperature, int k, 
     double s = 0;
     for (size_t i = 0; i < z.size(); ++i) s += e[i] = std::exp(z[i] - mx);
     const double lse = mx + std::log(s), inv_s = 1.0 / s;
-    double h = 0, m2 = 0;
+    double h = 0, m2 = 0, sum_lp = 0;
     for (size_t i = 0; i < z.size(); ++i) {
         const double lp = z[i] - lse;
         const double p = e[i] * inv_s;
         h -= p * lp;
         m2 += p * lp * lp;
+        sum_lp += lp;
     }
     out.entropy = static_cast<float>(h);
+    // Self-certainty: KL(U || p) = sum_i (1/n) log((1/n) / p_i).
+    out.self_certainty =
+        n > 0 ? static_cast<float>(-std::log(static_cast<double>(n)) - sum_lp / n) : 0.0f;
     out.varentropy = static_cast<float>(std::max(0.0, m2 - h * h));  // E[(log p + H)^2]
     if (out.token >= 0) out.logprob = static_cast<float>(logits[out.token] / t - lse);
     out.top.clear();

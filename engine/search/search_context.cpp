@@ -8,6 +8,15 @@
 
 namespace rs {
 
+namespace {
+void refuse_thinking_budgets(const ThinkingConfig& th) {
+    if (th.enabled() && (th.min_tokens > 0 || th.max_tokens > 0))
+        throw Error(
+            "token-level search does not support thinking budgets (min/max thinking "
+            "tokens): the run would force tokens the strategy did not choose");
+}
+}  // namespace
+
 SearchContext::SearchContext(Generator& gen, Task task, RunConfig config,
                              std::vector<RunObserver*> observers)
     : gen_(gen), task_(std::move(task)), cfg_(std::move(config)), observers_(std::move(observers)) {
@@ -66,6 +75,8 @@ SearchContext::SearchContext(Generator& gen, Task task, RunConfig config,
 }
 
 SearchContext::~SearchContext() {
+    for (auto& [id, p] : peeks_)
+        if (p.seq >= 0 && gen_.alive(p.seq)) gen_.release(p.seq);
     for (auto& [id, b] : branches_)
         if (b.seq >= 0 && gen_.alive(b.seq)) gen_.release(b.seq);
 }
@@ -95,6 +106,26 @@ std::vector<int> SearchContext::expand(int node, int n, float temperature) {
 
 std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int>>& requests,
                                             float temperature) {
+    return expand_impl(requests, temperature, {});
+}
+
+std::vector<int> SearchContext::expand_with_first(
+    const std::vector<std::pair<int, TokenId>>& requests, float temperature) {
+    refuse_thinking_budgets(cfg_.thinking);
+    std::vector<std::pair<int, int>> one_each;
+    std::vector<TokenId> first;
+    for (auto [node, token] : requests) {
+        if (token < 0 || token >= gen_.tokenizer().n_vocab())
+            throw Error("expand_with_first: token " + std::to_string(token) +
+                        " is outside the vocabulary");
+        one_each.push_back({node, 1});
+        first.push_back(token);
+    }
+    return expand_impl(one_each, temperature, first);
+}
+
+std::vector<int> SearchContext::expand_impl(const std::vector<std::pair<int, int>>& requests,
+                                            float temperature, const std::vector<TokenId>& first) {
     // Budgets and cancellation hold whether or not the strategy checks
     // should_stop(): no children once stopped, and a strategy that keeps
     // asking is stopped itself.
@@ -110,11 +141,13 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
         Branch br;
         int step_tokens = 0;
         bool done = false;
+        TokenId first = -1;  // the step's first token, chosen by the strategy
     };
     std::vector<Active> act;
     std::vector<int> created;
     const Tokenizer& tok = gen_.tokenizer();
-    for (auto [parent, n] : requests) {
+    for (size_t r = 0; r < requests.size(); ++r) {
+        const auto [parent, n] = requests[r];
         if (!can_expand(parent)) continue;
         const Branch& pb = branches_.at(parent);
         for (int i = 0; i < n; ++i) {
@@ -125,6 +158,7 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             a.node = c;
             a.br.seq = gen_.fork(pb.seq);
             a.br.think = pb.think;
+            if (r < first.size()) a.first = first[r];
             act.push_back(std::move(a));
         }
         if (tree_.at(parent).status == NodeStatus::Open)
@@ -152,6 +186,7 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             rq.seq = act[i].br.seq;
             rq.stream = static_cast<uint64_t>(act[i].node);
             plan_thinking(act[i].br.think, rq);
+            if (act[i].first >= 0) rq.force = act[i].first;  // (no thinking budgets here)
             reqs.push_back(std::move(rq));
             idx.push_back(i);
         }
@@ -175,11 +210,13 @@ std::vector<int> SearchContext::expand_many(const std::vector<std::pair<int, int
             TokenSignals& sig = ext[k].token;
             ++tokens_;
             TokenRecord rec;
-            rec.forced = ext[k].forced;
+            rec.forced = ext[k].forced && a.first < 0;  // a first token was chosen, not forced
+            a.first = -1;
             rec.id = sig.token;
             rec.logprob = sig.logprob;
             rec.entropy = sig.entropy;
             rec.varentropy = sig.varentropy;
+            rec.self_certainty = sig.self_certainty;
             rec.top = std::move(sig.top);
             for (const auto& [id, lp] : rec.top)
                 rec.top_pieces.push_back(tok.token_to_piece(id, true));
@@ -294,14 +331,14 @@ void SearchContext::track_thinking(ThinkState& st, TokenRecord& rec, const Exten
     if (st.tail.size() > keep) st.tail.erase(0, st.tail.size() - keep);
 }
 
-void SearchContext::mark_terminal_if_answered(int id) {
+void SearchContext::mark_terminal_if_answered(int id, const std::string* line) {
     const Node& n = tree_.at(id);
     // Answers count outside the thinking span only; a step cut short (by
     // its token limit) counts only for a \boxed{} that closed.
     const AnswerRule& rule = answer_rule_;
-    const bool complete = step_complete(n);
+    const bool complete = line || step_complete(n);
     std::optional<std::string> ans;
-    const std::string text = n.answer_text();
+    const std::string text = line ? *line : n.answer_text();
     if (complete)
         ans = find_answer(text, rule, false);
     else if (rule.format == AnswerFormat::Auto || rule.format == AnswerFormat::Boxed)
@@ -355,6 +392,7 @@ void SearchContext::check_kv_room(const std::vector<std::pair<int, int>>& reques
 }
 
 void SearchContext::release_branch(int node) {
+    drop_peek(node);
     auto it = branches_.find(node);
     if (it == branches_.end()) return;
     if (it->second.seq >= 0 && gen_.alive(it->second.seq)) gen_.release(it->second.seq);
@@ -377,6 +415,238 @@ std::vector<int> SearchContext::complete(const std::vector<int>& nodes) {
         for (size_t k = 0; k < kids.size(); ++k) cur[which[k]] = kids[k];
     }
     return cur;
+}
+
+// The path's text (outside thinking) from the end of its next-to-last step
+// delimiter on: the line a token just completed, across nodes.
+std::string SearchContext::last_line(int node) const {
+    std::string t;
+    for (int id : tree_.path(node))
+        if (id != root()) t += tree_.at(id).answer_text();
+    size_t body = t.size(), start = 0;
+    for (const std::string& d : cfg_.step_delimiters)
+        if (t.size() >= d.size() && t.compare(t.size() - d.size(), d.size(), d) == 0)
+            body = std::min(body, t.size() - d.size());
+    for (const std::string& d : cfg_.step_delimiters) {
+        if (body < d.size()) continue;
+        const size_t at = t.rfind(d, body - d.size());
+        if (at != std::string::npos) start = std::max(start, at + d.size());
+    }
+    return t.substr(start);
+}
+
+void SearchContext::drop_peek(int node) {
+    auto it = peeks_.find(node);
+    if (it == peeks_.end()) return;
+    if (it->second.seq >= 0 && gen_.alive(it->second.seq)) gen_.release(it->second.seq);
+    peeks_.erase(it);
+}
+
+std::vector<std::vector<std::pair<TokenId, float>>> SearchContext::next_tokens(
+    const std::vector<int>& nodes, int k) {
+    if (k < 1) throw Error("next_tokens: k must be at least 1, not " + std::to_string(k));
+    if (k > gen_.caps().max_alternatives)
+        throw Error("next_tokens: " + std::to_string(k) + " candidates asked, but " +
+                    gen_.backend_name() + " reports at most " +
+                    std::to_string(gen_.caps().max_alternatives) + " alternatives");
+    refuse_thinking_budgets(cfg_.thinking);
+    for (int n : nodes)
+        if (!can_expand(n))
+            throw Error("next_tokens: node " + std::to_string(n) + " cannot be expanded (" +
+                        status_name(tree_.at(n).status) + ")");
+    if ((cancel_ && cancel_->load()) || budget_exhausted()) {
+        if (++refusals_ > kStopRefusals) throw SearchStopped{};
+        return {};
+    }
+    SamplingParams sp = cfg_.sampling;
+    sp.temperature = 0;  // greedy: the signals are those of the raw distribution
+    sp.repeat_penalty = 1.0f;
+    sp.n_alternatives = k;
+    std::vector<ExtendRequest> reqs;
+    std::vector<int> which;  // the node of each request (each node once)
+    for (int n : nodes) {
+        if (std::find(which.begin(), which.end(), n) != which.end()) continue;
+        const Branch& b = branches_.at(n);
+        if (gen_.length(b.seq) >= gen_.n_ctx()) continue;  // no room: no candidates
+        drop_peek(n);
+        reqs.emplace_back(gen_.fork(b.seq), static_cast<uint64_t>(n));
+        which.push_back(n);
+    }
+    std::vector<Extension> ext;
+    try {
+        ext = gen_.extend(reqs, sp, cfg_.tap_layers);
+    } catch (const NonFiniteLogits& e) {
+        for (const ExtendRequest& r : reqs) gen_.release(r.seq);
+        throw Error("after node " + std::to_string(which[std::min(e.request, which.size() - 1)]) +
+                    ": " + e.what());
+    }
+    for (size_t i = 0; i < which.size(); ++i)
+        peeks_[which[i]] = Peek{reqs[i].seq, std::move(ext[i].token), std::move(ext[i].hidden)};
+    kv_peak_ = std::max(kv_peak_, gen_.stats().kv_bytes);
+    std::vector<std::vector<std::pair<TokenId, float>>> out;
+    for (int n : nodes) {
+        auto it = peeks_.find(n);
+        out.push_back(it == peeks_.end() ? std::vector<std::pair<TokenId, float>>{}
+                                         : it->second.sig.top);
+    }
+    return out;
+}
+
+std::vector<int> SearchContext::grow_tokens(const std::vector<TokenGrowth>& requests) {
+    refuse_thinking_budgets(cfg_.thinking);
+    const Tokenizer& tok = gen_.tokenizer();
+    std::vector<int> appended;
+    for (const TokenGrowth& r : requests) {
+        const std::string at = "grow_tokens: node " + std::to_string(r.node);
+        if (!can_expand(r.node))
+            throw Error(at + " cannot be expanded (" + status_name(tree_.at(r.node).status) + ")");
+        if (r.token < 0 || r.token >= tok.n_vocab())
+            throw Error(at + ": token " + std::to_string(r.token) + " is outside the vocabulary");
+        if (r.child) continue;
+        if (r.node == root())
+            throw Error(at +
+                        ": tokens are appended to a step, not to the prompt (ask for a child)");
+        if (!tree_.at(r.node).children.empty())
+            throw Error(at + " has children: a token can be appended to a leaf only");
+        if (std::find(appended.begin(), appended.end(), r.node) != appended.end())
+            throw Error(at + ": two tokens appended to one node in one call");
+        appended.push_back(r.node);
+    }
+    for (const TokenGrowth& r : requests)
+        if (r.child && std::find(appended.begin(), appended.end(), r.node) != appended.end())
+            throw Error("grow_tokens: node " + std::to_string(r.node) +
+                        " gets both a child and an appended token in one call");
+    if ((cancel_ && cancel_->load()) || budget_exhausted()) {
+        if (++refusals_ > kStopRefusals) throw SearchStopped{};
+        return {};
+    }
+    struct Item {
+        int node = -1;  // where the token goes
+        Branch br;
+        TokenSignals sig;
+        std::vector<float> hidden;  // taps at this token (when on)
+        bool ready = false;         // sig known from next_tokens()' pass
+    };
+    std::vector<Item> items(requests.size());
+    // A peek whose pending token is `token` becomes the branch (no pass).
+    auto take_peek = [&](int node, TokenId token, Item& it) {
+        auto pk = peeks_.find(node);
+        if (pk == peeks_.end() || pk->second.sig.token != token) return false;
+        it.br.seq = pk->second.seq;
+        it.sig = std::move(pk->second.sig);
+        it.hidden = std::move(pk->second.hidden);
+        it.ready = true;
+        peeks_.erase(pk);
+        return true;
+    };
+    // A token budget is met exactly: only the first requests that fit get a token.
+    const size_t fit = cfg_.max_tokens > 0
+                           ? static_cast<size_t>(std::max<int64_t>(0, cfg_.max_tokens - tokens_))
+                           : requests.size();
+    // Children first: they fork their parent before an append moves it on.
+    for (size_t i = 0; i < requests.size(); ++i) {
+        const TokenGrowth& r = requests[i];
+        if (!r.child || i >= fit) continue;
+        const Branch& pb = branches_.at(r.node);
+        if (gen_.length(pb.seq) >= gen_.n_ctx()) continue;
+        Item& it = items[i];
+        it.node = tree_.size();
+        publish(NodeAdded{it.node, r.node, ""});
+        it.br.think = pb.think;
+        if (!take_peek(r.node, r.token, it)) it.br.seq = gen_.fork(pb.seq);
+        if (tree_.at(r.node).status == NodeStatus::Open)
+            publish(NodeStatusChanged{r.node, NodeStatus::Expanded});
+    }
+    for (size_t i = 0; i < requests.size(); ++i) {
+        const TokenGrowth& r = requests[i];
+        if (r.child || i >= fit) continue;
+        Branch& b = branches_.at(r.node);
+        if (gen_.length(b.seq) >= gen_.n_ctx()) continue;
+        Item& it = items[i];
+        it.node = r.node;
+        it.br.think = b.think;
+        if (take_peek(r.node, r.token, it)) {
+            gen_.release(b.seq);
+            b.seq = -1;
+        } else {
+            drop_peek(r.node);
+            it.br.seq = b.seq;
+        }
+    }
+    SamplingParams sp = cfg_.sampling;
+    sp.temperature = 0;  // forced tokens' signals under the raw distribution
+    sp.repeat_penalty = 1.0f;
+    std::vector<ExtendRequest> reqs;
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (items[i].node < 0 || items[i].ready) continue;
+        ExtendRequest rq(items[i].br.seq, static_cast<uint64_t>(items[i].node));
+        rq.force = requests[i].token;
+        reqs.push_back(rq);
+        idx.push_back(i);
+    }
+    if (!reqs.empty()) {
+        if (pause_)
+            while (pause_->load() && !(cancel_ && cancel_->load()))
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::vector<Extension> ext;
+        try {
+            ext = gen_.extend(reqs, sp, cfg_.tap_layers);
+        } catch (const NonFiniteLogits& e) {
+            throw Error("node " +
+                        std::to_string(items[idx[std::min(e.request, idx.size() - 1)]].node) +
+                        ": " + e.what());
+        }
+        for (size_t k = 0; k < idx.size(); ++k) {
+            items[idx[k]].sig = std::move(ext[k].token);
+            items[idx[k]].hidden = std::move(ext[k].hidden);
+            items[idx[k]].ready = true;
+        }
+    }
+    std::vector<int> out(requests.size(), -1);
+    const auto n_alt = static_cast<size_t>(std::max(0, cfg_.sampling.n_alternatives));
+    for (size_t i = 0; i < items.size(); ++i) {
+        Item& it = items[i];
+        if (it.node < 0) continue;
+        out[i] = it.node;
+        ++tokens_;
+        TokenRecord rec;
+        rec.forced = false;  // chosen by the strategy from the model's distribution
+        rec.id = it.sig.token;
+        rec.logprob = it.sig.logprob;
+        rec.entropy = it.sig.entropy;
+        rec.varentropy = it.sig.varentropy;
+        rec.self_certainty = it.sig.self_certainty;
+        rec.top = std::move(it.sig.top);
+        if (rec.top.size() > n_alt) rec.top.resize(n_alt);
+        for (const auto& [id, lp] : rec.top) rec.top_pieces.push_back(tok.token_to_piece(id, true));
+        track_thinking(it.br.think, rec, ExtendRequest{}, tok);
+        branches_[it.node] = it.br;
+        bool boundary = false;
+        if (tok.is_eog(rec.id)) {
+            publish(TokensAppended{it.node, {std::move(rec)}});
+            publish(NodeEnded{it.node});
+            boundary = true;
+        } else {
+            rec.piece = tok.token_to_piece(rec.id, tok.token_attr(rec.id) == TokenAttr::Control);
+            const size_t piece_len = rec.piece.size();
+            publish(TokensAppended{it.node, {std::move(rec)}});
+            boundary = ends_step(tree_.at(it.node).text, piece_len);
+        }
+        // A step's hidden state is the one at its last token, as expand()'s.
+        if (boundary && !it.hidden.empty())
+            publish(HiddenState{it.node, cfg_.tap_layers, std::move(it.hidden)});
+        if (boundary) {
+            // The line just completed, which may have begun in an ancestor.
+            const std::string line = last_line(it.node);
+            mark_terminal_if_answered(it.node, &line);
+        } else if (tree_.at(it.node).depth >= cfg_.max_depth)
+            mark_terminal_if_answered(it.node);
+    }
+    kv_peak_ = std::max(kv_peak_, gen_.stats().kv_bytes);
+    if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100))
+        publish_metrics();
+    return out;
 }
 
 double SearchContext::score(int node, Scorer& scorer) {

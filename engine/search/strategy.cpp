@@ -200,13 +200,13 @@ RunOutcome run_strategy(Strategy& s, SearchContext& ctx, const Params& params) {
 int choose_best_scored(SearchContext& ctx, const std::vector<int>& nodes,
                        const std::string& score_key) {
     int best = -1;
-    double best_score = -1;
+    double best_score = 0;
     for (int id : nodes) {
         const Node& n = ctx.node(id);
         if (n.answer.empty()) continue;
         auto it = n.scores.find(score_key);
         const double s = it == n.scores.end() ? 0.0 : it->second;
-        if (s > best_score) {
+        if (best < 0 || s > best_score) {  // any score, negative ones (log-scores) too
             best_score = s;
             best = id;
         }

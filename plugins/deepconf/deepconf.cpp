@@ -8,19 +8,15 @@
 #include <map>
 
 #include "reasonscope/search.h"
+#include "reasonscope/step_signals.h"
 #include "reasonscope/strategy_plugin.h"
 
 namespace {
 
-// Minus the mean log-probability of the token's top-k alternatives (its own
-// log-probability when none were reported): high when the distribution is peaked.
-double token_confidence(const rs::TokenRecord& t, int k) {
-    const size_t n = std::min(t.top.size(), static_cast<size_t>(k));
-    if (n == 0) return -t.logprob;
-    double s = 0;
-    for (size_t i = 0; i < n; ++i) s += t.top[i].second;
-    return -s / static_cast<double>(n);
-}
+// Token and group confidence: rs::token_confidence and rs::group_confidence
+// (reasonscope/step_signals.h), shared with the per-step signals and
+// `eval --signals`.
+using rs::token_confidence;
 
 std::vector<double> path_confidences(const rs::SearchContext& ctx, int node, int k) {
     std::vector<double> c;
@@ -35,24 +31,12 @@ double mean_of(const std::vector<double>& v, size_t from, size_t to) {
     return to > from ? s / static_cast<double>(to - from) : 0.0;
 }
 
-struct TraceConfidence {
-    double lowest = 0, tail = 0, mean = 0;
-};
-
 // Groups are the windows of `w` consecutive tokens (one group of all the
 // tokens when the trace is shorter). Each window is summed afresh, as the
-// online check sums it, so a trace equal to the one that set the threshold
-// meets it exactly.
-TraceConfidence trace_confidence(const std::vector<double>& c, size_t w) {
-    TraceConfidence t;
-    if (c.empty()) return t;
-    w = std::min(w, c.size());
-    t.mean = mean_of(c, 0, c.size());
-    t.tail = mean_of(c, c.size() - w, c.size());
-    t.lowest = t.tail;
-    for (size_t end = w; end < c.size(); ++end)
-        t.lowest = std::min(t.lowest, mean_of(c, end - w, end));
-    return t;
+// online check sums it (mean_of above), so a trace equal to the one that set
+// the threshold meets it exactly.
+rs::GroupConfidence trace_confidence(const std::vector<double>& c, size_t w) {
+    return rs::group_confidence(c, w);
 }
 
 class DeepConf final : public rs::Strategy {
@@ -141,7 +125,7 @@ class DeepConf final : public rs::Strategy {
     // Scores each finished trace's leaf with its confidences; returns the
     // one this run's measure picks.
     double score_trace(rs::SearchContext& ctx, int leaf) {
-        const TraceConfidence t = trace_confidence(path_confidences(ctx, leaf, k_), w_);
+        const rs::GroupConfidence t = trace_confidence(path_confidences(ctx, leaf, k_), w_);
         ctx.set_score(leaf, "conf_lowest", t.lowest);
         ctx.set_score(leaf, "conf_tail", t.tail);
         ctx.set_score(leaf, "conf_mean", t.mean);

@@ -7,6 +7,7 @@
 #include "reasonscope/error.h"
 #include "reasonscope/json_limits.h"
 #include "reasonscope/run_export.h"
+#include "reasonscope/step_signals.h"
 #include "reasonscope/text_safety.h"
 
 namespace rs {
@@ -120,7 +121,16 @@ json run_to_json(const StoredRun& r) {
                             {"logprob", t.logprob},
                             {"entropy", t.entropy},
                             {"varentropy", t.varentropy},
+                            {"self_certainty", t.self_certainty},  // NaN (unknown): null
                             {"top", top}});
+        }
+        // The step's signals (reasonscope/step_signals.h), for readers that
+        // do not recompute them; null where absent.
+        json signals = json::object();
+        const StepSignals sig = step_signals(r.tree, n.id);
+        for (const auto& [name, what] : step_signal_names()) {
+            const double v = step_signal_value(sig, name);
+            signals[name] = std::isfinite(v) ? json(v) : json();
         }
         nodes.push_back({{"id", n.id},
                          {"parent", n.parent},
@@ -133,6 +143,7 @@ json run_to_json(const StoredRun& r) {
                          {"visits", n.visits},
                          {"value_sum", n.value_sum},
                          {"scores", n.scores},
+                         {"signals", signals},
                          {"tokens", toks}});
     }
     json metrics = json::array();
@@ -219,6 +230,8 @@ StoredRun run_from_json(const json& j) {
                 tr.logprob = float_or_nan(t.at("logprob"));
                 tr.entropy = float_or_nan(t.at("entropy"));
                 tr.varentropy = float_or_nan(t.at("varentropy"));
+                if (t.contains("self_certainty"))
+                    tr.self_certainty = float_or_nan(t["self_certainty"]);
                 for (const json& a : t.value("top", json::array())) {
                     tr.top.push_back(
                         {static_cast<TokenId>(int_in(a.at(0), at + "alternative id", 0, kInt)),

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "reasonscope/run_export.h"
+#include "reasonscope/step_signals.h"
 #include "reasonscope/text_safety.h"
 
 namespace rs {
@@ -314,6 +315,30 @@ std::string run_to_html(const StoredRun& r) {
     }
     if (in_think) s << "</span>";
     s << "</div>\n";
+
+    // Per-step signals of the chosen trace (reasonscope/step_signals.h).
+    if (path.size() > 1) {
+        s << "<h2>Step signals</h2><p>Per step of the chosen trace: token log-probabilities, "
+             "entropy, DeepConf group confidence, self-certainty (KL of the next-token "
+             "distribution from uniform) and the latent change of the step-end hidden states so "
+             "far (net, cumulative, aligned; only with hidden-state taps). &ndash;: "
+             "absent.</p>\n<table class=\"step-signals\"><tr><th>node</th><th>step</th>"
+             "<th>tokens</th>";
+        for (const auto& [name, what] : step_signal_names())
+            s << "<th title=\"" << html_escape(what) << "\">" << name << "</th>";
+        s << "</tr>\n";
+        for (size_t i = 1; i < path.size(); ++i) {
+            const StepSignals sig = step_signals(t, path[i]);
+            s << "<tr><td>" << path[i] << "</td><td>" << t.at(path[i]).depth << "</td><td>"
+              << sig.tokens << "</td>";
+            for (const auto& [name, what] : step_signal_names()) {
+                const double v = step_signal_value(sig, name);
+                s << "<td>" << (std::isfinite(v) ? fmt(v) : "&ndash;") << "</td>";
+            }
+            s << "</tr>\n";
+        }
+        s << "</table>\n";
+    }
 
     // Entropy and varentropy along the trace.
     if (!toks.empty()) {

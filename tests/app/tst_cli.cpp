@@ -368,9 +368,11 @@ class TestCli : public QObject {
         auto list = QJsonDocument::fromJson(p.readAllStandardOutput()).array();
         QStringList ids;
         for (const auto& s : list) ids << s.toObject()["id"].toString();
-        for (const char* id : {"chain-of-thought", "best-of-n", "self-consistency", "beam-search",
-                               "mcts", "particle-filtering", "entropy-branching", "deepconf",
-                               "adaptive-sc", "power-sampling", "rebase"})
+        for (const char* id :
+             {"chain-of-thought", "best-of-n", "self-consistency", "beam-search", "mcts",
+              "particle-filtering", "entropy-branching", "deepconf", "adaptive-sc",
+              "power-sampling", "rebase", "phi-decoding", "astar-decoding", "token-beam",
+              "cot-decoding", "self-eval-beam", "dvts", "latent-select"})
             QVERIFY2(ids.contains(id), id);
         QByteArray err = p.readAllStandardError();
         QVERIFY2(err.contains("broken_strategy.so") && err.contains("failed to load"),
@@ -391,9 +393,11 @@ class TestCli : public QObject {
         QCOMPARE(r.code, 2);
         QVERIFY(r.err.contains("unknown strategy 'no-such'") && r.err.contains("beam-search"));
         // Every strategy runs end to end on the bundled model and is stored.
-        for (const char* s : {"chain-of-thought", "best-of-n", "self-consistency", "beam-search",
-                              "mcts", "particle-filtering", "entropy-branching", "deepconf",
-                              "adaptive-sc", "power-sampling", "rebase"}) {
+        for (const char* s :
+             {"chain-of-thought", "best-of-n", "self-consistency", "beam-search", "mcts",
+              "particle-filtering", "entropy-branching", "deepconf", "adaptive-sc",
+              "power-sampling", "rebase", "phi-decoding", "astar-decoding", "token-beam",
+              "cot-decoding", "self-eval-beam", "dvts", "latent-select"}) {
             QStringList args = {"run", "--model", model, "--task", "easy:easy-001", "--strategy",
                                 s,     "--db",    db,    "--json", "--threads",     "1"};
             if (QString(s) == "deepconf")
@@ -407,6 +411,24 @@ class TestCli : public QObject {
             if (QString(s) == "mcts")
                 args << "--set"
                      << "iterations=6";
+            if (QString(s) == "phi-decoding")
+                args << "--set"
+                     << "beams=2"
+                     << "--set"
+                     << "candidates=2";
+            if (QString(s) == "astar-decoding")
+                args << "--set"
+                     << "k=2";
+            if (QString(s) == "token-beam" || QString(s) == "self-eval-beam" ||
+                QString(s) == "dvts")
+                args << "--set"
+                     << "width=2";
+            if (QString(s) == "dvts" || QString(s) == "latent-select")
+                args << "--set"
+                     << "n=4";
+            if (QString(s) == "cot-decoding")
+                args << "--set"
+                     << "k=3";
             if (QString(s) == "best-of-n" || QString(s) == "self-consistency")
                 args << "--set"
                      << "n=4";
@@ -417,7 +439,7 @@ class TestCli : public QObject {
             QVERIFY(j["run_id"].toInt() > 0);
         }
         auto list = run({"runs", "--db", db, "--json"});
-        QCOMPARE(QJsonDocument::fromJson(list.out).array().size(), 11);
+        QCOMPARE(QJsonDocument::fromJson(list.out).array().size(), 18);
         // export: the format follows -o's extension unless --format names it.
         const QString id = QString::number(
             QJsonDocument::fromJson(list.out).array().at(0).toObject()["id"].toInteger());

@@ -4,6 +4,7 @@
 // nodes and the token view coloured text.
 #include <sqlite3.h>
 
+#include <QAction>
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
@@ -12,6 +13,7 @@
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -26,6 +28,7 @@
 #include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -35,7 +38,41 @@
 #include "widgets/token_view.h"
 #include "widgets/tree_view.h"
 
-namespace {}  // namespace
+namespace {
+
+// Which way the sort arrow at the right end of a header section points, from
+// its pixels: 1 down (its widest row on top), -1 up, 0 none found.
+int arrow_direction(QHeaderView* h, int section) {
+    const QImage img = h->grab().toImage();
+    const int right = h->sectionViewportPosition(section) + h->sectionSize(section);
+    const int ref_x = right - 30;  // header background beside the arrow, clear of the label
+    std::vector<int> widths;
+    for (int y = 0; y < img.height(); ++y) {
+        const QColor ref = img.pixelColor(ref_x, y);
+        int n = 0;
+        for (int x = right - 24; x < right - 3; ++x) {
+            const QColor c = img.pixelColor(x, y);
+            n += std::abs(c.red() - ref.red()) + std::abs(c.green() - ref.green()) +
+                             std::abs(c.blue() - ref.blue()) >
+                         60
+                     ? 1
+                     : 0;
+        }
+        if (n) widths.push_back(n);
+    }
+    if (widths.size() < 2) return 0;
+    return widths.front() > widths.back() ? 1 : widths.front() < widths.back() ? -1 : 0;
+}
+
+// The runs table's row of run `id` (in the view's order), or -1.
+int table_row_of(QTableView* t, qint64 id) {
+    for (int r = 0; r < t->model()->rowCount(); ++r)
+        if (t->model()->index(r, 0).data(rs::views::RunsTableModel::RunIdRole).toLongLong() == id)
+            return r;
+    return -1;
+}
+
+}  // namespace
 
 class TestGui : public QObject {
     Q_OBJECT
@@ -381,6 +418,276 @@ class TestGui : public QObject {
         }
         QTest::qWait(100);
         QVERIFY(w.grab().save(shots_ + "/server-run.png"));
+    }
+
+    // Bug: a counterfactual branch on a stored run went on with whichever
+    // model was loaded (the bundled one), stored as that model's run. It
+    // runs on the run's own model, loaded for it (checked by fingerprint),
+    // or is refused with the run's model named when its file is gone.
+    void counterfactualBranchUsesTheRunsModel() {
+        const QString bundled = QStringLiteral(RS_SOURCE_DIR) + "/resources/models/reasoner.gguf";
+        if (!QFileInfo::exists(bundled) || !rs::test::have_reference())
+            QSKIP("needs the bundled model and ../shared/reference's stories260K");
+        QTemporaryDir tmp;
+        const QString other = tmp.filePath("stories260K.gguf");  // a copy this test may delete
+        QVERIFY(QFile::copy(rs::test::reference("models/stories260K.gguf"), other));
+        rs::gui::WindowOptions opt = window_options(tmp);
+        opt.model_path = other;
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
+        w.set_param("max_depth", 3);
+        w.start_run();
+        auto store = rs::RunStore::open(opt.db_path.toStdString());
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 1 && !w.running(), 120000);
+        const rs::RunRow first = store->list().at(0);
+        QCOMPARE(QString::fromStdString(first.model_path), other);
+
+        auto* path = w.findChild<QLineEdit*>("modelPath");
+        auto* status = w.findChild<QLabel*>("backendStatus");
+        QVERIFY(path && status);
+        const auto load = [&](const QString& file, const QString& name) {
+            path->setText(file);
+            QTest::keyClick(path, Qt::Key_Return);
+            QTRY_VERIFY_WITH_TIMEOUT(w.model_ready() && status->text().contains(name), 60000);
+        };
+        const QString bundled_name = "reasonscope-arith-reasoner";
+        load(bundled, bundled_name);
+        if (QTest::currentTestFailed()) return;
+        const auto branch = [&] {
+            QSignalSpy opened(&w, &rs::gui::MainWindow::storedRunOpened);
+            w.open_stored_run(first.id);
+            QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 30000);
+            const int node = w.run_model()->selected_path().at(1);
+            const auto& tok = w.run_model()->tree().at(node).tokens.at(0);
+            int alt = -1;
+            for (const auto& [id, lp] : tok.top)
+                if (id != tok.id) alt = id;
+            QVERIFY(alt >= 0);
+            w.branch_from(node, 0, alt);
+        };
+        branch();
+        if (QTest::currentTestFailed()) return;
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 2 && !w.running() && w.model_ready(),
+                                 120000);
+        const rs::RunRow second = store->list().at(0);
+        QCOMPARE(second.strategy, std::string("chain-of-thought"));
+        QCOMPARE(second.model_path, first.model_path);
+        QCOMPARE(second.model_hash, first.model_hash);
+        QVERIFY(!status->text().contains(bundled_name));  // the run's model is the one in use
+
+        // The run's file is gone: refused, naming it; nothing is stored.
+        load(bundled, bundled_name);
+        if (QTest::currentTestFailed()) return;
+        QVERIFY(QFile::remove(other));
+        QTimer closer;  // the refusal is a modal warning: answer it
+        QString warning;
+        connect(&closer, &QTimer::timeout, [&warning] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+                warning = box->text();
+                box->accept();
+            }
+        });
+        closer.start(50);
+        branch();
+        QTRY_VERIFY_WITH_TIMEOUT(!warning.isEmpty(), 10000);
+        QVERIFY2(warning.contains(other) && warning.contains("not there"), qPrintable(warning));
+        QTest::qWait(300);
+        QVERIFY(!w.running());
+        QCOMPARE(store->list().size(), size_t(2));
+        QVERIFY(status->text().contains(bundled_name));
+    }
+
+    // Bug: prm-model was offered as a scorer but its model file could only
+    // be given on the command line. The scorer's options show under the
+    // scorer box, the file with a picker; without it the error names that
+    // field, with it the run scores its steps with the file.
+    void prmModelFileIsSetInTheForm() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "best-of-n");
+        if (QTest::currentTestFailed()) return;
+        auto* scorer = w.findChild<QComboBox*>("param_scorer");
+        QVERIFY(scorer);
+        if (scorer->findText("prm-model") < 0) QSKIP("the prm-model scorer plugin is not built");
+        scorer->setCurrentText("logprob");
+        QVERIFY(!w.findChild<QLineEdit*>("scorer_model"));
+        scorer->setCurrentText("prm-model");
+        auto* file = w.findChild<QLineEdit*>("scorer_model");
+        QVERIFY(file);
+        QVERIFY(w.findChild<QPushButton*>("scorer_model_browse"));
+        QVERIFY(w.findChild<QComboBox*>("scorer_aggregate"));
+        QTRY_VERIFY(file->isVisible());  // shown by the layout on the next event loop pass
+        QVERIFY(w.current_request().config.scorer_options.empty());  // defaults are not sent
+
+        QTimer closer;  // the failure is a modal warning: answer it
+        connect(&closer, &QTimer::timeout, [] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget()))
+                box->accept();
+        });
+        closer.start(50);
+        w.set_param("n", 2);  // the scorer scores leaves with an answer: the default depth
+        w.start_run();
+        auto store = rs::RunStore::open(opt.db_path.toStdString());
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 1 && !w.running(), 120000);
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            w.statusBar()->currentMessage().contains("\"scorer model\" field"),
+            qPrintable(w.statusBar()->currentMessage()), 10000);
+        QCOMPARE(store->list().at(0).status, std::string("error"));
+
+        file->setText(opt.model_path);
+        const rs::app::RunRequest req = w.current_request();
+        QCOMPARE(req.config.scorer_options.at("model"), opt.model_path.toStdString());
+        // Another strategy and back: the file chosen stays.
+        w.strategy_box()->setCurrentIndex(w.strategy_box()->findData("chain-of-thought"));
+        w.strategy_box()->setCurrentIndex(w.strategy_box()->findData("best-of-n"));
+        w.findChild<QComboBox*>("param_scorer")->setCurrentText("prm-model");
+        QCOMPARE(w.findChild<QLineEdit*>("scorer_model")->text(), opt.model_path);
+        w.set_param("n", 2);
+        w.start_run();
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 2 && !w.running(), 120000);
+        const rs::RunRow run = store->list().at(0);
+        QVERIFY2(run.status == "ok" || run.status == "budget", run.error.c_str());
+        const rs::StoredRun stored = store->load(run.id);
+        int scored = 0;
+        for (const rs::Node& n : stored.tree.nodes()) scored += n.scores.count("prm-model_step");
+        QVERIFY(scored > 0);
+    }
+
+    // Bug: the live monitor said "running" while paused and "finished" for
+    // a cancelled run, and drew ten frames a second while nothing happened.
+    // It draws on change only, and says paused, then cancelled. The runs
+    // table lists the running run at once (it appeared only when finished),
+    // and its sort arrow points the way the rows go (it pointed up over
+    // newest-first rows).
+    void monitorAndRunsTableFollowTheRun() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        {
+            auto store = rs::RunStore::open(opt.db_path.toStdString());
+            for (int i = 0; i < 2; ++i) {
+                rs::StoredRun r;
+                r.run.strategy = "best-of-n";
+                r.run.prompt = "p";
+                r.run.status = "ok";
+                r.tree.add(-1);
+                store->import_run(r);
+            }
+        }
+        rs::gui::MainWindow w(opt);
+        w.resize(1500, 950);
+        show_loaded(w, "best-of-n");
+        if (QTest::currentTestFailed()) return;
+        auto* runs_dock = w.findChild<QDockWidget*>("runsDock");
+        auto* table = w.findChild<QTableView*>("runsTable");
+        QVERIFY(runs_dock && table);
+        runs_dock->raise();
+        QTRY_COMPARE_WITH_TIMEOUT(table->model()->rowCount(), 2, 10000);
+        QHeaderView* header = table->horizontalHeader();
+        header->resizeSection(0, 120);
+        const auto first_id = [&] {
+            return table->model()
+                ->index(0, 0)
+                .data(rs::views::RunsTableModel::RunIdRole)
+                .toLongLong();
+        };
+        QCOMPARE(header->sortIndicatorSection(), 0);
+        QCOMPARE(header->sortIndicatorOrder(), Qt::DescendingOrder);
+        QCOMPARE(first_id(), qint64(2));          // newest first
+        QCOMPARE(arrow_direction(header, 0), 1);  // and the arrow points down
+        QVERIFY(header->grab().save(shots_ + "/runs-header-descending.png"));
+        header->setSortIndicator(0, Qt::AscendingOrder);  // as a click on the header does
+        QCOMPARE(first_id(), qint64(1));
+        QCOMPARE(arrow_direction(header, 0), -1);
+        QVERIFY(header->grab().save(shots_ + "/runs-header-ascending.png"));
+        header->setSortIndicator(0, Qt::DescendingOrder);
+
+        QWidget* monitor = w.findChild<QWidget*>("liveMonitor");
+        QVERIFY(monitor);
+        const bool gl = monitor->inherits("QOpenGLWidget");
+        if (gl) {
+            // Settled (the dock raised above resizes it: a frame), then idle.
+            for (int k = 0, f = -1; k < 10 && f != monitor->property("frames").toInt(); ++k) {
+                f = monitor->property("frames").toInt();
+                QTest::qWait(500);
+            }
+            const int frames = monitor->property("frames").toInt();
+            QVERIFY(frames > 0);
+            QTest::qWait(2000);
+            QCOMPARE(monitor->property("frames").toInt(), frames);  // idle: no frame drawn
+            QVERIFY2(monitor->property("summary").toString().startsWith("idle"),
+                     qPrintable(monitor->property("summary").toString()));
+        }
+        w.set_param("n", 64);
+        w.set_param("max_depth", 40);
+        w.start_run();
+        QTRY_VERIFY_WITH_TIMEOUT(w.running() && w.run_model()->tree().size() >= 2, 60000);
+        // Listed while it runs, on top (newest first), as "running".
+        QTRY_COMPARE_WITH_TIMEOUT(table->model()->rowCount(), 3, 10000);
+        const qint64 id = w.run_model()->info().id;
+        QCOMPARE(id, qint64(3));
+        QCOMPARE(table_row_of(table, id), 0);
+        QCOMPARE(table->model()->index(0, rs::views::RunsTableModel::Status).data().toString(),
+                 QString("running"));
+        if (gl)
+            QTRY_VERIFY_WITH_TIMEOUT(monitor->property("summary").toString().startsWith("running"),
+                                     10000);
+        w.toggle_pause();
+        if (gl) {
+            QTRY_VERIFY_WITH_TIMEOUT(monitor->property("summary").toString().startsWith("paused"),
+                                     10000);
+            // Paused: the step under way ends (its events draw), then no frame
+            // for a second (the old timer drew ten).
+            bool settled = false;
+            for (int k = 0; k < 15 && !settled; ++k) {
+                const int frames = monitor->property("frames").toInt();
+                QTest::qWait(1000);
+                settled = monitor->property("frames").toInt() == frames;
+            }
+            QVERIFY(settled);
+            QVERIFY(monitor->grab().save(shots_ + "/monitor-paused.png"));
+        }
+        w.stop_run();
+        QTRY_VERIFY_WITH_TIMEOUT(!w.running(), 30000);
+        if (gl) {
+            QTRY_VERIFY_WITH_TIMEOUT(
+                monitor->property("summary").toString().startsWith("cancelled"), 10000);
+            QVERIFY(monitor->grab().save(shots_ + "/monitor-cancelled.png"));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(
+            table->model()
+                ->index(table_row_of(table, id), rs::views::RunsTableModel::Status)
+                .data()
+                .toString(),
+            QString("cancelled"), 10000);
+        // The dark theme over the cancelled run (View > Dark theme), then back.
+        QAction* dark = nullptr;
+        for (auto* a : w.findChildren<QAction*>())
+            if (a->text() == "Dark theme") dark = a;
+        QVERIFY(dark);
+        dark->setChecked(true);
+        QTest::qWait(200);
+        const QColor base = w.tree_view()->palette().color(QPalette::Base);
+        QVERIFY(base.lightness() < 60);
+        QCOMPARE(w.tree_view()->viewport()->grab().toImage().pixelColor(2, 2), base);
+        QVERIFY(w.grab().save(shots_ + "/main-window-dark.png"));
+        dark->setChecked(false);
+        // A stored run without a KV peak: none shown.
+        QSignalSpy opened(&w, &rs::gui::MainWindow::storedRunOpened);
+        w.open_stored_run(1);
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 30000);
+        if (gl) {
+            QTRY_VERIFY_WITH_TIMEOUT(
+                monitor->property("summary").toString().startsWith("stored run 1: finished"),
+                10000);
+            QVERIFY2(!monitor->property("summary").toString().contains("peak"),
+                     qPrintable(monitor->property("summary").toString()));
+        }
     }
 
   private:

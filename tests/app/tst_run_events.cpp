@@ -6,7 +6,9 @@
 // store's format); so does its JSON export imported again.
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/run_service.h"
 #include "core/session_options.h"
@@ -77,6 +79,49 @@ class TestRunEvents : public QObject {
         QTest::newRow("power-sampling")
             << "power-sampling" << QStringList{"mcmc_steps=3", "block_steps=3"} << suite;
         QTest::newRow("rebase") << "rebase" << QStringList{"width=3", "max_depth=8"} << suite;
+        QTest::newRow("phi-decoding")
+            << "phi-decoding" << QStringList{"beams=2", "candidates=2", "max_depth=8"} << suite;
+        QTest::newRow("astar-decoding")
+            << "astar-decoding" << QStringList{"k=2", "solutions=2", "max_depth=8"} << suite;
+        QTest::newRow("latent-select")
+            << "latent-select" << QStringList{"n=4", "warmup=2", "max_depth=8"} << suite;
+        QTest::newRow("token-beam")
+            << "token-beam" << QStringList{"width=2", "candidates=2"} << suite;
+        QTest::newRow("cot-decoding") << "cot-decoding" << QStringList{"k=3"} << suite;
+        QTest::newRow("self-eval-beam")
+            << "self-eval-beam" << QStringList{"width=2", "expansions=2", "max_depth=8"} << suite;
+        QTest::newRow("dvts") << "dvts" << QStringList{"n=4", "width=2", "max_depth=8"} << suite;
+    }
+
+    // The self-eval scorer on the bundled model, whose " yes" and " no"
+    // begin with the same token (" "): each score is the ratio at the
+    // labels' first differing token, after that shared one, so scores
+    // differ from step to step (comparing the shared token gave 0.5 always).
+    void selfEvalComparesTheLabelsWhereTheyDiffer() {
+        LocalGenerator gen(*model_, app::search_session_options(1));
+        const Tokenizer& tok = model_->tokenizer();
+        const auto y = tok.encode(" yes"), n = tok.encode(" no");
+        QVERIFY(y.size() >= 2 && n.size() >= 2 && y[0] == n[0] && y[1] != n[1]);
+        Task task{"easy-001", "Q: 13+7*4\n", "41", "Answer:\\s*(-?\\d+)"};
+        RunConfig cfg;
+        cfg.sampling.temperature = 0.8f;
+        SearchContext ctx(gen, task, cfg);
+        auto scorer = make_scorer("self-eval");
+        const std::string question = "\nIs the reasoning above correct? Answer yes or no:";
+        std::set<double> seen;
+        for (int node : ctx.complete(ctx.expand(ctx.root(), 3))) {
+            for (int id : ctx.tree().path(node)) {
+                if (id == ctx.root()) continue;
+                const double got = ctx.score(id, *scorer);
+                const auto lp = ctx.next_token_logprobs(task.prompt + ctx.path_text(id) + question +
+                                                        tok.token_to_piece(y[0]));
+                const double py = std::exp(lp[static_cast<size_t>(y[1])]),
+                             pn = std::exp(lp[static_cast<size_t>(n[1])]);
+                QVERIFY(std::fabs(got - py / (py + pn)) < 1e-9);
+                seen.insert(std::round(got * 1e6));
+            }
+        }
+        QVERIFY2(seen.size() >= 3, "self-eval gives (nearly) the same score to every step");
     }
 
     void storedRunEqualsTheSearchTree() {

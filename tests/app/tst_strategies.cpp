@@ -63,7 +63,6 @@ std::map<std::string, int> answers(const SearchContext& ctx) {
 
 // Scripted worlds for the strategies below (tokens: 3 "q", 4 "1", 5 "2",
 // 6 "3", 7 "\n", 2 </s>; the next token's probabilities by the previous one).
-using Rules = std::map<TokenId, std::vector<std::pair<TokenId, double>>>;
 // Always "2\n": every sample agrees.
 Rules unanimous_world() {
     return {{3, {{5, 1.0}}}, {5, {{7, 1.0}}}, {7, {{2, 1.0}}}};
@@ -85,40 +84,8 @@ Rules two_decision_world() {
             {6, {{7, 1.0}}},
             {7, {{2, 1.0}}}};
 }
-// Two steps: "1\n" or "2\n" (even odds), then "31\n" or "32\n" (even odds),
-// whose digit after the 3 is the answer (the task below).
-Rules two_step_world() {
-    return {{3, {{4, 0.5}, {5, 0.5}}},
-            {4, {{7, 1.0}}},
-            {5, {{7, 1.0}}},
-            {7, {{6, 1.0}}},
-            {6, {{4, 0.5}, {5, 0.5}}}};
-}
-Task two_step_task() {
-    Task t = q_task();
-    t.answer_pattern = "3([12])";
-    return t;
-}
-
-// A step reward for the two-step world: 1 for a step that writes "2".
-class WritesTwo final : public Scorer {
-  public:
-    std::string id() const override { return "writes-two"; }
-    double score(SearchContext& ctx, int node) override {
-        return ctx.node(node).text.find('2') != std::string::npos ? 1.0 : 0.0;
-    }
-};
 void register_writes_two() {
-    ScorerInfo info;
-    info.id = "writes-two";
-    info.name = "Writes two";
-    info.source = "tst_strategies";
-    register_scorer(info, [] { return std::make_unique<WritesTwo>(); });
-}
-
-double score_of(const Node& n, const std::string& key) {
-    auto it = n.scores.find(key);
-    return it == n.scores.end() ? std::nan("") : it->second;
+    register_test_scorer<WritesTwo>("writes-two", "Writes two", "tst_strategies");
 }
 
 }  // namespace

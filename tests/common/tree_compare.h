@@ -4,6 +4,7 @@
 // Returns "" when equal, else the first difference in words.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -65,6 +66,9 @@ inline std::string tree_difference(const ReasoningTree& got, const ReasoningTree
                 return differ((at + "entropy").c_str(), a.entropy, b.entropy);
             if (a.varentropy != b.varentropy)
                 return differ((at + "varentropy").c_str(), a.varentropy, b.varentropy);
+            if (a.self_certainty != b.self_certainty &&
+                !(std::isnan(a.self_certainty) && std::isnan(b.self_certainty)))
+                return differ((at + "self-certainty").c_str(), a.self_certainty, b.self_certainty);
             if (a.top.size() != b.top.size())
                 return differ((at + "alternatives").c_str(), a.top.size(), b.top.size());
             for (size_t k = 0; k < b.top.size(); ++k) {

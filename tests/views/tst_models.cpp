@@ -188,6 +188,29 @@ class TestModels : public QObject {
         table.set_runs({});
         QCOMPARE(table.rowCount(), 0);
     }
+
+    // A run that has just started is listed at once (upsert), then updated
+    // in place by id when it ends.
+    void runsTableListsARunningRun() {
+        views::RunsTableModel table;
+        QAbstractItemModelTester tester(&table,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        RunRow a;
+        a.id = 1;
+        a.status = "ok";
+        table.set_runs({a});
+        RunRow b;
+        b.id = 2;  // status "running" by default
+        table.upsert(b);
+        QCOMPARE(table.rowCount(), 2);
+        QCOMPARE(table.data(table.index(1, views::RunsTableModel::Status)).toString(),
+                 QString("running"));
+        b.status = "cancelled";
+        table.upsert(b);
+        QCOMPARE(table.rowCount(), 2);
+        QCOMPARE(table.data(table.index(1, views::RunsTableModel::Status)).toString(),
+                 QString("cancelled"));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestModels)

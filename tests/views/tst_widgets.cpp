@@ -2,16 +2,20 @@
 // latent map fits its PCA on a worker thread and shows the result later;
 // bursts of changes coalesce into a fit on the latest tree.
 #include <QDir>
+#include <QPushButton>
+#include <QScopeGuard>
 #include <QScrollBar>
 #include <QSignalSpy>
 #include <QtTest>
 #include <random>
 
+#include "imgui/live_monitor.h"
 #include "models/run_model.h"
 #include "reasonscope/run_store.h"
 #include "widgets/colours.h"
 #include "widgets/latent_view.h"
 #include "widgets/signals_view.h"
+#include "widgets/theme.h"
 #include "widgets/token_view.h"
 #include "widgets/tree_view.h"
 
@@ -81,6 +85,36 @@ StoredRun thinking_run() {
     r.tree.at(b).correct = 1;
     r.run.chosen_node = b;
     return r;
+}
+
+// A plain run whose tokens span the entropy scale (light to saturated).
+StoredRun entropy_run() {
+    StoredRun r;
+    r.run.id = 3;
+    r.run.prompt = "Q: 2+3?\n";
+    r.tree.add(-1);
+    const int id = r.tree.add(0);
+    Node& n = r.tree.at(id);
+    for (int i = 0; i < 8; ++i) {
+        TokenRecord t;
+        t.piece = " tok" + std::to_string(i);
+        t.entropy = 0.4f * static_cast<float>(i);  // 0 .. 2.8: past the scale's end
+        t.logprob = -0.5f;
+        n.tokens.push_back(t);
+        n.text += t.piece;
+    }
+    const int leaf = r.tree.add(id);
+    r.tree.at(leaf).answer = "5";
+    return r;
+}
+
+// The brightest luminance in `img` inside `r` (device pixels).
+double brightest(const QImage& img, const QRect& r) {
+    double best = 0;
+    for (int y = std::max(0, r.top()); y <= std::min(img.height() - 1, r.bottom()); ++y)
+        for (int x = std::max(0, r.left()); x <= std::min(img.width() - 1, r.right()); ++x)
+            best = std::max(best, views::relative_luminance(img.pixelColor(x, y)));
+    return best;
 }
 
 }  // namespace
@@ -174,6 +208,129 @@ class TestWidgets : public QObject {
         tree.fit();
         QTest::qWait(50);
         QVERIFY(tree.grab().save(shots + "/tree-view-thinking.png"));
+    }
+
+    // The dark theme: the tree canvas is the palette's base (it stayed
+    // white), token text reads on its entropy colour (it was the palette's
+    // white on light colours) and disabled buttons are greyed (the palette
+    // set every colour group alike). Checked on painted pixels.
+    void darkThemeReads() {
+        QApplication::setPalette(views::dark_palette());
+        const auto restore = qScopeGuard([] { QApplication::setPalette(views::light_palette()); });
+        const QColor base = views::dark_palette().color(QPalette::Base);
+        views::RunModel model;
+        views::TreeView tree(&model);
+        views::TokenView tokens(&model);
+        tree.resize(320, 240);
+        tokens.resize(560, 160);
+        model.load(entropy_run());
+        model.select(1);
+        tree.show();
+        tokens.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&tree));
+        QVERIFY(QTest::qWaitForWindowExposed(&tokens));
+        tree.fit();
+        QTest::qWait(50);
+
+        const QImage canvas = tree.viewport()->grab().toImage();
+        QCOMPARE(canvas.pixelColor(2, 2), base);  // a corner: no node there
+        QCOMPARE(canvas.pixelColor(canvas.width() - 3, canvas.height() - 3), base);
+
+        // Every token's text against its background: WCAG AA (4.5:1), and
+        // in the pixels the glyphs are dark on the light colours.
+        QCOMPARE(tokens.token_count(), 8);
+        const QImage text = tokens.viewport()->grab().toImage();
+        const qreal dpr = text.devicePixelRatio();
+        for (int i = 0; i < tokens.token_count(); ++i) {
+            const QTextCharFormat f = tokens.token_format(i);
+            const QColor bg = tokens.token_colour(i);
+            const QColor fg = f.foreground().style() == Qt::NoBrush
+                                  ? tokens.palette().color(QPalette::Text)
+                                  : f.foreground().color();
+            const double ratio = views::contrast_ratio(fg, bg);
+            QVERIFY2(ratio >= 4.5, qPrintable(QString("token %1: %2 on %3, contrast %4")
+                                                  .arg(i)
+                                                  .arg(fg.name(), bg.name())
+                                                  .arg(ratio)));
+            // The token's box: its darkest pixel is glyph ink, far darker than the box.
+            QTextCursor c(tokens.document());
+            const int begin = tokens.toPlainText().indexOf(QString(" tok%1").arg(i));
+            c.setPosition(begin + 1);
+            const QRect r0 = tokens.cursorRect(c);
+            c.setPosition(begin + 5);
+            const QRect r1 = tokens.cursorRect(c);
+            const QRect box(QPoint(int(r0.left() * dpr) + 1, int(r0.top() * dpr) + 1),
+                            QPoint(int(r1.left() * dpr) - 1, int(r0.bottom() * dpr) - 1));
+            double darkest = 1;
+            for (int y = box.top(); y <= box.bottom(); ++y)
+                for (int x = box.left(); x <= box.right(); ++x)
+                    darkest = std::min(darkest, views::relative_luminance(text.pixelColor(x, y)));
+            QVERIFY2(darkest < 0.5 * views::relative_luminance(bg),
+                     qPrintable(QString("token %1: no dark glyphs on %2").arg(i).arg(bg.name())));
+        }
+
+        // A disabled button's text is dimmer than an enabled one's.
+        QPushButton on("Run"), off("Run");
+        off.setEnabled(false);
+        on.resize(90, 30);
+        off.resize(90, 30);
+        const QImage a = on.grab().toImage(), b = off.grab().toImage();
+        const QRect mid(a.width() / 4, a.height() / 4, a.width() / 2, a.height() / 2);
+        const double lit = brightest(a, mid), dim = brightest(b, mid);
+        QVERIFY2(dim < 0.6 * lit, qPrintable(QString("enabled %1, disabled %2").arg(lit).arg(dim)));
+
+        const QString shots = QStringLiteral(RS_BINARY_DIR) + "/screenshots";
+        QDir().mkpath(shots);
+        QVERIFY(tree.grab().save(shots + "/dark-tree.png"));
+        QVERIFY(tokens.grab().save(shots + "/dark-tokens.png"));
+        QVERIFY(a.save(shots + "/dark-button-enabled.png"));
+        QVERIFY(b.save(shots + "/dark-button-disabled.png"));
+    }
+
+    // The live monitor's words: paused is not "running", a cancelled run is
+    // not "finished", and a stored run without a known KV peak shows none
+    // (it said "peak 0.0"). The text is what the widget draws.
+    void monitorSaysTheRunsState() {
+        views::RunModel model;
+        QCOMPARE(views::monitor_state(model), QString("idle"));
+        std::vector<RunEvent> ev{RunStarted{"p"}};
+        NodeAdded root;
+        root.node = 0;
+        ev.push_back(root);
+        model.apply(ev);
+        QCOMPARE(views::monitor_state(model), QString("running"));
+        QSignalSpy state(&model, &views::RunModel::stateChanged);
+        model.set_paused(true);
+        QCOMPARE(state.count(), 1);
+        QCOMPARE(views::monitor_state(model), QString("paused"));
+        QVERIFY(views::monitor_summary(model).startsWith("paused | "));
+        model.set_paused(false);
+        QCOMPARE(views::monitor_state(model), QString("running"));
+        RunFinished done;
+        done.status = "cancelled";
+        done.metrics.kv_bytes = 2000000;
+        done.metrics.kv_peak_bytes = 3000000;
+        model.apply({done});
+        QCOMPARE(views::monitor_state(model), QString("cancelled"));
+        QVERIFY2(views::monitor_summary(model).contains("KV 2.0 MB (peak 3.0)"),
+                 qPrintable(views::monitor_summary(model)));
+
+        // Stored runs: their metric samples keep no peak; the row may.
+        StoredRun r = entropy_run();
+        r.run.status = "ok";
+        RunMetrics m;
+        m.kv_bytes = 1500000;
+        r.metrics = {m};
+        model.load(r);
+        QCOMPARE(views::monitor_state(model), QString("stored run 3: finished"));
+        QVERIFY2(!views::monitor_summary(model).contains("peak"),
+                 qPrintable(views::monitor_summary(model)));
+        r.run.kv_peak_bytes = 4200000;
+        r.run.status = "error";
+        model.load(r);
+        QCOMPARE(views::monitor_state(model), QString("stored run 3: failed"));
+        QVERIFY2(views::monitor_summary(model).contains("KV 1.5 MB (peak 4.2)"),
+                 qPrintable(views::monitor_summary(model)));
     }
 
     void pcaSeparatesTheClusters() {

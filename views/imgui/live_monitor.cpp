@@ -25,9 +25,11 @@ class LiveMonitor : public QOpenGLWidget {
         setObjectName("liveMonitor");
         setMouseTracking(true);
         setMinimumHeight(110);
-        auto* t = new QTimer(this);
-        connect(t, &QTimer::timeout, this, qOverload<>(&QWidget::update));
-        t->start(100);
+        // Frames on change only (a timer here kept a core busy at idle).
+        for (auto sig : {&RunModel::changed, &RunModel::runReset, &RunModel::runFinished,
+                         &RunModel::stateChanged})
+            connect(model_, sig, this, [this] { request_frames(1); });
+        setProperty("frames", 0);
         clock_.start();
     }
     ~LiveMonitor() override {
@@ -58,6 +60,8 @@ class LiveMonitor : public QOpenGLWidget {
 
     void paintGL() override {
         if (!ctx_) return;
+        ++frames_;
+        setProperty("frames", frames_);
         ImGui::SetCurrentContext(ctx_);
         ImGuiIO& io = ImGui::GetIO();
         const qreal dpr = devicePixelRatioF();
@@ -73,15 +77,9 @@ class LiveMonitor : public QOpenGLWidget {
         ImGui::SetNextWindowSize(io.DisplaySize);
         ImGui::Begin("Live monitor", nullptr,
                      ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove);
-        RunMetrics m;
-        if (!model_->metrics().empty()) m = model_->metrics().back();
-        ImGui::Text(
-            "%s | tok/s %.0f | passes %lld | branches %d | KV %.1f MB (peak %.1f) | nodes %d",
-            model_->live() && !model_->finished() ? "running"
-            : model_->finished()                  ? "finished"
-                                                  : "idle",
-            m.tokens_per_second, static_cast<long long>(m.forward_passes), m.branches_alive,
-            m.kv_bytes / 1e6, m.kv_peak_bytes / 1e6, model_->tree().size());
+        const QString summary = monitor_summary(*model_);
+        setProperty("summary", summary);
+        ImGui::TextUnformatted(summary.toUtf8().constData());
         const auto& h = model_->entropy_trace();
         const int n = std::min<int>(static_cast<int>(h.size()), 400);
         if (n > 1)
@@ -93,13 +91,35 @@ class LiveMonitor : public QOpenGLWidget {
         glClearColor(0.12f, 0.12f, 0.14f, 1.0f);
         glClear(GL_COLOR_BUFFER_BIT);
         ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+        // ImGui settles hover and clicks a frame after the input: one more.
+        if (extra_frames_ > 0) {
+            --extra_frames_;
+            QTimer::singleShot(0, this, qOverload<>(&QWidget::update));
+        }
     }
 
-    void mouseMoveEvent(QMouseEvent* e) override { mouse_ = e->position().toPoint(); }
-    void mousePressEvent(QMouseEvent* e) override { buttons_ = e->buttons(); }
-    void mouseReleaseEvent(QMouseEvent* e) override { buttons_ = e->buttons(); }
+    void mouseMoveEvent(QMouseEvent* e) override {
+        mouse_ = e->position().toPoint();
+        request_frames(2);
+    }
+    void mousePressEvent(QMouseEvent* e) override {
+        buttons_ = e->buttons();
+        request_frames(2);
+    }
+    void mouseReleaseEvent(QMouseEvent* e) override {
+        buttons_ = e->buttons();
+        request_frames(2);
+    }
+    void leaveEvent(QEvent*) override {
+        mouse_ = QPoint(-1000, -1000);  // no hover left behind
+        request_frames(2);
+    }
 
   private:
+    void request_frames(int n) {
+        extra_frames_ = std::max(extra_frames_, n - 1);
+        update();
+    }
     void shutdown() {
         if (!ctx_) return;
         ImGui::SetCurrentContext(ctx_);
@@ -113,9 +133,48 @@ class LiveMonitor : public QOpenGLWidget {
     QElapsedTimer clock_;
     QPoint mouse_;
     Qt::MouseButtons buttons_;
+    int frames_ = 0, extra_frames_ = 0;
 };
 
 }  // namespace
+
+QString monitor_state(const RunModel& model) {
+    const bool stored = !model.live() && model.finished();
+    if (!model.live() && !stored) return "idle";
+    const std::string& st = model.info().status;
+    QString state;
+    if (!model.finished() || st == "running")
+        state = model.paused() ? "paused" : "running";
+    else if (st == "ok")
+        state = "finished";
+    else if (st == "cancelled")
+        state = "cancelled";
+    else if (st == "error")
+        state = "failed";
+    else if (st == "budget")
+        state = "budget reached";
+    else
+        state = QString::fromStdString(st.empty() ? "finished" : st);
+    return stored ? QString("stored run %1: %2").arg(model.info().id).arg(state) : state;
+}
+
+QString monitor_summary(const RunModel& model) {
+    RunMetrics m;
+    if (!model.metrics().empty()) m = model.metrics().back();
+    // The peak: the live metrics', else the stored run's row; stored metric
+    // samples do not keep it, and 0 means unknown there.
+    int64_t peak = m.kv_peak_bytes;
+    if (peak <= 0) peak = model.info().kv_peak_bytes;
+    QString kv = QString("KV %1 MB").arg(m.kv_bytes / 1e6, 0, 'f', 1);
+    if (peak > 0) kv += QString(" (peak %1)").arg(peak / 1e6, 0, 'f', 1);
+    return QString("%1 | tok/s %2 | passes %3 | branches %4 | %5 | nodes %6")
+        .arg(monitor_state(model))
+        .arg(m.tokens_per_second, 0, 'f', 0)
+        .arg(m.forward_passes)
+        .arg(m.branches_alive)
+        .arg(kv)
+        .arg(model.tree().size());
+}
 
 QWidget* make_live_monitor(RunModel* model, QWidget* parent, QString* why_off) {
     QString why;

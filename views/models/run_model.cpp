@@ -10,7 +10,7 @@ void RunModel::reset_run() {
     entropy_trace_.clear();
     score_key_.clear();
     selected_ = -1;
-    live_ = finished_ = false;
+    live_ = finished_ = paused_ = false;
 }
 
 void RunModel::clear() {
@@ -60,6 +60,7 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
             info_.correct = f->correct;
             info_.chosen_node = f->node;
             finished_ = true;
+            paused_ = false;
         }
     }
     if (started) emit runReset();
@@ -85,12 +86,19 @@ void RunModel::load(const StoredRun& run) {
     }
     live_ = false;
     finished_ = true;
+    paused_ = false;
     selected_ = -1;
     emit runReset();
     emit changed();
     select(info_.chosen_node >= 0 && info_.chosen_node < tree_.size()
                ? info_.chosen_node
                : (tree_.size() ? tree_.size() - 1 : -1));
+}
+
+void RunModel::set_paused(bool paused) {
+    if (paused == paused_) return;
+    paused_ = paused;
+    emit stateChanged();
 }
 
 void RunModel::select(int node) {

@@ -31,6 +31,10 @@ class RunModel : public QObject {
     const std::vector<RunMetrics>& metrics() const { return metrics_; }
     bool live() const { return live_; }
     bool finished() const { return finished_; }
+    // A live run the user paused (the search waits between steps); cleared
+    // when a run starts or ends. stateChanged() follows a change.
+    bool paused() const { return paused_; }
+    void set_paused(bool paused);
     int selected() const { return selected_; }
     std::vector<int> selected_path() const;
     // Entropy of every generated token, in arrival order (for sparklines).
@@ -48,6 +52,7 @@ class RunModel : public QObject {
     void runReset();
     void selectionChanged(int node);
     void runFinished();
+    void stateChanged();  // paused or resumed
 
   private:
     void reset_run();  // forget the tree, signals and selection (keeps info_)
@@ -57,7 +62,7 @@ class RunModel : public QObject {
     std::vector<float> entropy_trace_;
     QString score_key_;
     int selected_ = -1;
-    bool live_ = false, finished_ = false;
+    bool live_ = false, finished_ = false, paused_ = false;
 };
 
 }  // namespace rs::views

@@ -40,6 +40,20 @@ void RunsTableModel::set_runs(std::vector<RunRow> runs) {
     endInsertRows();
 }
 
+void RunsTableModel::upsert(const RunRow& run) {
+    for (size_t i = 0; i < runs_.size(); ++i)
+        if (runs_[i].id == run.id) {
+            runs_[i] = run;
+            const int r = static_cast<int>(i);
+            emit dataChanged(index(r, 0), index(r, ColumnCount - 1));
+            return;
+        }
+    const int at = static_cast<int>(runs_.size());
+    beginInsertRows({}, at, at);
+    runs_.push_back(run);
+    endInsertRows();
+}
+
 const RunRow* RunsTableModel::run_at(int row) const {
     return row >= 0 && row < static_cast<int>(runs_.size()) ? &runs_[static_cast<size_t>(row)]
                                                             : nullptr;

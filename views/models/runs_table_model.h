@@ -28,6 +28,9 @@ class RunsTableModel : public QAbstractTableModel {
     enum Role { RunIdRole = Qt::UserRole + 1 };
     explicit RunsTableModel(QObject* parent = nullptr) : QAbstractTableModel(parent) {}
     void set_runs(std::vector<RunRow> runs);
+    // One run added or updated in place (by id): a run that has just
+    // started is listed before the next refresh.
+    void upsert(const RunRow& run);
     const RunRow* run_at(int row) const;
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;

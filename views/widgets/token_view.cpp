@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "widgets/colours.h"
+#include "widgets/theme.h"
 
 namespace rs::views {
 
@@ -34,7 +35,9 @@ void TokenView::rebuild() {
     QTextCharFormat plain;
     const RunRow& info = model_->info();
     if (!info.prompt_rendered.empty()) {  // what the model got: the chat template's output
-        plain.setForeground(thinking_text_colour());
+        // Dimmed from the palette's text, so it reads on a dark theme too.
+        plain.setForeground(
+            faded(palette().color(QPalette::Text), palette().color(QPalette::Base), 0.35));
         plain.setToolTip("the prompt as the chat template rendered it");
     }
     c.insertText(
@@ -45,8 +48,12 @@ void TokenView::rebuild() {
         for (size_t i = 0; i < n.tokens.size(); ++i) {
             const auto& t = n.tokens[i];
             QTextCharFormat f;
-            const QColor bg = entropy_colour(t.entropy);
-            f.setBackground(t.thinking ? thinking_colour(bg) : bg);
+            const QColor bg =
+                t.thinking ? thinking_colour(entropy_colour(t.entropy)) : entropy_colour(t.entropy);
+            f.setBackground(bg);
+            // The text's colour is chosen for its background, never the
+            // palette's (white on the light entropy colours in a dark theme).
+            f.setForeground(contrast_text_colour(bg));
             if (t.thinking) {
                 f.setFontItalic(true);
                 f.setForeground(thinking_text_colour());
@@ -140,10 +147,19 @@ void TokenView::contextMenuEvent(QContextMenuEvent* e) {
                 [this, sp, alt] { emit branchRequested(sp.node, sp.index, alt); });
     }
     if (menu.actions().size() <= 1) menu.addAction("(no alternatives recorded)")->setEnabled(false);
+    menu.addSeparator();
+    connect(menu.addAction("Logit lens of this token"), &QAction::triggered, this,
+            [this, sp] { emit lensRequested(sp.node, sp.index); });
     menu.exec(e->globalPos());
 }
 
 bool TokenView::event(QEvent* e) {
+    // The prompt's dimmed colour comes from the palette: a theme change rebuilds.
+    if (e->type() == QEvent::PaletteChange) {
+        const bool r = QTextBrowser::event(e);
+        rebuild();
+        return r;
+    }
     if (e->type() == QEvent::ToolTip) {
         auto* he = static_cast<QHelpEvent*>(e);
         int pos = cursorForPosition(viewport()->mapFromGlobal(he->globalPos())).position();

@@ -26,6 +26,8 @@ class TokenView : public QTextBrowser {
   signals:
     // A token position (node, index within node) and the alternative chosen.
     void branchRequested(int node, int token_index, int alternative_token);
+    // The logit lens of a token (its context menu): every layer's prediction of it.
+    void lensRequested(int node, int token_index);
 
   public:
     // The text of the path up to (not including) token i, after the prompt.

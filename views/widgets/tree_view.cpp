@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "widgets/colours.h"
+#include "widgets/theme.h"
 
 namespace rs::views {
 
@@ -65,7 +66,7 @@ class TreeCanvas : public QGraphicsItem {
         update();
     }
 
-    void paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*) override {
+    void paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget* widget) override {
         const ReasoningTree& t = model_->tree();
         if (pos_.size() != static_cast<size_t>(t.size())) return;
         const QRectF vis = opt->exposedRect.adjusted(-kDx, -kDy, kDx, kDy);
@@ -92,7 +93,10 @@ class TreeCanvas : public QGraphicsItem {
             return std::make_pair(lo, hi);
         };
         // Edges: from each visible node to its parent.
-        const QPen edge(QColor(170, 170, 170), 1.0), hot(QColor(40, 40, 40), 2.5);
+        // The palette's colours (dark or light theme); node fills are light in both.
+        const QPalette pal = widget ? widget->palette() : opt->palette;
+        const QColor ink = pal.color(QPalette::Text);
+        const QPen edge(faded(ink, pal.color(QPalette::Base), 0.6), 1.0), hot(ink, 2.5);
         for (int d = std::max(1, d0); d <= d1; ++d) {
             auto [lo, hi] = slice(d);
             for (auto it = lo; it != hi; ++it) {
@@ -147,7 +151,7 @@ class TreeCanvas : public QGraphicsItem {
                     p->drawLine(c + QPointF(-4, 4), c + QPointF(4, -4));
                 }
                 if (!n.answer.empty() && lod > 0.5) {
-                    p->setPen(Qt::black);
+                    p->setPen(ink);
                     p->drawText(QRectF(c.x() - 30, c.y() + kR + 1, 60, 14), Qt::AlignCenter,
                                 QString::fromStdString(n.answer));
                 }
@@ -197,12 +201,16 @@ TreeView::TreeView(RunModel* model, QWidget* parent) : QGraphicsView(parent), mo
     setDragMode(QGraphicsView::ScrollHandDrag);
     setTransformationAnchor(QGraphicsView::AnchorUnderMouse);
     setViewportUpdateMode(QGraphicsView::SmartViewportUpdate);
-    setBackgroundBrush(QColor(252, 252, 250));
     setObjectName("treeView");
     // A new or opened run is fit to the view, whatever the last one's zoom.
     connect(model_, &RunModel::runReset, this, [this] { user_zoomed_ = false; });
     connect(model_, &RunModel::changed, this, &TreeView::relayout);
     connect(model_, &RunModel::selectionChanged, this, [this] { canvas_->update(); });
+}
+
+void TreeView::drawBackground(QPainter* p, const QRectF& rect) {
+    // The palette's base, so the canvas follows the theme (it was a fixed white).
+    p->fillRect(rect, palette().color(QPalette::Base));
 }
 
 void TreeView::relayout() {

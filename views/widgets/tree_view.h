@@ -37,6 +37,7 @@ class TreeView : public QGraphicsView {
   protected:
     void wheelEvent(QWheelEvent* e) override;
     void mousePressEvent(QMouseEvent* e) override;
+    void drawBackground(QPainter* p, const QRectF& rect) override;
 
   private:
     void relayout();

@@ -214,6 +214,10 @@ class CpuBackend final : public Backend {
     void add(Act x, Act y) override;
     void tap(int layer, Act x) override;
     void gather_logit_rows(Act x, Act out) override;
+    void upload(const float* src, Act out) override {
+        std::memcpy(ptr(out), src,
+                    static_cast<size_t>(out.rows) * static_cast<size_t>(out.cols) * 4);
+    }
     void output(const Weight& w, Act in) override { matmul_to(w, ptr(in), in.rows, pass_.logits); }
 
   private:

@@ -168,6 +168,10 @@ class Backend {
     virtual void tap(int layer, Act x) = 0;
     // Copies the rows that want logits into out (out.rows = their count).
     virtual void gather_logit_rows(Act x, Act out) = 0;
+    // out = host floats (out.rows x out.cols, row-major): activations that do
+    // not come from tokens (the logit lens feeds tapped residuals back to the
+    // output head). (optional)
+    virtual void upload(const float* /*src*/, Act /*out*/) { unsupported("upload"); }
     // logits = W in for in's rows, into the pass's host logits.
     virtual void output(const Weight& w, Act in) = 0;
 

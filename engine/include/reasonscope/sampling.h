@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -75,6 +76,9 @@ struct TokenSignals {
     float logprob = 0;
     float entropy = 0;
     float varentropy = 0;
+    // KL(U || p) = -log n - mean_i log p_i over the whole vocabulary (Kang et
+    // al. 2025, "self-certainty"); NaN where the full distribution is unknown.
+    float self_certainty = std::numeric_limits<float>::quiet_NaN();
     std::vector<std::pair<TokenId, float>> top;  // (id, logprob), most likely first
 };
 

@@ -147,9 +147,39 @@ class SearchContext {
     // Several nodes at once: (node, children) pairs, one batch for all.
     std::vector<int> expand_many(const std::vector<std::pair<int, int>>& requests,
                                  float temperature = -1.0f);
+    // As expand_many(), one child per (node, token) pair whose step starts
+    // with that token (CoT-decoding branches on the first token), chosen by
+    // the strategy; the step then goes on as sampled. Throws rs::Error with
+    // thinking budgets (min/max tokens).
+    std::vector<int> expand_with_first(const std::vector<std::pair<int, TokenId>>& requests,
+                                       float temperature = -1.0f);
     // Extends each node one step at a time until it is terminal (or the
     // depth/budget limit); returns the leaf reached from each input.
     std::vector<int> complete(const std::vector<int>& nodes);
+
+    // Token-level search (token-level beam search, CoT-decoding): the `k`
+    // most likely next tokens after each node's path, (id, log-probability)
+    // under the raw distribution (temperature 1, no penalties), most likely
+    // first; one batched pass, the nodes unchanged. Each node must be
+    // expandable. The pass is kept: growing a node by its most likely token
+    // next (grow_tokens) costs nothing more. Once stopped: empty, as
+    // expand_many(). Throws rs::Error with thinking budgets (min/max tokens).
+    std::vector<std::vector<std::pair<TokenId, float>>> next_tokens(const std::vector<int>& nodes,
+                                                                    int k);
+    // Grows the tree by chosen tokens, one batched pass for all requests:
+    // `child` starts a new child step of `node` with `token`; otherwise the
+    // token is appended to `node` itself (a step with no children), so a run
+    // of single choices stays one node. Tokens are forced, their signals
+    // those of the raw distribution. A step is checked for an answer (and
+    // made terminal) where a token ends a line or generation, as expand()
+    // does. Returns the node each token went to, -1 where refused (the
+    // context is full); empty once stopped.
+    struct TokenGrowth {
+        int node = -1;
+        TokenId token = -1;
+        bool child = false;
+    };
+    std::vector<int> grow_tokens(const std::vector<TokenGrowth>& requests);
 
     // A check after every token a step gets (DeepConf's online mode stops a
     // trace mid-step): returning true ends the step at that token, neither
@@ -208,6 +238,9 @@ class SearchContext {
         int seq = -1;  // the generator's sequence: every token of the path, the last pending
         ThinkState think;
     };
+    // expand_many(); `first`: each request's first token (by request), if any.
+    std::vector<int> expand_impl(const std::vector<std::pair<int, int>>& requests,
+                                 float temperature, const std::vector<TokenId>& first);
     bool ends_step(const std::string& text, size_t piece_len) const;
     bool step_complete(const Node& n) const;
     void plan_thinking(ThinkState& st, ExtendRequest& rq) const;
@@ -216,11 +249,23 @@ class SearchContext {
     // Applies e to tree_ (the only way tree_ changes), then tells the
     // observers. (Not "emit": that is a Qt macro.)
     void publish(RunEvent e);
-    void mark_terminal_if_answered(int node);
+    // `line`: the step's text to read an answer from (grow_tokens: the line
+    // just completed); by default the node's.
+    void mark_terminal_if_answered(int node, const std::string* line = nullptr);
+    std::string last_line(int node) const;
     void release_branch(int node);
     // Throws rs::Error when `requests` could not hold one step each (up to
     // max_step_tokens) even in an empty KV cache.
     void check_kv_room(const std::vector<std::pair<int, int>>& requests) const;
+    // next_tokens()' pass for a node: a fork of its branch whose pending
+    // token is the most likely one, with that token's signals.
+    struct Peek {
+        int seq = -1;
+        TokenSignals sig;
+        std::vector<float> hidden;  // the pass's taps (when on)
+    };
+    void drop_peek(int node);
+    std::map<int, Peek> peeks_;
 
     Generator& gen_;
     Task task_;

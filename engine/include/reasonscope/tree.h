@@ -3,6 +3,7 @@
 // of every token, a status, scores and visit statistics.
 #pragma once
 
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -19,6 +20,9 @@ struct TokenRecord {
     TokenId id = 0;
     std::string piece;  // detokenized text of this token
     float logprob = 0, entropy = 0, varentropy = 0;
+    // KL(uniform || next-token distribution) (Kang et al. 2025); NaN: not known
+    // (a server's top-k cannot give it, nor a store older than schema 7).
+    float self_certainty = std::numeric_limits<float>::quiet_NaN();
     std::vector<std::pair<TokenId, float>> top;  // alternatives (id, logprob), most likely first
     std::vector<std::string> top_pieces;         // their text
     bool thinking = false;  // inside the model's thinking span (its markers included)

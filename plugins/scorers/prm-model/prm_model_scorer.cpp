@@ -75,8 +75,8 @@ class PrmModelScorer final : public rs::Scorer {
         const std::string path = rs::scorer_option(ctx, "prm-model", "model");
         if (path.empty())
             throw rs::Error(
-                "prm-model needs the PRM's GGUF file: set the scorer option model=FILE "
-                "(--scorer-opt model=FILE)");
+                "prm-model needs the PRM's GGUF file: choose it in the app's \"scorer model\" "
+                "field (under the scorer), or give --scorer-opt model=FILE on the command line");
         const int threads = std::stoi(rs::scorer_option(ctx, "prm-model", "threads"));
         auto prm = prm_for(path, threads);
         std::string prompt = rs::scorer_option(ctx, "prm-model", "template");

@@ -1,5 +1,8 @@
 // "self-eval": the model asked whether the whole path is correct; the score
-// is P(yes) / (P(yes) + P(no)) of the answer's first token.
+// is P(yes) / (P(yes) + P(no)) at the labels' first differing token. Labels
+// that begin alike (" yes" and " no" both start with " " in many
+// vocabularies) share that beginning, so it is put after the question and
+// cancels out of the ratio.
 #include <QObject>
 #include <cmath>
 
@@ -19,9 +22,16 @@ class SelfEvalScorer final : public rs::Scorer {
         auto n = tok.encode(rs::scorer_option(ctx, "self-eval", "no"));
         if (y.empty() || n.empty())
             throw rs::Error("self-eval: the yes/no labels must tokenize to at least one token");
-        auto lp = ctx.next_token_logprobs(prompt);
-        const double py = std::exp(lp[static_cast<size_t>(y[0])]),
-                     pn = std::exp(lp[static_cast<size_t>(n[0])]);
+        size_t c = 0;
+        while (c < y.size() && c < n.size() && y[c] == n[c]) ++c;
+        if (c == y.size() || c == n.size())
+            throw rs::Error("self-eval: the yes and no labels tokenize alike up to the end of "
+                            "one of them; give labels that differ in a token");
+        std::string shared;
+        for (size_t i = 0; i < c; ++i) shared += tok.token_to_piece(y[i]);
+        auto lp = ctx.next_token_logprobs(prompt + shared);
+        const double py = std::exp(lp[static_cast<size_t>(y[c])]),
+                     pn = std::exp(lp[static_cast<size_t>(n[c])]);
         return py + pn > 0 ? py / (py + pn) : 0.5;
     }
 };
