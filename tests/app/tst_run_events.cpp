@@ -122,6 +122,27 @@ class TestRunEvents : public QObject {
             }
         }
         QVERIFY2(seen.size() >= 3, "self-eval gives (nearly) the same score to every step");
+
+        // A path too long for the context with the question loses its
+        // beginning; a task too long even alone is refused, naming it.
+        Task long_task = task;
+        long_task.prompt = std::string(430, ' ') + task.prompt;
+        SearchContext lctx(gen, long_task, cfg);
+        const int leaf = lctx.complete(lctx.expand(lctx.root(), 1)).front();
+        QVERIFY(static_cast<int>(
+                    tok.encode(long_task.prompt + lctx.path_text(leaf) + question).size()) >=
+                lctx.n_ctx());
+        const double s = lctx.score(leaf, *scorer);
+        QVERIFY(s > 0 && s < 1);
+        Task too_long = task;
+        too_long.prompt = std::string(470, ' ') + task.prompt;  // fits, not with the question
+        SearchContext tctx(gen, too_long, cfg);
+        try {
+            tctx.score(tctx.root(), *scorer);
+            QFAIL("a task longer than the context was scored");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("do not fit the context"), e.what());
+        }
     }
 
     void storedRunEqualsTheSearchTree() {

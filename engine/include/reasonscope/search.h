@@ -140,6 +140,7 @@ class SearchContext {
     // scorers see nothing else of the engine).
     const Tokenizer& tokenizer() const { return gen_.tokenizer(); }
     GeneratorCaps caps() const { return gen_.caps(); }
+    int n_ctx() const { return gen_.n_ctx(); }  // tokens a sequence (or scorer prompt) may hold
 
     // Decodes n new child steps of `node` (all in one batch per token).
     // `temperature` >= 0 overrides the run's sampling temperature for these children.

@@ -11,12 +11,35 @@
 
 namespace {
 
+// The task, the path and the question; a path too long for the context
+// with them loses its beginning ("..." in its place), as a reader of the
+// last lines would judge them.
+std::string fitting_prompt(rs::SearchContext& ctx, const std::string& path,
+                           const std::string& question) {
+    const rs::Tokenizer& tok = ctx.tokenizer();
+    const auto text = [&](size_t drop) {
+        return ctx.task().prompt + (drop > 0 ? "..." : "") + path.substr(drop) + question;
+    };
+    const auto fits = [&](size_t drop) {
+        return static_cast<int>(tok.encode(text(drop), true, false).size()) < ctx.n_ctx();
+    };
+    if (fits(0)) return text(0);
+    if (!fits(path.size()))
+        throw rs::Error("self-eval: the task and the question alone do not fit the context of " +
+                        std::to_string(ctx.n_ctx()) + " tokens");
+    size_t lo = 0, hi = path.size();  // !fits(lo), fits(hi)
+    while (hi - lo > 1) {
+        const size_t mid = lo + (hi - lo) / 2;
+        (fits(mid) ? hi : lo) = mid;
+    }
+    while (hi < path.size() && (static_cast<unsigned char>(path[hi]) & 0xC0) == 0x80) ++hi;
+    return text(hi);
+}
+
 class SelfEvalScorer final : public rs::Scorer {
   public:
     std::string id() const override { return "self-eval"; }
     double score(rs::SearchContext& ctx, int node) override {
-        const std::string prompt = ctx.task().prompt + ctx.path_text(node) +
-                                   rs::scorer_option(ctx, "self-eval", "question");
         const rs::Tokenizer& tok = ctx.tokenizer();
         auto y = tok.encode(rs::scorer_option(ctx, "self-eval", "yes"));
         auto n = tok.encode(rs::scorer_option(ctx, "self-eval", "no"));
@@ -25,11 +48,13 @@ class SelfEvalScorer final : public rs::Scorer {
         size_t c = 0;
         while (c < y.size() && c < n.size() && y[c] == n[c]) ++c;
         if (c == y.size() || c == n.size())
-            throw rs::Error("self-eval: the yes and no labels tokenize alike up to the end of "
-                            "one of them; give labels that differ in a token");
+            throw rs::Error(
+                "self-eval: the yes and no labels tokenize alike up to the end of "
+                "one of them; give labels that differ in a token");
         std::string shared;
         for (size_t i = 0; i < c; ++i) shared += tok.token_to_piece(y[i]);
-        auto lp = ctx.next_token_logprobs(prompt + shared);
+        auto lp = ctx.next_token_logprobs(fitting_prompt(
+            ctx, ctx.path_text(node), rs::scorer_option(ctx, "self-eval", "question") + shared));
         const double py = std::exp(lp[static_cast<size_t>(y[c])]),
                      pn = std::exp(lp[static_cast<size_t>(n[c])]);
         return py + pn > 0 ? py / (py + pn) : 0.5;
