@@ -90,13 +90,18 @@ std::string svg_chart(
           << "\" stroke=\"#ddd\"/><text x=\"" << L - 6 << "\" y=\"" << Y(y) + 4
           << "\" text-anchor=\"end\">" << static_cast<int>(y * 100) << "%</text>\n";
     }
-    // x ticks: the data's own x values when there are few, else 1-2-5.
+    // x ticks: the data's own x values when there are few and their labels
+    // stay apart (40 px), else 1-2-5.
     std::vector<double> ticks;
     for (const auto& [name, pts] : series)
         for (const auto& [x, y] : pts)
             if (x > 0 && std::find(ticks.begin(), ticks.end(), x) == ticks.end())
                 ticks.push_back(x);
-    if (ticks.size() > 8) {
+    std::sort(ticks.begin(), ticks.end());
+    bool crowded = ticks.size() > 8;
+    for (size_t i = 1; i < ticks.size(); ++i)
+        crowded = crowded || X(ticks[i]) - X(ticks[i - 1]) < 40;
+    if (crowded) {
         ticks.clear();
         for (double d = std::pow(10.0, std::floor(lx0)); d <= x1 * 1.0001; d *= 10)
             for (int m : {1, 2, 5})
