@@ -498,6 +498,47 @@ class TestGui : public QObject {
         QVERIFY(status->text().contains(bundled_name));
     }
 
+    // Every strategy the window lists (C++ plugins and Python scripts) runs
+    // in it on the bundled model, small settings, and is stored as finished.
+    void everyListedStrategyRunsInTheWindow() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
+        auto store = rs::RunStore::open(opt.db_path.toStdString());
+        QStringList ids;
+        for (int i = 0; i < w.strategy_box()->count(); ++i)
+            if (!w.strategy_box()->itemData(i).toString().isEmpty())
+                ids << w.strategy_box()->itemData(i).toString();
+        for (const char* id : {"phi-decoding", "astar-decoding", "token-beam", "cot-decoding",
+                               "self-eval-beam", "dvts", "latent-select", "py-self-consistency"})
+            QVERIFY2(ids.contains(id), id);
+        const QList<QPair<QString, int>> small = {
+            {"n", 2},          {"width", 2},       {"particles", 2},   {"iterations", 3},
+            {"expansions", 2}, {"candidates", 2},  {"beams", 2},       {"k", 2},
+            {"branches", 2},   {"max_samples", 4}, {"round_size", 2},  {"warmup", 2},
+            {"batch", 2},      {"mcmc_steps", 2},  {"block_steps", 2}, {"solutions", 1},
+            {"max_steps", 2},  {"min_steps", 1},   {"keep", 1},        {"max_depth", 6}};
+        size_t runs = 0;
+        for (const QString& id : ids) {
+            w.strategy_box()->setCurrentIndex(w.strategy_box()->findData(id));
+            for (const auto& [name, value] : small) w.set_param(name, value);
+            if (id == "dvts") w.set_param("n", 4);  // a multiple of its width
+            w.start_run();
+            ++runs;
+            QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == runs && !w.running(), 120000);
+            QTRY_VERIFY_WITH_TIMEOUT(store->list().front().status != "running", 10000);
+            const rs::RunRow row = store->list().front();
+            QCOMPARE(QString::fromStdString(row.strategy), id);
+            QVERIFY2(row.status == "ok" || row.status == "budget",
+                     qPrintable(id + ": " + QString::fromStdString(row.status + " " + row.error)));
+            QVERIFY2(row.node_count >= 2, qPrintable(id));
+        }
+    }
+
     // Bug: prm-model was offered as a scorer but its model file could only
     // be given on the command line. The scorer's options show under the
     // scorer box, the file with a picker; without it the error names that
