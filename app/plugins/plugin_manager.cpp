@@ -35,10 +35,14 @@ QStringList PluginManager::default_dirs() {
 }
 
 void PluginManager::scan(const QStringList& dirs) {
+    scan_files(dirs, {"*.so", "*.py"});
+}
+
+void PluginManager::scan_files(const QStringList& dirs, const QStringList& patterns) {
     for (const QString& d : dirs) {
         QDir dir(d);
         if (!dir.exists()) continue;
-        for (const QString& f : dir.entryList({"*.so", "*.py"}, QDir::Files, QDir::Name)) {
+        for (const QString& f : dir.entryList(patterns, QDir::Files, QDir::Name)) {
             const QString path = dir.absoluteFilePath(f);
             if (!f.endsWith(".py"))
                 load(path);
@@ -51,14 +55,7 @@ void PluginManager::scan(const QStringList& dirs) {
 void PluginManager::rescan_scripts(const QStringList& dirs) {
     std::erase_if(entries_, [](const Entry& e) { return !e.loader; });
     std::erase_if(errors_, [](const PluginError& e) { return e.path.endsWith(".py"); });
-    for (const QString& d : dirs) {
-        QDir dir(d);
-        if (!dir.exists()) continue;
-        for (const QString& f : dir.entryList({"*.py"}, QDir::Files, QDir::Name)) {
-            const QString path = dir.absoluteFilePath(f);
-            if (python::is_strategy_script(path.toStdString())) load_script(path);
-        }
-    }
+    scan_files(dirs, {"*.py"});
 }
 
 void PluginManager::load(const QString& path) {

@@ -54,6 +54,7 @@ class PluginManager {
     const std::vector<ScorerInfo>& scorer_plugins() const { return scorers_; }
 
   private:
+    void scan_files(const QStringList& dirs, const QStringList& patterns);
     void load(const QString& path);
     void load_script(const QString& path);
     void add_entry(StrategyInfo info, const QString& path, std::unique_ptr<QPluginLoader> loader);

@@ -92,6 +92,41 @@ double SearchContext::uniform(uint64_t stream, uint64_t counter) const {
     return counter_uniform(cfg_.sampling.seed ^ 0x5EA5C4ULL, stream, counter);
 }
 
+// Budgets and cancellation hold whether or not the strategy checks
+// should_stop(): nothing grows once stopped, and a strategy that keeps
+// asking is stopped itself.
+bool SearchContext::refused_when_stopped() {
+    if (!(cancel_ && cancel_->load()) && !budget_exhausted()) return false;
+    if (++refusals_ > kStopRefusals) throw SearchStopped{};
+    return true;
+}
+
+void SearchContext::wait_while_paused() const {
+    if (!pause_) return;
+    while (pause_->load() && !(cancel_ && cancel_->load()))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+void SearchContext::after_pass() {
+    kv_peak_ = std::max(kv_peak_, gen_.stats().kv_bytes);
+    if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100))
+        publish_metrics();
+}
+
+// A generated token's record: its signals and its alternatives' text.
+TokenRecord SearchContext::token_record(TokenSignals&& sig) const {
+    const Tokenizer& tok = gen_.tokenizer();
+    TokenRecord rec;
+    rec.id = sig.token;
+    rec.logprob = sig.logprob;
+    rec.entropy = sig.entropy;
+    rec.varentropy = sig.varentropy;
+    rec.self_certainty = sig.self_certainty;
+    rec.top = std::move(sig.top);
+    for (const auto& [id, lp] : rec.top) rec.top_pieces.push_back(tok.token_to_piece(id, true));
+    return rec;
+}
+
 bool SearchContext::can_expand(int node) const {
     const Node& n = tree_.at(node);
     if (n.status == NodeStatus::Pruned || n.status == NodeStatus::Terminal) return false;
@@ -126,13 +161,7 @@ std::vector<int> SearchContext::expand_with_first(
 
 std::vector<int> SearchContext::expand_impl(const std::vector<std::pair<int, int>>& requests,
                                             float temperature, const std::vector<TokenId>& first) {
-    // Budgets and cancellation hold whether or not the strategy checks
-    // should_stop(): no children once stopped, and a strategy that keeps
-    // asking is stopped itself.
-    if ((cancel_ && cancel_->load()) || budget_exhausted()) {
-        if (++refusals_ > kStopRefusals) throw SearchStopped{};
-        return {};
-    }
+    if (refused_when_stopped()) return {};
     check_kv_room(requests);
     SamplingParams sp = cfg_.sampling;
     if (temperature >= 0) sp.temperature = temperature;
@@ -191,9 +220,7 @@ std::vector<int> SearchContext::expand_impl(const std::vector<std::pair<int, int
             idx.push_back(i);
         }
         if (reqs.empty()) break;
-        if (pause_)
-            while (pause_->load() && !(cancel_ && cancel_->load()))
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        wait_while_paused();
         // One token for every active branch, in one batch; the tree is then
         // updated in branch order.
         std::vector<Extension> ext;
@@ -209,17 +236,9 @@ std::vector<int> SearchContext::expand_impl(const std::vector<std::pair<int, int
             Active& a = act[idx[k]];
             TokenSignals& sig = ext[k].token;
             ++tokens_;
-            TokenRecord rec;
+            TokenRecord rec = token_record(std::move(sig));
             rec.forced = ext[k].forced && a.first < 0;  // a first token was chosen, not forced
             a.first = -1;
-            rec.id = sig.token;
-            rec.logprob = sig.logprob;
-            rec.entropy = sig.entropy;
-            rec.varentropy = sig.varentropy;
-            rec.self_certainty = sig.self_certainty;
-            rec.top = std::move(sig.top);
-            for (const auto& [id, lp] : rec.top)
-                rec.top_pieces.push_back(tok.token_to_piece(id, true));
             auto record_hidden = [&] {
                 if (ext[k].hidden.empty()) return;
                 publish(HiddenState{a.node, cfg_.tap_layers, std::move(ext[k].hidden)});
@@ -250,9 +269,7 @@ std::vector<int> SearchContext::expand_impl(const std::vector<std::pair<int, int
                 record_hidden();
             }
         }
-        kv_peak_ = std::max(kv_peak_, gen_.stats().kv_bytes);
-        if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100))
-            publish_metrics();
+        after_pass();
     }
     for (Active& a : act) {
         branches_[a.node] = std::move(a.br);
@@ -454,10 +471,7 @@ std::vector<std::vector<std::pair<TokenId, float>>> SearchContext::next_tokens(
         if (!can_expand(n))
             throw Error("next_tokens: node " + std::to_string(n) + " cannot be expanded (" +
                         status_name(tree_.at(n).status) + ")");
-    if ((cancel_ && cancel_->load()) || budget_exhausted()) {
-        if (++refusals_ > kStopRefusals) throw SearchStopped{};
-        return {};
-    }
+    if (refused_when_stopped()) return {};
     SamplingParams sp = cfg_.sampling;
     sp.temperature = 0;  // greedy: the signals are those of the raw distribution
     sp.repeat_penalty = 1.0f;
@@ -516,10 +530,7 @@ std::vector<int> SearchContext::grow_tokens(const std::vector<TokenGrowth>& requ
         if (r.child && std::find(appended.begin(), appended.end(), r.node) != appended.end())
             throw Error("grow_tokens: node " + std::to_string(r.node) +
                         " gets both a child and an appended token in one call");
-    if ((cancel_ && cancel_->load()) || budget_exhausted()) {
-        if (++refusals_ > kStopRefusals) throw SearchStopped{};
-        return {};
-    }
+    if (refused_when_stopped()) return {};
     struct Item {
         int node = -1;  // where the token goes
         Branch br;
@@ -586,9 +597,7 @@ std::vector<int> SearchContext::grow_tokens(const std::vector<TokenGrowth>& requ
         idx.push_back(i);
     }
     if (!reqs.empty()) {
-        if (pause_)
-            while (pause_->load() && !(cancel_ && cancel_->load()))
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        wait_while_paused();
         std::vector<Extension> ext;
         try {
             ext = gen_.extend(reqs, sp, cfg_.tap_layers);
@@ -610,16 +619,10 @@ std::vector<int> SearchContext::grow_tokens(const std::vector<TokenGrowth>& requ
         if (it.node < 0) continue;
         out[i] = it.node;
         ++tokens_;
-        TokenRecord rec;
-        rec.forced = false;  // chosen by the strategy from the model's distribution
-        rec.id = it.sig.token;
-        rec.logprob = it.sig.logprob;
-        rec.entropy = it.sig.entropy;
-        rec.varentropy = it.sig.varentropy;
-        rec.self_certainty = it.sig.self_certainty;
-        rec.top = std::move(it.sig.top);
-        if (rec.top.size() > n_alt) rec.top.resize(n_alt);
-        for (const auto& [id, lp] : rec.top) rec.top_pieces.push_back(tok.token_to_piece(id, true));
+        // (not forced: chosen by the strategy from the model's distribution;
+        // next_tokens() may have asked for more alternatives than the run keeps)
+        if (it.sig.top.size() > n_alt) it.sig.top.resize(n_alt);
+        TokenRecord rec = token_record(std::move(it.sig));
         track_thinking(it.br.think, rec, ExtendRequest{}, tok);
         branches_[it.node] = it.br;
         bool boundary = false;
@@ -643,9 +646,7 @@ std::vector<int> SearchContext::grow_tokens(const std::vector<TokenGrowth>& requ
         } else if (tree_.at(it.node).depth >= cfg_.max_depth)
             mark_terminal_if_answered(it.node);
     }
-    kv_peak_ = std::max(kv_peak_, gen_.stats().kv_bytes);
-    if (std::chrono::steady_clock::now() - last_metrics_ > std::chrono::milliseconds(100))
-        publish_metrics();
+    after_pass();
     return out;
 }
 
@@ -685,9 +686,7 @@ bool SearchContext::budget_exhausted() const {
 }
 
 bool SearchContext::should_stop() {
-    if (pause_)
-        while (pause_->load() && !(cancel_ && cancel_->load()))
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    wait_while_paused();
     return (cancel_ && cancel_->load()) || budget_exhausted();
 }
 

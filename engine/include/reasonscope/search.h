@@ -242,6 +242,12 @@ class SearchContext {
     // expand_many(); `first`: each request's first token (by request), if any.
     std::vector<int> expand_impl(const std::vector<std::pair<int, int>>& requests,
                                  float temperature, const std::vector<TokenId>& first);
+    // True (and counted; thrown past kStopRefusals) when cancelled or a
+    // budget is spent: the growing calls then return nothing.
+    bool refused_when_stopped();
+    void wait_while_paused() const;
+    void after_pass();  // KV peak, and the metrics at most every 100 ms
+    TokenRecord token_record(TokenSignals&& sig) const;
     bool ends_step(const std::string& text, size_t piece_len) const;
     bool step_complete(const Node& n) const;
     void plan_thinking(ThinkState& st, ExtendRequest& rq) const;
