@@ -37,7 +37,7 @@ void write_token(Stmt& s, int64_t run, int node, int64_t idx, const TokenRecord&
     s.run();
 }
 
-void write_node(Stmt& s, int64_t run, const NodeRow& n) {
+void write_node(Stmt& s, int64_t run, const Node& n) {
     s.bind(1, run).bind(2, n.id);
     if (n.parent < 0)
         s.bind_null(3);
@@ -48,6 +48,11 @@ void write_node(Stmt& s, int64_t run, const NodeRow& n) {
         .bind(6, n.text)
         .bind(7, n.answer);
     s.bind_opt(8, n.correct).bind(9, n.ended ? 1 : 0).bind(10, n.visits).bind(11, n.value_sum);
+    for (const auto& [col, v] : {std::pair{12, n.started_at}, std::pair{13, n.ended_at}})
+        if (std::isnan(v))
+            s.bind_null(col);
+        else
+            s.bind(col, v);
     s.run();
 }
 

@@ -16,7 +16,7 @@ inline constexpr const char* kInsertToken =
     "varentropy, top, top_pieces, flags, self_certainty) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
 inline constexpr const char* kInsertNode =
     "INSERT OR REPLACE INTO nodes (run_id, node_id, parent_id, depth, status, text, answer, "
-    "correct, ended, visits, value_sum) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+    "correct, ended, visits, value_sum, started_at, ended_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 // Alternatives as little-endian (int32 id, float32 logprob) pairs.
 std::string pack_top(const std::vector<std::pair<TokenId, float>>& top);
@@ -24,16 +24,7 @@ std::vector<std::pair<TokenId, float>> unpack_top(const std::string& blob);
 
 void write_token(Stmt& s, int64_t run, int node, int64_t idx, const TokenRecord& t);
 
-struct NodeRow {
-    int id, parent, depth;
-    NodeStatus status;
-    const std::string& text;
-    const std::string& answer;
-    int correct;
-    bool ended;
-    int visits;
-    double value_sum;
-};
-void write_node(Stmt& s, int64_t run, const NodeRow& n);
+// The node's row (not its tokens, scores or hidden state).
+void write_node(Stmt& s, int64_t run, const Node& n);
 
 }  // namespace rs::storage

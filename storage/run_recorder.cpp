@@ -229,10 +229,7 @@ struct RunRecorder::Impl {
             if (pending.finished) write_finished(*pending.finished);
             Stmt node(db, storage::kInsertNode);
             for (int id : dirty) {
-                const Node& nd = tree.at(id);
-                storage::write_node(node, run_id,
-                                    {id, nd.parent, nd.depth, nd.status, nd.text, nd.answer,
-                                     nd.correct, nd.ended, nd.visits, nd.value_sum});
+                storage::write_node(node, run_id, tree.at(id));
                 ++n;
             }
             Stmt cnt(db, "UPDATE runs SET node_count = ? WHERE id = ? AND status = 'running'");

@@ -150,7 +150,9 @@ std::string run_cols(int v) {
            ", pid, " + (v >= 4 ? "pid_start" : "NULL") + ", " +
            (v >= 5 ? "prompt_rendered, prompt_settings, model_file_type, tensor_types"
                    : "NULL, NULL, NULL, NULL") +
-           ", " + (v >= 6 ? "server" : "NULL");
+           ", " + (v >= 6 ? "server" : "NULL") + ", " +
+           (v >= 8 ? "parent_run, parent_node, parent_token, forced_token"
+                   : "NULL, NULL, NULL, NULL");
 }
 
 // When process pid started: field 22 of /proc/<pid>/stat (clock ticks after
@@ -265,6 +267,10 @@ RunRow read_run(const Stmt& s) {
     r.model_file_type = s.text(33);
     r.tensor_types = s.text(34);
     r.server = s.text(35);
+    r.parent_run = s.null(36) ? 0 : s.i64(36);
+    r.parent_node = s.null(37) ? -1 : static_cast<int>(s.i64(37));
+    r.parent_token = s.null(38) ? -1 : static_cast<int>(s.i64(38));
+    r.forced_token = s.null(39) ? -1 : static_cast<int>(s.i64(39));
     // A run left "running" by a dead writer reads as what it is, even where
     // the store cannot be written to mark it (read-only, or not yet opened
     // for writing since the writer died).
@@ -285,8 +291,9 @@ void insert_run(sqlite3* db, RunRow& r) {
            "tokens, forward_passes, "
            "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node, "
            "backend_reason, status_reason, pid_start, prompt_rendered, prompt_settings, "
-           "model_file_type, tensor_types, server) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "model_file_type, tensor_types, server, parent_run, parent_node, parent_token, "
+           "forced_token) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.name)
         .bind(2, r.created_at.empty() ? now_iso() : r.created_at)
         .bind(3, r.finished_at)
@@ -331,6 +338,12 @@ void insert_run(sqlite3* db, RunRow& r) {
         s.bind_null(35);
     else
         s.bind(35, r.server);
+    if (r.parent_run > 0) {
+        s.bind(36, r.parent_run).bind_opt(37, r.parent_node).bind_opt(38, r.parent_token);
+        s.bind_opt(39, r.forced_token);
+    } else {
+        for (int c = 36; c <= 39; ++c) s.bind_null(c);
+    }
     s.run();
     r.id = sqlite3_last_insert_rowid(db);
 }
@@ -660,10 +673,13 @@ StoredRun RunStore::load(int64_t id) const {
     StoredRun out;
     out.run = *row;
     {
-        Stmt s(db_,
-               "SELECT node_id, parent_id, status, text, answer, correct, ended, visits, value_sum "
-               "FROM nodes "
-               "WHERE run_id = ? ORDER BY node_id");
+        const std::string sql =
+            std::string(
+                "SELECT node_id, parent_id, status, text, answer, correct, ended, visits, "
+                "value_sum, ") +
+            (schema_ >= 8 ? "started_at, ended_at" : "NULL, NULL") +
+            " FROM nodes WHERE run_id = ? ORDER BY node_id";
+        Stmt s(db_, sql.c_str());
         s.bind(1, id);
         while (s.step()) {
             int nid = static_cast<int>(s.i64(0));
@@ -683,6 +699,8 @@ StoredRun RunStore::load(int64_t id) const {
             nd.ended = s.i64(6) != 0;
             nd.visits = static_cast<int>(s.i64(7));
             nd.value_sum = real_or_nan(s, 8);
+            nd.started_at = real_or_nan(s, 9);
+            nd.ended_at = real_or_nan(s, 10);
         }
     }
     {
@@ -773,9 +791,7 @@ int64_t RunStore::import_run(const StoredRun& in) {
         Stmt t(db_, storage::kInsertToken);
         Stmt sc(db_, "INSERT INTO scores (run_id, node_id, scorer, value) VALUES (?,?,?,?)");
         for (const auto& nd : in.tree.nodes()) {
-            storage::write_node(n, r.id,
-                                {nd.id, nd.parent, nd.depth, nd.status, nd.text, nd.answer,
-                                 nd.correct, nd.ended, nd.visits, nd.value_sum});
+            storage::write_node(n, r.id, nd);
             for (size_t i = 0; i < nd.tokens.size(); ++i)
                 storage::write_token(t, r.id, nd.id, static_cast<int64_t>(i), nd.tokens[i]);
             for (const auto& [k, v] : nd.scores) {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "cli/prompt_args.h"
 #include "cli/remote_args.h"
 #include "cli/session_args.h"
+#include "core/counterfactual.h"
 #include "core/resources.h"
 #include "core/run_service.h"
 #include "core/session_options.h"
@@ -595,6 +597,93 @@ int cmd_eval(const Argv& argv) {
         }
     }
     return interrupt.signal() ? 128 + interrupt.signal() : 0;
+}
+
+// reasonscope branch: a counterfactual branch of a stored run, from one of
+// its tokens with a recorded alternative in its place (as the app's token
+// view does), on the run's own model; stored linked to the run (schema 8).
+int cmd_branch(const Argv& argv) {
+    Args a("branch",
+           "--run ID --node N --token I --with TOKEN_ID [--sample-like-run] [--seed S] [--db FILE] "
+           "[--model FILE] [--threads T] [--json]");
+    a.option("run", "the stored run to branch from")
+        .option("node", "a node (step) of the run")
+        .option("token", "the token of that step to replace (0 = its first)", "0")
+        .option("with", "the token id to put there: one of its recorded alternatives")
+        .flag("sample-like-run", "continue with the run's temperature and seed (default: greedy)")
+        .option("seed", "random seed when not sampling like the run", "42")
+        .option("db", "run store (default: $XDG_DATA_HOME/reasonscope/runs.sqlite)")
+        .option("model", "the run's model file, when it is no longer where the run recorded it")
+        .option("threads", "compute threads (0 = all cores)", "0")
+        .flag("json", "print JSON");
+    add_session_options(a, "f32");
+    if (!a.parse(argv)) return 0;
+    for (const char* need : {"run", "node"})
+        if (!a.has(need)) throw UsageError{std::string("branch: --") + need + " is required"};
+    const int64_t id = a.get_int("run", 1, 1 << 30);
+    auto store = RunStore::open(a.get("db").empty() ? RunStore::default_path() : a.get("db"));
+    const StoredRun run = store->load(id);
+    app::BranchChoice c;
+    c.node = a.get_int("node", 0, 1 << 30);
+    c.index = a.get_int("token", 0, 1 << 30);
+    c.alternative = a.has("with") ? a.get_int("with", 0, 1 << 30) : -1;
+    c.sample_like_run = a.flag_set("sample-like-run");
+    c.seed = static_cast<uint64_t>(a.get_int("seed", 0, 2147483647));
+    app::BranchRequest br = app::counterfactual_request(run.run, run.tree, c);
+    // The run's own model: a branch on another would be meaningless.
+    const std::string path = a.has("model") ? a.get("model") : run.run.model_path;
+    if (!run.run.server.empty())
+        throw Error("run " + std::to_string(id) +
+                    " was made on an inference server; branch from it in the app, connected to "
+                    "that server");
+    if (path.empty()) throw Error("run " + std::to_string(id) + " does not record its model file");
+    if (!std::filesystem::exists(path))
+        throw Error("run " + std::to_string(id) + "'s model " + path +
+                    " is not there; give the file with --model");
+    if (!run.run.model_hash.empty() && app::model_fingerprint(path) != run.run.model_hash)
+        throw Error(path + " is not the file run " + std::to_string(id) +
+                    " ran on (its fingerprint differs)");
+    app::PluginManager pm;
+    pm.scan();
+    app::PreparedRun p = app::prepare_run(pm, br.request);
+    auto model = Model::load(path);
+    SessionOptions so = session_options(a);
+    LocalGenerator gen(*model, so);
+    app::RunOptions opt;
+    opt.store = store.get();
+    CancelOnSignals interrupt;
+    opt.cancel = interrupt.flag();
+    const app::RunResult res = app::run_and_record(*model, gen, br.request, std::move(p), opt);
+    const RunOutcome& out = res.outcome;
+    if (a.flag_set("json")) {
+        nlohmann::json j = {{"run_id", res.run_id},
+                            {"counterfactual_of",
+                             {{"run", id}, {"node", c.node}, {"token", c.index},
+                              {"forced_token", c.alternative}}},
+                            {"forced_piece", br.forced_piece},
+                            {"replaced_piece", br.replaced_piece},
+                            {"sampling", br.sampling},
+                            {"status", out.status},
+                            {"answer", out.answer},
+                            {"correct", out.correct},
+                            {"tokens", out.metrics.tokens_generated},
+                            {"wall_seconds", out.metrics.wall_seconds}};
+        print_json(j);
+    } else {
+        std::printf("run %lld: counterfactual of run %lld at node %d, token %d: '%s' instead of "
+                    "'%s' (%s)\n",
+                    static_cast<long long>(res.run_id), static_cast<long long>(id), c.node,
+                    c.index, field(br.forced_piece).c_str(), field(br.replaced_piece).c_str(),
+                    br.sampling.c_str());
+        std::printf("answer    %s%s\n", out.answer.empty() ? "(none)" : field(out.answer).c_str(),
+                    out.correct == 1 ? "  (correct)" : out.correct == 0 ? "  (wrong)" : "");
+        std::printf("cost      %lld tokens, %.2f s\n",
+                    static_cast<long long>(out.metrics.tokens_generated), out.metrics.wall_seconds);
+        if (out.status != "ok")
+            std::printf("status    %s %s\n", out.status.c_str(), field(out.error).c_str());
+    }
+    if (interrupt.signal()) return 128 + interrupt.signal();
+    return out.status == "error" ? 1 : 0;
 }
 
 }  // namespace rs::cli

@@ -15,6 +15,7 @@ int cmd_tokenize(const Argv& args);
 int cmd_chat_template(const Argv& args);
 int cmd_logits(const Argv& args);
 int cmd_lens(const Argv& args);
+int cmd_branch(const Argv& args);
 int cmd_answer_entropy(const Argv& args);
 int cmd_generate(const Argv& args);
 int cmd_bench(const Argv& args);

@@ -105,6 +105,10 @@ RunRow describe_run(const Model& model, const Generator& gen, const RunRequest& 
     r.app_version = RS_APP_VERSION;
     if (const auto* remote = dynamic_cast<const remote::RemoteGenerator*>(&gen))
         r.server = remote->server().to_json().dump();
+    r.parent_run = req.counterfactual_of.run;
+    r.parent_node = req.counterfactual_of.node;
+    r.parent_token = req.counterfactual_of.token;
+    r.forced_token = req.counterfactual_of.forced_token;
     return r;
 }
 

@@ -30,6 +30,13 @@ struct RunRequest {
     uint64_t seed = 42;
     RunConfig config;      // budgets; sampling is filled from the strategy's parameters
     PromptOptions prompt;  // chat template, thinking budget, step delimiters
+    // A counterfactual branch: where in which stored run it departs (stored
+    // with the run; run 0: not a branch).
+    struct Departure {
+        int64_t run = 0;
+        int node = -1, token = -1;  // the node, and the token index within it
+        int forced_token = -1;      // the token put in place of the sampled one
+    } counterfactual_of;
 };
 
 // The strategy and its parameters, resolved.

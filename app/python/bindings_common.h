@@ -63,6 +63,9 @@ py::class_<N>& bind_node_fields(py::class_<N>& c, PathText path_text) {
         .def_property_readonly("visits", [](const N& n) { return n.get().visits; })
         .def_property_readonly("value_sum", [](const N& n) { return n.get().value_sum; })
         .def_property_readonly("value", [](const N& n) { return n.get().value(); })
+        .def_property_readonly("started_at", [](const N& n) { return n.get().started_at; })
+        .def_property_readonly("ended_at", [](const N& n) { return n.get().ended_at; })
+        .def_property_readonly("wall_seconds", [](const N& n) { return n.get().wall_seconds(); })
         .def_property_readonly("tokens", [](const N& n) { return n.get().tokens; })
         .def_property_readonly("token_ids",
                                [](const N& n) {

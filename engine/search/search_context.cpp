@@ -84,6 +84,10 @@ SearchContext::~SearchContext() {
 // The tree changes only here: the search's own tree is the event stream
 // applied, exactly as every observer that keeps a tree rebuilds it.
 void SearchContext::publish(RunEvent e) {
+    if (auto* a = std::get_if<NodeAdded>(&e))
+        a->at = seconds_since_start();
+    else if (auto* t = std::get_if<TokensAppended>(&e))
+        t->at = seconds_since_start();
     apply_event(tree_, e);
     for (RunObserver* o : observers_) o->on_event(e);
 }
@@ -674,14 +678,15 @@ void SearchContext::backpropagate(int node, double value) {
     }
 }
 
+double SearchContext::seconds_since_start() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+}
+
 bool SearchContext::budget_exhausted() const {
     if (cfg_.max_tokens > 0 && tokens_ >= cfg_.max_tokens) return true;
     if (cfg_.max_passes > 0 && gen_.stats().forward_passes - passes0_ >= cfg_.max_passes)
         return true;
-    if (cfg_.max_seconds > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count() >=
-            cfg_.max_seconds)
-        return true;
+    if (cfg_.max_seconds > 0 && seconds_since_start() >= cfg_.max_seconds) return true;
     return false;
 }
 
@@ -706,7 +711,7 @@ RunMetrics SearchContext::metrics() const {
     int alive = 0;
     for (const auto& [id, b] : branches_) alive += b.seq >= 0;
     m.branches_alive = alive;
-    m.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    m.wall_seconds = seconds_since_start();
     m.tokens_per_second = m.wall_seconds > 0 ? static_cast<double>(tokens_) / m.wall_seconds : 0;
     return m;
 }

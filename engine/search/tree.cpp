@@ -112,7 +112,9 @@ void apply_event(ReasoningTree& tree, const RunEvent& e) {
     if (const auto* a = std::get_if<NodeAdded>(&e)) {
         if (a->node != tree.size() || a->parent >= tree.size()) return;
         int id = tree.add(a->parent);
-        tree.at(id).text = a->text;
+        Node& n = tree.at(id);
+        n.text = a->text;
+        n.started_at = n.ended_at = a->at;
         return;
     }
     const int id = event_node(e);
@@ -123,6 +125,7 @@ void apply_event(ReasoningTree& tree, const RunEvent& e) {
             n.text += r.piece;
             n.tokens.push_back(r);
         }
+        if (!t->tokens.empty()) n.ended_at = t->at;
     } else if (const auto* s = std::get_if<NodeStatusChanged>(&e)) {
         n.status = s->status;
     } else if (const auto* sc = std::get_if<NodeScored>(&e)) {

@@ -9,6 +9,7 @@
 #include "reasonscope/run_export.h"
 #include "reasonscope/step_signals.h"
 #include "reasonscope/text_safety.h"
+#include "reasonscope/trace_diff.h"
 
 namespace rs {
 
@@ -108,6 +109,13 @@ json run_to_json(const StoredRun& r) {
                 {"error", x.error},
                 {"status_reason", x.status_reason},
                 {"tags", x.tags}};
+    // A counterfactual branch names where it departs (ids of the store it
+    // came from: an import does not keep the link).
+    if (x.parent_run > 0)
+        run["counterfactual_of"] = {{"run", x.parent_run},
+                                    {"node", x.parent_node},
+                                    {"token", x.parent_token},
+                                    {"forced_token", x.forced_token}};
     json nodes = json::array();
     for (const Node& n : r.tree.nodes()) {
         json toks = json::array();
@@ -142,6 +150,8 @@ json run_to_json(const StoredRun& r) {
                          {"ended", n.ended},
                          {"visits", n.visits},
                          {"value_sum", n.value_sum},
+                         {"started_at", n.started_at},  // NaN (unknown): null
+                         {"ended_at", n.ended_at},
                          {"scores", n.scores},
                          {"signals", signals},
                          {"tokens", toks}});
@@ -221,6 +231,8 @@ StoredRun run_from_json(const json& j) {
             nd.ended = n.value("ended", false);
             nd.visits = static_cast<int>(int_field(n, "visits", 0, 0, kInt, at));
             nd.value_sum = n.contains("value_sum") ? number_or_nan(n["value_sum"]) : 0.0;
+            if (n.contains("started_at")) nd.started_at = number_or_nan(n["started_at"]);
+            if (n.contains("ended_at")) nd.ended_at = number_or_nan(n["ended_at"]);
             if (n.contains("scores"))
                 for (const auto& [k, v] : n["scores"].items()) nd.scores[k] = number_or_nan(v);
             for (const json& t : n.value("tokens", json::array())) {
@@ -370,6 +382,19 @@ json compare_runs(const StoredRun& a, const StoredRun& b) {
                 {"same_prompt", a.run.prompt == b.run.prompt},
                 {"a_continues", excerpt(ta)},
                 {"b_continues", excerpt(tb)}};
+    // Token by token, as the app's compare view aligns them: the first
+    // token that differs (the same index in both; null where a trace ended).
+    const auto ka = chosen_trace(a), kb = chosen_trace(b);
+    const TraceDiff td = diff_traces(ka, kb);
+    const auto token = [&](const std::vector<TraceToken>& t) {
+        return td.identical || td.common_prefix >= t.size() ? json()
+                                                            : json(u(t[td.common_prefix].piece));
+    };
+    div["shared_prefix_tokens"] = td.common_prefix;
+    div["diverge_at_token"] = td.identical ? json() : json(td.common_prefix);
+    div["a_token"] = token(ka);
+    div["b_token"] = token(kb);
+    div["aligned_tokens"] = td.same;
     return {{"a", side(a)}, {"b", side(b)}, {"divergence", div}};
 }
 
@@ -421,6 +446,13 @@ std::string compare_to_text(const json& c) {
         s << "chosen traces share " << d["shared_prefix_chars"].get<size_t>()
           << " characters and diverge at step " << d["diverge_at_step"].get<size_t>() << prompts
           << "\n";
+        if (d.contains("diverge_at_token") && !d["diverge_at_token"].is_null()) {
+            const auto tok = [&](const char* key) {
+                return d[key].is_null() ? std::string("(ends)") : cell(d[key], 60);
+            };
+            s << "first differing token: " << d["diverge_at_token"].get<size_t>() << ", a "
+              << tok("a_token") << ", b " << tok("b_token") << "\n";
+        }
         s << "  a: " << d["a_continues"].get<std::string>()
           << "\n  b: " << d["b_continues"].get<std::string>() << "\n";
     }

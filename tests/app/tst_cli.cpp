@@ -572,7 +572,7 @@ class TestCli : public QObject {
     void everyCommandHasHelp() {
         for (const char* c :
              {"models", "tokenize", "run", "eval", "strategies", "scorers", "runs", "show",
-              "export", "import", "compare", "bench", "generate", "logits", "demo"}) {
+              "export", "import", "compare", "bench", "generate", "logits", "demo", "branch", "lens"}) {
             auto r = run({c, "--help"});
             QCOMPARE(r.code, 0);
             QVERIFY(r.out.contains("usage: reasonscope"));

@@ -12,6 +12,8 @@
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
+#include "core/counterfactual.h"
+#include "reasonscope/error.h"
 #include "reasonscope/run_store.h"
 #include "sql_query.h"
 #include "test_paths.h"
@@ -264,6 +266,109 @@ class TestCliStore : public QObject {
                            "SELECT COUNT(*) FROM runs WHERE finished_at IS NULL OR "
                            "finished_at = '' OR pid IS NOT NULL"),
                  int64_t(0));
+    }
+
+    // `reasonscope branch`: a counterfactual of a stored run's token, on the
+    // run's own model, stored linked to it (schema 8); grafted onto the
+    // parent's tree it is a sibling of the departure node sharing the tokens
+    // before the departure, with the forced token marked; a bad departure is
+    // one clear error naming the alternatives, and nothing is stored.
+    void branchIsStoredLinkedAndGrafts() {
+        const QString model = QStringLiteral(RS_SOURCE_DIR) + "/resources/models/reasoner.gguf";
+        if (!QFileInfo::exists(model)) QSKIP("the bundled model is missing");
+        QTemporaryDir dir;
+        const QString db = dir.filePath("runs.sqlite");
+        auto r = run({"run", "--model", model, "--task", "hard:hard-003", "--strategy",
+                      "beam-search", "--db", db, "--threads", "1"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        StoredRun parent = RunStore::open(db.toStdString())->load(1);
+        // The chosen trace's second step, its second token, and an alternative.
+        const std::vector<int> path = parent.tree.path(parent.run.chosen_node);
+        QVERIFY(path.size() >= 3);
+        const int node = path[2];
+        const TokenRecord& tok = parent.tree.at(node).tokens.at(1);
+        int alt = -1;
+        float alt_logprob = 0;
+        std::string alt_piece;
+        for (size_t k = 0; k < tok.top.size() && alt < 0; ++k)
+            if (tok.top[k].first != tok.id) {
+                alt = tok.top[k].first;
+                alt_logprob = tok.top[k].second;
+                alt_piece = tok.top_pieces.at(k);
+            }
+        QVERIFY(alt >= 0);
+        const QStringList base = {"branch", "--run",   "1", "--node", QString::number(node),
+                                  "--token", "1",       "--db", db,    "--threads",
+                                  "1"};
+
+        // No --with: one line naming the alternatives; a token that is not
+        // one; a node the run lacks. Nothing stored.
+        r = run(base);
+        QCOMPARE(r.code, 2);
+        QCOMPARE(r.err.count('\n'), 1);
+        QVERIFY2(r.err.contains("choose the token") && r.err.contains(QByteArray::number(alt)),
+                 r.err.constData());
+        r = run(base + QStringList{"--with", QString::number(tok.id)});
+        QVERIFY2(r.code == 2 && r.err.contains("not a recorded alternative"), r.err.constData());
+        r = run({"branch", "--run", "1", "--node", "9999", "--with", "1", "--db", db});
+        QVERIFY2(r.code == 2 && r.err.contains("no node 9999"), r.err.constData());
+        QCOMPARE(RunStore::open(db.toStdString())->list().size(), size_t(1));
+
+        r = run(base + QStringList{"--with", QString::number(alt), "--json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(j["forced_piece"].get<std::string>(), alt_piece);
+        QCOMPARE(j["sampling"].get<std::string>(), std::string("greedy"));
+        auto store = RunStore::open(db.toStdString());
+        const StoredRun branch = store->load(j["run_id"].get<int64_t>());
+        QCOMPARE(branch.run.parent_run, int64_t(1));
+        QCOMPARE(branch.run.parent_node, node);
+        QCOMPARE(branch.run.parent_token, 1);
+        QCOMPARE(branch.run.forced_token, alt);
+        QCOMPARE(branch.run.strategy, std::string("chain-of-thought"));
+        QCOMPARE(branch.run.model_hash, parent.run.model_hash);
+        // Its prompt is the parent's trace up to the departure, then the alternative.
+        std::string prefix;
+        for (size_t k = 1; k < path.size() && path[k] != node; ++k)
+            prefix += parent.tree.at(path[k]).text;
+        prefix += parent.tree.at(node).tokens[0].piece;
+        QCOMPARE(branch.run.prompt, parent.run.prompt + prefix + alt_piece);
+        // Every branch node has its wall time.
+        for (const Node& n : branch.tree.nodes()) QVERIFY(n.ended_at >= n.started_at);
+
+        const app::GraftedRun g = app::graft_counterfactual(parent, branch);
+        QCOMPARE(g.run.tree.size(), parent.tree.size() + branch.tree.size() - 1);
+        QCOMPARE(g.run.run.id, parent.run.id);
+        const Node& first = g.run.tree.at(g.first);
+        QCOMPARE(first.parent, parent.tree.at(node).parent);  // a sibling of the departure node
+        QCOMPARE(first.tokens.at(0).id, parent.tree.at(node).tokens[0].id);
+        QCOMPARE(first.tokens.at(1).id, alt);
+        QVERIFY(first.tokens[1].forced && !first.tokens[0].forced);
+        QCOMPARE(first.tokens[1].logprob, alt_logprob);  // the replaced position's distribution
+        QCOMPARE(first.tokens[1].entropy, tok.entropy);
+        QCOMPARE(first.text, parent.tree.at(node).tokens[0].piece + alt_piece +
+                                 branch.tree.at(branch.tree.at(0).children.at(0)).text);
+        QCOMPARE(first.scores.at(app::kCounterfactualRunScore), double(branch.run.id));
+        // The branch's chosen trace ends at its answer.
+        QCOMPARE(g.run.tree.at(g.chosen).answer, branch.run.answer);
+        // The parent's own nodes are untouched.
+        for (int k = 0; k < parent.tree.size(); ++k)
+            QCOMPARE(g.run.tree.at(k).text, parent.tree.at(k).text);
+        // A run that is not its branch is refused.
+        StoredRun other = parent;
+        other.run.id = 99;
+        QVERIFY_THROWS_EXCEPTION(Error, app::graft_counterfactual(other, branch));
+
+        // Sampling as the run did: chain of thought gets the run's
+        // temperature (beam search's) and seed.
+        r = run(base + QStringList{"--with", QString::number(alt), "--sample-like-run", "--json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const StoredRun sampled =
+            store->load(nlohmann::json::parse(r.out.toStdString())["run_id"].get<int64_t>());
+        const auto pp = nlohmann::json::parse(parent.run.params);
+        QCOMPARE(nlohmann::json::parse(sampled.run.params)["temperature"].get<double>(),
+                 pp["temperature"].get<double>());
+        QCOMPARE(sampled.run.seed, parent.run.seed);
     }
 };
 

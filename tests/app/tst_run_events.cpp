@@ -175,14 +175,15 @@ class TestRunEvents : public QObject {
         // (a) The event stream rebuilds the tree, to the bit.
         ReasoningTree rebuilt;
         for (const RunEvent& e : c.events) apply_event(rebuilt, e);
-        std::string diff = test::tree_difference(rebuilt, want);
+        std::string diff =
+            test::tree_difference(rebuilt, want, test::Hidden::Exact, test::Times::Exact);
         QVERIFY2(diff.empty(), ("rebuilt from events: " + diff).c_str());
 
         // (b) Stored and loaded back: every field exact (REAL columns are
         // doubles, token signals floats, alternatives float32 blobs), hidden
         // states rounded to float16 as the latents table keeps them.
         StoredRun stored = store->load(id);
-        diff = test::tree_difference(stored.tree, want, test::Hidden::Fp16);
+        diff = test::tree_difference(stored.tree, want, test::Hidden::Fp16, test::Times::Exact);
         QVERIFY2(diff.empty(), ("stored and loaded: " + diff).c_str());
         QCOMPARE(stored.tree.at(0).text, req.task.prompt);  // the root is the prompt
         QCOMPARE(stored.run.status, out.status);
@@ -191,14 +192,24 @@ class TestRunEvents : public QObject {
 
         // The JSON export (no hidden states), imported into the store again.
         StoredRun back = run_from_json(nlohmann::json::parse(run_to_json(stored).dump()));
-        diff = test::tree_difference(back.tree, want, test::Hidden::Skip);
+        diff = test::tree_difference(back.tree, want, test::Hidden::Skip, test::Times::Exact);
         QVERIFY2(diff.empty(), ("from JSON: " + diff).c_str());
         diff = test::tree_difference(store->load(store->import_run(back)).tree, want,
-                                     test::Hidden::Skip);
+                                     test::Hidden::Skip, test::Times::Exact);
         QVERIFY2(diff.empty(), ("imported from JSON: " + diff).c_str());
 
         // What each run must have exercised, so the comparisons above compare something.
         QVERIFY(c.count<TokensAppended>() > 0);
+        // Every node has its wall time: added at or after the run began, its
+        // last token no earlier, within the run's wall time; a child starts
+        // no earlier than its parent.
+        for (const Node& n : want.nodes()) {
+            QVERIFY2(n.started_at >= 0 && n.ended_at >= n.started_at &&
+                         n.ended_at <= out.metrics.wall_seconds + 1e-9,
+                     ("node " + std::to_string(n.id) + " times").c_str());
+            if (n.parent >= 0) QVERIFY(n.started_at >= want.at(n.parent).started_at);
+            if (!n.tokens.empty() && n.parent >= 0) QVERIFY(n.ended_at > n.started_at);
+        }
         QVERIFY(c.count<HiddenState>() > 0);
         if (strategy == "mcts") {
             QVERIFY(c.count<NodeStats>() > 0);

@@ -1,6 +1,7 @@
 // Node-by-node comparison of two reasoning trees, for tests: every field a
 // run keeps (structure, text, status, ended, answer, correct, scores, visits,
-// value_sum, every token's signals and alternatives, the hidden state).
+// value_sum, every token's signals and alternatives, the hidden state; the
+// nodes' wall times when asked: two runs of one search differ in them).
 // Returns "" when equal, else the first difference in words.
 #pragma once
 
@@ -20,8 +21,10 @@ enum class Hidden {
     Skip    // not kept (JSON exports)
 };
 
+enum class Times { Skip, Exact };
+
 inline std::string tree_difference(const ReasoningTree& got, const ReasoningTree& want,
-                                   Hidden hidden = Hidden::Exact) {
+                                   Hidden hidden = Hidden::Exact, Times times = Times::Skip) {
     std::ostringstream d;
     if (got.size() != want.size()) {
         d << "tree has " << got.size() << " nodes, expected " << want.size();
@@ -46,6 +49,11 @@ inline std::string tree_difference(const ReasoningTree& got, const ReasoningTree
         if (g.correct != w.correct) return differ("correct", g.correct, w.correct);
         if (g.visits != w.visits) return differ("visits", g.visits, w.visits);
         if (g.value_sum != w.value_sum) return differ("value_sum", g.value_sum, w.value_sum);
+        auto same = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+        if (times == Times::Exact && !same(g.started_at, w.started_at))
+            return differ("started_at", g.started_at, w.started_at);
+        if (times == Times::Exact && !same(g.ended_at, w.ended_at))
+            return differ("ended_at", g.ended_at, w.ended_at);
         if (g.scores.size() != w.scores.size())
             return differ("score count", g.scores.size(), w.scores.size());
         for (const auto& [k, v] : w.scores) {

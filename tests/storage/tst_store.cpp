@@ -256,6 +256,10 @@ class TestStore : public QObject {
         QCOMPARE(r.tree.at(1).tokens[1].entropy, 2.5f);
         QCOMPARE(r.tree.at(1).tokens[0].varentropy, 0.125f);
         QCOMPARE(r.tree.at(1).scores.at("prm"), 0.875);
+        // Columns added since (version 8) read as not known.
+        QVERIFY(std::isnan(r.tree.at(1).started_at) && std::isnan(r.tree.at(1).ended_at));
+        QCOMPARE(r.run.parent_run, int64_t(0));
+        QVERIFY(!run_to_json(r)["run"].contains("counterfactual_of"));
         // The foreign keys still hold: deleting the run deletes its rows.
         store->remove(1);
         QCOMPARE(query_int(p, "SELECT COUNT(*) FROM tokens"), int64_t(0));
@@ -603,6 +607,60 @@ class TestStore : public QObject {
         QCOMPARE(st->list(f).size(), size_t(1));
         st->remove(id2);
         QCOMPARE(st->list().size(), size_t(1));
+    }
+
+    // A counterfactual branch keeps its departure (schema 8) through the store
+    // and names it in the JSON export; node wall times round-trip, NaN
+    // (not known) as NULL / null.
+    void counterfactualLineageAndNodeTimes() {
+        QTemporaryDir d;
+        const std::string p = d.filePath("r.sqlite").toStdString();
+        auto st = RunStore::open(p);
+        RunRow row;
+        row.strategy = "chain-of-thought";
+        row.prompt = "Q: 2+2";
+        row.parent_run = 41;
+        row.parent_node = 3;
+        row.parent_token = 5;
+        row.forced_token = 17;
+        const int64_t id = st->begin_run(row);
+        {
+            auto rec = st->recorder(id);
+            rec->on_event(NodeAdded{0, -1, "Q: 2+2", 0.0});
+            rec->on_event(NodeAdded{1, 0, "", 0.25});
+            TokenRecord t;
+            t.id = 4;
+            t.piece = "4";
+            rec->on_event(TokensAppended{1, {t}, 0.75});
+            rec->on_event(NodeAdded{2, 0, ""});  // no time: not known
+            rec->flush();
+        }
+        RunRow fin;
+        fin.status = "ok";
+        st->finish_run(id, fin);
+        StoredRun r = st->load(id);
+        QCOMPARE(r.run.parent_run, int64_t(41));
+        QCOMPARE(r.run.parent_node, 3);
+        QCOMPARE(r.run.parent_token, 5);
+        QCOMPARE(r.run.forced_token, 17);
+        QCOMPARE(query_int(p, "SELECT COUNT(*) FROM runs WHERE parent_run = 41"), int64_t(1));
+        QCOMPARE(r.tree.at(0).started_at, 0.0);
+        QCOMPARE(r.tree.at(1).started_at, 0.25);
+        QCOMPARE(r.tree.at(1).ended_at, 0.75);
+        QCOMPARE(r.tree.at(1).wall_seconds(), 0.5);
+        QVERIFY(std::isnan(r.tree.at(2).started_at) && std::isnan(r.tree.at(2).wall_seconds()));
+        QCOMPARE(query_int(p, "SELECT COUNT(*) FROM nodes WHERE started_at IS NULL"), int64_t(1));
+        const nlohmann::json j = nlohmann::json::parse(run_to_json(r).dump());
+        QCOMPARE(j["run"]["counterfactual_of"]["run"].get<int64_t>(), int64_t(41));
+        QCOMPARE(j["run"]["counterfactual_of"]["token"].get<int>(), 5);
+        QCOMPARE(j["run"]["counterfactual_of"]["forced_token"].get<int>(), 17);
+        QCOMPARE(j["nodes"][1]["ended_at"].get<double>(), 0.75);
+        QVERIFY(j["nodes"][2]["started_at"].is_null());
+        StoredRun back = run_from_json(nlohmann::json::parse(j.dump()));
+        QCOMPARE(back.tree.at(1).started_at, 0.25);
+        QVERIFY(std::isnan(back.tree.at(2).ended_at));
+        // Ids of another store mean nothing here: an import is not a branch.
+        QCOMPARE(st->load(st->import_run(back)).run.parent_run, int64_t(0));
     }
 
     // A stored or imported tree may be a chain of any depth, and its

@@ -4,6 +4,7 @@
 // character boundaries. Runs go through a real store (import, load) first.
 #include <QTemporaryDir>
 #include <QtTest>
+#include <map>
 #include <string>
 
 #include "reasonscope/error.h"
@@ -332,6 +333,47 @@ class TestStoreExports : public QObject {
         const std::string t2 = compare_to_text(compare_runs(a, d));
         QVERIFY2(t2.find("diverge at step 2") != std::string::npos, t2.c_str());
         QVERIFY2(t2.find("  a: 3") != std::string::npos, t2.c_str());
+    }
+
+    // Token by token, as the app's compare view aligns them: the index of
+    // the first token that differs and both tokens; a trace that ended
+    // there reads "(ends)"; identical traces name none.
+    void compareNamesTheFirstDifferingToken() {
+        const auto run = [](const std::string& name, const std::vector<std::string>& pieces) {
+            static const std::map<std::string, TokenId> ids = {
+                {"2", 1}, {" +", 2}, {" 3", 3}, {" =", 4}, {" 5", 5}, {" 6", 6}, {".", 7}};
+            StoredRun r = make_run(name, "");
+            Node& n = r.tree.at(1);
+            n.tokens.clear();
+            for (const std::string& p : pieces) {
+                TokenRecord t;
+                t.id = ids.at(p);
+                t.piece = p;
+                n.tokens.push_back(t);
+                n.text += p;
+            }
+            return stored(r);
+        };
+        const StoredRun a = run("a", {"2", " +", " 3", " =", " 5", "."});
+        const StoredRun b = run("b", {"2", " +", " 3", " =", " 6", "."});
+        const StoredRun c = run("c", {"2", " +", " 3", " ="});
+        const nlohmann::json ab = compare_runs(a, b)["divergence"];
+        QCOMPARE(ab["diverge_at_token"].get<size_t>(), size_t(4));
+        QCOMPARE(ab["shared_prefix_tokens"].get<size_t>(), size_t(4));
+        QCOMPARE(ab["a_token"].get<std::string>(), std::string(" 5"));
+        QCOMPARE(ab["b_token"].get<std::string>(), std::string(" 6"));
+        QCOMPARE(ab["aligned_tokens"].get<size_t>(), size_t(5));  // the "." after
+        const std::string t = compare_to_text(compare_runs(a, b));
+        QVERIFY2(t.find("first differing token: 4, a \" 5\", b \" 6\"\n") != std::string::npos,
+                 t.c_str());
+        const nlohmann::json ac = compare_runs(a, c)["divergence"];
+        QVERIFY(ac["b_token"].is_null());
+        const std::string t2 = compare_to_text(compare_runs(a, c));
+        QVERIFY2(t2.find("first differing token: 4, a \" 5\", b (ends)") != std::string::npos,
+                 t2.c_str());
+        const nlohmann::json aa = compare_runs(a, run("a2", {"2", " +", " 3", " =", " 5", "."}));
+        QVERIFY(aa["divergence"]["diverge_at_token"].is_null());
+        QVERIFY(compare_to_text(aa).find("first differing") == std::string::npos);
     }
 };
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -33,15 +34,19 @@ struct RunStarted {
 // A node joins the tree. Ids are dense and in order: `node` is the tree's
 // size before it is added. The root (parent -1) starts with the prompt as its
 // text; a step starts empty and grows by TokensAppended.
+// `at` (here and in TokensAppended): seconds after the run started, stamped
+// by the SearchContext as it publishes the event; NaN when not known.
 struct NodeAdded {
     int node = -1;
     int parent = -1;
     std::string text;
+    double at = std::numeric_limits<double>::quiet_NaN();
 };
 // Generated tokens of a step (text grows by their pieces).
 struct TokensAppended {
     int node = -1;
     std::vector<TokenRecord> tokens;
+    double at = std::numeric_limits<double>::quiet_NaN();
 };
 struct NodeStatusChanged {
     int node = -1;
@@ -128,7 +133,8 @@ const char* event_name(const RunEvent& e);
 int event_node(const RunEvent& e);
 
 // The one way an event changes a tree: node added (parent, children, depth,
-// the root's text), tokens appended (tokens and text), status, score,
+// the root's text, its start time), tokens appended (tokens, text and the
+// node's end time), status, score,
 // visits/value_sum, ended, answer/correct, hidden state (first tapped layer).
 // RunStarted, MetricsSampled and RunFinished leave the tree as it is. An
 // event about a node the tree does not have (or a NodeAdded out of order) is

@@ -256,6 +256,7 @@ class SearchContext {
     // Applies e to tree_ (the only way tree_ changes), then tells the
     // observers. (Not "emit": that is a Qt macro.)
     void publish(RunEvent e);
+    double seconds_since_start() const;
     // `line`: the step's text to read an answer from (grow_tokens: the line
     // just completed); by default the node's.
     void mark_terminal_if_answered(int node, const std::string* line = nullptr);

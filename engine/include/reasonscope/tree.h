@@ -44,6 +44,11 @@ struct Node {
     int visits = 0;
     double value_sum = 0;
     std::vector<float> hidden;  // residual stream at the step's end, first tap layer (optional)
+    // Wall time, in seconds after the run started: when the node was added
+    // and when its last token came (its start while it has none). NaN: not
+    // known (a run stored before schema 8, or an import that does not say).
+    double started_at = std::numeric_limits<double>::quiet_NaN();
+    double ended_at = std::numeric_limits<double>::quiet_NaN();
 
     double mean_logprob() const;
     double mean_entropy() const;
@@ -51,6 +56,7 @@ struct Node {
     // The step's text outside the thinking span (all of it without one).
     std::string answer_text() const;
     double value() const { return visits ? value_sum / visits : 0.0; }
+    double wall_seconds() const { return ended_at - started_at; }  // NaN when not known
 };
 
 class ReasoningTree {

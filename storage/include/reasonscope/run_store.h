@@ -43,6 +43,11 @@ struct RunRow {
     // A run on an inference server: the server and the cost it reported, as
     // JSON (schema 6); empty for the local engine.
     std::string server;
+    // A counterfactual branch (schema 8): the run it departs from (0: none),
+    // the node and the token index there, and the token put in place of the
+    // sampled one (-1: not known).
+    int64_t parent_run = 0;
+    int parent_node = -1, parent_token = -1, forced_token = -1;
     int64_t seed = 0;
     std::string answer;
     int chosen_node = -1;
