@@ -36,10 +36,12 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/counterfactual.h"
 #include "core/export_run.h"
 #include "core/resources.h"
 #include "imgui/live_monitor.h"
 #include "reasonscope/run_export.h"
+#include "widgets/compare_view.h"
 #include "widgets/latent_view.h"
 #include "widgets/signals_view.h"
 #include "widgets/sort_arrows.h"
@@ -86,6 +88,14 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                                : views::TreeView::ColourBy::Entropy);
     });
     bar->addWidget(colour);
+    QAction* group = bar->addAction("Group", tree_, &views::TreeView::set_grouping);
+    group->setCheckable(true);
+    group->setChecked(tree_->grouping());
+    group->setToolTip("Draw identical sibling steps as one node (×k); key G");
+    connect(tree_, &views::TreeView::groupingChanged, group, &QAction::setChecked);
+    QAction* legend = bar->addAction("Legend", tree_, &views::TreeView::set_legend_visible);
+    legend->setCheckable(true);
+    legend->setChecked(true);
     auto* find = new QLineEdit(bar);
     find->setPlaceholderText("find in steps (Enter)");
     find->setMaximumWidth(220);
@@ -162,6 +172,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
         apply_caps();
         loaded_model_ = s.path;
         loaded_hash_ = s.hash;
+        update_engine_settings();
         run_btn_->setEnabled(!host_->running());
         progress_->setRange(0, 1);
         model_chat_template_ = s.chat_template;
@@ -249,10 +260,11 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     });
     connect(host_, &EngineHost::runStarted, this, [this](const RunRow& row) {
         live_.set_info(row);
+        update_engine_settings();
         runs_model_.upsert(row);  // listed as "running" now; the refresh at its end updates it
     });
     connect(host_, &EngineHost::runFinished, this,
-            [this](qint64, const QString& status, const QString& answer) {
+            [this](qint64 id, const QString& status, const QString& answer) {
                 run_requested_ = false;
                 if (reload_pending_) QTimer::singleShot(0, this, &MainWindow::reload_strategies);
                 drain_events();
@@ -263,9 +275,12 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                 pause_btn_->setText("Pause");
                 progress_->setRange(0, 1);
                 progress_->setValue(1);
+                update_engine_settings();
                 statusBar()->showMessage(
                     "run " + status + (answer.isEmpty() ? QString() : ", answer " + answer), 10000);
                 refresh_runs();
+                // A finished counterfactual branch is shown where it departs.
+                if (std::exchange(branch_running_, false) && id > 0) open_stored_run(id);
             });
     connect(&live_, &views::RunModel::selectionChanged, this, &MainWindow::show_node);
     connect(tokens_, &views::TokenView::branchRequested, this, &MainWindow::branch_from);
@@ -633,6 +648,7 @@ void MainWindow::build_setup_dock() {
     seed_->setValue(42);
     form->addRow("seed", seed_);
     run_btn_ = new QPushButton("Run", w);
+    run_btn_->setObjectName("runButton");
     pause_btn_ = new QPushButton("Pause", w);
     stop_btn_ = new QPushButton("Stop", w);
     run_btn_->setEnabled(false);
@@ -647,6 +663,7 @@ void MainWindow::build_setup_dock() {
     progress_->setMaximumHeight(8);
     progress_->setTextVisible(false);
     form->addRow(progress_);
+    build_engine_settings(form, w);
     connect(run_btn_, &QPushButton::clicked, this, &MainWindow::start_run);
     connect(pause_btn_, &QPushButton::clicked, this, &MainWindow::toggle_pause);
     connect(stop_btn_, &QPushButton::clicked, this, &MainWindow::stop_run);
@@ -785,7 +802,17 @@ void MainWindow::rebuild_param_form() {
             wdg = new QLineEdit(QString::fromStdString(p.dflt.get<std::string>()), params_box_);
         }
         wdg->setObjectName(QString::fromStdString("param_" + p.name));
-        wdg->setToolTip(QString::fromStdString(p.help));
+        // The help, the range and the default, as the metadata gives them.
+        QString tip = QString::fromStdString(p.help);
+        if (!p.min.is_null() || !p.max.is_null())
+            tip += QString("\nrange %1 to %2")
+                       .arg(p.min.is_null() ? QString("-inf") : QString::fromStdString(p.min.dump()),
+                            p.max.is_null() ? QString("inf") : QString::fromStdString(p.max.dump()));
+        if (!p.dflt.is_null())
+            tip += "\ndefault " + QString::fromStdString(p.dflt.is_string()
+                                                             ? p.dflt.get<std::string>()
+                                                             : p.dflt.dump());
+        wdg->setToolTip(tip);
         params_form_->addRow(QString::fromStdString(p.name), wdg);
         param_widgets_.push_back({p.name, wdg});
     }
@@ -941,9 +968,9 @@ app::RunRequest MainWindow::current_request() const {
         if (v != f.dflt) req.config.scorer_options[f.name] = v.toStdString();
     }
     req.seed = static_cast<uint64_t>(seed_->value());
-    // The latent map and the latent scorer use the final hidden state
-    // (a server has none).
-    if (caps_.hidden_taps) req.config.tap_layers = {-1};
+    // Budgets and hidden-state taps (the latent map and the latent scorer
+    // use the first tapped layer; a server has none).
+    apply_run_settings(req);
     int ti = task_->currentIndex();
     std::string prompt = prompt_->toPlainText().toStdString();
     if (!prompt.empty() && prompt.back() != '\n') prompt += "\n";
@@ -985,40 +1012,33 @@ void MainWindow::start_run() {
     paused_ = false;
     pause_btn_->setText("Pause");
     run_requested_ = true;
+    branch_running_ = false;
     emit requestRun(req);
 }
 
-void MainWindow::branch_from(int node, int index, int alternative) {
+void MainWindow::branch_from(int node, int index, int alternative, bool sample_like_run) {
     if (!model_ready_ || host_->running() || node < 0 || node >= live_.tree().size()) return;
-    // The path's text up to the chosen token, then the alternative's text.
-    std::string prefix;
-    for (int id : live_.tree().path(node)) {
-        const Node& n = live_.tree().at(id);
-        if (n.parent < 0) continue;
-        const size_t upto = id == node ? static_cast<size_t>(index) : n.tokens.size();
-        for (size_t k = 0; k < upto && k < n.tokens.size(); ++k) prefix += n.tokens[k].piece;
+    app::BranchChoice choice;
+    choice.node = node;
+    choice.index = index;
+    choice.alternative = alternative;
+    choice.sample_like_run = sample_like_run;
+    choice.seed = static_cast<uint64_t>(seed_->value());
+    app::BranchRequest br;
+    try {
+        br = app::counterfactual_request(live_.info(), live_.tree(), choice);
+    } catch (const Error& e) {
+        refuse_branch(QString::fromStdString(e.what()));
+        return;
     }
-    std::string alt;
-    const auto& tok = live_.tree().at(node).tokens[static_cast<size_t>(index)];
-    for (size_t k = 0; k < tok.top.size(); ++k)
-        if (tok.top[k].first == alternative && k < tok.top_pieces.size()) alt = tok.top_pieces[k];
-    app::RunRequest req;
-    req.strategy = "chain-of-thought";
-    req.seed = static_cast<uint64_t>(seed_->value());
-    const std::string id =
-        live_.info().task_id.empty() ? "prompt" : live_.info().task_id + "-counterfactual";
-    if (!live_.info().prompt_rendered.empty()) {
-        // A chat run: the same rendered prompt, the trace continued after it.
-        req.task = Task{id, live_.info().prompt, live_.info().expected, ""};
-        req.prompt.rendered = live_.info().prompt_rendered;
-        req.prompt.continuation = prefix + alt;
-    } else {
-        req.task = Task{id, live_.info().prompt + prefix + alt, live_.info().expected, ""};
-    }
-    req.suite = live_.info().suite;
+    app::RunRequest req = std::move(br.request);
     const QString message =
-        QString("counterfactual: continuing with '%1' instead of '%2'")
-            .arg(QString::fromStdString(alt), QString::fromStdString(tok.piece));
+        QString("counterfactual: continuing with '%1' instead of '%2' (%3)%4")
+            .arg(QString::fromStdString(br.forced_piece), QString::fromStdString(br.replaced_piece),
+                 QString::fromStdString(br.sampling),
+                 br.linked ? QString()
+                           : QString("; not linked to a stored run: branch from the run's own "
+                                     "nodes to link it"));
     // The branch continues on the run's own model, never silently on
     // whichever model is loaded (docs/user-guide.md).
     const RunRow& run = live_.info();
@@ -1078,7 +1098,8 @@ bool MainWindow::same_model(const RunRow& run) const {
 void MainWindow::start_branch(const app::RunRequest& req_in, const QString& message) {
     if (!model_ready_ || host_->running()) return;
     app::RunRequest req = req_in;
-    if (caps_.hidden_taps) req.config.tap_layers = {-1};
+    apply_run_settings(req);
+    branch_running_ = req.counterfactual_of.run > 0;
     run_btn_->setEnabled(false);
     stop_btn_->setEnabled(true);
     progress_->setRange(0, 0);
@@ -1115,6 +1136,17 @@ void MainWindow::show_node(int id) {
                 .arg(n.tokens.size())
                 .arg(n.mean_entropy(), 0, 'f', 3)
                 .arg(n.mean_logprob(), 0, 'f', 3);
+    if (std::isfinite(n.wall_seconds()) && n.parent >= 0) {  // not known before schema 8
+        const double w = n.wall_seconds();
+        html += QString("wall %1 s, %2 to %3 s into the run%4<br>")
+                    .arg(w, 0, 'f', w < 10 ? 3 : 1)
+                    .arg(n.started_at, 0, 'f', 2)
+                    .arg(n.ended_at, 0, 'f', 2)
+                    .arg(w > 0 && !n.tokens.empty()
+                             ? QString(", %1 tok/s").arg(static_cast<double>(n.tokens.size()) / w,
+                                                         0, 'f', 0)
+                             : QString());
+    }
     html += views::step_signals_html(live_.tree(), id);  // per-step signals
     if (const int th = n.thinking_tokens()) {
         int forced = 0;
@@ -1125,9 +1157,15 @@ void MainWindow::show_node(int id) {
                     .arg(forced ? QString(", %1 forced by the thinking budget").arg(forced)
                                 : QString());
     }
-    for (const auto& [k, v] : n.scores)
+    for (const auto& [k, v] : n.scores) {
+        if (k == app::kCounterfactualRunScore) {
+            html += QString("<i>counterfactual branch</i>: run %1, grafted here<br>")
+                        .arg(static_cast<qint64>(v));
+            continue;
+        }
         html +=
             QString("%1 = %2<br>").arg(QString::fromStdString(k).toHtmlEscaped()).arg(v, 0, 'f', 4);
+    }
     if (n.visits)
         html += QString("visits %1, value %2<br>").arg(n.visits).arg(n.value(), 0, 'f', 3);
     if (!n.answer.empty())
@@ -1328,14 +1366,43 @@ void MainWindow::open_stored_run(qint64 id) {
         return;
     }
     statusBar()->showMessage(QString("opening run %1…").arg(id));
-    db_->post<StoredRun>(
-        this, [id](RunStore& st) { return st.load(id); },
-        [this, id](StoredRun run) {
+    // A counterfactual branch opens grafted onto its parent's tree, the
+    // branch's trace selected (app/core/counterfactual.h).
+    struct Opened {
+        StoredRun run;
+        int select = -1;
+        QString message;
+    };
+    db_->post<std::shared_ptr<Opened>>(
+        this,
+        [id](RunStore& st) {
+            auto o = std::make_shared<Opened>();
+            o->run = st.load(id);
+            o->message = QString("run %1 opened").arg(id);
+            const int64_t parent = o->run.run.parent_run;
+            if (parent <= 0) return o;
+            if (!st.get(parent)) {
+                o->message += QString(" (a counterfactual branch of run %1, which is deleted)")
+                                  .arg(parent);
+                return o;
+            }
+            app::GraftedRun g = app::graft_counterfactual(st.load(parent), o->run);
+            o->run = std::move(g.run);
+            o->select = g.chosen;
+            o->message = QString("run %1, a counterfactual branch, shown grafted onto run %2's "
+                                 "tree (node %3 on)")
+                             .arg(id)
+                             .arg(parent)
+                             .arg(g.first);
+            return o;
+        },
+        [this, id](std::shared_ptr<Opened> o) {
             if (host_->running()) return;  // a run started meanwhile owns the views
-            live_.load(run);
-            show_run_setup(run.run);
+            live_.load(o->run);
+            show_run_setup(o->run.run);
             tree_->fit();
-            statusBar()->showMessage(QString("run %1 opened").arg(id), 3000);
+            if (o->select >= 0) live_.select(o->select);
+            statusBar()->showMessage(o->message, o->select >= 0 ? 10000 : 3000);
             emit storedRunOpened(id);
         },
         [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
@@ -1369,62 +1436,64 @@ void MainWindow::export_run_to(qint64 id, const QString& f) {
         [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
 }
 
+namespace {
+
+// Loads the runs on the run store's thread, then opens the compare dialog
+// (two runs: their diff; more: a table of them) and says so.
+void open_compare(MainWindow* w, DbWorker& db, std::vector<qint64> ids) {
+    db.post<std::shared_ptr<std::vector<StoredRun>>>(
+        w,
+        [ids](RunStore& st) {
+            auto runs = std::make_shared<std::vector<StoredRun>>();
+            for (qint64 id : ids) runs->push_back(st.load(id));
+            return runs;
+        },
+        [w](std::shared_ptr<std::vector<StoredRun>> runs) {
+            auto* dlg = new QDialog(w);
+            dlg->setObjectName("compareDialog");
+            dlg->setAttribute(Qt::WA_DeleteOnClose);
+            auto* view = new views::CompareView(std::move(*runs), dlg);
+            const int n = view->run_count();
+            const auto title = [dlg, n](qint64 a, qint64 b) {
+                dlg->setWindowTitle(n > 2
+                                        ? QString("Compare %1 runs: %2 and %3").arg(n).arg(a).arg(b)
+                                        : QString("Compare runs %1 and %2").arg(a).arg(b));
+            };
+            if (n > 2)
+                dlg->setWindowTitle(QString("Compare %1 runs").arg(n));
+            else
+                title(view->run_a().run.id, view->run_b().run.id);
+            QObject::connect(view, &views::CompareView::pairShown, dlg, title);
+            auto* lay = new QVBoxLayout(dlg);
+            lay->setContentsMargins(4, 4, 4, 4);
+            lay->addWidget(view);
+            dlg->resize(1280, 800);
+            dlg->show();
+            emit w->compareShown(dlg);
+        },
+        [w](const QString& e) { QMessageBox::warning(w, "Reasonscope", e); });
+}
+
+}  // namespace
+
 void MainWindow::compare_selected() {
     auto rows = runs_table_->selectionModel()->selectedRows();
-    if (rows.size() != 2) {
+    if (rows.size() < 2) {
         QMessageBox::information(this, "Compare",
-                                 "Select two runs in the runs browser (Ctrl+click).");
+                                 "Select two or more runs in the runs browser (Ctrl+click).");
         return;
     }
-    compare_runs_by_id(rows[0].data(views::RunsTableModel::RunIdRole).toLongLong(),
-                       rows[1].data(views::RunsTableModel::RunIdRole).toLongLong());
+    // In the browser's order: two runs read left to right as listed.
+    std::sort(rows.begin(), rows.end(),
+              [](const QModelIndex& x, const QModelIndex& y) { return x.row() < y.row(); });
+    std::vector<qint64> ids;
+    for (const QModelIndex& r : rows)
+        ids.push_back(r.data(views::RunsTableModel::RunIdRole).toLongLong());
+    open_compare(this, *db_, std::move(ids));
 }
 
 void MainWindow::compare_runs_by_id(qint64 ia, qint64 ib) {
-    struct Pair {
-        StoredRun a, b;
-        std::string text;
-    };
-    db_->post<std::shared_ptr<Pair>>(
-        this,
-        [ia, ib](RunStore& st) {
-            auto p = std::make_shared<Pair>();
-            p->a = st.load(ia);
-            p->b = st.load(ib);
-            p->text = compare_to_text(compare_runs(p->a, p->b));
-            return p;
-        },
-        [this](std::shared_ptr<Pair> p) {
-            auto* dlg = new QDialog(this);
-            dlg->setObjectName("compareDialog");
-            dlg->setAttribute(Qt::WA_DeleteOnClose);
-            dlg->setWindowTitle(
-                QString("Compare runs %1 and %2").arg(p->a.run.id).arg(p->b.run.id));
-            dlg->resize(1200, 800);
-            auto* lay = new QVBoxLayout(dlg);
-            auto* trees = new QHBoxLayout();
-            auto* ma = new views::RunModel(dlg);
-            auto* mb = new views::RunModel(dlg);
-            auto* ta = new views::TreeView(ma, dlg);
-            auto* tb = new views::TreeView(mb, dlg);
-            trees->addWidget(ta);
-            trees->addWidget(tb);
-            ma->load(p->a);
-            mb->load(p->b);
-            // Fit both trees once the dialog has its size.
-            QTimer::singleShot(0, dlg, [ta, tb] {
-                ta->fit();
-                tb->fit();
-            });
-            lay->addLayout(trees, 3);
-            auto* text = new QPlainTextEdit(QString::fromStdString(p->text), dlg);
-            text->setReadOnly(true);
-            text->setFont(QFont("monospace"));
-            lay->addWidget(text, 2);
-            dlg->show();
-            emit compareShown(dlg);
-        },
-        [this](const QString& e) { QMessageBox::warning(this, "Reasonscope", e); });
+    open_compare(this, *db_, {ia, ib});
 }
 
 }  // namespace rs::gui

@@ -16,6 +16,7 @@
 class QCheckBox;
 class QComboBox;
 class QDialog;
+class QDoubleSpinBox;
 class QFileSystemWatcher;
 class QFormLayout;
 class QLabel;
@@ -75,7 +76,11 @@ class MainWindow : public QMainWindow {
     void open_stored_run(qint64 id);
     // Counterfactual: continue the selected path from token `index` of
     // `node` with token `alternative` instead (a new greedy run, stored).
-    void branch_from(int node, int index, int alternative);
+    // A counterfactual branch from token `index` of `node` with `alternative`
+    // in its place: chain of thought, greedy, or with the run's sampling
+    // temperature and seed. Stored linked to the run (schema 8) and, when it
+    // ends, opened grafted onto the run's tree.
+    void branch_from(int node, int index, int alternative, bool sample_like_run = false);
     void refresh_runs();
     // Writes run `id` as HTML, JSON, Markdown or CSV (by the path's suffix;
     // CSV: the tokens, and the nodes beside them as the CLI's `export`
@@ -109,6 +114,12 @@ class MainWindow : public QMainWindow {
     // (their metadata's "needs" against caps_), with the reason as tooltip.
     void apply_caps();
     void build_setup_dock();
+    // The Setup pane's budgets and engine settings (main_window_engine.cpp):
+    // built under the seed; kept in step with the engine in use; put into
+    // each run's request.
+    void build_engine_settings(QFormLayout* form, QWidget* w);
+    void update_engine_settings();
+    void apply_run_settings(app::RunRequest& req) const;
     void build_docks();
     void build_probes();  // the Probes dock beside the node pane, and its engine requests
     void build_menus();
@@ -158,6 +169,7 @@ class MainWindow : public QMainWindow {
         qint64 run_id = 0;
     };
     std::optional<PendingBranch> pending_branch_;
+    bool branch_running_ = false;  // the run in progress is a counterfactual branch
     bool paused_ = false;
 
     views::TreeView* tree_ = nullptr;
@@ -197,6 +209,13 @@ class MainWindow : public QMainWindow {
     QFormLayout* params_form_ = nullptr;
     QWidget* params_box_ = nullptr;
     QSpinBox* seed_ = nullptr;
+    QSpinBox *max_tokens_ = nullptr, *max_passes_ = nullptr, *threads_ = nullptr;
+    QDoubleSpinBox* max_seconds_ = nullptr;
+    QLineEdit* taps_ = nullptr;
+    QComboBox *backend_box_ = nullptr, *kv_box_ = nullptr;
+    QCheckBox* deterministic_ = nullptr;
+    QPushButton* apply_engine_btn_ = nullptr;
+    QLabel* engine_note_ = nullptr;
     QPushButton *run_btn_ = nullptr, *pause_btn_ = nullptr, *stop_btn_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QLabel *status_backend_ = nullptr, *status_speed_ = nullptr;

@@ -30,12 +30,18 @@
 #include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
+#include <QTextBrowser>
+#include <QToolButton>
 #include <QtTest>
 
 #include "gui/main_window.h"
 #include "serve_process.h"
+#include "sql_query.h"
 #include "test_paths.h"
+#include "widgets/latent_view.h"
+#include "widgets/signals_view.h"
 #include "widgets/token_view.h"
+#include "widgets/tree_legend.h"
 #include "widgets/tree_view.h"
 
 namespace {
@@ -139,6 +145,53 @@ class TestGui : public QObject {
         w.set_param("max_depth", 3);
         w.start_run();
         QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(!w.running(), 60000);
+
+        // The Setup pane's "Budgets and engine": each setting reaches the run
+        // or the engine. A token budget ends a wide search with "budget" at
+        // about that many tokens; no taps: no latents stored.
+        auto* toggle = w.findChild<QToolButton*>("engineSettingsToggle");
+        auto* box = w.findChild<QWidget*>("engineSettings");
+        QVERIFY(toggle && box);
+        QVERIFY(!box->isVisible());
+        toggle->click();
+        QVERIFY(box->isVisible());
+        auto* tokens = w.findChild<QSpinBox*>("budget_tokens");
+        auto* taps = w.findChild<QLineEdit*>("taps");
+        auto* kv = w.findChild<QComboBox*>("engineKv");
+        auto* threads = w.findChild<QSpinBox*>("engineThreads");
+        auto* apply = w.findChild<QPushButton*>("applyEngine");
+        QVERIFY(tokens && taps && kv && threads && apply);
+        QVERIFY(!apply->isEnabled());  // nothing changed yet
+        tokens->setValue(40);
+        taps->setText("");
+        w.strategy_box()->setCurrentIndex(w.strategy_box()->findData("self-consistency"));
+        w.set_param("n", 8);
+        auto store = rs::RunStore::open(opt.db_path.toStdString());
+        const size_t before = store->list().size();
+        w.start_run();
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == before + 1 && !w.running(), 120000);
+        const rs::RunRow budgeted = store->list().front();
+        QCOMPARE(budgeted.status, std::string("budget"));
+        QVERIFY2(budgeted.tokens >= 40 && budgeted.tokens < 40 + 8 * 2,
+                 qPrintable(QString::number(budgeted.tokens)));
+        QCOMPARE(rs::test::query_int(
+                     opt.db_path.toStdString(),
+                     "SELECT COUNT(*) FROM latents WHERE run_id = " + std::to_string(budgeted.id)),
+                 int64_t(0));
+        // A layer list that is not one: Run is refused until it is mended.
+        taps->setText("x");
+        auto* run_btn = w.findChild<QPushButton*>("runButton");
+        QVERIFY(run_btn && !run_btn->isEnabled());
+        taps->setText("-1");
+        // Engine settings: Apply reloads the model with them (the status bar says so).
+        kv->setCurrentText("f16");
+        threads->setValue(1);
+        QVERIFY(apply->isEnabled());
+        QVERIFY(w.grab().save(shots_ + "/setup-engine-settings.png"));
+        apply->click();
+        QTRY_VERIFY_WITH_TIMEOUT(w.model_ready() && status->text().contains("KV f16"), 60000);
+        QVERIFY(!apply->isEnabled());
     }
 
     // The window's CSV export writes what `reasonscope export --format csv`
@@ -788,6 +841,7 @@ class TestGui : public QObject {
         for (const auto& [id, lp] : tok.top)
             if (id != tok.id) alt = id;
         QVERIFY(alt >= 0);
+        QSignalSpy reopened(&w, &rs::gui::MainWindow::storedRunOpened);
         w.branch_from(node, 0, alt);
         // Done when the new run is stored and the engine idle (the host is
         // running from before it stores the run until after it finishes it;
@@ -797,6 +851,26 @@ class TestGui : public QObject {
         QCOMPARE(after.size(), size_t(2));
         QCOMPARE(after.front().strategy, std::string("chain-of-thought"));
         QVERIFY(after.front().prompt.size() > runs[0].prompt.size());
+        // Stored linked to its parent (schema 8), and shown, once finished,
+        // grafted onto the parent's tree with its trace selected.
+        QCOMPARE(after.front().parent_run, runs[0].id);
+        QCOMPARE(after.front().parent_node, node);
+        QCOMPARE(after.front().parent_token, 0);
+        QCOMPARE(after.front().forced_token, alt);
+        QTRY_COMPARE_WITH_TIMEOUT(reopened.count(), 1, 30000);
+        QCOMPARE(reopened.at(0).at(0).toLongLong(), after.front().id);
+        const rs::StoredRun branch_run = store->load(after.front().id);
+        QCOMPARE(w.run_model()->tree().size(),
+                 static_cast<int>(runs[0].node_count) + branch_run.tree.size() - 1);
+        const auto sel = w.run_model()->selected_path();
+        QVERIFY(sel.size() >= 2);
+        const rs::Node& grafted = w.run_model()->tree().at(sel.at(1));
+        QVERIFY(grafted.scores.count("counterfactual_run"));
+        QCOMPARE(grafted.tokens.at(0).id, alt);
+        QVERIFY(grafted.tokens.at(0).forced);
+        QVERIFY(w.token_view()->toPlainText().size() > 0);
+        QTest::qWait(200);
+        QVERIFY(w.grab().toImage().save(shots_ + "/counterfactual-grafted.png"));
 
         // Export and compare from the window (both on the run store's thread).
         QSignalSpy exported(&w, &rs::gui::MainWindow::exported);
@@ -919,6 +993,75 @@ class TestGui : public QObject {
         w.start_run();
         QTRY_VERIFY_WITH_TIMEOUT(w.run_model()->tree().size() >= 2, 60000);
         QTRY_VERIFY_WITH_TIMEOUT(!w.running(), 60000);
+    }
+
+    // Linked views in the window: clicking a point of the latent map selects
+    // its node in the tree view (drawn in the selection's colour) and the
+    // Node pane; the signals plot shows that node's trace.
+    void latentMapClickSelectsInTheTree() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::gui::MainWindow w(opt);
+        w.resize(1400, 900);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
+        auto* latent = w.findChild<rs::views::LatentView*>("latentView");
+        auto* signals_view = w.findChild<rs::views::SignalsView*>("signalsView");
+        QVERIFY(latent && signals_view);
+        // Four steps under the prompt whose hidden states lie on a cross.
+        rs::StoredRun r;
+        r.run.id = 99;
+        r.run.prompt = "p";
+        r.run.status = "ok";
+        r.tree.add(-1);
+        for (const auto& [x, y] :
+             {std::pair{3.0f, 0.0f}, {-3.0f, 0.0f}, {0.0f, 1.0f}, {0.0f, -1.0f}}) {
+            const int id = r.tree.add(0);
+            rs::Node& n = r.tree.at(id);
+            n.text = "step " + std::to_string(id);
+            n.hidden = {x, y, 0.5f, 0.25f};
+            rs::TokenRecord t;
+            t.piece = n.text;
+            t.entropy = 0.5f;
+            n.tokens.push_back(t);
+        }
+        r.run.chosen_node = 4;
+        QSignalSpy projected(latent, &rs::views::LatentView::projected);
+        w.run_model()->load(r);
+        QTRY_VERIFY_WITH_TIMEOUT(projected.count() >= 1 && !latent->fitting(), 20000);
+        QCOMPARE(latent->projected_count(), 4);
+        QCOMPARE(w.run_model()->selected(), 4);
+        QPointF at;
+        QVERIFY(latent->node_pos(2, &at));
+        QVERIFY(latent->rect().contains(at.toPoint()));
+        QTest::mouseClick(latent, Qt::LeftButton, {}, at.toPoint());
+        QCOMPARE(w.run_model()->selected(), 2);
+        QCOMPARE(signals_view->trace_leaf(), 2);
+        auto* info = w.findChild<QTextBrowser*>("nodeInfo");
+        QVERIFY(info && info->toPlainText().contains("node 2"));
+        // The tree view draws node 2 in the selection's colour, node 4 not.
+        rs::views::TreeView* tree = w.tree_view();
+        QTest::qWait(50);
+        const QImage img = tree->viewport()->grab().toImage();
+        const auto blue_near = [&](int node) {
+            const QPoint c = tree->mapFromScene(tree->node_pos(node));
+            const QColor want = rs::views::selected_colour();
+            int n = 0;
+            for (int yy = c.y() - 14; yy <= c.y() + 14; ++yy)
+                for (int xx = c.x() - 14; xx <= c.x() + 14; ++xx) {
+                    if (xx < 0 || yy < 0 || xx >= img.width() || yy >= img.height()) continue;
+                    const QColor p = img.pixelColor(xx, yy);
+                    n += std::abs(p.red() - want.red()) + std::abs(p.green() - want.green()) +
+                             std::abs(p.blue() - want.blue()) <
+                         40;
+                }
+            return n;
+        };
+        QVERIFY2(blue_near(2) > 5, qPrintable(QString::number(blue_near(2))));
+        QCOMPARE(blue_near(4), 0);
+        QVERIFY(w.grab().save(shots_ + "/linked-latent-click.png"));
     }
 };
 

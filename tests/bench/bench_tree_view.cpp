@@ -1,11 +1,16 @@
 // Benchmark (not a test): frame time of the tree view on a large synthetic
 // run, fitted (level of detail) and at 1:1 while panning. Target: <= 16 ms
-// per frame at 100k nodes. Usage: bench_tree_view [NODES]   (offscreen)
+// per frame at 100k nodes. A frame paints the whole view (the canvas, its
+// legend) and answers a hover (the node under the cursor, its tooltip text).
+// Steps have distinct texts (none group) and carry MCTS visits, particle
+// weights and pruning records, so the words on the nodes are drawn too.
+// Usage: bench_tree_view [NODES] [PNG]   (offscreen)
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QImage>
 #include <QPainter>
 #include <QScrollBar>
+#include <QWheelEvent>
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -29,8 +34,13 @@ int main(int argc, char** argv) {
             for (int i = 0; i < k && run.tree.size() < n; ++i) {
                 int c = run.tree.add(p);
                 rs::Node& nd = run.tree.at(c);
-                nd.text = "step";
+                nd.text = "step " + std::to_string(c);
                 nd.status = rng() % 5 == 0 ? rs::NodeStatus::Pruned : rs::NodeStatus::Expanded;
+                nd.visits = 1 + static_cast<int>(rng() % 50);
+                nd.value_sum = nd.visits * static_cast<double>(rng() % 100) / 100.0;
+                if (c % 3 == 0)
+                    nd.scores["particle_weight"] = static_cast<double>(rng() % 100) / 100;
+                if (nd.status == rs::NodeStatus::Pruned) nd.scores["pruned_rank"] = 1 + rng() % 8;
                 rs::TokenRecord t;
                 t.entropy = static_cast<float>(rng() % 100) / 40.0f;
                 nd.tokens.push_back(t);
@@ -50,16 +60,30 @@ int main(int argc, char** argv) {
     QImage img(view.viewport()->size(), QImage::Format_ARGB32_Premultiplied);
     // A frame is a real paint event of the viewport (exposed region = what is
     // on screen), as when the user pans or zooms.
+    int hovered = 0;
     auto frame = [&]() {
         QElapsedTimer ft;
         ft.start();
-        img = view.viewport()->grab().toImage();
+        img = view.grab().toImage();
+        // Hover a node on screen (the first of every 97th that is).
+        for (int c = 0; c < model.tree().size(); c += 97) {
+            const QPoint at = view.mapFromScene(view.node_pos(c));
+            if (!view.viewport()->rect().contains(at)) continue;
+            const int id = view.node_at(at);
+            if (id >= 0) hovered += view.hover_text(id).isEmpty() ? 0 : 1;
+            break;
+        }
         return ft.nsecsElapsed() / 1e6;
     };
     view.fit();
     std::vector<double> fitted, panned;
     for (int i = 0; i < 10; ++i) fitted.push_back(frame());
-    view.resetTransform();  // 1:1
+    // The user zooms in (the view then keeps its zoom), to 1:1.
+    const QPoint mid = view.viewport()->rect().center();
+    QWheelEvent wheel(mid, mid, QPoint(), QPoint(0, 120), Qt::NoButton, Qt::NoModifier,
+                      Qt::NoScrollPhase, false);
+    QApplication::sendEvent(view.viewport(), &wheel);
+    view.resetTransform();
     for (int i = 0; i < 20; ++i) {
         view.horizontalScrollBar()->setValue(view.horizontalScrollBar()->maximum() * i / 20);
         panned.push_back(frame());
@@ -68,9 +92,10 @@ int main(int argc, char** argv) {
     std::sort(fitted.begin(), fitted.end());
     std::sort(panned.begin(), panned.end());
     std::printf(
-        "nodes %d  load+layout %.1f ms  frame fitted median %.1f ms (max %.1f)  frame 1:1 panning "
+        "nodes %d (drawn %d, hovers %d)  load+layout %.1f ms  frame fitted median %.1f ms (max "
+        "%.1f)  frame 1:1 panning "
         "median %.1f ms (max %.1f)\n",
-        model.tree().size(), layout_ms, fitted[fitted.size() / 2], fitted.back(),
-        panned[panned.size() / 2], panned.back());
+        model.tree().size(), view.shown_count(), hovered, layout_ms, fitted[fitted.size() / 2],
+        fitted.back(), panned[panned.size() / 2], panned.back());
     return 0;
 }

@@ -1,8 +1,28 @@
 #include "models/runs_table_model.h"
 
+#include <QStringList>
+#include <cmath>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 namespace rs::views {
+
+namespace {
+
+// "n=8 temperature=0.8": the parameters' JSON, compact; as stored when it
+// is not an object.
+QString params_summary(const std::string& params) {
+    const auto j = nlohmann::json::parse(params.empty() ? "{}" : params, nullptr, false);
+    if (!j.is_object()) return QString::fromStdString(params);
+    QStringList parts;
+    for (const auto& [k, v] : j.items())
+        parts << QString::fromStdString(k) + "=" +
+                     QString::fromStdString(v.is_string() ? v.get<std::string>() : v.dump());
+    return parts.join(' ');
+}
+
+}  // namespace
 
 void RunsTableModel::set_runs(std::vector<RunRow> runs) {
     // Rows are matched by run id, not reset: a refresh removes the runs that
@@ -70,6 +90,14 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
     const RunRow* r = run_at(index.row());
     if (!r || index.column() < 0 || index.column() >= ColumnCount) return {};
     if (role == RunIdRole) return QVariant::fromValue<qlonglong>(r->id);
+    if (role == Qt::TextAlignmentRole) {
+        const int c = index.column();
+        return c == Id || c == Tokens || c == Passes || c == Seconds || c == Nodes || c == Seed
+                   ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
+                   : QVariant();
+    }
+    if (role == Qt::ToolTipRole && index.column() == Params)
+        return QString::fromStdString(r->params);
     if (role != Qt::DisplayRole) return {};
     switch (index.column()) {
         case Id:
@@ -80,6 +108,8 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
             return QString::fromStdString(r->status);
         case Strategy:
             return QString::fromStdString(r->strategy);
+        case Params:
+            return params_summary(r->params);
         case Model:
             return QString::fromStdString(r->model_name);
         case Task:
@@ -92,11 +122,18 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
                                      : QString();
         case Tokens:
             return QVariant::fromValue<qlonglong>(r->tokens);
+        case Passes:
+            return QVariant::fromValue<qlonglong>(r->forward_passes);
+        case Seconds:  // a number, so the column sorts by it; shown rounded
+            return std::round(r->wall_seconds * 100) / 100;
         case Nodes:
             return QVariant::fromValue<qlonglong>(r->node_count);
+        case Seed:
+            return QVariant::fromValue<qlonglong>(r->seed);
         case Name: {
             QString s = QString::fromStdString(r->name);
             for (const auto& t : r->tags) s += " #" + QString::fromStdString(t);
+            if (r->parent_run > 0) s += QString(" (branch of run %1)").arg(r->parent_run);
             return s.trimmed();
         }
     }
@@ -105,8 +142,10 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
 
 QVariant RunsTableModel::headerData(int section, Qt::Orientation o, int role) const {
     if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
-    static const char* names[] = {"id",     "created", "status", "strategy", "model",      "task",
-                                  "answer", "correct", "tokens", "nodes",    "name / tags"};
+    static const char* names[] = {"id",     "created", "status",  "strategy", "parameters",
+                                  "model",  "task",    "answer",  "correct",  "tokens",
+                                  "passes", "seconds", "nodes",   "seed",     "name / tags"};
+    static_assert(std::size(names) == ColumnCount);
     return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
 }
 

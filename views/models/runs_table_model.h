@@ -16,13 +16,17 @@ class RunsTableModel : public QAbstractTableModel {
         Created,
         Status,
         Strategy,
+        Params,  // the strategy's parameters, compact ("n=8 temperature=0.8")
         Model,
         Task,
         Answer,
         Correct,
         Tokens,
+        Passes,
+        Seconds,
         Nodes,
-        Name,
+        Seed,
+        Name,  // name, tags and, for a counterfactual branch, its parent run
         ColumnCount
     };
     enum Role { RunIdRole = Qt::UserRole + 1 };

@@ -91,7 +91,21 @@ QString TokenView::tooltip_for(int i) const {
     const auto& t = model_->tree().at(s.node).tokens[static_cast<size_t>(s.index)];
     QStringList marks;
     if (t.thinking) marks << "thinking";
-    if (t.forced) marks << "forced by the thinking budget";
+    if (t.forced) {
+        // In the first node of a counterfactual branch grafted onto its
+        // parent's tree (app/core/counterfactual.h), the first forced token
+        // is where the branch departs.
+        const Node& n = model_->tree().at(s.node);
+        const auto cf = n.scores.find("counterfactual_run");
+        bool departure = cf != n.scores.end() && n.parent >= 0 &&
+                         !model_->tree().at(n.parent).scores.count("counterfactual_run");
+        for (int k = 0; departure && k < s.index; ++k)
+            departure = !n.tokens[static_cast<size_t>(k)].forced;
+        marks << (departure ? QString("forced: counterfactual run %1 departs here, in place of "
+                                      "the sampled token")
+                                  .arg(static_cast<qint64>(cf->second))
+                            : QString("forced by the thinking budget"));
+    }
     QString tip = marks.isEmpty() ? QString() : "<i>" + marks.join(" — ") + "</i><br>";
     tip += QString("<b>%1</b> p=%2 &nbsp; entropy %3 &nbsp; varentropy %4<br>alternatives:")
                .arg(QString::fromStdString(t.piece).toHtmlEscaped(),
@@ -135,18 +149,25 @@ void TokenView::contextMenuEvent(QContextMenuEvent* e) {
     const Span& sp = spans_[static_cast<size_t>(i)];
     const auto& t = model_->tree().at(sp.node).tokens[static_cast<size_t>(sp.index)];
     QMenu menu(this);
-    menu.addSection("Branch from here with…");
+    // Each alternative: greedy from there, or (submenu) sampled as the run was.
+    menu.addSection("Branch from here (greedy) with…");
+    QMenu* sampled = new QMenu("Branch sampling as the run did, with…", &menu);
     for (size_t k = 0; k < t.top.size(); ++k) {
         if (t.top[k].first == t.id) continue;
         QString piece = k < t.top_pieces.size() ? QString::fromStdString(t.top_pieces[k])
                                                 : QString::number(t.top[k].first);
-        QAction* act = menu.addAction(
-            QString("'%1'  (p=%2)").arg(piece).arg(std::exp(t.top[k].second), 0, 'f', 3));
+        const QString label =
+            QString("'%1'  (p=%2)").arg(piece).arg(std::exp(t.top[k].second), 0, 'f', 3);
         const int alt = t.top[k].first;
-        connect(act, &QAction::triggered, this,
-                [this, sp, alt] { emit branchRequested(sp.node, sp.index, alt); });
+        connect(menu.addAction(label), &QAction::triggered, this,
+                [this, sp, alt] { emit branchRequested(sp.node, sp.index, alt, false); });
+        connect(sampled->addAction(label), &QAction::triggered, this,
+                [this, sp, alt] { emit branchRequested(sp.node, sp.index, alt, true); });
     }
-    if (menu.actions().size() <= 1) menu.addAction("(no alternatives recorded)")->setEnabled(false);
+    if (menu.actions().size() <= 1)
+        menu.addAction("(no alternatives recorded)")->setEnabled(false);
+    else
+        menu.addMenu(sampled);
     menu.addSeparator();
     connect(menu.addAction("Logit lens of this token"), &QAction::triggered, this,
             [this, sp] { emit lensRequested(sp.node, sp.index); });

@@ -25,7 +25,8 @@ class TokenView : public QTextBrowser {
 
   signals:
     // A token position (node, index within node) and the alternative chosen.
-    void branchRequested(int node, int token_index, int alternative_token);
+    // sample_like_run: continue with the run's sampling settings, not greedily.
+    void branchRequested(int node, int token_index, int alternative_token, bool sample_like_run);
     // The logit lens of a token (its context menu): every layer's prediction of it.
     void lensRequested(int node, int token_index);
 
