@@ -284,16 +284,17 @@ RunRow read_run(const Stmt& s) {
 }
 
 void insert_run(sqlite3* db, RunRow& r) {
-    Stmt s(db,
-           "INSERT INTO runs (name, created_at, finished_at, status, pid, model_path, model_name, "
-           "model_bytes, model_hash, "
-           "backend, strategy, params, suite, task_id, prompt, expected, seed, answer, correct, "
-           "tokens, forward_passes, "
-           "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node, "
-           "backend_reason, status_reason, pid_start, prompt_rendered, prompt_settings, "
-           "model_file_type, tensor_types, server, parent_run, parent_node, parent_token, "
-           "forced_token) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    Stmt s(
+        db,
+        "INSERT INTO runs (name, created_at, finished_at, status, pid, model_path, model_name, "
+        "model_bytes, model_hash, "
+        "backend, strategy, params, suite, task_id, prompt, expected, seed, answer, correct, "
+        "tokens, forward_passes, "
+        "wall_seconds, kv_peak_bytes, node_count, app_version, error, chosen_node, "
+        "backend_reason, status_reason, pid_start, prompt_rendered, prompt_settings, "
+        "model_file_type, tensor_types, server, parent_run, parent_node, parent_token, "
+        "forced_token) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.name)
         .bind(2, r.created_at.empty() ? now_iso() : r.created_at)
         .bind(3, r.finished_at)
@@ -668,6 +669,14 @@ std::optional<RunRow> RunStore::get(int64_t id) const {
 }
 
 StoredRun RunStore::load(int64_t id) const {
+    return load_parts(id, true);
+}
+
+StoredRun RunStore::load_outline(int64_t id) const {
+    return load_parts(id, false);
+}
+
+StoredRun RunStore::load_parts(int64_t id, bool tokens) const {
     auto row = get(id);
     if (!row) throw Error(path_ + ": no run " + std::to_string(id));
     StoredRun out;
@@ -703,7 +712,7 @@ StoredRun RunStore::load(int64_t id) const {
             nd.ended_at = real_or_nan(s, 10);
         }
     }
-    {
+    if (tokens) {
         const std::string sql =
             std::string(
                 "SELECT node_id, token_id, piece, logprob, entropy, varentropy, top, "

@@ -62,7 +62,10 @@ int cmd_bench_store(const Argv& argv) {
             tk.entropy = static_cast<float>(i % 7) * 0.1f;
             rec->on_event(TokensAppended{node, {tk}});
         }
-        rec->on_event(RunFinished{"ok", "", -1, -1, {}});
+        RunMetrics m;  // the row says what it holds, as a search's would
+        m.tokens_generated = n_tokens;
+        m.nodes = node + 1;
+        rec->on_event(RunFinished{"ok", "", -1, -1, m});
         rec->flush();
     }
     const double write_s = since(t0);

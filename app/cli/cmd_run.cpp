@@ -656,27 +656,29 @@ int cmd_branch(const Argv& argv) {
     const app::RunResult res = app::run_and_record(*model, gen, br.request, std::move(p), opt);
     const RunOutcome& out = res.outcome;
     if (a.flag_set("json")) {
-        nlohmann::json j = {{"run_id", res.run_id},
-                            {"counterfactual_of",
-                             {{"run", id}, {"node", c.node}, {"token", c.index},
-                              {"forced_token", c.alternative}}},
-                            {"forced_piece", br.forced_piece},
-                            {"replaced_piece", br.replaced_piece},
-                            {"sampling", br.sampling},
-                            {"status", out.status},
-                            {"answer", out.answer},
-                            {"correct", out.correct},
-                            {"tokens", out.metrics.tokens_generated},
-                            {"wall_seconds", out.metrics.wall_seconds}};
+        nlohmann::json j = {
+            {"run_id", res.run_id},
+            {"counterfactual_of",
+             {{"run", id}, {"node", c.node}, {"token", c.index}, {"forced_token", c.alternative}}},
+            {"forced_piece", br.forced_piece},
+            {"replaced_piece", br.replaced_piece},
+            {"sampling", br.sampling},
+            {"status", out.status},
+            {"answer", out.answer},
+            {"correct", out.correct},
+            {"tokens", out.metrics.tokens_generated},
+            {"wall_seconds", out.metrics.wall_seconds}};
         print_json(j);
     } else {
-        std::printf("run %lld: counterfactual of run %lld at node %d, token %d: '%s' instead of "
-                    "'%s' (%s)\n",
-                    static_cast<long long>(res.run_id), static_cast<long long>(id), c.node,
-                    c.index, field(br.forced_piece).c_str(), field(br.replaced_piece).c_str(),
-                    br.sampling.c_str());
+        std::printf(
+            "run %lld: counterfactual of run %lld at node %d, token %d: '%s' instead of "
+            "'%s' (%s)\n",
+            static_cast<long long>(res.run_id), static_cast<long long>(id), c.node, c.index,
+            field(br.forced_piece).c_str(), field(br.replaced_piece).c_str(), br.sampling.c_str());
         std::printf("answer    %s%s\n", out.answer.empty() ? "(none)" : field(out.answer).c_str(),
-                    out.correct == 1 ? "  (correct)" : out.correct == 0 ? "  (wrong)" : "");
+                    out.correct == 1   ? "  (correct)"
+                    : out.correct == 0 ? "  (wrong)"
+                                       : "");
         std::printf("cost      %lld tokens, %.2f s\n",
                     static_cast<long long>(out.metrics.tokens_generated), out.metrics.wall_seconds);
         if (out.status != "ok")

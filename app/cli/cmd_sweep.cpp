@@ -21,41 +21,13 @@
 #include "core/resources.h"
 #include "core/run_service.h"
 #include "core/session_options.h"
+#include "core/sweep.h"
 #include "reasonscope/error.h"
 #include "reasonscope/run_store.h"
 #include "reasonscope/text_safety.h"
 
 namespace rs::cli {
 namespace {
-
-// The parameter a budget sets: the strategy's sample count or width.
-std::string budget_param(const StrategyInfo& info,
-                         const std::map<std::string, std::string>& given) {
-    if (const auto it = given.find(info.id); it != given.end()) return it->second;
-    for (const char* p : {"n", "width", "particles", "iterations", "traces", "samples", "budget"})
-        if (info.find(p)) return p;
-    throw UsageError{"sweep: strategy '" + info.id +
-                     "' has no sample-count parameter; say which with --budget-param " + info.id +
-                     "=NAME"};
-}
-
-// pass@k from n traces of which c are right (Chen et al. 2021): the chance
-// that k of them drawn without replacement hold a right one.
-double pass_at_k(int n, int c, int k) {
-    if (n - c < k) return 1.0;
-    double p = 1.0;
-    for (int i = n - c + 1; i <= n; ++i) p *= 1.0 - static_cast<double>(k) / i;
-    return 1.0 - p;
-}
-
-struct Cell {
-    std::string strategy;
-    int budget = 0;
-    int problems = 0, correct = 0, covered = 0;
-    double tokens = 0, passes = 0, seconds = 0;
-    // Per problem: finished traces and right ones (for coverage@k).
-    std::vector<std::pair<int, int>> traces;
-};
 
 // A line chart: one polyline per series, x on a log axis.
 std::string svg_chart(
@@ -181,133 +153,64 @@ int cmd_sweep(const Argv& argv) {
     app::PluginManager pm;
     pm.scan();
     // Every (strategy, budget) checked before the model loads.
-    std::vector<std::pair<std::string, std::string>> common;
-    for (const std::string& s : a.all("set")) common.push_back(split_setting(s));
-    std::vector<app::RunRequest> plans;
-    for (const std::string& id : strategies) {
-        const auto* e = pm.find(id);
-        if (!e) throw UsageError{"sweep: unknown strategy '" + id + "'"};
-        const std::string param = budget_param(e->info, given);
-        if (!e->info.find(param))
-            throw UsageError{"sweep: strategy '" + id + "' has no parameter '" + param + "'"};
-        for (int b : budgets) {
-            app::RunRequest r;
-            r.strategy = id;
-            for (const auto& [k, v] : common)
-                if (e->info.find(k)) r.sets.emplace_back(k, v);
-            r.sets.emplace_back(param, std::to_string(b));
-            r.seed = static_cast<uint64_t>(a.get_int("seed", 0, 2147483647));
-            r.config.max_tokens = a.get_int("max-tokens", 0, 1 << 30);
-            r.prompt = prompt_options(a);
-            app::prepare_run(pm, r);  // a budget outside the parameter's range fails here
-            plans.push_back(std::move(r));
-        }
+    app::SweepSettings settings;
+    settings.suite = suite_path;
+    settings.tasks = std::move(tasks);
+    settings.strategies = strategies;
+    settings.budgets = budgets;
+    settings.budget_params = std::move(given);
+    for (const std::string& s : a.all("set")) settings.sets.push_back(split_setting(s));
+    settings.seed = static_cast<uint64_t>(a.get_int("seed", 0, 2147483647));
+    settings.config.max_tokens = a.get_int("max-tokens", 0, 1 << 30);
+    settings.prompt = prompt_options(a);
+    app::SweepPlan plan;
+    try {
+        plan = app::plan_sweep(pm, std::move(settings));
+    } catch (const app::SweepSetupError& e) {
+        throw UsageError{e.what()};
     }
     SessionOptions so = app::search_session_options(a.get_threads());
     apply_session_options(a, so);
     Engine engine = open_engine(a, so);
     std::unique_ptr<RunStore> store;
-    const std::string sweep_tag =
-        "sweep:" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count());
-    app::RunOptions opt;
+    app::SweepOptions opt;
     if (a.has("db")) {
         store = RunStore::open(a.get("db"));
         opt.store = store.get();
     }
 
-    std::vector<Cell> cells;
     const bool quiet = a.flag_set("json");
-    if (!quiet)
+    if (!quiet) {
         std::printf("%-20s %6s %9s %9s %9s %9s %8s\n", "strategy", "budget", "accuracy", "coverage",
                     "tokens", "passes", "seconds");
-    for (const app::RunRequest& plan : plans) {
-        Cell c;
-        c.strategy = plan.strategy;
-        c.budget = std::stoi(plan.sets.back().second);
-        for (const Task& t : tasks) {
-            app::RunRequest req = plan;
-            req.task = t;
-            req.suite = suite_path;
-            opt.tags = {sweep_tag, "strategy:" + plan.strategy,
-                        "budget:" + std::to_string(c.budget)};
-            const app::RunResult res =
-                app::run_and_record(*engine.model, *engine.gen, pm, req, opt);
-            if (res.outcome.status == "error")
-                throw Error("sweep: " + plan.strategy + " budget " + std::to_string(c.budget) +
-                            ", task " + t.id + ": " + res.outcome.error);
-            ++c.problems;
-            c.correct += res.outcome.correct == 1;
-            c.covered += app::any_correct(res.tree());
-            c.tokens += static_cast<double>(res.outcome.metrics.tokens_generated);
-            c.passes += static_cast<double>(res.outcome.metrics.forward_passes);
-            c.seconds += res.outcome.metrics.wall_seconds;
-            int n = 0, right = 0;
-            for (const Node& nd : res.tree().nodes())
-                if (nd.status == NodeStatus::Terminal && !nd.answer.empty()) {
-                    ++n;
-                    right += nd.correct == 1;
-                }
-            c.traces.emplace_back(n, right);
-        }
-        const double n = std::max(c.problems, 1);
-        if (!quiet) {
+        opt.on_point = [](const app::SweepPoint& c) {
+            if (!c.complete()) return;
             std::printf("%-20s %6d %8.1f%% %8.1f%% %9.0f %9.0f %8.2f\n", c.strategy.c_str(),
-                        c.budget, 100.0 * c.correct / n, 100.0 * c.covered / n, c.tokens / n,
-                        c.passes / n, c.seconds / n);
+                        c.budget, 100.0 * c.accuracy(), 100.0 * c.coverage(), c.mean_tokens(),
+                        c.mean_passes(), c.mean_seconds());
             std::fflush(stdout);
-        }
-        cells.push_back(std::move(c));
+        };
     }
+    const app::SweepResult res = app::run_sweep(*engine.model, *engine.gen, pm, plan, opt);
+    if (!res.error.empty()) throw Error(res.error);
 
     // JSON, coverage@k, plots.
-    nlohmann::json out = {{"suite", suite_path},
-                          {"problems", tasks.size()},
-                          {"budgets", budgets},
-                          {"backend", engine.gen->backend_name()}};
-    out["cells"] = nlohmann::json::array();
+    const nlohmann::json out = app::sweep_json(res);
     std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> acc_tokens,
         cov_tokens, acc_seconds, cov_at_k;
     for (const std::string& id : strategies) {
-        std::vector<std::pair<double, double>> at, ct, as;
-        const Cell* largest = nullptr;
-        for (const Cell& c : cells) {
+        std::vector<std::pair<double, double>> at, ct, as, ck;
+        for (const app::SweepPoint& c : res.points) {
             if (c.strategy != id) continue;
-            const double n = std::max(c.problems, 1);
-            out["cells"].push_back({{"strategy", c.strategy},
-                                    {"budget", c.budget},
-                                    {"accuracy", c.correct / n},
-                                    {"coverage", c.covered / n},
-                                    {"mean_tokens", c.tokens / n},
-                                    {"mean_forward_passes", c.passes / n},
-                                    {"mean_seconds", c.seconds / n}});
-            at.emplace_back(c.tokens / n, c.correct / n);
-            ct.emplace_back(c.tokens / n, c.covered / n);
-            as.emplace_back(c.seconds / n, c.correct / n);
-            largest = &c;
+            at.emplace_back(c.mean_tokens(), c.accuracy());
+            ct.emplace_back(c.mean_tokens(), c.coverage());
+            as.emplace_back(c.mean_seconds(), c.accuracy());
         }
+        for (const auto& [k, v] : res.coverage_at_k.at(id)) ck.emplace_back(k, v);
         acc_tokens.emplace_back(id, at);
         cov_tokens.emplace_back(id, ct);
         acc_seconds.emplace_back(id, as);
-        // coverage@k: mean over problems of pass@k from the largest budget's
-        // finished traces (problems with fewer than k traces: as they are).
-        std::vector<std::pair<double, double>> ck;
-        nlohmann::json cj = nlohmann::json::array();
-        if (largest)
-            for (int k = 1; k <= 64; k *= 2) {
-                int max_n = 0;
-                for (const auto& [n, c] : largest->traces) max_n = std::max(max_n, n);
-                if (k > max_n) break;
-                double sum = 0;
-                for (const auto& [n, c] : largest->traces)
-                    sum += n == 0 ? 0.0 : pass_at_k(n, c, std::min(k, n));
-                const double v = sum / std::max<size_t>(largest->traces.size(), 1);
-                ck.emplace_back(k, v);
-                cj.push_back({{"k", k}, {"coverage", v}});
-            }
         cov_at_k.emplace_back(id, ck);
-        out["coverage_at_k"][id] = cj;
     }
     const std::string p1 =
         svg_chart("Accuracy against tokens", "mean tokens per problem", "accuracy", acc_tokens);
@@ -335,7 +238,7 @@ int cmd_sweep(const Argv& argv) {
         h << "<!doctype html><meta charset=\"utf-8\"><title>Reasonscope sweep</title><style>"
              "body{font-family:sans-serif;margin:24px}td,th{padding:3px 10px;text-align:right}"
              "</style><h1>Sweep: "
-          << text::html_escape(suite_path) << " (" << tasks.size() << " problems)</h1><p>"
+          << text::html_escape(suite_path) << " (" << res.problems << " problems)</h1><p>"
           << text::html_escape(engine.gen->backend_name())
           << "</p><table><tr><th>strategy</th><th>budget</th>"
           << "<th>accuracy</th><th>coverage</th><th>tokens</th><th>passes</th><th>seconds</th>"
@@ -354,8 +257,8 @@ int cmd_sweep(const Argv& argv) {
                         dir.string().c_str());
     }
     if (store && !quiet)
-        std::printf("stored %zu runs in %s, tagged %s\n", plans.size() * tasks.size(),
-                    store->path().c_str(), sweep_tag.c_str());
+        std::printf("stored %d runs in %s, tagged %s\n", plan.total_runs(), store->path().c_str(),
+                    res.tag.c_str());
     if (a.flag_set("json")) print_json(out);
     return 0;
 }

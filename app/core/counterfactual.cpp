@@ -1,11 +1,10 @@
 #include "core/counterfactual.h"
 
 #include <limits>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "reasonscope/error.h"
 
@@ -14,8 +13,9 @@ namespace rs::app {
 BranchRequest counterfactual_request(const RunRow& run, const ReasoningTree& tree,
                                      const BranchChoice& c) {
     if (c.node <= 0 || c.node >= tree.size())
-        throw Error("no node " + std::to_string(c.node) + " to branch from (the run has nodes 1 to " +
-                    std::to_string(tree.size() - 1) + ")");
+        throw Error("no node " + std::to_string(c.node) +
+                    " to branch from (the run has nodes 1 to " + std::to_string(tree.size() - 1) +
+                    ")");
     const Node& from = tree.at(c.node);
     if (c.index < 0 || static_cast<size_t>(c.index) >= from.tokens.size())
         throw Error("node " + std::to_string(c.node) + " has no token " + std::to_string(c.index) +
@@ -32,12 +32,12 @@ BranchRequest counterfactual_request(const RunRow& run, const ReasoningTree& tre
         std::string alts;
         for (size_t k = 0; k < tok.top.size(); ++k)
             if (tok.top[k].first != tok.id)
-                alts += (alts.empty() ? "" : ", ") + std::to_string(tok.top[k].first) +
-                        (k < tok.top_pieces.size()
-                             ? " " + nlohmann::json(tok.top_pieces[k])
-                                         .dump(-1, ' ', false,
-                                               nlohmann::json::error_handler_t::replace)
-                             : std::string());
+                alts +=
+                    (alts.empty() ? "" : ", ") + std::to_string(tok.top[k].first) +
+                    (k < tok.top_pieces.size()
+                         ? " " + nlohmann::json(tok.top_pieces[k])
+                                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                         : std::string());
         const std::string where =
             "token " + std::to_string(c.index) + " of node " + std::to_string(c.node);
         throw Error((c.alternative < 0 ? "choose the token to put at " + where
@@ -69,8 +69,8 @@ BranchRequest counterfactual_request(const RunRow& run, const ReasoningTree& tre
         t << temp;
         req.sets.push_back({"temperature", t.str()});
         req.seed = static_cast<uint64_t>(run.seed);
-        out.sampling = "temperature " + nlohmann::json(temp).dump() + ", seed " +
-                       std::to_string(run.seed);
+        out.sampling =
+            "temperature " + nlohmann::json(temp).dump() + ", seed " + std::to_string(run.seed);
     }
     out.linked = run.id > 0 && !from.scores.count(kCounterfactualRunScore);
     if (out.linked) req.counterfactual_of = {run.id, c.node, c.index, c.alternative};
@@ -96,8 +96,8 @@ GraftedRun graft_counterfactual(const StoredRun& parent, const StoredRun& branch
                     std::to_string(parent.run.id));
     const ReasoningTree& pt = parent.tree;
     if (b.parent_node <= 0 || b.parent_node >= pt.size())
-        throw Error(what + " departs from node " + std::to_string(b.parent_node) +
-                    ", which run " + std::to_string(parent.run.id) + " does not have");
+        throw Error(what + " departs from node " + std::to_string(b.parent_node) + ", which run " +
+                    std::to_string(parent.run.id) + " does not have");
     const Node& dep = pt.at(b.parent_node);
     if (b.parent_token < 0 || static_cast<size_t>(b.parent_token) >= dep.tokens.size())
         throw Error(what + " departs at token " + std::to_string(b.parent_token) + " of node " +
@@ -145,9 +145,9 @@ GraftedRun graft_counterfactual(const StoredRun& parent, const StoredRun& branch
     for (const Node& src : bt.nodes()) {
         if (src.parent < 0) continue;
         const int id = src.parent == 0 ? departure_sibling()
-                                       : map[static_cast<size_t>(src.parent)] >= 0
-                                             ? t.add(map[static_cast<size_t>(src.parent)])
-                                             : -1;
+                       : map[static_cast<size_t>(src.parent)] >= 0
+                           ? t.add(map[static_cast<size_t>(src.parent)])
+                           : -1;
         if (id < 0) continue;  // below a node lost before it was stored
         if (g.first < 0) g.first = id;
         map[static_cast<size_t>(src.id)] = id;

@@ -41,6 +41,10 @@ std::string default_tasks_dir() {
     return find_resource("resources/tasks");
 }
 
+std::string user_guide_path() {
+    return find_resource("docs/user-guide.md");
+}
+
 std::string resolve_suite_path(const std::string& name) {
     if (fs::exists(name)) return name;
     std::string dir = default_tasks_dir();

@@ -14,6 +14,8 @@ std::string default_model_path();
 // `given` when not empty, else the bundled model (throws rs::Error if absent).
 std::string model_path_or_default(const std::string& given);
 std::string default_tasks_dir();
+// docs/user-guide.md of the source tree or the installed share/reasonscope; "" if neither.
+std::string user_guide_path();
 
 // A suite given as a .jsonl path or a suite name under resources/tasks.
 std::string resolve_suite_path(const std::string& name_or_path);

@@ -101,6 +101,19 @@ void EngineHost::probe_server(const ServerSettings& settings, bool use) {
     }
 }
 
+RunStore& EngineHost::open_store() {
+    if (!store_) {
+        store_ = RunStore::open(db_path_.toStdString());
+        WriteOptions w = store_->write_options();
+        w.on_status = [this](int64_t, const RecorderStatus& s) {
+            emit databaseWaiting(s.waiting,
+                                 QString::fromStdString(s.waiting ? s.last_error : s.lost));
+        };
+        store_->set_write_options(std::move(w));
+    }
+    return *store_;
+}
+
 void EngineHost::start_run(const app::RunRequest& req) {
     if (!gen_) {
         emit failed("no model loaded");
@@ -111,17 +124,8 @@ void EngineHost::start_run(const app::RunRequest& req) {
     pause_ = false;
     int64_t id = 0;
     try {
-        if (!store_) {
-            store_ = RunStore::open(db_path_.toStdString());
-            WriteOptions w = store_->write_options();
-            w.on_status = [this](int64_t, const RecorderStatus& s) {
-                emit databaseWaiting(s.waiting,
-                                     QString::fromStdString(s.waiting ? s.last_error : s.lost));
-            };
-            store_->set_write_options(std::move(w));
-        }
         app::RunOptions opt;
-        opt.store = store_.get();
+        opt.store = &open_store();
         opt.observers = {&events_};
         opt.cancel = &cancel_;
         opt.pause = &pause_;
@@ -144,6 +148,34 @@ void EngineHost::start_run(const app::RunRequest& req) {
         running_ = false;
         emit failed(QString::fromStdString(e.what()));
         if (id) emit runFinished(id, "error", {});
+    }
+}
+
+void EngineHost::run_sweep(const app::SweepSettings& settings) {
+    if (!gen_) {
+        emit sweepFailed("no model loaded", {});
+        return;
+    }
+    running_ = true;
+    cancel_ = false;
+    pause_ = false;
+    try {
+        const app::SweepPlan plan = app::plan_sweep(*plugins_, settings);
+        app::SweepOptions opt;
+        opt.store = &open_store();
+        opt.cancel = &cancel_;
+        opt.pause = &pause_;
+        opt.on_progress = [this](const app::SweepProgress& p) { emit sweepProgress(p); };
+        opt.on_point = [this](const app::SweepPoint& p) { emit sweepPoint(p); };
+        const app::SweepResult res = app::run_sweep(*model_, *gen_, *plugins_, plan, opt);
+        running_ = false;
+        if (res.error.empty())
+            emit sweepFinished(res);
+        else
+            emit sweepFailed(QString::fromStdString(res.error), res);
+    } catch (const std::exception& e) {
+        running_ = false;
+        emit sweepFailed(QString::fromStdString(e.what()), {});
     }
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/run_service.h"
+#include "core/sweep.h"
 #include "plugins/plugin_manager.h"
 #include "reasonscope/generator.h"
 #include "reasonscope/local_generator.h"
@@ -102,6 +103,14 @@ class EngineHost : public QObject {
                       int k);
     void compute_answer_entropy(const rs::RunRow& run, const rs::ReasoningTree& tree, int leaf,
                                 int samples);
+    // A sweep (app/core/sweep.h) on the engine in use, every run stored
+    // and tagged (sweep, strategy, budget): sweepProgress before the first
+    // run and after each, sweepPoint whenever a point gains a run, then
+    // sweepFinished with the results (cut short when cancelled: cancel()
+    // ends the run in progress and the sweep), or sweepFailed (a bad
+    // setting, a failed run) with the results so far. running() is true
+    // meanwhile, so no single run starts beside it.
+    void run_sweep(const rs::app::SweepSettings& settings);
 
   signals:
     void modelLoaded(const rs::gui::ModelSummary& s);
@@ -117,6 +126,10 @@ class EngineHost : public QObject {
     void answerEntropyReady(const rs::views::AnswerEntropyCurve& curve);
     void probeFailed(bool lens, const QString& message);  // lens: else the answer entropy
     void failed(const QString& message);
+    void sweepProgress(const rs::app::SweepProgress& progress);
+    void sweepPoint(const rs::app::SweepPoint& point);
+    void sweepFinished(const rs::app::SweepResult& result);
+    void sweepFailed(const QString& message, const rs::app::SweepResult& so_far);
     // The run store's writer is waiting out another process's lock on the
     // database (waiting), or is writing again (!waiting). Emitted from the
     // writer thread; message is the last failed write's (or why rows were lost).
@@ -125,6 +138,8 @@ class EngineHost : public QObject {
   private:
     // The local session of the run's model, or null with why not.
     Session* probe_session(const RunRow& run, QString& why_not);
+    // The run store runs are recorded in, opened at the first run.
+    RunStore& open_store();
     const app::PluginManager* plugins_;
     QString db_path_;
     std::unique_ptr<Model> model_;    // for a server: Model::load_vocab (prompts, tokenizer)
@@ -137,6 +152,10 @@ class EngineHost : public QObject {
 }  // namespace rs::gui
 
 Q_DECLARE_METATYPE(rs::app::RunRequest)
+Q_DECLARE_METATYPE(rs::app::SweepSettings)
+Q_DECLARE_METATYPE(rs::app::SweepProgress)
+Q_DECLARE_METATYPE(rs::app::SweepPoint)
+Q_DECLARE_METATYPE(rs::app::SweepResult)
 Q_DECLARE_METATYPE(rs::gui::ModelSummary)
 Q_DECLARE_METATYPE(rs::gui::ServerSettings)
 Q_DECLARE_METATYPE(rs::gui::ServerSummary)

@@ -39,6 +39,7 @@
 #include "core/counterfactual.h"
 #include "core/export_run.h"
 #include "core/resources.h"
+#include "gui/experiment_window.h"
 #include "imgui/live_monitor.h"
 #include "reasonscope/run_export.h"
 #include "widgets/compare_view.h"
@@ -109,6 +110,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
     build_setup_dock();
     build_docks();
     build_menus();
+    build_conveniences();
     watch_scripts();
 
     status_backend_ = new QLabel("loading model…", this);
@@ -276,8 +278,19 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                 progress_->setRange(0, 1);
                 progress_->setValue(1);
                 update_engine_settings();
-                statusBar()->showMessage(
-                    "run " + status + (answer.isEmpty() ? QString() : ", answer " + answer), 10000);
+                // The status, the answer and whether it is right, the time.
+                const RunRow& info = live_.info();
+                QString said = "run " + status;
+                if (!answer.isEmpty())
+                    said += ", answer " + answer +
+                            (info.correct == 1   ? " (correct)"
+                             : info.correct == 0 ? " (wrong)"
+                                                 : QString());
+                if (!live_.metrics().empty())
+                    said += ", " + format_seconds(live_.metrics().back().wall_seconds) + ", " +
+                            QString::number(live_.metrics().back().tokens_generated) + " tokens";
+                if (status_elapsed_) status_elapsed_->clear();
+                statusBar()->showMessage(said, 10000);
                 refresh_runs();
                 // A finished counterfactual branch is shown where it departs.
                 if (std::exchange(branch_running_, false) && id > 0) open_stored_run(id);
@@ -454,6 +467,7 @@ void MainWindow::drain_events() {
                                    .arg(m.branches_alive)
                                    .arg(m.kv_bytes / 1e6, 0, 'f', 1));
     }
+    show_elapsed();
     if (live_.selected() < 0 && live_.tree().size() > 0)
         live_.select(live_.tree().size() - 1);
     else if (live_.live() && !live_.finished() && live_.tree().size() > 0)
@@ -805,13 +819,14 @@ void MainWindow::rebuild_param_form() {
         // The help, the range and the default, as the metadata gives them.
         QString tip = QString::fromStdString(p.help);
         if (!p.min.is_null() || !p.max.is_null())
-            tip += QString("\nrange %1 to %2")
-                       .arg(p.min.is_null() ? QString("-inf") : QString::fromStdString(p.min.dump()),
-                            p.max.is_null() ? QString("inf") : QString::fromStdString(p.max.dump()));
+            tip +=
+                QString("\nrange %1 to %2")
+                    .arg(p.min.is_null() ? QString("-inf") : QString::fromStdString(p.min.dump()),
+                         p.max.is_null() ? QString("inf") : QString::fromStdString(p.max.dump()));
         if (!p.dflt.is_null())
-            tip += "\ndefault " + QString::fromStdString(p.dflt.is_string()
-                                                             ? p.dflt.get<std::string>()
-                                                             : p.dflt.dump());
+            tip +=
+                "\ndefault " + QString::fromStdString(p.dflt.is_string() ? p.dflt.get<std::string>()
+                                                                         : p.dflt.dump());
         wdg->setToolTip(tip);
         params_form_->addRow(QString::fromStdString(p.name), wdg);
         param_widgets_.push_back({p.name, wdg});
@@ -923,6 +938,28 @@ void MainWindow::show_run_setup(const RunRow& run) {
             continue;
         set_param(QString::fromStdString(name), value);
     }
+}
+
+void MainWindow::rerun(const RunRow& run) {
+    if (!model_ready_ || host_->running()) {
+        statusBar()->showMessage("a run is in progress, or no model is loaded", 5000);
+        return;
+    }
+    // The run's task (from the suite when it is there), strategy, parameters and seed.
+    const int t = task_->findText(QString::fromStdString(run.task_id));
+    if (t >= 0 && tasks_[static_cast<size_t>(t)].prompt == run.prompt)
+        task_->setCurrentIndex(t);
+    else
+        prompt_->setPlainText(QString::fromStdString(run.prompt));
+    show_run_setup(run);
+    if (strategy_->currentData().toString().toStdString() != run.strategy) return;  // said why
+    start_run();
+    if (!same_model(run))
+        statusBar()->showMessage(QString("re-running run %1 on the loaded model %2 (the run's was "
+                                         "%3)")
+                                     .arg(run.id)
+                                     .arg(loaded_model_, QString::fromStdString(run.model_name)),
+                                 10000);
 }
 
 void MainWindow::set_param(const QString& name, const QVariant& value) {
@@ -1143,8 +1180,8 @@ void MainWindow::show_node(int id) {
                     .arg(n.started_at, 0, 'f', 2)
                     .arg(n.ended_at, 0, 'f', 2)
                     .arg(w > 0 && !n.tokens.empty()
-                             ? QString(", %1 tok/s").arg(static_cast<double>(n.tokens.size()) / w,
-                                                         0, 'f', 0)
+                             ? QString(", %1 tok/s")
+                                   .arg(static_cast<double>(n.tokens.size()) / w, 0, 'f', 0)
                              : QString());
     }
     html += views::step_signals_html(live_.tree(), id);  // per-step signals
@@ -1284,6 +1321,12 @@ void MainWindow::build_docks() {
             },
             [this](const QString& e) { statusBar()->showMessage(e, 10000); });
     });
+    add_btn("Re-run", [this] {
+        const auto rows = runs_table_->selectionModel()->selectedRows();
+        if (rows.isEmpty()) return;
+        if (const RunRow* r = runs_model_.run_at(runs_proxy_->mapToSource(rows[0]).row()))
+            rerun(*r);
+    });
     add_btn("Export…", [this] { export_run(); });
     add_btn("Compare", [this] { compare_selected(); });
     rl->addWidget(filter);
@@ -1322,6 +1365,8 @@ void MainWindow::build_menus() {
     run->addAction("Stop", QKeySequence("Esc"), this, &MainWindow::stop_run);
     run->addSeparator();
     run->addAction("Reload strategies", QKeySequence("F5"), this, &MainWindow::reload_strategies);
+    run->addAction("Experiment…", QKeySequence("Ctrl+Shift+E"), this,
+                   &MainWindow::open_experiments);
     QMenu* view = menuBar()->addMenu("&View");
     view->addAction("Fit tree", QKeySequence("F"), tree_, &views::TreeView::fit);
     QAction* dark = view->addAction("Dark theme");
@@ -1341,6 +1386,30 @@ void MainWindow::build_menus() {
             "\nA workbench for LLM reasoning traces: run inference-time search "
             "on a local model, watch the tree grow, store, compare and export runs.");
     });
+}
+
+ExperimentWindow* MainWindow::open_experiments() {
+    if (!experiments_) {
+        experiments_ = new ExperimentWindow(&plugins_, host_, this);
+        // A point's runs: the runs browser filtered by the point's tags, and
+        // its first run in the views.
+        connect(experiments_, &ExperimentWindow::openRuns, this,
+                [this](const QString& filter, qint64 first) {
+                    auto* dock = findChild<QDockWidget*>("runsDock");
+                    if (auto* edit = dock ? dock->widget()->findChild<QLineEdit*>() : nullptr)
+                        edit->setText(filter);
+                    if (dock) dock->raise();
+                    refresh_runs();
+                    open_stored_run(first);
+                });
+        connect(experiments_, &ExperimentWindow::sweepEnded, this, &MainWindow::refresh_runs);
+    } else {
+        experiments_->reload_strategies();
+    }
+    experiments_->show();
+    experiments_->raise();
+    experiments_->activateWindow();
+    return experiments_;
 }
 
 void MainWindow::set_dark(bool dark) {
@@ -1366,6 +1435,26 @@ void MainWindow::open_stored_run(qint64 id) {
         return;
     }
     statusBar()->showMessage(QString("opening run %1…").arg(id));
+    // A long run shows its tree first, from its outline (no tokens: read in
+    // a fraction of the time); the whole run follows on the same thread and
+    // replaces it, keeping the selection. A branch needs its tokens to be
+    // grafted, so it opens whole.
+    db_->post<std::shared_ptr<StoredRun>>(
+        this,
+        [id](RunStore& st) {
+            const auto row = st.get(id);
+            if (!row || row->parent_run > 0 || row->tokens < kOutlineFirstTokens)
+                return std::shared_ptr<StoredRun>();
+            return std::make_shared<StoredRun>(st.load_outline(id));
+        },
+        [this, id](std::shared_ptr<StoredRun> outline) {
+            if (!outline || host_->running()) return;
+            show_run_setup(outline->run);
+            live_.load(std::move(*outline));
+            tree_->fit();
+            statusBar()->showMessage(QString("run %1: tree shown, reading its tokens…").arg(id));
+        },
+        [](const QString&) {});  // the whole run's load says what went wrong
     // A counterfactual branch opens grafted onto its parent's tree, the
     // branch's trace selected (app/core/counterfactual.h).
     struct Opened {
@@ -1382,15 +1471,16 @@ void MainWindow::open_stored_run(qint64 id) {
             const int64_t parent = o->run.run.parent_run;
             if (parent <= 0) return o;
             if (!st.get(parent)) {
-                o->message += QString(" (a counterfactual branch of run %1, which is deleted)")
-                                  .arg(parent);
+                o->message +=
+                    QString(" (a counterfactual branch of run %1, which is deleted)").arg(parent);
                 return o;
             }
             app::GraftedRun g = app::graft_counterfactual(st.load(parent), o->run);
             o->run = std::move(g.run);
             o->select = g.chosen;
-            o->message = QString("run %1, a counterfactual branch, shown grafted onto run %2's "
-                                 "tree (node %3 on)")
+            o->message = QString(
+                             "run %1, a counterfactual branch, shown grafted onto run %2's "
+                             "tree (node %3 on)")
                              .arg(id)
                              .arg(parent)
                              .arg(g.first);
@@ -1398,10 +1488,15 @@ void MainWindow::open_stored_run(qint64 id) {
         },
         [this, id](std::shared_ptr<Opened> o) {
             if (host_->running()) return;  // a run started meanwhile owns the views
-            live_.load(o->run);
-            show_run_setup(o->run.run);
-            tree_->fit();
+            // After its outline: the same view, the user's selection kept.
+            const bool outlined =
+                live_.info().id == id && o->select < 0 && live_.tree().size() == o->run.tree.size();
+            const int selected = outlined ? live_.selected() : -1;
+            if (!outlined) show_run_setup(o->run.run);
+            live_.load(std::move(o->run));
+            if (!outlined) tree_->fit();
             if (o->select >= 0) live_.select(o->select);
+            if (selected >= 0) live_.select(selected);
             statusBar()->showMessage(o->message, o->select >= 0 ? 10000 : 3000);
             emit storedRunOpened(id);
         },

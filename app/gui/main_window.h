@@ -38,6 +38,8 @@ class ProbeView;
 
 namespace rs::gui {
 
+class ExperimentWindow;
+
 struct WindowOptions {
     QString model_path;  // empty: the bundled model
     QString db_path;     // empty: the default run store
@@ -88,6 +90,9 @@ class MainWindow : public QMainWindow {
     void export_run_to(qint64 id, const QString& path);
     // Opens the comparison of two stored runs; compareShown(dialog) follows.
     void compare_runs_by_id(qint64 a, qint64 b);
+    // The Experiments window (sweeps; experiment_window.h), made at the
+    // first call; a point's runs open in the runs browser and the views.
+    ExperimentWindow* open_experiments();
 
   signals:
     void storedRunOpened(qint64 id);          // after open_stored_run's load reached the views
@@ -120,6 +125,16 @@ class MainWindow : public QMainWindow {
     void build_engine_settings(QFormLayout* form, QWidget* w);
     void update_engine_settings();
     void apply_run_settings(app::RunRequest& req) const;
+    // View toggles and layout reset, Help (user guide, shortcuts), toolbar
+    // tooltips, the empty canvas's hint, the elapsed-time label
+    // (main_window_help.cpp).
+    void build_conveniences();
+    // The run's task, strategy, parameters and seed into Setup, then Run.
+    void rerun(const RunRow& run);
+    void show_user_guide();
+    void show_shortcuts();
+    void show_elapsed();
+    static QString format_seconds(double s);
     void build_docks();
     void build_probes();  // the Probes dock beside the node pane, and its engine requests
     void build_menus();
@@ -216,6 +231,11 @@ class MainWindow : public QMainWindow {
     QCheckBox* deterministic_ = nullptr;
     QPushButton* apply_engine_btn_ = nullptr;
     QLabel* engine_note_ = nullptr;
+    QLabel* status_elapsed_ = nullptr;
+    QByteArray default_layout_;
+    // Runs with at least this many tokens open outline first (open_stored_run).
+    static constexpr int64_t kOutlineFirstTokens =
+        100000;  // the docks as built, for View > Reset layout
     QPushButton *run_btn_ = nullptr, *pause_btn_ = nullptr, *stop_btn_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QLabel *status_backend_ = nullptr, *status_speed_ = nullptr;
@@ -230,6 +250,7 @@ class MainWindow : public QMainWindow {
     std::vector<ScorerField> scorer_fields_;
     std::vector<QWidget*> scorer_rows_;     // their rows' field widgets in params_form_
     QMap<QString, QString> scorer_values_;  // "scorer/option" -> value typed or chosen
+    ExperimentWindow* experiments_ = nullptr;
 };
 
 }  // namespace rs::gui

@@ -97,8 +97,8 @@ void MainWindow::build_engine_settings(QFormLayout* form, QWidget* w) {
     threads_->setObjectName("engineThreads");
     threads_->setRange(0, 1024);
     threads_->setSpecialValueText("all cores");
-    threads_->setToolTip(QString("Compute threads (this machine has %1)")
-                             .arg(QThread::idealThreadCount()));
+    threads_->setToolTip(
+        QString("Compute threads (this machine has %1)").arg(QThread::idealThreadCount()));
     threads_->setValue(opt_.threads);
     backend_box_ = new QComboBox(box);
     backend_box_->setObjectName("engineBackend");
@@ -107,14 +107,16 @@ void MainWindow::build_engine_settings(QFormLayout* form, QWidget* w) {
          QString::fromStdString(app::backend_names()).split(", ", Qt::SkipEmptyParts))
         backend_box_->addItem(b);
     backend_box_->setCurrentText(opt_.backend);
-    backend_box_->setToolTip("Where the engine computes: auto picks a GPU when one can run the "
-                             "model, else the CPU");
+    backend_box_->setToolTip(
+        "Where the engine computes: auto picks a GPU when one can run the "
+        "model, else the CPU");
     kv_box_ = new QComboBox(box);
     kv_box_->setObjectName("engineKv");
     kv_box_->addItems({"f32", "f16"});
     kv_box_->setCurrentText(opt_.kv == KvType::F16 ? "f16" : "f32");
-    kv_box_->setToolTip("KV cache type: f32 (the engine's default, exact) or f16 (half the "
-                        "memory; llama.cpp's default)");
+    kv_box_->setToolTip(
+        "KV cache type: f32 (the engine's default, exact) or f16 (half the "
+        "memory; llama.cpp's default)");
     deterministic_ = new QCheckBox("batch-independent logits", box);
     deterministic_->setObjectName("engineDeterministic");
     deterministic_->setChecked(opt_.deterministic);
@@ -156,18 +158,17 @@ void MainWindow::update_engine_settings() {
     if (!threads_) return;
     const bool local = !remote_;
     const bool idle = !host_->running();
-    for (QWidget* wdg : std::initializer_list<QWidget*>{threads_, backend_box_, kv_box_,
-                                                        deterministic_})
+    for (QWidget* wdg :
+         std::initializer_list<QWidget*>{threads_, backend_box_, kv_box_, deterministic_})
         wdg->setEnabled(local && idle);
     const bool differs = threads_->value() != opt_.threads ||
                          backend_box_->currentText() != opt_.backend ||
                          (kv_box_->currentText() == "f16") != (opt_.kv == KvType::F16) ||
                          deterministic_->isChecked() != opt_.deterministic;
     apply_engine_btn_->setEnabled(local && idle && differs && !loaded_model_.isEmpty());
-    engine_note_->setText(!local ? "On a server: it has its own engine settings."
-                          : differs
-                              ? "Changed: Apply loads the model again with these settings."
-                              : QString());
+    engine_note_->setText(!local    ? "On a server: it has its own engine settings."
+                          : differs ? "Changed: Apply loads the model again with these settings."
+                                    : QString());
     taps_->setEnabled(caps_.hidden_taps);
     if (!caps_.hidden_taps) taps_->setToolTip("The engine in use gives no hidden states");
 }

@@ -570,9 +570,9 @@ class TestCli : public QObject {
     }
 
     void everyCommandHasHelp() {
-        for (const char* c :
-             {"models", "tokenize", "run", "eval", "strategies", "scorers", "runs", "show",
-              "export", "import", "compare", "bench", "generate", "logits", "demo", "branch", "lens"}) {
+        for (const char* c : {"models", "tokenize", "run", "eval", "strategies", "scorers", "runs",
+                              "show", "export", "import", "compare", "bench", "generate", "logits",
+                              "demo", "branch", "lens"}) {
             auto r = run({c, "--help"});
             QCOMPARE(r.code, 0);
             QVERIFY(r.out.contains("usage: reasonscope"));

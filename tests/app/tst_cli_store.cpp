@@ -297,8 +297,8 @@ class TestCliStore : public QObject {
                 alt_piece = tok.top_pieces.at(k);
             }
         QVERIFY(alt >= 0);
-        const QStringList base = {"branch", "--run",   "1", "--node", QString::number(node),
-                                  "--token", "1",       "--db", db,    "--threads",
+        const QStringList base = {"branch",  "--run", "1",    "--node", QString::number(node),
+                                  "--token", "1",     "--db", db,       "--threads",
                                   "1"};
 
         // No --with: one line naming the alternatives; a token that is not

@@ -16,11 +16,14 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
+#include <QMenuBar>
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QProcess>
 #include <QPushButton>
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QScreen>
 #include <QSettings>
 #include <QSignalSpy>
@@ -29,6 +32,7 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTableView>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTextBrowser>
 #include <QToolButton>
@@ -40,6 +44,7 @@
 #include "test_paths.h"
 #include "widgets/latent_view.h"
 #include "widgets/signals_view.h"
+#include "widgets/theme.h"
 #include "widgets/token_view.h"
 #include "widgets/tree_legend.h"
 #include "widgets/tree_view.h"
@@ -192,6 +197,176 @@ class TestGui : public QObject {
         apply->click();
         QTRY_VERIFY_WITH_TIMEOUT(w.model_ready() && status->text().contains("KV f16"), 60000);
         QVERIFY(!apply->isEnabled());
+    }
+
+    // What a new user meets: a hint on the empty canvas; View > Panes
+    // toggles every pane and Reset layout brings them back; Help lists the
+    // shortcuts and shows the user guide; a finished run's status message
+    // says right or wrong and the time; the runs table has time, passes,
+    // seed and parameter columns, and Re-run repeats a run exactly; the
+    // window at 1280x720 and 1920x1080, light and dark.
+    void conveniencesForANewUser() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        opt.suite = "hard";
+        rs::gui::MainWindow w(opt);
+        w.resize(1280, 720);
+        show_loaded(w, "self-consistency");
+        if (QTest::currentTestFailed()) return;
+        // The empty canvas: the hint, drawn.
+        QVERIFY(w.tree_view()->placeholder().contains("Run (Ctrl+R)"));
+        QTest::qWait(50);
+        {
+            const QImage img = w.tree_view()->viewport()->grab().toImage();
+            const QColor base = w.tree_view()->palette().color(QPalette::Base);
+            int ink = 0;
+            for (int y = img.height() / 3; y < 2 * img.height() / 3; ++y)
+                for (int x = 0; x < img.width(); ++x) ink += img.pixelColor(x, y) != base;
+            QVERIFY2(ink > 200, "no hint on the empty canvas");
+            QVERIFY(w.grab().save(shots_ + "/first-start-1280x720.png"));
+        }
+        // View > Panes: one toggle per pane; Reset layout shows them all again.
+        auto* panes = w.findChild<QMenu*>("panesMenu");
+        QVERIFY(panes);
+        const auto docks = w.findChildren<QDockWidget*>();
+        QCOMPARE(panes->actions().size(), docks.size());
+        auto* signals_dock = w.findChild<QDockWidget*>("signalsDock");
+        QAction* toggle = nullptr;
+        for (QAction* a : panes->actions())
+            if (a->text() == "Signals") toggle = a;
+        QVERIFY(toggle && signals_dock->isVisible());
+        toggle->trigger();
+        QTRY_VERIFY(!signals_dock->isVisible());
+        QAction* reset = nullptr;
+        for (QAction* a : w.menuBar()->actions())
+            if (a->menu() && a->text() == "&View")
+                for (QAction* b : a->menu()->actions())
+                    if (b->text() == "Reset layout") reset = b;
+        QVERIFY(reset);
+        reset->trigger();
+        QTRY_VERIFY(signals_dock->isVisible());
+        // Help: the shortcut list names Run's key and the tree's; the guide opens.
+        QAction *keys = nullptr, *guide = nullptr;
+        for (QAction* a : w.menuBar()->actions())
+            if (a->menu() && a->text() == "&Help")
+                for (QAction* b : a->menu()->actions()) {
+                    if (b->text() == "Keyboard shortcuts") keys = b;
+                    if (b->text() == "User guide") guide = b;
+                }
+        QVERIFY(keys && guide);
+        QCOMPARE(guide->shortcut(), QKeySequence(QKeySequence::HelpContents));
+        keys->trigger();
+        auto* table = w.findChild<QTableWidget*>("shortcutTable");
+        QVERIFY(table);
+        QStringList rows;
+        for (int r = 0; r < table->rowCount(); ++r)
+            rows << table->item(r, 0)->text() + " = " + table->item(r, 1)->text();
+        QVERIFY2(rows.join('\n').contains("Ctrl+R = Run > Run"), qPrintable(rows.join('\n')));
+        QVERIFY(rows.join('\n').contains("Tree: Space or C"));
+        table->window()->close();
+        guide->trigger();
+        auto* guide_dlg = w.findChild<QDialog*>("userGuide");
+        QVERIFY(guide_dlg);
+        auto* text = guide_dlg->findChild<QTextBrowser*>();
+        QVERIFY(text && text->toPlainText().contains("Reasonscope"));
+        guide_dlg->close();
+
+        // A run: the status message says the answer, right or wrong, the time.
+        w.set_param("n", 4);
+        w.set_param("max_depth", 8);
+        auto store = rs::RunStore::open(opt.db_path.toStdString());
+        w.start_run();
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 1 && !w.running(), 120000);
+        const rs::RunRow first = store->list().front();
+        QTRY_VERIFY(w.statusBar()->currentMessage().startsWith("run ok"));
+        const QString said = w.statusBar()->currentMessage();
+        QVERIFY2(said.contains(first.correct == 1 ? "(correct)" : "(wrong)") &&
+                     said.contains(" s, ") && said.contains(" tokens"),
+                 qPrintable(said));
+        // The runs table's columns, and Re-run: the same run again.
+        auto* runs = w.findChild<QTableView*>("runsTable");
+        QVERIFY(runs);
+        QStringList heads;
+        for (int c = 0; c < runs->model()->columnCount(); ++c)
+            heads << runs->model()->headerData(c, Qt::Horizontal).toString();
+        for (const char* h : {"parameters", "passes", "seconds", "seed"})
+            QVERIFY2(heads.contains(h), h);
+        w.refresh_runs();
+        QTRY_VERIFY(table_row_of(runs, first.id) >= 0);
+        runs->selectRow(table_row_of(runs, first.id));
+        w.set_param("n", 2);  // Re-run takes the run's settings, not the pane's
+        QPushButton* rerun = nullptr;
+        for (auto* b : runs->parentWidget()->findChildren<QPushButton*>())
+            if (b->text() == "Re-run") rerun = b;
+        QVERIFY(rerun);
+        rerun->click();
+        QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 2 && !w.running(), 120000);
+        const rs::RunRow again = store->list().front();
+        QCOMPARE(again.strategy, first.strategy);
+        QCOMPARE(again.params, first.params);
+        QCOMPARE(again.seed, first.seed);
+        QCOMPARE(again.prompt, first.prompt);
+        QCOMPARE(again.answer, first.answer);
+        QCOMPARE(again.tokens, first.tokens);
+        // The window at both sizes, light and dark.
+        for (const QSize size : {QSize(1280, 720), QSize(1920, 1080)})
+            for (const bool dark : {false, true}) {
+                QApplication::setPalette(dark ? rs::views::dark_palette()
+                                              : rs::views::light_palette());
+                w.resize(size);
+                QTest::qWait(150);
+                w.tree_view()->fit();
+                QTest::qWait(50);
+                QVERIFY(w.grab().save(shots_ + QString("/main-window-%1x%2-%3.png")
+                                                   .arg(size.width())
+                                                   .arg(size.height())
+                                                   .arg(dark ? "dark" : "light")));
+            }
+        QApplication::setPalette(rs::views::light_palette());
+    }
+
+    // A long stored run (bench-store's synthetic 150,000 tokens) shows its
+    // tree from its outline before its tokens are read; the whole run then
+    // takes its place with the user's selection kept.
+    void longRunShowsItsTreeFirst() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        QProcess bench;
+        bench.start(QStringLiteral(RS_BINARY_DIR) + "/bin/reasonscope",
+                    {"bench-store", "--tokens", "150000", "--reps", "1", "--samples", "2", "--db",
+                     opt.db_path, "--model", opt.model_path});
+        QVERIFY(bench.waitForFinished(120000));
+        QCOMPARE(bench.exitCode(), 0);
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "chain-of-thought");
+        if (QTest::currentTestFailed()) return;
+        QSignalSpy opened(&w, &rs::gui::MainWindow::storedRunOpened);
+        bool outline_seen = false;
+        int outline_nodes = 0;
+        connect(w.run_model(), &rs::views::RunModel::runReset, this, [&] {
+            const auto* m = w.run_model();
+            size_t tokens = 0;
+            for (const rs::Node& n : m->tree().nodes()) tokens += n.tokens.size();
+            if (opened.isEmpty() && m->tree().size() > 100 && tokens == 0) {
+                outline_seen = true;
+                outline_nodes = m->tree().size();
+                // The user picks a node while the tokens are read (once the
+                // outline's own selection is made).
+                QTimer::singleShot(0, &w, [&w] { w.run_model()->select(7); });
+            }
+        });
+        w.open_stored_run(1);
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 60000);
+        QVERIFY(outline_seen);
+        QCOMPARE(w.run_model()->tree().size(), outline_nodes);
+        size_t tokens = 0;
+        for (const rs::Node& n : w.run_model()->tree().nodes()) tokens += n.tokens.size();
+        QCOMPARE(tokens, size_t(150000));
+        QCOMPARE(w.run_model()->selected(), 7);
     }
 
     // The window's CSV export writes what `reasonscope export --format csv`
@@ -1062,6 +1237,48 @@ class TestGui : public QObject {
         QVERIFY2(blue_near(2) > 5, qPrintable(QString::number(blue_near(2))));
         QCOMPARE(blue_near(4), 0);
         QVERIFY(w.grab().save(shots_ + "/linked-latent-click.png"));
+
+        // A branched run in the dark theme, for the picture: four branches
+        // of five steps, hidden states drifting apart, answers on the leaves.
+        QApplication::setPalette(rs::views::dark_palette());
+        const auto restore =
+            qScopeGuard([] { QApplication::setPalette(rs::views::light_palette()); });
+        rs::StoredRun b;
+        b.run.id = 100;
+        b.run.prompt = "Q: 17*23?\n";
+        b.run.expected = "391";
+        b.run.status = "ok";
+        b.tree.add(-1);
+        for (int k = 0; k < 4; ++k) {
+            int parent = 0;
+            for (int s = 0; s < 5; ++s) {
+                const int id = b.tree.add(parent);
+                rs::Node& n = b.tree.at(id);
+                n.text = "branch " + std::to_string(k) + " step " + std::to_string(s + 1) + "\n";
+                n.hidden.assign(8, 0.0f);
+                n.hidden[static_cast<size_t>(k % 2)] = (k < 2 ? 1.0f : -1.0f) * float(s + 1);
+                n.hidden[2] = 0.3f * float(k * s);
+                for (int i = 0; i < 6 + (k + s) % 5; ++i) {
+                    rs::TokenRecord t;
+                    t.piece = " w" + std::to_string(i);
+                    t.entropy = 0.2f + 0.15f * float((i * 7 + s * 3 + k) % 9) + (i == 0 ? 1.2f : 0);
+                    t.varentropy = 0.5f * t.entropy;
+                    t.logprob = -0.3f * t.entropy;
+                    n.tokens.push_back(t);
+                    n.text += t.piece;
+                }
+                parent = id;
+            }
+            b.tree.at(parent).answer = k % 2 ? "381" : "391";
+            b.tree.at(parent).correct = k % 2 ? 0 : 1;
+        }
+        b.run.chosen_node = b.tree.size() - 1;
+        projected.clear();
+        w.run_model()->load(b);
+        QTRY_VERIFY_WITH_TIMEOUT(projected.count() >= 1 && !latent->fitting(), 20000);
+        QCOMPARE(latent->projected_count(), 20);
+        QTest::qWait(50);
+        QVERIFY(w.grab().save(shots_ + "/linked-dark.png"));
     }
 };
 

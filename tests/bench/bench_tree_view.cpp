@@ -5,6 +5,9 @@
 // Steps have distinct texts (none group) and carry MCTS visits, particle
 // weights and pruning records, so the words on the nodes are drawn too.
 // Usage: bench_tree_view [NODES] [PNG]   (offscreen)
+//        bench_tree_view --open DB RUN       the time from opening a stored run
+//                                            to its tree on screen (the store's
+//                                            load, the views' load, a frame)
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QImage>
@@ -14,13 +17,52 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <string>
 
 #include "models/run_model.h"
+#include "reasonscope/run_store.h"
 #include "widgets/tree_view.h"
+
+namespace {
+
+// A stored run opened as the app opens it: its outline (no tokens) read,
+// loaded into the run model (the tree view lays it out), fitted and painted;
+// then the whole run read and loaded in its place.
+int open_stored(const char* db, int64_t id) {
+    QElapsedTimer t;
+    t.start();
+    auto store = rs::RunStore::open_read_only(db);
+    rs::views::RunModel model;
+    rs::views::TreeView view(&model);
+    view.resize(1400, 900);
+    rs::StoredRun outline = store->load_outline(id);
+    const int nodes = outline.tree.size();
+    model.load(std::move(outline));
+    view.fit();
+    QImage img = view.grab().toImage();
+    const double outline_ms = t.nsecsElapsed() / 1e6;
+    rs::StoredRun run = store->load(id);
+    const double read_ms = t.nsecsElapsed() / 1e6 - outline_ms;
+    size_t tokens = 0;
+    for (const rs::Node& n : run.tree.nodes()) tokens += n.tokens.size();
+    model.load(std::move(run));
+    img = view.grab().toImage();
+    const double total_ms = t.nsecsElapsed() / 1e6;
+    std::printf(
+        "run %lld: %d nodes, %zu tokens  tree on screen after %.0f ms (outline)  whole run "
+        "read in %.0f ms, on screen after %.0f ms (%dx%d)\n",
+        static_cast<long long>(id), nodes, tokens, outline_ms, read_ms, total_ms, img.width(),
+        img.height());
+    return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
+    if (argc > 3 && std::string(argv[1]) == "--open")
+        return open_stored(argv[2], std::atoll(argv[3]));
     const int n = argc > 1 ? std::atoi(argv[1]) : 100000;
     rs::StoredRun run;
     run.run.prompt = "synthetic";

@@ -1123,6 +1123,7 @@ class TestWidgets : public QObject {
         model.select(1);
         model.select(2);
         QVERIFY(view.node_pos(2, &at));
+        QVERIFY(view.grab().save(shots_dir() + "/latent-zoomed.png"));
         QVERIFY2(view.plot_rect().contains(at),
                  qPrintable(QString("%1,%2").arg(at.x()).arg(at.y())));
         // A drag pans (and selects nothing).
@@ -1209,6 +1210,7 @@ class TestWidgets : public QObject {
         QVERIFY(view.visible_from() < 6 && view.visible_to() > 6);
         view.grab();
         QVERIFY(view.drawn().x_title.contains("zoomed"));
+        QVERIFY(view.grab().save(shots_dir() + "/signals-zoomed.png"));
         // A drag pans (and selects nothing).
         const double from = view.visible_from();
         QSignalSpy sel(&model, &views::RunModel::selectionChanged);

@@ -72,10 +72,10 @@ void RunModel::apply(const std::vector<RunEvent>& events) {
         }
 }
 
-void RunModel::load(const StoredRun& run) {
-    tree_ = run.tree;
-    info_ = run.run;
-    metrics_ = run.metrics;
+void RunModel::load(StoredRun run) {
+    tree_ = std::move(run.tree);
+    info_ = std::move(run.run);
+    metrics_ = std::move(run.metrics);
     entropy_trace_.clear();
     score_key_.clear();
     for (const Node& n : tree_.nodes()) {

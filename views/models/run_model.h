@@ -24,7 +24,8 @@ class RunModel : public QObject {
     // Live updates, in order: each event changes the tree through rs::apply_event()
     // (the search's own function), plus the model's metrics and run info.
     void apply(const std::vector<RunEvent>& events);
-    void load(const StoredRun& run);  // a stored run
+    // A stored run (moved in: a run of a million tokens is not copied).
+    void load(StoredRun run);
 
     const ReasoningTree& tree() const { return tree_; }
     const RunRow& info() const { return info_; }

@@ -142,9 +142,9 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
 
 QVariant RunsTableModel::headerData(int section, Qt::Orientation o, int role) const {
     if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
-    static const char* names[] = {"id",     "created", "status",  "strategy", "parameters",
-                                  "model",  "task",    "answer",  "correct",  "tokens",
-                                  "passes", "seconds", "nodes",   "seed",     "name / tags"};
+    static const char* names[] = {"id",     "created", "status", "strategy", "parameters",
+                                  "model",  "task",    "answer", "correct",  "tokens",
+                                  "passes", "seconds", "nodes",  "seed",     "name / tags"};
     static_assert(std::size(names) == ColumnCount);
     return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
 }

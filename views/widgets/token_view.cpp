@@ -2,6 +2,7 @@
 
 #include <QContextMenuEvent>
 #include <QHelpEvent>
+#include <QLocale>
 #include <QMenu>
 #include <QTextBlock>
 #include <QTextCursor>
@@ -40,12 +41,35 @@ void TokenView::rebuild() {
             faded(palette().color(QPalette::Text), palette().color(QPalette::Base), 0.35));
         plain.setToolTip("the prompt as the chat template rendered it");
     }
+    // One edit: the document is laid out once, not after every token.
+    c.beginEditBlock();
     c.insertText(
         QString::fromStdString(info.prompt_rendered.empty() ? info.prompt : info.prompt_rendered),
         plain);
+    // A very long trace shows its last kMaxTokens tokens (the selected
+    // step's end is what was asked for), saying how many come before.
+    size_t total = 0;
+    for (int id : path) total += model_->tree().at(id).tokens.size();
+    size_t skip = total > kMaxTokens ? total - kMaxTokens : 0;
+    if (skip > 0) {
+        QTextCharFormat note = plain;
+        note.setFontItalic(true);
+        note.setForeground(
+            faded(palette().color(QPalette::Text), palette().color(QPalette::Base), 0.45));
+        c.insertText(QString("\n[… %1 earlier tokens of this trace not shown: it has %2]\n")
+                         .arg(QLocale().toString(static_cast<qulonglong>(skip)),
+                              QLocale().toString(static_cast<qulonglong>(total))),
+                     note);
+    }
     for (int id : path) {
         const Node& n = model_->tree().at(id);
-        for (size_t i = 0; i < n.tokens.size(); ++i) {
+        if (skip >= n.tokens.size()) {
+            skip -= n.tokens.size();
+            continue;
+        }
+        const size_t from = skip;
+        skip = 0;
+        for (size_t i = from; i < n.tokens.size(); ++i) {
             const auto& t = n.tokens[i];
             QTextCharFormat f;
             const QColor bg =
@@ -69,6 +93,7 @@ void TokenView::rebuild() {
             spans_.push_back({begin, c.position(), id, static_cast<int>(i)});
         }
     }
+    c.endEditBlock();
 }
 
 QColor TokenView::token_colour(int i) const {

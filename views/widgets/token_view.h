@@ -18,6 +18,8 @@ class TokenView : public QTextBrowser {
     Q_OBJECT
   public:
     explicit TokenView(RunModel* model, QWidget* parent = nullptr);
+    // Tokens shown: the path's, or its last kMaxTokens of a longer one.
+    static constexpr size_t kMaxTokens = 20000;
     int token_count() const { return static_cast<int>(spans_.size()); }
     QColor token_colour(int i) const;  // for tests
     QTextCharFormat token_format(int i) const;
@@ -31,7 +33,7 @@ class TokenView : public QTextBrowser {
     void lensRequested(int node, int token_index);
 
   public:
-    // The text of the path up to (not including) token i, after the prompt.
+    // The text of the shown tokens before token i (after the prompt).
     QString text_before(int i) const;
     int token_at(const QPoint& viewport_pos) const;  // -1 if none
 

@@ -540,6 +540,19 @@ TreeView::TreeView(RunModel* model, QWidget* parent) : QGraphicsView(parent), mo
 void TreeView::drawBackground(QPainter* p, const QRectF& rect) {
     // The palette's base, so the canvas follows the theme (it was a fixed white).
     p->fillRect(rect, palette().color(QPalette::Base));
+    if (model_->tree().size() > 0 || placeholder_.isEmpty()) return;
+    // No run yet: how to begin, centred in the view.
+    p->save();
+    p->resetTransform();
+    p->setPen(faded(palette().color(QPalette::Text), palette().color(QPalette::Base), 0.45));
+    p->drawText(viewport()->rect().adjusted(24, 24, -24, -24), Qt::AlignCenter | Qt::TextWordWrap,
+                placeholder_);
+    p->restore();
+}
+
+void TreeView::set_placeholder(const QString& text) {
+    placeholder_ = text;
+    viewport()->update();
 }
 
 void TreeView::relayout() {

@@ -70,6 +70,10 @@ class TreeView : public QGraphicsView {
     TreeLegend* legend() const { return legend_; }
     void set_legend_visible(bool on);
 
+    // Shown on the empty canvas (no run yet): how to begin.
+    void set_placeholder(const QString& text);
+    const QString& placeholder() const { return placeholder_; }
+
   signals:
     void groupingChanged(bool on);  // also by its key (G) or the context menu
 
@@ -96,6 +100,7 @@ class TreeView : public QGraphicsView {
     void place_legend();
     void select_shown(int node);  // selects and scrolls it into view
     RunModel* model_;
+    QString placeholder_;
     TreeCanvas* canvas_;
     TreeLegend* legend_;
     ColourBy colour_by_ = ColourBy::Entropy;

@@ -145,7 +145,11 @@ class RunStore {
 
     std::vector<RunRow> list(const RunFilter& f = {}) const;
     std::optional<RunRow> get(int64_t id) const;
-    StoredRun load(int64_t id) const;          // throws rs::Error for an unknown id
+    StoredRun load(int64_t id) const;  // throws rs::Error for an unknown id
+    // The run without its tokens (nodes, their text, scores, hidden states,
+    // metrics): a run of a million tokens reads in a fraction of the time,
+    // for a view that shows its tree while the rest is read.
+    StoredRun load_outline(int64_t id) const;
     int64_t import_run(const StoredRun& run);  // a whole run (new id)
     void rename(int64_t id, const std::string& name);
     void add_tag(int64_t id, const std::string& tag);
@@ -159,6 +163,7 @@ class RunStore {
   private:
     RunStore();
     void require_writable() const;
+    StoredRun load_parts(int64_t id, bool tokens) const;
     std::string path_;
     sqlite3* db_ = nullptr;  // reads and run bookkeeping (the recorder has its own)
     int schema_ = 0;         // the file's schema version (older only when read-only)

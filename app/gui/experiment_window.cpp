@@ -1,0 +1,610 @@
+#include "gui/experiment_window.h"
+
+#include <QApplication>
+#include <QComboBox>
+#include <QDateTime>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPainter>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSignalBlocker>
+#include <QSortFilterProxyModel>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStandardItemModel>
+#include <QStyle>
+#include <QStyledItemDelegate>
+#include <QTableView>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+
+#include "core/resources.h"
+#include "gui/engine_host.h"
+#include "widgets/sort_arrows.h"
+#include "widgets/sweep_plot.h"
+#include "widgets/theme.h"
+
+namespace rs::gui {
+
+namespace {
+
+constexpr int kSortRole = Qt::UserRole;
+constexpr int kKeyRole = Qt::UserRole + 1;
+constexpr int kIdRole = Qt::UserRole + 2;  // a strategy list item's id
+
+enum Column {
+    Strategy,
+    Budget,
+    Problems,
+    Accuracy,
+    Coverage,
+    Tokens,
+    Passes,
+    Seconds,
+    Runs,
+    Count
+};
+
+QString clock_text(double seconds) {
+    const auto s = static_cast<long>(std::lround(std::max(0.0, seconds)));
+    if (s >= 3600)
+        return QString("%1:%2:%3")
+            .arg(s / 3600)
+            .arg(s / 60 % 60, 2, 10, QChar('0'))
+            .arg(s % 60, 2, 10, QChar('0'));
+    return QString("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
+}
+
+QString budget_text(const app::SweepPoint& p) {
+    return QString("%1 = %2").arg(QString::fromStdString(p.param)).arg(p.budget);
+}
+
+// A check box's outline the style draws in the base colour on dark
+// palettes: outlined again in faded text, so unchecked boxes show on both themes.
+class CheckOutlineDelegate : public QStyledItemDelegate {
+  public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+    void paint(QPainter* p, const QStyleOptionViewItem& option,
+               const QModelIndex& index) const override {
+        QStyledItemDelegate::paint(p, option, index);
+        QStyleOptionViewItem opt = option;
+        initStyleOption(&opt, index);
+        if (!(opt.features & QStyleOptionViewItem::HasCheckIndicator)) return;
+        const QWidget* w = option.widget;
+        const QStyle* style = w ? w->style() : QApplication::style();
+        const QRect box = style->subElementRect(QStyle::SE_ItemViewItemCheckIndicator, &opt, w);
+        const QPalette& pal = option.palette;
+        const bool on = opt.state & QStyle::State_Enabled;
+        p->save();
+        p->setRenderHint(QPainter::Antialiasing, false);
+        p->setPen(
+            views::faded(pal.color(QPalette::Text), pal.color(QPalette::Base), on ? 0.45 : 0.75));
+        p->setBrush(Qt::NoBrush);
+        const int side = std::min(box.width(), box.height()) - 2;
+        p->drawRect(QRect(0, 0, side, side).translated(box.center() - QPoint(side / 2, side / 2)));
+        p->restore();
+    }
+};
+
+}  // namespace
+
+ExperimentWindow::ExperimentWindow(const app::PluginManager* plugins, EngineHost* host,
+                                   QWidget* parent)
+    : QWidget(parent, Qt::Window), plugins_(plugins), host_(host) {
+    setObjectName("experimentWindow");
+    setWindowTitle("Experiments — Reasonscope");
+    resize(1280, 720);
+    qRegisterMetaType<rs::app::SweepSettings>();
+    qRegisterMetaType<rs::app::SweepProgress>();
+    qRegisterMetaType<rs::app::SweepPoint>();
+    qRegisterMetaType<rs::app::SweepResult>();
+
+    auto* outer = new QHBoxLayout(this);
+    // Setup: suite, problems, strategies, budgets; Run, Cancel, progress.
+    auto* setup = new QWidget(this);
+    setup->setObjectName("sweepSetup");
+    setup->setMinimumWidth(300);
+    setup->setMaximumWidth(360);
+    auto* sv = new QVBoxLayout(setup);
+    sv->setContentsMargins(0, 0, 0, 0);
+    auto* form = new QFormLayout;
+    suite_ = new QComboBox(setup);
+    suite_->setObjectName("sweepSuite");
+    suite_->addItems({"easy", "medium", "hard"});
+    auto* open_suite = new QPushButton("…", setup);
+    open_suite->setToolTip("Open suite file… (JSONL: one task per line)");
+    open_suite->setMaximumWidth(30);
+    auto* srow = new QHBoxLayout;
+    srow->addWidget(suite_, 1);
+    srow->addWidget(open_suite);
+    form->addRow("suite", srow);
+    suite_info_ = new QLabel(setup);
+    suite_info_->setObjectName("sweepSuiteInfo");
+    suite_info_->setWordWrap(true);
+    form->addRow(QString(), suite_info_);
+    limit_ = new QSpinBox(setup);
+    limit_->setObjectName("sweepLimit");
+    limit_->setRange(0, 1 << 20);
+    limit_->setValue(5);
+    limit_->setSpecialValueText("all");
+    limit_->setToolTip("The suite's first N problems (all: every problem)");
+    form->addRow("problems", limit_);
+    budgets_ = new QLineEdit("1,2,4,8", setup);
+    budgets_->setObjectName("sweepBudgets");
+    budgets_->setToolTip(
+        "Values of each strategy's sample-count parameter (n, width, particles or "
+        "iterations, whichever it has), comma-separated");
+    form->addRow("budgets", budgets_);
+    sets_ = new QLineEdit(setup);
+    sets_->setObjectName("sweepParameters");
+    sets_->setPlaceholderText("e.g. temperature=0.8");
+    sets_->setToolTip("name=value, comma-separated: set for every strategy that has the parameter");
+    form->addRow("parameters", sets_);
+    seed_ = new QSpinBox(setup);
+    seed_->setRange(0, 2147483647);
+    seed_->setValue(42);
+    form->addRow("seed", seed_);
+    max_tokens_ = new QSpinBox(setup);
+    max_tokens_->setRange(0, 1 << 24);
+    max_tokens_->setSpecialValueText("none");
+    max_tokens_->setToolTip("Generated tokens per run at most (none: no limit)");
+    form->addRow("max tokens", max_tokens_);
+    sv->addLayout(form);
+    auto* slabel = new QLabel("strategies", setup);
+    sv->addWidget(slabel);
+    strategies_ = new QListWidget(setup);
+    strategies_->setObjectName("sweepStrategies");
+    strategies_->setItemDelegate(new CheckOutlineDelegate(strategies_));
+    strategies_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    strategies_->setTextElideMode(Qt::ElideRight);
+    strategies_->setToolTip("The strategies to sweep; greyed out: nothing to sweep");
+    sv->addWidget(strategies_, 1);
+    auto* brow = new QHBoxLayout;
+    run_ = new QPushButton("Run sweep", setup);
+    run_->setObjectName("sweepRun");
+    cancel_ = new QPushButton("Cancel", setup);
+    cancel_->setObjectName("sweepCancel");
+    cancel_->setEnabled(false);
+    brow->addWidget(run_);
+    brow->addWidget(cancel_);
+    sv->addLayout(brow);
+    progress_ = new QProgressBar(setup);
+    progress_->setObjectName("sweepProgress");
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_->setFormat("%v / %m runs");
+    sv->addWidget(progress_);
+    status_ = new QLabel("Pick a suite, strategies and budgets, then Run sweep.", setup);
+    status_->setObjectName("sweepStatus");
+    status_->setWordWrap(true);
+    status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    status_->setMinimumHeight(status_->fontMetrics().lineSpacing() * 4);
+    status_->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    sv->addWidget(status_);
+    outer->addWidget(setup);
+
+    // Results: the table over the plots.
+    auto* split = new QSplitter(Qt::Vertical, this);
+    table_model_ = new QStandardItemModel(0, Count, this);
+    table_model_->setHorizontalHeaderLabels({"strategy", "budget", "problems", "accuracy",
+                                             "coverage", "tokens", "passes", "seconds", "runs"});
+    for (int c : {Tokens, Passes, Seconds})
+        table_model_->horizontalHeaderItem(c)->setToolTip("mean per problem");
+    table_model_->horizontalHeaderItem(Coverage)->setToolTip(
+        "problems with a right answer anywhere in the tree");
+    table_proxy_ = new QSortFilterProxyModel(this);
+    table_proxy_->setSourceModel(table_model_);
+    table_proxy_->setSortRole(kSortRole);
+    table_ = new QTableView(split);
+    table_->setObjectName("sweepTable");
+    table_->setModel(table_proxy_);
+    table_->setSortingEnabled(true);
+    views::use_sort_arrows(table_->horizontalHeader());
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setSelectionMode(QAbstractItemView::SingleSelection);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->verticalHeader()->hide();
+    table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    table_->horizontalHeader()->setSectionResizeMode(Strategy, QHeaderView::ResizeToContents);
+    table_->setToolTip("Double-click a row: its runs");
+    connect(table_, &QTableView::doubleClicked, this,
+            [this](const QModelIndex& i) { open_point(i.data(kKeyRole).toInt()); });
+    auto* plots = new QWidget(split);
+    auto* pv = new QVBoxLayout(plots);
+    pv->setContentsMargins(0, 0, 0, 0);
+    auto* prow = new QHBoxLayout;
+    prow->addWidget(new QLabel("against", plots));
+    x_axis_ = new QComboBox(plots);
+    x_axis_->setObjectName("sweepXAxis");
+    x_axis_->addItems({"mean tokens", "mean forward passes", "mean seconds"});
+    prow->addWidget(x_axis_);
+    auto* hint = new QLabel("hover a point: its values · click it: its runs", plots);
+    hint->setEnabled(false);  // a hint, in the theme's quiet text colour
+    prow->addWidget(hint);
+    prow->addStretch(1);
+    pv->addLayout(prow);
+    auto* prow2 = new QHBoxLayout;
+    accuracy_plot_ = new views::SweepPlot(plots);
+    accuracy_plot_->setObjectName("accuracyPlot");
+    coverage_plot_ = new views::SweepPlot(plots);
+    coverage_plot_->setObjectName("coveragePlot");
+    prow2->addWidget(accuracy_plot_);
+    prow2->addWidget(coverage_plot_);
+    pv->addLayout(prow2, 1);
+    split->addWidget(table_);
+    split->addWidget(plots);
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 3);
+    outer->addWidget(split, 1);
+    update_plots();
+
+    clock_ = new QTimer(this);
+    clock_->setInterval(1000);
+    connect(clock_, &QTimer::timeout, this, &ExperimentWindow::update_time_left);
+    connect(run_, &QPushButton::clicked, this, &ExperimentWindow::start);
+    connect(cancel_, &QPushButton::clicked, this, &ExperimentWindow::cancel);
+    connect(x_axis_, &QComboBox::currentIndexChanged, this, &ExperimentWindow::update_plots);
+    connect(accuracy_plot_, &views::SweepPlot::pointClicked, this, &ExperimentWindow::open_point);
+    connect(coverage_plot_, &views::SweepPlot::pointClicked, this, &ExperimentWindow::open_point);
+    connect(suite_, &QComboBox::currentIndexChanged, this, [this] {
+        set_suite(suite_->currentData().toString().isEmpty() ? suite_->currentText()
+                                                             : suite_->currentData().toString());
+    });
+    connect(open_suite, &QPushButton::clicked, this, [this] {
+        const QString f = QFileDialog::getOpenFileName(this, "Open task suite", QString(),
+                                                       "Task suites (*.jsonl);;All files (*)");
+        if (!f.isEmpty()) set_suite(f);
+    });
+
+    connect(this, &ExperimentWindow::requestSweep, host_, &EngineHost::run_sweep);
+    connect(host_, &EngineHost::sweepProgress, this, &ExperimentWindow::on_progress);
+    connect(host_, &EngineHost::sweepPoint, this, &ExperimentWindow::on_point);
+    connect(host_, &EngineHost::sweepFinished, this,
+            [this](const app::SweepResult& r) { on_finished(r, {}); });
+    connect(host_, &EngineHost::sweepFailed, this,
+            [this](const QString& m, const app::SweepResult& r) { on_finished(r, m); });
+
+    reload_strategies();
+    set_suite("easy");
+}
+
+void ExperimentWindow::reload_strategies() {
+    QStringList checked;
+    for (int i = 0; i < strategies_->count(); ++i)
+        if (strategies_->item(i)->checkState() == Qt::Checked)
+            checked << strategies_->item(i)->data(kIdRole).toString();
+    if (strategies_->count() == 0) checked = {"self-consistency", "best-of-n"};
+    strategies_->clear();
+    for (const auto& e : plugins_->strategies()) {
+        auto* it = new QListWidgetItem(QString::fromStdString(e.info.name), strategies_);
+        it->setData(kIdRole, QString::fromStdString(e.info.id));
+        try {
+            const std::string param = app::sweep_budget_param(e.info, {});
+            it->setText(it->text() + QString("  (%1)").arg(QString::fromStdString(param)));
+            it->setToolTip(QString::fromStdString(e.info.description));
+            it->setFlags(Qt::ItemIsEnabled | Qt::ItemIsUserCheckable);
+            it->setCheckState(checked.contains(it->data(kIdRole).toString()) ? Qt::Checked
+                                                                             : Qt::Unchecked);
+        } catch (const std::exception&) {
+            it->setFlags(Qt::ItemIsUserCheckable);  // listed, but not to be checked
+            it->setCheckState(Qt::Unchecked);
+            it->setToolTip(
+                "no sample-count parameter to sweep (n, width, particles, "
+                "iterations, traces, samples or budget)");
+        }
+    }
+}
+
+void ExperimentWindow::set_suite(const QString& name_or_path) {
+    const bool file = name_or_path.endsWith(".jsonl") || QFileInfo(name_or_path).isAbsolute();
+    if (file) {
+        int idx = suite_->findData(name_or_path);
+        if (idx < 0) {
+            suite_->addItem(QFileInfo(name_or_path).fileName(), name_or_path);
+            idx = suite_->count() - 1;
+            suite_->setItemData(idx, name_or_path, Qt::ToolTipRole);
+        }
+        const QSignalBlocker block(suite_);
+        suite_->setCurrentIndex(idx);
+    } else {
+        const QSignalBlocker block(suite_);
+        suite_->setCurrentText(name_or_path);
+    }
+    try {
+        const auto tasks = load_suite(app::resolve_suite_path(name_or_path.toStdString()));
+        suite_info_->setText(QString("%1 problems").arg(tasks.size()));
+        suite_info_->setStyleSheet({});
+    } catch (const std::exception& e) {
+        suite_info_->setText(QString::fromStdString(e.what()));
+        suite_info_->setStyleSheet("color: #d04040");
+    }
+}
+
+bool ExperimentWindow::set_strategies(const QStringList& ids) {
+    int found = 0;
+    for (int i = 0; i < strategies_->count(); ++i) {
+        QListWidgetItem* it = strategies_->item(i);
+        const bool on = ids.contains(it->data(kIdRole).toString());
+        if (on && !(it->flags() & Qt::ItemIsEnabled)) return false;
+        it->setCheckState(on ? Qt::Checked : Qt::Unchecked);
+        found += on ? 1 : 0;
+    }
+    return found == ids.size();
+}
+
+void ExperimentWindow::set_budgets(const QString& text) {
+    budgets_->setText(text);
+}
+
+void ExperimentWindow::set_limit(int problems) {
+    limit_->setValue(problems);
+}
+
+void ExperimentWindow::set_parameters(const QString& text) {
+    sets_->setText(text);
+}
+
+QString ExperimentWindow::runs_filter(const app::SweepPoint& p) const {
+    // The runs browser lists a run's tags sorted, each as " #tag".
+    std::vector<std::string> tags = {tag_.toStdString(), "strategy:" + p.strategy,
+                                     "budget:" + std::to_string(p.budget)};
+    std::sort(tags.begin(), tags.end());
+    QStringList parts;
+    for (const auto& t : tags) parts << "#" + QString::fromStdString(t);
+    return parts.join(' ');
+}
+
+void ExperimentWindow::start() {
+    if (sweeping_) return;
+    app::SweepSettings s;
+    QString error;
+    try {
+        const QString data = suite_->currentData().toString();
+        s.suite =
+            app::resolve_suite_path((data.isEmpty() ? suite_->currentText() : data).toStdString());
+        s.tasks = load_suite(s.suite);
+        if (limit_->value() > 0 && static_cast<size_t>(limit_->value()) < s.tasks.size())
+            s.tasks.resize(static_cast<size_t>(limit_->value()));
+        if (s.tasks.empty()) error = "the suite has no problems";
+    } catch (const std::exception& e) {
+        error = QString::fromStdString(e.what());
+    }
+    for (int i = 0; i < strategies_->count(); ++i)
+        if (strategies_->item(i)->checkState() == Qt::Checked)
+            s.strategies.push_back(strategies_->item(i)->data(kIdRole).toString().toStdString());
+    if (error.isEmpty() && s.strategies.empty()) error = "check at least one strategy";
+    for (const QString& b : budgets_->text().split(',', Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const int v = b.trimmed().toInt(&ok);
+        if (!ok || v < 1) {
+            if (error.isEmpty())
+                error =
+                    QString("budgets: '%1' is not a whole number of at least 1").arg(b.trimmed());
+            continue;
+        }
+        s.budgets.push_back(v);
+    }
+    if (error.isEmpty() && s.budgets.empty()) error = "give budgets, e.g. 1,2,4,8";
+    for (const QString& kv : sets_->text().split(',', Qt::SkipEmptyParts)) {
+        const qsizetype eq = kv.indexOf('=');
+        if (eq <= 0) {
+            if (error.isEmpty())
+                error = QString("parameters: '%1' is not name=value").arg(kv.trimmed());
+            continue;
+        }
+        s.sets.emplace_back(kv.left(eq).trimmed().toStdString(),
+                            kv.mid(eq + 1).trimmed().toStdString());
+    }
+    if (!error.isEmpty()) {
+        status_->setText("Cannot start: " + error);
+        return;
+    }
+    s.seed = static_cast<uint64_t>(seed_->value());
+    s.config.max_tokens = max_tokens_->value();
+    // A fresh tag, even for two sweeps in one second.
+    QString tag = QString::fromStdString(app::new_sweep_tag());
+    if (tag_.startsWith(tag)) tag += QString(".%1").arg(QDateTime::currentMSecsSinceEpoch() % 1000);
+    s.tag = tag.toStdString();
+    tag_ = tag;
+    points_.clear();
+    table_model_->removeRows(0, table_model_->rowCount());
+    update_plots();
+    progress_->setRange(0, static_cast<int>(s.tasks.size() * s.strategies.size() *
+                                            std::max<size_t>(s.budgets.size(), 1)));
+    progress_->setValue(0);
+    status_->setText("starting…");
+    set_running(true);
+    emit requestSweep(s);
+}
+
+void ExperimentWindow::cancel() {
+    if (!sweeping_) return;
+    host_->cancel();
+    status_->setText("cancelling: the run in progress ends, the points so far stay…");
+}
+
+void ExperimentWindow::set_running(bool on) {
+    sweeping_ = on;
+    run_->setEnabled(!on);
+    cancel_->setEnabled(on);
+    on ? clock_->start() : clock_->stop();
+}
+
+void ExperimentWindow::on_progress(const app::SweepProgress& p) {
+    if (!sweeping_) return;
+    last_ = p;
+    since_report_.start();
+    progress_->setRange(0, std::max(p.total, 1));
+    progress_->setValue(p.done);
+    update_time_left();
+}
+
+void ExperimentWindow::update_time_left() {
+    if (!sweeping_ || !since_report_.isValid()) return;
+    const double ago = static_cast<double>(since_report_.elapsed()) / 1000.0;
+    QString text = QString("%1 of %2 runs · %3 elapsed")
+                       .arg(last_.done)
+                       .arg(last_.total)
+                       .arg(clock_text(last_.elapsed + ago));
+    if (last_.remaining >= 0)
+        text += QString(" · about %1 left").arg(clock_text(std::max(0.0, last_.remaining - ago)));
+    else
+        text += " · time left: after the first run";
+    if (!last_.strategy.empty())
+        text += QString("\nnow: %1 at budget %2 on %3")
+                    .arg(QString::fromStdString(last_.strategy))
+                    .arg(last_.budget)
+                    .arg(QString::fromStdString(last_.task));
+    status_->setText(text);
+}
+
+void ExperimentWindow::on_point(const app::SweepPoint& p) {
+    if (!sweeping_) return;
+    int key = -1;
+    for (size_t i = 0; i < points_.size(); ++i)
+        if (points_[i].strategy == p.strategy && points_[i].budget == p.budget)
+            key = static_cast<int>(i);
+    if (key < 0) {
+        points_.push_back(p);
+        key = static_cast<int>(points_.size()) - 1;
+    } else {
+        points_[static_cast<size_t>(key)] = p;
+    }
+    upsert_row(key);
+    update_plots();
+}
+
+void ExperimentWindow::on_finished(const app::SweepResult& r, const QString& error) {
+    if (!sweeping_) return;
+    set_running(false);
+    // The result's points are the ones reported, complete.
+    points_ = r.points;
+    table_model_->removeRows(0, table_model_->rowCount());
+    for (size_t i = 0; i < points_.size(); ++i) upsert_row(static_cast<int>(i));
+    update_plots();
+    int runs = 0;
+    for (const auto& p : points_) runs += p.problems();
+    progress_->setValue(runs);
+    if (!error.isEmpty())
+        status_->setText(QString("Failed: %1\n%2 runs kept.").arg(error).arg(runs));
+    else if (r.cancelled)
+        status_->setText(
+            QString("Cancelled after %1 runs (%2); the points so far are kept, a point cut "
+                    "short is drawn hollow. Runs tagged %3.")
+                .arg(runs)
+                .arg(clock_text(r.seconds))
+                .arg(tag_));
+    else
+        status_->setText(QString("Done: %1 runs in %2, tagged %3.\nClick a point or "
+                                 "double-click a row for its runs.")
+                             .arg(runs)
+                             .arg(clock_text(r.seconds))
+                             .arg(tag_));
+    emit sweepEnded();
+}
+
+void ExperimentWindow::upsert_row(int key) {
+    const app::SweepPoint& p = points_.at(static_cast<size_t>(key));
+    int row = -1;
+    for (int r = 0; r < table_model_->rowCount(); ++r)
+        if (table_model_->item(r, 0)->data(kKeyRole).toInt() == key) row = r;
+    if (row < 0) {
+        row = table_model_->rowCount();
+        QList<QStandardItem*> items;
+        for (int c = 0; c < Count; ++c) items << new QStandardItem;
+        table_model_->appendRow(items);
+    }
+    const auto set = [&](int col, const QString& text, const QVariant& sort) {
+        QStandardItem* it = table_model_->item(row, col);
+        it->setText(text);
+        it->setData(sort, kSortRole);
+        it->setData(key, kKeyRole);
+        if (col != Strategy) it->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    };
+    set(Strategy, QString::fromStdString(p.strategy), QString::fromStdString(p.strategy));
+    set(Budget, budget_text(p), p.budget);
+    set(Problems,
+        p.complete() ? QString::number(p.problems())
+                     : QString("%1 of %2").arg(p.problems()).arg(p.planned),
+        p.problems());
+    set(Accuracy, QString::number(100 * p.accuracy(), 'f', 1) + "%", p.accuracy());
+    set(Coverage, QString::number(100 * p.coverage(), 'f', 1) + "%", p.coverage());
+    set(Tokens, QString::number(p.mean_tokens(), 'f', 0), p.mean_tokens());
+    set(Passes, QString::number(p.mean_passes(), 'f', 0), p.mean_passes());
+    set(Seconds, QString::number(p.mean_seconds(), 'f', 2), p.mean_seconds());
+    const auto ids = p.run_ids();
+    set(Runs,
+        ids.empty()       ? QString("—")
+        : ids.size() == 1 ? QString("1 (%1)").arg(ids.front())
+                          : QString("%1 (%2–%3)").arg(ids.size()).arg(ids.front()).arg(ids.back()),
+        static_cast<int>(ids.size()));
+    const QString tip = QString("runs tagged %1 · double-click: its runs").arg(runs_filter(p));
+    for (int c = 0; c < Count; ++c) table_model_->item(row, c)->setToolTip(tip);
+}
+
+void ExperimentWindow::update_plots() {
+    const int axis = x_axis_->currentIndex();
+    const QString x_label = x_axis_->currentText() + " per problem";
+    std::vector<views::SweepPlotSeries> acc, cov;
+    std::vector<std::string> order;
+    for (const auto& p : points_)
+        if (std::find(order.begin(), order.end(), p.strategy) == order.end())
+            order.push_back(p.strategy);
+    for (const std::string& id : order) {
+        views::SweepPlotSeries a, c;
+        a.name = c.name = QString::fromStdString(id);
+        std::vector<int> keys;
+        for (size_t i = 0; i < points_.size(); ++i)
+            if (points_[i].strategy == id) keys.push_back(static_cast<int>(i));
+        std::sort(keys.begin(), keys.end(), [this](int l, int r) {
+            return points_[static_cast<size_t>(l)].budget < points_[static_cast<size_t>(r)].budget;
+        });
+        for (int k : keys) {
+            const app::SweepPoint& p = points_[static_cast<size_t>(k)];
+            const double x = axis == 0   ? p.mean_tokens()
+                             : axis == 1 ? p.mean_passes()
+                                         : p.mean_seconds();
+            const QString tip =
+                QString(
+                    "%1, %2\naccuracy %3% · coverage %4%\n%5 tokens · %6 passes · %7 s per "
+                    "problem\n%8 problems%9")
+                    .arg(QString::fromStdString(p.strategy), budget_text(p))
+                    .arg(100 * p.accuracy(), 0, 'f', 1)
+                    .arg(100 * p.coverage(), 0, 'f', 1)
+                    .arg(p.mean_tokens(), 0, 'f', 0)
+                    .arg(p.mean_passes(), 0, 'f', 0)
+                    .arg(p.mean_seconds(), 0, 'f', 2)
+                    .arg(p.problems())
+                    .arg(p.complete() ? QString() : QString(" of %1 (cut short)").arg(p.planned));
+            a.points.push_back({x, p.accuracy(), k, tip, budget_text(p), !p.complete()});
+            c.points.push_back({x, p.coverage(), k, tip, budget_text(p), !p.complete()});
+        }
+        acc.push_back(std::move(a));
+        cov.push_back(std::move(c));
+    }
+    accuracy_plot_->set_labels("Accuracy", x_label, "accuracy");
+    accuracy_plot_->set_series(std::move(acc));
+    coverage_plot_->set_labels("Coverage", x_label, "coverage (a right answer in the tree)");
+    coverage_plot_->set_series(std::move(cov));
+}
+
+void ExperimentWindow::open_point(int key) {
+    if (key < 0 || static_cast<size_t>(key) >= points_.size()) return;
+    for (int r = 0; r < table_proxy_->rowCount(); ++r)
+        if (table_proxy_->index(r, 0).data(kKeyRole).toInt() == key) table_->selectRow(r);
+    const app::SweepPoint& p = points_[static_cast<size_t>(key)];
+    const auto ids = p.run_ids();
+    if (ids.empty()) return;
+    emit openRuns(runs_filter(p), ids.front());
+}
+
+}  // namespace rs::gui
