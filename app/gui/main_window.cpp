@@ -11,6 +11,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
@@ -1268,7 +1269,10 @@ void MainWindow::build_docks() {
     connect(runs_table_, &QTableView::doubleClicked, this, [this](const QModelIndex& i) {
         open_stored_run(i.data(views::RunsTableModel::RunIdRole).toLongLong());
     });
-    auto* btns = new QHBoxLayout();
+    // Two rows of buttons, so the pane stays narrow beside the tree.
+    auto* btns = new QGridLayout();
+    btns->setSpacing(4);
+    int btn_count = 0;
     auto selected_id = [this]() -> qint64 {
         auto rows = runs_table_->selectionModel()->selectedRows();
         return rows.isEmpty() ? 0 : rows[0].data(views::RunsTableModel::RunIdRole).toLongLong();
@@ -1276,7 +1280,8 @@ void MainWindow::build_docks() {
     auto add_btn = [&](const char* label, auto fn) {
         auto* b = new QPushButton(label, runs);
         connect(b, &QPushButton::clicked, this, fn);
-        btns->addWidget(b);
+        btns->addWidget(b, btn_count / 4, btn_count % 4);
+        ++btn_count;
     };
     add_btn("Open", [this, selected_id] {
         if (qint64 id = selected_id()) open_stored_run(id);

@@ -131,6 +131,7 @@ class MainWindow : public QMainWindow {
     void build_conveniences();
     // The run's task, strategy, parameters and seed into Setup, then Run.
     void rerun(const RunRow& run);
+    void give_the_tree_room();  // the right-hand panes to a quarter of the width
     void show_user_guide();
     void show_shortcuts();
     void show_elapsed();

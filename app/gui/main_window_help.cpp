@@ -14,10 +14,12 @@
 #include <QLineEdit>
 #include <QMenu>
 #include <QMenuBar>
+#include <QSettings>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QTableWidget>
 #include <QTextBrowser>
+#include <QTimer>
 #include <QToolBar>
 #include <QUrl>
 #include <QVBoxLayout>
@@ -51,6 +53,10 @@ constexpr const char* kViewKeys[][2] = {
 
 void MainWindow::build_conveniences() {
     default_layout_ = saveState();  // before the saved layout is restored
+    // A first start (no saved layout): once shown, the tree and the Setup
+    // pane get the room, the right-hand panes a quarter of the window.
+    if (!QSettings().contains("windowState"))
+        QTimer::singleShot(0, this, [this] { give_the_tree_room(); });
 
     // View: every pane, and the layout the app starts with.
     if (QMenu* view = menu_named(menuBar(), "&View")) {
@@ -65,6 +71,7 @@ void MainWindow::build_conveniences() {
         view->addAction("Reset layout", this, [this] {
             restoreState(default_layout_);
             for (QDockWidget* d : findChildren<QDockWidget*>()) d->show();
+            give_the_tree_room();
             statusBar()->showMessage("layout reset", 3000);
         });
     }
@@ -107,6 +114,11 @@ void MainWindow::build_conveniences() {
     status_elapsed_ = new QLabel(this);
     status_elapsed_->setObjectName("elapsedStatus");
     statusBar()->addPermanentWidget(status_elapsed_);
+}
+
+void MainWindow::give_the_tree_room() {
+    if (auto* node_dock = findChild<QDockWidget*>("nodeDock"))
+        resizeDocks({node_dock}, {std::max(320, width() / 4)}, Qt::Horizontal);
 }
 
 void MainWindow::show_user_guide() {

@@ -211,10 +211,14 @@ class TestGui : public QObject {
         if (opt.model_path.isEmpty())
             QSKIP("no model: neither the bundled model nor ../shared/reference is present");
         opt.suite = "hard";
+        QSettings().remove("windowState");  // a first start: no saved layout
         rs::gui::MainWindow w(opt);
         w.resize(1280, 720);
         show_loaded(w, "self-consistency");
         if (QTest::currentTestFailed()) return;
+        // The tree gets the room: the right-hand panes a quarter of the window.
+        QTRY_VERIFY(w.findChild<QDockWidget*>("nodeDock")->width() <= 1280 / 4 + 40);
+        QVERIFY(w.tree_view()->width() >= 400);
         // The empty canvas: the hint, drawn.
         QVERIFY(w.tree_view()->placeholder().contains("Run (Ctrl+R)"));
         QTest::qWait(50);

@@ -99,8 +99,12 @@ std::vector<Item> flow(const TreeLegend::Content& c, const QFont& font, int widt
         items.push_back({i, kShapes[i].label, {}, 0});
     for (const QString& line : record_lines(c)) items.push_back({-1, line, {}, 0});
     items.push_back({-1, kKeys, {}, 0});
-    const int left = kPad + kScaleW + kGap, right = std::max(left + 120, width - kPad);
-    int x = left, y = kPad;
+    // Beside the scale when there is room for a column of keys; in a narrow
+    // view, under it.
+    const bool beside = width - (kPad + kScaleW + kGap) >= 200;
+    const int left = beside ? kPad + kScaleW + kGap : kPad;
+    const int right = std::max(left + 120, width - kPad);
+    int x = left, y = beside ? kPad : kPad + kScaleH + 2;
     for (Item& it : items) {
         it.lead = it.shape < 0 ? 0
                   : kShapes[it.shape].sample == Sample::Collapsed ||
