@@ -298,6 +298,9 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
             });
     connect(&live_, &views::RunModel::selectionChanged, this, &MainWindow::show_node);
     connect(tokens_, &views::TokenView::branchRequested, this, &MainWindow::branch_from);
+    // A token clicked on the signals plot: its step is selected (the token
+    // pane rebuilds), then the token is scrolled to and marked there.
+    connect(signals_, &views::SignalsView::tokenPicked, tokens_, &views::TokenView::show_token);
 
     auto* timer = new QTimer(this);  // <= 30 Hz coalesced UI updates
     connect(timer, &QTimer::timeout, this, &MainWindow::drain_events);

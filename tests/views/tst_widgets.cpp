@@ -1291,6 +1291,30 @@ class TestWidgets : public QObject {
             QVERIFY(latent.grab().save(shots_dir() + "/latent-hover" + suffix));
         }
     }
+
+    // A token clicked on the signals plot is scrolled to and marked in the
+    // token pane (its step selected first, so the pane shows its trace).
+    void signalsClickMarksTheToken() {
+        views::RunModel model;
+        views::SignalsView plot(&model);
+        views::TokenView tokens(&model);
+        QObject::connect(&plot, &views::SignalsView::tokenPicked, &tokens,
+                         &views::TokenView::show_token);
+        plot.resize(600, 220);
+        tokens.resize(300, 200);
+        plot.show();
+        tokens.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        model.load(linked::two_step_run());
+        QCOMPARE(tokens.marked_token(), -1);
+        const double y = plot.plot_rect().center().y();
+        linked::click(&plot, QPointF(plot.token_x(2), y));
+        QCOMPARE(model.selected(), 1);
+        // The pane now shows node 1's trace; token 2 of node 1 is marked.
+        QVERIFY(tokens.marked_token() >= 0);
+        QCOMPARE(tokens.marked_token(), 2);
+        QVERIFY(!tokens.show_token(99, 0));
+    }
 };
 
 QTEST_MAIN(TestWidgets)

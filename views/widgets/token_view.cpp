@@ -4,6 +4,7 @@
 #include <QHelpEvent>
 #include <QLocale>
 #include <QMenu>
+#include <QPen>
 #include <QTextBlock>
 #include <QTextCursor>
 #include <QToolTip>
@@ -29,6 +30,8 @@ TokenView::TokenView(RunModel* model, QWidget* parent) : QTextBrowser(parent), m
 
 void TokenView::rebuild() {
     spans_.clear();
+    marked_ = -1;
+    setExtraSelections({});
     clear();
     auto path = model_->selected_path();
     if (path.empty()) return;
@@ -94,6 +97,29 @@ void TokenView::rebuild() {
         }
     }
     c.endEditBlock();
+}
+
+bool TokenView::show_token(int node, int index) {
+    for (size_t k = 0; k < spans_.size(); ++k) {
+        const Span& sp = spans_[k];
+        if (sp.node != node || sp.index != index) continue;
+        QTextCursor c(document());
+        c.setPosition(sp.begin);
+        c.setPosition(sp.end, QTextCursor::KeepAnchor);
+        QTextEdit::ExtraSelection mark;
+        mark.cursor = c;
+        mark.format.setProperty(QTextFormat::OutlinePen,
+                                QPen(palette().color(QPalette::Highlight)));
+        mark.format.setFontUnderline(true);
+        mark.format.setUnderlineColor(palette().color(QPalette::Highlight));
+        mark.format.setUnderlineStyle(QTextCharFormat::SingleUnderline);
+        setExtraSelections({mark});
+        setTextCursor(c);
+        ensureCursorVisible();
+        marked_ = static_cast<int>(k);
+        return true;
+    }
+    return false;
 }
 
 QColor TokenView::token_colour(int i) const {

@@ -24,6 +24,10 @@ class TokenView : public QTextBrowser {
     QColor token_colour(int i) const;  // for tests
     QTextCharFormat token_format(int i) const;
     QString tooltip_for(int i) const;
+    // Token `index` of `node` scrolled into view and marked (a click on the
+    // signals plot); false when it is not shown.
+    bool show_token(int node, int index);
+    int marked_token() const { return marked_; }  // -1: none
 
   signals:
     // A token position (node, index within node) and the alternative chosen.
@@ -49,6 +53,7 @@ class TokenView : public QTextBrowser {
     };
     RunModel* model_;
     std::vector<Span> spans_;
+    int marked_ = -1;
 };
 
 }  // namespace rs::views
