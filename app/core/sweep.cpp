@@ -202,6 +202,7 @@ SweepResult run_sweep(const Model& model, Generator& gen, const PluginManager& p
                 run.tokens = r.outcome.metrics.tokens_generated;
                 run.passes = r.outcome.metrics.forward_passes;
                 run.seconds = r.outcome.metrics.wall_seconds;
+                run.signal_traces = trace_signals(r.tree(), req.task.id);
                 for (const Node& nd : r.tree().nodes())
                     if (nd.status == NodeStatus::Terminal && !nd.answer.empty()) {
                         ++run.traces;
@@ -238,8 +239,27 @@ SweepResult run_sweep(const Model& model, Generator& gen, const PluginManager& p
                             sum / static_cast<double>(std::max<size_t>(largest->runs.size(), 1)));
         }
     }
+    res.aurocs = sweep_signal_aurocs(res.points, kSweepBootstrap, s.seed);
+    for (const std::string& id : s.strategies)
+        res.strategy_aurocs[id] = sweep_signal_aurocs(res.points, kSweepBootstrap, s.seed, id);
     res.seconds = since();
     return res;
+}
+
+std::vector<TraceSignals> sweep_traces(const std::vector<SweepPoint>& points,
+                                       const std::string& strategy) {
+    std::vector<TraceSignals> all;
+    for (const SweepPoint& p : points) {
+        if (!strategy.empty() && p.strategy != strategy) continue;
+        for (const SweepRun& r : p.runs)
+            all.insert(all.end(), r.signal_traces.begin(), r.signal_traces.end());
+    }
+    return all;
+}
+
+std::vector<SignalAuroc> sweep_signal_aurocs(const std::vector<SweepPoint>& points, int resamples,
+                                             uint64_t seed, const std::string& strategy) {
+    return signal_aurocs(sweep_traces(points, strategy), resamples, seed);
 }
 
 nlohmann::json sweep_json(const SweepResult& r) {

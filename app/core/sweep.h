@@ -4,7 +4,10 @@
 // the sweep, strategy and budget. Per point (strategy, budget): accuracy,
 // coverage (a right answer anywhere in the tree), mean tokens, forward
 // passes and seconds, the run ids; per strategy, coverage@k from its
-// largest budget. The CLI's `sweep` and the app's Experiments window both
+// largest budget; per finished trace of every run, its signals
+// (trace_signals.h), and each signal's AUROC for telling right traces from
+// wrong ones over the whole sweep and per strategy, as `eval --signals`
+// reports them. The CLI's `sweep` and the app's Experiments window both
 // run it; the sweep reports progress and stops at a cancel flag, keeping
 // what it finished.
 #pragma once
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "core/run_service.h"
+#include "core/trace_signals.h"
 #include "reasonscope/error.h"
 
 namespace rs::app {
@@ -75,6 +79,9 @@ struct SweepRun {
     int64_t tokens = 0, passes = 0;
     double seconds = 0;
     int traces = 0, right_traces = 0;  // finished traces with an answer, and right ones
+    // The signals of its finished traces with an answer and a known
+    // correctness (trace_signals of its tree, the task's id as the problem).
+    std::vector<TraceSignals> signal_traces;
 };
 
 struct SweepPoint {
@@ -112,7 +119,24 @@ struct SweepResult {
     double seconds = 0;
     // Per strategy: (k, coverage@k) from its largest complete budget.
     std::map<std::string, std::vector<std::pair<int, double>>> coverage_at_k;
+    // Each signal's AUROC over every trace of the sweep, and per strategy
+    // over its traces (sweep_signal_aurocs with kSweepBootstrap resamples
+    // seeded with the sweep's seed).
+    std::vector<SignalAuroc> aurocs;
+    std::map<std::string, std::vector<SignalAuroc>> strategy_aurocs;
 };
+
+// Bootstrap resamples of a sweep's signal AUROCs (as `eval --signals`).
+inline constexpr int kSweepBootstrap = 1000;
+
+// The traces of the points' runs, point by point, run by run; only
+// `strategy`'s when it is not empty.
+std::vector<TraceSignals> sweep_traces(const std::vector<SweepPoint>& points,
+                                       const std::string& strategy = {});
+// signal_aurocs over sweep_traces (resamples 0: no bootstrap, the interval
+// is the estimate itself: cheap enough to redo after every run).
+std::vector<SignalAuroc> sweep_signal_aurocs(const std::vector<SweepPoint>& points, int resamples,
+                                             uint64_t seed, const std::string& strategy = {});
 
 struct SweepOptions {
     RunStore* store = nullptr;            // where runs are recorded, tagged; nullptr: not stored

@@ -26,6 +26,7 @@
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "core/resources.h"
 #include "gui/engine_host.h"
@@ -53,6 +54,8 @@ enum Column {
     Runs,
     Count
 };
+
+enum SignalColumn { Signal, Auroc, Interval, Within, Right, Wrong, SignalCount };
 
 QString clock_text(double seconds) {
     const auto s = static_cast<long>(std::lround(std::max(0.0, seconds)));
@@ -240,12 +243,63 @@ ExperimentWindow::ExperimentWindow(const app::PluginManager* plugins, EngineHost
     prow2->addWidget(accuracy_plot_);
     prow2->addWidget(coverage_plot_);
     pv->addLayout(prow2, 1);
+    // Signals: which one tells a right trace from a wrong one.
+    auto* signals_box = new QWidget(split);
+    signals_box->setObjectName("sweepSignals");
+    auto* gv = new QVBoxLayout(signals_box);
+    gv->setContentsMargins(0, 0, 0, 0);
+    auto* grow = new QHBoxLayout;
+    grow->addWidget(new QLabel("signal AUROCs over the traces of", signals_box));
+    signals_scope_ = new QComboBox(signals_box);
+    signals_scope_->setObjectName("sweepSignalsScope");
+    signals_scope_->addItem("all strategies", QString());
+    grow->addWidget(signals_scope_);
+    grow->addStretch(1);
+    gv->addLayout(grow);
+    signals_info_ = new QLabel(signals_box);
+    signals_info_->setObjectName("sweepSignalsInfo");
+    signals_info_->setWordWrap(true);
+    signals_info_->setEnabled(false);  // an explanation, in the quiet text colour
+    gv->addWidget(signals_info_);
+    signals_model_ = new QStandardItemModel(0, SignalCount, this);
+    signals_model_->setHorizontalHeaderLabels(
+        {"signal", "AUROC", "95% interval", "within problem", "right traces", "wrong traces"});
+    signals_model_->horizontalHeaderItem(Auroc)->setToolTip(
+        "how often a right trace scores above a wrong one (0.5: no better than chance)");
+    signals_model_->horizontalHeaderItem(Interval)->setToolTip(
+        "95% bootstrap interval over problems (when the sweep ends)");
+    signals_model_->horizontalHeaderItem(Within)->setToolTip(
+        "the mean AUROC inside each problem with both right and wrong traces: what choosing "
+        "among one problem's traces needs");
+    auto* signals_proxy = new QSortFilterProxyModel(this);
+    signals_proxy->setSourceModel(signals_model_);
+    signals_proxy->setSortRole(kSortRole);
+    signals_table_ = new QTableView(signals_box);
+    signals_table_->setObjectName("sweepSignalsTable");
+    signals_table_->setModel(signals_proxy);
+    signals_table_->setSortingEnabled(true);
+    views::use_sort_arrows(signals_table_->horizontalHeader());
+    signals_table_->sortByColumn(Auroc, Qt::DescendingOrder);
+    signals_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    signals_table_->setSelectionMode(QAbstractItemView::SingleSelection);
+    signals_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    signals_table_->verticalHeader()->hide();
+    signals_table_->verticalHeader()->setDefaultSectionSize(
+        signals_table_->fontMetrics().lineSpacing() + 6);
+    signals_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    signals_table_->horizontalHeader()->setSectionResizeMode(Signal, QHeaderView::ResizeToContents);
+    gv->addWidget(signals_table_, 1);
+
     split->addWidget(table_);
+    split->addWidget(signals_box);
     split->addWidget(plots);
-    split->setStretchFactor(0, 2);
-    split->setStretchFactor(1, 3);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
+    split->setStretchFactor(2, 2);
+    split->setSizes({240, 240, 360});  // scaled to the height there is
     outer->addWidget(split, 1);
     update_plots();
+    update_signals();
 
     clock_ = new QTimer(this);
     clock_->setInterval(1000);
@@ -253,6 +307,8 @@ ExperimentWindow::ExperimentWindow(const app::PluginManager* plugins, EngineHost
     connect(run_, &QPushButton::clicked, this, &ExperimentWindow::start);
     connect(cancel_, &QPushButton::clicked, this, &ExperimentWindow::cancel);
     connect(x_axis_, &QComboBox::currentIndexChanged, this, &ExperimentWindow::update_plots);
+    connect(signals_scope_, &QComboBox::currentIndexChanged, this,
+            &ExperimentWindow::update_signals);
     connect(accuracy_plot_, &views::SweepPlot::pointClicked, this, &ExperimentWindow::open_point);
     connect(coverage_plot_, &views::SweepPlot::pointClicked, this, &ExperimentWindow::open_point);
     connect(suite_, &QComboBox::currentIndexChanged, this, [this] {
@@ -418,6 +474,17 @@ void ExperimentWindow::start() {
     points_.clear();
     table_model_->removeRows(0, table_model_->rowCount());
     update_plots();
+    seed_used_ = s.seed;
+    signals_final_ = false;
+    final_ = {};
+    {
+        const QSignalBlocker block(signals_scope_);
+        signals_scope_->clear();
+        signals_scope_->addItem("all strategies", QString());
+        for (const std::string& id : s.strategies)
+            signals_scope_->addItem(QString::fromStdString(id), QString::fromStdString(id));
+    }
+    update_signals();
     progress_->setRange(0, static_cast<int>(s.tasks.size() * s.strategies.size() *
                                             std::max<size_t>(s.budgets.size(), 1)));
     progress_->setValue(0);
@@ -481,6 +548,7 @@ void ExperimentWindow::on_point(const app::SweepPoint& p) {
     }
     upsert_row(key);
     update_plots();
+    update_signals();
 }
 
 void ExperimentWindow::on_finished(const app::SweepResult& r, const QString& error) {
@@ -491,6 +559,10 @@ void ExperimentWindow::on_finished(const app::SweepResult& r, const QString& err
     table_model_->removeRows(0, table_model_->rowCount());
     for (size_t i = 0; i < points_.size(); ++i) upsert_row(static_cast<int>(i));
     update_plots();
+    final_ = r;
+    final_.points.clear();  // the AUROCs are what is kept of it
+    signals_final_ = true;
+    update_signals();
     int runs = 0;
     for (const auto& p : points_) runs += p.problems();
     progress_->setValue(runs);
@@ -595,6 +667,75 @@ void ExperimentWindow::update_plots() {
     accuracy_plot_->set_series(std::move(acc));
     coverage_plot_->set_labels("Coverage", x_label, "coverage (a right answer in the tree)");
     coverage_plot_->set_series(std::move(cov));
+}
+
+bool ExperimentWindow::set_signals_scope(const QString& strategy) {
+    const int i = signals_scope_->findData(strategy);
+    if (i < 0) return false;
+    signals_scope_->setCurrentIndex(i);
+    return true;
+}
+
+void ExperimentWindow::update_signals() {
+    const std::string scope = signals_scope_->currentData().toString().toStdString();
+    const std::vector<app::TraceSignals> traces = app::sweep_traces(points_, scope);
+    if (signals_final_) {
+        const auto it = final_.strategy_aurocs.find(scope);
+        aurocs_ = scope.empty()                        ? final_.aurocs
+                  : it != final_.strategy_aurocs.end() ? it->second
+                                                       : std::vector<app::SignalAuroc>{};
+    } else {
+        // As the runs finish: the estimates without the bootstrap, cheap.
+        aurocs_ = app::sweep_signal_aurocs(points_, 0, seed_used_, scope);
+    }
+    std::map<std::string, QString> what;
+    for (const auto& [name, text] : app::signal_names()) what[name] = QString::fromStdString(text);
+    signals_model_->removeRows(0, signals_model_->rowCount());
+    for (const app::SignalAuroc& a : aurocs_) {
+        QList<QStandardItem*> items;
+        const auto add = [&](const QString& text, const QVariant& sort) {
+            auto* it = new QStandardItem(text);
+            it->setData(sort, kSortRole);
+            if (!items.empty()) it->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            items << it;
+        };
+        const QString name = QString::fromStdString(a.signal);
+        add(name, name);
+        add(QString::number(a.auroc, 'f', 3), a.auroc);
+        if (signals_final_)
+            add(QString("[%1, %2]").arg(a.lo, 0, 'f', 3).arg(a.hi, 0, 'f', 3), a.lo);
+        else
+            add("—", a.lo);
+        add(a.within_problems ? QString::number(a.within, 'f', 3) : QString("—"), a.within);
+        add(QString::number(a.positives), a.positives);
+        add(QString::number(a.negatives), a.negatives);
+        const auto w = what.find(a.signal);
+        const QString tip = w != what.end() ? w->second : name;
+        for (QStandardItem* it : items) it->setToolTip(tip);
+        signals_model_->appendRow(items);
+    }
+    int right = 0;
+    for (const app::TraceSignals& t : traces) right += t.correct ? 1 : 0;
+    const int mixed = aurocs_.empty() ? 0 : aurocs_.front().within_problems;
+    QString text =
+        "AUROC: how well a signal's value tells a right trace from a wrong one (1: always, "
+        "0.5: no better than chance, below 0.5: the wrong way round).";
+    if (traces.empty())
+        text += " The finished traces of the sweep's runs come here as they run.";
+    else
+        text += QString(
+                    " %1 finished traces (%2 right, %3 wrong); within problem: inside the %4 "
+                    "problem%5 with both right and wrong traces; %6.")
+                    .arg(traces.size())
+                    .arg(right)
+                    .arg(static_cast<int>(traces.size()) - right)
+                    .arg(mixed)
+                    .arg(mixed == 1 ? "" : "s")
+                    .arg(signals_final_ ? QString("95% interval: bootstrap over problems, %1 "
+                                                  "resamples")
+                                              .arg(app::kSweepBootstrap)
+                                        : QString("the 95% interval when the sweep ends"));
+    signals_info_->setText(text);
 }
 
 void ExperimentWindow::open_point(int key) {

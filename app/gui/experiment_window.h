@@ -2,10 +2,13 @@
 // suite, strategies and budgets, run it on the engine thread with a
 // progress bar and the time left, cancel it; its points (strategy, budget)
 // fill a sortable table and plots of accuracy and coverage against mean
-// tokens, forward passes or seconds, a line per strategy. Hovering a point
-// shows its values; clicking it (or double-clicking its row) asks for its
-// runs (openRuns: the runs browser filtered by the point's tags, its first
-// run opened).
+// tokens, forward passes or seconds, a line per strategy; a table of the
+// signals (app/core/trace_signals.h) that tell right traces from wrong ones,
+// each one's AUROC over the sweep's traces (all strategies or one), as the
+// runs finish and, with the bootstrap interval, when the sweep ends.
+// Hovering a point shows its values; clicking it (or double-clicking its
+// row) asks for its runs (openRuns: the runs browser filtered by the
+// point's tags, its first run opened).
 #pragma once
 
 #include <QElapsedTimer>
@@ -53,6 +56,13 @@ class ExperimentWindow : public QWidget {
 
     const std::vector<app::SweepPoint>& points() const { return points_; }
     const QString& tag() const { return tag_; }
+    // The signal AUROCs the signals table shows (the scope picked: all
+    // strategies or one), in the core's order; signals_final() once the sweep
+    // ended (with the bootstrap interval).
+    const std::vector<app::SignalAuroc>& signal_aurocs() const { return aurocs_; }
+    bool signals_final() const { return signals_final_; }
+    // "" = every strategy's traces; false for a strategy not in the sweep.
+    bool set_signals_scope(const QString& strategy);
     bool sweeping() const { return sweeping_; }
     // The tags of a point's runs as the runs browser's filter matches them.
     QString runs_filter(const app::SweepPoint& p) const;
@@ -75,6 +85,7 @@ class ExperimentWindow : public QWidget {
     void update_time_left();
     void upsert_row(int key);
     void update_plots();
+    void update_signals();
     void set_running(bool on);
 
     const app::PluginManager* plugins_;
@@ -99,6 +110,15 @@ class ExperimentWindow : public QWidget {
     QTableView* table_ = nullptr;
     QComboBox* x_axis_ = nullptr;
     views::SweepPlot *accuracy_plot_ = nullptr, *coverage_plot_ = nullptr;
+    // Signals: AUROC per signal over the traces of the scope picked.
+    QComboBox* signals_scope_ = nullptr;
+    QLabel* signals_info_ = nullptr;
+    QStandardItemModel* signals_model_ = nullptr;
+    QTableView* signals_table_ = nullptr;
+    std::vector<app::SignalAuroc> aurocs_;
+    bool signals_final_ = false;
+    uint64_t seed_used_ = 0;  // the sweep's seed (its bootstrap's)
+    app::SweepResult final_;  // the ended sweep's AUROCs
     // Time left counts down between progress reports.
     QTimer* clock_ = nullptr;
     QElapsedTimer since_report_;

@@ -3,7 +3,9 @@
 // progress bar moves, the table has a row per point whose values are the
 // stored runs' (queried in the SQLite store), the plots have a point per
 // row, hovering one shows its values and clicking it opens its runs (the
-// runs browser filtered by its tags, its first run in the views). A second
+// runs browser filtered by its tags, its first run in the views); the
+// signals table has a row per signal, its values the core's signal_aurocs
+// over trace_signals of the stored runs' trees, sorted by AUROC. A second
 // sweep cancelled mid-run keeps its finished points. Screenshots at
 // 1280x720 and 1920x1080, light and dark: <build>/screenshots/experiments-*.png.
 #include <QApplication>
@@ -22,8 +24,10 @@
 #include <QtTest>
 #include <cmath>
 
+#include "core/trace_signals.h"
 #include "gui/experiment_window.h"
 #include "gui/main_window.h"
+#include "reasonscope/run_store.h"
 #include "sql_query.h"
 #include "test_paths.h"
 #include "widgets/sweep_plot.h"
@@ -107,6 +111,61 @@ class TestGuiExperiments : public QObject {
                      stored("SELECT SUM(forward_passes)"));
             QVERIFY(m->index(r, 7).data(Qt::UserRole).toDouble() > 0);
         }
+        // The signals: a row per signal, sorted by AUROC, the values those of
+        // the stored runs' trees (all strategies, then best-of-n's alone).
+        auto* signal_table = ew->findChild<QTableView*>("sweepSignalsTable");
+        auto* signals_info = ew->findChild<QLabel*>("sweepSignalsInfo");
+        QVERIFY(signal_table && signals_info && signal_table->isVisible());
+        QVERIFY(ew->signals_final());
+        std::vector<rs::app::TraceSignals> all, bon_traces;
+        {
+            auto store = rs::RunStore::open(db);
+            for (const rs::app::SweepPoint& pt : ew->points())
+                for (const int64_t id : pt.run_ids()) {
+                    const rs::StoredRun sr = store->load(id);
+                    const auto ts = rs::app::trace_signals(sr.tree, sr.run.task_id);
+                    all.insert(all.end(), ts.begin(), ts.end());
+                    if (pt.strategy == "best-of-n")
+                        bon_traces.insert(bon_traces.end(), ts.begin(), ts.end());
+                }
+        }
+        QVERIFY(!all.empty());
+        const auto check_signals = [&](const std::vector<rs::app::TraceSignals>& traces) {
+            const auto expect = rs::app::signal_aurocs(traces, rs::app::kSweepBootstrap, 42);
+            const QAbstractItemModel* m = signal_table->model();
+            QVERIFY(expect.size() >= 8);
+            QCOMPARE(m->rowCount(), static_cast<int>(expect.size()));
+            QCOMPARE(ew->signal_aurocs().size(), expect.size());
+            for (const auto& e : expect) {
+                int row = -1;
+                for (int r = 0; r < m->rowCount(); ++r)
+                    if (m->index(r, 0).data().toString() == QString::fromStdString(e.signal))
+                        row = r;
+                QVERIFY2(row >= 0, e.signal.c_str());
+                QCOMPARE(m->index(row, 1).data(Qt::UserRole).toDouble(), e.auroc);
+                QCOMPARE(m->index(row, 1).data().toString(), QString::number(e.auroc, 'f', 3));
+                QCOMPARE(m->index(row, 2).data().toString(),
+                         QString("[%1, %2]").arg(e.lo, 0, 'f', 3).arg(e.hi, 0, 'f', 3));
+                QCOMPARE(m->index(row, 3).data(Qt::UserRole).toDouble(), e.within);
+                QCOMPARE(m->index(row, 4).data().toString(), QString::number(e.positives));
+                QCOMPARE(m->index(row, 5).data().toString(), QString::number(e.negatives));
+            }
+            for (int r = 1; r < m->rowCount(); ++r)
+                QVERIFY(m->index(r - 1, 1).data(Qt::UserRole).toDouble() >=
+                        m->index(r, 1).data(Qt::UserRole).toDouble());
+            QVERIFY2(
+                signals_info->text().contains(QString("%1 finished traces").arg(traces.size())),
+                qPrintable(signals_info->text()));
+        };
+        check_signals(all);
+        if (QTest::currentTestFailed()) return;
+        QVERIFY(signals_info->text().contains("0.5: no better than chance"));
+        QVERIFY(ew->set_signals_scope("best-of-n"));
+        QVERIFY(!ew->set_signals_scope("no-such-strategy"));
+        check_signals(bon_traces);
+        if (QTest::currentTestFailed()) return;
+        QVERIFY(ew->set_signals_scope(""));
+
         // Sorting by tokens, descending.
         table->sortByColumn(5, Qt::DescendingOrder);
         QVERIFY(table->model()->index(0, 5).data(Qt::UserRole).toDouble() >=
@@ -183,6 +242,10 @@ class TestGuiExperiments : public QObject {
         ew->set_limit(3);
         ew->findChild<QPushButton*>("sweepRun")->click();
         QTRY_VERIFY_WITH_TIMEOUT(bar->value() >= 4, 300000);
+        // The signals as the runs finish: estimates, the interval to come.
+        QVERIFY(!ew->signals_final());
+        QVERIFY(signal_table->model()->rowCount() > 0);
+        QCOMPARE(signal_table->model()->index(0, 2).data().toString(), QString("—"));
         QVERIFY(ew->grab().save(shots + "/experiments-running.png"));
         ew->findChild<QPushButton*>("sweepCancel")->click();
         QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 2, 120000);

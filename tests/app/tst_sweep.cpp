@@ -1,8 +1,9 @@
 // The sweep as a library (app/core/sweep.h) on the bundled model: the same
 // numbers as `reasonscope sweep --json` for the same settings, every run
 // stored and tagged, progress reported with an estimate of the time left,
-// and a cancel mid-run that ends the run in progress as cancelled, stops
-// the sweep and keeps the points finished before it.
+// a cancel mid-run that ends the run in progress as cancelled, stops the
+// sweep and keeps the points finished before it, and the signal AUROCs of
+// the sweep's traces equal to those of the stored runs' trees.
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -153,6 +154,78 @@ class TestSweep : public QObject {
             QCOMPARE(test::query_int(db, "SELECT SUM(correct = 1)" + where),
                      static_cast<int64_t>(std::llround(pt.accuracy() * 3)));
             QCOMPARE(test::query_int(db, "SELECT MIN(id)" + where), pt.run_ids().front());
+        }
+    }
+
+    void signalAurocsOfTheStoredRuns() {
+        // A sweep whose traces are both right and wrong (temperature 1 on
+        // three hard problems).
+        app::PluginManager pm;
+        pm.scan();
+        app::SweepSettings s = settings("hard", 3);
+        s.sets = {{"temperature", "1"}};
+        const app::SweepPlan plan = app::plan_sweep(pm, s);
+        Engine e = open_bundled();
+        QTemporaryDir dir;
+        auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
+        app::SweepOptions opt;
+        opt.store = store.get();
+        const app::SweepResult res = app::run_sweep(*e.model, *e.gen, pm, plan, opt);
+        QVERIFY(res.error.empty());
+        QCOMPARE(res.points.size(), size_t{4});
+
+        // The signals: per run, trace_signals of its stored tree; the AUROCs
+        // over the sweep (and per strategy), signal_aurocs over them.
+        std::vector<app::TraceSignals> stored_all;
+        std::map<std::string, std::vector<app::TraceSignals>> stored_by;
+        size_t runs = 0;
+        for (const app::SweepPoint& pt : res.points)
+            for (const app::SweepRun& run : pt.runs) {
+                const StoredRun sr = store->load(run.id);
+                QCOMPARE(sr.run.task_id, run.task);
+                const auto ts = app::trace_signals(sr.tree, sr.run.task_id);
+                QCOMPARE(ts.size(), run.signal_traces.size());
+                QCOMPARE(static_cast<int>(ts.size()), run.traces);  // every trace has an answer
+                for (size_t i = 0; i < ts.size(); ++i) {
+                    QCOMPARE(ts[i].task, run.signal_traces[i].task);
+                    QCOMPARE(ts[i].leaf, run.signal_traces[i].leaf);
+                    QCOMPARE(ts[i].correct, run.signal_traces[i].correct);
+                    QCOMPARE(ts[i].values, run.signal_traces[i].values);
+                }
+                stored_all.insert(stored_all.end(), ts.begin(), ts.end());
+                stored_by[pt.strategy].insert(stored_by[pt.strategy].end(), ts.begin(), ts.end());
+                ++runs;
+            }
+        QCOMPARE(runs, size_t{12});
+        QVERIFY(stored_all.size() >= 12);
+        const auto same = [](const std::vector<app::SignalAuroc>& a,
+                             const std::vector<app::SignalAuroc>& b) {
+            QCOMPARE(a.size(), b.size());
+            QVERIFY(a.size() >= 8);  // the token signals at least
+            for (size_t i = 0; i < a.size(); ++i) {
+                QCOMPARE(a[i].signal, b[i].signal);
+                QCOMPARE(a[i].auroc, b[i].auroc);
+                QCOMPARE(a[i].lo, b[i].lo);
+                QCOMPARE(a[i].hi, b[i].hi);
+                QCOMPARE(a[i].within, b[i].within);
+                QCOMPARE(a[i].within_problems, b[i].within_problems);
+                QCOMPARE(a[i].positives, b[i].positives);
+                QCOMPARE(a[i].negatives, b[i].negatives);
+                QVERIFY(a[i].lo <= a[i].auroc && a[i].auroc <= a[i].hi);
+            }
+        };
+        const auto expect =
+            app::signal_aurocs(stored_all, app::kSweepBootstrap, plan.settings.seed);
+        same(res.aurocs, expect);
+        if (QTest::currentTestFailed()) return;
+        QCOMPARE(res.aurocs.front().positives + res.aurocs.front().negatives,
+                 static_cast<int>(stored_all.size()));
+        QVERIFY(res.aurocs.front().positives > 0 && res.aurocs.front().negatives > 0);
+        QCOMPARE(res.strategy_aurocs.size(), size_t{2});
+        for (const auto& [id, ts] : stored_by) {
+            same(res.strategy_aurocs.at(id),
+                 app::signal_aurocs(ts, app::kSweepBootstrap, plan.settings.seed));
+            if (QTest::currentTestFailed()) return;
         }
     }
 
