@@ -837,6 +837,15 @@ void MainWindow::rebuild_param_form() {
     }
     apply_caps();
     rebuild_scorer_options();
+    // Parameters that apply only with some values of others follow them.
+    for (auto& [name, wdg] : param_widgets_) {
+        if (auto* c = qobject_cast<QComboBox*>(wdg))
+            connect(c, &QComboBox::currentIndexChanged, this,
+                    &MainWindow::update_param_applicability);
+        else if (auto* b = qobject_cast<QCheckBox*>(wdg))
+            connect(b, &QCheckBox::toggled, this, &MainWindow::update_param_applicability);
+    }
+    update_param_applicability();
 }
 
 void MainWindow::rebuild_scorer_options() {

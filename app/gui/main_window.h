@@ -125,6 +125,9 @@ class MainWindow : public QMainWindow {
     void build_engine_settings(QFormLayout* form, QWidget* w);
     void update_engine_settings();
     void apply_run_settings(app::RunRequest& req) const;
+    // Greys out the strategy parameters whose "applies_when" does not hold
+    // for the others' values (and the scorer's options with its box).
+    void update_param_applicability();
     // View toggles and layout reset, Help (user guide, shortcuts), toolbar
     // tooltips, the empty canvas's hint, the elapsed-time label
     // (main_window_help.cpp).

@@ -173,6 +173,48 @@ void MainWindow::update_engine_settings() {
     if (!caps_.hidden_taps) taps_->setToolTip("The engine in use gives no hidden states");
 }
 
+void MainWindow::update_param_applicability() {
+    const auto* e = plugins_.find(strategy_->currentData().toString().toStdString());
+    if (!e) return;
+    const auto value_of = [this](const std::string& name) -> QString {
+        for (auto& [n, w] : param_widgets_) {
+            if (n != name) continue;
+            if (auto* c = qobject_cast<QComboBox*>(w)) return c->currentText();
+            if (auto* b = qobject_cast<QCheckBox*>(w)) return b->isChecked() ? "true" : "false";
+            if (auto* sp = qobject_cast<QSpinBox*>(w)) return QString::number(sp->value());
+            if (auto* d = qobject_cast<QDoubleSpinBox*>(w)) return QString::number(d->value());
+            if (auto* l = qobject_cast<QLineEdit*>(w)) return l->text();
+        }
+        return {};
+    };
+    for (const ParamSpec& p : e->info.params) {
+        QWidget* wdg = nullptr;
+        for (auto& [n, w] : param_widgets_)
+            if (n == p.name) wdg = w;
+        if (!wdg) continue;
+        bool applies = true;
+        QStringList when;
+        for (const auto& [other, values] : p.applies_when) {
+            QStringList vs;
+            for (const std::string& v : values) vs << QString::fromStdString(v);
+            when << QString("%1 is %2").arg(QString::fromStdString(other), vs.join(" or "));
+            applies = applies && vs.contains(value_of(other));
+        }
+        wdg->setEnabled(applies);
+        if (QWidget* label = params_form_->labelForField(wdg)) label->setEnabled(applies);
+        if (!when.isEmpty()) {  // the form's tooltip (help, range, default), and when
+            if (!wdg->property("baseTip").isValid()) wdg->setProperty("baseTip", wdg->toolTip());
+            wdg->setToolTip(wdg->property("baseTip").toString() + "\napplies when " +
+                            when.join(" and "));
+        }
+        if (p.type == "scorer")  // the scorer's own options go with it
+            for (QWidget* row : scorer_rows_) {
+                row->setEnabled(applies);
+                if (QWidget* label = params_form_->labelForField(row)) label->setEnabled(applies);
+            }
+    }
+}
+
 void MainWindow::apply_run_settings(app::RunRequest& req) const {
     req.config.max_tokens = max_tokens_->value();
     req.config.max_passes = max_passes_->value();

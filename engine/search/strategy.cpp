@@ -28,6 +28,19 @@ ParamSpec param_spec_from_json(const nlohmann::json& p) {
     ps.min = p.value("min", nlohmann::json());
     ps.max = p.value("max", nlohmann::json());
     if (p.contains("choices")) ps.choices = p["choices"].get<std::vector<std::string>>();
+    if (p.contains("applies_when")) {
+        const nlohmann::json& w = p["applies_when"];
+        if (!w.is_object())
+            throw Error("parameter '" + ps.name +
+                        "': \"applies_when\" must map parameter names to lists of values");
+        for (const auto& [k, v] : w.items()) {
+            if (!v.is_array())
+                throw Error("parameter '" + ps.name + "': \"applies_when\"." + k +
+                            " must be a list of values");
+            for (const auto& x : v)
+                ps.applies_when[k].push_back(x.is_string() ? x.get<std::string>() : x.dump());
+        }
+    }
     return ps;
 }
 

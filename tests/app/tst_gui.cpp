@@ -373,6 +373,38 @@ class TestGui : public QObject {
         QCOMPARE(w.run_model()->selected(), 7);
     }
 
+    // A parameter that applies only with some values of another (plugin
+    // metadata "applies_when") is greyed out otherwise, with the condition
+    // in its tooltip: self-consistency's scorer with weighting=score,
+    // DeepConf's warm-up in online mode.
+    void parametersThatDoNotApplyAreGreyed() {
+        QTemporaryDir tmp;
+        rs::gui::WindowOptions opt = window_options(tmp);
+        if (opt.model_path.isEmpty())
+            QSKIP("no model: neither the bundled model nor ../shared/reference is present");
+        rs::gui::MainWindow w(opt);
+        show_loaded(w, "self-consistency");
+        if (QTest::currentTestFailed()) return;
+        auto* weighting = w.findChild<QComboBox*>("param_weighting");
+        auto* scorer = w.findChild<QComboBox*>("param_scorer");
+        QVERIFY(weighting && scorer);
+        QCOMPARE(weighting->currentText(), QString("majority"));
+        QVERIFY(!scorer->isEnabled());
+        QVERIFY2(scorer->toolTip().contains("applies when weighting is score"),
+                 qPrintable(scorer->toolTip()));
+        QVERIFY(scorer->toolTip().contains("default logprob"));
+        weighting->setCurrentText("score");
+        QVERIFY(scorer->isEnabled());
+        w.strategy_box()->setCurrentIndex(w.strategy_box()->findData("deepconf"));
+        auto* mode = w.findChild<QComboBox*>("param_mode");
+        auto* warmup = w.findChild<QSpinBox*>("param_warmup");
+        QVERIFY(mode && warmup);
+        QVERIFY(warmup->isEnabled());
+        mode->setCurrentText("offline");
+        QVERIFY(!warmup->isEnabled());
+        QVERIFY(w.findChild<QDoubleSpinBox*>("param_eta")->isEnabled());  // applies to both
+    }
+
     // The window's CSV export writes what `reasonscope export --format csv`
     // writes for the same run: the tokens and, beside them, the nodes, byte
     // for byte; the status bar names both files.

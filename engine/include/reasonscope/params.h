@@ -3,6 +3,7 @@
 // name=value settings.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -15,10 +16,14 @@ struct ParamSpec {
     std::string help;
     nlohmann::json dflt, min, max;
     std::vector<std::string> choices;  // for "choice"
+    // The parameter applies only while each named parameter has one of the
+    // listed values ("applies_when": {"mode": ["online"]}); the app greys it
+    // out otherwise. Empty: always.
+    std::map<std::string, std::vector<std::string>> applies_when;
 };
 
 // Parses one parameter object {name, type, default, min?, max?, choices?,
-// help?}; throws rs::Error naming what is wrong.
+// help?, applies_when?}; throws rs::Error naming what is wrong.
 ParamSpec param_spec_from_json(const nlohmann::json& p);
 
 }  // namespace rs
