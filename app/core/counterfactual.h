@@ -17,8 +17,9 @@
 
 namespace rs::app {
 
-// The score every grafted node carries: the branch run's id.
-inline constexpr const char* kCounterfactualRunScore = "counterfactual_run";
+// Every grafted node carries the score kCounterfactualRunScore
+// (reasonscope/run_store.h): the branch run's id.
+using rs::kCounterfactualRunScore;
 
 struct GraftedRun {
     StoredRun run;    // the parent's run row, its tree with the branch grafted on

@@ -239,9 +239,11 @@ SweepResult run_sweep(const Model& model, Generator& gen, const PluginManager& p
                             sum / static_cast<double>(std::max<size_t>(largest->runs.size(), 1)));
         }
     }
-    res.aurocs = sweep_signal_aurocs(res.points, kSweepBootstrap, s.seed);
-    for (const std::string& id : s.strategies)
-        res.strategy_aurocs[id] = sweep_signal_aurocs(res.points, kSweepBootstrap, s.seed, id);
+    if (opt.signal_aurocs) {
+        res.aurocs = sweep_signal_aurocs(res.points, kSweepBootstrap, s.seed);
+        for (const std::string& id : s.strategies)
+            res.strategy_aurocs[id] = sweep_signal_aurocs(res.points, kSweepBootstrap, s.seed, id);
+    }
     res.seconds = since();
     return res;
 }

@@ -147,6 +147,9 @@ struct SweepOptions {
     std::function<void(const SweepProgress&)> on_progress;
     // The point a run just added to (complete or not yet).
     std::function<void(const SweepPoint&)> on_point;
+    // Each signal's AUROC over the sweep's traces (and per strategy) in the
+    // result, with kSweepBootstrap resamples; off, they are left empty.
+    bool signal_aurocs = false;
 };
 
 // pass@k from n traces of which c are right (Chen et al. 2021).

@@ -167,6 +167,7 @@ void EngineHost::run_sweep(const app::SweepSettings& settings) {
         opt.pause = &pause_;
         opt.on_progress = [this](const app::SweepProgress& p) { emit sweepProgress(p); };
         opt.on_point = [this](const app::SweepPoint& p) { emit sweepPoint(p); };
+        opt.signal_aurocs = true;  // the window's table of signal AUROCs
         const app::SweepResult res = app::run_sweep(*model_, *gen_, *plugins_, plan, opt);
         running_ = false;
         if (res.error.empty())

@@ -29,6 +29,7 @@
 #include <map>
 
 #include "core/resources.h"
+#include "gui/duration_text.h"
 #include "gui/engine_host.h"
 #include "widgets/sort_arrows.h"
 #include "widgets/sweep_plot.h"
@@ -56,16 +57,6 @@ enum Column {
 };
 
 enum SignalColumn { Signal, Auroc, Interval, Within, Right, Wrong, SignalCount };
-
-QString clock_text(double seconds) {
-    const auto s = static_cast<long>(std::lround(std::max(0.0, seconds)));
-    if (s >= 3600)
-        return QString("%1:%2:%3")
-            .arg(s / 3600)
-            .arg(s / 60 % 60, 2, 10, QChar('0'))
-            .arg(s % 60, 2, 10, QChar('0'));
-    return QString("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
-}
 
 QString budget_text(const app::SweepPoint& p) {
     return QString("%1 = %2").arg(QString::fromStdString(p.param)).arg(p.budget);
@@ -521,9 +512,10 @@ void ExperimentWindow::update_time_left() {
     QString text = QString("%1 of %2 runs · %3 elapsed")
                        .arg(last_.done)
                        .arg(last_.total)
-                       .arg(clock_text(last_.elapsed + ago));
+                       .arg(duration_text(last_.elapsed + ago));
     if (last_.remaining >= 0)
-        text += QString(" · about %1 left").arg(clock_text(std::max(0.0, last_.remaining - ago)));
+        text +=
+            QString(" · about %1 left").arg(duration_text(std::max(0.0, last_.remaining - ago)));
     else
         text += " · time left: after the first run";
     if (!last_.strategy.empty())
@@ -573,13 +565,13 @@ void ExperimentWindow::on_finished(const app::SweepResult& r, const QString& err
             QString("Cancelled after %1 runs (%2); the points so far are kept, a point cut "
                     "short is drawn hollow. Runs tagged %3.")
                 .arg(runs)
-                .arg(clock_text(r.seconds))
+                .arg(duration_text(r.seconds))
                 .arg(tag_));
     else
         status_->setText(QString("Done: %1 runs in %2, tagged %3.\nClick a point or "
                                  "double-click a row for its runs.")
                              .arg(runs)
-                             .arg(clock_text(r.seconds))
+                             .arg(duration_text(r.seconds))
                              .arg(tag_));
     emit sweepEnded();
 }

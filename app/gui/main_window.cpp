@@ -40,6 +40,7 @@
 #include "core/counterfactual.h"
 #include "core/export_run.h"
 #include "core/resources.h"
+#include "gui/duration_text.h"
 #include "gui/experiment_window.h"
 #include "imgui/live_monitor.h"
 #include "reasonscope/run_export.h"
@@ -288,7 +289,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                              : info.correct == 0 ? " (wrong)"
                                                  : QString());
                 if (!live_.metrics().empty())
-                    said += ", " + format_seconds(live_.metrics().back().wall_seconds) + ", " +
+                    said += ", " + duration_text(live_.metrics().back().wall_seconds) + ", " +
                             QString::number(live_.metrics().back().tokens_generated) + " tokens";
                 if (status_elapsed_) status_elapsed_->clear();
                 statusBar()->showMessage(said, 10000);

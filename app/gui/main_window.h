@@ -138,7 +138,6 @@ class MainWindow : public QMainWindow {
     void show_user_guide();
     void show_shortcuts();
     void show_elapsed();
-    static QString format_seconds(double s);
     void build_docks();
     void build_probes();  // the Probes dock beside the node pane, and its engine requests
     void build_menus();

@@ -26,6 +26,7 @@
 #include <algorithm>
 
 #include "core/resources.h"
+#include "gui/duration_text.h"
 #include "gui/main_window.h"
 #include "widgets/tree_view.h"
 
@@ -197,7 +198,7 @@ void MainWindow::show_elapsed() {
         return;
     }
     const RunMetrics& m = live_.metrics().back();
-    QString s = QString("elapsed %1").arg(format_seconds(m.wall_seconds));
+    QString s = QString("elapsed %1").arg(duration_text(m.wall_seconds));
     double left = -1;
     if (max_seconds_ && max_seconds_->value() > 0)
         left = std::max(0.0, max_seconds_->value() - m.wall_seconds);
@@ -208,15 +209,8 @@ void MainWindow::show_elapsed() {
     };
     if (max_tokens_) by_rate(static_cast<double>(m.tokens_generated), max_tokens_->value());
     if (max_passes_) by_rate(static_cast<double>(m.forward_passes), max_passes_->value());
-    if (left >= 0) s += QString(", at most %1 left (budget)").arg(format_seconds(left));
+    if (left >= 0) s += QString(", at most %1 left (budget)").arg(duration_text(left));
     status_elapsed_->setText(s);
-}
-
-QString MainWindow::format_seconds(double s) {
-    if (s < 60) return QString("%1 s").arg(s, 0, 'f', s < 10 ? 1 : 0);
-    const int t = static_cast<int>(s + 0.5);
-    return t < 3600 ? QString("%1:%2 min").arg(t / 60).arg(t % 60, 2, 10, QChar('0'))
-                    : QString("%1:%2 h").arg(t / 3600).arg(t / 60 % 60, 2, 10, QChar('0'));
 }
 
 }  // namespace rs::gui

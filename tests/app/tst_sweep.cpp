@@ -170,6 +170,7 @@ class TestSweep : public QObject {
         auto store = RunStore::open(dir.filePath("runs.sqlite").toStdString());
         app::SweepOptions opt;
         opt.store = store.get();
+        opt.signal_aurocs = true;
         const app::SweepResult res = app::run_sweep(*e.model, *e.gen, pm, plan, opt);
         QVERIFY(res.error.empty());
         QCOMPARE(res.points.size(), size_t{4});

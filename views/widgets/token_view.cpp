@@ -147,9 +147,9 @@ QString TokenView::tooltip_for(int i) const {
         // parent's tree (app/core/counterfactual.h), the first forced token
         // is where the branch departs.
         const Node& n = model_->tree().at(s.node);
-        const auto cf = n.scores.find("counterfactual_run");
+        const auto cf = n.scores.find(kCounterfactualRunScore);
         bool departure = cf != n.scores.end() && n.parent >= 0 &&
-                         !model_->tree().at(n.parent).scores.count("counterfactual_run");
+                         !model_->tree().at(n.parent).scores.count(kCounterfactualRunScore);
         for (int k = 0; departure && k < s.index; ++k)
             departure = !n.tokens[static_cast<size_t>(k)].forced;
         marks << (departure ? QString("forced: counterfactual run %1 departs here, in place of "

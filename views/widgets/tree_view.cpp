@@ -135,7 +135,7 @@ class TreeCanvas : public QGraphicsItem {
             // A group is drawn pruned only when every one of its steps is.
             if (nd.status != NodeStatus::Pruned) pruned_[static_cast<size_t>(rep_[i])] = 0;
             if (nd.visits > 0) c.mcts = true;
-            if (nd.scores.count("counterfactual_run")) counterfactual_[i] = 1;
+            if (nd.scores.count(kCounterfactualRunScore)) counterfactual_[i] = 1;
             c.counterfactual = c.counterfactual || counterfactual_[i];
             for (const auto& [k, v] : nd.scores) {
                 if (k == key) {

@@ -26,6 +26,10 @@ struct sqlite3;
 
 namespace rs {
 
+// The score a counterfactual branch's nodes carry when it is shown grafted
+// onto its parent's tree (app/core/counterfactual.h): the branch run's id.
+inline constexpr const char* kCounterfactualRunScore = "counterfactual_run";
+
 struct RunRow {
     int64_t id = 0;
     std::string name, created_at, finished_at, status = "running";
