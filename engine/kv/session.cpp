@@ -61,6 +61,7 @@ void Session::run_pass(std::span<const BatchRow> rows, float* logits, const TapR
     }
     backend_->begin_pass(pass);
     model_.architecture().forward(model_, *backend_, pass);
+    backend_->end_pass();
 }
 
 Session::~Session() = default;

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "cpu/kernels.h"
 #include "reasonscope/error.h"
 
 namespace rs {
@@ -199,32 +200,78 @@ void SamplingParams::validate() const {
         bad("n_alternatives", n_alternatives, "[0, 1048576]");
 }
 
-void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out) {
-    const double t = temperature >= kGreedyTemperature ? temperature : 1.0;
-    // Each scaled logit z_i = l_i / t once, one exponential per token:
-    // p_i = e_i / s with e_i = exp(z_i - max).
-    thread_local std::vector<double> z, e;
-    z.resize(static_cast<size_t>(n));
-    e.resize(static_cast<size_t>(n));
-    double mx = -INFINITY;
-    for (size_t i = 0; i < z.size(); ++i) mx = std::max(mx, z[i] = logits[i] / t);
-    double s = 0;
-    for (size_t i = 0; i < z.size(); ++i) s += e[i] = std::exp(z[i] - mx);
-    const double lse = mx + std::log(s), inv_s = 1.0 / s;
-    double h = 0, m2 = 0, sum_lp = 0;
-    for (size_t i = 0; i < z.size(); ++i) {
-        const double lp = z[i] - lse;
-        const double p = e[i] * inv_s;
-        h -= p * lp;
-        m2 += p * lp * lp;
-        sum_lp += lp;
+namespace {
+
+// softmax(z) with z = logits / t in float: mx = max z, e_i = exp(z_i - mx)
+// (float, std::exp bit for bit on every CPU), s = sum of e in double over
+// eight fixed lanes. Everything sampling and the signals need, in three
+// vectorisable passes over the vocabulary.
+struct Softmax {
+    float mx = 0;
+    double s = 1;
+};
+
+Softmax softmax_parts(const float* logits, int n, float t, std::vector<float>& z,
+                      std::vector<float>& e) {
+    const auto un = static_cast<size_t>(n);
+    z.resize(un);
+    e.resize(un);
+    float mx = -INFINITY;
+    if (t == 1.0f)
+        std::copy(logits, logits + n, z.begin());
+    else
+        for (size_t i = 0; i < un; ++i) z[i] = logits[i] / t;
+    for (size_t i = 0; i < un; ++i) mx = std::max(mx, z[i]);
+    Softmax sm;
+    if (n == 0) return sm;
+    if (mx == -INFINITY) {  // nothing is possible: every token alike
+        std::fill(e.begin(), e.end(), 1.0f);
+        sm.mx = 0;
+        std::fill(z.begin(), z.end(), 0.0f);
+        sm.s = n;
+        return sm;
     }
-    out.entropy = static_cast<float>(h);
-    // Self-certainty: KL(U || p) = sum_i (1/n) log((1/n) / p_i).
+    sm.mx = mx;
+    for (size_t i = 0; i < un; ++i) e[i] = z[i] - mx;
+    kernels::kernels().exp_f32(e.data(), e.data(), n);
+    double lane[8] = {};
+    size_t i = 0;
+    for (; i + 8 <= un; i += 8)
+        for (size_t k = 0; k < 8; ++k) lane[k] += e[i + k];
+    for (size_t k = 0; i < un; ++i, ++k) lane[k] += e[i];
+    sm.s =
+        ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    return sm;
+}
+
+// The signals of softmax(z) given its parts; the alternatives are ranked by
+// the raw logits (ties by id).
+void signals_from(const float* logits, const float* z, const float* e, int n, const Softmax& sm,
+                  int k, TokenSignals& out) {
+    const double L = std::log(sm.s), lse = sm.mx + L, inv_s = 1.0 / sm.s;
+    // lp_i = z_i - lse = d_i - L with d_i = z_i - mx; p_i = e_i / s.
+    double h[4] = {}, m2[4] = {}, sd[4] = {};
+    const auto un = static_cast<size_t>(n);
+    size_t i = 0;
+    const auto add = [&](size_t lane, size_t j) {
+        const double d = static_cast<double>(z[j]) - sm.mx;
+        const double lp = d - L, p = e[j] * inv_s;
+        h[lane] -= p * lp;
+        m2[lane] += p * lp * lp;
+        sd[lane] += d;
+    };
+    for (; i + 4 <= un; i += 4)
+        for (size_t l = 0; l < 4; ++l) add(l, i + l);
+    for (size_t l = 0; i < un; ++i, ++l) add(l, i);
+    const double H = (h[0] + h[1]) + (h[2] + h[3]);
+    const double M2 = (m2[0] + m2[1]) + (m2[2] + m2[3]);
+    const double SD = (sd[0] + sd[1]) + (sd[2] + sd[3]);
+    out.entropy = static_cast<float>(H);
+    // Self-certainty: KL(U || p) = sum_i (1/n) log((1/n) / p_i) = -log n - mean lp.
     out.self_certainty =
-        n > 0 ? static_cast<float>(-std::log(static_cast<double>(n)) - sum_lp / n) : 0.0f;
-    out.varentropy = static_cast<float>(std::max(0.0, m2 - h * h));  // E[(log p + H)^2]
-    if (out.token >= 0) out.logprob = static_cast<float>(logits[out.token] / t - lse);
+        n > 0 ? static_cast<float>(-std::log(static_cast<double>(n)) - (SD / n - L)) : 0.0f;
+    out.varentropy = static_cast<float>(std::max(0.0, M2 - H * H));  // E[(log p + H)^2]
+    if (out.token >= 0 && out.token < n) out.logprob = static_cast<float>(z[out.token] - lse);
     out.top.clear();
     if (k > 0) {
         // The k best (logit descending, ties by id) in one pass.
@@ -235,19 +282,69 @@ void distribution_signals(const float* logits, int n, float temperature, int k, 
         std::vector<int> best;
         if (k <= 64) {
             best.reserve(static_cast<size_t>(k) + 1);
-            for (int i = 0; i < n; ++i) {
-                if (static_cast<int>(best.size()) == k && !better(i, best.back())) continue;
-                best.insert(std::upper_bound(best.begin(), best.end(), i, better), i);
+            for (int j = 0; j < n; ++j) {
+                if (static_cast<int>(best.size()) == k && !better(j, best.back())) continue;
+                best.insert(std::upper_bound(best.begin(), best.end(), j, better), j);
                 if (static_cast<int>(best.size()) > k) best.pop_back();
             }
         } else {  // many (up to the whole vocabulary): one partial sort
             best.resize(static_cast<size_t>(n));
-            for (int i = 0; i < n; ++i) best[static_cast<size_t>(i)] = i;
+            for (int j = 0; j < n; ++j) best[static_cast<size_t>(j)] = j;
             std::partial_sort(best.begin(), best.begin() + k, best.end(), better);
             best.resize(static_cast<size_t>(k));
         }
-        for (int id : best) out.top.emplace_back(id, static_cast<float>(logits[id] / t - lse));
+        for (int id : best) out.top.emplace_back(id, static_cast<float>(z[id] - lse));
     }
+}
+
+// Inverse-CDF draw over the vocabulary in the sampling order (z descending,
+// ties by id) with weights e: the token where the running sum passes u * s.
+// Tokens fall into buckets by their distance below the maximum (1/64 nat
+// wide; the order of buckets is the sampling order's); whole buckets are
+// passed by their sums, and only the bucket holding the pick is sorted. The
+// sums are fixed by the logits alone, so the draw does not depend on
+// anything else, and it costs two passes over the vocabulary however flat
+// the distribution is.
+TokenId draw(const float* z, const float* e, int n, const Softmax& sm, double u01) {
+    constexpr int kBuckets = 4096;
+    constexpr float kPerNat = 64.0f, kLast = (kBuckets - 1) / kPerNat;
+    const auto bucket = [&](int i) {
+        const float d = sm.mx - z[i];
+        return d < kLast ? static_cast<int>(d * kPerNat) : kBuckets - 1;
+    };
+    thread_local std::vector<double> sum;
+    sum.assign(kBuckets, 0.0);
+    for (int i = 0; i < n; ++i) sum[static_cast<size_t>(bucket(i))] += e[i];
+    const double target = u01 * sm.s;
+    double acc = 0;
+    int b = 0, last_used = 0;
+    for (; b < kBuckets; ++b) {
+        if (sum[static_cast<size_t>(b)] == 0) continue;
+        last_used = b;
+        if (target < acc + sum[static_cast<size_t>(b)]) break;
+        acc += sum[static_cast<size_t>(b)];
+    }
+    if (b == kBuckets) b = last_used;  // rounding left the sum short: the last bucket
+    thread_local Candidates in;
+    in.items.clear();
+    for (int i = 0; i < n; ++i)
+        if (bucket(i) == b) in.items.push_back({i, z[i]});
+    in.sorted = false;
+    in.sort();
+    for (const Candidate& c : in.items) {
+        acc += e[c.id];
+        if (target < acc) return c.id;
+    }
+    return in.items.empty() ? 0 : in.items.back().id;
+}
+
+}  // namespace
+
+void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out) {
+    const float t = temperature >= kGreedyTemperature ? temperature : 1.0f;
+    thread_local std::vector<float> z, e;
+    const Softmax sm = softmax_parts(logits, n, t, z, e);
+    signals_from(logits, z.data(), e.data(), n, sm, k, out);
 }
 
 Sampler::Sampler(const SamplingParams& p) : p_(p) {
@@ -289,29 +386,52 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
         distribution_signals(logits, n_vocab, 1.0f, p_.n_alternatives, sig);
         return sig;
     }
-    // The candidate list and weights reuse one buffer per thread (a vocabulary
-    // of 152k tokens is 1.2 MB each, every token).
-    thread_local Candidates c;
-    thread_local std::vector<double> w;
-    c.items.resize(static_cast<size_t>(n_vocab));
-    for (int i = 0; i < n_vocab; ++i) c.items[static_cast<size_t>(i)] = {i, logits[i]};
-    c.sorted = false;
-    for (const auto& st : chain_) st->apply(c, history);
-    c.sort();  // a fixed order makes the draw independent of how stages left the list
-    double mx = c.items.front().logit, s = 0;
-    w.resize(c.items.size());
-    for (size_t i = 0; i < w.size(); ++i) s += w[i] = std::exp(c.items[i].logit - mx);
-    double u = counter_uniform(p_.seed, stream, pos) * s, acc = 0;
-    size_t pick = w.size() - 1;
-    for (size_t i = 0; i < w.size(); ++i) {
-        acc += w[i];
-        if (u < acc) {
-            pick = i;
-            break;
+    thread_local std::vector<float> z, e;
+    const Softmax sm = softmax_parts(logits, n_vocab, p_.temperature, z, e);
+    const bool cuts = (p_.top_k > 0 && p_.top_k < n_vocab) || p_.top_p < 1.0f || p_.min_p > 0;
+    const bool penalty = p_.repeat_penalty != 1.0f && p_.repeat_last_n != 0 && !history.empty();
+    const double u = counter_uniform(p_.seed, stream, pos);
+    if (!cuts && !penalty) {
+        sig.token = draw(z.data(), e.data(), n_vocab, sm, u);
+    } else if (!cuts) {
+        // The penalised tokens' logits change; the draw uses its own softmax.
+        thread_local std::vector<float> zp, ep, pen;
+        pen.assign(logits, logits + n_vocab);
+        Candidates seen;
+        const size_t from = history.size() > static_cast<size_t>(p_.repeat_last_n)
+                                ? history.size() - static_cast<size_t>(p_.repeat_last_n)
+                                : 0;
+        for (size_t i = from; i < history.size(); ++i)
+            if (history[i] >= 0 && history[i] < n_vocab)
+                seen.items.push_back({history[i], logits[history[i]]});
+        chain_[0]->apply(seen, history);  // the penalty stage on just these tokens
+        for (const Candidate& c : seen.items) pen[static_cast<size_t>(c.id)] = c.logit;
+        const Softmax smp = softmax_parts(pen.data(), n_vocab, p_.temperature, zp, ep);
+        sig.token = draw(zp.data(), ep.data(), n_vocab, smp, u);
+    } else {
+        // Cuts (top-k, top-p, min-p) keep a prefix of the sorted list.
+        thread_local Candidates c;
+        thread_local std::vector<double> w;
+        c.items.resize(static_cast<size_t>(n_vocab));
+        for (int i = 0; i < n_vocab; ++i) c.items[static_cast<size_t>(i)] = {i, logits[i]};
+        c.sorted = false;
+        for (const auto& st : chain_) st->apply(c, history);
+        c.sort();  // a fixed order makes the draw independent of how stages left the list
+        double mx = c.items.front().logit, s = 0;
+        w.resize(c.items.size());
+        for (size_t i = 0; i < w.size(); ++i) s += w[i] = std::exp(c.items[i].logit - mx);
+        double target = u * s, acc = 0;
+        size_t pick = w.size() - 1;
+        for (size_t i = 0; i < w.size(); ++i) {
+            acc += w[i];
+            if (target < acc) {
+                pick = i;
+                break;
+            }
         }
+        sig.token = c.items[pick].id;
     }
-    sig.token = c.items[pick].id;
-    distribution_signals(logits, n_vocab, p_.temperature, p_.n_alternatives, sig);
+    signals_from(logits, z.data(), e.data(), n_vocab, sm, p_.n_alternatives, sig);
     return sig;
 }
 

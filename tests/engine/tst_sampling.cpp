@@ -149,6 +149,71 @@ class TestSampling : public QObject {
         QCOMPARE(Sampler(g).sample(lg, 4, {}, 0, 0).token, 0);
     }
 
+    // On vocabularies of Qwen2.5's size, flat and peaked, with ties and -inf,
+    // the draw is the inverse CDF over the whole vocabulary sorted by logit
+    // (ties by id): a reference that sorts everything and sums in order picks
+    // the same token, except within rounding of an interval's edge.
+    void drawIsTheSortedInverseCdf() {
+        std::mt19937 rng(5);
+        const int V = 151936;
+        for (int variant = 0; variant < 4; ++variant) {
+            std::vector<float> lg(static_cast<size_t>(V));
+            for (int i = 0; i < V; ++i) {
+                float v = std::normal_distribution<float>(0.0f, variant == 0 ? 0.5f : 3.0f)(rng);
+                if (variant == 2) v = std::round(v);  // many ties
+                lg[static_cast<size_t>(i)] = v;
+            }
+            if (variant == 3) {  // peaked, with impossible tokens
+                for (int i = 0; i < 30; ++i) lg[rng() % V] += 18.0f;
+                for (int i = 0; i < 1000; ++i) lg[rng() % V] = -INFINITY;
+            }
+            SamplingParams p;
+            p.temperature = 0.7f;
+            p.n_alternatives = 0;
+            p.seed = 3;
+            const Sampler s(p);
+            // The reference: every token sorted, weights summed in that order.
+            std::vector<int> order(static_cast<size_t>(V));
+            std::vector<double> w(static_cast<size_t>(V));
+            float mx = -INFINITY;
+            std::vector<float> z(static_cast<size_t>(V));
+            for (int i = 0; i < V; ++i) mx = std::max(mx, z[i] = lg[i] / p.temperature);
+            for (int i = 0; i < V; ++i) {
+                order[static_cast<size_t>(i)] = i;
+                w[static_cast<size_t>(i)] = std::exp(z[i] - mx);
+            }
+            std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return z[a] > z[b]; });
+            double total = 0;
+            for (double x : w) total += x;
+            int checked = 0;
+            for (uint64_t pos = 0; pos < 300; ++pos) {
+                const double target = counter_uniform(p.seed, 1, pos) * total;
+                double acc = 0;
+                int want = order.back();
+                bool edge = false;
+                for (int id : order) {
+                    acc += w[static_cast<size_t>(id)];
+                    if (std::fabs(acc - target) < 1e-9 * total) edge = true;
+                    if (target < acc) {
+                        want = id;
+                        break;
+                    }
+                }
+                if (edge) continue;
+                ++checked;
+                const TokenId got = s.sample(lg.data(), V, {}, 1, pos).token;
+                if (got != want)
+                    QFAIL(qPrintable(QString("variant %1 position %2: drew %3, the sorted inverse "
+                                             "CDF gives %4")
+                                         .arg(variant)
+                                         .arg(pos)
+                                         .arg(got)
+                                         .arg(want)));
+            }
+            QVERIFY(checked > 290);
+        }
+    }
+
     // A temperature too small to divide by (1e-40 is a float subnormal:
     // every logit / T is infinite) samples greedily, with finite signals.
     void tinyTemperatureIsGreedy() {

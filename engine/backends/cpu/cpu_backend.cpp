@@ -83,9 +83,16 @@ class OpProfile {
         std::chrono::steady_clock::time_point t0_;
     };
     bool on() const { return on_; }
+    // A pass begins (its rows set the bucket) and ends (after its logits).
     void pass(int rows) {
         cur_ = std::min(rows, kBuckets) - 1;
         ++buckets_[cur_].passes;
+        if (on_) pass_t0_ = std::chrono::steady_clock::now();
+    }
+    void pass_end() {
+        if (on_)
+            buckets_[cur_].t[kTotal] +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_t0_).count();
     }
 
   private:
@@ -97,6 +104,7 @@ class OpProfile {
     bool on_;
     Bucket buckets_[kBuckets];
     int cur_ = 0;
+    std::chrono::steady_clock::time_point pass_t0_;
 };
 
 // The CPU's prepared weights: Q4_0 matrices repacked into 16-row tiles for
@@ -194,6 +202,7 @@ class CpuBackend final : public Backend {
     }
 
     void begin_pass(const Pass& pass) override;
+    void end_pass() override { prof_.pass_end(); }
     Act act(int slot, int rows, int cols) override;
     void embed(const Weight& table, Act out) override;
     void matmul(const Weight& w, Act in, Act out) override {

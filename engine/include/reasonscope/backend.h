@@ -134,6 +134,7 @@ class Backend {
 
     // --- the op set (one line each; shapes as rows x cols) ---
     virtual void begin_pass(const Pass& pass) = 0;
+    virtual void end_pass() {}  // after the architecture's forward of that pass
     virtual Act act(int slot, int rows, int cols) = 0;  // a slot viewed as rows x cols
     // out(r) = table row of pass row r's token (dequantized).
     virtual void embed(const Weight& table, Act out) = 0;
