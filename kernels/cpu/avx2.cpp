@@ -26,6 +26,7 @@ const KernelTable kAvx2Table = {
     .dot_f16_tiled = avx2::dot_f16_tiled,
     .gemm_q4_0 = avx2::gemm_q4_0,
     .gemm_q4_0_packed = avx2::gemm_q4_0_packed,
+    .gemm_q8_0 = nullptr,  // dot_q8_0 row by row
     .quantize_q8_0 = avx2::quantize_q8_0,
     .quantize_q8_k = kScalarTable.quantize_q8_k,
     .f32_to_f16 = avx2::f32_to_f16,

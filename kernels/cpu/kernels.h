@@ -106,6 +106,9 @@ struct KernelTable {
     DotFn dot_f32_tiled, dot_f16_tiled;
     GemmFn gemm_q4_0;
     GemmPackedFn gemm_q4_0_packed;
+    // Q8_0 weights against Q8_0 activations, each element exactly dot_q8_0's
+    // (null: take dot_q8_0 row by row).
+    GemmFn gemm_q8_0;
     void (*quantize_q8_0)(const float* x, void* y, int n);
     void (*quantize_q8_k)(const float* x, void* y, int n);
     void (*f32_to_f16)(const float* x, uint16_t* y, int n);  // round to nearest even

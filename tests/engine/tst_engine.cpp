@@ -422,6 +422,36 @@ class TestEngine : public QObject {
         QVERIFY(std::memcmp(def_batch.data(), det_batch.data(), det_batch.size() * 4) != 0);
     }
 
+    // Q8_0 prompts of 16 rows or more take the two-rows-a-vector product,
+    // steps the row-by-row dot: a 40-token prompt's logits, row by row, equal
+    // those of feeding its tokens one at a time, to the bit (deterministic
+    // mode, so F32/F16 matrices, if any, take one order in both).
+    void q8PromptRowsEqualSteps_data() {
+        QTest::addColumn<QString>("model_path");
+        QTest::newRow("bundled-Q8_0")
+            << QString::fromStdString(bundled_as(tmp_.path(), GgmlType::Q8_0));
+        if (rs::test::have_reference())
+            QTest::newRow("mini-llama-Q8_0") << rs::test::reference("models/mini-llama-Q8_0.gguf");
+    }
+    void q8PromptRowsEqualSteps() {
+        QFETCH(QString, model_path);
+        auto model = Model::load(model_path.toStdString());
+        SessionOptions so;
+        so.deterministic = true;
+        Session s(*model, so);
+        std::vector<TokenId> prompt;
+        for (int i = 0; i < 40; ++i) prompt.push_back(static_cast<TokenId>(1 + (i * 37) % 200));
+        const std::vector<float> batch = s.eval(s.create(), prompt, true);
+        std::vector<float> steps;
+        const int seq = s.create();
+        for (TokenId t : prompt) {
+            const std::vector<float> row = s.eval(seq, std::span(&t, 1));
+            steps.insert(steps.end(), row.begin(), row.end());
+        }
+        QCOMPARE(batch.size(), steps.size());
+        QVERIFY(std::memcmp(batch.data(), steps.data(), batch.size() * 4) == 0);
+    }
+
     // Q4_0 matrices are repacked into tiles at load unless RS_REPACK=0: the
     // two layouts run different code and must give the same logits to the
     // bit, for a prompt batch, a single-token step and a batch of branches.

@@ -604,6 +604,60 @@ class TestKernels : public QObject {
         }
     }
 
+    // Q8_0 matrix product (two rows to a vector where the ISA has one): every
+    // shape of weight rows (odd counts: a row alone) and activation rows
+    // (groups of eight and the rest) gives each element exactly the scalar
+    // dot_q8_0, quants of -128 and 127 included.
+    void gemmQ8_0MatchesScalarEveryShape() {
+        const int n = 1024, rows = 19, acts_n = 19;
+        auto x = randn(static_cast<size_t>(n) * rows, 12, 0.05f);
+        const size_t wrow = static_cast<size_t>(n / 32) * sizeof(BlockQ8_0);
+        std::vector<uint8_t> w(wrow * rows);
+        for (int r = 0; r < rows; ++r)
+            quantize_row_q8_0_ref(x.data() + static_cast<size_t>(r) * n, w.data() + wrow * r, n);
+        // Extreme quants (a file may hold -128) in some blocks.
+        auto* blocks = reinterpret_cast<BlockQ8_0*>(w.data());
+        for (int b = 0; b < rows * n / 32; b += 7) {
+            blocks[b].qs[0] = -128;
+            blocks[b].qs[5] = 127;
+            blocks[b].qs[31] = -128;
+        }
+        const size_t stride = act_row_bytes(ActFormat::Q8_0, n);
+        std::vector<uint8_t> a(stride * acts_n);
+        for (int j = 0; j < acts_n; ++j) {
+            auto v = randn(static_cast<size_t>(n), 300u + static_cast<uint32_t>(j));
+            kScalarTable.quantize_q8_0(v.data(), a.data() + stride * j, n);
+        }
+        std::vector<float> want(static_cast<size_t>(rows) * acts_n), res(acts_n);
+        for (int r = 0; r < rows; ++r) {
+            kScalarTable.dot_q8_0(n, w.data() + wrow * r, a.data(), stride, acts_n, res.data());
+            for (int j = 0; j < acts_n; ++j) want[static_cast<size_t>(j) * rows + r] = res[j];
+        }
+        int checked = 0;
+        for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+            const KernelTable* k = kernels_for(isa);
+            if (!k || !k->gemm_q8_0) continue;
+            ++checked;
+            for (int nw : {1, 2, 3, 8, 16, 19})
+                for (int na : {1, 2, 3, 5, 7, 8, 9, 16, 19}) {
+                    std::vector<float> got(static_cast<size_t>(nw) * na, -1.0f);
+                    k->gemm_q8_0(n, w.data(), wrow, nw, a.data(), stride, na, got.data(),
+                                 static_cast<size_t>(nw));
+                    for (int j = 0; j < na; ++j)
+                        for (int r = 0; r < nw; ++r)
+                            if (got[static_cast<size_t>(j) * nw + r] !=
+                                want[static_cast<size_t>(j) * rows + r])
+                                QFAIL(qPrintable(QString("%1: %2 rows x %3 acts, element (%4,%5)")
+                                                     .arg(isa_name(isa))
+                                                     .arg(nw)
+                                                     .arg(na)
+                                                     .arg(r)
+                                                     .arg(j)));
+                }
+        }
+        if (kernels_for(Isa::Avx512)) QVERIFY(checked > 0);  // the AVX-512 table has one
+    }
+
     // The quantized dot equals the dot of the dequantized weights with the
     // dequantized activations (both exact in f32 up to rounding).
     void dotMatchesDequantized() {
