@@ -56,6 +56,29 @@ Case block_case(uint32_t type, int n, int per_block, uint32_t seed) {
     return {type, n, std::vector<uint8_t>(p, p + v.size() * sizeof(Block))};
 }
 
+// The first element where `gemm` (every count of weight rows in nws and of
+// activation rows in nas) differs from want[j * rows + r]; empty when none.
+QString gemm_mismatch(const char* isa, GemmFn gemm, int n, const uint8_t* w, size_t wrow,
+                      const uint8_t* a, size_t stride, const std::vector<float>& want, int rows,
+                      std::initializer_list<int> nws, std::initializer_list<int> nas) {
+    for (int nw : nws)
+        for (int na : nas) {
+            std::vector<float> got(static_cast<size_t>(nw) * na, -1.0f);
+            gemm(n, w, wrow, nw, a, stride, na, got.data(), static_cast<size_t>(nw));
+            for (int j = 0; j < na; ++j)
+                for (int r = 0; r < nw; ++r)
+                    if (got[static_cast<size_t>(j) * nw + r] !=
+                        want[static_cast<size_t>(j) * rows + r])
+                        return QString("%1: %2 rows x %3 acts, element (%4,%5)")
+                            .arg(isa)
+                            .arg(nw)
+                            .arg(na)
+                            .arg(r)
+                            .arg(j);
+        }
+    return {};
+}
+
 }  // namespace
 
 class TestKernels : public QObject {
@@ -585,22 +608,10 @@ class TestKernels : public QObject {
         for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
             const KernelTable* k = kernels_for(isa);
             if (!k) continue;
-            for (int nw : {1, 7, 8, 9, 16, 19})
-                for (int na : {1, 2, 3, 4, 5, 6, 7, 12, 13}) {
-                    std::vector<float> got(static_cast<size_t>(nw) * na, -1.0f);
-                    k->gemm_q4_0(n, w.data(), wrow, nw, a.data(), stride, na, got.data(),
-                                 static_cast<size_t>(nw));
-                    for (int j = 0; j < na; ++j)
-                        for (int r = 0; r < nw; ++r)
-                            if (got[static_cast<size_t>(j) * nw + r] !=
-                                want[static_cast<size_t>(j) * rows + r])
-                                QFAIL(qPrintable(QString("%1: %2 rows x %3 acts, element (%4,%5)")
-                                                     .arg(isa_name(isa))
-                                                     .arg(nw)
-                                                     .arg(na)
-                                                     .arg(r)
-                                                     .arg(j)));
-                }
+            const QString m =
+                gemm_mismatch(isa_name(isa), k->gemm_q4_0, n, w.data(), wrow, a.data(), stride,
+                              want, rows, {1, 7, 8, 9, 16, 19}, {1, 2, 3, 4, 5, 6, 7, 12, 13});
+            if (!m.isEmpty()) QFAIL(qPrintable(m));
         }
     }
 
@@ -638,22 +649,10 @@ class TestKernels : public QObject {
             const KernelTable* k = kernels_for(isa);
             if (!k || !k->gemm_q8_0) continue;
             ++checked;
-            for (int nw : {1, 2, 3, 8, 16, 19})
-                for (int na : {1, 2, 3, 5, 7, 8, 9, 16, 19}) {
-                    std::vector<float> got(static_cast<size_t>(nw) * na, -1.0f);
-                    k->gemm_q8_0(n, w.data(), wrow, nw, a.data(), stride, na, got.data(),
-                                 static_cast<size_t>(nw));
-                    for (int j = 0; j < na; ++j)
-                        for (int r = 0; r < nw; ++r)
-                            if (got[static_cast<size_t>(j) * nw + r] !=
-                                want[static_cast<size_t>(j) * rows + r])
-                                QFAIL(qPrintable(QString("%1: %2 rows x %3 acts, element (%4,%5)")
-                                                     .arg(isa_name(isa))
-                                                     .arg(nw)
-                                                     .arg(na)
-                                                     .arg(r)
-                                                     .arg(j)));
-                }
+            const QString m =
+                gemm_mismatch(isa_name(isa), k->gemm_q8_0, n, w.data(), wrow, a.data(), stride,
+                              want, rows, {1, 2, 3, 8, 16, 19}, {1, 2, 3, 5, 7, 8, 9, 16, 19});
+            if (!m.isEmpty()) QFAIL(qPrintable(m));
         }
         if (kernels_for(Isa::Avx512)) QVERIFY(checked > 0);  // the AVX-512 table has one
     }

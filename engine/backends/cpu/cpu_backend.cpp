@@ -366,32 +366,27 @@ void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* 
             std::max<int64_t>(1, (int64_t{1} << 13) / (static_cast<int64_t>(cols) * n_rows)));
         return;
     }
+    // Tiles of `tile` weight rows against all activation rows through a
+    // GemmFn (see GemmFn), about 2^grain_log2 weights x rows per chunk.
+    const auto gemm_tiles = [&](K::GemmFn gemm, int64_t tile, int grain_log2) {
+        pool_.run((rows + tile - 1) / tile,
+                  [&](int64_t b, int64_t e, int) {
+                      const int64_t r0 = b * tile, r1 = std::min(rows, e * tile);
+                      gemm(cols, w.row(r0), w.row_bytes, static_cast<int>(r1 - r0), act, stride,
+                           n_rows, out + r0, static_cast<size_t>(rows));
+                  },
+                  std::max<int64_t>(
+                      1, (int64_t{1} << grain_log2) / (static_cast<int64_t>(cols) * n_rows)));
+    };
     if (w.type == K::W_Q4_0) {
-        // Tiles of 8 weight rows against all activation rows (see GemmFn).
-        const int64_t tiles = (rows + 7) / 8;
-        pool_.run(
-            tiles,
-            [&](int64_t b, int64_t e, int) {
-                const int64_t r0 = b * 8, r1 = std::min(rows, e * 8);
-                k_.gemm_q4_0(cols, w.row(r0), w.row_bytes, static_cast<int>(r1 - r0), act, stride,
-                             n_rows, out + r0, static_cast<size_t>(rows));
-            },
-            std::max<int64_t>(1, (int64_t{1} << 14) / (static_cast<int64_t>(cols) * n_rows)));
+        gemm_tiles(k_.gemm_q4_0, 8, 14);
         return;
     }
     if (w.type == K::W_Q8_0 && k_.gemm_q8_0 && n_rows >= kQ8GemmRows) {
-        // Prompts: tiles of 16 weight rows against all activation rows (each
-        // element exactly dot_q8_0's). Fewer rows (decoding) read the weights
-        // faster one row at a time (measured: B=1 twice as fast that way).
-        const int64_t tiles = (rows + 15) / 16;
-        pool_.run(
-            tiles,
-            [&](int64_t b, int64_t e, int) {
-                const int64_t r0 = b * 16, r1 = std::min(rows, e * 16);
-                k_.gemm_q8_0(cols, w.row(r0), w.row_bytes, static_cast<int>(r1 - r0), act, stride,
-                             n_rows, out + r0, static_cast<size_t>(rows));
-            },
-            std::max<int64_t>(1, (int64_t{1} << 13) / (static_cast<int64_t>(cols) * n_rows)));
+        // Prompts (each element exactly dot_q8_0's). Fewer rows (decoding)
+        // read the weights faster one row at a time (measured: B=1 twice as
+        // fast that way).
+        gemm_tiles(k_.gemm_q8_0, 16, 13);
         return;
     }
     const size_t per_thread = tmp_.size() / static_cast<size_t>(nt);
