@@ -34,6 +34,7 @@ const KernelTable kAvx512Table = {
     .gemm_q4_0 = avx512::gemm_q4_0,
     .gemm_q4_0_packed = avx512::gemm_q4_0_packed,
     .gemm_q8_0 = avx512::gemm_q8_0,
+    .gemm_q5_0 = avx512::gemm_q5_0,
     .quantize_q8_0 = avx512::quantize_q8_0,
     .quantize_q8_k = kScalarTable.quantize_q8_k,
     .f32_to_f16 = avx512::f32_to_f16,

@@ -109,6 +109,7 @@ struct KernelTable {
     // Q8_0 weights against Q8_0 activations, each element exactly dot_q8_0's
     // (null: take dot_q8_0 row by row).
     GemmFn gemm_q8_0;
+    GemmFn gemm_q5_0;  // the same for Q5_0 (dot_q5_0's elements)
     void (*quantize_q8_0)(const float* x, void* y, int n);
     void (*quantize_q8_k)(const float* x, void* y, int n);
     void (*f32_to_f16)(const float* x, uint16_t* y, int n);  // round to nearest even

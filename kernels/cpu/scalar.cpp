@@ -1139,6 +1139,7 @@ const KernelTable kScalarTable = {
     .gemm_q4_0 = gemm_q4_0,
     .gemm_q4_0_packed = gemm_q4_0_packed,
     .gemm_q8_0 = nullptr,  // dot_q8_0 row by row
+    .gemm_q5_0 = nullptr,
     .quantize_q8_0 = quantize_q8_0,
     .quantize_q8_k = quantize_q8_k,
     .f32_to_f16 = f32_to_f16,

@@ -233,60 +233,80 @@ struct DotQ8_0 {
 };
 
 #if RS_VNNI
-// Q8_0 weights against Q8_0 activations, two weight rows to a 512-bit
-// vector: row r's block in the low half, row r + 1's in the high half, each
-// activation block broadcast to both. One vpdpbusd gives both rows' eight
-// vec_dot lanes, one fma updates both rows' float lanes, and each half is
-// summed at the end as DotQ8_0 sums its vector: the same arithmetic lane for
-// lane, so the same bits. A pair's weights are decoded once for NA
-// activation rows.
-template <int NA>
-struct GemmQ8_0Pair {
-    static void run(const uint8_t* act, size_t stride, int nb, const BlockQ8_0* x0,
-                    const BlockQ8_0* x1, float* out, size_t out_stride) {
-        const BlockQ8_0* y[NA];
-        const float* yd[NA];
-        for (int j = 0; j < NA; ++j) {
-            y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
-            yd[j] = reinterpret_cast<const float*>(act + j * stride + q8_act_sums_offset(nb)) + nb;
-        }
-        __m512 acc[NA];
-        for (int j = 0; j < NA; ++j) acc[j] = _mm512_setzero_ps();
-        const __m512i zero = _mm512_setzero_si512();
-        for (int b = 0; b < nb; ++b) {
-            const __m512i w = _mm512_inserti64x4(
-                _mm512_castsi256_si512(
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0[b].qs))),
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1[b].qs)), 1);
-            const __m512i u = _mm512_abs_epi8(w);  // |w| as unsigned (-128 -> 128)
-            const __mmask64 neg = _mm512_movepi8_mask(w);
-            const __m512 dw =
-                _mm512_insertf32x8(_mm512_set1_ps(h2f(x0[b].d)), _mm256_set1_ps(h2f(x1[b].d)), 1);
-            for (int j = 0; j < NA; ++j) {
-                const __m512i a = _mm512_broadcast_i64x4(
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
-                const __m512i sa = _mm512_mask_sub_epi8(a, neg, zero, a);  // a * sign(w)
-                const __m512i lanes = _mm512_dpbusd_epi32(zero, u, sa);
-                acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(yd[j][b])),
-                                         _mm512_cvtepi32_ps(lanes), acc[j]);
-            }
-        }
-        for (int j = 0; j < NA; ++j) {
-            out[static_cast<size_t>(j) * out_stride] = hsum(_mm512_castps512_ps256(acc[j]));
-            out[static_cast<size_t>(j) * out_stride + 1] = hsum(_mm512_extractf32x8_ps(acc[j], 1));
-        }
+// Q8_0 and Q5_0 weights against Q8_0 activations, two weight rows to a
+// 512-bit vector: row r's block (as 32 signed quants) in the low half, row
+// r + 1's in the high half, each activation block broadcast to both. One
+// vpdpbusd gives both rows' eight vec_dot lanes, one fma updates both rows'
+// float lanes, and each half is summed at the end as DotQ8_0 sums its vector:
+// the same arithmetic lane for lane, so the same bits. A pair's weights are
+// decoded once for NA activation rows.
+struct PairQ8_0 {
+    using Block = BlockQ8_0;
+    static __m256i quants(const Block& x) {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
     }
+    template <int NA>
+    using Dot = DotQ8_0<NA>;
+};
+struct PairQ5_0 {
+    using Block = BlockQ5_0;
+    static __m256i quants(const Block& x) { return q5_0_quants(x); }
+    template <int NA>
+    using Dot = DotQ5_0<NA>;
 };
 
-// GemmFn for Q8_0 weights: activation rows in groups of eight, each against
+template <class W>
+struct GemmPair {
+    template <int NA>
+    struct Run {
+        static void run(const uint8_t* act, size_t stride, int nb, const typename W::Block* x0,
+                        const typename W::Block* x1, float* out, size_t out_stride) {
+            const BlockQ8_0* y[NA];
+            const float* yd[NA];
+            for (int j = 0; j < NA; ++j) {
+                y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+                yd[j] =
+                    reinterpret_cast<const float*>(act + j * stride + q8_act_sums_offset(nb)) + nb;
+            }
+            __m512 acc[NA];
+            for (int j = 0; j < NA; ++j) acc[j] = _mm512_setzero_ps();
+            const __m512i zero = _mm512_setzero_si512();
+            for (int b = 0; b < nb; ++b) {
+                const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(W::quants(x0[b])),
+                                                     W::quants(x1[b]), 1);
+                const __m512i u = _mm512_abs_epi8(w);  // |w| as unsigned (-128 -> 128)
+                const __mmask64 neg = _mm512_movepi8_mask(w);
+                const __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(h2f(x0[b].d)),
+                                                     _mm256_set1_ps(h2f(x1[b].d)), 1);
+                for (int j = 0; j < NA; ++j) {
+                    const __m512i a = _mm512_broadcast_i64x4(
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
+                    const __m512i sa = _mm512_mask_sub_epi8(a, neg, zero, a);  // a * sign(w)
+                    const __m512i lanes = _mm512_dpbusd_epi32(zero, u, sa);
+                    acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(yd[j][b])),
+                                             _mm512_cvtepi32_ps(lanes), acc[j]);
+                }
+            }
+            for (int j = 0; j < NA; ++j) {
+                out[static_cast<size_t>(j) * out_stride] = hsum(_mm512_castps512_ps256(acc[j]));
+                out[static_cast<size_t>(j) * out_stride + 1] =
+                    hsum(_mm512_extractf32x8_ps(acc[j], 1));
+            }
+        }
+    };
+};
+
+// GemmFn over pairs of rows: activation rows in groups of eight, each against
 // every pair of weight rows (a tile of rows stays in L1/L2 across groups); an
-// odd last row goes through DotQ8_0, whose result is the same.
-inline void gemm_q8_0(int n, const void* w, size_t w_stride, int n_w, const void* act,
-                      size_t act_stride, int n_act, float* out, size_t out_stride) {
+// odd last row goes through the row-by-row dot, whose result is the same.
+template <class W>
+inline void gemm_pairs(int n, const void* w, size_t w_stride, int n_w, const void* act,
+                       size_t act_stride, int n_act, float* out, size_t out_stride) {
+    using Block = typename W::Block;
     const int nb = n / 32;
     const auto* w8 = static_cast<const uint8_t*>(w);
     const auto row = [&](int r) {
-        return reinterpret_cast<const BlockQ8_0*>(w8 + static_cast<size_t>(r) * w_stride);
+        return reinterpret_cast<const Block*>(w8 + static_cast<size_t>(r) * w_stride);
     };
     for (int j0 = 0; j0 < n_act;) {
         const int na = std::min(8, n_act - j0);
@@ -295,30 +315,39 @@ inline void gemm_q8_0(int n, const void* w, size_t w_stride, int n_w, const void
         int r = 0;
         for (; r + 2 <= n_w; r += 2) {
             switch (na) {
-#define RS_Q8_PAIR(K)                                                                   \
+#define RS_PAIR_CASE(K)                                                                 \
     case K:                                                                             \
-        GemmQ8_0Pair<K>::run(a, act_stride, nb, row(r), row(r + 1), o + r, out_stride); \
+        GemmPair<W>::template Run<K>::run(a, act_stride, nb, row(r), row(r + 1), o + r, \
+                                          out_stride);                                  \
         break;
-                RS_Q8_PAIR(8)
-                RS_Q8_PAIR(7)
-                RS_Q8_PAIR(6)
-                RS_Q8_PAIR(5)
-                RS_Q8_PAIR(4)
-                RS_Q8_PAIR(3)
-                RS_Q8_PAIR(2)
-                RS_Q8_PAIR(1)
-#undef RS_Q8_PAIR
+                RS_PAIR_CASE(8)
+                RS_PAIR_CASE(7)
+                RS_PAIR_CASE(6)
+                RS_PAIR_CASE(5)
+                RS_PAIR_CASE(4)
+                RS_PAIR_CASE(3)
+                RS_PAIR_CASE(2)
+                RS_PAIR_CASE(1)
+#undef RS_PAIR_CASE
                 default:
                     break;
             }
         }
         if (r < n_w) {
             float res[8];
-            by_groups<DotQ8_0>(na, res, a, act_stride, n, static_cast<const void*>(row(r)));
+            by_groups<W::template Dot>(na, res, a, act_stride, n, static_cast<const void*>(row(r)));
             for (int j = 0; j < na; ++j) o[static_cast<size_t>(j) * out_stride + r] = res[j];
         }
         j0 += na;
     }
+}
+inline void gemm_q8_0(int n, const void* w, size_t w_stride, int n_w, const void* act,
+                      size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_pairs<PairQ8_0>(n, w, w_stride, n_w, act, act_stride, n_act, out, out_stride);
+}
+inline void gemm_q5_0(int n, const void* w, size_t w_stride, int n_w, const void* act,
+                      size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_pairs<PairQ5_0>(n, w, w_stride, n_w, act, act_stride, n_act, out, out_stride);
 }
 #endif
 

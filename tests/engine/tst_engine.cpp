@@ -101,7 +101,7 @@ double lse_of(const float* x, int n) {
 const char* const kBundled = RS_SOURCE_DIR "/resources/models/reasoner.gguf";
 
 // The bundled model (F32) with its matrices re-encoded as `type` (F32, F16,
-// Q8_0, Q4_0), written to dir: models of every engine path that a clone
+// Q8_0, Q5_0, Q4_0), written to dir: models of every engine path that a clone
 // without ../shared can test. Metadata (tokenizer included) is copied.
 std::string bundled_as(const QString& dir, GgmlType type) {
     auto f = GgufFile::open(kBundled);
@@ -127,6 +127,8 @@ std::string bundled_as(const QString& dir, GgmlType type) {
                 }
             else if (type == GgmlType::Q8_0)
                 kernels::quantize_row_q8_0_ref(src, dst, cols);
+            else if (type == GgmlType::Q5_0)
+                kernels::quantize_row_q5_0_ref(src, dst, cols);
             else
                 kernels::quantize_row_q4_0_ref(src, dst, cols);
         }
@@ -422,7 +424,7 @@ class TestEngine : public QObject {
         QVERIFY(std::memcmp(def_batch.data(), det_batch.data(), det_batch.size() * 4) != 0);
     }
 
-    // Q8_0 prompts of 16 rows or more take the two-rows-a-vector product,
+    // Q8_0 and Q5_0 prompts of 16 rows or more take the two-rows-a-vector product,
     // steps the row-by-row dot: a 40-token prompt's logits, row by row, equal
     // those of feeding its tokens one at a time, to the bit (deterministic
     // mode, so F32/F16 matrices, if any, take one order in both).
@@ -430,6 +432,8 @@ class TestEngine : public QObject {
         QTest::addColumn<QString>("model_path");
         QTest::newRow("bundled-Q8_0")
             << QString::fromStdString(bundled_as(tmp_.path(), GgmlType::Q8_0));
+        QTest::newRow("bundled-Q5_0")
+            << QString::fromStdString(bundled_as(tmp_.path(), GgmlType::Q5_0));
         if (rs::test::have_reference())
             QTest::newRow("mini-llama-Q8_0") << rs::test::reference("models/mini-llama-Q8_0.gguf");
     }

@@ -615,23 +615,33 @@ class TestKernels : public QObject {
         }
     }
 
-    // Q8_0 matrix product (two rows to a vector where the ISA has one): every
-    // shape of weight rows (odd counts: a row alone) and activation rows
-    // (groups of eight and the rest) gives each element exactly the scalar
-    // dot_q8_0, quants of -128 and 127 included.
-    void gemmQ8_0MatchesScalarEveryShape() {
+    // Q8_0 and Q5_0 matrix products (two rows to a vector where the ISA has
+    // one): every shape of weight rows (odd counts: a row alone) and
+    // activation rows (groups of eight and the rest) gives each element
+    // exactly the scalar dot, Q8_0 quants of -128 and 127 included.
+    void gemmQ8_0AndQ5_0MatchScalarEveryShape_data() {
+        QTest::addColumn<int>("type");
+        QTest::newRow("Q8_0") << int(W_Q8_0);
+        QTest::newRow("Q5_0") << int(W_Q5_0);
+    }
+    void gemmQ8_0AndQ5_0MatchScalarEveryShape() {
+        QFETCH(int, type);
+        const bool q8 = type == W_Q8_0;
         const int n = 1024, rows = 19, acts_n = 19;
         auto x = randn(static_cast<size_t>(n) * rows, 12, 0.05f);
-        const size_t wrow = static_cast<size_t>(n / 32) * sizeof(BlockQ8_0);
+        const size_t wrow =
+            static_cast<size_t>(n / 32) * (q8 ? sizeof(BlockQ8_0) : sizeof(BlockQ5_0));
         std::vector<uint8_t> w(wrow * rows);
         for (int r = 0; r < rows; ++r)
-            quantize_row_q8_0_ref(x.data() + static_cast<size_t>(r) * n, w.data() + wrow * r, n);
-        // Extreme quants (a file may hold -128) in some blocks.
-        auto* blocks = reinterpret_cast<BlockQ8_0*>(w.data());
-        for (int b = 0; b < rows * n / 32; b += 7) {
-            blocks[b].qs[0] = -128;
-            blocks[b].qs[5] = 127;
-            blocks[b].qs[31] = -128;
+            (q8 ? quantize_row_q8_0_ref : quantize_row_q5_0_ref)(
+                x.data() + static_cast<size_t>(r) * n, w.data() + wrow * r, n);
+        if (q8) {  // extreme quants (a file may hold -128) in some blocks
+            auto* blocks = reinterpret_cast<BlockQ8_0*>(w.data());
+            for (int b = 0; b < rows * n / 32; b += 7) {
+                blocks[b].qs[0] = -128;
+                blocks[b].qs[5] = 127;
+                blocks[b].qs[31] = -128;
+            }
         }
         const size_t stride = act_row_bytes(ActFormat::Q8_0, n);
         std::vector<uint8_t> a(stride * acts_n);
@@ -641,17 +651,19 @@ class TestKernels : public QObject {
         }
         std::vector<float> want(static_cast<size_t>(rows) * acts_n), res(acts_n);
         for (int r = 0; r < rows; ++r) {
-            kScalarTable.dot_q8_0(n, w.data() + wrow * r, a.data(), stride, acts_n, res.data());
+            (q8 ? kScalarTable.dot_q8_0 : kScalarTable.dot_q5_0)(n, w.data() + wrow * r, a.data(),
+                                                                 stride, acts_n, res.data());
             for (int j = 0; j < acts_n; ++j) want[static_cast<size_t>(j) * rows + r] = res[j];
         }
         int checked = 0;
         for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
             const KernelTable* k = kernels_for(isa);
-            if (!k || !k->gemm_q8_0) continue;
+            const GemmFn gemm = !k ? nullptr : q8 ? k->gemm_q8_0 : k->gemm_q5_0;
+            if (!gemm) continue;
             ++checked;
             const QString m =
-                gemm_mismatch(isa_name(isa), k->gemm_q8_0, n, w.data(), wrow, a.data(), stride,
-                              want, rows, {1, 2, 3, 8, 16, 19}, {1, 2, 3, 5, 7, 8, 9, 16, 19});
+                gemm_mismatch(isa_name(isa), gemm, n, w.data(), wrow, a.data(), stride, want, rows,
+                              {1, 2, 3, 8, 16, 19}, {1, 2, 3, 5, 7, 8, 9, 16, 19});
             if (!m.isEmpty()) QFAIL(qPrintable(m));
         }
         if (kernels_for(Isa::Avx512)) QVERIFY(checked > 0);  // the AVX-512 table has one

@@ -60,9 +60,17 @@ class OpProfile {
             const double part[] = {k.t[kMatmul], k.t[kAttention],
                                    total - k.t[kMatmul] - k.t[kAttention]};
             const char* names[] = {"matmul", "attention", "other"};
-            for (int i = 0; i < 3; ++i)
+            for (int i = 0; i < 3; ++i) {
                 std::fprintf(stderr, "  %-10s %9.1f ms  %5.1f%%\n", names[i], part[i] * 1e3,
                              total > 0 ? 100 * part[i] / total : 0.0);
+                if (i == 0)  // the products by weight type
+                    for (int t = 0; t < kTypes; ++t)
+                        if (k.by_type[t] > 0)
+                            std::fprintf(stderr, "    %-8s %9.1f ms  %5.1f%%\n",
+                                         std::string(type_name(static_cast<GgmlType>(t))).c_str(),
+                                         k.by_type[t] * 1e3,
+                                         total > 0 ? 100 * k.by_type[t] / total : 0.0);
+            }
         }
     }
     // Adds the scope's duration to op (when profiling), in the current pass's bucket.
@@ -83,6 +91,24 @@ class OpProfile {
         std::chrono::steady_clock::time_point t0_;
     };
     bool on() const { return on_; }
+    // A matrix product's time by its weight type (ggml numbering).
+    class TypeScope {
+      public:
+        TypeScope(OpProfile& p, uint32_t type)
+            : p_(p), type_(std::min<uint32_t>(type, kTypes - 1)) {
+            if (p_.on_) t0_ = std::chrono::steady_clock::now();
+        }
+        ~TypeScope() {
+            if (p_.on_)
+                p_.buckets_[p_.cur_].by_type[type_] +=
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+        }
+
+      private:
+        OpProfile& p_;
+        uint32_t type_;
+        std::chrono::steady_clock::time_point t0_;
+    };
     // A pass begins (its rows set the bucket) and ends (after its logits).
     void pass(int rows) {
         cur_ = std::min(rows, kBuckets) - 1;
@@ -96,9 +122,10 @@ class OpProfile {
     }
 
   private:
-    static constexpr int kBuckets = 17;
+    static constexpr int kBuckets = 17, kTypes = 64;
     struct Bucket {
         double t[kCount] = {};
+        double by_type[kTypes] = {};
         int64_t passes = 0;
     };
     bool on_;
@@ -303,12 +330,14 @@ void CpuBackend::embed(const Weight& table, Act out) {
     }
 }
 
-// Activation rows from which Q8_0 weights take the two-rows-a-vector product.
+// Activation rows from which Q8_0 and Q5_0 weights take the two-rows-a-vector
+// product.
 constexpr int kQ8GemmRows = 16;
 
 void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* out,
                            bool prompt_order) {
     OpProfile::Scope scope(prof_, OpProfile::kMatmul);
+    OpProfile::TypeScope type_scope(prof_, w.type);
     bytes_read_ += w.row_bytes * static_cast<uint64_t>(w.rows);
     const int cols = static_cast<int>(w.cols);
     const int64_t rows = w.rows;
@@ -387,6 +416,10 @@ void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* 
         // read the weights faster one row at a time (measured: B=1 twice as
         // fast that way).
         gemm_tiles(k_.gemm_q8_0, 16, 13);
+        return;
+    }
+    if (w.type == K::W_Q5_0 && k_.gemm_q5_0 && n_rows >= kQ8GemmRows) {
+        gemm_tiles(k_.gemm_q5_0, 16, 13);  // as Q8_0
         return;
     }
     const size_t per_thread = tmp_.size() / static_cast<size_t>(nt);
