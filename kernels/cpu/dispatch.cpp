@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "cpu/blocks.h"
 #include "cpu/kernels.h"
@@ -173,6 +174,71 @@ void dequantize_q4_0_packed_row(const void* packed, int n, int64_t row, float* o
         std::memcpy(&x.d, p + 256 + 2 * r, 2);
         dequantize_row(W_Q4_0, &x, out + static_cast<size_t>(b) * QK4_0, QK4_0);
     }
+}
+
+namespace {
+constexpr size_t kQ4KTileBlock = 2048 + 256 + 64;  // one tile's 256-block (kernels.h)
+}
+
+size_t q4_k_packed_bytes(int64_t rows, int n) {
+    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK_K) *
+           kQ4KTileBlock;
+}
+
+void pack_q4_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
+    const int nb = n / QK_K;
+    auto* out = static_cast<uint8_t*>(packed);
+    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
+    for (int64_t t = 0; t < tiles; ++t)
+        for (int b = 0; b < nb; ++b) {
+            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * kQ4KTileBlock;
+            for (int r = 0; r < kQ4Tile; ++r) {
+                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
+                const auto& x = reinterpret_cast<const BlockQ4_K*>(
+                    static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
+                for (int c = 0; c < 4; ++c)
+                    for (int g = 0; g < 8; ++g)
+                        std::memcpy(o + 64 * (8 * c + g) + 4 * r, x.qs + 32 * c + 4 * g, 4);
+                for (int s = 0; s < 8; ++s)
+                    q4k_scale_min(s, x.scales, o[2048 + 16 * s + r], o[2048 + 128 + 16 * s + r]);
+                std::memcpy(o + 2048 + 256 + 2 * r, &x.d, 2);
+                std::memcpy(o + 2048 + 256 + 32 + 2 * r, &x.dmin, 2);
+            }
+        }
+}
+
+void unpack_q4_k_row(const void* packed, int n, int64_t row, void* blocks) {
+    const int nb = n / QK_K;
+    const int64_t t = row / kQ4Tile;
+    const int r = static_cast<int>(row % kQ4Tile);
+    auto* xs = static_cast<BlockQ4_K*>(blocks);
+    for (int b = 0; b < nb; ++b) {
+        const auto* o =
+            static_cast<const uint8_t*>(packed) + (static_cast<size_t>(t) * nb + b) * kQ4KTileBlock;
+        BlockQ4_K& x = xs[b];
+        for (int c = 0; c < 4; ++c)
+            for (int g = 0; g < 8; ++g)
+                std::memcpy(x.qs + 32 * c + 4 * g, o + 64 * (8 * c + g) + 4 * r, 4);
+        uint8_t sc[8], mn[8];
+        for (int s = 0; s < 8; ++s) {
+            sc[s] = o[2048 + 16 * s + r];
+            mn[s] = o[2048 + 128 + 16 * s + r];
+        }
+        // The 6-bit scales and mins back in their 12 bytes (q4k_scale_min's inverse).
+        for (int j = 0; j < 4; ++j) {
+            x.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+            x.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+            x.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+        }
+        std::memcpy(&x.d, o + 2048 + 256 + 2 * r, 2);
+        std::memcpy(&x.dmin, o + 2048 + 256 + 32 + 2 * r, 2);
+    }
+}
+
+void dequantize_q4_k_packed_row(const void* packed, int n, int64_t row, float* out) {
+    std::vector<BlockQ4_K> x(static_cast<size_t>(n / QK_K));
+    unpack_q4_k_row(packed, n, row, x.data());
+    dequantize_row(W_Q4_K, x.data(), out, n);
 }
 
 size_t act_row_bytes(ActFormat fmt, int n) {

@@ -62,6 +62,20 @@ void dequantize_q4_0_packed_row(const void* packed, int n, int64_t row, float* o
 using GemmPackedFn = void (*)(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                               size_t act_stride, int n_act, float* out, size_t out_stride);
 
+// Q4_K matrices repacked for the matrix product: tiles of 16 rows; per tile
+// and 256-block, 2048 bytes of quants (for pair c of 32-value groups and each
+// 4 bytes g of it, 64 bytes: bytes 32c+4g..+3 of rows 0..15, whose low nibbles
+// are values 4g..4g+3 of group 2c and high nibbles those of group 2c+1), then
+// the 16 rows' 6-bit scales of groups 0..7 as bytes (group major), their mins
+// likewise, then the rows' f16 d and dmin: 2368 bytes for the original 2304.
+// Rows past the last repeat it. GemmPackedFn on it gives dot_q4_k's results
+// to the bit.
+size_t q4_k_packed_bytes(int64_t rows, int n);
+void pack_q4_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed);
+void dequantize_q4_k_packed_row(const void* packed, int n, int64_t row, float* out);
+// Row `row` of a packed Q4_K matrix as the original blocks (n / 256 of them).
+void unpack_q4_k_row(const void* packed, int n, int64_t row, void* blocks);
+
 // Q8_0 activation rows: nb BlockQ8_0, then (at q8_act_sums_offset) nb int32
 // Q4_0 offsets (8 * the sum of each block's quants: Q4_0 kernels multiply the
 // unsigned nibbles and subtract it), then nb float scales (the f16 scale widened).
@@ -106,6 +120,7 @@ struct KernelTable {
     DotFn dot_f32_tiled, dot_f16_tiled;
     GemmFn gemm_q4_0;
     GemmPackedFn gemm_q4_0_packed;
+    GemmPackedFn gemm_q4_k_packed;  // Q4_K tiles (pack_q4_k) against Q8_K activations
     // Q8_0 weights against Q8_0 activations, each element exactly dot_q8_0's
     // (null: take dot_q8_0 row by row).
     GemmFn gemm_q8_0;

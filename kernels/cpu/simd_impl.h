@@ -296,6 +296,109 @@ struct GemmPair {
     };
 };
 
+// Q4_K tiles (pack_q4_k) against Q8_K activations, lanes = the tile's 16
+// rows: per pair c of 32-value groups, each group's exact integer dot by
+// vpdpbusd of 4 nibbles x 4 activation bytes at a time, times the group's
+// scale, summed over the pair; the mins against the activation's 16-value
+// sums likewise; then acc = fma(float(sumi), d * d_a, acc) and accm =
+// fma(float(summ), dmin * d_a, accm) for each row in its own lane, pairs and
+// blocks in order, result acc - accm: DotQ4_K's arithmetic row for row.
+template <int NA>
+struct TileQ4_K {
+    static void run(const uint8_t* tile, int nb, const uint8_t* act, size_t stride, float* out,
+                    size_t out_stride, int n_w) {
+        constexpr size_t kBlock = 2048 + 256 + 64;
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        __m512 acc[NA], accm[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = accm[j] = _mm512_setzero_ps();
+        const __m512i lo4 = _mm512_set1_epi8(0xF);
+        for (int b = 0; b < nb; ++b) {
+            const uint8_t* o = tile + static_cast<size_t>(b) * kBlock;
+            const __m512 d = _mm512_cvtph_ps(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 2048 + 256)));
+            const __m512 dmin = _mm512_cvtph_ps(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 2048 + 256 + 32)));
+            __m512 dy[NA], dmy[NA];
+            for (int j = 0; j < NA; ++j) {
+                const __m512 ya = _mm512_set1_ps(y[j][b].d);
+                dy[j] = _mm512_mul_ps(d, ya);
+                dmy[j] = _mm512_mul_ps(dmin, ya);
+            }
+            for (int c = 0; c < 4; ++c) {
+                __m512i ilo[NA], ihi[NA];
+                for (int j = 0; j < NA; ++j) ilo[j] = ihi[j] = _mm512_setzero_si512();
+                for (int g = 0; g < 8; ++g) {
+                    const __m512i q = _mm512_loadu_si512(o + 64 * (8 * c + g));
+                    const __m512i ql = _mm512_and_si512(q, lo4);
+                    const __m512i qh = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+                    for (int j = 0; j < NA; ++j) {
+                        int32_t al, ah;
+                        std::memcpy(&al, y[j][b].qs + 64 * c + 4 * g, 4);
+                        std::memcpy(&ah, y[j][b].qs + 64 * c + 32 + 4 * g, 4);
+                        ilo[j] = _mm512_dpbusd_epi32(ilo[j], ql, _mm512_set1_epi32(al));
+                        ihi[j] = _mm512_dpbusd_epi32(ihi[j], qh, _mm512_set1_epi32(ah));
+                    }
+                }
+                const auto bytes16 = [&](size_t off) {
+                    return _mm512_cvtepu8_epi32(
+                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(o + off)));
+                };
+                const __m512i sl = bytes16(2048 + 16 * (2 * c)),
+                              sh = bytes16(2048 + 16 * (2 * c + 1));
+                const __m512i ml = bytes16(2048 + 128 + 16 * (2 * c)),
+                              mh = bytes16(2048 + 128 + 16 * (2 * c + 1));
+                for (int j = 0; j < NA; ++j) {
+                    const int16_t* bs = y[j][b].bsums + 4 * c;
+                    const __m512i sumi = _mm512_add_epi32(_mm512_mullo_epi32(ilo[j], sl),
+                                                          _mm512_mullo_epi32(ihi[j], sh));
+                    const __m512i summ =
+                        _mm512_add_epi32(_mm512_mullo_epi32(ml, _mm512_set1_epi32(bs[0] + bs[1])),
+                                         _mm512_mullo_epi32(mh, _mm512_set1_epi32(bs[2] + bs[3])));
+                    acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), dy[j], acc[j]);
+                    accm[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(summ), dmy[j], accm[j]);
+                }
+            }
+        }
+        const __mmask16 keep = static_cast<__mmask16>((1u << n_w) - 1);
+        for (int j = 0; j < NA; ++j)
+            _mm512_mask_storeu_ps(out + static_cast<size_t>(j) * out_stride, keep,
+                                  _mm512_sub_ps(acc[j], accm[j]));
+    }
+};
+
+// Rows tile0 * 16 .. + n_w of a packed Q4_K matrix against activation rows
+// in groups of four.
+inline void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    constexpr size_t kBlock = 2048 + 256 + 64;
+    const int nb = n / QK_K;
+    for (int r0 = 0; r0 < n_w; r0 += 16) {
+        const uint8_t* tile = static_cast<const uint8_t*>(packed) +
+                              static_cast<size_t>(tile0 + r0 / 16) * nb * kBlock;
+        const int rows = std::min(16, n_w - r0);
+        int j = 0;
+        for (; j + 4 <= n_act; j += 4)
+            TileQ4_K<4>::run(tile, nb, act_row(act, act_stride, j), act_stride,
+                             out + static_cast<size_t>(j) * out_stride + r0, out_stride, rows);
+        const uint8_t* a = act_row(act, act_stride, j);
+        float* o = out + static_cast<size_t>(j) * out_stride + r0;
+        switch (n_act - j) {
+            case 3:
+                TileQ4_K<3>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                break;
+            case 2:
+                TileQ4_K<2>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                break;
+            case 1:
+                TileQ4_K<1>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                break;
+            default:
+                break;
+        }
+    }
+}
+
 // GemmFn over pairs of rows: activation rows in groups of eight, each against
 // every pair of weight rows (a tile of rows stays in L1/L2 across groups); an
 // odd last row goes through the row-by-row dot, whose result is the same.
