@@ -241,6 +241,57 @@ void dequantize_q4_k_packed_row(const void* packed, int n, int64_t row, float* o
     dequantize_row(W_Q4_K, x.data(), out, n);
 }
 
+namespace {
+constexpr size_t kQ6KTileBlock = 2048 + 1024 + 256 + 32;  // one tile's 256-block (kernels.h)
+}
+
+size_t q6_k_packed_bytes(int64_t rows, int n) {
+    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK_K) *
+           kQ6KTileBlock;
+}
+
+void pack_q6_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
+    const int nb = n / QK_K;
+    auto* out = static_cast<uint8_t*>(packed);
+    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
+    for (int64_t t = 0; t < tiles; ++t)
+        for (int b = 0; b < nb; ++b) {
+            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * kQ6KTileBlock;
+            for (int r = 0; r < kQ4Tile; ++r) {
+                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
+                const auto& x = reinterpret_cast<const BlockQ6_K*>(
+                    static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
+                for (int i = 0; i < 32; ++i) std::memcpy(o + 64 * i + 4 * r, x.ql + 4 * i, 4);
+                for (int i = 0; i < 16; ++i)
+                    std::memcpy(o + 2048 + 64 * i + 4 * r, x.qh + 4 * i, 4);
+                for (int g = 0; g < 16; ++g) std::memcpy(o + 3072 + 16 * g + r, x.scales + g, 1);
+                std::memcpy(o + 3328 + 2 * r, &x.d, 2);
+            }
+        }
+}
+
+void unpack_q6_k_row(const void* packed, int n, int64_t row, void* blocks) {
+    const int nb = n / QK_K;
+    const int64_t t = row / kQ4Tile;
+    const int r = static_cast<int>(row % kQ4Tile);
+    auto* xs = static_cast<BlockQ6_K*>(blocks);
+    for (int b = 0; b < nb; ++b) {
+        const auto* o =
+            static_cast<const uint8_t*>(packed) + (static_cast<size_t>(t) * nb + b) * kQ6KTileBlock;
+        BlockQ6_K& x = xs[b];
+        for (int i = 0; i < 32; ++i) std::memcpy(x.ql + 4 * i, o + 64 * i + 4 * r, 4);
+        for (int i = 0; i < 16; ++i) std::memcpy(x.qh + 4 * i, o + 2048 + 64 * i + 4 * r, 4);
+        for (int g = 0; g < 16; ++g) std::memcpy(x.scales + g, o + 3072 + 16 * g + r, 1);
+        std::memcpy(&x.d, o + 3328 + 2 * r, 2);
+    }
+}
+
+void dequantize_q6_k_packed_row(const void* packed, int n, int64_t row, float* out) {
+    std::vector<BlockQ6_K> x(static_cast<size_t>(n / QK_K));
+    unpack_q6_k_row(packed, n, row, x.data());
+    dequantize_row(W_Q6_K, x.data(), out, n);
+}
+
 size_t act_row_bytes(ActFormat fmt, int n) {
     switch (fmt) {
         case ActFormat::F32:

@@ -188,6 +188,19 @@ void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const v
     }
 }
 
+// The packed Q6_K layout, row by row: each row's blocks unpacked, then dot_q6_k.
+void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
+void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                      size_t act_stride, int n_act, float* out, size_t out_stride) {
+    std::vector<BlockQ6_K> row(static_cast<size_t>(n / QK_K));
+    std::vector<float> res(static_cast<size_t>(n_act));
+    for (int r = 0; r < n_w; ++r) {
+        unpack_q6_k_row(packed, n, tile0 * kQ4Tile + r, row.data());
+        dot_q6_k(n, row.data(), act, act_stride, n_act, res.data());
+        for (int j = 0; j < n_act; ++j) out[static_cast<size_t>(j) * out_stride + r] = res[j];
+    }
+}
+
 void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     gemm_q4_0(n, w, 0, 1, act, stride, n_act, out, 1);
 }
@@ -1152,6 +1165,7 @@ const KernelTable kScalarTable = {
     .gemm_q4_0 = gemm_q4_0,
     .gemm_q4_0_packed = gemm_q4_0_packed,
     .gemm_q4_k_packed = gemm_q4_k_packed,
+    .gemm_q6_k_packed = gemm_q6_k_packed,
     .gemm_q8_0 = nullptr,  // dot_q8_0 row by row
     .gemm_q5_0 = nullptr,
     .quantize_q8_0 = quantize_q8_0,

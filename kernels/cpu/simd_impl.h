@@ -367,11 +367,87 @@ struct TileQ4_K {
     }
 };
 
-// Rows tile0 * 16 .. + n_w of a packed Q4_K matrix against activation rows
+// Q6_K tiles (pack_q6_k) against Q8_K activations, lanes = the tile's 16
+// rows: the 6-bit values of four consecutive positions rebuilt per lane from
+// the ql and qh chunks as DotQ6_K rebuilds them, each 16-value group's exact
+// dot by vpdpbusd (unsigned values; 32 times the activation group's sum taken
+// off), times the group's scale, summed over the block; then acc =
+// fma(float(sumi), d * d_a, acc) per row in its lane: DotQ6_K's arithmetic.
+template <int NA>
+struct TileQ6_K {
+    static void run(const uint8_t* tile, int nb, const uint8_t* act, size_t stride, float* out,
+                    size_t out_stride, int n_w) {
+        constexpr size_t kBlock = 2048 + 1024 + 256 + 32;
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        __m512 acc[NA];
+        for (int j = 0; j < NA; ++j) acc[j] = _mm512_setzero_ps();
+        const __m512i m4 = _mm512_set1_epi8(0xF), m2 = _mm512_set1_epi8(3);
+        const auto load = [](const uint8_t* p) { return _mm512_loadu_si512(p); };
+        const auto bcast = [](const int8_t* p) {
+            int32_t v;
+            std::memcpy(&v, p, 4);
+            return _mm512_set1_epi32(v);
+        };
+        for (int b = 0; b < nb; ++b) {
+            const uint8_t* o = tile + static_cast<size_t>(b) * kBlock;
+            __m512i sumi[NA];
+            for (int j = 0; j < NA; ++j) sumi[j] = _mm512_setzero_si512();
+            for (int h = 0; h < 2; ++h)
+                for (int G = 0; G < 2; ++G) {
+                    __m512i is[4][NA];
+                    for (int s = 0; s < 4; ++s)
+                        for (int j = 0; j < NA; ++j) is[s][j] = _mm512_setzero_si512();
+                    for (int qq = 0; qq < 4; ++qq) {
+                        const int q = 4 * G + qq;
+                        const __m512i A = load(o + 64 * (16 * h + q));
+                        const __m512i B = load(o + 64 * (16 * h + 8 + q));
+                        const __m512i H = load(o + 2048 + 64 * (8 * h + q));
+                        const auto hi2 = [&](int sh) {
+                            return _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, sh), m2),
+                                                     4);
+                        };
+                        const __m512i v[4] = {
+                            _mm512_or_si512(_mm512_and_si512(A, m4), hi2(0)),
+                            _mm512_or_si512(_mm512_and_si512(B, m4), hi2(2)),
+                            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(A, 4), m4), hi2(4)),
+                            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(B, 4), m4), hi2(6))};
+                        for (int j = 0; j < NA; ++j) {
+                            const int8_t* yb = y[j][b].qs + 128 * h + 4 * q;
+                            for (int s = 0; s < 4; ++s)
+                                is[s][j] = _mm512_dpbusd_epi32(is[s][j], v[s], bcast(yb + 32 * s));
+                        }
+                    }
+                    for (int s = 0; s < 4; ++s) {
+                        const int g = 8 * h + 2 * s + G;
+                        const __m512i sc = _mm512_cvtepi8_epi32(
+                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 3072 + 16 * g)));
+                        for (int j = 0; j < NA; ++j)
+                            sumi[j] = _mm512_add_epi32(
+                                sumi[j],
+                                _mm512_mullo_epi32(
+                                    sc, _mm512_sub_epi32(
+                                            is[s][j], _mm512_set1_epi32(32 * y[j][b].bsums[g]))));
+                    }
+                }
+            const __m512 d =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 3328)));
+            for (int j = 0; j < NA; ++j)
+                acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[j]),
+                                         _mm512_mul_ps(d, _mm512_set1_ps(y[j][b].d)), acc[j]);
+        }
+        const __mmask16 keep = static_cast<__mmask16>((1u << n_w) - 1);
+        for (int j = 0; j < NA; ++j)
+            _mm512_mask_storeu_ps(out + static_cast<size_t>(j) * out_stride, keep, acc[j]);
+    }
+};
+
+// Rows tile0 * 16 .. + n_w of a packed K-quant matrix (Tile: TileQ4_K or
+// TileQ6_K, kBlock its bytes per tile and 256-block) against activation rows
 // in groups of four.
-inline void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
-                             size_t act_stride, int n_act, float* out, size_t out_stride) {
-    constexpr size_t kBlock = 2048 + 256 + 64;
+template <template <int> class Tile, size_t kBlock>
+inline void gemm_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                          size_t act_stride, int n_act, float* out, size_t out_stride) {
     const int nb = n / QK_K;
     for (int r0 = 0; r0 < n_w; r0 += 16) {
         const uint8_t* tile = static_cast<const uint8_t*>(packed) +
@@ -379,24 +455,34 @@ inline void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, 
         const int rows = std::min(16, n_w - r0);
         int j = 0;
         for (; j + 4 <= n_act; j += 4)
-            TileQ4_K<4>::run(tile, nb, act_row(act, act_stride, j), act_stride,
-                             out + static_cast<size_t>(j) * out_stride + r0, out_stride, rows);
+            Tile<4>::run(tile, nb, act_row(act, act_stride, j), act_stride,
+                         out + static_cast<size_t>(j) * out_stride + r0, out_stride, rows);
         const uint8_t* a = act_row(act, act_stride, j);
         float* o = out + static_cast<size_t>(j) * out_stride + r0;
         switch (n_act - j) {
             case 3:
-                TileQ4_K<3>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                Tile<3>::run(tile, nb, a, act_stride, o, out_stride, rows);
                 break;
             case 2:
-                TileQ4_K<2>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                Tile<2>::run(tile, nb, a, act_stride, o, out_stride, rows);
                 break;
             case 1:
-                TileQ4_K<1>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                Tile<1>::run(tile, nb, a, act_stride, o, out_stride, rows);
                 break;
             default:
                 break;
         }
     }
+}
+inline void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_k_packed<TileQ4_K, 2048 + 256 + 64>(n, packed, tile0, n_w, act, act_stride, n_act, out,
+                                             out_stride);
+}
+inline void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_k_packed<TileQ6_K, 2048 + 1024 + 256 + 32>(n, packed, tile0, n_w, act, act_stride, n_act,
+                                                    out, out_stride);
 }
 
 // GemmFn over pairs of rows: activation rows in groups of eight, each against

@@ -456,16 +456,16 @@ class TestEngine : public QObject {
         QVERIFY(std::memcmp(batch.data(), steps.data(), batch.size() * 4) == 0);
     }
 
-    // Q4_0 (and on AVX-512 Q4_K) matrices are repacked into tiles at load unless RS_REPACK=0: the
-    // two layouts run different code and must give the same logits to the
-    // bit, for a prompt batch, a single-token step and a batch of branches.
+    // Q4_0 (and on AVX-512 Q4_K, Q6_K) matrices are repacked into tiles at load unless RS_REPACK=0:
+    // the two layouts run different code and must give the same logits to the bit, for a prompt
+    // batch, a single-token step and a batch of branches.
     void repackedWeightsGiveTheSameLogits_data() {
         QTest::addColumn<QString>("model_path");
         QTest::newRow("bundled-Q4_0")
             << QString::fromStdString(bundled_as(tmp_.path(), GgmlType::Q4_0));
         if (rs::test::have_reference())
             QTest::newRow("mini-llama-Q4_0") << rs::test::reference("models/mini-llama-Q4_0.gguf");
-        // Q4_K tiles (AVX-512 only), with the Q6_K/Q5_0 rest in place.
+        // Q4_K and Q6_K tiles (AVX-512 only), with the Q5_0/Q8_0 rest in place.
         if (rs::test::have_reference() && kernels::kernels().isa == kernels::Isa::Avx512)
             QTest::newRow("mini-llama-Q4_K_M")
                 << rs::test::reference("models/mini-llama-Q4_K_M.gguf");

@@ -134,7 +134,7 @@ class OpProfile {
     std::chrono::steady_clock::time_point pass_t0_;
 };
 
-// The CPU's prepared weights: Q4_0 (and on AVX-512 Q4_K) matrices repacked
+// The CPU's prepared weights: Q4_0 (and on AVX-512 Q4_K, Q6_K) matrices repacked
 // into 16-row tiles for
 // the matrix product (same size as the file's data, whose mapped pages are
 // then released), indexed by Weight::index; null where used in place.
@@ -170,20 +170,23 @@ std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
     p->packed.assign(m.weights().size(), nullptr);
     const char* env = std::getenv("RS_REPACK");
     if (env && std::string(env) == "0") return p;
-    // Matrices (not norms or biases) of Q4_0; of Q4_K where the AVX-512 tile
-    // product runs (elsewhere the row-by-row dot is faster than unpacking).
-    const bool q4_k = K::kernels().isa == K::Isa::Avx512;
+    // Matrices (not norms or biases) of Q4_0; of Q4_K and Q6_K where the
+    // AVX-512 tile products run (elsewhere the row-by-row dot is faster than
+    // unpacking).
+    const bool k_tiles = K::kernels().isa == K::Isa::Avx512;
     std::vector<const Weight*> ws;
     for (const Weight* w : m.weights())
-        if ((w->type == K::W_Q4_0 || (q4_k && w->type == K::W_Q4_K)) && w->rows > 1 &&
-            w->tensor->dims.size() <= 2)
+        if ((w->type == K::W_Q4_0 || (k_tiles && (w->type == K::W_Q4_K || w->type == K::W_Q6_K))) &&
+            w->rows > 1 && w->tensor->dims.size() <= 2)
             ws.push_back(w);
     if (ws.empty()) return p;
     std::vector<uint8_t*> bufs(ws.size());
     for (size_t i = 0; i < ws.size(); ++i) {
         const auto cols = static_cast<int>(ws[i]->cols);
-        const size_t bytes = ws[i]->type == K::W_Q4_0 ? K::q4_0_packed_bytes(ws[i]->rows, cols)
-                                                      : K::q4_k_packed_bytes(ws[i]->rows, cols);
+        const int64_t rows = ws[i]->rows;
+        const size_t bytes = ws[i]->type == K::W_Q4_0   ? K::q4_0_packed_bytes(rows, cols)
+                             : ws[i]->type == K::W_Q4_K ? K::q4_k_packed_bytes(rows, cols)
+                                                        : K::q6_k_packed_bytes(rows, cols);
         bufs[i] = static_cast<uint8_t*>(::operator new (bytes, std::align_val_t{64}));
         p->buffers.emplace_back(bufs[i],
                                 [](uint8_t* b) { ::operator delete (b, std::align_val_t{64}); });
@@ -197,8 +200,10 @@ std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
         pool.emplace_back([&] {
             for (size_t i; (i = next.fetch_add(1)) < ws.size();) {
                 const Weight& w = *ws[i];
-                (w.type == K::W_Q4_0 ? K::pack_q4_0 : K::pack_q4_k)(
-                    w.data, w.row_bytes, w.rows, static_cast<int>(w.cols), bufs[i]);
+                (w.type == K::W_Q4_0   ? K::pack_q4_0
+                 : w.type == K::W_Q4_K ? K::pack_q4_k
+                                       : K::pack_q6_k)(w.data, w.row_bytes, w.rows,
+                                                       static_cast<int>(w.cols), bufs[i]);
                 const long page = sysconf(_SC_PAGESIZE);
                 auto lo = (reinterpret_cast<uintptr_t>(w.data) + page - 1) &
                           ~static_cast<uintptr_t>(page - 1);
@@ -332,8 +337,9 @@ void CpuBackend::embed(const Weight& table, Act out) {
         const TokenId tok = pass_.rows[static_cast<size_t>(r)].token;
         float* xr = ptr(out) + static_cast<size_t>(r) * D;
         if (pk)
-            (table.type == K::W_Q4_0 ? K::dequantize_q4_0_packed_row
-                                     : K::dequantize_q4_k_packed_row)(pk, D, tok, xr);
+            (table.type == K::W_Q4_0   ? K::dequantize_q4_0_packed_row
+             : table.type == K::W_Q4_K ? K::dequantize_q4_k_packed_row
+                                       : K::dequantize_q6_k_packed_row)(pk, D, tok, xr);
         else
             K::dequantize_row(table.type, table.row(tok), xr, D);
     }
@@ -392,15 +398,17 @@ void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* 
         }
     }
     if (const uint8_t* pk = packed(w)) {
-        // Repacked Q4_0 or Q4_K: whole 16-row tiles per thread.
+        // Repacked Q4_0, Q4_K or Q6_K: whole 16-row tiles per thread.
         const int64_t tiles = (rows + K::kQ4Tile - 1) / K::kQ4Tile;
         pool_.run(
             tiles,
             [&](int64_t b, int64_t e, int) {
                 const int64_t r0 = b * K::kQ4Tile, r1 = std::min(rows, e * K::kQ4Tile);
-                (w.type == K::W_Q4_0 ? k_.gemm_q4_0_packed : k_.gemm_q4_k_packed)(
-                    cols, pk, b, static_cast<int>(r1 - r0), act, stride, n_rows, out + r0,
-                    static_cast<size_t>(rows));
+                (w.type == K::W_Q4_0 ? k_.gemm_q4_0_packed
+                 : w.type == K::W_Q4_K
+                     ? k_.gemm_q4_k_packed
+                     : k_.gemm_q6_k_packed)(cols, pk, b, static_cast<int>(r1 - r0), act, stride,
+                                            n_rows, out + r0, static_cast<size_t>(rows));
             },
             std::max<int64_t>(1, (int64_t{1} << 13) / (static_cast<int64_t>(cols) * n_rows)));
         return;
