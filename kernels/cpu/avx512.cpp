@@ -34,6 +34,7 @@ const KernelTable kAvx512Table = {
     .gemm_q4_0 = avx512::gemm_q4_0,
     .gemm_q4_0_packed = avx512::gemm_q4_0_packed,
     .gemm_q4_k_packed = avx512::gemm_q4_k_packed,
+    .gemm_q5_k_packed = avx512::gemm_q5_k_packed,
     .gemm_q6_k_packed = avx512::gemm_q6_k_packed,
     .gemm_q8_0 = avx512::gemm_q8_0,
     .gemm_q5_0 = avx512::gemm_q5_0,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/blocks.h"
@@ -177,52 +178,70 @@ void dequantize_q4_0_packed_row(const void* packed, int n, int64_t row, float* o
 }
 
 namespace {
-constexpr size_t kQ4KTileBlock = 2048 + 256 + 64;  // one tile's 256-block (kernels.h)
-}
 
-size_t q4_k_packed_bytes(int64_t rows, int n) {
+// Q4_K and Q5_K tiles (kernels.h): quants, Q5_K's high bits, scales, mins,
+// d and dmin. The offsets of one tile's 256-block.
+template <class Block>
+struct K45Layout {
+    static constexpr bool kFive = std::is_same_v<Block, BlockQ5_K>;
+    static constexpr size_t kScales = kFive ? 2048 + 512 : 2048, kMins = kScales + 128,
+                            kD = kScales + 256, kDmin = kD + 32, kBytes = kD + 64;
+};
+
+template <class Block>
+size_t k45_packed_bytes(int64_t rows, int n) {
     return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK_K) *
-           kQ4KTileBlock;
+           K45Layout<Block>::kBytes;
 }
 
-void pack_q4_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
+template <class Block>
+void pack_k45(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
+    using L = K45Layout<Block>;
     const int nb = n / QK_K;
     auto* out = static_cast<uint8_t*>(packed);
     const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
     for (int64_t t = 0; t < tiles; ++t)
         for (int b = 0; b < nb; ++b) {
-            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * kQ4KTileBlock;
+            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * L::kBytes;
             for (int r = 0; r < kQ4Tile; ++r) {
                 const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
-                const auto& x = reinterpret_cast<const BlockQ4_K*>(
+                const auto& x = reinterpret_cast<const Block*>(
                     static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
                 for (int c = 0; c < 4; ++c)
                     for (int g = 0; g < 8; ++g)
                         std::memcpy(o + 64 * (8 * c + g) + 4 * r, x.qs + 32 * c + 4 * g, 4);
+                if constexpr (L::kFive)
+                    for (int g = 0; g < 8; ++g)
+                        std::memcpy(o + 2048 + 64 * g + 4 * r, x.qh + 4 * g, 4);
                 for (int s = 0; s < 8; ++s)
-                    q4k_scale_min(s, x.scales, o[2048 + 16 * s + r], o[2048 + 128 + 16 * s + r]);
-                std::memcpy(o + 2048 + 256 + 2 * r, &x.d, 2);
-                std::memcpy(o + 2048 + 256 + 32 + 2 * r, &x.dmin, 2);
+                    q4k_scale_min(s, x.scales, o[L::kScales + 16 * s + r],
+                                  o[L::kMins + 16 * s + r]);
+                std::memcpy(o + L::kD + 2 * r, &x.d, 2);
+                std::memcpy(o + L::kDmin + 2 * r, &x.dmin, 2);
             }
         }
 }
 
-void unpack_q4_k_row(const void* packed, int n, int64_t row, void* blocks) {
+template <class Block>
+void unpack_k45_row(const void* packed, int n, int64_t row, void* blocks) {
+    using L = K45Layout<Block>;
     const int nb = n / QK_K;
     const int64_t t = row / kQ4Tile;
     const int r = static_cast<int>(row % kQ4Tile);
-    auto* xs = static_cast<BlockQ4_K*>(blocks);
+    auto* xs = static_cast<Block*>(blocks);
     for (int b = 0; b < nb; ++b) {
         const auto* o =
-            static_cast<const uint8_t*>(packed) + (static_cast<size_t>(t) * nb + b) * kQ4KTileBlock;
-        BlockQ4_K& x = xs[b];
+            static_cast<const uint8_t*>(packed) + (static_cast<size_t>(t) * nb + b) * L::kBytes;
+        Block& x = xs[b];
         for (int c = 0; c < 4; ++c)
             for (int g = 0; g < 8; ++g)
                 std::memcpy(x.qs + 32 * c + 4 * g, o + 64 * (8 * c + g) + 4 * r, 4);
+        if constexpr (L::kFive)
+            for (int g = 0; g < 8; ++g) std::memcpy(x.qh + 4 * g, o + 2048 + 64 * g + 4 * r, 4);
         uint8_t sc[8], mn[8];
         for (int s = 0; s < 8; ++s) {
-            sc[s] = o[2048 + 16 * s + r];
-            mn[s] = o[2048 + 128 + 16 * s + r];
+            sc[s] = o[L::kScales + 16 * s + r];
+            mn[s] = o[L::kMins + 16 * s + r];
         }
         // The 6-bit scales and mins back in their 12 bytes (q4k_scale_min's inverse).
         for (int j = 0; j < 4; ++j) {
@@ -230,15 +249,40 @@ void unpack_q4_k_row(const void* packed, int n, int64_t row, void* blocks) {
             x.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
             x.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
         }
-        std::memcpy(&x.d, o + 2048 + 256 + 2 * r, 2);
-        std::memcpy(&x.dmin, o + 2048 + 256 + 32 + 2 * r, 2);
+        std::memcpy(&x.d, o + L::kD + 2 * r, 2);
+        std::memcpy(&x.dmin, o + L::kDmin + 2 * r, 2);
     }
 }
 
+}  // namespace
+
+size_t q4_k_packed_bytes(int64_t rows, int n) {
+    return k45_packed_bytes<BlockQ4_K>(rows, n);
+}
+void pack_q4_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
+    pack_k45<BlockQ4_K>(w, w_stride, rows, n, packed);
+}
+void unpack_q4_k_row(const void* packed, int n, int64_t row, void* blocks) {
+    unpack_k45_row<BlockQ4_K>(packed, n, row, blocks);
+}
 void dequantize_q4_k_packed_row(const void* packed, int n, int64_t row, float* out) {
     std::vector<BlockQ4_K> x(static_cast<size_t>(n / QK_K));
     unpack_q4_k_row(packed, n, row, x.data());
     dequantize_row(W_Q4_K, x.data(), out, n);
+}
+size_t q5_k_packed_bytes(int64_t rows, int n) {
+    return k45_packed_bytes<BlockQ5_K>(rows, n);
+}
+void pack_q5_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
+    pack_k45<BlockQ5_K>(w, w_stride, rows, n, packed);
+}
+void unpack_q5_k_row(const void* packed, int n, int64_t row, void* blocks) {
+    unpack_k45_row<BlockQ5_K>(packed, n, row, blocks);
+}
+void dequantize_q5_k_packed_row(const void* packed, int n, int64_t row, float* out) {
+    std::vector<BlockQ5_K> x(static_cast<size_t>(n / QK_K));
+    unpack_q5_k_row(packed, n, row, x.data());
+    dequantize_row(W_Q5_K, x.data(), out, n);
 }
 
 namespace {

@@ -76,6 +76,14 @@ void dequantize_q4_k_packed_row(const void* packed, int n, int64_t row, float* o
 // Row `row` of a packed Q4_K matrix as the original blocks (n / 256 of them).
 void unpack_q4_k_row(const void* packed, int n, int64_t row, void* blocks);
 
+// Q5_K matrices repacked as Q4_K's, with the rows' qh bytes in 8 chunks of 64
+// (chunk i: bytes 4i..4i+3 of rows 0..15) after the quants: 2880 bytes for
+// the original 2816. GemmPackedFn on it gives dot_q5_k's results to the bit.
+size_t q5_k_packed_bytes(int64_t rows, int n);
+void pack_q5_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed);
+void dequantize_q5_k_packed_row(const void* packed, int n, int64_t row, float* out);
+void unpack_q5_k_row(const void* packed, int n, int64_t row, void* blocks);
+
 // Q6_K matrices repacked likewise: per tile and 256-block, the rows' ql bytes
 // in 32 chunks of 64 (chunk i: bytes 4i..4i+3 of rows 0..15), their qh bytes
 // in 16 such chunks, the 16 groups' int8 scales (group major), the rows' f16
@@ -131,6 +139,7 @@ struct KernelTable {
     GemmFn gemm_q4_0;
     GemmPackedFn gemm_q4_0_packed;
     GemmPackedFn gemm_q4_k_packed;  // Q4_K tiles (pack_q4_k) against Q8_K activations
+    GemmPackedFn gemm_q5_k_packed;  // Q5_K tiles (pack_q5_k) against Q8_K activations
     GemmPackedFn gemm_q6_k_packed;  // Q6_K tiles (pack_q6_k) against Q8_K activations
     // Q8_0 weights against Q8_0 activations, each element exactly dot_q8_0's
     // (null: take dot_q8_0 row by row).

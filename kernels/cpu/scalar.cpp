@@ -189,7 +189,13 @@ void gemm_k_packed_rows(void (*unpack)(const void*, int, int64_t, void*), DotFn 
     }
 }
 void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
+void dot_q5_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
 void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
+void gemm_q5_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                      size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_k_packed_rows<BlockQ5_K>(unpack_q5_k_row, dot_q5_k, n, packed, tile0, n_w, act, act_stride,
+                                  n_act, out, out_stride);
+}
 void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                       size_t act_stride, int n_act, float* out, size_t out_stride) {
     gemm_k_packed_rows<BlockQ4_K>(unpack_q4_k_row, dot_q4_k, n, packed, tile0, n_w, act, act_stride,
@@ -1165,6 +1171,7 @@ const KernelTable kScalarTable = {
     .gemm_q4_0 = gemm_q4_0,
     .gemm_q4_0_packed = gemm_q4_0_packed,
     .gemm_q4_k_packed = gemm_q4_k_packed,
+    .gemm_q5_k_packed = gemm_q5_k_packed,
     .gemm_q6_k_packed = gemm_q6_k_packed,
     .gemm_q8_0 = nullptr,  // dot_q8_0 row by row
     .gemm_q5_0 = nullptr,

@@ -310,36 +310,51 @@ inline void prefetch_ahead(const uint8_t* p, size_t n) {
 // sums likewise; then acc = fma(float(sumi), d * d_a, acc) and accm =
 // fma(float(summ), dmin * d_a, accm) for each row in its own lane, pairs and
 // blocks in order, result acc - accm: DotQ4_K's arithmetic row for row.
-template <int NA>
-struct TileQ4_K {
+// Q5_K tiles add each value's fifth bit from the qh chunks and, as DotQ5_K
+// does, sum the integers over the whole 256-block before its two fmas.
+template <bool kFive, int NA>
+struct TileK45 {
     static void run(const uint8_t* tile, int nb, const uint8_t* act, size_t stride, float* out,
                     size_t out_stride, int n_w) {
-        constexpr size_t kBlock = 2048 + 256 + 64;
+        constexpr size_t kScales = kFive ? 2048 + 512 : 2048, kMins = kScales + 128,
+                         kD = kScales + 256, kBlock = kD + 64;
         const BlockQ8_K* y[NA];
         for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
         __m512 acc[NA], accm[NA];
         for (int j = 0; j < NA; ++j) acc[j] = accm[j] = _mm512_setzero_ps();
-        const __m512i lo4 = _mm512_set1_epi8(0xF);
+        const __m512i lo4 = _mm512_set1_epi8(0xF), one = _mm512_set1_epi8(1);
         for (int b = 0; b < nb; ++b) {
             const uint8_t* o = tile + static_cast<size_t>(b) * kBlock;
             prefetch_ahead(o + 2 * kBlock, kBlock);
-            const __m512 d = _mm512_cvtph_ps(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 2048 + 256)));
-            const __m512 dmin = _mm512_cvtph_ps(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 2048 + 256 + 32)));
+            const __m512 d =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + kD)));
+            const __m512 dmin =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + kD + 32)));
             __m512 dy[NA], dmy[NA];
+            __m512i sumi[NA], summ[NA];  // Q5_K: over the whole block
             for (int j = 0; j < NA; ++j) {
                 const __m512 ya = _mm512_set1_ps(y[j][b].d);
                 dy[j] = _mm512_mul_ps(d, ya);
                 dmy[j] = _mm512_mul_ps(dmin, ya);
+                sumi[j] = summ[j] = _mm512_setzero_si512();
             }
             for (int c = 0; c < 4; ++c) {
                 __m512i ilo[NA], ihi[NA];
                 for (int j = 0; j < NA; ++j) ilo[j] = ihi[j] = _mm512_setzero_si512();
                 for (int g = 0; g < 8; ++g) {
                     const __m512i q = _mm512_loadu_si512(o + 64 * (8 * c + g));
-                    const __m512i ql = _mm512_and_si512(q, lo4);
-                    const __m512i qh = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+                    __m512i ql = _mm512_and_si512(q, lo4);
+                    __m512i qh = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+                    if constexpr (kFive) {
+                        const __m512i h = _mm512_loadu_si512(o + 2048 + 64 * g);
+                        const auto bit = [&](int s) {
+                            return _mm512_slli_epi16(
+                                _mm512_and_si512(_mm512_srl_epi16(h, _mm_cvtsi32_si128(s)), one),
+                                4);
+                        };
+                        ql = _mm512_or_si512(ql, bit(2 * c));
+                        qh = _mm512_or_si512(qh, bit(2 * c + 1));
+                    }
                     for (int j = 0; j < NA; ++j) {
                         int32_t al, ah;
                         std::memcpy(&al, y[j][b].qs + 64 * c + 4 * g, 4);
@@ -352,21 +367,31 @@ struct TileQ4_K {
                     return _mm512_cvtepu8_epi32(
                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(o + off)));
                 };
-                const __m512i sl = bytes16(2048 + 16 * (2 * c)),
-                              sh = bytes16(2048 + 16 * (2 * c + 1));
-                const __m512i ml = bytes16(2048 + 128 + 16 * (2 * c)),
-                              mh = bytes16(2048 + 128 + 16 * (2 * c + 1));
+                const __m512i sl = bytes16(kScales + 16 * (2 * c)),
+                              sh = bytes16(kScales + 16 * (2 * c + 1));
+                const __m512i ml = bytes16(kMins + 16 * (2 * c)),
+                              mh = bytes16(kMins + 16 * (2 * c + 1));
                 for (int j = 0; j < NA; ++j) {
                     const int16_t* bs = y[j][b].bsums + 4 * c;
-                    const __m512i sumi = _mm512_add_epi32(_mm512_mullo_epi32(ilo[j], sl),
-                                                          _mm512_mullo_epi32(ihi[j], sh));
-                    const __m512i summ =
+                    const __m512i si = _mm512_add_epi32(_mm512_mullo_epi32(ilo[j], sl),
+                                                        _mm512_mullo_epi32(ihi[j], sh));
+                    const __m512i sm =
                         _mm512_add_epi32(_mm512_mullo_epi32(ml, _mm512_set1_epi32(bs[0] + bs[1])),
                                          _mm512_mullo_epi32(mh, _mm512_set1_epi32(bs[2] + bs[3])));
-                    acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), dy[j], acc[j]);
-                    accm[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(summ), dmy[j], accm[j]);
+                    if constexpr (kFive) {
+                        sumi[j] = _mm512_add_epi32(sumi[j], si);
+                        summ[j] = _mm512_add_epi32(summ[j], sm);
+                    } else {
+                        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), dy[j], acc[j]);
+                        accm[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sm), dmy[j], accm[j]);
+                    }
                 }
             }
+            if constexpr (kFive)
+                for (int j = 0; j < NA; ++j) {
+                    acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[j]), dy[j], acc[j]);
+                    accm[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(summ[j]), dmy[j], accm[j]);
+                }
         }
         const __mmask16 keep = static_cast<__mmask16>((1u << n_w) - 1);
         for (int j = 0; j < NA; ++j)
@@ -374,6 +399,10 @@ struct TileQ4_K {
                                   _mm512_sub_ps(acc[j], accm[j]));
     }
 };
+template <int NA>
+struct TileQ4_K : TileK45<false, NA> {};
+template <int NA>
+struct TileQ5_K : TileK45<true, NA> {};
 
 // Q6_K tiles (pack_q6_k) against Q8_K activations, lanes = the tile's 16
 // rows: the 6-bit values of four consecutive positions rebuilt per lane from
@@ -487,6 +516,11 @@ inline void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, 
                              size_t act_stride, int n_act, float* out, size_t out_stride) {
     gemm_k_packed<TileQ4_K, 2048 + 256 + 64>(n, packed, tile0, n_w, act, act_stride, n_act, out,
                                              out_stride);
+}
+inline void gemm_q5_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_k_packed<TileQ5_K, 2048 + 512 + 256 + 64>(n, packed, tile0, n_w, act, act_stride, n_act,
+                                                   out, out_stride);
 }
 inline void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                              size_t act_stride, int n_act, float* out, size_t out_stride) {

@@ -456,9 +456,9 @@ class TestEngine : public QObject {
         QVERIFY(std::memcmp(batch.data(), steps.data(), batch.size() * 4) == 0);
     }
 
-    // Q4_0 (and on AVX-512 Q4_K, Q6_K) matrices are repacked into tiles at load unless RS_REPACK=0:
-    // the two layouts run different code and must give the same logits to the bit, for a prompt
-    // batch, a single-token step and a batch of branches.
+    // Q4_0 (and on AVX-512 Q4_K, Q5_K, Q6_K) matrices are repacked into tiles at load unless
+    // RS_REPACK=0: the two layouts run different code and must give the same logits to the bit, for
+    // a prompt batch, a single-token step and a batch of branches.
     void repackedWeightsGiveTheSameLogits_data() {
         QTest::addColumn<QString>("model_path");
         QTest::newRow("bundled-Q4_0")
@@ -469,6 +469,9 @@ class TestEngine : public QObject {
         if (rs::test::have_reference() && kernels::kernels().isa == kernels::Isa::Avx512)
             QTest::newRow("mini-llama-Q4_K_M")
                 << rs::test::reference("models/mini-llama-Q4_K_M.gguf");
+        if (rs::test::have_reference() && kernels::kernels().isa == kernels::Isa::Avx512)
+            QTest::newRow("mini-llama-Q5_K_M")
+                << rs::test::reference("models/mini-llama-Q5_K_M.gguf");
     }
     void repackedWeightsGiveTheSameLogits() {
         QFETCH(QString, model_path);

@@ -669,7 +669,7 @@ class TestKernels : public QObject {
         if (kernels_for(Isa::Avx512)) QVERIFY(checked > 0);  // the AVX-512 table has one
     }
 
-    // Q4_K and Q6_K tiles: the packed layout holds every row (unpacked
+    // Q4_K, Q5_K and Q6_K tiles: the packed layout holds every row (unpacked
     // blocks and dequantized values equal the original's), and every table's
     // packed product, whole or from a later tile, gives each element exactly
     // the scalar dot on the original rows, for partial tiles and groups of
@@ -677,28 +677,37 @@ class TestKernels : public QObject {
     void gemmKQuantPackedMatchesScalar_data() {
         QTest::addColumn<int>("type");
         QTest::newRow("Q4_K") << int(W_Q4_K);
+        QTest::newRow("Q5_K") << int(W_Q5_K);
         QTest::newRow("Q6_K") << int(W_Q6_K);
     }
     void gemmKQuantPackedMatchesScalar() {
         QFETCH(int, type);
-        const bool q4 = type == W_Q4_K;
+        const bool q4 = type == W_Q4_K, q5 = type == W_Q5_K;
         const int n = 768, rows = 19, acts_n = 13;
         auto x = randn(static_cast<size_t>(n) * rows, 13, 0.05f);
-        const size_t wrow =
-            static_cast<size_t>(n / 256) * (q4 ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K));
+        const size_t wrow = static_cast<size_t>(n / 256) * (q4   ? sizeof(BlockQ4_K)
+                                                            : q5 ? sizeof(BlockQ5_K)
+                                                                 : sizeof(BlockQ6_K));
         std::vector<uint8_t> w(wrow * rows);
         for (int r = 0; r < rows; ++r)
-            (q4 ? quantize_row_q4_k_ref : quantize_row_q6_k_ref)(
-                x.data() + static_cast<size_t>(r) * n, w.data() + wrow * r, n);
-        std::vector<uint8_t> packed(q4 ? q4_k_packed_bytes(rows, n) : q6_k_packed_bytes(rows, n));
-        (q4 ? pack_q4_k : pack_q6_k)(w.data(), wrow, rows, n, packed.data());
+            (q4   ? quantize_row_q4_k_ref
+             : q5 ? quantize_row_q5_k_ref
+                  : quantize_row_q6_k_ref)(x.data() + static_cast<size_t>(r) * n,
+                                           w.data() + wrow * r, n);
+        std::vector<uint8_t> packed(q4   ? q4_k_packed_bytes(rows, n)
+                                    : q5 ? q5_k_packed_bytes(rows, n)
+                                         : q6_k_packed_bytes(rows, n));
+        (q4 ? pack_q4_k : q5 ? pack_q5_k : pack_q6_k)(w.data(), wrow, rows, n, packed.data());
         std::vector<uint8_t> back(wrow);
         std::vector<float> deq(static_cast<size_t>(n)), want_deq(static_cast<size_t>(n));
         for (int r = 0; r < rows; ++r) {
-            (q4 ? unpack_q4_k_row : unpack_q6_k_row)(packed.data(), n, r, back.data());
+            (q4   ? unpack_q4_k_row
+             : q5 ? unpack_q5_k_row
+                  : unpack_q6_k_row)(packed.data(), n, r, back.data());
             QVERIFY(std::memcmp(back.data(), w.data() + wrow * r, wrow) == 0);
-            (q4 ? dequantize_q4_k_packed_row : dequantize_q6_k_packed_row)(packed.data(), n, r,
-                                                                           deq.data());
+            (q4   ? dequantize_q4_k_packed_row
+             : q5 ? dequantize_q5_k_packed_row
+                  : dequantize_q6_k_packed_row)(packed.data(), n, r, deq.data());
             dequantize_row(static_cast<uint32_t>(type), w.data() + wrow * r, want_deq.data(), n);
             QCOMPARE(deq, want_deq);
         }
@@ -710,14 +719,18 @@ class TestKernels : public QObject {
         }
         std::vector<float> want(static_cast<size_t>(rows) * acts_n), res(acts_n);
         for (int r = 0; r < rows; ++r) {
-            (q4 ? kScalarTable.dot_q4_k : kScalarTable.dot_q6_k)(n, w.data() + wrow * r, a.data(),
-                                                                 stride, acts_n, res.data());
+            (q4   ? kScalarTable.dot_q4_k
+             : q5 ? kScalarTable.dot_q5_k
+                  : kScalarTable.dot_q6_k)(n, w.data() + wrow * r, a.data(), stride, acts_n,
+                                           res.data());
             for (int j = 0; j < acts_n; ++j) want[static_cast<size_t>(j) * rows + r] = res[j];
         }
         for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
             const KernelTable* k = kernels_for(isa);
             if (!k) continue;
-            const GemmPackedFn gemm = q4 ? k->gemm_q4_k_packed : k->gemm_q6_k_packed;
+            const GemmPackedFn gemm = q4   ? k->gemm_q4_k_packed
+                                      : q5 ? k->gemm_q5_k_packed
+                                           : k->gemm_q6_k_packed;
             for (int na : {1, 2, 3, 4, 5, 7, 8, 13}) {
                 std::vector<float> got(static_cast<size_t>(rows) * na, -1.0f);
                 gemm(n, packed.data(), 0, rows, a.data(), stride, na, got.data(), rows);

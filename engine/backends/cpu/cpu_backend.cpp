@@ -134,7 +134,7 @@ class OpProfile {
     std::chrono::steady_clock::time_point pass_t0_;
 };
 
-// The CPU's prepared weights: Q4_0 (and on AVX-512 Q4_K, Q6_K) matrices repacked
+// The CPU's prepared weights: Q4_0 (and on AVX-512 Q4_K, Q5_K, Q6_K) matrices repacked
 // into 16-row tiles for
 // the matrix product (same size as the file's data, whose mapped pages are
 // then released), indexed by Weight::index; null where used in place.
@@ -142,6 +142,31 @@ struct CpuWeights final : PreparedWeights {
     std::vector<const uint8_t*> packed;
     std::vector<std::unique_ptr<uint8_t, void (*)(uint8_t*)>> buffers;
 };
+
+// The repacked layouts (16-row tiles, kernels.h): size, packing, one row's
+// values, the product.
+struct Packing {
+    uint32_t type;
+    size_t (*bytes)(int64_t rows, int n);
+    void (*pack)(const void* w, size_t w_stride, int64_t rows, int n, void* packed);
+    void (*dequantize_row)(const void* packed, int n, int64_t row, float* out);
+    K::GemmPackedFn (*gemm)(const K::KernelTable& k);
+};
+const Packing* packing_of(uint32_t type) {
+    static const Packing kAll[] = {
+        {K::W_Q4_0, K::q4_0_packed_bytes, K::pack_q4_0, K::dequantize_q4_0_packed_row,
+         [](const K::KernelTable& k) { return k.gemm_q4_0_packed; }},
+        {K::W_Q4_K, K::q4_k_packed_bytes, K::pack_q4_k, K::dequantize_q4_k_packed_row,
+         [](const K::KernelTable& k) { return k.gemm_q4_k_packed; }},
+        {K::W_Q5_K, K::q5_k_packed_bytes, K::pack_q5_k, K::dequantize_q5_k_packed_row,
+         [](const K::KernelTable& k) { return k.gemm_q5_k_packed; }},
+        {K::W_Q6_K, K::q6_k_packed_bytes, K::pack_q6_k, K::dequantize_q6_k_packed_row,
+         [](const K::KernelTable& k) { return k.gemm_q6_k_packed; }},
+    };
+    for (const Packing& p : kAll)
+        if (p.type == type) return &p;
+    return nullptr;
+}
 
 bool computable(uint32_t type) {
     K::ActFormat f;
@@ -170,23 +195,21 @@ std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
     p->packed.assign(m.weights().size(), nullptr);
     const char* env = std::getenv("RS_REPACK");
     if (env && std::string(env) == "0") return p;
-    // Matrices (not norms or biases) of Q4_0; of Q4_K and Q6_K where the
-    // AVX-512 tile products run (elsewhere the row-by-row dot is faster than
-    // unpacking).
+    // Matrices (not norms or biases) of Q4_0; of the K-quants with tiles where
+    // the AVX-512 tile products run (elsewhere the row-by-row dot is faster
+    // than unpacking).
     const bool k_tiles = K::kernels().isa == K::Isa::Avx512;
     std::vector<const Weight*> ws;
     for (const Weight* w : m.weights())
-        if ((w->type == K::W_Q4_0 || (k_tiles && (w->type == K::W_Q4_K || w->type == K::W_Q6_K))) &&
-            w->rows > 1 && w->tensor->dims.size() <= 2)
+        if (packing_of(w->type) && (w->type == K::W_Q4_0 || k_tiles) && w->rows > 1 &&
+            w->tensor->dims.size() <= 2)
             ws.push_back(w);
     if (ws.empty()) return p;
     std::vector<uint8_t*> bufs(ws.size());
     for (size_t i = 0; i < ws.size(); ++i) {
         const auto cols = static_cast<int>(ws[i]->cols);
         const int64_t rows = ws[i]->rows;
-        const size_t bytes = ws[i]->type == K::W_Q4_0   ? K::q4_0_packed_bytes(rows, cols)
-                             : ws[i]->type == K::W_Q4_K ? K::q4_k_packed_bytes(rows, cols)
-                                                        : K::q6_k_packed_bytes(rows, cols);
+        const size_t bytes = packing_of(ws[i]->type)->bytes(rows, cols);
         bufs[i] = static_cast<uint8_t*>(::operator new (bytes, std::align_val_t{64}));
         p->buffers.emplace_back(bufs[i],
                                 [](uint8_t* b) { ::operator delete (b, std::align_val_t{64}); });
@@ -200,10 +223,8 @@ std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
         pool.emplace_back([&] {
             for (size_t i; (i = next.fetch_add(1)) < ws.size();) {
                 const Weight& w = *ws[i];
-                (w.type == K::W_Q4_0   ? K::pack_q4_0
-                 : w.type == K::W_Q4_K ? K::pack_q4_k
-                                       : K::pack_q6_k)(w.data, w.row_bytes, w.rows,
-                                                       static_cast<int>(w.cols), bufs[i]);
+                packing_of(w.type)->pack(w.data, w.row_bytes, w.rows, static_cast<int>(w.cols),
+                                         bufs[i]);
                 const long page = sysconf(_SC_PAGESIZE);
                 auto lo = (reinterpret_cast<uintptr_t>(w.data) + page - 1) &
                           ~static_cast<uintptr_t>(page - 1);
@@ -337,9 +358,7 @@ void CpuBackend::embed(const Weight& table, Act out) {
         const TokenId tok = pass_.rows[static_cast<size_t>(r)].token;
         float* xr = ptr(out) + static_cast<size_t>(r) * D;
         if (pk)
-            (table.type == K::W_Q4_0   ? K::dequantize_q4_0_packed_row
-             : table.type == K::W_Q4_K ? K::dequantize_q4_k_packed_row
-                                       : K::dequantize_q6_k_packed_row)(pk, D, tok, xr);
+            packing_of(table.type)->dequantize_row(pk, D, tok, xr);
         else
             K::dequantize_row(table.type, table.row(tok), xr, D);
     }
@@ -398,17 +417,15 @@ void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* 
         }
     }
     if (const uint8_t* pk = packed(w)) {
-        // Repacked Q4_0, Q4_K or Q6_K: whole 16-row tiles per thread.
+        // Repacked: whole 16-row tiles per thread.
         const int64_t tiles = (rows + K::kQ4Tile - 1) / K::kQ4Tile;
+        const K::GemmPackedFn gemm = packing_of(w.type)->gemm(k_);
         pool_.run(
             tiles,
             [&](int64_t b, int64_t e, int) {
                 const int64_t r0 = b * K::kQ4Tile, r1 = std::min(rows, e * K::kQ4Tile);
-                (w.type == K::W_Q4_0 ? k_.gemm_q4_0_packed
-                 : w.type == K::W_Q4_K
-                     ? k_.gemm_q4_k_packed
-                     : k_.gemm_q6_k_packed)(cols, pk, b, static_cast<int>(r1 - r0), act, stride,
-                                            n_rows, out + r0, static_cast<size_t>(rows));
+                gemm(cols, pk, b, static_cast<int>(r1 - r0), act, stride, n_rows, out + r0,
+                     static_cast<size_t>(rows));
             },
             std::max<int64_t>(1, (int64_t{1} << 13) / (static_cast<int64_t>(cols) * n_rows)));
         return;
