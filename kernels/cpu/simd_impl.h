@@ -245,52 +245,43 @@ struct PairQ8_0 {
     static __m256i quants(const Block& x) {
         return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
     }
-    template <int NA>
-    using Dot = DotQ8_0<NA>;
 };
 struct PairQ5_0 {
     using Block = BlockQ5_0;
     static __m256i quants(const Block& x) { return q5_0_quants(x); }
-    template <int NA>
-    using Dot = DotQ5_0<NA>;
 };
 
 template <class W>
 struct GemmPair {
+    // yq: the NA activation rows' quants plus 128 (unsigned), nb * 32 bytes
+    // each; yd[j]: row j's block scales.
     template <int NA>
     struct Run {
-        static void run(const uint8_t* act, size_t stride, int nb, const typename W::Block* x0,
-                        const typename W::Block* x1, float* out, size_t out_stride) {
-            const BlockQ8_0* y[NA];
-            const float* yd[NA];
-            for (int j = 0; j < NA; ++j) {
-                y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
-                yd[j] =
-                    reinterpret_cast<const float*>(act + j * stride + q8_act_sums_offset(nb)) + nb;
-            }
+        static void run(const uint8_t* yq, const float* const* yd, int nb,
+                        const typename W::Block* x0, const typename W::Block* x1, float* out0,
+                        size_t s0, float* out1, size_t s1) {
+            const size_t row_bytes = static_cast<size_t>(nb) * 32;
             __m512 acc[NA];
             for (int j = 0; j < NA; ++j) acc[j] = _mm512_setzero_ps();
-            const __m512i zero = _mm512_setzero_si512();
+            const __m512i zero = _mm512_setzero_si512(), k128 = _mm512_set1_epi8(-128);
             for (int b = 0; b < nb; ++b) {
                 const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(W::quants(x0[b])),
                                                      W::quants(x1[b]), 1);
-                const __m512i u = _mm512_abs_epi8(w);  // |w| as unsigned (-128 -> 128)
-                const __mmask64 neg = _mm512_movepi8_mask(w);
+                // (a + 128) . w - 128 * sum(w) = a . w, lane by lane, exactly.
+                const __m512i minus = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k128, w));
                 const __m512 dw = _mm512_insertf32x8(_mm512_set1_ps(h2f(x0[b].d)),
                                                      _mm256_set1_ps(h2f(x1[b].d)), 1);
                 for (int j = 0; j < NA; ++j) {
-                    const __m512i a = _mm512_broadcast_i64x4(
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[j][b].qs)));
-                    const __m512i sa = _mm512_mask_sub_epi8(a, neg, zero, a);  // a * sign(w)
-                    const __m512i lanes = _mm512_dpbusd_epi32(zero, u, sa);
+                    const __m512i a = _mm512_broadcast_i64x4(_mm256_loadu_si256(
+                        reinterpret_cast<const __m256i*>(yq + j * row_bytes + 32 * b)));
+                    const __m512i lanes = _mm512_dpbusd_epi32(minus, a, w);
                     acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(yd[j][b])),
                                              _mm512_cvtepi32_ps(lanes), acc[j]);
                 }
             }
             for (int j = 0; j < NA; ++j) {
-                out[static_cast<size_t>(j) * out_stride] = hsum(_mm512_castps512_ps256(acc[j]));
-                out[static_cast<size_t>(j) * out_stride + 1] =
-                    hsum(_mm512_extractf32x8_ps(acc[j], 1));
+                out0[static_cast<size_t>(j) * s0] = hsum(_mm512_castps512_ps256(acc[j]));
+                out1[static_cast<size_t>(j) * s1] = hsum(_mm512_extractf32x8_ps(acc[j], 1));
             }
         }
     };
@@ -528,9 +519,10 @@ inline void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, 
                                                     out, out_stride);
 }
 
-// GemmFn over pairs of rows: activation rows in groups of eight, each against
-// every pair of weight rows (a tile of rows stays in L1/L2 across groups); an
-// odd last row goes through the row-by-row dot, whose result is the same.
+// GemmFn over pairs of rows: activation rows in groups of eight (their quants
+// offset to unsigned once per group), each against every pair of weight rows
+// (a tile of rows stays in L1/L2 across groups); an odd last row pairs with
+// itself.
 template <class W>
 inline void gemm_pairs(int n, const void* w, size_t w_stride, int n_w, const void* act,
                        size_t act_stride, int n_act, float* out, size_t out_stride) {
@@ -540,17 +532,33 @@ inline void gemm_pairs(int n, const void* w, size_t w_stride, int n_w, const voi
     const auto row = [&](int r) {
         return reinterpret_cast<const Block*>(w8 + static_cast<size_t>(r) * w_stride);
     };
+    thread_local Scratch<uint8_t> offset;
+    uint8_t* yq = offset.resize(static_cast<size_t>(8) * nb * 32);
+    const __m256i flip = _mm256_set1_epi8(-128);
+    float spare[8];
     for (int j0 = 0; j0 < n_act;) {
         const int na = std::min(8, n_act - j0);
-        const uint8_t* a = act_row(act, act_stride, j0);
+        const float* yd[8];
+        for (int j = 0; j < na; ++j) {
+            const uint8_t* a = act_row(act, act_stride, j0 + j);
+            const auto* y = reinterpret_cast<const BlockQ8_0*>(a);
+            yd[j] = reinterpret_cast<const float*>(a + q8_act_sums_offset(nb)) + nb;
+            for (int b = 0; b < nb; ++b)
+                _mm256_storeu_si256(
+                    reinterpret_cast<__m256i*>(yq + (static_cast<size_t>(j) * nb + b) * 32),
+                    _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)),
+                                     flip));
+        }
         float* o = out + static_cast<size_t>(j0) * out_stride;
-        int r = 0;
-        for (; r + 2 <= n_w; r += 2) {
+        for (int r = 0; r < n_w; r += 2) {
+            const bool pair = r + 1 < n_w;
+            const Block* x1 = row(pair ? r + 1 : r);
+            float* o1 = pair ? o + r + 1 : spare;
+            const size_t s1 = pair ? out_stride : 1;  // (the spare row's outputs: one each)
             switch (na) {
-#define RS_PAIR_CASE(K)                                                                 \
-    case K:                                                                             \
-        GemmPair<W>::template Run<K>::run(a, act_stride, nb, row(r), row(r + 1), o + r, \
-                                          out_stride);                                  \
+#define RS_PAIR_CASE(K)                                                                       \
+    case K:                                                                                   \
+        GemmPair<W>::template Run<K>::run(yq, yd, nb, row(r), x1, o + r, out_stride, o1, s1); \
         break;
                 RS_PAIR_CASE(8)
                 RS_PAIR_CASE(7)
@@ -564,11 +572,6 @@ inline void gemm_pairs(int n, const void* w, size_t w_stride, int n_w, const voi
                 default:
                     break;
             }
-        }
-        if (r < n_w) {
-            float res[8];
-            by_groups<W::template Dot>(na, res, a, act_stride, n, static_cast<const void*>(row(r)));
-            for (int j = 0; j < na; ++j) o[static_cast<size_t>(j) * out_stride + r] = res[j];
         }
         j0 += na;
     }
