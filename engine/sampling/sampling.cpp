@@ -204,8 +204,9 @@ namespace {
 
 // softmax(z) with z = logits / t in float: mx = max z, e_i = exp(z_i - mx)
 // (float, std::exp bit for bit on every CPU), s = sum of e in double over
-// eight fixed lanes. Everything sampling and the signals need, in three
-// vectorisable passes over the vocabulary.
+// eight fixed lanes. Everything sampling and the signals need, in passes
+// over the vocabulary that the kernels vectorise with the same bits on
+// every CPU.
 struct Softmax {
     float mx = 0;
     double s = 1;
@@ -221,9 +222,9 @@ Softmax softmax_parts(const float* logits, int n, float t, std::vector<float>& z
         std::copy(logits, logits + n, z.begin());
     else
         for (size_t i = 0; i < un; ++i) z[i] = logits[i] / t;
-    for (size_t i = 0; i < un; ++i) mx = std::max(mx, z[i]);
     Softmax sm;
     if (n == 0) return sm;
+    mx = kernels::kernels().max_f32(z.data(), n);
     if (mx == -INFINITY) {  // nothing is possible: every token alike
         std::fill(e.begin(), e.end(), 1.0f);
         sm.mx = 0;
@@ -234,13 +235,7 @@ Softmax softmax_parts(const float* logits, int n, float t, std::vector<float>& z
     sm.mx = mx;
     for (size_t i = 0; i < un; ++i) e[i] = z[i] - mx;
     kernels::kernels().exp_f32(e.data(), e.data(), n);
-    double lane[8] = {};
-    size_t i = 0;
-    for (; i + 8 <= un; i += 8)
-        for (size_t k = 0; k < 8; ++k) lane[k] += e[i + k];
-    for (size_t k = 0; i < un; ++i, ++k) lane[k] += e[i];
-    sm.s =
-        ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    sm.s = kernels::kernels().sum_f32(e.data(), n);
     return sm;
 }
 
@@ -249,23 +244,9 @@ Softmax softmax_parts(const float* logits, int n, float t, std::vector<float>& z
 void signals_from(const float* logits, const float* z, const float* e, int n, const Softmax& sm,
                   int k, TokenSignals& out) {
     const double L = std::log(sm.s), lse = sm.mx + L, inv_s = 1.0 / sm.s;
-    // lp_i = z_i - lse = d_i - L with d_i = z_i - mx; p_i = e_i / s.
-    double h[4] = {}, m2[4] = {}, sd[4] = {};
-    const auto un = static_cast<size_t>(n);
-    size_t i = 0;
-    const auto add = [&](size_t lane, size_t j) {
-        const double d = static_cast<double>(z[j]) - sm.mx;
-        const double lp = d - L, p = e[j] * inv_s;
-        h[lane] -= p * lp;
-        m2[lane] += p * lp * lp;
-        sd[lane] += d;
-    };
-    for (; i + 4 <= un; i += 4)
-        for (size_t l = 0; l < 4; ++l) add(l, i + l);
-    for (size_t l = 0; i < un; ++i, ++l) add(l, i);
-    const double H = (h[0] + h[1]) + (h[2] + h[3]);
-    const double M2 = (m2[0] + m2[1]) + (m2[2] + m2[3]);
-    const double SD = (sd[0] + sd[1]) + (sd[2] + sd[3]);
+    double sums[3];
+    kernels::kernels().softmax_stats(z, e, n, sm.mx, L, inv_s, sums);
+    const double H = sums[0], M2 = sums[1], SD = sums[2];
     out.entropy = static_cast<float>(H);
     // Self-certainty: KL(U || p) = sum_i (1/n) log((1/n) / p_i) = -log n - mean lp.
     out.self_certainty =

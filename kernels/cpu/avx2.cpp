@@ -39,6 +39,9 @@ const KernelTable kAvx2Table = {
     .rmsnorm = avx2::rmsnorm,
     .rope = avx2::rope,
     .exp_f32 = kScalarTable.exp_f32,
+    .sum_f32 = avx2::sum_f32,
+    .softmax_stats = avx2::softmax_stats,
+    .max_f32 = avx2::max_f32,
     .attn_f16 = avx2::attn_f16,
     .attn_f32 = avx2::attn_f32,
 };

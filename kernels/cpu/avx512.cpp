@@ -45,6 +45,9 @@ const KernelTable kAvx512Table = {
     .rmsnorm = avx512::rmsnorm,
     .rope = avx512::rope,
     .exp_f32 = avx512::expf_libm,
+    .sum_f32 = avx512::sum_f32,
+    .softmax_stats = avx512::softmax_stats,
+    .max_f32 = avx512::max_f32,
     .attn_f16 = avx512::attn_f16,
     .attn_f32 = avx512::attn_f32,
 };

@@ -166,6 +166,15 @@ struct KernelTable {
                  bool neox);
     // y[i] = std::exp(x[i]), bit for bit (the SIMD version: expf_data.h).
     void (*exp_f32)(const float* x, float* y, int n);
+    // Softmax statistics over a vocabulary, in eight double lanes (element i
+    // in lane i % 8, lanes combined ((0+1)+(2+3))+((4+5)+(6+7)), no fma), so
+    // every table gives the same bits. sum_f32: the sum of x. softmax_stats:
+    // with d_i = z_i - mx, lp_i = d_i - L and p_i = e_i * inv_s, out =
+    // (-sum p lp, sum (p lp) lp, sum d). max_f32: the largest of x (n >= 1).
+    double (*sum_f32)(const float* x, int n);
+    void (*softmax_stats)(const float* z, const float* e, int n, float mx, double L, double inv_s,
+                          double out[3]);
+    float (*max_f32)(const float* x, int n);
     // Attention of query heads over n positions of a KV head, as online
     // softmax states (AttnHead) that each call advances: splitting the
     // positions between calls, or the heads, gives the same bits as one call,

@@ -207,6 +207,35 @@ void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, const v
                                   n_act, out, out_stride);
 }
 
+double combine8(const double* l) {
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+double sum_f32(const float* x, int n) {
+    double lane[8] = {};
+    for (int i = 0; i < n; ++i) lane[i % 8] += x[i];
+    return combine8(lane);
+}
+void softmax_stats(const float* z, const float* e, int n, float mx, double L, double inv_s,
+                   double out[3]) {
+    double h[8] = {}, m2[8] = {}, sd[8] = {};
+    const double m = mx;
+    for (int i = 0; i < n; ++i) {
+        const double d = static_cast<double>(z[i]) - m;
+        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s, plp = p * lp;
+        h[i % 8] -= plp;
+        m2[i % 8] += plp * lp;
+        sd[i % 8] += d;
+    }
+    out[0] = combine8(h);
+    out[1] = combine8(m2);
+    out[2] = combine8(sd);
+}
+float max_f32(const float* x, int n) {
+    float m = x[0];
+    for (int i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
 void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     gemm_q4_0(n, w, 0, 1, act, stride, n_act, out, 1);
 }
@@ -1182,6 +1211,9 @@ const KernelTable kScalarTable = {
     .rmsnorm = rmsnorm,
     .rope = rope,
     .exp_f32 = expf_libm,
+    .sum_f32 = sum_f32,
+    .softmax_stats = softmax_stats,
+    .max_f32 = max_f32,
     .attn_f16 = attn_f16,
     .attn_f32 = attn_f32,
 };

@@ -586,6 +586,75 @@ inline void gemm_q5_0(int n, const void* w, size_t w_stride, int n_w, const void
 }
 #endif
 
+// The vocabulary statistics of kernels.h in two 4-double vectors (lanes
+// 0-3 and 4-7), the tail lane by lane as the scalar table does.
+inline double combine8(__m256d a, __m256d b) {
+    alignas(32) double l[8];
+    _mm256_store_pd(l, a);
+    _mm256_store_pd(l + 4, b);
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+inline double sum_f32(const float* x, int n) {
+    __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
+        b = _mm256_add_pd(b, _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)));
+    }
+    alignas(32) double l[8];
+    _mm256_store_pd(l, a);
+    _mm256_store_pd(l + 4, b);
+    for (int k = 0; i < n; ++i, ++k) l[k] += x[i];
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+inline void softmax_stats(const float* z, const float* e, int n, float mx, double L, double inv_s,
+                          double out[3]) {
+    const __m256d m = _mm256_set1_pd(mx), vl = _mm256_set1_pd(L), vs = _mm256_set1_pd(inv_s);
+    __m256d h[2], m2[2], sd[2];
+    for (int k = 0; k < 2; ++k) h[k] = m2[k] = sd[k] = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 2; ++k) {
+            const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + i + 4 * k)), m);
+            const __m256d lp = _mm256_sub_pd(d, vl);
+            const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(e + i + 4 * k)), vs);
+            const __m256d plp = _mm256_mul_pd(p, lp);
+            h[k] = _mm256_sub_pd(h[k], plp);
+            m2[k] = _mm256_add_pd(m2[k], _mm256_mul_pd(plp, lp));
+            sd[k] = _mm256_add_pd(sd[k], d);
+        }
+    alignas(32) double lh[8], lm[8], ls[8];
+    for (int k = 0; k < 2; ++k) {
+        _mm256_store_pd(lh + 4 * k, h[k]);
+        _mm256_store_pd(lm + 4 * k, m2[k]);
+        _mm256_store_pd(ls + 4 * k, sd[k]);
+    }
+    for (int k = 0; i < n; ++i, ++k) {
+        const double d = static_cast<double>(z[i]) - mx;
+        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s, plp = p * lp;
+        lh[k] -= plp;
+        lm[k] += plp * lp;
+        ls[k] += d;
+    }
+    const auto c8 = [](const double* l) {
+        return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    };
+    out[0] = c8(lh);
+    out[1] = c8(lm);
+    out[2] = c8(ls);
+}
+inline float max_f32(const float* x, int n) {
+    __m256 m = _mm256_set1_ps(x[0]);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);  // x > m ? x : m
+    alignas(32) float l[8];
+    _mm256_store_ps(l, m);
+    float r = l[0];
+    for (int k = 1; k < 8; ++k) r = l[k] > r ? l[k] : r;
+    for (; i < n; ++i) r = x[i] > r ? x[i] : r;
+    return r;
+}
+
 // Activation rows to Q8_0 (the scalar quantize_q8_0's arithmetic: scale
 // 127/amax, round half to even), with the per-block Q4_0 offsets and scales.
 inline void quantize_q8_0(const float* x, void* vy, int n) {

@@ -751,6 +751,31 @@ class TestKernels : public QObject {
         }
     }
 
+    // The vocabulary statistics (sum, softmax statistics, maximum) give the
+    // scalar table's bits on every table, for lengths with and without a tail.
+    void vocabularyStatisticsMatchScalar() {
+        for (int n : {1, 7, 8, 9, 1000, 151936}) {
+            auto z = randn(static_cast<size_t>(n), 21, 3.0f);
+            std::vector<float> e(static_cast<size_t>(n));
+            const float mx = kScalarTable.max_f32(z.data(), n);
+            QCOMPARE(mx, *std::max_element(z.begin(), z.end()));
+            for (int i = 0; i < n; ++i) e[static_cast<size_t>(i)] = std::exp(z[i] - mx);
+            const double s = kScalarTable.sum_f32(e.data(), n);
+            double want[3];
+            kScalarTable.softmax_stats(z.data(), e.data(), n, mx, std::log(s), 1.0 / s, want);
+            for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                const KernelTable* k = kernels_for(isa);
+                if (!k) continue;
+                // (exact: QCOMPARE's floating-point comparison is fuzzy)
+                QVERIFY(k->max_f32(z.data(), n) == mx);
+                QVERIFY(k->sum_f32(e.data(), n) == s);
+                double got[3];
+                k->softmax_stats(z.data(), e.data(), n, mx, std::log(s), 1.0 / s, got);
+                QVERIFY(std::memcmp(got, want, sizeof got) == 0);
+            }
+        }
+    }
+
     // The quantized dot equals the dot of the dequantized weights with the
     // dequantized activations (both exact in f32 up to rounding).
     void dotMatchesDequantized() {
