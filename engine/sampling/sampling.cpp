@@ -278,45 +278,127 @@ void signals_from(const float* logits, const float* z, const float* e, int n, co
     }
 }
 
-// Inverse-CDF draw over the vocabulary in the sampling order (z descending,
-// ties by id) with weights e: the token where the running sum passes u * s.
-// Tokens fall into buckets by their distance below the maximum (1/64 nat
-// wide; the order of buckets is the sampling order's); whole buckets are
-// passed by their sums, and only the bucket holding the pick is sorted. The
-// sums are fixed by the logits alone, so the draw does not depend on
-// anything else, and it costs two passes over the vocabulary however flat
-// the distribution is.
-TokenId draw(const float* z, const float* e, int n, const Softmax& sm, double u01) {
-    constexpr int kBuckets = 4096;
-    constexpr float kPerNat = 64.0f, kLast = (kBuckets - 1) / kPerNat;
-    const auto bucket = [&](int i) {
-        const float d = sm.mx - z[i];
+// The vocabulary in the sampling order (z descending, ties by id) without
+// sorting it: tokens fall into buckets 1/64 nat wide by their distance below
+// the maximum (the buckets' order is the sampling order), each bucket with
+// its count and its weights' sum (in id order); a bucket is sorted only when
+// a walk has to stop inside it. Walks over the first L tokens (the kept
+// prefix of top-k, top-p and min-p) pass whole buckets by their sums, so the
+// results are fixed by the logits alone and cost two passes over the
+// vocabulary however flat the distribution is.
+class SortedPrefix {
+  public:
+    SortedPrefix(const float* z, const float* e, int n, float mx) : z_(z), e_(e), n_(n), mx_(mx) {
+        // (per-thread storage, reused: a sampled token must not allocate)
+        thread_local std::vector<int> counts;
+        thread_local std::vector<double> sums;
+        thread_local Candidates in;
+        counts_ = &counts;
+        sums.assign(kBuckets, 0.0);
+        sum_ = sums.data();
+        in_ = &in;
+        for (int i = 0; i < n; ++i) sum_[bucket(i)] += e[i];
+    }
+    // The first token, within the first L of the sampling order, where the
+    // running weight sum satisfies `stop` (monotone), and its position (when
+    // `position`, or L < n: counting the buckets costs a pass); the L-th token
+    // if none does.
+    template <class Stop>
+    std::pair<int, TokenId> find(int L, Stop stop, bool position) {
+        const int* count = L < n_ || position ? counts() : nullptr;
+        double acc = 0;
+        int pos = 0, last_b = -1;
+        for (int b = 0; b < kBuckets && pos < L; ++b) {
+            const int c = count ? count[b] : 0;
+            if (count ? c == 0 : sum_[b] == 0) continue;
+            last_b = b;
+            if ((!count || pos + c <= L) && !stop(acc + sum_[b])) {
+                acc += sum_[b];
+                pos += c;
+                continue;
+            }
+            const std::vector<Candidate>& in = sorted(b);
+            for (size_t j = 0; j < in.size() && pos < L; ++j, ++pos) {
+                acc += e_[in[j].id];
+                if (stop(acc)) return {pos, in[j].id};
+            }
+        }
+        // Rounding left the sum short: the last token kept.
+        if (count) return {L - 1, at(L - 1)};
+        if (last_b < 0) return {0, 0};
+        return {n_ - 1, sorted(last_b).back().id};
+    }
+    // The weight sum of the first L tokens.
+    double mass(int L) {
+        const int* count = counts();
+        double acc = 0;
+        int pos = 0;
+        for (int b = 0; b < kBuckets && pos < L; ++b) {
+            const int c = count[b];
+            if (c == 0) continue;
+            if (pos + c <= L) {
+                acc += sum_[b];
+                pos += c;
+                continue;
+            }
+            const std::vector<Candidate>& in = sorted(b);
+            for (size_t j = 0; pos < L; ++j, ++pos) acc += e_[in[j].id];
+        }
+        return acc;
+    }
+
+  private:
+    static constexpr int kBuckets = 4096;
+    static constexpr float kPerNat = 64.0f, kLast = (kBuckets - 1) / kPerNat;
+    int bucket(int i) const {
+        const float d = mx_ - z_[i];
         return d < kLast ? static_cast<int>(d * kPerNat) : kBuckets - 1;
-    };
-    thread_local std::vector<double> sum;
-    sum.assign(kBuckets, 0.0);
-    for (int i = 0; i < n; ++i) sum[static_cast<size_t>(bucket(i))] += e[i];
-    const double target = u01 * sm.s;
-    double acc = 0;
-    int b = 0, last_used = 0;
-    for (; b < kBuckets; ++b) {
-        if (sum[static_cast<size_t>(b)] == 0) continue;
-        last_used = b;
-        if (target < acc + sum[static_cast<size_t>(b)]) break;
-        acc += sum[static_cast<size_t>(b)];
     }
-    if (b == kBuckets) b = last_used;  // rounding left the sum short: the last bucket
-    thread_local Candidates in;
-    in.items.clear();
-    for (int i = 0; i < n; ++i)
-        if (bucket(i) == b) in.items.push_back({i, z[i]});
-    in.sorted = false;
-    in.sort();
-    for (const Candidate& c : in.items) {
-        acc += e[c.id];
-        if (target < acc) return c.id;
+    const int* counts() {  // tokens per bucket, counted when first needed
+        if (!counted_) {
+            counts_->assign(kBuckets, 0);
+            for (int i = 0; i < n_; ++i) ++(*counts_)[static_cast<size_t>(bucket(i))];
+            counted_ = true;
+        }
+        return counts_->data();
     }
-    return in.items.empty() ? 0 : in.items.back().id;
+    TokenId at(int p) {  // the token at position p of the sampling order
+        const int* count = counts();
+        for (int b = 0; b < kBuckets; ++b) {
+            if (p < count[b]) return sorted(b)[static_cast<size_t>(p)].id;
+            p -= count[b];
+        }
+        return 0;
+    }
+    const std::vector<Candidate>& sorted(int b) {
+        if (cached_ != b) {  // walks visit buckets in order: one at a time suffices
+            in_->items.clear();
+            for (int i = 0; i < n_; ++i)
+                if (bucket(i) == b) in_->items.push_back({i, z_[i]});
+            in_->sorted = false;
+            in_->sort();
+            cached_ = b;
+        }
+        return in_->items;
+    }
+    const float *z_, *e_;
+    int n_;
+    float mx_;
+    std::vector<int>* counts_;
+    bool counted_ = false;
+    double* sum_;
+    Candidates* in_;
+    int cached_ = -1;
+};
+
+// The inverse-CDF draw over the first L tokens of the sampling order: the
+// token where the running weight sum passes u times their total.
+TokenId draw(SortedPrefix& order, int L, double u01, double total) {
+    const double target = u01 * total;
+    return order
+        .find(
+            L, [&](double acc) { return target < acc; }, false)
+        .second;
 }
 
 }  // namespace
@@ -369,12 +451,11 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
     }
     thread_local std::vector<float> z, e;
     const Softmax sm = softmax_parts(logits, n_vocab, p_.temperature, z, e);
-    const bool cuts = (p_.top_k > 0 && p_.top_k < n_vocab) || p_.top_p < 1.0f || p_.min_p > 0;
     const bool penalty = p_.repeat_penalty != 1.0f && p_.repeat_last_n != 0 && !history.empty();
-    const double u = counter_uniform(p_.seed, stream, pos);
-    if (!cuts && !penalty) {
-        sig.token = draw(z.data(), e.data(), n_vocab, sm, u);
-    } else if (!cuts) {
+    const float* dz = z.data();
+    const float* de = e.data();
+    Softmax dsm = sm;
+    if (penalty) {
         // The penalised tokens' logits change; the draw uses its own softmax.
         thread_local std::vector<float> zp, ep, pen;
         pen.assign(logits, logits + n_vocab);
@@ -387,31 +468,36 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
                 seen.items.push_back({history[i], logits[history[i]]});
         chain_[0]->apply(seen, history);  // the penalty stage on just these tokens
         for (const Candidate& c : seen.items) pen[static_cast<size_t>(c.id)] = c.logit;
-        const Softmax smp = softmax_parts(pen.data(), n_vocab, p_.temperature, zp, ep);
-        sig.token = draw(zp.data(), ep.data(), n_vocab, smp, u);
-    } else {
-        // Cuts (top-k, top-p, min-p) keep a prefix of the sorted list.
-        thread_local Candidates c;
-        thread_local std::vector<double> w;
-        c.items.resize(static_cast<size_t>(n_vocab));
-        for (int i = 0; i < n_vocab; ++i) c.items[static_cast<size_t>(i)] = {i, logits[i]};
-        c.sorted = false;
-        for (const auto& st : chain_) st->apply(c, history);
-        c.sort();  // a fixed order makes the draw independent of how stages left the list
-        double mx = c.items.front().logit, s = 0;
-        w.resize(c.items.size());
-        for (size_t i = 0; i < w.size(); ++i) s += w[i] = std::exp(c.items[i].logit - mx);
-        double target = u * s, acc = 0;
-        size_t pick = w.size() - 1;
-        for (size_t i = 0; i < w.size(); ++i) {
-            acc += w[i];
-            if (target < acc) {
-                pick = i;
-                break;
-            }
-        }
-        sig.token = c.items[pick].id;
+        dsm = softmax_parts(pen.data(), n_vocab, p_.temperature, zp, ep);
+        dz = zp.data();
+        de = ep.data();
     }
+    // The stages keep a prefix of the sampling order: its length L.
+    SortedPrefix order(dz, de, n_vocab, dsm.mx);
+    int L = n_vocab;
+    if (p_.top_k > 0 && p_.top_k < L) L = p_.top_k;
+    double total = L == n_vocab ? dsm.s : order.mass(L);
+    if (p_.top_p < 1.0f) {
+        // The fewest tokens whose share of the kept weight reaches top_p.
+        const double want = static_cast<double>(p_.top_p) * total;
+        L = order
+                .find(
+                    L, [&](double acc) { return acc >= want; }, true)
+                .first +
+            1;
+        total = order.mass(L);
+    }
+    if (p_.min_p > 0) {
+        // Tokens within log(min_p) of the most likely one (it always stays).
+        const float cut = dsm.mx + std::log(p_.min_p);
+        int within = 0;
+        for (int i = 0; i < n_vocab; ++i) within += dz[i] >= cut;
+        if (std::max(within, 1) < L) {
+            L = std::max(within, 1);
+            total = order.mass(L);
+        }
+    }
+    sig.token = draw(order, L, counter_uniform(p_.seed, stream, pos), total);
     signals_from(logits, z.data(), e.data(), n_vocab, sm, p_.n_alternatives, sig);
     return sig;
 }

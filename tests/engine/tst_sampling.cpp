@@ -214,6 +214,109 @@ class TestSampling : public QObject {
         }
     }
 
+    // Top-k, top-p, min-p and the repetition penalty keep a prefix of the
+    // sampling order and draw from it: on flat and peaked 152k vocabularies a
+    // reference that sorts everything and applies the stages in order (as the
+    // stage objects define them) picks the same token, except within
+    // rounding of an edge (the top-p cut or the draw's interval).
+    void cutsAreTheSortedReference() {
+        std::mt19937 rng(9);
+        const int V = 151936;
+        struct Setting {
+            int top_k;
+            float top_p, min_p, penalty;
+        };
+        const Setting settings[] = {{40, 1.0f, 0.0f, 1.0f}, {0, 0.95f, 0.0f, 1.0f},
+                                    {0, 1.0f, 0.05f, 1.0f}, {40, 0.95f, 0.05f, 1.0f},
+                                    {0, 0.9f, 0.0f, 1.3f},  {1000, 0.5f, 0.0f, 1.0f},
+                                    {0, 1.0f, 0.0f, 1.3f},  {3, 1.0f, 0.05f, 1.0f}};
+        std::vector<TokenId> history;
+        for (int i = 0; i < 64; ++i) history.push_back(static_cast<TokenId>(rng() % 200));
+        int settings_checked = 0, top_p_checked = 0;
+        for (int variant = 0; variant < 2; ++variant) {
+            std::vector<float> lg(static_cast<size_t>(V));
+            for (auto& v : lg) v = std::normal_distribution<float>(0.0f, 2.0f)(rng);
+            if (variant == 1)  // peaked, the history's tokens among the likely ones
+                for (int i = 0; i < 40; ++i) lg[static_cast<size_t>(i * 5)] += 14.0f;
+            for (const Setting& st : settings) {
+                SamplingParams p;
+                p.temperature = 0.8f;
+                p.top_k = st.top_k;
+                p.top_p = st.top_p;
+                p.min_p = st.min_p;
+                p.repeat_penalty = st.penalty;
+                p.n_alternatives = 0;
+                p.seed = 4;
+                const Sampler s(p);
+                // The reference: the stage objects on the whole list, sorted.
+                auto c = make(lg);
+                make_repetition_penalty(p.repeat_penalty, p.repeat_last_n)->apply(c, history);
+                make_top_k(p.top_k)->apply(c, history);
+                make_temperature(p.temperature)->apply(c, history);
+                c.sort();
+                // top-p, with the edge noted
+                bool edge = false;
+                if (p.top_p < 1.0f) {
+                    const double mx = c.items.front().logit;
+                    double total = 0, cum = 0;
+                    for (const auto& x : c.items) total += std::exp(x.logit - mx);
+                    size_t keep = c.items.size();
+                    for (size_t i = 0; i < c.items.size(); ++i) {
+                        cum += std::exp(c.items[i].logit - mx) / total;
+                        if (std::fabs(cum - p.top_p) < 1e-6) edge = true;
+                        if (cum >= p.top_p) {
+                            keep = i + 1;
+                            break;
+                        }
+                    }
+                    c.items.resize(keep);
+                }
+                // A cut within rounding (a flat distribution's 0.95 falls
+                // between tokens of 1e-5 each): the kept sets may differ by
+                // a token, and every draw's interval shifts with the total.
+                if (edge) continue;
+                make_min_p(p.min_p)->apply(c, history);
+                const double mx = c.items.front().logit;
+                double total = 0;
+                for (const auto& x : c.items) total += std::exp(x.logit - mx);
+                int checked = 0;
+                for (uint64_t pos = 0; pos < 60; ++pos) {
+                    const double target = counter_uniform(p.seed, 2, pos) * total;
+                    double acc = 0;
+                    TokenId want = c.items.back().id;
+                    bool near = false;
+                    for (const auto& x : c.items) {
+                        acc += std::exp(x.logit - mx);
+                        if (std::fabs(acc - target) < 1e-6 * total) near = true;
+                        if (target < acc) {
+                            want = x.id;
+                            break;
+                        }
+                    }
+                    if (near) continue;
+                    ++checked;
+                    const TokenId got = s.sample(lg.data(), V, history, 2, pos).token;
+                    if (got != want)
+                        QFAIL(qPrintable(QString("variant %1, top-k %2 top-p %3 min-p %4 penalty "
+                                                 "%5, position %6: drew %7, the reference %8")
+                                             .arg(variant)
+                                             .arg(st.top_k)
+                                             .arg(st.top_p)
+                                             .arg(st.min_p)
+                                             .arg(st.penalty)
+                                             .arg(pos)
+                                             .arg(got)
+                                             .arg(want)));
+                }
+                QVERIFY(checked > 50);
+                ++settings_checked;
+                top_p_checked += p.top_p < 1.0f;
+            }
+        }
+        QVERIFY(settings_checked >= 13);
+        QVERIFY(top_p_checked >= 3);
+    }
+
     // A temperature too small to divide by (1e-40 is a float subnormal:
     // every logit / T is infinite) samples greedily, with finite signals.
     void tinyTemperatureIsGreedy() {
