@@ -26,10 +26,9 @@ const KernelTable kAvx2Table = {
     .dot_f16_tiled = avx2::dot_f16_tiled,
     .gemm_q4_0 = avx2::gemm_q4_0,
     .gemm_q4_0_packed = avx2::gemm_q4_0_packed,
-    // (the engine packs K-quants for AVX-512 only)
-    .gemm_q4_k_packed = kScalarTable.gemm_q4_k_packed,
-    .gemm_q5_k_packed = kScalarTable.gemm_q5_k_packed,
-    .gemm_q6_k_packed = kScalarTable.gemm_q6_k_packed,
+    .gemm_q4_k_packed = avx2::gemm_q4_k_packed,
+    .gemm_q5_k_packed = avx2::gemm_q5_k_packed,
+    .gemm_q6_k_packed = avx2::gemm_q6_k_packed,
     .gemm_q8_0 = nullptr,  // dot_q8_0 row by row
     .gemm_q5_0 = nullptr,
     .quantize_q8_0 = avx2::quantize_q8_0,

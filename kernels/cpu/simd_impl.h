@@ -232,6 +232,13 @@ struct DotQ8_0 {
     }
 };
 
+// The bytes [p, p + n) towards L1 (a tile two 256-blocks ahead: the tile's
+// rows side by side are more streams than the prefetchers follow).
+inline void prefetch_ahead(const uint8_t* p, size_t n) {
+    for (size_t l = 0; l < n; l += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(p + l), _MM_HINT_T0);
+}
+
 #if RS_VNNI
 // Q8_0 and Q5_0 weights against Q8_0 activations, two weight rows to a
 // 512-bit vector: row r's block (as 32 signed quants) in the low half, row
@@ -286,13 +293,6 @@ struct GemmPair {
         }
     };
 };
-
-// The bytes [p, p + n) towards L1 (a tile two 256-blocks ahead: the tile's
-// rows side by side are more streams than the prefetchers follow).
-inline void prefetch_ahead(const uint8_t* p, size_t n) {
-    for (size_t l = 0; l < n; l += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(p + l), _MM_HINT_T0);
-}
 
 // Q4_K tiles (pack_q4_k) against Q8_K activations, lanes = the tile's 16
 // rows: per pair c of 32-value groups, each group's exact integer dot by
@@ -471,54 +471,6 @@ struct TileQ6_K {
     }
 };
 
-// Rows tile0 * 16 .. + n_w of a packed K-quant matrix (Tile: TileQ4_K or
-// TileQ6_K, kBlock its bytes per tile and 256-block) against activation rows
-// in groups of four.
-template <template <int> class Tile, size_t kBlock>
-inline void gemm_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
-                          size_t act_stride, int n_act, float* out, size_t out_stride) {
-    const int nb = n / QK_K;
-    for (int r0 = 0; r0 < n_w; r0 += 16) {
-        const uint8_t* tile = static_cast<const uint8_t*>(packed) +
-                              static_cast<size_t>(tile0 + r0 / 16) * nb * kBlock;
-        const int rows = std::min(16, n_w - r0);
-        int j = 0;
-        for (; j + 4 <= n_act; j += 4)
-            Tile<4>::run(tile, nb, act_row(act, act_stride, j), act_stride,
-                         out + static_cast<size_t>(j) * out_stride + r0, out_stride, rows);
-        const uint8_t* a = act_row(act, act_stride, j);
-        float* o = out + static_cast<size_t>(j) * out_stride + r0;
-        switch (n_act - j) {
-            case 3:
-                Tile<3>::run(tile, nb, a, act_stride, o, out_stride, rows);
-                break;
-            case 2:
-                Tile<2>::run(tile, nb, a, act_stride, o, out_stride, rows);
-                break;
-            case 1:
-                Tile<1>::run(tile, nb, a, act_stride, o, out_stride, rows);
-                break;
-            default:
-                break;
-        }
-    }
-}
-inline void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
-                             size_t act_stride, int n_act, float* out, size_t out_stride) {
-    gemm_k_packed<TileQ4_K, 2048 + 256 + 64>(n, packed, tile0, n_w, act, act_stride, n_act, out,
-                                             out_stride);
-}
-inline void gemm_q5_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
-                             size_t act_stride, int n_act, float* out, size_t out_stride) {
-    gemm_k_packed<TileQ5_K, 2048 + 512 + 256 + 64>(n, packed, tile0, n_w, act, act_stride, n_act,
-                                                   out, out_stride);
-}
-inline void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
-                             size_t act_stride, int n_act, float* out, size_t out_stride) {
-    gemm_k_packed<TileQ6_K, 2048 + 1024 + 256 + 32>(n, packed, tile0, n_w, act, act_stride, n_act,
-                                                    out, out_stride);
-}
-
 // GemmFn over pairs of rows: activation rows in groups of eight (their quants
 // offset to unsigned once per group), each against every pair of weight rows
 // (a tile of rows stays in L1/L2 across groups); an odd last row pairs with
@@ -584,7 +536,263 @@ inline void gemm_q5_0(int n, const void* w, size_t w_stride, int n_w, const void
                       size_t act_stride, int n_act, float* out, size_t out_stride) {
     gemm_pairs<PairQ5_0>(n, w, w_stride, n_w, act, act_stride, n_act, out, out_stride);
 }
+#else
+// The K-quant tiles on 256-bit vectors (AVX2 without VNNI): a tile's 16 rows
+// as two halves of 8 lanes, each vpdpbusd as vpmaddubsw + vpmaddwd (the
+// unsigned values are at most 63, so the int16 pairs cannot saturate: 2 * 63
+// * 127 < 32767). The same exact integers and the same fmas row for row as
+// the AVX-512 tiles and the scalar dots.
+inline __m256i dot4_u8s8(__m256i u, int32_t a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_set1_epi32(a)), _mm256_set1_epi16(1));
+}
+inline void store_rows(float* out, __m256 lo, __m256 hi, int n_w) {
+    alignas(32) float r[16];
+    _mm256_store_ps(r, lo);
+    _mm256_store_ps(r + 8, hi);
+    for (int i = 0; i < n_w; ++i) out[i] = r[i];
+}
+
+template <bool kFive, int NA>
+struct TileK45Core {
+    static void run(const uint8_t* tile, int nb, const uint8_t* act, size_t stride, float* out,
+                    size_t out_stride, int n_w) {
+        constexpr size_t kScales = kFive ? 2048 + 512 : 2048, kMins = kScales + 128,
+                         kD = kScales + 256, kBlock = kD + 64;
+        const BlockQ8_K* y[NA];
+        for (int j = 0; j < NA; ++j) y[j] = reinterpret_cast<const BlockQ8_K*>(act + j * stride);
+        __m256 acc[NA][2], accm[NA][2];
+        for (int j = 0; j < NA; ++j)
+            for (int h = 0; h < 2; ++h) acc[j][h] = accm[j][h] = _mm256_setzero_ps();
+        const __m256i lo4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+        for (int b = 0; b < nb; ++b) {
+            const uint8_t* o = tile + static_cast<size_t>(b) * kBlock;
+            prefetch_ahead(o + 2 * kBlock, kBlock);
+            __m256 dy[NA][2], dmy[NA][2];
+            __m256i sumi[NA][2], summ[NA][2];
+            for (int h = 0; h < 2; ++h) {
+                const __m256 d = _mm256_cvtph_ps(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(o + kD + 16 * h)));
+                const __m256 dmin = _mm256_cvtph_ps(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(o + kD + 32 + 16 * h)));
+                for (int j = 0; j < NA; ++j) {
+                    const __m256 ya = _mm256_set1_ps(y[j][b].d);
+                    dy[j][h] = _mm256_mul_ps(d, ya);
+                    dmy[j][h] = _mm256_mul_ps(dmin, ya);
+                    sumi[j][h] = summ[j][h] = _mm256_setzero_si256();
+                }
+            }
+            for (int c = 0; c < 4; ++c) {
+                __m256i ilo[NA][2], ihi[NA][2];
+                for (int j = 0; j < NA; ++j)
+                    for (int h = 0; h < 2; ++h) ilo[j][h] = ihi[j][h] = _mm256_setzero_si256();
+                for (int g = 0; g < 8; ++g)
+                    for (int h = 0; h < 2; ++h) {
+                        const __m256i q = _mm256_loadu_si256(
+                            reinterpret_cast<const __m256i*>(o + 64 * (8 * c + g) + 32 * h));
+                        __m256i ql = _mm256_and_si256(q, lo4);
+                        __m256i qh = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);
+                        if constexpr (kFive) {
+                            const __m256i hb = _mm256_loadu_si256(
+                                reinterpret_cast<const __m256i*>(o + 2048 + 64 * g + 32 * h));
+                            const auto bit = [&](int s) {
+                                return _mm256_slli_epi16(
+                                    _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(s)),
+                                                     one),
+                                    4);
+                            };
+                            ql = _mm256_or_si256(ql, bit(2 * c));
+                            qh = _mm256_or_si256(qh, bit(2 * c + 1));
+                        }
+                        for (int j = 0; j < NA; ++j) {
+                            int32_t al, ah;
+                            std::memcpy(&al, y[j][b].qs + 64 * c + 4 * g, 4);
+                            std::memcpy(&ah, y[j][b].qs + 64 * c + 32 + 4 * g, 4);
+                            ilo[j][h] = _mm256_add_epi32(ilo[j][h], dot4_u8s8(ql, al));
+                            ihi[j][h] = _mm256_add_epi32(ihi[j][h], dot4_u8s8(qh, ah));
+                        }
+                    }
+                for (int h = 0; h < 2; ++h) {
+                    const auto bytes8 = [&](size_t off) {
+                        return _mm256_cvtepu8_epi32(
+                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(o + off + 8 * h)));
+                    };
+                    const __m256i sl = bytes8(kScales + 16 * (2 * c)),
+                                  sh = bytes8(kScales + 16 * (2 * c + 1));
+                    const __m256i ml = bytes8(kMins + 16 * (2 * c)),
+                                  mh = bytes8(kMins + 16 * (2 * c + 1));
+                    for (int j = 0; j < NA; ++j) {
+                        const int16_t* bs = y[j][b].bsums + 4 * c;
+                        const __m256i si = _mm256_add_epi32(_mm256_mullo_epi32(ilo[j][h], sl),
+                                                            _mm256_mullo_epi32(ihi[j][h], sh));
+                        const __m256i sm = _mm256_add_epi32(
+                            _mm256_mullo_epi32(ml, _mm256_set1_epi32(bs[0] + bs[1])),
+                            _mm256_mullo_epi32(mh, _mm256_set1_epi32(bs[2] + bs[3])));
+                        if constexpr (kFive) {
+                            sumi[j][h] = _mm256_add_epi32(sumi[j][h], si);
+                            summ[j][h] = _mm256_add_epi32(summ[j][h], sm);
+                        } else {
+                            acc[j][h] =
+                                _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), dy[j][h], acc[j][h]);
+                            accm[j][h] =
+                                _mm256_fmadd_ps(_mm256_cvtepi32_ps(sm), dmy[j][h], accm[j][h]);
+                        }
+                    }
+                }
+            }
+            if constexpr (kFive)
+                for (int j = 0; j < NA; ++j)
+                    for (int h = 0; h < 2; ++h) {
+                        acc[j][h] =
+                            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[j][h]), dy[j][h], acc[j][h]);
+                        accm[j][h] =
+                            _mm256_fmadd_ps(_mm256_cvtepi32_ps(summ[j][h]), dmy[j][h], accm[j][h]);
+                    }
+        }
+        for (int j = 0; j < NA; ++j)
+            store_rows(out + static_cast<size_t>(j) * out_stride,
+                       _mm256_sub_ps(acc[j][0], accm[j][0]), _mm256_sub_ps(acc[j][1], accm[j][1]),
+                       n_w);
+    }
+};
+
+struct TileQ6_KCore {
+    static void run(const uint8_t* tile, int nb, const uint8_t* act, float* out, int n_w) {
+        constexpr size_t kBlock = 2048 + 1024 + 256 + 32;
+        const auto* y = reinterpret_cast<const BlockQ8_K*>(act);
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
+        for (int b = 0; b < nb; ++b) {
+            const uint8_t* o = tile + static_cast<size_t>(b) * kBlock;
+            prefetch_ahead(o + 2 * kBlock, kBlock);
+            for (int h2 = 0; h2 < 2; ++h2) {  // rows 0-7, then 8-15
+                __m256i sumi = _mm256_setzero_si256();
+                for (int h = 0; h < 2; ++h)
+                    for (int G = 0; G < 2; ++G) {
+                        __m256i is[4];
+                        for (int s = 0; s < 4; ++s) is[s] = _mm256_setzero_si256();
+                        for (int qq = 0; qq < 4; ++qq) {
+                            const int q = 4 * G + qq;
+                            const auto ld = [&](size_t off) {
+                                return _mm256_loadu_si256(
+                                    reinterpret_cast<const __m256i*>(o + off + 32 * h2));
+                            };
+                            const __m256i A = ld(64 * (16 * h + q)), B = ld(64 * (16 * h + 8 + q)),
+                                          H = ld(2048 + 64 * (8 * h + q));
+                            const auto hi2 = [&](int sh) {
+                                return _mm256_slli_epi16(
+                                    _mm256_and_si256(_mm256_srli_epi16(H, sh), m2), 4);
+                            };
+                            const __m256i v[4] = {
+                                _mm256_or_si256(_mm256_and_si256(A, m4), hi2(0)),
+                                _mm256_or_si256(_mm256_and_si256(B, m4), hi2(2)),
+                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(A, 4), m4),
+                                                hi2(4)),
+                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(B, 4), m4),
+                                                hi2(6))};
+                            const int8_t* yb = y[b].qs + 128 * h + 4 * q;
+                            for (int s = 0; s < 4; ++s) {
+                                int32_t a;
+                                std::memcpy(&a, yb + 32 * s, 4);
+                                is[s] = _mm256_add_epi32(is[s], dot4_u8s8(v[s], a));
+                            }
+                        }
+                        for (int s = 0; s < 4; ++s) {
+                            const int g = 8 * h + 2 * s + G;
+                            const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                reinterpret_cast<const __m128i*>(o + 3072 + 16 * g + 8 * h2)));
+                            sumi = _mm256_add_epi32(
+                                sumi, _mm256_mullo_epi32(
+                                          sc, _mm256_sub_epi32(
+                                                  is[s], _mm256_set1_epi32(32 * y[b].bsums[g]))));
+                        }
+                    }
+                const __m256 d = _mm256_cvtph_ps(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(o + 3328 + 16 * h2)));
+                acc[h2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi),
+                                          _mm256_mul_ps(d, _mm256_set1_ps(y[b].d)), acc[h2]);
+            }
+        }
+        store_rows(out, acc[0], acc[1], n_w);
+    }
+};
+
+// The Tile interface of gemm_k_packed: NA activation rows, two (Q4_K, Q5_K)
+// or one (Q6_K) at a time through the 256-bit registers.
+template <bool kFive, int NA>
+struct TileK45 {
+    static void run(const uint8_t* tile, int nb, const uint8_t* act, size_t stride, float* out,
+                    size_t out_stride, int n_w) {
+        int j = 0;
+        for (; j + 2 <= NA; j += 2)
+            TileK45Core<kFive, 2>::run(tile, nb, act + j * stride, stride,
+                                       out + static_cast<size_t>(j) * out_stride, out_stride, n_w);
+        if (j < NA)
+            TileK45Core<kFive, 1>::run(tile, nb, act + j * stride, stride,
+                                       out + static_cast<size_t>(j) * out_stride, out_stride, n_w);
+    }
+};
+template <int NA>
+struct TileQ4_K : TileK45<false, NA> {};
+template <int NA>
+struct TileQ5_K : TileK45<true, NA> {};
+template <int NA>
+struct TileQ6_K {
+    static void run(const uint8_t* tile, int nb, const uint8_t* act, size_t stride, float* out,
+                    size_t out_stride, int n_w) {
+        for (int j = 0; j < NA; ++j)
+            TileQ6_KCore::run(tile, nb, act + j * stride, out + static_cast<size_t>(j) * out_stride,
+                              n_w);
+    }
+};
 #endif
+
+// Rows tile0 * 16 .. + n_w of a packed K-quant matrix (Tile: TileQ4_K or
+// TileQ6_K, kBlock its bytes per tile and 256-block) against activation rows
+// in groups of four.
+template <template <int> class Tile, size_t kBlock>
+inline void gemm_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                          size_t act_stride, int n_act, float* out, size_t out_stride) {
+    const int nb = n / QK_K;
+    for (int r0 = 0; r0 < n_w; r0 += 16) {
+        const uint8_t* tile = static_cast<const uint8_t*>(packed) +
+                              static_cast<size_t>(tile0 + r0 / 16) * nb * kBlock;
+        const int rows = std::min(16, n_w - r0);
+        int j = 0;
+        for (; j + 4 <= n_act; j += 4)
+            Tile<4>::run(tile, nb, act_row(act, act_stride, j), act_stride,
+                         out + static_cast<size_t>(j) * out_stride + r0, out_stride, rows);
+        const uint8_t* a = act_row(act, act_stride, j);
+        float* o = out + static_cast<size_t>(j) * out_stride + r0;
+        switch (n_act - j) {
+            case 3:
+                Tile<3>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                break;
+            case 2:
+                Tile<2>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                break;
+            case 1:
+                Tile<1>::run(tile, nb, a, act_stride, o, out_stride, rows);
+                break;
+            default:
+                break;
+        }
+    }
+}
+inline void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_k_packed<TileQ4_K, 2048 + 256 + 64>(n, packed, tile0, n_w, act, act_stride, n_act, out,
+                                             out_stride);
+}
+inline void gemm_q5_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_k_packed<TileQ5_K, 2048 + 512 + 256 + 64>(n, packed, tile0, n_w, act, act_stride, n_act,
+                                                   out, out_stride);
+}
+inline void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    gemm_k_packed<TileQ6_K, 2048 + 1024 + 256 + 32>(n, packed, tile0, n_w, act, act_stride, n_act,
+                                                    out, out_stride);
+}
 
 // The vocabulary statistics of kernels.h in two 4-double vectors (lanes
 // 0-3 and 4-7), the tail lane by lane as the scalar table does.

@@ -134,7 +134,7 @@ class OpProfile {
     std::chrono::steady_clock::time_point pass_t0_;
 };
 
-// The CPU's prepared weights: Q4_0 (and on AVX-512 Q4_K, Q5_K, Q6_K) matrices repacked
+// The CPU's prepared weights: Q4_0 (and with SIMD kernels Q4_K, Q5_K, Q6_K) matrices repacked
 // into 16-row tiles for
 // the matrix product (same size as the file's data, whose mapped pages are
 // then released), indexed by Weight::index; null where used in place.
@@ -196,9 +196,8 @@ std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
     const char* env = std::getenv("RS_REPACK");
     if (env && std::string(env) == "0") return p;
     // Matrices (not norms or biases) of Q4_0; of the K-quants with tiles where
-    // the AVX-512 tile products run (elsewhere the row-by-row dot is faster
-    // than unpacking).
-    const bool k_tiles = K::kernels().isa == K::Isa::Avx512;
+    // the SIMD tile products run (the scalar table's unpacks each row).
+    const bool k_tiles = K::kernels().isa != K::Isa::Scalar;
     std::vector<const Weight*> ws;
     for (const Weight* w : m.weights())
         if (packing_of(w->type) && (w->type == K::W_Q4_0 || k_tiles) && w->rows > 1 &&
