@@ -412,11 +412,7 @@ void distribution_signals(const float* logits, int n, float temperature, int k, 
 
 Sampler::Sampler(const SamplingParams& p) : p_(p) {
     p_.validate();
-    chain_.push_back(make_repetition_penalty(p.repeat_penalty, p.repeat_last_n));
-    chain_.push_back(make_top_k(p.top_k));
-    chain_.push_back(make_temperature(p.temperature));
-    chain_.push_back(make_top_p(p.top_p));
-    chain_.push_back(make_min_p(p.min_p));
+    penalty_ = make_repetition_penalty(p.repeat_penalty, p.repeat_last_n);
 }
 
 TokenSignals Sampler::signals_for(const float* logits, int n_vocab, TokenId token) const {
@@ -441,7 +437,7 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
             Candidates c;
             c.items.reserve(static_cast<size_t>(n_vocab));
             for (int i = 0; i < n_vocab; ++i) c.items.push_back({i, logits[i]});
-            chain_[0]->apply(c, history);
+            penalty_->apply(c, history);
             c.sort();
             best = c.items.front().id;
         }
@@ -466,7 +462,7 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
         for (size_t i = from; i < history.size(); ++i)
             if (history[i] >= 0 && history[i] < n_vocab)
                 seen.items.push_back({history[i], logits[history[i]]});
-        chain_[0]->apply(seen, history);  // the penalty stage on just these tokens
+        penalty_->apply(seen, history);  // the penalty stage on just these tokens
         for (const Candidate& c : seen.items) pen[static_cast<size_t>(c.id)] = c.logit;
         dsm = softmax_parts(pen.data(), n_vocab, p_.temperature, zp, ep);
         dz = zp.data();

@@ -1,10 +1,13 @@
 // Token sampling and per-token signals.
 //
-// Samplers are small chainable stages over a candidate list (repetition
-// penalty, temperature, top-k, top-p, min-p), then a pick: greedy, or a draw
-// from a counter-based generator keyed by (seed, stream, position), so a
-// branch's tokens do not depend on which other branches share its batch,
-// their order, or the thread count.
+// The sampling stages are small chainable objects over a candidate list
+// (repetition penalty, temperature, top-k, top-p, min-p); the Sampler gives
+// what that chain and an inverse-CDF draw over the sorted list give, without
+// sorting the vocabulary (tokens in buckets by logit, a bucket sorted only
+// where a cut or the draw stops in it). The draw is greedy, or keyed by
+// (seed, stream, position) through a counter-based generator, so a branch's
+// tokens do not depend on which other branches share its batch, their order,
+// or the thread count.
 #pragma once
 
 #include <cstdint>
@@ -99,7 +102,7 @@ class Sampler {
 
   private:
     SamplingParams p_;
-    std::vector<std::unique_ptr<SamplerStage>> chain_;
+    std::unique_ptr<SamplerStage> penalty_;  // the repetition penalty stage
 };
 
 }  // namespace rs
