@@ -26,6 +26,7 @@ const KernelTable kAvx2Table = {
     .dot_f16_tiled = avx2::dot_f16_tiled,
     .gemm_q4_0 = avx2::gemm_q4_0,
     .gemm_q4_0_packed = avx2::gemm_q4_0_packed,
+    .gemm_q5_0_packed = kScalarTable.gemm_q5_0_packed,  // (packed for AVX-512 only)
     .gemm_q4_k_packed = avx2::gemm_q4_k_packed,
     .gemm_q5_k_packed = avx2::gemm_q5_k_packed,
     .gemm_q6_k_packed = avx2::gemm_q6_k_packed,

@@ -33,6 +33,7 @@ const KernelTable kAvx512Table = {
     .dot_f16_tiled = avx512::dot_f16_tiled,
     .gemm_q4_0 = avx512::gemm_q4_0,
     .gemm_q4_0_packed = avx512::gemm_q4_0_packed,
+    .gemm_q5_0_packed = avx512::gemm_q5_0_packed,
     .gemm_q4_k_packed = avx512::gemm_q4_k_packed,
     .gemm_q5_k_packed = avx512::gemm_q5_k_packed,
     .gemm_q6_k_packed = avx512::gemm_q6_k_packed,

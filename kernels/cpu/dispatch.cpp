@@ -177,6 +177,49 @@ void dequantize_q4_0_packed_row(const void* packed, int n, int64_t row, float* o
     }
 }
 
+size_t q5_0_packed_bytes(int64_t rows, int n) {
+    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK8_0) *
+           (kQ4Tile * sizeof(BlockQ5_0));
+}
+
+void pack_q5_0(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
+    const int nb = n / QK8_0;
+    auto* out = static_cast<uint8_t*>(packed);
+    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
+    for (int64_t t = 0; t < tiles; ++t)
+        for (int b = 0; b < nb; ++b) {
+            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ5_0));
+            for (int r = 0; r < kQ4Tile; ++r) {
+                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
+                const auto& x = reinterpret_cast<const BlockQ5_0*>(
+                    static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
+                for (int c = 0; c < 4; ++c) std::memcpy(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
+                std::memcpy(o + 256 + 4 * r, x.qh, 4);
+                std::memcpy(o + 320 + 2 * r, &x.d, 2);
+            }
+        }
+}
+
+void unpack_q5_0_row(const void* packed, int n, int64_t row, void* blocks) {
+    const int nb = n / QK8_0;
+    const int64_t t = row / kQ4Tile;
+    const int r = static_cast<int>(row % kQ4Tile);
+    auto* xs = static_cast<BlockQ5_0*>(blocks);
+    for (int b = 0; b < nb; ++b) {
+        const auto* o = static_cast<const uint8_t*>(packed) +
+                        (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ5_0));
+        for (int c = 0; c < 4; ++c) std::memcpy(xs[b].qs + 4 * c, o + 64 * c + 4 * r, 4);
+        std::memcpy(xs[b].qh, o + 256 + 4 * r, 4);
+        std::memcpy(&xs[b].d, o + 320 + 2 * r, 2);
+    }
+}
+
+void dequantize_q5_0_packed_row(const void* packed, int n, int64_t row, float* out) {
+    std::vector<BlockQ5_0> x(static_cast<size_t>(n / QK8_0));
+    unpack_q5_0_row(packed, n, row, x.data());
+    dequantize_row(W_Q5_0, x.data(), out, n);
+}
+
 namespace {
 
 // Q4_K and Q5_K tiles (kernels.h): quants, Q5_K's high bits, scales, mins,

@@ -76,6 +76,16 @@ void dequantize_q4_k_packed_row(const void* packed, int n, int64_t row, float* o
 // Row `row` of a packed Q4_K matrix as the original blocks (n / 256 of them).
 void unpack_q4_k_row(const void* packed, int n, int64_t row, void* blocks);
 
+// Q5_0 matrices repacked into 16-row tiles: per tile and 32-block, the rows'
+// qs bytes in 4 chunks of 64 (chunk c: bytes 4c..4c+3 of rows 0..15: low
+// nibbles are values 4c..4c+3, high nibbles 16+4c..), the rows' 4 qh bytes,
+// the rows' f16 d: 352 bytes, as in the original. GemmPackedFn on it gives
+// dot_q5_0's results to the bit (against Q8_0 activations).
+size_t q5_0_packed_bytes(int64_t rows, int n);
+void pack_q5_0(const void* w, size_t w_stride, int64_t rows, int n, void* packed);
+void dequantize_q5_0_packed_row(const void* packed, int n, int64_t row, float* out);
+void unpack_q5_0_row(const void* packed, int n, int64_t row, void* blocks);
+
 // Q5_K matrices repacked as Q4_K's, with the rows' qh bytes in 8 chunks of 64
 // (chunk i: bytes 4i..4i+3 of rows 0..15) after the quants: 2880 bytes for
 // the original 2816. GemmPackedFn on it gives dot_q5_k's results to the bit.
@@ -138,6 +148,7 @@ struct KernelTable {
     DotFn dot_f32_tiled, dot_f16_tiled;
     GemmFn gemm_q4_0;
     GemmPackedFn gemm_q4_0_packed;
+    GemmPackedFn gemm_q5_0_packed;  // Q5_0 tiles (pack_q5_0) against Q8_0 activations
     GemmPackedFn gemm_q4_k_packed;  // Q4_K tiles (pack_q4_k) against Q8_K activations
     GemmPackedFn gemm_q5_k_packed;  // Q5_K tiles (pack_q5_k) against Q8_K activations
     GemmPackedFn gemm_q6_k_packed;  // Q6_K tiles (pack_q6_k) against Q8_K activations

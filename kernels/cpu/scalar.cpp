@@ -189,6 +189,17 @@ void gemm_k_packed_rows(void (*unpack)(const void*, int, int64_t, void*), DotFn 
     }
 }
 void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
+void dot_q5_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
+void gemm_q5_0_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                      size_t act_stride, int n_act, float* out, size_t out_stride) {
+    std::vector<BlockQ5_0> row(static_cast<size_t>(n / QK8_0));
+    std::vector<float> res(static_cast<size_t>(n_act));
+    for (int r = 0; r < n_w; ++r) {
+        unpack_q5_0_row(packed, n, tile0 * kQ4Tile + r, row.data());
+        dot_q5_0(n, row.data(), act, act_stride, n_act, res.data());
+        for (int j = 0; j < n_act; ++j) out[static_cast<size_t>(j) * out_stride + r] = res[j];
+    }
+}
 void dot_q5_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
 void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
 void gemm_q5_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
@@ -1199,6 +1210,7 @@ const KernelTable kScalarTable = {
     .dot_f16_tiled = dot_f16_tiled,
     .gemm_q4_0 = gemm_q4_0,
     .gemm_q4_0_packed = gemm_q4_0_packed,
+    .gemm_q5_0_packed = gemm_q5_0_packed,
     .gemm_q4_k_packed = gemm_q4_k_packed,
     .gemm_q5_k_packed = gemm_q5_k_packed,
     .gemm_q6_k_packed = gemm_q6_k_packed,

@@ -294,6 +294,75 @@ struct GemmPair {
     };
 };
 
+// Q5_0 tiles (pack_q5_0) against Q8_0 activations, lanes = the tile's 16
+// rows. vec_dot's eight int32 lanes of a block (lane k: values 4k..4k+3)
+// become eight vectors over the rows: lane k is one vpdpbusd of the rows'
+// unsigned values (nibble | high bit << 4, 0..31) against the activation's
+// bytes 4k..4k+3, started from -16 times their sum (the values are the
+// quants + 16); then acc_k = fma(d_w * d_a, float(lane k), acc_k) per row, and
+// each row's eight sums are added as hsum adds a 256-bit vector's lanes:
+// DotQ5_0's arithmetic row for row.
+// One 32-block of a Q5_0 tile: the eight lane vectors of unsigned values and
+// the rows' scales.
+inline void q5_0_tile_block(const uint8_t* o, __m512i v[8], __m512& d) {
+    const __m512i lo4 = _mm512_set1_epi8(0xF), spread = _mm512_set1_epi32(0x00204081),
+                  ones = _mm512_set1_epi32(0x01010101), nib = _mm512_set1_epi32(0xF);
+    const __m512i qh = _mm512_loadu_si512(o + 256);
+    for (int c = 0; c < 4; ++c) {
+        const __m512i q = _mm512_loadu_si512(o + 64 * c);
+        v[c] = _mm512_and_si512(q, lo4);
+        v[4 + c] = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+    }
+    for (int k = 0; k < 8; ++k) {
+        // bits 4k..4k+3 of each row's qh to bit 4 of its 4 bytes
+        const __m512i bits =
+            _mm512_and_si512(_mm512_srli_epi32(qh, static_cast<unsigned>(4 * k)), nib);
+        v[k] = _mm512_or_si512(
+            v[k], _mm512_slli_epi32(_mm512_and_si512(_mm512_mullo_epi32(bits, spread), ones), 4));
+    }
+    d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 320)));
+}
+
+// NA activation rows against a tile's blocks, each block's lane vectors and
+// scales from `block(b, v, d)`; corr(j, b, k): -16 times the sum of row j's
+// bytes 4k..4k+3 of block b.
+template <int NA, class Block, class Corr>
+inline void q5_0_tile_rows(int nb, const uint8_t* act, size_t stride, float* out, size_t out_stride,
+                           int n_w, Block block, Corr corr) {
+    const BlockQ8_0* y[NA];
+    const float* yd[NA];
+    for (int j = 0; j < NA; ++j) {
+        y[j] = reinterpret_cast<const BlockQ8_0*>(act + j * stride);
+        yd[j] = reinterpret_cast<const float*>(act + j * stride + q8_act_sums_offset(nb)) + nb;
+    }
+    __m512 acc[NA][8];
+    for (int j = 0; j < NA; ++j)
+        for (int k = 0; k < 8; ++k) acc[j][k] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; ++b) {
+        __m512i v[8];
+        __m512 d;
+        block(b, v, d);
+        for (int j = 0; j < NA; ++j) {
+            const __m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(yd[j][b]));
+            for (int k = 0; k < 8; ++k) {
+                int32_t a;
+                std::memcpy(&a, y[j][b].qs + 4 * k, 4);
+                const __m512i lanes =
+                    _mm512_dpbusd_epi32(corr(j, b, k), v[k], _mm512_set1_epi32(a));
+                acc[j][k] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(lanes), acc[j][k]);
+            }
+        }
+    }
+    const __mmask16 keep = static_cast<__mmask16>((1u << n_w) - 1);
+    for (int j = 0; j < NA; ++j) {
+        const __m512* a = acc[j];
+        const __m512 r =
+            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6])),
+                          _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
+        _mm512_mask_storeu_ps(out + static_cast<size_t>(j) * out_stride, keep, r);
+    }
+}
+
 // Q4_K tiles (pack_q4_k) against Q8_K activations, lanes = the tile's 16
 // rows: per pair c of 32-value groups, each group's exact integer dot by
 // vpdpbusd of 4 nibbles x 4 activation bytes at a time, times the group's
@@ -778,6 +847,93 @@ inline void gemm_k_packed(int n, const void* packed, int64_t tile0, int n_w, con
         }
     }
 }
+#if RS_VNNI
+// Q5_0 tiles (pack_q5_0) against Q8_0 activations, lanes = the tile's 16
+// rows. vec_dot's eight int32 lanes of a block (lane k: values 4k..4k+3)
+// become eight vectors over the rows: lane k is one vpdpbusd of the rows'
+// unsigned values (nibble | high bit << 4, 0..31) against the activation's
+// bytes 4k..4k+3, started from -16 times their sum (the values are the
+// quants + 16); then acc_k = fma(d_w * d_a, float(lane k), acc_k) per row, and
+// each row's eight sums are added as hsum adds a 256-bit vector's lanes:
+// DotQ5_0's arithmetic row for row. Few activation rows (decoding) decode
+// each block as they go; more decode the tile once and take the activations'
+// corrections from a table.
+inline void gemm_q5_0_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
+                             size_t act_stride, int n_act, float* out, size_t out_stride) {
+    const int nb = n / QK8_0;
+    constexpr size_t kBlock = 16 * 22;
+    const __m512i k16 = _mm512_set1_epi8(16);
+    thread_local Scratch<uint8_t> decoded;  // (64-byte aligned: whole vectors)
+    thread_local Scratch<float> scales;
+    thread_local Scratch<int32_t> corrections;
+    const bool many = n_act >= 4;
+    if (many) {
+        int32_t* c = corrections.resize(static_cast<size_t>(n_act) * nb * 8);
+        for (int j = 0; j < n_act; ++j) {
+            const auto* y = reinterpret_cast<const BlockQ8_0*>(act_row(act, act_stride, j));
+            for (int b = 0; b < nb; ++b)
+                for (int k = 0; k < 8; ++k) {
+                    int s = 0;
+                    for (int i = 0; i < 4; ++i) s += y[b].qs[4 * k + i];
+                    c[(static_cast<size_t>(j) * nb + b) * 8 + k] = -16 * s;
+                }
+        }
+    }
+    for (int r0 = 0; r0 < n_w; r0 += 16) {
+        const uint8_t* tile = static_cast<const uint8_t*>(packed) +
+                              static_cast<size_t>(tile0 + r0 / 16) * nb * kBlock;
+        const int rows = std::min(16, n_w - r0);
+        if (many) {
+            auto* v = reinterpret_cast<__m512i*>(decoded.resize(static_cast<size_t>(nb) * 8 * 64));
+            float* d = scales.resize(static_cast<size_t>(nb) * 16);
+            for (int b = 0; b < nb; ++b) {
+                __m512 db;
+                q5_0_tile_block(tile + static_cast<size_t>(b) * kBlock, v + 8 * b, db);
+                _mm512_store_ps(d + 16 * b, db);
+            }
+            const int32_t* c = corrections.data();
+            const auto run = [&]<int NA>(int j) {
+                q5_0_tile_rows<NA>(
+                    nb, act_row(act, act_stride, j), act_stride,
+                    out + static_cast<size_t>(j) * out_stride + r0, out_stride, rows,
+                    [&](int b, __m512i* vb, __m512& db) {
+                        for (int k = 0; k < 8; ++k) vb[k] = _mm512_load_si512(v + 8 * b + k);
+                        db = _mm512_load_ps(d + 16 * b);
+                    },
+                    [&](int jj, int b, int k) {
+                        return _mm512_set1_epi32(c[(static_cast<size_t>(j + jj) * nb + b) * 8 + k]);
+                    });
+            };
+            int j = 0;
+            for (; j + 2 <= n_act; j += 2) run.template operator()<2>(j);
+            if (j < n_act) run.template operator()<1>(j);
+            continue;
+        }
+        const auto run = [&]<int NA>(int j) {
+            const uint8_t* a = act_row(act, act_stride, j);
+            q5_0_tile_rows<NA>(
+                nb, a, act_stride, out + static_cast<size_t>(j) * out_stride + r0, out_stride, rows,
+                [&](int b, __m512i* vb, __m512& db) {
+                    const uint8_t* o = tile + static_cast<size_t>(b) * kBlock;
+                    prefetch_ahead(o + 2 * kBlock, kBlock);
+                    q5_0_tile_block(o, vb, db);
+                },
+                [&](int jj, int b, int k) {
+                    int32_t av;
+                    std::memcpy(
+                        &av, reinterpret_cast<const BlockQ8_0*>(a + jj * act_stride)[b].qs + 4 * k,
+                        4);
+                    return _mm512_sub_epi32(
+                        _mm512_setzero_si512(),
+                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), k16, _mm512_set1_epi32(av)));
+                });
+        };
+        int j = 0;
+        for (; j + 2 <= n_act; j += 2) run.template operator()<2>(j);
+        if (j < n_act) run.template operator()<1>(j);
+    }
+}
+#endif
 inline void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                              size_t act_stride, int n_act, float* out, size_t out_stride) {
     gemm_k_packed<TileQ4_K, 2048 + 256 + 64>(n, packed, tile0, n_w, act, act_stride, n_act, out,

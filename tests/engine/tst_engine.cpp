@@ -466,6 +466,9 @@ class TestEngine : public QObject {
         if (rs::test::have_reference())
             QTest::newRow("mini-llama-Q4_0") << rs::test::reference("models/mini-llama-Q4_0.gguf");
         // K-quant tiles (AVX2 or AVX-512), with the Q5_0/Q8_0 rest in place.
+        if (kernels::kernels().isa == kernels::Isa::Avx512)  // Q5_0 tiles
+            QTest::newRow("bundled-Q5_0")
+                << QString::fromStdString(bundled_as(tmp_.path(), GgmlType::Q5_0));
         if (rs::test::have_reference() && kernels::kernels().isa != kernels::Isa::Scalar)
             QTest::newRow("mini-llama-Q4_K_M")
                 << rs::test::reference("models/mini-llama-Q4_K_M.gguf");

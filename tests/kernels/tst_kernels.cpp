@@ -751,6 +751,66 @@ class TestKernels : public QObject {
         }
     }
 
+    // Q5_0 tiles: the packed layout holds every row, and every table's packed
+    // product, whole or from a later tile, gives each element exactly the
+    // scalar dot_q5_0 on the original rows (partial tiles, odd activation
+    // counts; extreme quants 0 and 31 in some blocks).
+    void gemmQ5_0PackedMatchesScalar() {
+        const int n = 320, rows = 19, acts_n = 7;
+        auto x = randn(static_cast<size_t>(n) * rows, 17, 0.05f);
+        const size_t wrow = static_cast<size_t>(n / 32) * sizeof(BlockQ5_0);
+        std::vector<uint8_t> w(wrow * rows);
+        for (int r = 0; r < rows; ++r)
+            quantize_row_q5_0_ref(x.data() + static_cast<size_t>(r) * n, w.data() + wrow * r, n);
+        auto* blocks = reinterpret_cast<BlockQ5_0*>(w.data());
+        for (int b = 0; b < rows * n / 32; b += 5) {
+            blocks[b].qs[0] = 0xF0;  // values 0 (bit clear) and 31 (bit set) below
+            blocks[b].qh[0] = static_cast<uint8_t>(blocks[b].qh[0] & ~1u);
+            blocks[b].qh[2] = static_cast<uint8_t>(blocks[b].qh[2] | 1u);
+        }
+        std::vector<uint8_t> packed(q5_0_packed_bytes(rows, n));
+        pack_q5_0(w.data(), wrow, rows, n, packed.data());
+        std::vector<uint8_t> back(wrow);
+        for (int r = 0; r < rows; ++r) {
+            unpack_q5_0_row(packed.data(), n, r, back.data());
+            QVERIFY(std::memcmp(back.data(), w.data() + wrow * r, wrow) == 0);
+        }
+        const size_t stride = act_row_bytes(ActFormat::Q8_0, n);
+        std::vector<uint8_t> a(stride * acts_n);
+        for (int j = 0; j < acts_n; ++j) {
+            auto v = randn(static_cast<size_t>(n), 500u + static_cast<uint32_t>(j));
+            kScalarTable.quantize_q8_0(v.data(), a.data() + stride * j, n);
+        }
+        std::vector<float> want(static_cast<size_t>(rows) * acts_n), res(acts_n);
+        for (int r = 0; r < rows; ++r) {
+            kScalarTable.dot_q5_0(n, w.data() + wrow * r, a.data(), stride, acts_n, res.data());
+            for (int j = 0; j < acts_n; ++j) want[static_cast<size_t>(j) * rows + r] = res[j];
+        }
+        for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+            const KernelTable* k = kernels_for(isa);
+            if (!k) continue;
+            for (int na = 1; na <= acts_n; ++na) {
+                std::vector<float> got(static_cast<size_t>(rows) * na, -1.0f);
+                k->gemm_q5_0_packed(n, packed.data(), 0, rows, a.data(), stride, na, got.data(),
+                                    rows);
+                std::vector<float> tail(static_cast<size_t>(rows - 16) * na, -1.0f);
+                k->gemm_q5_0_packed(n, packed.data(), 1, rows - 16, a.data(), stride, na,
+                                    tail.data(), rows - 16);
+                for (int j = 0; j < na; ++j)
+                    for (int r = 0; r < rows; ++r) {
+                        const float wv = want[static_cast<size_t>(j) * rows + r];
+                        if (got[static_cast<size_t>(j) * rows + r] != wv ||
+                            (r >= 16 && tail[static_cast<size_t>(j) * (rows - 16) + r - 16] != wv))
+                            QFAIL(qPrintable(QString("%1: %2 acts, element (%3,%4)")
+                                                 .arg(isa_name(isa))
+                                                 .arg(na)
+                                                 .arg(r)
+                                                 .arg(j)));
+                    }
+            }
+        }
+    }
+
     // The vocabulary statistics (sum, softmax statistics, maximum) give the
     // scalar table's bits on every table, for lengths with and without a tail.
     void vocabularyStatisticsMatchScalar() {

@@ -147,6 +147,7 @@ struct CpuWeights final : PreparedWeights {
 // values, the product.
 struct Packing {
     uint32_t type;
+    bool avx512_only;  // (the other tables' product for it is the scalar reference)
     size_t (*bytes)(int64_t rows, int n);
     void (*pack)(const void* w, size_t w_stride, int64_t rows, int n, void* packed);
     void (*dequantize_row)(const void* packed, int n, int64_t row, float* out);
@@ -154,13 +155,15 @@ struct Packing {
 };
 const Packing* packing_of(uint32_t type) {
     static const Packing kAll[] = {
-        {K::W_Q4_0, K::q4_0_packed_bytes, K::pack_q4_0, K::dequantize_q4_0_packed_row,
+        {K::W_Q5_0, true, K::q5_0_packed_bytes, K::pack_q5_0, K::dequantize_q5_0_packed_row,
+         [](const K::KernelTable& k) { return k.gemm_q5_0_packed; }},
+        {K::W_Q4_0, false, K::q4_0_packed_bytes, K::pack_q4_0, K::dequantize_q4_0_packed_row,
          [](const K::KernelTable& k) { return k.gemm_q4_0_packed; }},
-        {K::W_Q4_K, K::q4_k_packed_bytes, K::pack_q4_k, K::dequantize_q4_k_packed_row,
+        {K::W_Q4_K, false, K::q4_k_packed_bytes, K::pack_q4_k, K::dequantize_q4_k_packed_row,
          [](const K::KernelTable& k) { return k.gemm_q4_k_packed; }},
-        {K::W_Q5_K, K::q5_k_packed_bytes, K::pack_q5_k, K::dequantize_q5_k_packed_row,
+        {K::W_Q5_K, false, K::q5_k_packed_bytes, K::pack_q5_k, K::dequantize_q5_k_packed_row,
          [](const K::KernelTable& k) { return k.gemm_q5_k_packed; }},
-        {K::W_Q6_K, K::q6_k_packed_bytes, K::pack_q6_k, K::dequantize_q6_k_packed_row,
+        {K::W_Q6_K, false, K::q6_k_packed_bytes, K::pack_q6_k, K::dequantize_q6_k_packed_row,
          [](const K::KernelTable& k) { return k.gemm_q6_k_packed; }},
     };
     for (const Packing& p : kAll)
@@ -200,7 +203,9 @@ std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
     const bool k_tiles = K::kernels().isa != K::Isa::Scalar;
     std::vector<const Weight*> ws;
     for (const Weight* w : m.weights())
-        if (packing_of(w->type) && (w->type == K::W_Q4_0 || k_tiles) && w->rows > 1 &&
+        if (const Packing* pk = packing_of(w->type);
+            pk && (w->type == K::W_Q4_0 || k_tiles) &&
+            (!pk->avx512_only || K::kernels().isa == K::Isa::Avx512) && w->rows > 1 &&
             w->tensor->dims.size() <= 2)
             ws.push_back(w);
     if (ws.empty()) return p;
