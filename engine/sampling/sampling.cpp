@@ -217,14 +217,13 @@ Softmax softmax_parts(const float* logits, int n, float t, std::vector<float>& z
     const auto un = static_cast<size_t>(n);
     z.resize(un);
     e.resize(un);
-    float mx = -INFINITY;
     if (t == 1.0f)
         std::copy(logits, logits + n, z.begin());
     else
         for (size_t i = 0; i < un; ++i) z[i] = logits[i] / t;
     Softmax sm;
     if (n == 0) return sm;
-    mx = kernels::kernels().max_f32(z.data(), n);
+    const float mx = kernels::kernels().max_f32(z.data(), n);
     if (mx == -INFINITY) {  // nothing is possible: every token alike
         std::fill(e.begin(), e.end(), 1.0f);
         sm.mx = 0;

@@ -175,12 +175,13 @@ void gemm_q4_0(int n, const void* w, size_t w_stride, int n_w, const void* act, 
     }
 }
 
-// A packed K-quant layout, row by row: each row's blocks unpacked, then its dot.
-template <class Block>
-void gemm_k_packed_rows(void (*unpack)(const void*, int, int64_t, void*), DotFn dot, int n,
-                        const void* packed, int64_t tile0, int n_w, const void* act,
-                        size_t act_stride, int n_act, float* out, size_t out_stride) {
-    std::vector<Block> row(static_cast<size_t>(n / QK_K));
+// A packed layout, row by row: each row's blocks (kValues values each)
+// unpacked, then its dot.
+template <class Block, int kValues>
+void gemm_packed_rows(void (*unpack)(const void*, int, int64_t, void*), DotFn dot, int n,
+                      const void* packed, int64_t tile0, int n_w, const void* act,
+                      size_t act_stride, int n_act, float* out, size_t out_stride) {
+    std::vector<Block> row(static_cast<size_t>(n / kValues));
     std::vector<float> res(static_cast<size_t>(n_act));
     for (int r = 0; r < n_w; ++r) {
         unpack(packed, n, tile0 * kQ4Tile + r, row.data());
@@ -192,30 +193,25 @@ void dot_q4_k(int n, const void* w, const void* act, size_t stride, int n_act, f
 void dot_q5_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
 void gemm_q5_0_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                       size_t act_stride, int n_act, float* out, size_t out_stride) {
-    std::vector<BlockQ5_0> row(static_cast<size_t>(n / QK8_0));
-    std::vector<float> res(static_cast<size_t>(n_act));
-    for (int r = 0; r < n_w; ++r) {
-        unpack_q5_0_row(packed, n, tile0 * kQ4Tile + r, row.data());
-        dot_q5_0(n, row.data(), act, act_stride, n_act, res.data());
-        for (int j = 0; j < n_act; ++j) out[static_cast<size_t>(j) * out_stride + r] = res[j];
-    }
+    gemm_packed_rows<BlockQ5_0, QK8_0>(unpack_q5_0_row, dot_q5_0, n, packed, tile0, n_w, act,
+                                       act_stride, n_act, out, out_stride);
 }
 void dot_q5_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
 void dot_q6_k(int n, const void* w, const void* act, size_t stride, int n_act, float* out);
 void gemm_q5_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                       size_t act_stride, int n_act, float* out, size_t out_stride) {
-    gemm_k_packed_rows<BlockQ5_K>(unpack_q5_k_row, dot_q5_k, n, packed, tile0, n_w, act, act_stride,
-                                  n_act, out, out_stride);
+    gemm_packed_rows<BlockQ5_K, QK_K>(unpack_q5_k_row, dot_q5_k, n, packed, tile0, n_w, act,
+                                      act_stride, n_act, out, out_stride);
 }
 void gemm_q4_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                       size_t act_stride, int n_act, float* out, size_t out_stride) {
-    gemm_k_packed_rows<BlockQ4_K>(unpack_q4_k_row, dot_q4_k, n, packed, tile0, n_w, act, act_stride,
-                                  n_act, out, out_stride);
+    gemm_packed_rows<BlockQ4_K, QK_K>(unpack_q4_k_row, dot_q4_k, n, packed, tile0, n_w, act,
+                                      act_stride, n_act, out, out_stride);
 }
 void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, const void* act,
                       size_t act_stride, int n_act, float* out, size_t out_stride) {
-    gemm_k_packed_rows<BlockQ6_K>(unpack_q6_k_row, dot_q6_k, n, packed, tile0, n_w, act, act_stride,
-                                  n_act, out, out_stride);
+    gemm_packed_rows<BlockQ6_K, QK_K>(unpack_q6_k_row, dot_q6_k, n, packed, tile0, n_w, act,
+                                      act_stride, n_act, out, out_stride);
 }
 
 double combine8(const double* l) {

@@ -871,12 +871,16 @@ inline void gemm_q5_0_packed(int n, const void* packed, int64_t tile0, int n_w, 
         int32_t* c = corrections.resize(static_cast<size_t>(n_act) * nb * 8);
         for (int j = 0; j < n_act; ++j) {
             const auto* y = reinterpret_cast<const BlockQ8_0*>(act_row(act, act_stride, j));
-            for (int b = 0; b < nb; ++b)
-                for (int k = 0; k < 8; ++k) {
-                    int s = 0;
-                    for (int i = 0; i < 4; ++i) s += y[b].qs[4 * k + i];
-                    c[(static_cast<size_t>(j) * nb + b) * 8 + k] = -16 * s;
-                }
+            for (int b = 0; b < nb; ++b) {  // -16 * each 4 bytes' sum, 8 at once
+                const __m256i sums = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(
+                        _mm256_set1_epi8(1),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs))),
+                    _mm256_set1_epi16(1));
+                _mm256_storeu_si256(
+                    reinterpret_cast<__m256i*>(c + (static_cast<size_t>(j) * nb + b) * 8),
+                    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 4)));
+            }
         }
     }
     for (int r0 = 0; r0 < n_w; r0 += 16) {
@@ -952,10 +956,7 @@ inline void gemm_q6_k_packed(int n, const void* packed, int64_t tile0, int n_w, 
 
 // The vocabulary statistics of kernels.h in two 4-double vectors (lanes
 // 0-3 and 4-7), the tail lane by lane as the scalar table does.
-inline double combine8(__m256d a, __m256d b) {
-    alignas(32) double l[8];
-    _mm256_store_pd(l, a);
-    _mm256_store_pd(l + 4, b);
+inline double combine8(const double* l) {
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 inline double sum_f32(const float* x, int n) {
@@ -969,7 +970,7 @@ inline double sum_f32(const float* x, int n) {
     _mm256_store_pd(l, a);
     _mm256_store_pd(l + 4, b);
     for (int k = 0; i < n; ++i, ++k) l[k] += x[i];
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    return combine8(l);
 }
 inline void softmax_stats(const float* z, const float* e, int n, float mx, double L, double inv_s,
                           double out[3]) {
@@ -1000,12 +1001,9 @@ inline void softmax_stats(const float* z, const float* e, int n, float mx, doubl
         lm[k] += plp * lp;
         ls[k] += d;
     }
-    const auto c8 = [](const double* l) {
-        return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-    };
-    out[0] = c8(lh);
-    out[1] = c8(lm);
-    out[2] = c8(ls);
+    out[0] = combine8(lh);
+    out[1] = combine8(lm);
+    out[2] = combine8(ls);
 }
 inline float max_f32(const float* x, int n) {
     __m256 m = _mm256_set1_ps(x[0]);

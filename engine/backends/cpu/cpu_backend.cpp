@@ -65,50 +65,36 @@ class OpProfile {
                              total > 0 ? 100 * part[i] / total : 0.0);
                 if (i == 0)  // the products by weight type
                     for (int t = 0; t < kTypes; ++t)
-                        if (k.by_type[t] > 0)
+                        if (const double v = k.t[kCount + t]; v > 0)
                             std::fprintf(stderr, "    %-8s %9.1f ms  %5.1f%%\n",
                                          std::string(type_name(static_cast<GgmlType>(t))).c_str(),
-                                         k.by_type[t] * 1e3,
-                                         total > 0 ? 100 * k.by_type[t] / total : 0.0);
+                                         v * 1e3, total > 0 ? 100 * v / total : 0.0);
             }
         }
     }
-    // Adds the scope's duration to op (when profiling), in the current pass's bucket.
+    // Adds the scope's duration (when profiling) to a slot of the current
+    // pass's bucket: an Op, or the matrix products of a weight type
+    // (type_slot).
     class Scope {
       public:
-        Scope(OpProfile& p, Op op) : p_(p), op_(op) {
+        Scope(OpProfile& p, int slot) : p_(p), slot_(slot) {
             if (p_.on_) t0_ = std::chrono::steady_clock::now();
         }
         ~Scope() {
             if (p_.on_)
-                p_.buckets_[p_.cur_].t[op_] +=
+                p_.buckets_[p_.cur_].t[slot_] +=
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
         }
 
       private:
         OpProfile& p_;
-        Op op_;
+        int slot_;
         std::chrono::steady_clock::time_point t0_;
     };
+    static int type_slot(uint32_t type) {  // (ggml numbering)
+        return kCount + static_cast<int>(std::min<uint32_t>(type, kTypes - 1));
+    }
     bool on() const { return on_; }
-    // A matrix product's time by its weight type (ggml numbering).
-    class TypeScope {
-      public:
-        TypeScope(OpProfile& p, uint32_t type)
-            : p_(p), type_(std::min<uint32_t>(type, kTypes - 1)) {
-            if (p_.on_) t0_ = std::chrono::steady_clock::now();
-        }
-        ~TypeScope() {
-            if (p_.on_)
-                p_.buckets_[p_.cur_].by_type[type_] +=
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-        }
-
-      private:
-        OpProfile& p_;
-        uint32_t type_;
-        std::chrono::steady_clock::time_point t0_;
-    };
     // A pass begins (its rows set the bucket) and ends (after its logits).
     void pass(int rows) {
         cur_ = std::min(rows, kBuckets) - 1;
@@ -124,8 +110,7 @@ class OpProfile {
   private:
     static constexpr int kBuckets = 17, kTypes = 64;
     struct Bucket {
-        double t[kCount] = {};
-        double by_type[kTypes] = {};
+        double t[kCount + kTypes] = {};  // the Ops, then the weight types
         int64_t passes = 0;
     };
     bool on_;
@@ -375,7 +360,7 @@ constexpr int kQ8GemmRows = 16;
 void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* out,
                            bool prompt_order) {
     OpProfile::Scope scope(prof_, OpProfile::kMatmul);
-    OpProfile::TypeScope type_scope(prof_, w.type);
+    OpProfile::Scope type_scope(prof_, OpProfile::type_slot(w.type));
     bytes_read_ += w.row_bytes * static_cast<uint64_t>(w.rows);
     const int cols = static_cast<int>(w.cols);
     const int64_t rows = w.rows;
