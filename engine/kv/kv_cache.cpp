@@ -1,6 +1,9 @@
 #include "reasonscope/kv_cache.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -18,29 +21,28 @@ const char* kv_type_name(KvType t) {
     return t == KvType::F32 ? "f32" : "f16";
 }
 
-HostKvStorage::HostKvStorage(const KvLayout& layout) : layout_(layout) {
-    const size_t bytes = static_cast<size_t>(layout.n_blocks) * layout.block_bytes();
-    for (int l = 0; l < layout.n_layers; ++l) {
-        k_.emplace_back(new uint8_t[bytes]);
-        v_.emplace_back(new uint8_t[bytes]);
-    }
+HostKvStorage::HostKvStorage(const KvLayout& layout)
+    : layout_(layout), block_bytes_(layout.block_bytes()) {
+    constexpr size_t kHuge = size_t{2} << 20;
+    const size_t bytes = static_cast<size_t>(layout.n_blocks) * layout.n_layers * 2 * block_bytes_;
+    arena_bytes_ = std::max(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+    arena_ = static_cast<uint8_t*>(std::aligned_alloc(kHuge, arena_bytes_));
+    if (!arena_)
+        throw Error("cannot allocate the KV cache (" + std::to_string(arena_bytes_ >> 20) +
+                    " MiB)");
+#ifdef MADV_HUGEPAGE
+    madvise(arena_, arena_bytes_, MADV_HUGEPAGE);  // (a hint: fine if refused)
+#endif
+}
+
+HostKvStorage::~HostKvStorage() {
+    std::free(arena_);
 }
 
 void HostKvStorage::copy_block(int dst, int src) {
-    const size_t bb = layout_.block_bytes();
-    for (int l = 0; l < layout_.n_layers; ++l) {
-        std::memcpy(k_block(l, dst), k_block(l, src), bb);
-        std::memcpy(v_block(l, dst), v_block(l, src), bb);
-    }
-}
-
-uint8_t* HostKvStorage::k_block(int layer, int block) const {
-    return k_[static_cast<size_t>(layer)].get() +
-           static_cast<size_t>(block) * layout_.block_bytes();
-}
-uint8_t* HostKvStorage::v_block(int layer, int block) const {
-    return v_[static_cast<size_t>(layer)].get() +
-           static_cast<size_t>(block) * layout_.block_bytes();
+    // A block holds every layer's K and V side by side.
+    std::memcpy(k_block(0, dst), k_block(0, src),
+                static_cast<size_t>(layout_.n_layers) * 2 * block_bytes_);
 }
 
 KvCache::KvCache(std::unique_ptr<KvStorage> storage, int max_seq_len)

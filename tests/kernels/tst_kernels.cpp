@@ -539,6 +539,10 @@ class TestKernels : public QObject {
         for (int i = 0; i < 32; ++i) x[static_cast<size_t>(i)] = 0.0f;  // an all-zero block
         for (int i = 32; i < 64; ++i)  // amax 127: x * 127/amax = x exactly, ties at k + 0.5
             x[static_cast<size_t>(i)] = i == 32 ? 127.0f : static_cast<float>(i - 48) + 0.5f;
+        for (int i = 64; i < 96; ++i)  // a scale below half precision's normal range
+            x[static_cast<size_t>(i)] *= 1e-7f;
+        for (int i = 96; i < 128; ++i)  // and one that rounds to zero in half precision
+            x[static_cast<size_t>(i)] *= 1e-30f;
         const size_t bytes = act_row_bytes(ActFormat::Q8_0, n);
         std::vector<uint8_t> want(bytes), got(bytes);
         kScalarTable.quantize_q8_0(x.data(), want.data(), n);

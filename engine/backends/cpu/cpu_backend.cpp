@@ -390,18 +390,22 @@ void CpuBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* 
         K::act_format_for(w.type, fmt);
         if (fmt != K::ActFormat::F32) {
             stride = K::act_row_bytes(fmt, cols);
-            // Rows split over the threads when there are several (a batch of
-            // branches); one row stays on the caller.
-            pool_.run(n_rows, [&](int64_t b, int64_t e, int) {
-                for (int64_t r = b; r < e; ++r) {
-                    const float* src = in + static_cast<size_t>(r) * cols;
-                    uint8_t* dst = act_.data() + static_cast<size_t>(r) * stride;
-                    if (fmt == K::ActFormat::Q8_0)
-                        k_.quantize_q8_0(src, dst, cols);
-                    else
-                        k_.quantize_q8_k(src, dst, cols);
-                }
-            });
+            // Rows split over the threads when there are enough of them (a
+            // prompt, a wide batch): a few branches' rows quantize in less
+            // time than waking a thread takes.
+            pool_.run(
+                n_rows,
+                [&](int64_t b, int64_t e, int) {
+                    for (int64_t r = b; r < e; ++r) {
+                        const float* src = in + static_cast<size_t>(r) * cols;
+                        uint8_t* dst = act_.data() + static_cast<size_t>(r) * stride;
+                        if (fmt == K::ActFormat::Q8_0)
+                            k_.quantize_q8_0(src, dst, cols);
+                        else
+                            k_.quantize_q8_k(src, dst, cols);
+                    }
+                },
+                std::max<int64_t>(1, (int64_t{1} << 14) / cols));
             act = act_.data();
         }
     }

@@ -56,7 +56,7 @@ void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>
     job_threads_ = used;
     // A few chunks per thread, taken in turn: a thread slowed by the machine
     // (or by memory) takes fewer, so no one idles at the end.
-    job_chunk_ = std::max<int64_t>(std::max<int64_t>(1, min_per_thread / 2), n / (4 * used));
+    job_chunk_ = std::max<int64_t>(std::max<int64_t>(1, min_per_thread / 2), n / (2 * used));
     next_.store(0, std::memory_order_relaxed);
     pending_.store(n_ - 1, std::memory_order_release);
     {

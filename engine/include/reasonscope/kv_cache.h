@@ -49,16 +49,25 @@ class KvStorage {
 class HostKvStorage final : public KvStorage {
   public:
     explicit HostKvStorage(const KvLayout& layout);
+    ~HostKvStorage() override;
+    HostKvStorage(const HostKvStorage&) = delete;
+    HostKvStorage& operator=(const HostKvStorage&) = delete;
     const KvLayout& layout() const override { return layout_; }
     void copy_block(int dst, int src) override;
-    uint8_t* k_block(int layer, int block) const;
-    uint8_t* v_block(int layer, int block) const;
+    uint8_t* k_block(int layer, int block) const {
+        return arena_ + (static_cast<size_t>(block) * layout_.n_layers + layer) * 2 * block_bytes_;
+    }
+    uint8_t* v_block(int layer, int block) const { return k_block(layer, block) + block_bytes_; }
 
   private:
     KvLayout layout_;
-    // [layer] -> n_blocks * block_bytes, left uninitialised: a large arena
-    // costs nothing until blocks are used (every read follows a write).
-    std::vector<std::unique_ptr<uint8_t[]>> k_, v_;
+    size_t block_bytes_;
+    // One arena, block by block (a block: every layer's K then V), left
+    // uninitialised: a large arena costs nothing until blocks are used
+    // (every read follows a write). Advised for huge pages, so a block's
+    // first use costs one page fault per 2 MiB rather than one per 4 KiB.
+    uint8_t* arena_ = nullptr;
+    size_t arena_bytes_ = 0;
 };
 
 struct KvStats {
