@@ -279,24 +279,39 @@ void signals_from(const float* logits, const float* z, const float* e, int n, co
 
 // The vocabulary in the sampling order (z descending, ties by id) without
 // sorting it: tokens fall into buckets 1/64 nat wide by their distance below
-// the maximum (the buckets' order is the sampling order), each bucket with
-// its count and its weights' sum (in id order); a bucket is sorted only when
-// a walk has to stop inside it. Walks over the first L tokens (the kept
-// prefix of top-k, top-p and min-p) pass whole buckets by their sums, so the
-// results are fixed by the logits alone and cost two passes over the
-// vocabulary however flat the distribution is.
+// the maximum (the buckets' order is the sampling order; kernels'
+// sample_buckets), each bucket with its count and its weights' sum (four
+// partial sums over the tokens in id order, i % 4, added (0+1)+(2+3)); a
+// bucket is sorted only when a walk has to stop inside it. Walks over the
+// first L tokens (the kept prefix of top-k, top-p and min-p) pass whole
+// buckets by their sums, so the results are fixed by the logits alone and
+// cost two passes over the vocabulary however flat the distribution is.
 class SortedPrefix {
   public:
-    SortedPrefix(const float* z, const float* e, int n, float mx) : z_(z), e_(e), n_(n), mx_(mx) {
+    SortedPrefix(const float* z, const float* e, int n, float mx) : z_(z), e_(e), n_(n) {
         // (per-thread storage, reused: a sampled token must not allocate)
+        thread_local std::vector<uint16_t> idx;
         thread_local std::vector<int> counts;
-        thread_local std::vector<double> sums;
+        thread_local std::vector<double> sums, parts;
+        thread_local std::vector<int32_t> members;
         thread_local Candidates in;
+        idx.resize(static_cast<size_t>(n));
+        kernels::kernels().sample_buckets(z, n, mx, idx.data());
+        idx_ = idx.data();
         counts_ = &counts;
-        sums.assign(kBuckets, 0.0);
+        members_ = &members;
+        // Four partial sums a bucket, so that runs of tokens in one bucket
+        // do not wait on each other's additions.
+        parts.assign(4 * static_cast<size_t>(kBuckets), 0.0);
+        double* part = parts.data();
+        for (int i = 0; i < n; ++i) part[4 * idx_[i] + (i & 3)] += e[i];
+        sums.resize(kBuckets);
+        for (int b = 0; b < kBuckets; ++b) {
+            const double* q = part + 4 * b;
+            sums[static_cast<size_t>(b)] = (q[0] + q[1]) + (q[2] + q[3]);
+        }
         sum_ = sums.data();
         in_ = &in;
-        for (int i = 0; i < n; ++i) sum_[bucket(i)] += e[i];
     }
     // The first token, within the first L of the sampling order, where the
     // running weight sum satisfies `stop` (monotone), and its position (when
@@ -347,16 +362,11 @@ class SortedPrefix {
     }
 
   private:
-    static constexpr int kBuckets = 4096;
-    static constexpr float kPerNat = 64.0f, kLast = (kBuckets - 1) / kPerNat;
-    int bucket(int i) const {
-        const float d = mx_ - z_[i];
-        return d < kLast ? static_cast<int>(d * kPerNat) : kBuckets - 1;
-    }
+    static constexpr int kBuckets = kernels::kSampleBuckets;
     const int* counts() {  // tokens per bucket, counted when first needed
         if (!counted_) {
             counts_->assign(kBuckets, 0);
-            for (int i = 0; i < n_; ++i) ++(*counts_)[static_cast<size_t>(bucket(i))];
+            for (int i = 0; i < n_; ++i) ++(*counts_)[idx_[i]];
             counted_ = true;
         }
         return counts_->data();
@@ -371,9 +381,13 @@ class SortedPrefix {
     }
     const std::vector<Candidate>& sorted(int b) {
         if (cached_ != b) {  // walks visit buckets in order: one at a time suffices
+            members_->resize(static_cast<size_t>(n_));
+            const int m = kernels::kernels().bucket_members(idx_, n_, b, members_->data());
             in_->items.clear();
-            for (int i = 0; i < n_; ++i)
-                if (bucket(i) == b) in_->items.push_back({i, z_[i]});
+            for (int j = 0; j < m; ++j) {
+                const int32_t i = (*members_)[static_cast<size_t>(j)];
+                in_->items.push_back({i, z_[i]});
+            }
             in_->sorted = false;
             in_->sort();
             cached_ = b;
@@ -382,8 +396,9 @@ class SortedPrefix {
     }
     const float *z_, *e_;
     int n_;
-    float mx_;
+    const uint16_t* idx_;
     std::vector<int>* counts_;
+    std::vector<int32_t>* members_;
     bool counted_ = false;
     double* sum_;
     Candidates* in_;

@@ -42,6 +42,8 @@ const KernelTable kAvx2Table = {
     .sum_f32 = avx2::sum_f32,
     .softmax_stats = avx2::softmax_stats,
     .max_f32 = avx2::max_f32,
+    .sample_buckets = kScalarTable.sample_buckets,
+    .bucket_members = kScalarTable.bucket_members,
     .attn_f16 = avx2::attn_f16,
     .attn_f32 = avx2::attn_f32,
 };

@@ -49,6 +49,8 @@ const KernelTable kAvx512Table = {
     .sum_f32 = avx512::sum_f32,
     .softmax_stats = avx512::softmax_stats,
     .max_f32 = avx512::max_f32,
+    .sample_buckets = avx512::sample_buckets,
+    .bucket_members = avx512::bucket_members,
     .attn_f16 = avx512::attn_f16,
     .attn_f32 = avx512::attn_f32,
 };

@@ -122,6 +122,11 @@ void attn_start(AttnHead& h, const float* q, float* acc, int hd);
 // out[i] = acc[i] / S (0 if no position was seen); out may be h.acc.
 void attn_finish(const AttnHead& h, float* out, int hd);
 
+constexpr int kSampleBuckets = 4096;
+constexpr float kSamplePerNat = 64.0f;
+// The distance from which tokens share the last bucket.
+constexpr float kSampleLastNat = (kSampleBuckets - 1) / kSamplePerNat;
+
 struct KernelTable {
     Isa isa;
     DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q5_0, dot_q8_0, dot_q4_k, dot_q6_k;
@@ -186,6 +191,13 @@ struct KernelTable {
     void (*softmax_stats)(const float* z, const float* e, int n, float mx, double L, double inv_s,
                           double out[3]);
     float (*max_f32)(const float* x, int n);
+    // Sampling buckets (engine/sampling): token i's bucket is its distance
+    // below the maximum, d = mx - z[i], in steps of 1/kSamplePerNat nat
+    // (int(d * kSamplePerNat)), the last bucket holding everything further.
+    // sample_buckets writes every token's; bucket_members writes the ids in
+    // bucket b in id order and returns their count.
+    void (*sample_buckets)(const float* z, int n, float mx, uint16_t* idx);
+    int (*bucket_members)(const uint16_t* idx, int n, int b, int32_t* ids);
     // Attention of query heads over n positions of a KV head, as online
     // softmax states (AttnHead) that each call advances: splitting the
     // positions between calls, or the heads, gives the same bits as one call,

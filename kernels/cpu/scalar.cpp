@@ -242,6 +242,19 @@ float max_f32(const float* x, int n) {
     for (int i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
     return m;
 }
+void sample_buckets(const float* z, int n, float mx, uint16_t* idx) {
+    for (int i = 0; i < n; ++i) {
+        const float d = mx - z[i];
+        idx[i] = static_cast<uint16_t>(d < kSampleLastNat ? static_cast<int>(d * kSamplePerNat)
+                                                          : kSampleBuckets - 1);
+    }
+}
+int bucket_members(const uint16_t* idx, int n, int b, int32_t* ids) {
+    int c = 0;
+    for (int i = 0; i < n; ++i)
+        if (idx[i] == b) ids[c++] = i;
+    return c;
+}
 
 void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     gemm_q4_0(n, w, 0, 1, act, stride, n_act, out, 1);
@@ -1222,6 +1235,8 @@ const KernelTable kScalarTable = {
     .sum_f32 = sum_f32,
     .softmax_stats = softmax_stats,
     .max_f32 = max_f32,
+    .sample_buckets = sample_buckets,
+    .bucket_members = bucket_members,
     .attn_f16 = attn_f16,
     .attn_f32 = attn_f32,
 };

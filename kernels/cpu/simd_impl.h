@@ -1017,6 +1017,41 @@ inline float max_f32(const float* x, int n) {
     return r;
 }
 
+#if RS_VNNI
+// The scalar sample_buckets on 16 lanes (the same subtraction, comparison,
+// exact scaling by 64 and truncation).
+inline void sample_buckets(const float* z, int n, float mx, uint16_t* idx) {
+    const __m512 vmx = _mm512_set1_ps(mx), last = _mm512_set1_ps(kSampleLastNat),
+                 per = _mm512_set1_ps(kSamplePerNat);
+    const __m512i last_b = _mm512_set1_epi32(kSampleBuckets - 1);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 d = _mm512_sub_ps(vmx, _mm512_loadu_ps(z + i));
+        const __mmask16 near = _mm512_cmp_ps_mask(d, last, _CMP_LT_OQ);
+        const __m512i b = _mm512_mask_cvttps_epi32(last_b, near, _mm512_mul_ps(d, per));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + i), _mm512_cvtepi32_epi16(b));
+    }
+    for (; i < n; ++i) {
+        const float d = mx - z[i];
+        idx[i] = static_cast<uint16_t>(d < kSampleLastNat ? static_cast<int>(d * kSamplePerNat)
+                                                          : kSampleBuckets - 1);
+    }
+}
+
+// 32 bucket numbers compared at a time; a bucket holds few of the tokens.
+inline int bucket_members(const uint16_t* idx, int n, int b, int32_t* ids) {
+    const __m512i vb = _mm512_set1_epi16(static_cast<int16_t>(b));
+    int c = 0, i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint32_t m = _mm512_cmpeq_epi16_mask(_mm512_loadu_si512(idx + i), vb);
+        for (; m; m &= m - 1) ids[c++] = i + __builtin_ctz(m);
+    }
+    for (; i < n; ++i)
+        if (idx[i] == b) ids[c++] = i;
+    return c;
+}
+#endif
+
 // Activation rows to Q8_0 (the scalar quantize_q8_0's arithmetic: scale
 // 127/amax, round half to even), with the per-block Q4_0 offsets and scales.
 inline void quantize_q8_0(const float* x, void* vy, int n) {

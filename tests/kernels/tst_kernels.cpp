@@ -840,6 +840,49 @@ class TestKernels : public QObject {
         }
     }
 
+    // Sampling buckets: every table puts each token in the scalar table's
+    // bucket (distances on bucket edges, the last bucket's edge, -inf) and
+    // lists a bucket's tokens in id order; the scalar buckets follow their
+    // definition.
+    void sampleBucketsMatchScalar() {
+        for (int n : {1, 15, 16, 17, 33, 151936}) {
+            auto z = randn(static_cast<size_t>(n), 23, 4.0f);
+            const float mx0 = z[0];
+            for (int i = 1; i < n; i += 7) {  // edges: d exactly k / 64, and near the last one
+                const int kind = (i / 7) % 4;
+                z[static_cast<size_t>(i)] =
+                    kind == 0   ? mx0 - static_cast<float>(i % 4096) / kSamplePerNat
+                    : kind == 1 ? mx0 - kSampleLastNat
+                    : kind == 2 ? std::nextafter(mx0 - kSampleLastNat, 1e30f)
+                                : -INFINITY;
+            }
+            const float mx = *std::max_element(z.begin(), z.end());
+            std::vector<uint16_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+            kScalarTable.sample_buckets(z.data(), n, mx, want.data());
+            for (int i = 0; i < n; ++i) {
+                const float d = mx - z[static_cast<size_t>(i)];
+                const int b = d < kSampleLastNat ? static_cast<int>(std::floor(d * 64.0f)) : 4095;
+                QCOMPARE(int{want[static_cast<size_t>(i)]}, b);
+            }
+            std::vector<int32_t> ids_want(static_cast<size_t>(n)), ids_got(static_cast<size_t>(n));
+            for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                const KernelTable* k = kernels_for(isa);
+                if (!k) continue;
+                k->sample_buckets(z.data(), n, mx, got.data());
+                QVERIFY(got == want);
+                for (int b : {0, 1, int{want.back()}, 4094, 4095}) {
+                    const int c = kScalarTable.bucket_members(want.data(), n, b, ids_want.data());
+                    QCOMPARE(k->bucket_members(want.data(), n, b, ids_got.data()), c);
+                    QVERIFY(std::equal(ids_want.begin(), ids_want.begin() + c, ids_got.begin()));
+                    for (int j = 0; j < c; ++j)
+                        QVERIFY(want[static_cast<size_t>(ids_want[static_cast<size_t>(j)])] == b &&
+                                (j == 0 || ids_want[static_cast<size_t>(j)] >
+                                               ids_want[static_cast<size_t>(j - 1)]));
+                }
+            }
+        }
+    }
+
     // The quantized dot equals the dot of the dequantized weights with the
     // dequantized activations (both exact in f32 up to rounding).
     void dotMatchesDequantized() {
