@@ -2231,24 +2231,72 @@ inline __m256 vexp8(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(j, pow2(n1)), pow2(n2));
 }
 
+// 8 rows of 8 floats to 8 columns (col c = element c of rows 0..7).
+inline void transpose8(const __m256 r[8], __m256 c[8]) {
+    __m256 u[8];
+    transpose_in_lanes<__m256, 8>(r, u);
+    for (int e = 0; e < 4; ++e) {
+        c[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
+        c[4 + e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
+    }
+}
+
+// Sums of squares of 8 rows (rows[k]; a caller with fewer repeats one), each
+// the scalar chain ss += double(x * x) in order, the rows' chains side by
+// side in double lanes (rows 0-3 and 4-7): a row's sum waits on its own
+// additions only.
+inline void sums_of_squares8(const float* const* rows, int n, double* ss) {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r[8], c[8];
+        for (int k = 0; k < 8; ++k) {
+            const __m256 v = _mm256_loadu_ps(rows[k] + i);
+            r[k] = _mm256_mul_ps(v, v);
+        }
+        transpose8(r, c);
+        for (int j = 0; j < 8; ++j) {
+            lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(c[j])));
+            hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(c[j], 1)));
+        }
+    }
+    _mm256_storeu_pd(ss, lo);
+    _mm256_storeu_pd(ss + 4, hi);
+    for (; i < n; ++i)
+        for (int k = 0; k < 8; ++k) ss[k] += static_cast<double>(rows[k][i] * rows[k][i]);
+}
+
 // RMSNorm (KernelTable::rmsnorm): squares and products 8 lanes at a time,
 // the squares' double sum in order (so every table gives the same bits).
 inline void rmsnorm(const float* x, const float* w, float* out, int n_rows, int n, float eps) {
     alignas(32) float sq[8];
+    double ss8[8];
     for (int r = 0; r < n_rows; ++r) {
         const float* xr = x + static_cast<size_t>(r) * n;
         float* o = out + static_cast<size_t>(r) * n;
         double ss = 0;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            const __m256 v = _mm256_loadu_ps(xr + i);
-            _mm256_store_ps(sq, _mm256_mul_ps(v, v));
-            for (int l = 0; l < 8; ++l) ss += static_cast<double>(sq[l]);
+        if (r % 8 == 0 && n_rows - r >= 2) {
+            // Several rows: eight at a time side by side (all read before
+            // any is written, for in place).
+            const float* rows[8];
+            for (int k = 0; k < 8; ++k)
+                rows[k] = x + static_cast<size_t>(r + std::min(k, n_rows - r - 1)) * n;
+            sums_of_squares8(rows, n, ss8);
         }
-        for (; i < n; ++i) ss += static_cast<double>(xr[i] * xr[i]);
+        if (n_rows - (r - r % 8) >= 2) {
+            ss = ss8[r % 8];
+        } else {
+            int i = 0;
+            for (; i + 8 <= n; i += 8) {
+                const __m256 v = _mm256_loadu_ps(xr + i);
+                _mm256_store_ps(sq, _mm256_mul_ps(v, v));
+                for (int l = 0; l < 8; ++l) ss += static_cast<double>(sq[l]);
+            }
+            for (; i < n; ++i) ss += static_cast<double>(xr[i] * xr[i]);
+        }
         const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
         const __m256 vs = _mm256_set1_ps(scale);
-        i = 0;
+        int i = 0;
         if (w) {
             for (; i + 8 <= n; i += 8)
                 _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), vs),
@@ -2700,15 +2748,6 @@ void attn_zmm_heads(AttnHead* heads, int nh, const E* const* k, const E* const* 
 // 8 positions at a time, dot_f32_chain in each lane of a 256-bit vector (K of
 // 8 positions transposed 8 dimensions at a time, once for all heads), then
 // each head's softmax updates in order.
-inline void transpose8(const __m256 r[8], __m256 c[8]) {
-    __m256 u[8];
-    transpose_in_lanes<__m256, 8>(r, u);
-    for (int e = 0; e < 4; ++e) {
-        c[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
-        c[4 + e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
-    }
-}
-
 inline void attn_f32_chain_loop(AttnHead* heads, int nh, const float* const* k,
                                 const float* const* v, int n, int hd, float scale) {
     thread_local Scratch<float> kt, sc;

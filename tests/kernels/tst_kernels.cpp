@@ -417,38 +417,39 @@ class TestKernels : public QObject {
 
     // RMSNorm: scalar within float rounding of the double-precision definition,
     // every table equal to it to the bit (row lengths with and without a
-    // vector tail, with and without a weight, in place).
+    // vector tail, one row and groups of eight with a partial one, with and
+    // without a weight, in place).
     void rmsnormMatchesScalar() {
-        for (int n : {8, 64, 100, 896, 1003}) {
-            const int rows = 3;
-            auto x = randn(static_cast<size_t>(rows * n), 31, 3.0f);
-            auto w = randn(static_cast<size_t>(n), 32);
-            std::vector<float> want(x.size()), got(x.size());
-            kScalarTable.rmsnorm(x.data(), w.data(), want.data(), rows, n, 1e-6f);
-            for (int r = 0; r < rows; ++r) {
-                double ss = 0;
-                for (int i = 0; i < n; ++i)
-                    ss += double(x[size_t(r * n + i)]) * x[size_t(r * n + i)];
-                const double sc = 1.0 / std::sqrt(ss / n + 1e-6);
-                for (int i = 0; i < n; ++i) {
-                    const double ref = x[size_t(r * n + i)] * sc * w[size_t(i)];
-                    QVERIFY(std::fabs(want[size_t(r * n + i)] - ref) <=
-                            1e-5 * (std::fabs(ref) + 1e-3));
+        for (int n : {8, 64, 100, 896, 1003})
+            for (int rows : {1, 3, 8, 11}) {
+                auto x = randn(static_cast<size_t>(rows * n), 31, 3.0f);
+                auto w = randn(static_cast<size_t>(n), 32);
+                std::vector<float> want(x.size()), got(x.size());
+                kScalarTable.rmsnorm(x.data(), w.data(), want.data(), rows, n, 1e-6f);
+                for (int r = 0; r < rows; ++r) {
+                    double ss = 0;
+                    for (int i = 0; i < n; ++i)
+                        ss += double(x[size_t(r * n + i)]) * x[size_t(r * n + i)];
+                    const double sc = 1.0 / std::sqrt(ss / n + 1e-6);
+                    for (int i = 0; i < n; ++i) {
+                        const double ref = x[size_t(r * n + i)] * sc * w[size_t(i)];
+                        QVERIFY(std::fabs(want[size_t(r * n + i)] - ref) <=
+                                1e-5 * (std::fabs(ref) + 1e-3));
+                    }
+                }
+                for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                    const KernelTable* k = kernels_for(isa);
+                    if (!k) continue;
+                    k->rmsnorm(x.data(), w.data(), got.data(), rows, n, 1e-6f);
+                    QCOMPARE(got, want);
+                    std::vector<float> in_place = x, plain(x.size()), plain_ref(x.size());
+                    k->rmsnorm(in_place.data(), w.data(), in_place.data(), rows, n, 1e-6f);
+                    QCOMPARE(in_place, want);
+                    k->rmsnorm(x.data(), nullptr, plain.data(), rows, n, 1e-5f);
+                    kScalarTable.rmsnorm(x.data(), nullptr, plain_ref.data(), rows, n, 1e-5f);
+                    QCOMPARE(plain, plain_ref);
                 }
             }
-            for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
-                const KernelTable* k = kernels_for(isa);
-                if (!k) continue;
-                k->rmsnorm(x.data(), w.data(), got.data(), rows, n, 1e-6f);
-                QCOMPARE(got, want);
-                std::vector<float> in_place = x, plain(x.size()), plain_ref(x.size());
-                k->rmsnorm(in_place.data(), w.data(), in_place.data(), rows, n, 1e-6f);
-                QCOMPARE(in_place, want);
-                k->rmsnorm(x.data(), nullptr, plain.data(), rows, n, 1e-5f);
-                kScalarTable.rmsnorm(x.data(), nullptr, plain_ref.data(), rows, n, 1e-5f);
-                QCOMPARE(plain, plain_ref);
-            }
-        }
     }
 
     // RoPE: scalar rotates each pair by its angle (within float rounding of
