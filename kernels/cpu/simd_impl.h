@@ -2481,12 +2481,15 @@ inline void attn_values(const E* const* v, int p0, int m, const float* ms, const
     __m512 acc[G][NV];
     for (int h = 0; h < G; ++h)
         for (int j = 0; j < NV; ++j) acc[h][j] = _mm512_load_ps(accm + h * hd + 16 * j);
+    uint32_t any = 0;  // positions where some head of the G rescales
+    for (int h = 0; h < G; ++h) any |= rescale[h];
     for (int i = 0; i < m; ++i) {
         const E* vp = v[p0 + i];
         __m512 vv[NV];
         for (int j = 0; j < NV; ++j) vv[j] = load16(vp + 16 * j);
+        const bool some = any >> i & 1;
         for (int h = 0; h < G; ++h) {
-            if (rescale[h] >> i & 1) {
+            if (some && (rescale[h] >> i & 1)) {
                 const __m512 f = _mm512_set1_ps(ms[h * kChunk + i]);
                 for (int j = 0; j < NV; ++j) acc[h][j] = round_acc<E>(_mm512_mul_ps(acc[h][j], f));
             }
@@ -2574,8 +2577,11 @@ void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int
     alignas(64) float sc[kMaxHeads][kChunk], ms[kMaxHeads][kChunk], vs[kMaxHeads][kChunk];
     uint32_t rescale[kMaxHeads];  // bit i: position i raises the maximum
     __m512 folds[kMaxHeads][4];
-    float M[kMaxHeads], S[kMaxHeads];
+    float M[kMaxHeads], S[kMaxHeads] = {};
     const float* qs[kMaxHeads];
+    if (nq >= 4 && nq < kMaxHeads)  // (rows past nq go through the transposes unused)
+        for (int h = nq; h < kMaxHeads; ++h)
+            for (int i = 0; i < kChunk; ++i) ms[h][i] = vs[h][i] = 0.0f;
     for (int h = 0; h < nq; ++h) {
         M[h] = heads[h].M;
         S[h] = heads[h].S;
@@ -2683,8 +2689,25 @@ void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int
             rescale[h] = rs;
             M[h] = _mm512_cvtss_f32(carry);
         }
-        for (int i = 0; i < m; ++i)
-            for (int h = 0; h < nq; ++h) S[h] = std::fma(S[h], ms[h][i], vs[h][i]);
+        if (nq >= 4) {
+            // The heads' denominators in the lanes of one vector: the
+            // factors transposed to a position per vector, then each lane
+            // the scalar chain S = fma(S, ms, vs) in position order.
+            __m512 Sv = _mm512_loadu_ps(S);
+            for (int half = 0; half * 16 < m; ++half) {
+                __m512 r[16], mt[16], vt[16];
+                for (int h = 0; h < 16; ++h) r[h] = _mm512_load_ps(&ms[h][16 * half]);
+                transpose16(r, mt);
+                for (int h = 0; h < 16; ++h) r[h] = _mm512_load_ps(&vs[h][16 * half]);
+                transpose16(r, vt);
+                for (int i = 0; i < std::min(16, m - 16 * half); ++i)
+                    Sv = _mm512_fmadd_ps(Sv, mt[i], vt[i]);
+            }
+            _mm512_storeu_ps(S, Sv);
+        } else {
+            for (int i = 0; i < m; ++i)
+                for (int h = 0; h < nq; ++h) S[h] = std::fma(S[h], ms[h][i], vs[h][i]);
+        }
         // Value sums of G heads in registers with their V: 16 + 4 of 32
         // registers at head size 64, 16 + 8 at 128, 16 + 16 at 256.
         constexpr int G = NV == 4 ? 4 : NV == 8 ? 2 : 1;
