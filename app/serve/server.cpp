@@ -1,6 +1,7 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +24,9 @@
 namespace rs::serve {
 
 namespace {
+
+// Connections waiting to be accepted (see Server::bind).
+constexpr int kListenQueue = 1024;
 
 using json = nlohmann::json;
 
@@ -194,6 +198,7 @@ struct Server::Impl {
     Generator& gen;
     ServeOptions opt;
     httplib::Server http;
+    int listen_fd = -1;  // the listening socket (see Server::bind)
     // Alternatives a token may report: up to the whole vocabulary.
     int max_logprobs() const { return gen.tokenizer().n_vocab(); }
     std::optional<ChatTemplate> chat_template;  // the model's, parsed once
@@ -906,6 +911,10 @@ Server::Server(Generator& gen, ServeOptions opt)
         return new httplib::ThreadPool(static_cast<size_t>(threads));
     };
     impl_->http.set_payload_max_length(size_t{16} << 20);
+    impl_->http.set_socket_options([d = impl_.get()](socket_t sock) {
+        httplib::default_socket_options(sock);
+        d->listen_fd = sock;
+    });
     impl_->route();
 }
 
@@ -924,6 +933,12 @@ int Server::bind() {
     if (port <= 0)
         throw Error("cannot listen on " + d.opt.host + ":" + std::to_string(d.opt.port) +
                     " (in use, or not an address of this machine)");
+    // cpp-httplib listens with a queue of 5 connections: clients that
+    // connect together while the engine keeps both cores busy (a search's
+    // branches, an eval's problems) had their handshakes dropped and saw
+    // their connections closed. Listening again on the socket sets a queue
+    // for them all (Linux keeps the socket and takes the new length).
+    if (d.listen_fd >= 0) ::listen(d.listen_fd, kListenQueue);
     return port;
 }
 

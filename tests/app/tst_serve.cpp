@@ -1,8 +1,13 @@
 // reasonscope serve as a client sees it: the real binary on a free port of
 // 127.0.0.1 with the bundled model, its OpenAI-compatible replies against
 // the engine in process, many clients at once, bad requests, and SIGTERM.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <QProcess>
 #include <QRegularExpression>
@@ -613,6 +618,80 @@ class TestServe : public QObject {
         QCOMPARE(ok.status, 200);
         QVERIFY(ok.body["choices"][0]["token_ids"].size() <= 12);
         QCOMPARE(get("/v1/nothing").status, 404);
+    }
+
+    // Clients that connect all at once while the server cannot accept (here
+    // stopped; under load, busy) wait in its listen queue: every connection
+    // completes at once and is answered when the server goes on. (A queue of
+    // 5, cpp-httplib's default, dropped the others' handshakes: a client
+    // then saw its connection closed.)
+    void connectionsQueueWhileTheServerIsBusy() {
+        const auto pid = static_cast<pid_t>(server_.processId());
+        constexpr int kClients = 64;
+        std::vector<int> fds;
+        struct Resume {  // the server goes on whatever happens here
+            pid_t pid;
+            std::vector<int>& fds;
+            ~Resume() {
+                ::kill(pid, SIGCONT);
+                for (int fd : fds) ::close(fd);
+            }
+        } resume{pid, fds};
+        QVERIFY(::kill(pid, SIGSTOP) == 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(port_));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        for (int i = 0; i < kClients; ++i) {
+            const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            QVERIFY(fd >= 0);
+            fds.push_back(fd);
+            const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+            QVERIFY(rc == 0 || errno == EINPROGRESS);
+        }
+        // Handshakes complete in the kernel, the server stopped: wait for all
+        // (a dropped one would be retried only after a second).
+        int connected = 0;
+        QElapsedTimer t;
+        t.start();
+        std::vector<char> done(kClients, 0);
+        while (connected < kClients && t.elapsed() < 500) {
+            for (int i = 0; i < kClients; ++i) {
+                if (done[static_cast<size_t>(i)]) continue;
+                pollfd p{fds[static_cast<size_t>(i)], POLLOUT, 0};
+                int err = 0;
+                socklen_t len = sizeof err;
+                if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) &&
+                    ::getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
+                    done[static_cast<size_t>(i)] = 1;
+                    ++connected;
+                }
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        QCOMPARE(connected, kClients);
+        const std::string req =
+            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        for (int fd : fds)
+            QCOMPARE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL),
+                     static_cast<ssize_t>(req.size()));
+        QVERIFY(::kill(pid, SIGCONT) == 0);
+        // Every client answered.
+        for (int fd : fds) {
+            std::string got;
+            char buf[512];
+            QElapsedTimer w;
+            w.start();
+            while (got.find("\r\n") == std::string::npos && w.elapsed() < 30000) {
+                pollfd p{fd, POLLIN, 0};
+                if (::poll(&p, 1, 100) == 1) {
+                    const ssize_t k = ::recv(fd, buf, sizeof buf, 0);
+                    if (k <= 0) break;
+                    got.append(buf, static_cast<size_t>(k));
+                }
+            }
+            QVERIFY2(got.rfind("HTTP/1.1 200", 0) == 0, got.c_str());
+        }
     }
 
     // Last: SIGTERM stops the server cleanly (exit code 0).
