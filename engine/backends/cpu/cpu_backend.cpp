@@ -231,8 +231,7 @@ std::shared_ptr<PreparedWeights> prepare_weights(const Model& m) {
 class CpuBackend final : public Backend {
   public:
     CpuBackend(const Model& m, const BackendOptions& opt)
-        : m_(m),
-          pool_(opt.threads),
+        : pool_(opt.threads),
           k_(K::kernels()),
           invariant_(opt.batch_invariant),
           weights_(std::static_pointer_cast<CpuWeights>(
@@ -291,7 +290,6 @@ class CpuBackend final : public Backend {
                    bool prompt_order = true);
     void rope_tables(const RopeSpec& spec);
 
-    const Model& m_;
     ThreadPool pool_;
     const K::KernelTable& k_;
     OpProfile prof_;
