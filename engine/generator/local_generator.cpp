@@ -159,7 +159,8 @@ std::vector<Extension> LocalGenerator::extend(std::span<const ExtendRequest> req
         pending.push_back(s.tokens.back());
     }
     std::vector<float> hidden;
-    const std::vector<float> logits = session_->decode(kvs, pending, tap_layers, hidden);
+    session_->decode_into(kvs, pending, tap_layers, hidden, logits_);
+    const std::vector<float>& logits = logits_;
     const int V = session_->n_vocab();
     const size_t hid_row = tap_layers.size() * static_cast<size_t>(hidden_dim());
     const Sampler call_sampler(params);

@@ -99,6 +99,14 @@ std::vector<float> Session::decode(std::span<const int> seqs, std::span<const To
 
 std::vector<float> Session::decode(std::span<const int> seqs, std::span<const TokenId> tokens,
                                    const std::vector<int>& tap_layers, std::vector<float>& hidden) {
+    std::vector<float> out;
+    decode_into(seqs, tokens, tap_layers, hidden, out);
+    return out;
+}
+
+void Session::decode_into(std::span<const int> seqs, std::span<const TokenId> tokens,
+                          const std::vector<int>& tap_layers, std::vector<float>& hidden,
+                          std::vector<float>& out) {
     if (seqs.size() != tokens.size()) throw Error("decode: sequence and token counts differ");
     const int D = model_.config().dim;
     for (int l : tap_layers)
@@ -108,7 +116,7 @@ std::vector<float> Session::decode(std::span<const int> seqs, std::span<const To
     hidden.assign(tap_layers.empty() ? 0 : seqs.size() * tap_layers.size() * static_cast<size_t>(D),
                   0.0f);
     const int V = n_vocab();
-    std::vector<float> out(seqs.size() * static_cast<size_t>(V));
+    out.resize(seqs.size() * static_cast<size_t>(V));
     for (int s : seqs) kv_->reserve(s, 1);
     std::vector<BatchRow> rows;
     for (size_t done = 0; done < seqs.size();) {
@@ -125,7 +133,6 @@ std::vector<float> Session::decode(std::span<const int> seqs, std::span<const To
         tokens_ += static_cast<int64_t>(n);
         done += n;
     }
-    return out;
 }
 
 }  // namespace rs

@@ -59,7 +59,8 @@ class LocalGenerator final : public Generator {
     std::vector<float> teacher_logits(std::span<const TokenId> all);
 
     std::unique_ptr<Session> session_;
-    std::vector<Seq> seqs_;  // by id; kv < 0: free
+    std::vector<Seq> seqs_;      // by id; kv < 0: free
+    std::vector<float> logits_;  // a step's logits, the storage kept across steps
     std::vector<int> free_;
 };
 

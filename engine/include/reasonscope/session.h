@@ -67,6 +67,12 @@ class Session {
     // (-1 = final norm) in `hidden`: (n, tap_layers.size(), dim).
     std::vector<float> decode(std::span<const int> seqs, std::span<const TokenId> tokens,
                               const std::vector<int>& tap_layers, std::vector<float>& hidden);
+    // The same into `logits`, resized to n * n_vocab without clearing (every
+    // element is written): a caller that keeps the vector across steps
+    // reuses its storage (a batch's logits are megabytes).
+    void decode_into(std::span<const int> seqs, std::span<const TokenId> tokens,
+                     const std::vector<int>& tap_layers, std::vector<float>& hidden,
+                     std::vector<float>& logits);
 
     int64_t forward_passes() const { return passes_; }
     // One pass of rows (see Pass); the rows' slots were reserved.
