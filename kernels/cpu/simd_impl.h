@@ -2708,13 +2708,20 @@ void attn_zmm(AttnHead* heads, int nq, const E* const* k, const E* const* v, int
             for (int i = 0; i < m; ++i)
                 for (int h = 0; h < nq; ++h) S[h] = std::fma(S[h], ms[h][i], vs[h][i]);
         }
-        // Value sums of G heads in registers with their V: 16 + 4 of 32
-        // registers at head size 64, 16 + 8 at 128, 16 + 16 at 256.
-        constexpr int G = NV == 4 ? 4 : NV == 8 ? 2 : 1;
+        // Value sums of G heads in registers with their V: 24 + 4 of 32
+        // registers at head size 64 (16 + 4 over an F16 cache, whose
+        // rounding needs more), 16 + 8 at 128, 16 + 16 at 256.
+        constexpr int G = NV == 4 ? (sizeof(E) == 4 ? 6 : 4) : NV == 8 ? 2 : 1;
         int h = 0;
         for (; h + G <= nq; h += G)
             attn_values<E, NV, G>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
         switch (nq - h) {
+            case 5:
+                attn_values<E, NV, 5>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+                break;
+            case 4:
+                attn_values<E, NV, 4>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
+                break;
             case 3:
                 attn_values<E, NV, 3>(v, p0, m, &ms[h][0], &vs[h][0], &rescale[h], accm + h * hd);
                 break;

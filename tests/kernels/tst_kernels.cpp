@@ -331,7 +331,7 @@ class TestKernels : public QObject {
                     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
                         const KernelTable* k = kernels_for(isa);
                         if (!k) continue;
-                        for (int heads : {1, 2, 3, 7, 18})
+                        for (int heads : {1, 2, 3, 7, 10, 11, 14, 18})
                             for (int split : {n, n / 3}) {
                                 std::fill(got.begin(), got.end(), -1.0f);
                                 attend<E>(*k, fn, qf.data(), nq, kp, vp, n, hd, scale, heads, split,
