@@ -141,77 +141,97 @@ bool act_format_for(uint32_t type, ActFormat& fmt) {
     }
 }
 
+namespace {
+
+// Packed matrices are tiles of kQ4Tile rows; a tile's block b holds its rows'
+// block b in `tile_block` bytes, rows past the last repeating it.
+size_t tiled_bytes(int64_t rows, int nb, size_t tile_block) {
+    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(nb) *
+           tile_block;
+}
+
+// put(o, r, x): row r's block x into the tile block at o.
+template <class Block, class Put>
+void pack_tiles(const void* w, size_t w_stride, int64_t rows, int nb, size_t tile_block,
+                void* packed, Put put) {
+    auto* out = static_cast<uint8_t*>(packed);
+    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
+    for (int64_t t = 0; t < tiles; ++t)
+        for (int b = 0; b < nb; ++b) {
+            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * tile_block;
+            for (int r = 0; r < kQ4Tile; ++r) {
+                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
+                put(o, r,
+                    reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
+                                                   static_cast<size_t>(row) * w_stride)[b]);
+            }
+        }
+}
+
+// get(o, r, x): row r's block x back from the tile block at o, for every
+// block of the row.
+template <class Block, class Get>
+void unpack_tile_row(const void* packed, int nb, int64_t row, size_t tile_block, void* blocks,
+                     Get get) {
+    const int64_t t = row / kQ4Tile;
+    const int r = static_cast<int>(row % kQ4Tile);
+    auto* xs = static_cast<Block*>(blocks);
+    for (int b = 0; b < nb; ++b)
+        get(static_cast<const uint8_t*>(packed) + (static_cast<size_t>(t) * nb + b) * tile_block, r,
+            xs[b]);
+}
+
+constexpr size_t kQ4_0TileBlock = kQ4Tile * sizeof(BlockQ4_0);
+constexpr size_t kQ5_0TileBlock = kQ4Tile * sizeof(BlockQ5_0);
+
+}  // namespace
+
 size_t q4_0_packed_bytes(int64_t rows, int n) {
-    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK4_0) *
-           (kQ4Tile * sizeof(BlockQ4_0));
+    return tiled_bytes(rows, n / QK4_0, kQ4_0TileBlock);
 }
 
 void pack_q4_0(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
-    const int nb = n / QK4_0;
-    auto* out = static_cast<uint8_t*>(packed);
-    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
-    for (int64_t t = 0; t < tiles; ++t)
-        for (int b = 0; b < nb; ++b) {
-            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ4_0));
-            for (int r = 0; r < kQ4Tile; ++r) {
-                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
-                const auto& x = reinterpret_cast<const BlockQ4_0*>(
-                    static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
-                for (int c = 0; c < 4; ++c) std::memcpy(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
-                std::memcpy(o + 256 + 2 * r, &x.d, 2);
-            }
-        }
+    pack_tiles<BlockQ4_0>(w, w_stride, rows, n / QK4_0, kQ4_0TileBlock, packed,
+                          [](uint8_t* o, int r, const BlockQ4_0& x) {
+                              for (int c = 0; c < 4; ++c)
+                                  std::memcpy(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
+                              std::memcpy(o + 256 + 2 * r, &x.d, 2);
+                          });
 }
 
 void dequantize_q4_0_packed_row(const void* packed, int n, int64_t row, float* out) {
-    const int nb = n / QK4_0;
-    const int64_t t = row / kQ4Tile;
-    const int r = static_cast<int>(row % kQ4Tile);
-    for (int b = 0; b < nb; ++b) {
-        const auto* p = static_cast<const uint8_t*>(packed) +
-                        (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ4_0));
-        BlockQ4_0 x;
-        for (int c = 0; c < 4; ++c) std::memcpy(x.qs + 4 * c, p + 64 * c + 4 * r, 4);
-        std::memcpy(&x.d, p + 256 + 2 * r, 2);
-        dequantize_row(W_Q4_0, &x, out + static_cast<size_t>(b) * QK4_0, QK4_0);
-    }
+    std::vector<BlockQ4_0> x(static_cast<size_t>(n / QK4_0));
+    unpack_tile_row<BlockQ4_0>(packed, n / QK4_0, row, kQ4_0TileBlock, x.data(),
+                               [](const uint8_t* o, int r, BlockQ4_0& b) {
+                                   for (int c = 0; c < 4; ++c)
+                                       std::memcpy(b.qs + 4 * c, o + 64 * c + 4 * r, 4);
+                                   std::memcpy(&b.d, o + 256 + 2 * r, 2);
+                               });
+    dequantize_row(W_Q4_0, x.data(), out, n);
 }
 
 size_t q5_0_packed_bytes(int64_t rows, int n) {
-    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK8_0) *
-           (kQ4Tile * sizeof(BlockQ5_0));
+    return tiled_bytes(rows, n / QK8_0, kQ5_0TileBlock);
 }
 
 void pack_q5_0(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
-    const int nb = n / QK8_0;
-    auto* out = static_cast<uint8_t*>(packed);
-    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
-    for (int64_t t = 0; t < tiles; ++t)
-        for (int b = 0; b < nb; ++b) {
-            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ5_0));
-            for (int r = 0; r < kQ4Tile; ++r) {
-                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
-                const auto& x = reinterpret_cast<const BlockQ5_0*>(
-                    static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
-                for (int c = 0; c < 4; ++c) std::memcpy(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
-                std::memcpy(o + 256 + 4 * r, x.qh, 4);
-                std::memcpy(o + 320 + 2 * r, &x.d, 2);
-            }
-        }
+    pack_tiles<BlockQ5_0>(w, w_stride, rows, n / QK8_0, kQ5_0TileBlock, packed,
+                          [](uint8_t* o, int r, const BlockQ5_0& x) {
+                              for (int c = 0; c < 4; ++c)
+                                  std::memcpy(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
+                              std::memcpy(o + 256 + 4 * r, x.qh, 4);
+                              std::memcpy(o + 320 + 2 * r, &x.d, 2);
+                          });
 }
 
 void unpack_q5_0_row(const void* packed, int n, int64_t row, void* blocks) {
-    const int nb = n / QK8_0;
-    const int64_t t = row / kQ4Tile;
-    const int r = static_cast<int>(row % kQ4Tile);
-    auto* xs = static_cast<BlockQ5_0*>(blocks);
-    for (int b = 0; b < nb; ++b) {
-        const auto* o = static_cast<const uint8_t*>(packed) +
-                        (static_cast<size_t>(t) * nb + b) * (kQ4Tile * sizeof(BlockQ5_0));
-        for (int c = 0; c < 4; ++c) std::memcpy(xs[b].qs + 4 * c, o + 64 * c + 4 * r, 4);
-        std::memcpy(xs[b].qh, o + 256 + 4 * r, 4);
-        std::memcpy(&xs[b].d, o + 320 + 2 * r, 2);
-    }
+    unpack_tile_row<BlockQ5_0>(packed, n / QK8_0, row, kQ5_0TileBlock, blocks,
+                               [](const uint8_t* o, int r, BlockQ5_0& x) {
+                                   for (int c = 0; c < 4; ++c)
+                                       std::memcpy(x.qs + 4 * c, o + 64 * c + 4 * r, 4);
+                                   std::memcpy(x.qh, o + 256 + 4 * r, 4);
+                                   std::memcpy(&x.d, o + 320 + 2 * r, 2);
+                               });
 }
 
 void dequantize_q5_0_packed_row(const void* packed, int n, int64_t row, float* out) {
@@ -233,68 +253,51 @@ struct K45Layout {
 
 template <class Block>
 size_t k45_packed_bytes(int64_t rows, int n) {
-    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK_K) *
-           K45Layout<Block>::kBytes;
+    return tiled_bytes(rows, n / QK_K, K45Layout<Block>::kBytes);
 }
 
 template <class Block>
 void pack_k45(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
     using L = K45Layout<Block>;
-    const int nb = n / QK_K;
-    auto* out = static_cast<uint8_t*>(packed);
-    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
-    for (int64_t t = 0; t < tiles; ++t)
-        for (int b = 0; b < nb; ++b) {
-            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * L::kBytes;
-            for (int r = 0; r < kQ4Tile; ++r) {
-                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
-                const auto& x = reinterpret_cast<const Block*>(
-                    static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
-                for (int c = 0; c < 4; ++c)
-                    for (int g = 0; g < 8; ++g)
-                        std::memcpy(o + 64 * (8 * c + g) + 4 * r, x.qs + 32 * c + 4 * g, 4);
-                if constexpr (L::kFive)
-                    for (int g = 0; g < 8; ++g)
-                        std::memcpy(o + 2048 + 64 * g + 4 * r, x.qh + 4 * g, 4);
-                for (int s = 0; s < 8; ++s)
-                    q4k_scale_min(s, x.scales, o[L::kScales + 16 * s + r],
-                                  o[L::kMins + 16 * s + r]);
-                std::memcpy(o + L::kD + 2 * r, &x.d, 2);
-                std::memcpy(o + L::kDmin + 2 * r, &x.dmin, 2);
-            }
-        }
+    pack_tiles<Block>(
+        w, w_stride, rows, n / QK_K, L::kBytes, packed, [](uint8_t* o, int r, const Block& x) {
+            for (int c = 0; c < 4; ++c)
+                for (int g = 0; g < 8; ++g)
+                    std::memcpy(o + 64 * (8 * c + g) + 4 * r, x.qs + 32 * c + 4 * g, 4);
+            if constexpr (L::kFive)
+                for (int g = 0; g < 8; ++g) std::memcpy(o + 2048 + 64 * g + 4 * r, x.qh + 4 * g, 4);
+            for (int s = 0; s < 8; ++s)
+                q4k_scale_min(s, x.scales, o[L::kScales + 16 * s + r], o[L::kMins + 16 * s + r]);
+            std::memcpy(o + L::kD + 2 * r, &x.d, 2);
+            std::memcpy(o + L::kDmin + 2 * r, &x.dmin, 2);
+        });
 }
 
 template <class Block>
 void unpack_k45_row(const void* packed, int n, int64_t row, void* blocks) {
     using L = K45Layout<Block>;
-    const int nb = n / QK_K;
-    const int64_t t = row / kQ4Tile;
-    const int r = static_cast<int>(row % kQ4Tile);
-    auto* xs = static_cast<Block*>(blocks);
-    for (int b = 0; b < nb; ++b) {
-        const auto* o =
-            static_cast<const uint8_t*>(packed) + (static_cast<size_t>(t) * nb + b) * L::kBytes;
-        Block& x = xs[b];
-        for (int c = 0; c < 4; ++c)
-            for (int g = 0; g < 8; ++g)
-                std::memcpy(x.qs + 32 * c + 4 * g, o + 64 * (8 * c + g) + 4 * r, 4);
-        if constexpr (L::kFive)
-            for (int g = 0; g < 8; ++g) std::memcpy(x.qh + 4 * g, o + 2048 + 64 * g + 4 * r, 4);
-        uint8_t sc[8], mn[8];
-        for (int s = 0; s < 8; ++s) {
-            sc[s] = o[L::kScales + 16 * s + r];
-            mn[s] = o[L::kMins + 16 * s + r];
-        }
-        // The 6-bit scales and mins back in their 12 bytes (q4k_scale_min's inverse).
-        for (int j = 0; j < 4; ++j) {
-            x.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
-            x.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
-            x.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
-        }
-        std::memcpy(&x.d, o + L::kD + 2 * r, 2);
-        std::memcpy(&x.dmin, o + L::kDmin + 2 * r, 2);
-    }
+    unpack_tile_row<Block>(
+        packed, n / QK_K, row, L::kBytes, blocks, [](const uint8_t* o, int r, Block& x) {
+            for (int c = 0; c < 4; ++c)
+                for (int g = 0; g < 8; ++g)
+                    std::memcpy(x.qs + 32 * c + 4 * g, o + 64 * (8 * c + g) + 4 * r, 4);
+            if constexpr (L::kFive)
+                for (int g = 0; g < 8; ++g) std::memcpy(x.qh + 4 * g, o + 2048 + 64 * g + 4 * r, 4);
+            uint8_t sc[8], mn[8];
+            for (int s = 0; s < 8; ++s) {
+                sc[s] = o[L::kScales + 16 * s + r];
+                mn[s] = o[L::kMins + 16 * s + r];
+            }
+            // The 6-bit scales and mins back in their 12 bytes (q4k_scale_min's inverse).
+            for (int j = 0; j < 4; ++j) {
+                x.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+                x.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+                x.scales[j + 8] =
+                    static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+            }
+            std::memcpy(&x.d, o + L::kD + 2 * r, 2);
+            std::memcpy(&x.dmin, o + L::kDmin + 2 * r, 2);
+        });
 }
 
 }  // namespace
@@ -333,44 +336,33 @@ constexpr size_t kQ6KTileBlock = 2048 + 1024 + 256 + 32;  // one tile's 256-bloc
 }
 
 size_t q6_k_packed_bytes(int64_t rows, int n) {
-    return static_cast<size_t>((rows + kQ4Tile - 1) / kQ4Tile) * static_cast<size_t>(n / QK_K) *
-           kQ6KTileBlock;
+    return tiled_bytes(rows, n / QK_K, kQ6KTileBlock);
 }
 
 void pack_q6_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
-    const int nb = n / QK_K;
-    auto* out = static_cast<uint8_t*>(packed);
-    const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
-    for (int64_t t = 0; t < tiles; ++t)
-        for (int b = 0; b < nb; ++b) {
-            uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * kQ6KTileBlock;
-            for (int r = 0; r < kQ4Tile; ++r) {
-                const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
-                const auto& x = reinterpret_cast<const BlockQ6_K*>(
-                    static_cast<const uint8_t*>(w) + static_cast<size_t>(row) * w_stride)[b];
-                for (int i = 0; i < 32; ++i) std::memcpy(o + 64 * i + 4 * r, x.ql + 4 * i, 4);
-                for (int i = 0; i < 16; ++i)
-                    std::memcpy(o + 2048 + 64 * i + 4 * r, x.qh + 4 * i, 4);
-                for (int g = 0; g < 16; ++g) std::memcpy(o + 3072 + 16 * g + r, x.scales + g, 1);
-                std::memcpy(o + 3328 + 2 * r, &x.d, 2);
-            }
-        }
+    pack_tiles<BlockQ6_K>(w, w_stride, rows, n / QK_K, kQ6KTileBlock, packed,
+                          [](uint8_t* o, int r, const BlockQ6_K& x) {
+                              for (int i = 0; i < 32; ++i)
+                                  std::memcpy(o + 64 * i + 4 * r, x.ql + 4 * i, 4);
+                              for (int i = 0; i < 16; ++i)
+                                  std::memcpy(o + 2048 + 64 * i + 4 * r, x.qh + 4 * i, 4);
+                              for (int g = 0; g < 16; ++g)
+                                  std::memcpy(o + 3072 + 16 * g + r, x.scales + g, 1);
+                              std::memcpy(o + 3328 + 2 * r, &x.d, 2);
+                          });
 }
 
 void unpack_q6_k_row(const void* packed, int n, int64_t row, void* blocks) {
-    const int nb = n / QK_K;
-    const int64_t t = row / kQ4Tile;
-    const int r = static_cast<int>(row % kQ4Tile);
-    auto* xs = static_cast<BlockQ6_K*>(blocks);
-    for (int b = 0; b < nb; ++b) {
-        const auto* o =
-            static_cast<const uint8_t*>(packed) + (static_cast<size_t>(t) * nb + b) * kQ6KTileBlock;
-        BlockQ6_K& x = xs[b];
-        for (int i = 0; i < 32; ++i) std::memcpy(x.ql + 4 * i, o + 64 * i + 4 * r, 4);
-        for (int i = 0; i < 16; ++i) std::memcpy(x.qh + 4 * i, o + 2048 + 64 * i + 4 * r, 4);
-        for (int g = 0; g < 16; ++g) std::memcpy(x.scales + g, o + 3072 + 16 * g + r, 1);
-        std::memcpy(&x.d, o + 3328 + 2 * r, 2);
-    }
+    unpack_tile_row<BlockQ6_K>(packed, n / QK_K, row, kQ6KTileBlock, blocks,
+                               [](const uint8_t* o, int r, BlockQ6_K& x) {
+                                   for (int i = 0; i < 32; ++i)
+                                       std::memcpy(x.ql + 4 * i, o + 64 * i + 4 * r, 4);
+                                   for (int i = 0; i < 16; ++i)
+                                       std::memcpy(x.qh + 4 * i, o + 2048 + 64 * i + 4 * r, 4);
+                                   for (int g = 0; g < 16; ++g)
+                                       std::memcpy(x.scales + g, o + 3072 + 16 * g + r, 1);
+                                   std::memcpy(&x.d, o + 3328 + 2 * r, 2);
+                               });
 }
 
 void dequantize_q6_k_packed_row(const void* packed, int n, int64_t row, float* out) {
