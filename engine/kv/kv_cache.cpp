@@ -25,13 +25,12 @@ HostKvStorage::HostKvStorage(const KvLayout& layout)
     : layout_(layout), block_bytes_(layout.block_bytes()) {
     constexpr size_t kHuge = size_t{2} << 20;
     const size_t bytes = static_cast<size_t>(layout.n_blocks) * layout.n_layers * 2 * block_bytes_;
-    arena_bytes_ = std::max(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
-    arena_ = static_cast<uint8_t*>(std::aligned_alloc(kHuge, arena_bytes_));
+    const size_t arena_bytes = std::max(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+    arena_ = static_cast<uint8_t*>(std::aligned_alloc(kHuge, arena_bytes));
     if (!arena_)
-        throw Error("cannot allocate the KV cache (" + std::to_string(arena_bytes_ >> 20) +
-                    " MiB)");
+        throw Error("cannot allocate the KV cache (" + std::to_string(arena_bytes >> 20) + " MiB)");
 #ifdef MADV_HUGEPAGE
-    madvise(arena_, arena_bytes_, MADV_HUGEPAGE);  // (a hint: fine if refused)
+    madvise(arena_, arena_bytes, MADV_HUGEPAGE);  // (a hint: fine if refused)
 #endif
 }
 

@@ -2270,42 +2270,43 @@ inline void sums_of_squares8(const float* const* rows, int n, double* ss) {
 // the squares' double sum in order (so every table gives the same bits).
 inline void rmsnorm(const float* x, const float* w, float* out, int n_rows, int n, float eps) {
     alignas(32) float sq[8];
-    double ss8[8];
-    for (int r = 0; r < n_rows; ++r) {
-        const float* xr = x + static_cast<size_t>(r) * n;
-        float* o = out + static_cast<size_t>(r) * n;
-        double ss = 0;
-        if (r % 8 == 0 && n_rows - r >= 2) {
-            // Several rows: eight at a time side by side (all read before
-            // any is written, for in place).
+    for (int r0 = 0; r0 < n_rows; r0 += 8) {
+        // Eight rows at a time: their sums side by side when there are
+        // several (all read before any is written, for in place).
+        const int m = std::min(8, n_rows - r0);
+        double ss[8] = {};
+        if (m >= 2) {
             const float* rows[8];
             for (int k = 0; k < 8; ++k)
-                rows[k] = x + static_cast<size_t>(r + std::min(k, n_rows - r - 1)) * n;
-            sums_of_squares8(rows, n, ss8);
-        }
-        if (n_rows - (r - r % 8) >= 2) {
-            ss = ss8[r % 8];
+                rows[k] = x + static_cast<size_t>(r0 + std::min(k, m - 1)) * n;
+            sums_of_squares8(rows, n, ss);
         } else {
+            const float* xr = x + static_cast<size_t>(r0) * n;
             int i = 0;
             for (; i + 8 <= n; i += 8) {
                 const __m256 v = _mm256_loadu_ps(xr + i);
                 _mm256_store_ps(sq, _mm256_mul_ps(v, v));
-                for (int l = 0; l < 8; ++l) ss += static_cast<double>(sq[l]);
+                for (int l = 0; l < 8; ++l) ss[0] += static_cast<double>(sq[l]);
             }
-            for (; i < n; ++i) ss += static_cast<double>(xr[i] * xr[i]);
+            for (; i < n; ++i) ss[0] += static_cast<double>(xr[i] * xr[i]);
         }
-        const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
-        const __m256 vs = _mm256_set1_ps(scale);
-        int i = 0;
-        if (w) {
-            for (; i + 8 <= n; i += 8)
-                _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), vs),
-                                                      _mm256_loadu_ps(w + i)));
-            for (; i < n; ++i) o[i] = xr[i] * scale * w[i];
-        } else {
-            for (; i + 8 <= n; i += 8)
-                _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(xr + i), vs));
-            for (; i < n; ++i) o[i] = xr[i] * scale;
+        for (int k = 0; k < m; ++k) {
+            const float* xr = x + static_cast<size_t>(r0 + k) * n;
+            float* o = out + static_cast<size_t>(r0 + k) * n;
+            const float scale = 1.0f / std::sqrt(static_cast<float>(ss[k] / n) + eps);
+            const __m256 vs = _mm256_set1_ps(scale);
+            int i = 0;
+            if (w) {
+                for (; i + 8 <= n; i += 8)
+                    _mm256_storeu_ps(o + i,
+                                     _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), vs),
+                                                   _mm256_loadu_ps(w + i)));
+                for (; i < n; ++i) o[i] = xr[i] * scale * w[i];
+            } else {
+                for (; i + 8 <= n; i += 8)
+                    _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(xr + i), vs));
+                for (; i < n; ++i) o[i] = xr[i] * scale;
+            }
         }
     }
 }

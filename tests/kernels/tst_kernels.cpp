@@ -79,6 +79,26 @@ QString gemm_mismatch(const char* isa, GemmFn gemm, int n, const uint8_t* w, siz
     return {};
 }
 
+// The first element where a packed product (whole, and from the second
+// tile on) differs from want[j * rows + r] for na activation rows; empty
+// when none.
+QString packed_gemm_mismatch(const char* isa, GemmPackedFn gemm, int n, const uint8_t* packed,
+                             const uint8_t* a, size_t stride, int na,
+                             const std::vector<float>& want, int rows) {
+    std::vector<float> got(static_cast<size_t>(rows) * na, -1.0f);
+    gemm(n, packed, 0, rows, a, stride, na, got.data(), rows);
+    std::vector<float> tail(static_cast<size_t>(rows - 16) * na, -1.0f);
+    gemm(n, packed, 1, rows - 16, a, stride, na, tail.data(), rows - 16);
+    for (int j = 0; j < na; ++j)
+        for (int r = 0; r < rows; ++r) {
+            const float wv = want[static_cast<size_t>(j) * rows + r];
+            if (got[static_cast<size_t>(j) * rows + r] != wv ||
+                (r >= 16 && tail[static_cast<size_t>(j) * (rows - 16) + r - 16] != wv))
+                return QString("%1: %2 acts, element (%3,%4)").arg(isa).arg(na).arg(r).arg(j);
+        }
+    return {};
+}
+
 }  // namespace
 
 class TestKernels : public QObject {
@@ -739,21 +759,9 @@ class TestKernels : public QObject {
                                       : q5 ? k->gemm_q5_k_packed
                                            : k->gemm_q6_k_packed;
             for (int na : {1, 2, 3, 4, 5, 7, 8, 13}) {
-                std::vector<float> got(static_cast<size_t>(rows) * na, -1.0f);
-                gemm(n, packed.data(), 0, rows, a.data(), stride, na, got.data(), rows);
-                std::vector<float> tail(static_cast<size_t>(rows - 16) * na, -1.0f);
-                gemm(n, packed.data(), 1, rows - 16, a.data(), stride, na, tail.data(), rows - 16);
-                for (int j = 0; j < na; ++j)
-                    for (int r = 0; r < rows; ++r) {
-                        const float wv = want[static_cast<size_t>(j) * rows + r];
-                        if (got[static_cast<size_t>(j) * rows + r] != wv ||
-                            (r >= 16 && tail[static_cast<size_t>(j) * (rows - 16) + r - 16] != wv))
-                            QFAIL(qPrintable(QString("%1: %2 acts, element (%3,%4)")
-                                                 .arg(isa_name(isa))
-                                                 .arg(na)
-                                                 .arg(r)
-                                                 .arg(j)));
-                    }
+                const QString m = packed_gemm_mismatch(isa_name(isa), gemm, n, packed.data(),
+                                                       a.data(), stride, na, want, rows);
+                if (!m.isEmpty()) QFAIL(qPrintable(m));
             }
         }
     }
@@ -797,23 +805,10 @@ class TestKernels : public QObject {
             const KernelTable* k = kernels_for(isa);
             if (!k) continue;
             for (int na = 1; na <= acts_n; ++na) {
-                std::vector<float> got(static_cast<size_t>(rows) * na, -1.0f);
-                k->gemm_q5_0_packed(n, packed.data(), 0, rows, a.data(), stride, na, got.data(),
-                                    rows);
-                std::vector<float> tail(static_cast<size_t>(rows - 16) * na, -1.0f);
-                k->gemm_q5_0_packed(n, packed.data(), 1, rows - 16, a.data(), stride, na,
-                                    tail.data(), rows - 16);
-                for (int j = 0; j < na; ++j)
-                    for (int r = 0; r < rows; ++r) {
-                        const float wv = want[static_cast<size_t>(j) * rows + r];
-                        if (got[static_cast<size_t>(j) * rows + r] != wv ||
-                            (r >= 16 && tail[static_cast<size_t>(j) * (rows - 16) + r - 16] != wv))
-                            QFAIL(qPrintable(QString("%1: %2 acts, element (%3,%4)")
-                                                 .arg(isa_name(isa))
-                                                 .arg(na)
-                                                 .arg(r)
-                                                 .arg(j)));
-                    }
+                const QString m =
+                    packed_gemm_mismatch(isa_name(isa), k->gemm_q5_0_packed, n, packed.data(),
+                                         a.data(), stride, na, want, rows);
+                if (!m.isEmpty()) QFAIL(qPrintable(m));
             }
         }
     }

@@ -67,7 +67,6 @@ class HostKvStorage final : public KvStorage {
     // (every read follows a write). Advised for huge pages, so a block's
     // first use costs one page fault per 2 MiB rather than one per 4 KiB.
     uint8_t* arena_ = nullptr;
-    size_t arena_bytes_ = 0;
 };
 
 struct KvStats {
