@@ -79,6 +79,18 @@ QString gemm_mismatch(const char* isa, GemmFn gemm, int n, const uint8_t* w, siz
     return {};
 }
 
+// count random activation rows of n values as the scalar table quantizes
+// them to Q8_0 (row j from seed + j), act_row_bytes apart.
+std::vector<uint8_t> q8_acts(int n, int count, uint32_t seed) {
+    const size_t stride = act_row_bytes(ActFormat::Q8_0, n);
+    std::vector<uint8_t> a(stride * static_cast<size_t>(count));
+    for (int j = 0; j < count; ++j) {
+        auto v = randn(static_cast<size_t>(n), seed + static_cast<uint32_t>(j));
+        kScalarTable.quantize_q8_0(v.data(), a.data() + stride * static_cast<size_t>(j), n);
+    }
+    return a;
+}
+
 // The first element where a packed product (whole, and from the second
 // tile on) differs from want[j * rows + r] for na activation rows; empty
 // when none.
@@ -593,11 +605,7 @@ class TestKernels : public QObject {
         for (int r = 0; r < rows; ++r)
             quantize_row_q4_0_ref(x.data() + static_cast<size_t>(r) * n, w.data() + wrow * r, n);
         const size_t stride = act_row_bytes(ActFormat::Q8_0, n);
-        std::vector<uint8_t> a(stride * acts_n);
-        for (int j = 0; j < acts_n; ++j) {
-            auto v = randn(static_cast<size_t>(n), 200u + static_cast<uint32_t>(j));
-            kScalarTable.quantize_q8_0(v.data(), a.data() + stride * j, n);
-        }
+        const std::vector<uint8_t> a = q8_acts(n, acts_n, 200u);
         std::vector<float> want(static_cast<size_t>(rows) * acts_n);
         kScalarTable.gemm_q4_0(n, w.data(), wrow, rows, a.data(), stride, acts_n, want.data(),
                                rows);
@@ -671,11 +679,7 @@ class TestKernels : public QObject {
             }
         }
         const size_t stride = act_row_bytes(ActFormat::Q8_0, n);
-        std::vector<uint8_t> a(stride * acts_n);
-        for (int j = 0; j < acts_n; ++j) {
-            auto v = randn(static_cast<size_t>(n), 300u + static_cast<uint32_t>(j));
-            kScalarTable.quantize_q8_0(v.data(), a.data() + stride * j, n);
-        }
+        const std::vector<uint8_t> a = q8_acts(n, acts_n, 300u);
         std::vector<float> want(static_cast<size_t>(rows) * acts_n), res(acts_n);
         for (int r = 0; r < rows; ++r) {
             (q8 ? kScalarTable.dot_q8_0 : kScalarTable.dot_q5_0)(n, w.data() + wrow * r, a.data(),
@@ -791,11 +795,7 @@ class TestKernels : public QObject {
             QVERIFY(std::memcmp(back.data(), w.data() + wrow * r, wrow) == 0);
         }
         const size_t stride = act_row_bytes(ActFormat::Q8_0, n);
-        std::vector<uint8_t> a(stride * acts_n);
-        for (int j = 0; j < acts_n; ++j) {
-            auto v = randn(static_cast<size_t>(n), 500u + static_cast<uint32_t>(j));
-            kScalarTable.quantize_q8_0(v.data(), a.data() + stride * j, n);
-        }
+        const std::vector<uint8_t> a = q8_acts(n, acts_n, 500u);
         std::vector<float> want(static_cast<size_t>(rows) * acts_n), res(acts_n);
         for (int r = 0; r < rows; ++r) {
             kScalarTable.dot_q5_0(n, w.data() + wrow * r, a.data(), stride, acts_n, res.data());
