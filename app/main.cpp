@@ -24,6 +24,8 @@ struct Command {
 const std::map<std::string, Command>& commands() {
     static const std::map<std::string, Command> c = {
         {"models", {rs::cli::cmd_models, "inspect GGUF models (models info FILE)"}},
+        {"devices",
+         {rs::cli::cmd_devices, "compute backends and CUDA devices: which run here, and why not"}},
         {"run", {rs::cli::cmd_run, "run a search strategy on a problem"}},
         {"eval",
          {rs::cli::cmd_eval, "run a strategy over a task suite: accuracy and compute table"}},
@@ -98,7 +100,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "--version") {
         std::puts("reasonscope " RS_VERSION);
-        return 0;
+        return rs::cli::cmd_devices({});
     }
     auto it = commands().find(cmd);
     if (it == commands().end()) {

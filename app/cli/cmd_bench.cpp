@@ -156,7 +156,8 @@ int cmd_bench(const Argv& argv) {
     const uint64_t read_per_token = tg_read / static_cast<uint64_t>(tg);
     const bool routed = c.n_experts > 0 && read_per_token > 0;
     if (routed) per_token = read_per_token;
-    const double bw = read_bandwidth(s.backend().threads());
+    const double device_bw = s.backend().measure_bandwidth();
+    const double bw = device_bw > 0 ? device_bw : read_bandwidth(s.backend().threads());
     const double roofline = bw / static_cast<double>(per_token);
 
     nlohmann::json j = {{"model", model->path()},
@@ -172,6 +173,12 @@ int cmd_bench(const Argv& argv) {
                         {"read_bandwidth_gb_s", bw / 1e9},
                         {"tg_roofline_tok_s", roofline},
                         {"tg_roofline_pct", 100.0 * median(tg_rate) / roofline}};
+    const BackendMemory mem = s.backend().memory();
+    const KvStats kvs = s.kv().stats();
+    j["memory"] = {{"weights_bytes", mem.weights},
+                   {"scratch_bytes", mem.scratch},
+                   {"kv_bytes_reserved", kvs.bytes_total()},
+                   {"on_device", mem.device}};
 
     if (branches > 0) {
         // One shared prefix, forked into B branches; a decode step feeds one token to each.
@@ -219,6 +226,10 @@ int cmd_bench(const Argv& argv) {
     }
     std::printf("model      %s\nbackend    %s, %d threads\n", model->path().c_str(),
                 s.backend().name().c_str(), s.backend().threads());
+    std::printf("memory     weights %.1f MB, scratch %.1f MB, KV %.1f MB reserved (%s)\n",
+                static_cast<double>(mem.weights) / 1e6, static_cast<double>(mem.scratch) / 1e6,
+                static_cast<double>(kvs.bytes_total()) / 1e6,
+                mem.device ? "device memory" : "host memory");
     std::printf("pp%-4d     %8.1f tok/s\n", pp, median(pp_rate));
     std::printf("tg%-4d     %8.1f tok/s\n", tg, median(tg_rate));
     if (routed)

@@ -33,5 +33,6 @@ int cmd_bench_store(const Argv& args);
 int cmd_serve(const Argv& args);
 int cmd_bench_serve(const Argv& args);
 int cmd_sweep(const Argv& args);
+int cmd_devices(const Argv& args);
 
 }  // namespace rs::cli

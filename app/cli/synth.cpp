@@ -3,9 +3,11 @@
 // measured at real sizes without downloading anything.
 #include "cli/synth.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "cpu/fp16.h"
@@ -28,6 +30,8 @@ const Shape kShapes[] = {
     {"smollm2-135m", "llama", 576, 30, 9, 3, 1536, 49152, 8192, 100000.f, 1e-5f, true, false},
     {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1000000.f, 1e-6f, true, true},
     {"tinyllama-1.1b", "llama", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.f, 1e-5f, false, false},
+    {"qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 151936, 32768, 1000000.f, 1e-6f, true, true},
+    {"llama3-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.f, 1e-5f, false, false},
 };
 
 struct Rng {  // xorshift64*: fast, reproducible weights
@@ -104,6 +108,33 @@ uint32_t synth_file_type(const std::string& type) {
         if (type == name) return ft;
     throw Error("synth: type '" + type + "' has no llama.cpp file type");
 }
+
+namespace {
+
+// encode() of a matrix, its rows split over the cores (rows are whole
+// blocks, so the parts concatenate to the same bytes): an 8B-shape file is
+// minutes of quantizing on one core.
+std::vector<uint8_t> encode_rows(GgmlType type, const std::vector<float>& x, int cols) {
+    const size_t rows = x.size() / static_cast<size_t>(cols);
+    const size_t nt =
+        std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), rows / 64);
+    if (nt <= 1) return encode(type, x);
+    std::vector<std::vector<uint8_t>> parts(nt);
+    std::vector<std::thread> pool;
+    for (size_t i = 0; i < nt; ++i)
+        pool.emplace_back([&, i] {
+            const size_t r0 = rows * i / nt, r1 = rows * (i + 1) / nt;
+            const std::vector<float> sub(x.begin() + static_cast<std::ptrdiff_t>(r0 * cols),
+                                         x.begin() + static_cast<std::ptrdiff_t>(r1 * cols));
+            parts[i] = encode(type, sub);
+        });
+    for (auto& t : pool) t.join();
+    std::vector<uint8_t> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+}  // namespace
 
 std::vector<std::string> synth_shapes() {
     std::vector<std::string> v;
@@ -212,7 +243,7 @@ void synth_model(const std::string& shape_name, const std::string& type_name_str
         std::vector<float> x(static_cast<size_t>(cols) * rows);
         const float scale = 1.0f / std::sqrt(static_cast<float>(cols));
         for (auto& v : x) v = rng.next() * scale;
-        w.add_tensor(name, t, {cols, rows}, encode(t, x));
+        w.add_tensor(name, t, {cols, rows}, encode_rows(t, x, cols));
     };
     auto vec = [&](const std::string& name, int n, float base, float jitter) {
         std::vector<float> x(static_cast<size_t>(n));

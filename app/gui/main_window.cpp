@@ -166,9 +166,16 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                     .arg(s.n_vocab)
                     .arg(s.ctx)
                     .arg(s.params_m, 0, 'f', 2));
-            status_backend_->setText(QString("%1 (%2) | KV %3%4 | %5")
-                                         .arg(s.backend, s.backend_reason, s.kv,
-                                              s.deterministic ? ", deterministic" : "", s.name));
+            // The CPU because there is no usable GPU says so in two words;
+            // the whole reason (what the CUDA probe found) is the tooltip.
+            const bool no_gpu =
+                s.backend.startsWith("cpu") && s.backend_reason.contains("no CUDA device");
+            const QString engine = no_gpu ? QString("CPU (no CUDA device), %1").arg(s.backend)
+                                          : QString("%1 (%2)").arg(s.backend, s.backend_reason);
+            status_backend_->setText(
+                QString("%1 | KV %2%3 | %4")
+                    .arg(engine, s.kv, s.deterministic ? ", deterministic" : "", s.name));
+            status_backend_->setToolTip(s.backend_reason);
         }
         caps_ = s.caps;
         backend_ = s.backend;

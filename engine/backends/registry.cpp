@@ -55,8 +55,15 @@ std::unique_ptr<Backend> make_backend(const std::string& name, const Model& mode
                 passed += "; " + b.name + ": " + why;
                 continue;
             }
-            if (reason) *reason = "auto: " + b.name + " is the first available" + passed;
-            return b.make(model, opt);
+            // A backend that cannot take this model (a weight type it does not
+            // compute, too little device memory) passes it on to the next.
+            try {
+                auto made = b.make(model, opt);
+                if (reason) *reason = "auto: " + b.name + " is the first available" + passed;
+                return made;
+            } catch (const Error& e) {
+                passed += "; " + b.name + ": " + e.what();
+            }
         }
         throw Error("no backend is available" + passed);
     }

@@ -47,16 +47,14 @@ LogitLens logit_lens(Session& session, std::span<const TokenId> tokens, int posi
     std::vector<int> layers(static_cast<size_t>(L));
     for (int l = 0; l < L; ++l) layers[static_cast<size_t>(l)] = l;
     std::vector<float> hidden;
-    BatchRow last{};
-    {
-        ScratchSeq scratch{session, session.create()};
-        if (position > 1)
-            session.eval(scratch.seq, tokens.first(static_cast<size_t>(position - 1)));
-        const TokenId tok = tokens[static_cast<size_t>(position - 1)];
-        const int seqs[1] = {scratch.seq};
-        session.decode(seqs, std::span(&tok, 1), layers, hidden);
-        last = {scratch.seq, position - 1, tok, true, false};
-    }
+    // (alive through the second pass too: its rows name the sequence, and a
+    // device backend reads their block tables)
+    ScratchSeq scratch{session, session.create()};
+    if (position > 1) session.eval(scratch.seq, tokens.first(static_cast<size_t>(position - 1)));
+    const TokenId tok = tokens[static_cast<size_t>(position - 1)];
+    const int seqs[1] = {scratch.seq};
+    session.decode(seqs, std::span(&tok, 1), layers, hidden);
+    const BatchRow last{scratch.seq, position - 1, tok, true, false};
 
     // Every layer's residual through the graph's own last step (final norm,
     // output matrix) as rows of one pass on the session's backend: the last
@@ -71,6 +69,7 @@ LogitLens logit_lens(Session& session, std::span<const TokenId> tokens, int posi
     const Act x = be.act(kResidual, L, D);
     be.upload(hidden.data(), x);
     output_rows(model, be, pass, x, kA, kB);
+    be.end_pass();  // (a device's logits are in host memory after it)
 
     LogitLens out;
     out.position = position;

@@ -234,6 +234,7 @@ class CpuBackend final : public Backend {
         : pool_(opt.threads),
           k_(K::kernels()),
           invariant_(opt.batch_invariant),
+          model_bytes_(m.weight_bytes()),
           weights_(std::static_pointer_cast<CpuWeights>(
               m.prepared("cpu", [&] { return prepare_weights(m); }))) {}
     std::string name() const override { return std::string("cpu (") + K::isa_name(k_.isa) + ")"; }
@@ -269,6 +270,7 @@ class CpuBackend final : public Backend {
     void geglu(Act gate, Act up, Act out) override;
     void moe(const MoeSpec& spec, Act logits, Act in, Act out) override;
     uint64_t weight_bytes_read() const override { return bytes_read_; }
+    BackendMemory memory() const override;
     void add(Act x, Act y) override;
     void tap(int layer, Act x) override;
     void gather_logit_rows(Act x, Act out) override;
@@ -294,6 +296,7 @@ class CpuBackend final : public Backend {
     const K::KernelTable& k_;
     OpProfile prof_;
     const bool invariant_;  // never the prompt-batch order
+    const uint64_t model_bytes_;
     std::shared_ptr<CpuWeights> weights_;
     Pass pass_;
     int max_pos_ = 0;
@@ -316,6 +319,23 @@ class CpuBackend final : public Backend {
     std::vector<int> moe_sel_;
     std::vector<float> moe_w_, moe_x_, moe_g_, moe_u_, moe_y_, moe_out_;
 };
+
+// The weights: the file's tensors (mapped; repacked ones are copies of about
+// their size whose mapped pages were released). Scratch: every buffer's
+// capacity.
+BackendMemory CpuBackend::memory() const {
+    BackendMemory m;
+    m.weights = model_bytes_;
+    auto cap = [](const auto& v) {
+        return static_cast<uint64_t>(v.capacity() *
+                                     sizeof(typename std::decay_t<decltype(v)>::value_type));
+    };
+    for (const auto& s : slots_) m.scratch += cap(s);
+    m.scratch += cap(act_) + cap(tmp_) + cap(deq_) + cap(rope_cs_) + cap(heads_) + cap(row_start_) +
+                 cap(moe_sel_) + cap(moe_w_) + cap(moe_x_) + cap(moe_g_) + cap(moe_u_) +
+                 cap(moe_y_) + cap(moe_out_);
+    return m;
+}
 
 void CpuBackend::begin_pass(const Pass& pass) {
     pass_ = pass;
@@ -523,46 +543,8 @@ void CpuBackend::rope_tables(const RopeSpec& spec) {
         return;
     rope_spec_ = spec;
     rope_ready_ = true;
-    const int nd = spec.n_dims, half = nd / 2;
-    const float theta_scale = std::pow(spec.base, -2.0f / static_cast<float>(nd));
-    const auto* ff =
-        spec.freq_factors ? reinterpret_cast<const float*>(spec.freq_factors->data) : nullptr;
-    rope_cs_.resize(pass_.rows.size() * static_cast<size_t>(nd));
-    // YaRN (ggml's rope_yarn): the correction dimensions of beta_fast and
-    // beta_slow, the ramp between them mixing interpolated and extrapolated
-    // angles, and the magnitude factor on cos and sin.
-    const bool yarn = spec.ext_factor != 0.0f;
-    float corr0 = 0, corr1 = 0, mscale = spec.attn_factor;
-    if (yarn) {
-        const auto corr_dim = [&](float n_rot) {
-            return static_cast<float>(nd) *
-                   std::log(static_cast<float>(spec.n_ctx_orig) /
-                            (n_rot * 2 * static_cast<float>(M_PI))) /
-                   (2 * std::log(spec.base));
-        };
-        corr0 = std::max(0.0f, std::floor(corr_dim(spec.beta_fast)));
-        corr1 = std::min(static_cast<float>(nd - 1), std::ceil(corr_dim(spec.beta_slow)));
-        mscale *= std::fma(0.1f, std::log(1.0f / spec.freq_scale), 1.0f);
-    }
-    for (size_t r = 0; r < pass_.rows.size(); ++r) {
-        float* cs = rope_cs_.data() + r * static_cast<size_t>(nd);
-        float theta = static_cast<float>(pass_.rows[r].pos);
-        for (int i = 0; i < half; ++i) {
-            const float extrap = ff ? theta / ff[i] : theta;
-            float t = spec.freq_scale * extrap;
-            if (yarn) {
-                const float y = (static_cast<float>(i) - corr0) / std::max(0.001f, corr1 - corr0);
-                const float mix = (1 - std::min(1.0f, std::max(0.0f, y))) * spec.ext_factor;
-                t = std::fma(t, 1 - mix, extrap * mix);
-                cs[i] = std::cos(t) * mscale;
-                cs[half + i] = std::sin(t) * mscale;
-            } else {
-                cs[i] = std::cos(t);
-                cs[half + i] = std::sin(t);
-            }
-            theta *= theta_scale;
-        }
-    }
+    rope_cs_.resize(pass_.rows.size() * static_cast<size_t>(spec.n_dims));
+    rope_cos_sin(spec, pass_.rows, rope_cs_.data());
 }
 
 void CpuBackend::rope(Act x, int n_heads, int head_dim, const RopeSpec& spec) {

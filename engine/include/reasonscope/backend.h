@@ -75,6 +75,11 @@ struct RopeSpec {
     int n_ctx_orig = 0;
 };
 
+// Per row of `rows`: spec.n_dims / 2 cosines, then as many sines, of the
+// rotation angles at the row's position (ggml's order of operations, YaRN
+// included): every backend's RoPE tables.
+void rope_cos_sin(const RopeSpec& spec, std::span<const BatchRow> rows, float* out);
+
 struct AttnSpec {
     int n_heads = 0, n_kv_heads = 0, head_dim = 0;
     float scale = 1.f;  // applied to each score
@@ -105,6 +110,14 @@ struct MoeSpec {
     // (dim x ffn); the optional biases F32, one row per expert.
     const Weight *gate = nullptr, *up = nullptr, *down = nullptr;
     const Weight *gate_b = nullptr, *up_b = nullptr, *down_b = nullptr;
+};
+
+// The memory a backend holds beyond its KV storage (whose size KvStats
+// gives): the model's weights as it prepared them and its scratch
+// (activations, staging buffers), in device memory or the host's.
+struct BackendMemory {
+    uint64_t weights = 0, scratch = 0;
+    bool device = false;
 };
 
 // What a backend (and so a session on it) can do; strategies and views ask,
@@ -163,6 +176,10 @@ class Backend {
     virtual void moe(const MoeSpec& /*spec*/, Act /*logits*/, Act /*in*/, Act /*out*/) {
         unsupported("moe");
     }
+    virtual BackendMemory memory() const { return {}; }
+    // The memory the weights are read from, its read bandwidth in bytes/s
+    // measured now (a device's; 0: host memory, which the caller measures).
+    virtual double measure_bandwidth() { return 0; }
     // Bytes of weight matrices the ops have read so far (0: not counted).
     virtual uint64_t weight_bytes_read() const { return 0; }
     // x's rows that have tap set, to the pass's taps at layer `layer` (if asked for).

@@ -1,0 +1,628 @@
+// The CUDA backend: the op set of backend.h on an NVIDIA GPU. Weights are
+// uploaded once per model and device as the file stores them (each kernel
+// decodes its type, kernels/cuda/quant.h); the KV cache is one device arena
+// of blocks, as the CPU's host arena; activations are F32 slots in device
+// memory. Matrix products of up to eight rows (decode) take the own
+// matrix-vector kernels, which read each weight once for all rows; more rows
+// (prompts, many branches) go through cuBLAS on weights dequantized to
+// half precision (bfloat16 for BF16 files), unless the session asked for
+// batch-invariant results, where every row takes the per-row kernels. The
+// host sees only the logits (and taps) it asked for.
+#include "reasonscope/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_check.h"
+#include "cuda/ops.h"
+#include "cuda/quant.h"
+#include "reasonscope/backend.h"
+#include "reasonscope/ggml_types.h"
+#include "reasonscope/model.h"
+#include "reasonscope/thread_pool.h"
+
+namespace rs {
+namespace {
+
+namespace C = rs::cuda;
+
+std::string gib(double bytes) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+    return b;
+}
+
+// Device memory, freed with the owner. Growing keeps the contents.
+class DevBuf {
+  public:
+    DevBuf() = default;
+    DevBuf(const DevBuf&) = delete;
+    DevBuf& operator=(const DevBuf&) = delete;
+    DevBuf(DevBuf&& o) noexcept : p_(o.p_), bytes_(o.bytes_) { o.p_ = nullptr, o.bytes_ = 0; }
+    DevBuf& operator=(DevBuf&& o) noexcept {
+        std::swap(p_, o.p_);
+        std::swap(bytes_, o.bytes_);
+        return *this;
+    }
+    ~DevBuf() {
+        if (p_) cudaFree(p_);
+    }
+    void* get() const { return p_; }
+    size_t bytes() const { return bytes_; }
+    // At least n bytes; keep: copy the old contents over (on stream s).
+    void reserve(size_t n, cudaStream_t s, bool keep) {
+        if (n <= bytes_) return;
+        n = std::max(n, bytes_ + bytes_ / 2);
+        void* q = nullptr;
+        CUDA_CHECK(cudaMalloc(&q, n));
+        if (p_) {
+            cudaError_t e =
+                keep ? cudaMemcpyAsync(q, p_, bytes_, cudaMemcpyDeviceToDevice, s) : cudaSuccess;
+            if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+            if (e != cudaSuccess) {
+                cudaFree(q);
+                CUDA_CHECK(e);
+            }
+            CUDA_CHECK(cudaFree(p_));
+        }
+        p_ = q;
+        bytes_ = n;
+    }
+
+  private:
+    void* p_ = nullptr;
+    size_t bytes_ = 0;
+};
+
+const char* kSupportedTypes = "F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K";
+
+// Why the CUDA backend cannot run the model, or empty.
+std::string unsupported_reason(const Model& m) {
+    for (const Weight* w : m.weights()) {
+        if (!C::supported_type(w->type))
+            return "tensor " + w->tensor->name + " is " +
+                   std::string(type_name(static_cast<GgmlType>(w->type))) +
+                   ", which the CUDA backend does not compute (it computes " + kSupportedTypes +
+                   "); use --backend cpu";
+        if (w->tensor->dims.size() >= 2 && w->cols % 8 != 0)
+            return "tensor " + w->tensor->name + " has rows of " + std::to_string(w->cols) +
+                   " values; the CUDA backend needs a multiple of 8";
+    }
+    if (m.config().n_experts > 0)
+        return "a mixture of experts, which the CUDA backend does not compute yet; use --backend "
+               "cpu";
+    if (m.config().head_dim > 256)
+        return "heads of " + std::to_string(m.config().head_dim) +
+               " dimensions; the CUDA backend's attention takes at most 256";
+    return {};
+}
+
+// The model's tensors in device memory, each uploaded once (fused tensors'
+// row ranges point into theirs), by Weight::index.
+struct CudaWeights final : PreparedWeights {
+    int device = 0;
+    std::vector<DevBuf> tensors;
+    std::vector<const uint8_t*> ptr;  // by Weight::index
+    uint64_t bytes = 0;
+};
+
+std::shared_ptr<CudaWeights> upload_weights(const Model& m, int device) {
+    if (std::string why = unsupported_reason(m); !why.empty()) throw Error(m.path() + ": " + why);
+    CUDA_CHECK(cudaSetDevice(device));
+    auto p = std::make_shared<CudaWeights>();
+    p->device = device;
+    std::map<const GgufTensor*, size_t> index;  // tensor -> p->tensors
+    std::vector<const GgufTensor*> order;
+    for (const Weight* w : m.weights())
+        if (index.emplace(w->tensor, order.size()).second) order.push_back(w->tensor);
+    for (const GgufTensor* t : order) p->bytes += t->n_bytes;
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    const uint64_t margin = uint64_t{512} << 20;  // cuBLAS workspace, scratch, activations
+    if (p->bytes + margin > free_b) {
+        cudaDeviceProp prop{};
+        cudaGetDeviceProperties(&prop, device);
+        throw Error(m.path() + ": the model's weights need " + gib(static_cast<double>(p->bytes)) +
+                    " (and about 0.5 GiB of scratch); CUDA device " + std::to_string(device) +
+                    " (" + prop.name + ") has " + gib(static_cast<double>(free_b)) + " free of " +
+                    gib(static_cast<double>(total_b)));
+    }
+    p->tensors.resize(order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+        p->tensors[i].reserve(order[i]->n_bytes, nullptr, false);
+        CUDA_CHECK(cudaMemcpy(p->tensors[i].get(), order[i]->data, order[i]->n_bytes,
+                              cudaMemcpyHostToDevice));
+    }
+    size_t n_idx = 0;
+    for (const Weight* w : m.weights()) n_idx = std::max(n_idx, static_cast<size_t>(w->index) + 1);
+    p->ptr.assign(n_idx, nullptr);
+    for (const Weight* w : m.weights()) {
+        const size_t t = index.at(w->tensor);
+        p->ptr[static_cast<size_t>(w->index)] =
+            static_cast<const uint8_t*>(p->tensors[t].get()) + (w->data - w->tensor->data);
+    }
+    return p;
+}
+
+// The KV arena in device memory, block-major as the CPU's (a block holds
+// every layer's K then V), so a copy-on-write copy is one contiguous copy.
+class CudaKvStorage final : public KvStorage {
+  public:
+    CudaKvStorage(const KvLayout& layout, cudaStream_t s) : layout_(layout), stream_(s) {
+        const size_t bytes = static_cast<size_t>(layout.bytes_per_block()) * layout.n_blocks;
+        size_t free_b = 0, total_b = 0;
+        CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+        if (bytes + (uint64_t{256} << 20) > free_b)
+            throw Error("the KV cache of " + std::to_string(layout.n_blocks * layout.block_tokens) +
+                        " tokens needs " + gib(static_cast<double>(bytes)) +
+                        "; the CUDA device has " + gib(static_cast<double>(free_b)) + " free of " +
+                        gib(static_cast<double>(total_b)) + " after the weights");
+        arena_.reserve(bytes, s, false);
+    }
+    const KvLayout& layout() const override { return layout_; }
+    void copy_block(int dst, int src) override {
+        const size_t b = static_cast<size_t>(layout_.bytes_per_block());
+        auto* base = static_cast<uint8_t*>(arena_.get());
+        CUDA_CHECK(cudaMemcpyAsync(base + static_cast<size_t>(dst) * b,
+                                   base + static_cast<size_t>(src) * b, b, cudaMemcpyDeviceToDevice,
+                                   stream_));
+    }
+    C::KvArena arena() const {
+        return {static_cast<uint8_t*>(arena_.get()), layout_.n_layers, layout_.kv_dim,
+                layout_.block_tokens, layout_.type == KvType::F16};
+    }
+
+  private:
+    KvLayout layout_;
+    cudaStream_t stream_;
+    DevBuf arena_;
+};
+
+class CudaBackend final : public Backend {
+  public:
+    CudaBackend(const Model& m, const BackendOptions& opt, int device)
+        : pool_(opt.threads), invariant_(opt.batch_invariant), device_(device) {
+        CUDA_CHECK(cudaSetDevice(device));
+        cudaDeviceProp prop{};
+        CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+        name_ = std::string("cuda (") + prop.name + ", sm_" + std::to_string(prop.major) +
+                std::to_string(prop.minor) + ")";
+        weights_ = std::static_pointer_cast<CudaWeights>(m.prepared(
+            "cuda:" + std::to_string(device), [&] { return upload_weights(m, device); }));
+        CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        try {
+            CUBLAS_CHECK(cublasCreate(&cublas_));
+            CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+            CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+        } catch (...) {
+            if (cublas_) cublasDestroy(cublas_);
+            cudaStreamDestroy(stream_);
+            throw;
+        }
+    }
+    ~CudaBackend() override {
+        if (stream_) cudaStreamSynchronize(stream_);
+        if (cublas_) cublasDestroy(cublas_);
+        slots_.clear();
+        for (DevBuf* b : {&ints_, &cs_, &logits_, &wtile_, &xhalf_}) *b = DevBuf();
+        if (stream_) cudaStreamDestroy(stream_);
+    }
+    std::string name() const override { return name_; }
+    BackendCaps caps() const override {
+        BackendCaps c;
+        c.batch_invariant = invariant_;
+        c.device_memory = true;
+        return c;
+    }
+    int threads() const override { return pool_.size(); }
+    void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
+        pool_.run(n, [&](int64_t b, int64_t e, int) { fn(b, e); });
+    }
+    std::unique_ptr<KvStorage> make_kv_storage(const KvLayout& layout) override {
+        CUDA_CHECK(cudaSetDevice(device_));
+        return std::make_unique<CudaKvStorage>(layout, stream_);
+    }
+
+    void begin_pass(const Pass& pass) override;
+    void end_pass() override {
+        CUDA_CHECK(cudaStreamSynchronize(stream_));
+        CUDA_CHECK(cudaGetLastError());
+    }
+    Act act(int slot, int rows, int cols) override {
+        if (slot >= static_cast<int>(slots_.size())) slots_.resize(static_cast<size_t>(slot) + 1);
+        slots_[static_cast<size_t>(slot)].reserve(static_cast<size_t>(rows) * cols * 4, stream_,
+                                                  true);
+        return {slot, rows, cols};
+    }
+    void embed(const Weight& table, Act out) override {
+        C::embed(table.type, dev(table), table.row_bytes, out.cols, ints(kTokens), out.rows,
+                 ptr(out), stream_);
+        launched();
+    }
+    void matmul(const Weight& w, Act in, Act out) override {
+        matmul_to(w, ptr(in), in.rows, ptr(out));
+    }
+    void add_bias(Act x, const Weight& bias) override {
+        C::add_bias(ptr(x), f32(bias), x.rows, x.cols, stream_);
+        launched();
+    }
+    void rmsnorm(Act in, const Weight& w, Act out, int width, float eps) override {
+        if (w && w.cols != width)
+            throw Error("rmsnorm: weight of " + std::to_string(w.cols) + " values for groups of " +
+                        std::to_string(width));
+        C::rmsnorm(ptr(in), w ? f32(w) : nullptr, ptr(out),
+                   static_cast<int64_t>(in.rows) * (in.cols / width), width, eps, stream_);
+        launched();
+    }
+    void rope(Act x, int n_heads, int head_dim, const RopeSpec& spec) override;
+    void store_kv(int layer, Act k, Act v) override {
+        C::store_kv(kv().arena(), layer, ptr(k), ptr(v), ints(kBlocks), ints(kSlots), k.rows,
+                    stream_);
+        launched();
+    }
+    void attention(int layer, Act q, Act out, const AttnSpec& spec) override;
+    void swiglu(Act gate, Act up, Act out) override {
+        C::swiglu(ptr(gate), ptr(up), ptr(out), static_cast<int64_t>(gate.rows) * gate.cols,
+                  stream_);
+        launched();
+    }
+    void geglu(Act gate, Act up, Act out) override {
+        C::geglu(ptr(gate), ptr(up), ptr(out), static_cast<int64_t>(gate.rows) * gate.cols,
+                 stream_);
+        launched();
+    }
+    void add(Act x, Act y) override {
+        C::add(ptr(x), ptr(y), static_cast<int64_t>(x.rows) * x.cols, stream_);
+        launched();
+    }
+    void scale(Act x, float s) override {
+        C::scale(ptr(x), s, static_cast<int64_t>(x.rows) * x.cols, stream_);
+        launched();
+    }
+    uint64_t weight_bytes_read() const override { return bytes_read_; }
+    double measure_bandwidth() override;
+    BackendMemory memory() const override {
+        BackendMemory m;
+        m.device = true;
+        m.weights = weights_->bytes;
+        for (const DevBuf& b : slots_) m.scratch += b.bytes();
+        for (const DevBuf* b : {&ints_, &cs_, &logits_, &wtile_, &xhalf_}) m.scratch += b->bytes();
+        return m;
+    }
+    void tap(int layer, Act x) override;
+    void gather_logit_rows(Act x, Act out) override {
+        C::gather_rows(ptr(x), x.cols, ints(kLogitRows), out.rows, ptr(out), stream_);
+        launched();
+    }
+    void upload(const float* src, Act out) override {
+        CUDA_CHECK(cudaMemcpyAsync(ptr(out), src, static_cast<size_t>(out.rows) * out.cols * 4,
+                                   cudaMemcpyHostToDevice, stream_));
+    }
+    void output(const Weight& w, Act in) override;
+
+  private:
+    // The pass's integers on the device, one upload per pass: sections of
+    // R entries each, then the block tables.
+    enum Section { kTokens, kBlocks, kSlots, kTableOff, kNPos, kLogitRows, kSections };
+
+    float* ptr(Act a) { return static_cast<float*>(slots_[static_cast<size_t>(a.slot)].get()); }
+    const uint8_t* dev(const Weight& w) const {
+        if (w.index < 0 || static_cast<size_t>(w.index) >= weights_->ptr.size() ||
+            !weights_->ptr[static_cast<size_t>(w.index)])
+            throw Error("cuda backend: a weight that was not uploaded (" +
+                        (w.tensor ? w.tensor->name : std::string("a view")) + ")");
+        return weights_->ptr[static_cast<size_t>(w.index)];
+    }
+    const float* f32(const Weight& w) const {
+        if (w.type != C::kF32)
+            throw Error("cuda backend: " + w.tensor->name + " must be F32 for this op");
+        return reinterpret_cast<const float*>(dev(w));
+    }
+    const int* ints(Section s) const {
+        return static_cast<const int*>(ints_.get()) + static_cast<size_t>(s) * pass_.rows.size();
+    }
+    CudaKvStorage& kv() { return static_cast<CudaKvStorage&>(pass_.kv->storage()); }
+    void launched() { CUDA_CHECK(cudaGetLastError()); }
+    void matmul_to(const Weight& w, const float* in, int n_rows, float* out);
+
+    ThreadPool pool_;
+    const bool invariant_;
+    const int device_;
+    std::string name_;
+    std::shared_ptr<CudaWeights> weights_;
+    cudaStream_t stream_ = nullptr;
+    cublasHandle_t cublas_ = nullptr;
+    Pass pass_;
+    std::vector<DevBuf> slots_;
+    DevBuf ints_, cs_, logits_, wtile_, xhalf_;
+    std::vector<int> host_ints_;
+    std::vector<float> host_cs_;
+    RopeSpec rope_spec_;
+    bool rope_ready_ = false;
+    uint64_t bytes_read_ = 0;
+};
+
+void CudaBackend::begin_pass(const Pass& pass) {
+    CUDA_CHECK(cudaSetDevice(device_));  // (the host thread may have another current device)
+    pass_ = pass;
+    rope_ready_ = false;
+    const size_t R = pass.rows.size();
+    const KvCache& kv = *pass.kv;
+    const int bt = kv.block_tokens();
+    host_ints_.assign(R * kSections, 0);
+    auto at = [&](Section s, size_t r) -> int& {
+        return host_ints_[static_cast<size_t>(s) * R + r];
+    };
+    int n_logits = 0;
+    for (size_t r = 0; r < R; ++r) {
+        const BatchRow& row = pass.rows[r];
+        at(kTokens, r) = row.token;
+        if (!kv.alive(row.seq))
+            throw Error("cuda backend: a pass row names sequence " + std::to_string(row.seq) +
+                        ", which holds no KV blocks");
+        at(kBlocks, r) = kv.block_of(row.seq, row.pos);
+        at(kSlots, r) = row.pos % bt;
+        at(kNPos, r) = row.pos + 1;
+        if (row.logits) at(kLogitRows, static_cast<size_t>(n_logits++)) = static_cast<int>(r);
+    }
+    // Each row's block table up to its position (rows of one sequence share one).
+    std::map<std::pair<int, int>, int> tables;  // (seq, blocks) -> offset
+    for (size_t r = 0; r < R; ++r) {
+        const BatchRow& row = pass.rows[r];
+        const int nb = row.pos / bt + 1;
+        auto [it, fresh] = tables.emplace(std::make_pair(row.seq, nb),
+                                          static_cast<int>(host_ints_.size() - R * kSections));
+        if (fresh) {
+            const int* t = kv.block_table(row.seq);
+            host_ints_.insert(host_ints_.end(), t, t + nb);
+        }
+        at(kTableOff, r) = it->second;
+    }
+    // (the tables follow the sections: offsets count from there)
+    for (size_t r = 0; r < R; ++r) at(kTableOff, r) += static_cast<int>(R * kSections);
+    ints_.reserve(host_ints_.size() * 4, stream_, false);
+    CUDA_CHECK(cudaMemcpyAsync(ints_.get(), host_ints_.data(), host_ints_.size() * 4,
+                               cudaMemcpyHostToDevice, stream_));
+}
+
+void CudaBackend::rope(Act x, int n_heads, int head_dim, const RopeSpec& spec) {
+    const int nd = spec.n_dims;
+    const RopeSpec& o = rope_spec_;
+    const bool same = rope_ready_ && spec.n_dims == o.n_dims && spec.neox == o.neox &&
+                      spec.base == o.base && spec.freq_scale == o.freq_scale &&
+                      spec.freq_factors == o.freq_factors && spec.ext_factor == o.ext_factor &&
+                      spec.attn_factor == o.attn_factor && spec.beta_fast == o.beta_fast &&
+                      spec.beta_slow == o.beta_slow && spec.n_ctx_orig == o.n_ctx_orig;
+    if (!same) {
+        rope_spec_ = spec;
+        rope_ready_ = true;
+        host_cs_.resize(pass_.rows.size() * static_cast<size_t>(nd));
+        rope_cos_sin(spec, pass_.rows, host_cs_.data());
+        cs_.reserve(host_cs_.size() * 4, stream_, false);
+        CUDA_CHECK(cudaMemcpyAsync(cs_.get(), host_cs_.data(), host_cs_.size() * 4,
+                                   cudaMemcpyHostToDevice, stream_));
+    }
+    C::rope(ptr(x), x.rows, x.cols, n_heads, head_dim, nd, spec.neox,
+            static_cast<const float*>(cs_.get()), stream_);
+    launched();
+}
+
+void CudaBackend::attention(int layer, Act q, Act out, const AttnSpec& spec) {
+    if (spec.head_dim > 256)
+        throw Error("cuda backend: heads of " + std::to_string(spec.head_dim) +
+                    " dimensions (the attention kernel takes at most 256)");
+    C::AttnArgs a;
+    a.q = ptr(q);
+    a.out = ptr(out);
+    a.tables = static_cast<const int*>(ints_.get());
+    a.table_off = ints(kTableOff);
+    a.n_pos = ints(kNPos);
+    a.sinks = spec.sinks ? f32(*spec.sinks) : nullptr;
+    a.rows = q.rows;
+    a.n_heads = spec.n_heads;
+    a.n_kv_heads = spec.n_kv_heads;
+    a.head_dim = spec.head_dim;
+    a.layer = layer;
+    a.window = spec.window;
+    a.scale = spec.scale;
+    C::attention(kv().arena(), a, stream_);
+    launched();
+}
+
+// Rows up to this take the matrix-vector kernels (eight rows a read of the
+// weights); more go through cuBLAS on dequantized weights (unless the session
+// wants every row's result independent of its batch). At 32 rows four reads
+// of Q4 weights still cost less than writing and reading them as 16-bit.
+constexpr int kGemvRows = 32;
+// Weights dequantized for cuBLAS a slice of rows at a time, at most this many values.
+constexpr int64_t kTileValues = int64_t{32} << 20;
+
+void CudaBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* out) {
+    const int cols = static_cast<int>(w.cols);
+    const int n_out = static_cast<int>(w.rows);
+    const uint8_t* dw = dev(w);
+    bytes_read_ += static_cast<uint64_t>(w.rows) * w.row_bytes;
+    if (n_rows <= kGemvRows || invariant_) {
+        C::gemv(w.type, dw, w.row_bytes, cols, n_out, in, n_rows, out, n_out, stream_);
+        launched();
+        return;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    if (w.type == C::kF32) {
+        CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, n_rows, cols, &one,
+                                 reinterpret_cast<const float*>(dw), cols, in, cols, &zero, out,
+                                 n_out));
+        return;
+    }
+    // out (column-major n_out x n_rows) = W^T (W row-major is column-major
+    // cols x n_out) times the activations (column-major cols x n_rows). F16
+    // weights meet activations rounded to F16 (as on the CPU); every other
+    // type in bfloat16, whose range holds any activation (F16 overflows at
+    // 65504, which some FFN activations pass).
+    const bool bf16 = w.type != C::kF16;
+    const cudaDataType_t t = bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    xhalf_.reserve(static_cast<size_t>(n_rows) * cols * 2, stream_, false);
+    C::convert_f32(in, static_cast<int64_t>(n_rows) * cols, xhalf_.get(), bf16, stream_);
+    launched();
+    if (w.type == C::kF16 || bf16) {
+        CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, n_rows, cols, &one, dw,
+                                  t, cols, xhalf_.get(), t, cols, &zero, out, CUDA_R_32F, n_out,
+                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        return;
+    }
+    // (slices of 16 rows and more: out + r0 stays aligned for cuBLAS)
+    const int64_t slice =
+        std::min<int64_t>(n_out, std::max<int64_t>(16, kTileValues / cols / 16 * 16));
+    wtile_.reserve(static_cast<size_t>(slice) * cols * 2, stream_, false);
+    for (int64_t r0 = 0; r0 < n_out; r0 += slice) {
+        const int64_t n = std::min<int64_t>(slice, n_out - r0);
+        C::dequantize_rows(w.type, dw, w.row_bytes, cols, r0, n, wtile_.get(), true, stream_);
+        launched();
+        CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), n_rows,
+                                  cols, &one, wtile_.get(), t, cols, xhalf_.get(), t, cols, &zero,
+                                  out + r0, CUDA_R_32F, n_out, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
+    }
+}
+
+// Device memory bandwidth: the median of timed device-to-device copies of
+// 1 GiB (or a quarter of what is free), counting the bytes read and written.
+double CudaBackend::measure_bandwidth() {
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    const size_t bytes = std::min<size_t>(size_t{1} << 30, free_b / 4) & ~size_t{255};
+    DevBuf a, b;
+    a.reserve(bytes, stream_, false);
+    b.reserve(bytes, stream_, false);
+    CUDA_CHECK(cudaMemsetAsync(a.get(), 1, bytes, stream_));
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    std::vector<float> ms;
+    for (int rep = 0; rep < 8; ++rep) {
+        CUDA_CHECK(cudaEventRecord(e0, stream_));
+        CUDA_CHECK(cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice, stream_));
+        CUDA_CHECK(cudaEventRecord(e1, stream_));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        float t = 0;
+        CUDA_CHECK(cudaEventElapsedTime(&t, e0, e1));
+        if (rep > 0) ms.push_back(t);
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    std::sort(ms.begin(), ms.end());
+    return 2.0 * static_cast<double>(bytes) / (ms[ms.size() / 2] * 1e-3);
+}
+
+void CudaBackend::output(const Weight& w, Act in) {
+    const size_t V = static_cast<size_t>(w.rows);
+    logits_.reserve(static_cast<size_t>(in.rows) * V * 4, stream_, false);
+    auto* dl = static_cast<float*>(logits_.get());
+    matmul_to(w, ptr(in), in.rows, dl);
+    CUDA_CHECK(cudaMemcpyAsync(pass_.logits, dl, static_cast<size_t>(in.rows) * V * 4,
+                               cudaMemcpyDeviceToHost, stream_));
+}
+
+void CudaBackend::tap(int layer, Act x) {
+    if (!pass_.taps) return;
+    const TapRequest& taps = *pass_.taps;
+    const size_t D = static_cast<size_t>(x.cols), nl = taps.layers.size();
+    for (size_t li = 0; li < nl; ++li) {
+        if (taps.layers[li] != layer) continue;
+        size_t k = 0;
+        for (size_t r = 0; r < pass_.rows.size(); ++r) {
+            if (!pass_.rows[r].tap) continue;
+            CUDA_CHECK(cudaMemcpyAsync(taps.out + (k * nl + li) * D, ptr(x) + r * D, D * 4,
+                                       cudaMemcpyDeviceToHost, stream_));
+            ++k;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace rs
+
+// --- the module's entry points (loader.cpp finds them with dlsym) ---
+
+extern "C" __attribute__((visibility("default"))) void rs_cuda_module_probe(rs::CudaStatus* st) {
+    cudaRuntimeGetVersion(&st->runtime_version);
+    cudaDriverGetVersion(&st->driver_version);
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        st->why_not = std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
+        cudaGetLastError();
+        return;
+    }
+    if (n == 0) {
+        st->why_not = "the driver reports no CUDA device";
+        return;
+    }
+    int64_t best = -1;
+    for (int i = 0; i < n; ++i) {
+        cudaDeviceProp p{};
+        rs::CudaDevice d;
+        d.index = i;
+        if (const cudaError_t pe = cudaGetDeviceProperties(&p, i); pe != cudaSuccess) {
+            d.why_not = std::string("its properties cannot be read: ") + cudaGetErrorString(pe);
+            st->devices.push_back(d);
+            continue;
+        }
+        d.name = p.name;
+        d.cc_major = p.major;
+        d.cc_minor = p.minor;
+        d.memory_total = static_cast<int64_t>(p.totalGlobalMem);
+        d.sm_count = p.multiProcessorCount;
+        d.usable = p.major * 10 + p.minor >= RS_CUDA_MIN_ARCH;
+        if (!d.usable) {
+            d.why_not = "compute capability " + std::to_string(p.major) + "." +
+                        std::to_string(p.minor) + " is below this build's sm_" +
+                        std::to_string(RS_CUDA_MIN_ARCH) + " (built for " RS_CUDA_ARCHITECTURES ")";
+        } else if (cudaSetDevice(i) == cudaSuccess) {
+            // The kernels' code must run there (SASS for it, or PTX it can compile).
+            const cudaError_t ke = rs::cuda::kernel_image_error();
+            if (ke != cudaSuccess) {
+                d.usable = false;
+                d.why_not = std::string("no kernel code for sm_") + std::to_string(p.major) +
+                            std::to_string(p.minor) +
+                            " in this build (" RS_CUDA_ARCHITECTURES "): " + cudaGetErrorString(ke);
+                cudaGetLastError();
+            }
+        }
+        if (d.usable && d.memory_total > best) {
+            best = d.memory_total;
+            st->chosen = i;
+        }
+        st->devices.push_back(d);
+    }
+    if (const char* want = std::getenv("RS_CUDA_DEVICE"); want && *want) {
+        const int i = std::atoi(want);
+        if (i < 0 || i >= static_cast<int>(st->devices.size()) ||
+            !st->devices[static_cast<size_t>(i)].usable) {
+            st->why_not = std::string("RS_CUDA_DEVICE=") + want + " is not a usable device (" +
+                          std::to_string(st->devices.size()) + " found)";
+            st->chosen = -1;
+            return;
+        }
+        st->chosen = i;
+    }
+    if (st->chosen < 0) {
+        st->why_not = "no device this build has code for:";
+        for (const rs::CudaDevice& d : st->devices)
+            st->why_not += " " + d.name + ": " + d.why_not + ";";
+    }
+}
+
+extern "C" __attribute__((visibility("default"))) rs::Backend* rs_cuda_module_make(
+    const rs::Model* model, const rs::BackendOptions* opt) {
+    const rs::CudaStatus& st = rs::cuda_status();
+    return new rs::CudaBackend(*model, *opt, st.chosen);
+}

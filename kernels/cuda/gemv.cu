@@ -1,0 +1,125 @@
+// Matrix-vector products for decode: one warp per weight row, each lane
+// decoding eight weights at a time and multiplying them into up to eight
+// activation rows, so W is read once for all of them.
+#include "cuda/common.cuh"
+#include "cuda/ops.h"
+#include "cuda/quant.h"
+
+namespace rs::cuda {
+namespace {
+
+constexpr int kRowsPerBlock = 4;  // warps (weight rows) per thread block
+
+template <uint32_t T, int R>
+__global__ void gemv_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int cols, int n_out,
+                            const float* __restrict__ x, float* __restrict__ y, int ldy) {
+    const int row = blockIdx.x * kRowsPerBlock + threadIdx.x / kWarp;
+    const int lane = threadIdx.x % kWarp;
+    if (row >= n_out) return;
+    const uint8_t* wr = w + static_cast<size_t>(row) * row_bytes;
+    float acc[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+    const int chunks = cols / 8;
+    for (int c = lane; c < chunks; c += kWarp) {
+        float v[8];
+        decode8<T>(wr, c, v);
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+            const float4* xr =
+                reinterpret_cast<const float4*>(x + static_cast<size_t>(r) * cols) + 2 * c;
+            const float4 a = __ldg(xr), b = __ldg(xr + 1);
+            float s = acc[r];
+            s = fmaf(v[0], a.x, s);
+            s = fmaf(v[1], a.y, s);
+            s = fmaf(v[2], a.z, s);
+            s = fmaf(v[3], a.w, s);
+            s = fmaf(v[4], b.x, s);
+            s = fmaf(v[5], b.y, s);
+            s = fmaf(v[6], b.z, s);
+            s = fmaf(v[7], b.w, s);
+            acc[r] = s;
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+        const float s = warp_sum(acc[r]);
+        if (lane == 0) y[static_cast<size_t>(r) * ldy + row] = s;
+    }
+}
+
+template <uint32_t T>
+void gemv_type(const uint8_t* w, size_t row_bytes, int cols, int n_out, const float* x, int n_rows,
+               float* y, int ldy, cudaStream_t s) {
+    const dim3 grid(blocks_for(n_out, kRowsPerBlock)), block(kRowsPerBlock * kWarp);
+    for (int r0 = 0; r0 < n_rows; r0 += 8) {
+        const int n = n_rows - r0 < 8 ? n_rows - r0 : 8;
+        const float* xr = x + static_cast<size_t>(r0) * cols;
+        float* yr = y + static_cast<size_t>(r0) * ldy;
+        switch (n) {
+            case 1:
+                gemv_kernel<T, 1><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
+                break;
+            case 2:
+                gemv_kernel<T, 2><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
+                break;
+            case 3:
+                gemv_kernel<T, 3><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
+                break;
+            case 4:
+                gemv_kernel<T, 4><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
+                break;
+            case 5:
+                gemv_kernel<T, 5><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
+                break;
+            case 6:
+                gemv_kernel<T, 6><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
+                break;
+            case 7:
+                gemv_kernel<T, 7><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
+                break;
+            default:
+                gemv_kernel<T, 8><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
+                break;
+        }
+    }
+}
+
+}  // namespace
+
+void gemv(uint32_t type, const uint8_t* w, size_t row_bytes, int cols, int n_out, const float* x,
+          int n_rows, float* y, int ldy, cudaStream_t s) {
+    switch (type) {
+        case kF32:
+            gemv_type<kF32>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        case kF16:
+            gemv_type<kF16>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        case kBF16:
+            gemv_type<kBF16>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        case kQ4_0:
+            gemv_type<kQ4_0>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        case kQ5_0:
+            gemv_type<kQ5_0>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        case kQ8_0:
+            gemv_type<kQ8_0>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        case kQ4_K:
+            gemv_type<kQ4_K>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        case kQ5_K:
+            gemv_type<kQ5_K>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        case kQ6_K:
+            gemv_type<kQ6_K>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
+            break;
+        default:
+            break;  // the backend refuses other types when it prepares a model
+    }
+}
+
+}  // namespace rs::cuda
