@@ -39,6 +39,7 @@
 #include <QtTest>
 
 #include "gui/main_window.h"
+#include "reasonscope/cuda_backend.h"
 #include "serve_process.h"
 #include "sql_query.h"
 #include "test_paths.h"
@@ -718,10 +719,18 @@ class TestGui : public QObject {
         const QString bundled_name = "reasonscope-arith-reasoner";
         load(bundled, bundled_name);
         if (QTest::currentTestFailed()) return;
+        // Every opening, by run id: the window also opens a finished branch by
+        // itself, on the store's thread, so openings are told apart by id.
+        QSignalSpy openings(&w, &rs::gui::MainWindow::storedRunOpened);
+        const auto opened = [&](int64_t id) {
+            return std::count_if(openings.begin(), openings.end(), [&](const QList<QVariant>& a) {
+                return a.at(0).toLongLong() == id;
+            });
+        };
         const auto branch = [&] {
-            QSignalSpy opened(&w, &rs::gui::MainWindow::storedRunOpened);
+            const auto before = opened(first.id);
             w.open_stored_run(first.id);
-            QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 30000);
+            QTRY_COMPARE_WITH_TIMEOUT(opened(first.id), before + 1, 30000);
             const int node = w.run_model()->selected_path().at(1);
             const auto& tok = w.run_model()->tree().at(node).tokens.at(0);
             int alt = -1;
@@ -735,6 +744,8 @@ class TestGui : public QObject {
         QTRY_VERIFY_WITH_TIMEOUT(store->list().size() == 2 && !w.running() && w.model_ready(),
                                  120000);
         const rs::RunRow second = store->list().at(0);
+        // (the finished branch is opened where it departs before anything else)
+        QTRY_COMPARE_WITH_TIMEOUT(opened(second.id), 1, 30000);
         QCOMPARE(second.strategy, std::string("chain-of-thought"));
         QCOMPARE(second.model_path, first.model_path);
         QCOMPARE(second.model_hash, first.model_hash);
@@ -1180,6 +1191,14 @@ class TestGui : public QObject {
         auto* path = w.findChild<QLineEdit*>("modelPath");
         QVERIFY(status && path);
         const QString loaded_status = status->text();
+        // "auto" (the default) on a machine without a usable GPU says so in
+        // the status bar; the tooltip has what the CUDA probe found.
+        if (opt.backend == "auto" && !rs::cuda_status().usable()) {
+            QVERIFY2(loaded_status.startsWith("CPU (no CUDA device), cpu ("),
+                     qPrintable(loaded_status));
+            QVERIFY2(status->toolTip().contains(QString::fromStdString(rs::cuda_status().why_not)),
+                     qPrintable(status->toolTip()));
+        }
         QPushButton* run = nullptr;
         for (auto* b : w.findChildren<QPushButton*>())
             if (b->text() == "Run") run = b;
