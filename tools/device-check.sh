@@ -29,7 +29,8 @@ prepare)
     cp build-device/lib/librs_engine.so build-device/lib/reasonscope_cuda.so .device/lib/
     cp -L /lib/x86_64-linux-gnu/libpcre2-8.so.0 .device/lib/
     ref=../shared/reference/models
-    for m in mini-llama-Q4_0 mini-llama-Q4_K_M mini-llama-Q5_K_M mini-qwen2-Q8_0 \
+    # (real files of the types synth does not write; the rest are made there)
+    for m in mini-llama-Q4_K_M mini-llama-Q3_K_M mini-llama-Q2_K mini-qwen2-Q8_0 \
         mini-qwen3-Q4_K_M mini-gemma3-Q4_K_M mini-phi3-f16 stories260K; do
         cp "$ref/$m.gguf" .device/models/
     done
@@ -47,12 +48,16 @@ run)
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
     $check devices || exit 1
     status=0
-    echo "== checks against the CPU backend"
-    models=(resources/models/reasoner.gguf .device/models/*.gguf)
-    timeout 300 $check checks "${models[@]}" || status=1
-    echo "== speed"
     tmp=${TMPDIR:-/tmp}/rs-device
     mkdir -p "$tmp"
+    echo "== checks against the CPU backend"
+    # SmolLM2-135M-shaped files of the types no carried file has.
+    for t in Q4_0 Q5_0 Q5_1 Q5_K_M IQ4_NL IQ4_XS F16; do
+        $check synth smollm2-135m $t "$tmp/s-$t.gguf" || status=1
+    done
+    models=(resources/models/reasoner.gguf .device/models/*.gguf "$tmp"/s-*.gguf)
+    timeout 300 $check checks "${models[@]}" || status=1
+    echo "== speed"
     $check synth qwen2.5-1.5b Q4_K_M "$tmp/q15.gguf"
     $check synth llama3-8b Q4_K_M "$tmp/l8.gguf"
     for b in 8 64; do

@@ -7,6 +7,7 @@
 #include "cli/output.h"
 #include "cli/synth.h"
 #include "reasonscope/cpu_backend.h"
+#include "reasonscope/cuda_backend.h"
 #include "reasonscope/error.h"
 #include "reasonscope/gguf.h"
 #include "reasonscope/model.h"
@@ -93,6 +94,11 @@ int models_info(const Argv& argv) {
     const std::string unsupported = unsupported_reason(f->path());
     j["supported"] = unsupported.empty();
     if (!unsupported.empty()) j["unsupported_reason"] = unsupported;
+    if (unsupported.empty()) {
+        const std::string cuda = cuda_unsupported_reason(*Model::load(f->path()));
+        j["cuda_supported"] = cuda.empty();
+        if (!cuda.empty()) j["cuda_unsupported_reason"] = cuda;
+    }
 
     // The file's strings are anyone's bytes: valid JSON, printable text.
     if (a.flag_set("json")) {
@@ -115,7 +121,11 @@ int models_info(const Argv& argv) {
     std::printf("tensors       %zu, %s\n", f->tensors().size(), human_bytes(total).c_str());
     for (const auto& [t, e] : by_type)
         std::printf("  %-8s %5d tensors  %s\n", t.c_str(), e.first, human_bytes(e.second).c_str());
-    const std::string support = unsupported.empty() ? "yes (cpu)" : "no: " + unsupported;
+    std::string support = unsupported.empty() ? "yes (cpu" : "no: " + unsupported;
+    if (unsupported.empty()) {
+        const std::string cuda = cuda_unsupported_reason(*Model::load(f->path()));
+        support += cuda.empty() ? ", cuda)" : "; not on cuda: " + cuda + ")";
+    }
     std::printf("supported     %s\n", field(support).c_str());
     if (a.flag_set("metadata"))
         for (const auto& k : f->keys())

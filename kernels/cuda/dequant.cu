@@ -60,35 +60,14 @@ void dequantize_rows(uint32_t type, const uint8_t* w, size_t row_bytes, int cols
                      int64_t n, void* out, bool bf16, cudaStream_t s) {
     if (n <= 0) return;
     switch (type) {
-        case kF32:
-            dequant_type<kF32>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
-        case kF16:
-            dequant_type<kF16>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
-        case kBF16:
-            dequant_type<kBF16>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
-        case kQ4_0:
-            dequant_type<kQ4_0>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
-        case kQ5_0:
-            dequant_type<kQ5_0>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
-        case kQ8_0:
-            dequant_type<kQ8_0>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
-        case kQ4_K:
-            dequant_type<kQ4_K>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
-        case kQ5_K:
-            dequant_type<kQ5_K>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
-        case kQ6_K:
-            dequant_type<kQ6_K>(w, row_bytes, cols, r0, n, out, bf16, s);
-            break;
+#define RS_TYPE_CASE(T)                                           \
+    case T:                                                       \
+        dequant_type<T>(w, row_bytes, cols, r0, n, out, bf16, s); \
+        break;
+        RS_CUDA_WEIGHT_TYPES(RS_TYPE_CASE)
+#undef RS_TYPE_CASE
         default:
-            break;
+            break;  // (the backend refuses other types when it prepares a model)
     }
 }
 

@@ -10,10 +10,16 @@ __global__ void embed_kernel(uint32_t type, const uint8_t* __restrict__ table, s
                              int cols, const int* __restrict__ tokens, float* __restrict__ out) {
     const int r = blockIdx.x;
     const int c = blockIdx.y * blockDim.x + threadIdx.x;
-    if (c >= cols / 8) return;
+    const uint8_t* row = table + static_cast<size_t>(tokens[r]) * row_bytes;
+    float* orow = out + static_cast<size_t>(r) * cols;
+    if (c == cols / 8) {  // rows of a float type of any length: the tail
+        for (int k = 8 * c; k < cols; ++k) orow[k] = decode1_float(type, row, k);
+        return;
+    }
+    if (c > cols / 8) return;
     float v[8];
-    decode8_any(type, table + static_cast<size_t>(tokens[r]) * row_bytes, c, v);
-    float* o = out + static_cast<size_t>(r) * cols + static_cast<size_t>(c) * 8;
+    decode8_any(type, row, c, v);
+    float* o = orow + static_cast<size_t>(c) * 8;
 #pragma unroll
     for (int k = 0; k < 8; ++k) o[k] = v[k];
 }
@@ -23,7 +29,7 @@ __global__ void embed_kernel(uint32_t type, const uint8_t* __restrict__ table, s
 void embed(uint32_t type, const uint8_t* table, size_t row_bytes, int cols, const int* tokens,
            int rows, float* out, cudaStream_t s) {
     if (rows <= 0) return;
-    const dim3 grid(static_cast<unsigned>(rows), blocks_for(cols / 8, 128));
+    const dim3 grid(static_cast<unsigned>(rows), blocks_for(cols / 8 + 1, 128));  // (+ the tail)
     embed_kernel<<<grid, 128, 0, s>>>(type, table, row_bytes, cols, tokens, out);
 }
 

@@ -21,14 +21,21 @@ __global__ void gemv_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[r] = 0.0f;
     const int chunks = cols / 8;
+    const bool vec = (cols & 7) == 0;  // activation rows 16-byte aligned
     for (int c = lane; c < chunks; c += kWarp) {
         float v[8];
         decode8<T>(wr, c, v);
 #pragma unroll
         for (int r = 0; r < R; ++r) {
-            const float4* xr =
-                reinterpret_cast<const float4*>(x + static_cast<size_t>(r) * cols) + 2 * c;
-            const float4 a = __ldg(xr), b = __ldg(xr + 1);
+            const float* xp = x + static_cast<size_t>(r) * cols + 8 * c;
+            float4 a, b;
+            if (vec) {
+                a = __ldg(reinterpret_cast<const float4*>(xp));
+                b = __ldg(reinterpret_cast<const float4*>(xp) + 1);
+            } else {
+                a = make_float4(xp[0], xp[1], xp[2], xp[3]);
+                b = make_float4(xp[4], xp[5], xp[6], xp[7]);
+            }
             float s = acc[r];
             s = fmaf(v[0], a.x, s);
             s = fmaf(v[1], a.y, s);
@@ -39,6 +46,13 @@ __global__ void gemv_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int
             s = fmaf(v[6], b.z, s);
             s = fmaf(v[7], b.w, s);
             acc[r] = s;
+        }
+    }
+    if constexpr (T == kF32 || T == kF16 || T == kBF16) {  // rows of any length: the tail
+        for (int k = 8 * chunks + lane; k < cols; k += kWarp) {
+            const float v = decode1_float(T, wr, k);
+            for (int r = 0; r < R; ++r)
+                acc[r] = fmaf(v, x[static_cast<size_t>(r) * cols + k], acc[r]);
         }
     }
 #pragma unroll
@@ -90,35 +104,14 @@ void gemv_type(const uint8_t* w, size_t row_bytes, int cols, int n_out, const fl
 void gemv(uint32_t type, const uint8_t* w, size_t row_bytes, int cols, int n_out, const float* x,
           int n_rows, float* y, int ldy, cudaStream_t s) {
     switch (type) {
-        case kF32:
-            gemv_type<kF32>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
-        case kF16:
-            gemv_type<kF16>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
-        case kBF16:
-            gemv_type<kBF16>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
-        case kQ4_0:
-            gemv_type<kQ4_0>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
-        case kQ5_0:
-            gemv_type<kQ5_0>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
-        case kQ8_0:
-            gemv_type<kQ8_0>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
-        case kQ4_K:
-            gemv_type<kQ4_K>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
-        case kQ5_K:
-            gemv_type<kQ5_K>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
-        case kQ6_K:
-            gemv_type<kQ6_K>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s);
-            break;
+#define RS_TYPE_CASE(T)                                                \
+    case T:                                                            \
+        gemv_type<T>(w, row_bytes, cols, n_out, x, n_rows, y, ldy, s); \
+        break;
+        RS_CUDA_WEIGHT_TYPES(RS_TYPE_CASE)
+#undef RS_TYPE_CASE
         default:
-            break;  // the backend refuses other types when it prepares a model
+            break;  // (the backend refuses other types when it prepares a model)
     }
 }
 

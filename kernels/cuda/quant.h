@@ -24,18 +24,20 @@ enum WeightType : uint32_t {
     kF32 = 0,
     kF16 = 1,
     kQ4_0 = 2,
+    kQ4_1 = 3,
     kQ5_0 = 6,
+    kQ5_1 = 7,
     kQ8_0 = 8,
+    kQ2_K = 10,
+    kQ3_K = 11,
     kQ4_K = 12,
     kQ5_K = 13,
     kQ6_K = 14,
+    kIQ4_NL = 20,
+    kIQ4_XS = 23,
     kBF16 = 30,
+    kMXFP4 = 39,
 };
-
-RS_HD bool supported_type(uint32_t t) {
-    return t == kF32 || t == kF16 || t == kQ4_0 || t == kQ5_0 || t == kQ8_0 || t == kQ4_K ||
-           t == kQ5_K || t == kQ6_K || t == kBF16;
-}
 
 // IEEE half to float, bit by bit (subnormals, infinities and NaN included).
 RS_HD float half_bits_to_float(uint16_t h) {
@@ -77,11 +79,30 @@ RS_HD float rd_half(const uint8_t* p) {
     return half_bits_to_float(rd16(p));
 }
 
-// A block's elements and bytes.
+// Every type above, for the switches that pick a kernel: X(type) each.
+#define RS_CUDA_WEIGHT_TYPES(X)                                                               \
+    X(kF32)                                                                                   \
+    X(kF16)                                                                                   \
+    X(kBF16) X(kQ4_0) X(kQ4_1) X(kQ5_0) X(kQ5_1) X(kQ8_0) X(kQ2_K) X(kQ3_K) X(kQ4_K) X(kQ5_K) \
+        X(kQ6_K) X(kIQ4_NL) X(kIQ4_XS) X(kMXFP4)
+
+// A block's elements and bytes (0 bytes: a type the backend does not compute).
 RS_HD int block_elems(uint32_t t) {
-    return t == kQ4_K || t == kQ5_K || t == kQ6_K     ? 256
-           : (t == kQ4_0 || t == kQ5_0 || t == kQ8_0) ? 32
-                                                      : 1;
+    switch (t) {
+        case kQ2_K:
+        case kQ3_K:
+        case kQ4_K:
+        case kQ5_K:
+        case kQ6_K:
+        case kIQ4_XS:
+            return 256;
+        case kF32:
+        case kF16:
+        case kBF16:
+            return 1;
+        default:
+            return 32;
+    }
 }
 RS_HD int block_bytes(uint32_t t) {
     switch (t) {
@@ -92,19 +113,64 @@ RS_HD int block_bytes(uint32_t t) {
             return 2;
         case kQ4_0:
             return 18;
+        case kQ4_1:
+            return 20;
         case kQ5_0:
             return 22;
+        case kQ5_1:
+            return 24;
         case kQ8_0:
             return 34;
+        case kQ2_K:
+            return 84;
+        case kQ3_K:
+            return 110;
         case kQ4_K:
             return 144;
         case kQ5_K:
             return 176;
         case kQ6_K:
             return 210;
+        case kIQ4_NL:
+            return 18;
+        case kIQ4_XS:
+            return 136;
+        case kMXFP4:
+            return 17;
         default:
             return 0;
     }
+}
+RS_HD bool supported_type(uint32_t t) {
+    return block_bytes(t) > 0;
+}
+
+// The IQ4_NL / IQ4_XS grid, and E2M1 (FP4) values doubled (the MXFP4 scale
+// is halved to match), as the CPU kernels hold them.
+RS_HD int iq4_value(int nibble) {
+    constexpr int8_t v[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                              1,    13,   25,  38,  53,  69,  89,  113};
+    return v[nibble];
+}
+RS_HD int mxfp4_value(int nibble) {
+    constexpr int8_t v[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+    return v[nibble];
+}
+// Half the value of an E8M0 exponent: 2^(e - 128), exact (subnormal for e < 2).
+RS_HD float e8m0_half(uint8_t e) {
+    union {
+        uint32_t u;
+        float f;
+    } v{e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23};
+    return v.f;
+}
+
+// The eight nibbles of a 32-value block's 16 bytes holding elements 8s ..
+// 8s+7 (element j < 16: low nibble of byte j; j + 16: its high nibble).
+RS_HD void nibbles8(const uint8_t* qs, int s, int* q) {
+    const uint8_t* b = qs + (s & 1) * 8;
+    const int shift = (s >> 1) * 4;
+    for (int i = 0; i < 8; ++i) q[i] = (b[i] >> shift) & 0xF;
 }
 
 // K-quant 6-bit scale and min of sub-block j (ggml's get_scale_min_k4).
@@ -221,36 +287,116 @@ RS_HD void decode8<kQ6_K>(const uint8_t* row, int c, float* y) {
     }
 }
 
-// The same, the type chosen at run time (host tests, rare paths).
+// Q4_1: d, m, 16 bytes of nibbles: nibble * d + m.
+template <>
+RS_HD void decode8<kQ4_1>(const uint8_t* row, int c, float* y) {
+    const uint8_t* b = row + (c >> 2) * 20;
+    const float d = rd_half(b), m = rd_half(b + 2);
+    int q[8];
+    nibbles8(b + 4, c & 3, q);
+    for (int i = 0; i < 8; ++i) y[i] = static_cast<float>(q[i]) * d + m;
+}
+// Q5_1: d, m, 32 high bits, nibbles: 5-bit * d + m.
+template <>
+RS_HD void decode8<kQ5_1>(const uint8_t* row, int c, float* y) {
+    const uint8_t* b = row + (c >> 2) * 24;
+    const int s = c & 3;
+    const float d = rd_half(b), m = rd_half(b + 2);
+    const uint32_t qh = static_cast<uint32_t>(b[4]) | (static_cast<uint32_t>(b[5]) << 8) |
+                        (static_cast<uint32_t>(b[6]) << 16) | (static_cast<uint32_t>(b[7]) << 24);
+    const int j0 = (s & 1) * 8;
+    const uint8_t* qs = b + 8 + j0;
+    for (int i = 0; i < 8; ++i) {
+        const int j = j0 + i;
+        const int x = s < 2 ? ((qs[i] & 0xF) | static_cast<int>(((qh >> j) << 4) & 0x10))
+                            : ((qs[i] >> 4) | static_cast<int>((qh >> (j + 12)) & 0x10));
+        y[i] = static_cast<float>(x) * d + m;
+    }
+}
+// Q2_K: 16 scale bytes (low nibble scale, high nibble min per 16 values),
+// 64 bytes of 2-bit quants (value 128n + 32j + l at bits 2j of byte 32n + l),
+// d, dmin: d * sc * q - dmin * m.
+template <>
+RS_HD void decode8<kQ2_K>(const uint8_t* row, int c, float* y) {
+    const uint8_t* b = row + (c >> 5) * 84;
+    const int v = (c & 31) * 8, n = v >> 7, j = (v & 127) >> 5, l = v & 31;
+    const uint8_t sc = b[v >> 4];
+    const float d = rd_half(b + 80), dmin = rd_half(b + 82);
+    const uint8_t* q = b + 16 + 32 * n + l;
+    for (int i = 0; i < 8; ++i)
+        y[i] = d * static_cast<float>(sc & 0xF) * static_cast<float>((q[i] >> (2 * j)) & 3) -
+               dmin * static_cast<float>(sc >> 4);
+}
+// Q3_K: 32 bytes of high bits (value 128n + 32j + l: bit 4n + j of byte l),
+// 64 bytes of 2-bit quants as Q2_K, 12 bytes of 6-bit scales, d:
+// d * (scale - 32) * (q + 4h - 4).
+template <>
+RS_HD void decode8<kQ3_K>(const uint8_t* row, int c, float* y) {
+    const uint8_t* b = row + (c >> 5) * 110;
+    const int v = (c & 31) * 8, n = v >> 7, j = (v & 127) >> 5, l = v & 31, g = v >> 4;
+    const uint8_t* s = b + 96;
+    const int lo = g < 8 ? s[g] & 0xF : s[g - 8] >> 4;
+    const int hi = (s[8 + g % 4] >> (2 * (g / 4))) & 3;
+    const float ds = rd_half(b + 108) * static_cast<float>((lo | (hi << 4)) - 32);
+    const uint8_t* q = b + 32 + 32 * n + l;
+    const uint8_t* hm = b + l;
+    for (int i = 0; i < 8; ++i) {
+        const int x = ((q[i] >> (2 * j)) & 3) + 4 * ((hm[i] >> (4 * n + j)) & 1) - 4;
+        y[i] = ds * static_cast<float>(x);
+    }
+}
+// IQ4_NL: d, 16 bytes of nibbles indexing the non-linear grid.
+template <>
+RS_HD void decode8<kIQ4_NL>(const uint8_t* row, int c, float* y) {
+    const uint8_t* b = row + (c >> 2) * 18;
+    const float d = rd_half(b);
+    int q[8];
+    nibbles8(b + 2, c & 3, q);
+    for (int i = 0; i < 8; ++i) y[i] = d * static_cast<float>(iq4_value(q[i]));
+}
+// IQ4_XS: d, 6-bit scales of 8 sub-blocks of 32 (2 high bits in a u16, 4
+// low in 4 bytes), IQ4_NL nibbles: d * (scale - 32) * grid.
+template <>
+RS_HD void decode8<kIQ4_XS>(const uint8_t* row, int c, float* y) {
+    const uint8_t* b = row + (c >> 5) * 136;
+    const int e = (c & 31) * 8, ib = e >> 5;
+    const int lo = (b[4 + ib / 2] >> (4 * (ib % 2))) & 0xF;
+    const int hi = (rd16(b + 2) >> (2 * ib)) & 3;
+    const float dl = rd_half(b) * static_cast<float>((lo | (hi << 4)) - 32);
+    int q[8];
+    nibbles8(b + 8 + 16 * ib, (e & 31) >> 3, q);
+    for (int i = 0; i < 8; ++i) y[i] = dl * static_cast<float>(iq4_value(q[i]));
+}
+// MXFP4: an E8M0 exponent, 16 bytes of E2M1 nibbles.
+template <>
+RS_HD void decode8<kMXFP4>(const uint8_t* row, int c, float* y) {
+    const uint8_t* b = row + (c >> 2) * 17;
+    const float d = e8m0_half(b[0]);
+    int q[8];
+    nibbles8(b + 1, c & 3, q);
+    for (int i = 0; i < 8; ++i) y[i] = d * static_cast<float>(mxfp4_value(q[i]));
+}
+
+// One element k of a row of a float type (F32, F16, BF16: rows of any
+// length; quantized rows are whole blocks of 32 or 256, eight at a time).
+RS_HD float decode1_float(uint32_t t, const uint8_t* row, int k) {
+    if (t == kF32) return reinterpret_cast<const float*>(row)[k];
+    const uint16_t h = reinterpret_cast<const uint16_t*>(row)[k];
+    return t == kBF16 ? bf16_bits_to_float(h) : half_bits_to_float(h);
+}
+RS_HD bool is_float_type(uint32_t t) {
+    return t == kF32 || t == kF16 || t == kBF16;
+}
+
+// The same, the type chosen at run time (host tests, the embedding lookup).
 RS_HD void decode8_any(uint32_t t, const uint8_t* row, int c, float* y) {
     switch (t) {
-        case kF32:
-            decode8<kF32>(row, c, y);
-            break;
-        case kF16:
-            decode8<kF16>(row, c, y);
-            break;
-        case kBF16:
-            decode8<kBF16>(row, c, y);
-            break;
-        case kQ4_0:
-            decode8<kQ4_0>(row, c, y);
-            break;
-        case kQ5_0:
-            decode8<kQ5_0>(row, c, y);
-            break;
-        case kQ8_0:
-            decode8<kQ8_0>(row, c, y);
-            break;
-        case kQ4_K:
-            decode8<kQ4_K>(row, c, y);
-            break;
-        case kQ5_K:
-            decode8<kQ5_K>(row, c, y);
-            break;
-        case kQ6_K:
-            decode8<kQ6_K>(row, c, y);
-            break;
+#define RS_DECODE_CASE(T)      \
+    case T:                    \
+        decode8<T>(row, c, y); \
+        break;
+        RS_CUDA_WEIGHT_TYPES(RS_DECODE_CASE)
+#undef RS_DECODE_CASE
         default:
             for (int i = 0; i < 8; ++i) y[i] = 0.0f;
     }

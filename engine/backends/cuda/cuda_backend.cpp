@@ -82,29 +82,6 @@ class DevBuf {
     size_t bytes_ = 0;
 };
 
-const char* kSupportedTypes = "F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K";
-
-// Why the CUDA backend cannot run the model, or empty.
-std::string unsupported_reason(const Model& m) {
-    for (const Weight* w : m.weights()) {
-        if (!C::supported_type(w->type))
-            return "tensor " + w->tensor->name + " is " +
-                   std::string(type_name(static_cast<GgmlType>(w->type))) +
-                   ", which the CUDA backend does not compute (it computes " + kSupportedTypes +
-                   "); use --backend cpu";
-        if (w->tensor->dims.size() >= 2 && w->cols % 8 != 0)
-            return "tensor " + w->tensor->name + " has rows of " + std::to_string(w->cols) +
-                   " values; the CUDA backend needs a multiple of 8";
-    }
-    if (m.config().n_experts > 0)
-        return "a mixture of experts, which the CUDA backend does not compute yet; use --backend "
-               "cpu";
-    if (m.config().head_dim > 256)
-        return "heads of " + std::to_string(m.config().head_dim) +
-               " dimensions; the CUDA backend's attention takes at most 256";
-    return {};
-}
-
 // The model's tensors in device memory, each uploaded once (fused tensors'
 // row ranges point into theirs), by Weight::index.
 struct CudaWeights final : PreparedWeights {
@@ -115,7 +92,8 @@ struct CudaWeights final : PreparedWeights {
 };
 
 std::shared_ptr<CudaWeights> upload_weights(const Model& m, int device) {
-    if (std::string why = unsupported_reason(m); !why.empty()) throw Error(m.path() + ": " + why);
+    if (std::string why = cuda_unsupported_reason(m); !why.empty())
+        throw Error(m.path() + ": " + why);
     CUDA_CHECK(cudaSetDevice(device));
     auto p = std::make_shared<CudaWeights>();
     p->device = device;

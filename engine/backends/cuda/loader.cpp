@@ -8,9 +8,12 @@
 #include <mutex>
 #include <string>
 
+#include "cuda/quant.h"
 #include "reasonscope/backend.h"
 #include "reasonscope/cuda_backend.h"
 #include "reasonscope/error.h"
+#include "reasonscope/ggml_types.h"
+#include "reasonscope/model.h"
 
 namespace rs {
 namespace {
@@ -67,6 +70,27 @@ bool driver_present(std::string& why) {
 }
 
 }  // namespace
+
+std::string cuda_unsupported_reason(const Model& m) {
+    if (m.config().n_experts > 0)
+        return "a mixture of experts, which the CUDA backend does not compute yet";
+    for (const Weight* w : m.weights()) {
+        if (!cuda::supported_type(w->type)) {
+            std::string types;
+            for (uint32_t t = 0; t < 64; ++t)
+                if (cuda::supported_type(t))
+                    types += (types.empty() ? "" : ", ") +
+                             std::string(type_name(static_cast<GgmlType>(t)));
+            return "tensor " + w->tensor->name + " is " +
+                   std::string(type_name(static_cast<GgmlType>(w->type))) +
+                   ", which the CUDA backend does not compute (it computes " + types + ")";
+        }
+    }
+    if (m.config().head_dim > 256)
+        return "heads of " + std::to_string(m.config().head_dim) +
+               " dimensions; the CUDA backend's attention takes at most 256";
+    return {};
+}
 
 CudaStatus cuda_probe(bool require_driver) {
     CudaStatus st;

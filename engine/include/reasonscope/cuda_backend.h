@@ -32,6 +32,13 @@ struct CudaStatus {
     bool usable() const { return why_not.empty(); }
 };
 
+class Model;
+
+// Why the CUDA backend cannot run the model (a weight type it does not
+// compute, named with its tensor; a mixture of experts; heads over 256
+// dimensions), or empty if it can. Known without a device or the module.
+std::string cuda_unsupported_reason(const Model& model);
+
 // Probed once per process (the driver, the module, the devices).
 const CudaStatus& cuda_status();
 // A fresh probe; require_driver = false loads the module even where the
