@@ -22,6 +22,13 @@ cudaError_t kernel_image_error();
 void gemv(uint32_t type, const uint8_t* w, size_t row_bytes, int cols, int n_out, const float* x,
           int n_rows, float* y, int ldy, cudaStream_t s);
 
+// y(r, i) = W row i . x(r) on tensor cores for a few dozen rows: x in
+// bfloat16 (convert_f32), W quantized with cols a multiple of 32
+// (gemm_tc_supported); weights decoded to bfloat16, sums in F32.
+bool gemm_tc_supported(uint32_t type, int cols);
+void gemm_tc(uint32_t type, const uint8_t* w, size_t row_bytes, int cols, int n_out,
+             const void* x_bf16, int n_rows, float* y, int ldy, cudaStream_t s);
+
 // Rows [r0, r0 + n) of W dequantized to half (bf16 = false) or bfloat16
 // values, row-major n x cols, for cuBLAS.
 void dequantize_rows(uint32_t type, const uint8_t* w, size_t row_bytes, int cols, int64_t r0,

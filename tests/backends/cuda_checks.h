@@ -97,15 +97,16 @@ inline std::vector<TokenId> prompt_tokens(const Model& m, int n) {
     return t;
 }
 
-// A 40-token prompt (every row's logits), then two decode steps each of 1, 8
-// and 64 branches forked from it, on both backends.
+// A 40-token prompt and a 300-token one (every row's logits), then two
+// decode steps each of 1, 8 and 64 branches forked from the first, on both
+// backends: each product path (matrix-vector, tensor cores, cuBLAS).
 inline std::string forward_matches_cpu(const std::string& path, KvType kv, std::string& log) {
     auto model = Model::load(path);
     const size_t V = static_cast<size_t>(model->config().n_vocab);
     SessionOptions so;
     so.kv_type = kv;
-    so.n_ctx = 256;
-    so.kv_tokens = 4096;
+    so.n_ctx = 512;
+    so.kv_tokens = 8192;
     so.backend = "cpu";
     Session cpu(*model, so);
     so.backend = device_backend();
@@ -118,6 +119,15 @@ inline std::string forward_matches_cpu(const std::string& path, KvType kv, std::
     std::string err =
         compare_rows(gpu.eval(g0, prompt, true), cpu.eval(s0, prompt, true), V, "prompt", &worst);
     if (!err.empty()) return err;
+    {  // a prompt of 300 rows: cuBLAS's path (40 rows took the tensor-core kernel)
+        const int c1 = cpu.create(), g1 = gpu.create();
+        const std::vector<TokenId> longer = prompt_tokens(*model, 300);
+        err = compare_rows(gpu.eval(g1, longer, true), cpu.eval(c1, longer, true), V,
+                           "300-token prompt", &worst);
+        if (!err.empty()) return err;
+        cpu.release(c1);
+        gpu.release(g1);
+    }
     for (int n : {1, 8, 64}) {
         std::vector<int> cs, gs;
         std::vector<TokenId> toks;
@@ -211,10 +221,11 @@ inline std::string search_same_answers(const std::string& path, std::string& log
         SessionOptions so;
         so.backend = backend;
         so.deterministic = true;
-        so.kv_tokens = 1 << 14;
+        so.kv_tokens = 1 << 16;
         LocalGenerator gen(*model, so);
         RunConfig cfg;
         cfg.sampling.seed = 42;
+        cfg.max_depth = 12;
         SearchContext ctx(
             gen, Task("medium-001", "Q: (19-(11-8))*(16+24)\n", "640", "Answer:\\s*(-?\\d+)"), cfg);
         std::vector<Vote> votes = vote(ctx, ctx.complete(ctx.expand(ctx.root(), 16)));

@@ -415,11 +415,14 @@ void CudaBackend::attention(int layer, Act q, Act out, const AttnSpec& spec) {
     launched();
 }
 
-// Rows up to this take the matrix-vector kernels (eight rows a read of the
-// weights); more go through cuBLAS on dequantized weights (unless the session
-// wants every row's result independent of its batch). At 32 rows four reads
-// of Q4 weights still cost less than writing and reading them as 16-bit.
-constexpr int kGemvRows = 32;
+// The product's path by its rows: up to 8 the matrix-vector kernel (one
+// read of the weights for all rows); up to 256 rows of quantized weights
+// the tensor-core kernel (one read per 64 rows, activations in bfloat16);
+// more, or float weights, cuBLAS (quantized weights dequantized to
+// bfloat16 slices, which costs about four bytes a weight, paid once for
+// every row). With the deterministic option every row takes the
+// matrix-vector kernel, so its result does not depend on its batch.
+constexpr int kGemvRows = 8, kTensorCoreRows = 256;
 // Weights dequantized for cuBLAS a slice of rows at a time, at most this many values.
 constexpr int64_t kTileValues = int64_t{32} << 20;
 
@@ -440,17 +443,22 @@ void CudaBackend::matmul_to(const Weight& w, const float* in, int n_rows, float*
                                  n_out));
         return;
     }
-    // out (column-major n_out x n_rows) = W^T (W row-major is column-major
-    // cols x n_out) times the activations (column-major cols x n_rows). F16
-    // weights meet activations rounded to F16 (as on the CPU); every other
-    // type in bfloat16, whose range holds any activation (F16 overflows at
-    // 65504, which some FFN activations pass).
+    // F16 weights meet activations rounded to F16 (as on the CPU); every
+    // other type bfloat16, whose range holds any activation (F16 overflows
+    // at 65504, which some FFN activations pass).
     const bool bf16 = w.type != C::kF16;
     const cudaDataType_t t = bf16 ? CUDA_R_16BF : CUDA_R_16F;
     xhalf_.reserve(static_cast<size_t>(n_rows) * cols * 2, stream_, false);
     C::convert_f32(in, static_cast<int64_t>(n_rows) * cols, xhalf_.get(), bf16, stream_);
     launched();
-    if (w.type == C::kF16 || bf16) {
+    if (n_rows <= kTensorCoreRows && C::gemm_tc_supported(w.type, cols)) {
+        C::gemm_tc(w.type, dw, w.row_bytes, cols, n_out, xhalf_.get(), n_rows, out, n_out, stream_);
+        launched();
+        return;
+    }
+    // out (column-major n_out x n_rows) = W^T (W row-major is column-major
+    // cols x n_out) times the activations (column-major cols x n_rows).
+    if (w.type == C::kF16 || w.type == C::kBF16) {
         CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, n_rows, cols, &one, dw,
                                   t, cols, xhalf_.get(), t, cols, &zero, out, CUDA_R_32F, n_out,
                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
