@@ -31,7 +31,7 @@ prepare)
     ref=../shared/reference/models
     # (real files of the types synth does not write; the rest are made there)
     for m in mini-llama-Q4_K_M mini-llama-Q3_K_M mini-llama-Q2_K mini-qwen2-Q8_0 \
-        mini-qwen3-Q4_K_M mini-gemma3-Q4_K_M mini-phi3-f16 stories260K; do
+        mini-qwen3-Q4_K_M mini-gemma3-Q4_K_M mini-phi3-f16 mini-gptoss-MXFP4 stories260K; do
         cp "$ref/$m.gguf" .device/models/
     done
     grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >>.git/info/exclude

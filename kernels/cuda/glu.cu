@@ -36,7 +36,23 @@ __global__ void geglu_kernel(const float* g, const float* u, float* out, int64_t
     out[i] = y * u[i];
 }
 
+// gpt-oss's clamped SwiGLU: g clamped above at limit, u to +-limit,
+// g * sigmoid(alpha g) * (u + 1) (the CPU's swiglu_oai).
+__global__ void swiglu_oai_kernel(const float* g, const float* u, float* out, int64_t n,
+                                  float alpha, float limit) {
+    const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float x = fminf(g[i], limit);
+    const float y = fminf(fmaxf(u[i], -limit), limit);
+    out[i] = x / (1.0f + expf(alpha * (-x))) * (y + 1.0f);
+}
+
 }  // namespace
+
+void swiglu_oai(const float* g, const float* u, float* out, int64_t n, float alpha, float limit,
+                cudaStream_t s) {
+    if (n > 0) swiglu_oai_kernel<<<blocks_for(n, 256), 256, 0, s>>>(g, u, out, n, alpha, limit);
+}
 
 void swiglu(const float* g, const float* u, float* out, int64_t n, cudaStream_t s) {
     if (n > 0) swiglu_kernel<<<blocks_for(n, 256), 256, 0, s>>>(g, u, out, n);

@@ -55,6 +55,14 @@ void add_bias(float* x, const float* bias, int rows, int cols, cudaStream_t s);
 void scale(float* x, float v, int64_t n, cudaStream_t s);
 void swiglu(const float* g, const float* u, float* out, int64_t n, cudaStream_t s);
 void geglu(const float* g, const float* u, float* out, int64_t n, cudaStream_t s);
+void swiglu_oai(const float* g, const float* u, float* out, int64_t n, float alpha, float limit,
+                cudaStream_t s);
+// Mixture of experts: dst row slots[i] = (src row i + bias) * weights[slots[i]]
+// for i < n (rows of cols; bias may be null), and out(r) = the sum of rows
+// r * k .. r * k + k - 1 of slots, in that order.
+void moe_scatter(const float* src, const float* bias, const int* slots, const float* weights, int n,
+                 int cols, float* dst, cudaStream_t s);
+void moe_sum(const float* slots, int rows, int k, int cols, float* out, cudaStream_t s);
 // dst(i) = src(idx[i]) for i < n, rows of cols.
 void gather_rows(const float* src, int cols, const int* idx, int n, float* dst, cudaStream_t s);
 

@@ -83,8 +83,9 @@ RS_HD float rd_half(const uint8_t* p) {
 #define RS_CUDA_WEIGHT_TYPES(X)                                                               \
     X(kF32)                                                                                   \
     X(kF16)                                                                                   \
-    X(kBF16) X(kQ4_0) X(kQ4_1) X(kQ5_0) X(kQ5_1) X(kQ8_0) X(kQ2_K) X(kQ3_K) X(kQ4_K) X(kQ5_K) \
-        X(kQ6_K) X(kIQ4_NL) X(kIQ4_XS) X(kMXFP4)
+    X(kBF16)                                                                                  \
+    X(kQ4_0) X(kQ4_1) X(kQ5_0) X(kQ5_1) X(kQ8_0) X(kQ2_K) X(kQ3_K) X(kQ4_K) X(kQ5_K) X(kQ6_K) \
+        X(kIQ4_NL) X(kIQ4_XS) X(kMXFP4)
 
 // A block's elements and bytes (0 bytes: a type the backend does not compute).
 RS_HD int block_elems(uint32_t t) {

@@ -201,13 +201,8 @@ class TestCli : public QObject {
             if (want == "gptoss") want = "gpt-oss";
             QCOMPARE(doc["architecture"].toString(), want);
             QVERIFY2(doc["supported"].toBool(), qPrintable(n + ": " + r.out));
-            // The CUDA backend computes every type of the reference files; it
-            // does not compute mixtures of experts yet, and says so.
-            const bool moe = n.contains("moe") || n.contains("gptoss");
-            QVERIFY2(doc["cuda_supported"].toBool() == !moe, qPrintable(n + ": " + r.out));
-            if (moe)
-                QVERIFY2(doc["cuda_unsupported_reason"].toString().contains("mixture of experts"),
-                         qPrintable(r.out));
+            // The CUDA backend computes every reference file too.
+            QVERIFY2(doc["cuda_supported"].toBool(), qPrintable(n + ": " + r.out));
         }
         auto r = run({"models", "info", rs::test::reference("models/mini-llama-Q4_K_M.gguf")});
         QVERIFY2(r.out.contains("supported     yes (cpu, cuda)"), r.out.constData());

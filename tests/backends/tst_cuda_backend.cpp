@@ -210,11 +210,12 @@ class TstCudaBackend : public QObject {
         QTest::newRow("reasoner") << bundled_model() << "f32";
         QTest::newRow("reasoner f16 kv") << bundled_model() << "f16";
         for (const char* n :
-             {"mini-llama-f16", "mini-llama-Q8_0", "mini-llama-Q4_0", "mini-llama-Q4_K_M",
-              "mini-llama-Q5_K_M", "mini-llama-Q2_K", "mini-llama-Q3_K_M", "mini-llama-IQ4_NL",
-              "mini-llama-IQ4_XS", "mini-qwen2-Q8_0", "mini-qwen2-f16", "mini-qwen3-Q4_K_M",
-              "mini-qwen3-f16", "mini-gemma3-Q4_K_M", "mini-gemma3-f16", "mini-phi3-f16",
-              "mini-smollm3-f16", "stories260K"})
+             {"mini-llama-f16",    "mini-llama-Q8_0",    "mini-llama-Q4_0",   "mini-llama-Q4_K_M",
+              "mini-llama-Q5_K_M", "mini-llama-Q2_K",    "mini-llama-Q3_K_M", "mini-llama-IQ4_NL",
+              "mini-llama-IQ4_XS", "mini-qwen2-Q8_0",    "mini-qwen2-f16",    "mini-qwen3-Q4_K_M",
+              "mini-qwen3-f16",    "mini-gemma3-Q4_K_M", "mini-gemma3-f16",   "mini-phi3-f16",
+              "mini-smollm3-f16",  "mini-qwen3moe-f16",  "mini-gptoss-f16",   "mini-gptoss-MXFP4",
+              "stories260K"})
             QTest::newRow(n) << rs::test::reference(QString("models/") + n + ".gguf") << "f32";
     }
     void forwardMatchesTheCpu() {

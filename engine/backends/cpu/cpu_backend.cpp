@@ -770,10 +770,9 @@ void CpuBackend::geglu(Act gate, Act up, Act out) {
              [](const float* g, const float* u, float* o, int F) { K::geglu_f16(g, u, o, F); });
 }
 
-// Routing as llama.cpp's build_moe_ffn (softmax, top-k, get_rows, optional
-// renormalisation), then per chosen expert its rows together through its
-// matrices (as its mul_mat_id: the experts' product in vec_dot order), each
-// row's expert outputs times their weights summed in rank order.
+// Routing (moe_route, as llama.cpp's build_moe_ffn), then per chosen expert its rows together
+// through its matrices (as its mul_mat_id: the experts' product in vec_dot order), each row's
+// expert outputs times their weights summed in rank order.
 void CpuBackend::moe(const MoeSpec& sp, Act logits, Act in, Act out) {
     const int R = in.rows, D = in.cols, E = sp.n_experts, k = sp.n_used;
     if (!sp.gate || !sp.up || !sp.down || E <= 0 || k <= 0 || k > E || logits.cols != E ||
@@ -783,31 +782,7 @@ void CpuBackend::moe(const MoeSpec& sp, Act logits, Act in, Act out) {
     const int64_t F = sp.gate->rows / E;
     moe_sel_.resize(static_cast<size_t>(R) * k);
     moe_w_.resize(static_cast<size_t>(R) * k);
-    std::vector<float> p(static_cast<size_t>(E));
-    std::vector<int> idx(static_cast<size_t>(E));
-    for (int r = 0; r < R; ++r) {
-        const float* lr = ptr(logits) + static_cast<size_t>(r) * E;
-        std::copy(lr, lr + E, p.begin());
-        if (sp.gating == MoeSpec::Gating::Softmax) K::softmax(p.data(), E);
-        for (int e = 0; e < E; ++e) idx[static_cast<size_t>(e)] = e;
-        std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
-            const float pa = p[static_cast<size_t>(a)], pb = p[static_cast<size_t>(b)];
-            return pa > pb || (pa == pb && a < b);
-        });
-        int* sel = moe_sel_.data() + static_cast<size_t>(r) * k;
-        float* w = moe_w_.data() + static_cast<size_t>(r) * k;
-        for (int j = 0; j < k; ++j) {
-            sel[j] = idx[static_cast<size_t>(j)];
-            w[j] = p[static_cast<size_t>(sel[j])];
-        }
-        if (sp.gating == MoeSpec::Gating::SoftmaxSelected) K::softmax(w, k);
-        if (sp.norm_weights) {
-            double sum = 0;
-            for (int j = 0; j < k; ++j) sum += static_cast<double>(w[j]);
-            const float div = std::max(static_cast<float>(sum), 6.103515625e-5f);
-            for (int j = 0; j < k; ++j) w[j] /= div;
-        }
-    }
+    moe_route(sp, ptr(logits), R, moe_sel_.data(), moe_w_.data());
     auto expert = [&](const Weight& w, int e) {
         const int64_t per = w.rows / E;
         Weight v = w;

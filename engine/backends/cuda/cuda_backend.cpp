@@ -190,7 +190,9 @@ class CudaBackend final : public Backend {
         if (stream_) cudaStreamSynchronize(stream_);
         if (cublas_) cublasDestroy(cublas_);
         slots_.clear();
-        for (DevBuf* b : {&ints_, &cs_, &logits_, &wtile_, &xhalf_}) *b = DevBuf();
+        for (DevBuf* b : {&ints_, &cs_, &logits_, &wtile_, &xhalf_, &moe_ints_, &moe_w_, &moe_x_,
+                          &moe_g_, &moe_u_, &moe_y_, &moe_out_})
+            *b = DevBuf();
         if (stream_) cudaStreamDestroy(stream_);
     }
     std::string name() const override { return name_; }
@@ -261,6 +263,7 @@ class CudaBackend final : public Backend {
         C::add(ptr(x), ptr(y), static_cast<int64_t>(x.rows) * x.cols, stream_);
         launched();
     }
+    void moe(const MoeSpec& spec, Act logits, Act in, Act out) override;
     void scale(Act x, float s) override {
         C::scale(ptr(x), s, static_cast<int64_t>(x.rows) * x.cols, stream_);
         launched();
@@ -272,7 +275,9 @@ class CudaBackend final : public Backend {
         m.device = true;
         m.weights = weights_->bytes;
         for (const DevBuf& b : slots_) m.scratch += b.bytes();
-        for (const DevBuf* b : {&ints_, &cs_, &logits_, &wtile_, &xhalf_}) m.scratch += b->bytes();
+        for (const DevBuf* b : {&ints_, &cs_, &logits_, &wtile_, &xhalf_, &moe_ints_, &moe_w_,
+                                &moe_x_, &moe_g_, &moe_u_, &moe_y_, &moe_out_})
+            m.scratch += b->bytes();
         return m;
     }
     void tap(int layer, Act x) override;
@@ -309,7 +314,14 @@ class CudaBackend final : public Backend {
     }
     CudaKvStorage& kv() { return static_cast<CudaKvStorage&>(pass_.kv->storage()); }
     void launched() { CUDA_CHECK(cudaGetLastError()); }
-    void matmul_to(const Weight& w, const float* in, int n_rows, float* out);
+    void matmul_to(const Weight& w, const float* in, int n_rows, float* out) {
+        matmul_raw(w.type, dev(w), w.row_bytes, static_cast<int>(w.cols), static_cast<int>(w.rows),
+                   in, n_rows, out);
+    }
+    // out (n_rows, n_out) = in (n_rows, cols) times the rows of a weight
+    // matrix at dw (a whole weight, or one expert's rows of a stacked one).
+    void matmul_raw(uint32_t type, const uint8_t* dw, size_t row_bytes, int cols, int n_out,
+                    const float* in, int n_rows, float* out);
 
     ThreadPool pool_;
     const bool invariant_;
@@ -321,6 +333,11 @@ class CudaBackend final : public Backend {
     Pass pass_;
     std::vector<DevBuf> slots_;
     DevBuf ints_, cs_, logits_, wtile_, xhalf_;
+    // MoE: the routing's integers and weights, each expert's rows, the
+    // weighted outputs by (row, rank) slot; the host's copies.
+    DevBuf moe_ints_, moe_w_, moe_x_, moe_g_, moe_u_, moe_y_, moe_out_;
+    std::vector<float> moe_logits_, moe_wh_;
+    std::vector<int> moe_sel_, moe_ih_;
     std::vector<int> host_ints_;
     std::vector<float> host_cs_;
     RopeSpec rope_spec_;
@@ -426,18 +443,16 @@ constexpr int kGemvRows = 8, kTensorCoreRows = 256;
 // Weights dequantized for cuBLAS a slice of rows at a time, at most this many values.
 constexpr int64_t kTileValues = int64_t{32} << 20;
 
-void CudaBackend::matmul_to(const Weight& w, const float* in, int n_rows, float* out) {
-    const int cols = static_cast<int>(w.cols);
-    const int n_out = static_cast<int>(w.rows);
-    const uint8_t* dw = dev(w);
-    bytes_read_ += static_cast<uint64_t>(w.rows) * w.row_bytes;
+void CudaBackend::matmul_raw(uint32_t type, const uint8_t* dw, size_t row_bytes, int cols,
+                             int n_out, const float* in, int n_rows, float* out) {
+    bytes_read_ += static_cast<uint64_t>(n_out) * row_bytes;
     if (n_rows <= kGemvRows || invariant_) {
-        C::gemv(w.type, dw, w.row_bytes, cols, n_out, in, n_rows, out, n_out, stream_);
+        C::gemv(type, dw, row_bytes, cols, n_out, in, n_rows, out, n_out, stream_);
         launched();
         return;
     }
     const float one = 1.0f, zero = 0.0f;
-    if (w.type == C::kF32) {
+    if (type == C::kF32) {
         CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, n_rows, cols, &one,
                                  reinterpret_cast<const float*>(dw), cols, in, cols, &zero, out,
                                  n_out));
@@ -446,19 +461,19 @@ void CudaBackend::matmul_to(const Weight& w, const float* in, int n_rows, float*
     // F16 weights meet activations rounded to F16 (as on the CPU); every
     // other type bfloat16, whose range holds any activation (F16 overflows
     // at 65504, which some FFN activations pass).
-    const bool bf16 = w.type != C::kF16;
+    const bool bf16 = type != C::kF16;
     const cudaDataType_t t = bf16 ? CUDA_R_16BF : CUDA_R_16F;
     xhalf_.reserve(static_cast<size_t>(n_rows) * cols * 2, stream_, false);
     C::convert_f32(in, static_cast<int64_t>(n_rows) * cols, xhalf_.get(), bf16, stream_);
     launched();
-    if (n_rows <= kTensorCoreRows && C::gemm_tc_supported(w.type, cols)) {
-        C::gemm_tc(w.type, dw, w.row_bytes, cols, n_out, xhalf_.get(), n_rows, out, n_out, stream_);
+    if (n_rows <= kTensorCoreRows && C::gemm_tc_supported(type, cols)) {
+        C::gemm_tc(type, dw, row_bytes, cols, n_out, xhalf_.get(), n_rows, out, n_out, stream_);
         launched();
         return;
     }
     // out (column-major n_out x n_rows) = W^T (W row-major is column-major
     // cols x n_out) times the activations (column-major cols x n_rows).
-    if (w.type == C::kF16 || w.type == C::kBF16) {
+    if (type == C::kF16 || type == C::kBF16) {
         CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n_out, n_rows, cols, &one, dw,
                                   t, cols, xhalf_.get(), t, cols, &zero, out, CUDA_R_32F, n_out,
                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -470,13 +485,94 @@ void CudaBackend::matmul_to(const Weight& w, const float* in, int n_rows, float*
     wtile_.reserve(static_cast<size_t>(slice) * cols * 2, stream_, false);
     for (int64_t r0 = 0; r0 < n_out; r0 += slice) {
         const int64_t n = std::min<int64_t>(slice, n_out - r0);
-        C::dequantize_rows(w.type, dw, w.row_bytes, cols, r0, n, wtile_.get(), true, stream_);
+        C::dequantize_rows(type, dw, row_bytes, cols, r0, n, wtile_.get(), true, stream_);
         launched();
         CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), n_rows,
                                   cols, &one, wtile_.get(), t, cols, xhalf_.get(), t, cols, &zero,
                                   out + r0, CUDA_R_32F, n_out, CUBLAS_COMPUTE_32F,
                                   CUBLAS_GEMM_DEFAULT));
     }
+}
+
+// Mixture of experts: the router logits come to the host and are routed
+// by moe_route (the CPU's choices, the same code); then each chosen
+// expert's rows go through its slices of the stacked matrices together,
+// and each row's expert outputs are summed in rank order, as on the CPU.
+void CudaBackend::moe(const MoeSpec& sp, Act logits, Act in, Act out) {
+    const int R = in.rows, D = in.cols, E = sp.n_experts, k = sp.n_used;
+    if (!sp.gate || !sp.up || !sp.down || E <= 0 || k <= 0 || k > E || logits.cols != E ||
+        sp.gate->rows % E != 0 || sp.gate->cols != D || sp.up->rows != sp.gate->rows ||
+        sp.up->cols != D || sp.down->rows != int64_t{E} * D || sp.down->cols != sp.gate->rows / E)
+        throw Error("moe: inconsistent expert shapes");
+    const int F = static_cast<int>(sp.gate->rows / E);
+    const size_t RK = static_cast<size_t>(R) * k;
+    moe_logits_.resize(static_cast<size_t>(R) * E);
+    CUDA_CHECK(cudaMemcpyAsync(moe_logits_.data(), ptr(logits), moe_logits_.size() * 4,
+                               cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    moe_sel_.resize(RK);
+    moe_wh_.resize(RK);
+    moe_route(sp, moe_logits_.data(), R, moe_sel_.data(), moe_wh_.data());
+    // Per expert, its (row, rank) slots: the input rows (slot / k), then the slots.
+    std::vector<int> first(static_cast<size_t>(E) + 1, 0);
+    for (int e : moe_sel_) ++first[static_cast<size_t>(e) + 1];
+    for (int e = 0; e < E; ++e) first[static_cast<size_t>(e) + 1] += first[static_cast<size_t>(e)];
+    moe_ih_.assign(2 * RK, 0);
+    std::vector<int> fill(first.begin(), first.end() - 1);
+    for (size_t slot = 0; slot < RK; ++slot) {
+        const int at = fill[static_cast<size_t>(moe_sel_[slot])]++;
+        moe_ih_[static_cast<size_t>(at)] = static_cast<int>(slot) / k;
+        moe_ih_[RK + static_cast<size_t>(at)] = static_cast<int>(slot);
+    }
+    moe_ints_.reserve(moe_ih_.size() * 4, stream_, false);
+    moe_w_.reserve(RK * 4, stream_, false);
+    CUDA_CHECK(cudaMemcpyAsync(moe_ints_.get(), moe_ih_.data(), moe_ih_.size() * 4,
+                               cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(
+        cudaMemcpyAsync(moe_w_.get(), moe_wh_.data(), RK * 4, cudaMemcpyHostToDevice, stream_));
+    int most = 0;
+    for (int e = 0; e < E; ++e)
+        most = std::max(most, first[static_cast<size_t>(e) + 1] - first[static_cast<size_t>(e)]);
+    moe_x_.reserve(static_cast<size_t>(most) * D * 4, stream_, false);
+    moe_g_.reserve(static_cast<size_t>(most) * F * 4, stream_, false);
+    moe_u_.reserve(static_cast<size_t>(most) * F * 4, stream_, false);
+    moe_y_.reserve(static_cast<size_t>(most) * D * 4, stream_, false);
+    moe_out_.reserve(RK * D * 4, stream_, false);
+    auto* x = static_cast<float*>(moe_x_.get());
+    auto* g = static_cast<float*>(moe_g_.get());
+    auto* u = static_cast<float*>(moe_u_.get());
+    auto* y = static_cast<float*>(moe_y_.get());
+    const int* rows_of = static_cast<const int*>(moe_ints_.get());
+    const int* slots_of = rows_of + RK;
+    auto slice = [&](const Weight& w, int e) {  // expert e's rows of a stacked matrix
+        return dev(w) + static_cast<size_t>(w.rows / E) * e * w.row_bytes;
+    };
+    auto bias = [&](const Weight* b, int e, int n) {
+        return b ? f32(*b) + static_cast<size_t>(e) * n : nullptr;
+    };
+    for (int e = 0; e < E; ++e) {
+        const int off = first[static_cast<size_t>(e)];
+        const int n = first[static_cast<size_t>(e) + 1] - off;
+        if (n == 0) continue;
+        C::gather_rows(ptr(in), D, rows_of + off, n, x, stream_);
+        launched();
+        matmul_raw(sp.gate->type, slice(*sp.gate, e), sp.gate->row_bytes, D, F, x, n, g);
+        matmul_raw(sp.up->type, slice(*sp.up, e), sp.up->row_bytes, D, F, x, n, u);
+        if (const float* b = bias(sp.up_b, e, F)) C::add_bias(u, b, n, F, stream_);
+        if (const float* b = bias(sp.gate_b, e, F)) C::add_bias(g, b, n, F, stream_);
+        if (sp.glu == MoeSpec::Glu::SwiGluOai)
+            C::swiglu_oai(g, u, g, static_cast<int64_t>(n) * F, sp.alpha, sp.limit, stream_);
+        else
+            C::swiglu(g, u, g, static_cast<int64_t>(n) * F, stream_);
+        launched();
+        matmul_raw(sp.down->type, slice(*sp.down, e), sp.down->row_bytes, F, D, g, n, y);
+        C::moe_scatter(y, bias(sp.down_b, e, D), slots_of + off,
+                       static_cast<const float*>(moe_w_.get()), n, D,
+                       static_cast<float*>(moe_out_.get()), stream_);
+        launched();
+    }
+    C::moe_sum(static_cast<const float*>(moe_out_.get()), R, k, D, ptr(out), stream_);
+    launched();
 }
 
 // Device memory bandwidth: the median of timed device-to-device copies of

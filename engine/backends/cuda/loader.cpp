@@ -72,8 +72,6 @@ bool driver_present(std::string& why) {
 }  // namespace
 
 std::string cuda_unsupported_reason(const Model& m) {
-    if (m.config().n_experts > 0)
-        return "a mixture of experts, which the CUDA backend does not compute yet";
     for (const Weight* w : m.weights()) {
         if (!cuda::supported_type(w->type)) {
             std::string types;

@@ -120,6 +120,13 @@ struct BackendMemory {
     bool device = false;
 };
 
+// MoE routing of `rows` rows of router logits (rows x n_experts, host
+// memory) as llama.cpp's build_moe_ffn does it (softmax, top n_used with
+// ties to the lower id, optional renormalisation): per row its experts in
+// rank order (sel) and their weights (w), rows x n_used each. Every
+// backend routes with this, so the same experts are chosen everywhere.
+void moe_route(const MoeSpec& spec, const float* logits, int rows, int* sel, float* w);
+
 // What a backend (and so a session on it) can do; strategies and views ask,
 // and grey out what is missing.
 struct BackendCaps {
