@@ -1,8 +1,12 @@
-// Causal attention over the paged KV cache: one thread block per (query
-// head, row); its warps take every n-th position of the row's range, each
-// keeping an online-softmax state (maximum, denominator, value sums in the
-// lanes: dimension d in lane d % 32), merged at the end. Grouped-query: the
-// query head reads its KV head (h / (n_heads / n_kv_heads)).
+// Causal attention over the paged KV cache, online softmax (maximum,
+// denominator, value sums in the lanes: dimension d in lane d % 32).
+// Grouped-query: a query head reads its KV head (h / (n_heads / n_kv_heads)).
+// Rows alone: one thread block per (row, query head), its warps taking
+// every n-th position and merged at the end. Rows sharing a prefix: one
+// block per (chunk of up to 8 such rows, query head), a warp per row; the
+// shared positions' K and V come into shared memory 16 positions at a time,
+// once for all the chunk's rows, then each warp takes its row's own
+// positions.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -26,7 +30,7 @@ __device__ __forceinline__ float kv_at(const uint8_t* p, int d) {
 
 template <int NK, bool F16>
 __global__ void __launch_bounds__(kAttnWarps* kWarp) attn_kernel(KvArena a, AttnArgs A) {
-    const int r = blockIdx.x, h = blockIdx.y;
+    const int r = A.alone ? A.alone[blockIdx.x] : static_cast<int>(blockIdx.x), h = blockIdx.y;
     const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
     const int hd = A.head_dim, group = A.n_heads / A.n_kv_heads, g = h / group;
     const size_t eb = F16 ? 2 : 4;
@@ -99,35 +103,129 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp) attn_kernel(KvArena a, Attn
     }
 }
 
+// One online-softmax step of a warp's state by position score s and its V.
+template <int NK, bool F16>
+__device__ __forceinline__ void attn_step(float s, const uint8_t* vb, const float* vs, int hd,
+                                          int lane, float& m, float& sum, float* acc) {
+    const float m_new = fmaxf(m, s);
+    const float c_old = expf(m - m_new), c_new = expf(s - m_new);
+    sum = sum * c_old + c_new;
+#pragma unroll
+    for (int k = 0; k < NK; ++k) {
+        const int d = lane + kWarp * k;
+        if (d < hd) acc[k] = fmaf(c_new, vs ? vs[d] : kv_at<F16>(vb, d), acc[k] * c_old);
+    }
+    m = m_new;
+}
+
+constexpr int kTilePos = 16;
+
+template <int NK, bool F16>
+__global__ void __launch_bounds__(kAttnChunkRows* kWarp) attn_chunk_kernel(KvArena a, AttnArgs A) {
+    __shared__ float ks[kTilePos][kMaxHeadDim], vs[kTilePos][kMaxHeadDim];
+    const int* chunk = A.chunks + 3 * blockIdx.x;
+    const int n_rows = chunk[1], shared = chunk[2];
+    const int h = blockIdx.y;
+    const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+    const bool active = warp < n_rows;
+    const int r = A.chunk_rows[chunk[0] + (active ? warp : 0)];
+    const int hd = A.head_dim, group = A.n_heads / A.n_kv_heads, g = h / group;
+    const size_t eb = F16 ? 2 : 4;
+    const size_t block_bytes = static_cast<size_t>(a.block_tokens) * a.kv_dim * eb;
+    const size_t pos_bytes = static_cast<size_t>(a.kv_dim) * eb,
+                 head_off = static_cast<size_t>(g) * hd * eb;
+    auto k_at = [&](const int* table, int p) {
+        return a.base +
+               (static_cast<size_t>(table[p / a.block_tokens]) * a.n_layers + A.layer) * 2 *
+                   block_bytes +
+               static_cast<size_t>(p % a.block_tokens) * pos_bytes + head_off;
+    };
+    const float* q = A.q + (static_cast<size_t>(r) * A.n_heads + h) * hd;
+    float qv[NK], acc[NK];
+#pragma unroll
+    for (int k = 0; k < NK; ++k) {
+        const int d = lane + kWarp * k;
+        qv[k] = d < hd ? q[d] : 0.0f;
+        acc[k] = 0.0f;
+    }
+    float m = -INFINITY, sum = 0.0f;
+    // The shared positions, in tiles every warp of the block helps load (the
+    // block tables agree there: the first row's is read).
+    const int* table0 = A.tables + A.table_off[A.chunk_rows[chunk[0]]];
+    for (int t0 = 0; t0 < shared; t0 += kTilePos) {
+        const int np = min(kTilePos, shared - t0);
+        for (int i = threadIdx.x; i < np * hd; i += blockDim.x) {
+            const int p = i / hd, d = i % hd;
+            const uint8_t* kb = k_at(table0, t0 + p);
+            ks[p][d] = kv_at<F16>(kb, d);
+            vs[p][d] = kv_at<F16>(kb + block_bytes, d);
+        }
+        __syncthreads();
+        if (active)
+            for (int p = 0; p < np; ++p) {
+                float dot = 0.0f;
+#pragma unroll
+                for (int k = 0; k < NK; ++k) {
+                    const int d = lane + kWarp * k;
+                    if (d < hd) dot = fmaf(qv[k], ks[p][d], dot);
+                }
+                attn_step<NK, F16>(warp_sum(dot) * A.scale, nullptr, vs[p], hd, lane, m, sum, acc);
+            }
+        __syncthreads();
+    }
+    if (!active) return;
+    // The row's own positions.
+    const int* table = A.tables + A.table_off[r];
+    const int n = A.n_pos[r];
+    for (int p = shared; p < n; ++p) {
+        const uint8_t* kb = k_at(table, p);
+        float dot = 0.0f;
+#pragma unroll
+        for (int k = 0; k < NK; ++k) {
+            const int d = lane + kWarp * k;
+            if (d < hd) dot = fmaf(qv[k], kv_at<F16>(kb, d), dot);
+        }
+        attn_step<NK, F16>(warp_sum(dot) * A.scale, kb + block_bytes, nullptr, hd, lane, m, sum,
+                           acc);
+    }
+    if (A.sinks) {  // the sink joins the denominator with no value
+        const float sink = A.sinks[h], m_new = fmaxf(m, sink);
+        const float c_old = expf(m - m_new);
+        sum = sum * c_old + expf(sink - m_new);
+#pragma unroll
+        for (int k = 0; k < NK; ++k) acc[k] *= c_old;
+    }
+    float* o = A.out + (static_cast<size_t>(r) * A.n_heads + h) * hd;
+#pragma unroll
+    for (int k = 0; k < NK; ++k) {
+        const int d = lane + kWarp * k;
+        if (d < hd) o[d] = acc[k] / sum;
+    }
+}
+
 template <bool F16>
 void attn_launch(const KvArena& a, const AttnArgs& A, cudaStream_t s) {
-    const dim3 grid(static_cast<unsigned>(A.rows), static_cast<unsigned>(A.n_heads));
-    const dim3 block(kAttnWarps * kWarp);
+    const dim3 block(kAttnWarps * kWarp), chunk_block(kAttnChunkRows * kWarp);
+    const dim3 grid(static_cast<unsigned>(A.alone ? A.n_alone : A.rows),
+                    static_cast<unsigned>(A.n_heads));
+    const dim3 chunk_grid(static_cast<unsigned>(A.n_chunks), static_cast<unsigned>(A.n_heads));
+    const bool alone = grid.x > 0, chunks = A.n_chunks > 0;
     switch ((A.head_dim + kWarp - 1) / kWarp) {
-        case 1:
-            attn_kernel<1, F16><<<grid, block, 0, s>>>(a, A);
-            break;
-        case 2:
-            attn_kernel<2, F16><<<grid, block, 0, s>>>(a, A);
-            break;
-        case 3:
-            attn_kernel<3, F16><<<grid, block, 0, s>>>(a, A);
-            break;
-        case 4:
-            attn_kernel<4, F16><<<grid, block, 0, s>>>(a, A);
-            break;
-        case 5:
-            attn_kernel<5, F16><<<grid, block, 0, s>>>(a, A);
-            break;
-        case 6:
-            attn_kernel<6, F16><<<grid, block, 0, s>>>(a, A);
-            break;
-        case 7:
-            attn_kernel<7, F16><<<grid, block, 0, s>>>(a, A);
-            break;
+#define RS_ATTN_CASE(NK)                                                                 \
+    case NK:                                                                             \
+        if (alone) attn_kernel<NK, F16><<<grid, block, 0, s>>>(a, A);                    \
+        if (chunks) attn_chunk_kernel<NK, F16><<<chunk_grid, chunk_block, 0, s>>>(a, A); \
+        break;
+        RS_ATTN_CASE(1)
+        RS_ATTN_CASE(2)
+        RS_ATTN_CASE(3)
+        RS_ATTN_CASE(4)
+        RS_ATTN_CASE(5)
+        RS_ATTN_CASE(6)
+        RS_ATTN_CASE(7)
         default:
-            attn_kernel<8, F16><<<grid, block, 0, s>>>(a, A);
-            break;
+            RS_ATTN_CASE(8)
+#undef RS_ATTN_CASE
     }
 }
 

@@ -92,7 +92,18 @@ struct AttnArgs {
     const float* sinks = nullptr;
     int rows = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0, layer = 0, window = 0;
     float scale = 1.f;
+    // Rows whose sequences share their first blocks (branches of one
+    // prefix; no window): chunks of up to 8 such rows, 3 ints each (offset
+    // into chunk_rows, rows, shared positions), read each shared position's
+    // K and V once for all of their rows; `alone` lists the other rows
+    // (null with n_alone = rows: every row alone).
+    const int* chunks = nullptr;
+    const int* chunk_rows = nullptr;
+    int n_chunks = 0;
+    const int* alone = nullptr;
+    int n_alone = 0;
 };
+constexpr int kAttnChunkRows = 8;
 void attention(const KvArena& a, const AttnArgs& args, cudaStream_t s);
 
 }  // namespace rs::cuda

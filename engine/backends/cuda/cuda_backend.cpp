@@ -339,6 +339,9 @@ class CudaBackend final : public Backend {
     std::vector<float> moe_logits_, moe_wh_;
     std::vector<int> moe_sel_, moe_ih_;
     std::vector<int> host_ints_;
+    // Where the attention's chunks of rows sharing a prefix, their rows and
+    // the rows alone start in the pass's integers.
+    int n_chunks_ = 0, chunk_rows_at_ = 0, chunks_at_ = 0, alone_at_ = 0, n_alone_ = 0;
     std::vector<float> host_cs_;
     RopeSpec rope_spec_;
     bool rope_ready_ = false;
@@ -383,6 +386,30 @@ void CudaBackend::begin_pass(const Pass& pass) {
     }
     // (the tables follow the sections: offsets count from there)
     for (size_t r = 0; r < R; ++r) at(kTableOff, r) += static_cast<int>(R * kSections);
+    // Rows sharing prefix blocks, in chunks of up to 8 for the attention
+    // kernel that reads each shared position once for all of them; then
+    // the rows alone.
+    std::vector<char> grouped(R, 0);
+    std::vector<int> chunk_rows, chunks;
+    for (const SharedPrefix& sp : pass.shared)
+        for (size_t i = 0; i < sp.rows.size(); i += C::kAttnChunkRows) {
+            const size_t n = std::min<size_t>(C::kAttnChunkRows, sp.rows.size() - i);
+            chunks.insert(chunks.end(),
+                          {static_cast<int>(chunk_rows.size()), static_cast<int>(n), sp.positions});
+            for (size_t j = i; j < i + n; ++j) {
+                chunk_rows.push_back(sp.rows[j]);
+                grouped[static_cast<size_t>(sp.rows[j])] = 1;
+            }
+        }
+    n_chunks_ = static_cast<int>(chunks.size() / 3);
+    chunk_rows_at_ = static_cast<int>(host_ints_.size());
+    host_ints_.insert(host_ints_.end(), chunk_rows.begin(), chunk_rows.end());
+    chunks_at_ = static_cast<int>(host_ints_.size());
+    host_ints_.insert(host_ints_.end(), chunks.begin(), chunks.end());
+    alone_at_ = static_cast<int>(host_ints_.size());
+    for (size_t r = 0; r < R; ++r)
+        if (!grouped[r]) host_ints_.push_back(static_cast<int>(r));
+    n_alone_ = static_cast<int>(host_ints_.size()) - alone_at_;
     ints_.reserve(host_ints_.size() * 4, stream_, false);
     CUDA_CHECK(cudaMemcpyAsync(ints_.get(), host_ints_.data(), host_ints_.size() * 4,
                                cudaMemcpyHostToDevice, stream_));
@@ -428,6 +455,14 @@ void CudaBackend::attention(int layer, Act q, Act out, const AttnSpec& spec) {
     a.layer = layer;
     a.window = spec.window;
     a.scale = spec.scale;
+    if (spec.window == 0 && n_chunks_ > 0) {  // (a window masks the prefix: every row alone)
+        const int* base = static_cast<const int*>(ints_.get());
+        a.chunks = base + chunks_at_;
+        a.chunk_rows = base + chunk_rows_at_;
+        a.n_chunks = n_chunks_;
+        a.alone = base + alone_at_;
+        a.n_alone = n_alone_;
+    }
     C::attention(kv().arena(), a, stream_);
     launched();
 }
