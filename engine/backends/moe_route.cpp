@@ -5,8 +5,18 @@
 
 #include "cpu/arch_ops.h"
 #include "reasonscope/backend.h"
+#include "reasonscope/error.h"
+#include "reasonscope/model.h"
 
 namespace rs {
+
+void check_moe_shapes(const MoeSpec& sp, int D, int logit_cols) {
+    const int E = sp.n_experts, k = sp.n_used;
+    if (!sp.gate || !sp.up || !sp.down || E <= 0 || k <= 0 || k > E || logit_cols != E ||
+        sp.gate->rows % E != 0 || sp.gate->cols != D || sp.up->rows != sp.gate->rows ||
+        sp.up->cols != D || sp.down->rows != int64_t{E} * D || sp.down->cols != sp.gate->rows / E)
+        throw Error("moe: inconsistent expert shapes");
+}
 
 void moe_route(const MoeSpec& sp, const float* logits, int rows, int* sel_out, float* w_out) {
     const int E = sp.n_experts, k = sp.n_used;

@@ -28,61 +28,94 @@ __device__ __forceinline__ float kv_at(const uint8_t* p, int d) {
         return reinterpret_cast<const float*>(p)[d];
 }
 
-template <int NK, bool F16>
-__global__ void __launch_bounds__(kAttnWarps* kWarp) attn_kernel(KvArena a, AttnArgs A) {
-    const int r = A.alone ? A.alone[blockIdx.x] : static_cast<int>(blockIdx.x), h = blockIdx.y;
-    const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-    const int hd = A.head_dim, group = A.n_heads / A.n_kv_heads, g = h / group;
-    const size_t eb = F16 ? 2 : 4;
-    const size_t block_bytes = static_cast<size_t>(a.block_tokens) * a.kv_dim * eb;
-    const size_t pos_bytes = static_cast<size_t>(a.kv_dim) * eb,
-                 head_off = static_cast<size_t>(g) * hd * eb;
-    const float* q = A.q + (static_cast<size_t>(r) * A.n_heads + h) * hd;
-    float qv[NK], acc[NK];
-#pragma unroll
-    for (int k = 0; k < NK; ++k) {
-        const int d = lane + kWarp * k;
-        qv[k] = d < hd ? q[d] : 0.0f;
-        acc[k] = 0.0f;
+// Where layer `layer`'s K of KV head g at position p of a block table is
+// (V: block_bytes further), in the arena's block-major layout.
+template <bool F16>
+struct KvView {
+    const uint8_t* base;
+    size_t block_bytes, pos_bytes, head_off;
+    int block_tokens, n_layers, layer;
+    __device__ KvView(const KvArena& a, int layer_, int g, int hd)
+        : base(a.base),
+          block_bytes(static_cast<size_t>(a.block_tokens) * a.kv_dim * (F16 ? 2 : 4)),
+          pos_bytes(static_cast<size_t>(a.kv_dim) * (F16 ? 2 : 4)),
+          head_off(static_cast<size_t>(g) * hd * (F16 ? 2 : 4)),
+          block_tokens(a.block_tokens),
+          n_layers(a.n_layers),
+          layer(layer_) {}
+    __device__ const uint8_t* k(const int* table, int p) const {
+        return base +
+               (static_cast<size_t>(table[p / block_tokens]) * n_layers + layer) * 2 * block_bytes +
+               static_cast<size_t>(p % block_tokens) * pos_bytes + head_off;
     }
+};
+
+// A warp's query (dimension d in lane d % 32) and its state: maximum,
+// denominator, value sums.
+template <int NK>
+struct WarpHead {
+    float q[NK], acc[NK];
     float m = -INFINITY, sum = 0.0f;
-    const int* table = A.tables + A.table_off[r];
-    const int n = A.n_pos[r];
-    const int p0 = A.window > 0 && n > A.window ? n - A.window : 0;
-    for (int p = p0 + warp; p < n; p += kAttnWarps) {
-        const uint8_t* kb =
-            a.base +
-            (static_cast<size_t>(table[p / a.block_tokens]) * a.n_layers + A.layer) * 2 *
-                block_bytes +
-            static_cast<size_t>(p % a.block_tokens) * pos_bytes + head_off;
-        const uint8_t* vb = kb + block_bytes;
+    __device__ WarpHead(const float* qp, int hd, int lane) {
+#pragma unroll
+        for (int k = 0; k < NK; ++k) {
+            const int d = lane + kWarp * k;
+            q[k] = d < hd ? qp[d] : 0.0f;
+            acc[k] = 0.0f;
+        }
+    }
+    // The scaled score of one K row (cache bytes kb, or staged floats ks).
+    template <bool F16>
+    __device__ float score(const uint8_t* kb, const float* ks, int hd, int lane,
+                           float scale) const {
         float dot = 0.0f;
 #pragma unroll
         for (int k = 0; k < NK; ++k) {
             const int d = lane + kWarp * k;
-            if (d < hd) dot = fmaf(qv[k], kv_at<F16>(kb, d), dot);
+            if (d < hd) dot = fmaf(q[k], ks ? ks[d] : kv_at<F16>(kb, d), dot);
         }
-        const float s = warp_sum(dot) * A.scale;
+        return warp_sum(dot) * scale;
+    }
+    // One online-softmax step by score s and its V row (bytes vb, or floats vs).
+    template <bool F16>
+    __device__ void step(float s, const uint8_t* vb, const float* vs, int hd, int lane) {
         const float m_new = fmaxf(m, s);
         const float c_old = expf(m - m_new), c_new = expf(s - m_new);
         sum = sum * c_old + c_new;
 #pragma unroll
         for (int k = 0; k < NK; ++k) {
             const int d = lane + kWarp * k;
-            if (d < hd) acc[k] = fmaf(c_new, kv_at<F16>(vb, d), acc[k] * c_old);
+            if (d < hd) acc[k] = fmaf(c_new, vs ? vs[d] : kv_at<F16>(vb, d), acc[k] * c_old);
         }
         m = m_new;
+    }
+};
+
+template <int NK, bool F16>
+__global__ void __launch_bounds__(kAttnWarps* kWarp) attn_kernel(KvArena a, AttnArgs A) {
+    const int r = A.alone ? A.alone[blockIdx.x] : static_cast<int>(blockIdx.x), h = blockIdx.y;
+    const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+    const int hd = A.head_dim, g = h / (A.n_heads / A.n_kv_heads);
+    const KvView<F16> kv(a, A.layer, g, hd);
+    WarpHead<NK> st(A.q + (static_cast<size_t>(r) * A.n_heads + h) * hd, hd, lane);
+    const int* table = A.tables + A.table_off[r];
+    const int n = A.n_pos[r];
+    const int p0 = A.window > 0 && n > A.window ? n - A.window : 0;
+    for (int p = p0 + warp; p < n; p += kAttnWarps) {
+        const uint8_t* kb = kv.k(table, p);
+        st.template step<F16>(st.template score<F16>(kb, nullptr, hd, lane, A.scale),
+                              kb + kv.block_bytes, nullptr, hd, lane);
     }
     __shared__ float sm[kAttnWarps], ss[kAttnWarps];
     __shared__ float sacc[kAttnWarps][kMaxHeadDim];
     if (lane == 0) {
-        sm[warp] = m;
-        ss[warp] = sum;
+        sm[warp] = st.m;
+        ss[warp] = st.sum;
     }
 #pragma unroll
     for (int k = 0; k < NK; ++k) {
         const int d = lane + kWarp * k;
-        if (d < hd) sacc[warp][d] = acc[k];
+        if (d < hd) sacc[warp][d] = st.acc[k];
     }
     __syncthreads();
     float M = -INFINITY;
@@ -103,21 +136,6 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp) attn_kernel(KvArena a, Attn
     }
 }
 
-// One online-softmax step of a warp's state by position score s and its V.
-template <int NK, bool F16>
-__device__ __forceinline__ void attn_step(float s, const uint8_t* vb, const float* vs, int hd,
-                                          int lane, float& m, float& sum, float* acc) {
-    const float m_new = fmaxf(m, s);
-    const float c_old = expf(m - m_new), c_new = expf(s - m_new);
-    sum = sum * c_old + c_new;
-#pragma unroll
-    for (int k = 0; k < NK; ++k) {
-        const int d = lane + kWarp * k;
-        if (d < hd) acc[k] = fmaf(c_new, vs ? vs[d] : kv_at<F16>(vb, d), acc[k] * c_old);
-    }
-    m = m_new;
-}
-
 constexpr int kTilePos = 16;
 
 template <int NK, bool F16>
@@ -129,26 +147,9 @@ __global__ void __launch_bounds__(kAttnChunkRows* kWarp) attn_chunk_kernel(KvAre
     const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
     const bool active = warp < n_rows;
     const int r = A.chunk_rows[chunk[0] + (active ? warp : 0)];
-    const int hd = A.head_dim, group = A.n_heads / A.n_kv_heads, g = h / group;
-    const size_t eb = F16 ? 2 : 4;
-    const size_t block_bytes = static_cast<size_t>(a.block_tokens) * a.kv_dim * eb;
-    const size_t pos_bytes = static_cast<size_t>(a.kv_dim) * eb,
-                 head_off = static_cast<size_t>(g) * hd * eb;
-    auto k_at = [&](const int* table, int p) {
-        return a.base +
-               (static_cast<size_t>(table[p / a.block_tokens]) * a.n_layers + A.layer) * 2 *
-                   block_bytes +
-               static_cast<size_t>(p % a.block_tokens) * pos_bytes + head_off;
-    };
-    const float* q = A.q + (static_cast<size_t>(r) * A.n_heads + h) * hd;
-    float qv[NK], acc[NK];
-#pragma unroll
-    for (int k = 0; k < NK; ++k) {
-        const int d = lane + kWarp * k;
-        qv[k] = d < hd ? q[d] : 0.0f;
-        acc[k] = 0.0f;
-    }
-    float m = -INFINITY, sum = 0.0f;
+    const int hd = A.head_dim, g = h / (A.n_heads / A.n_kv_heads);
+    const KvView<F16> kv(a, A.layer, g, hd);
+    WarpHead<NK> st(A.q + (static_cast<size_t>(r) * A.n_heads + h) * hd, hd, lane);
     // The shared positions, in tiles every warp of the block helps load (the
     // block tables agree there: the first row's is read).
     const int* table0 = A.tables + A.table_off[A.chunk_rows[chunk[0]]];
@@ -156,21 +157,15 @@ __global__ void __launch_bounds__(kAttnChunkRows* kWarp) attn_chunk_kernel(KvAre
         const int np = min(kTilePos, shared - t0);
         for (int i = threadIdx.x; i < np * hd; i += blockDim.x) {
             const int p = i / hd, d = i % hd;
-            const uint8_t* kb = k_at(table0, t0 + p);
+            const uint8_t* kb = kv.k(table0, t0 + p);
             ks[p][d] = kv_at<F16>(kb, d);
-            vs[p][d] = kv_at<F16>(kb + block_bytes, d);
+            vs[p][d] = kv_at<F16>(kb + kv.block_bytes, d);
         }
         __syncthreads();
         if (active)
-            for (int p = 0; p < np; ++p) {
-                float dot = 0.0f;
-#pragma unroll
-                for (int k = 0; k < NK; ++k) {
-                    const int d = lane + kWarp * k;
-                    if (d < hd) dot = fmaf(qv[k], ks[p][d], dot);
-                }
-                attn_step<NK, F16>(warp_sum(dot) * A.scale, nullptr, vs[p], hd, lane, m, sum, acc);
-            }
+            for (int p = 0; p < np; ++p)
+                st.template step<F16>(st.template score<F16>(nullptr, ks[p], hd, lane, A.scale),
+                                      nullptr, vs[p], hd, lane);
         __syncthreads();
     }
     if (!active) return;
@@ -178,28 +173,22 @@ __global__ void __launch_bounds__(kAttnChunkRows* kWarp) attn_chunk_kernel(KvAre
     const int* table = A.tables + A.table_off[r];
     const int n = A.n_pos[r];
     for (int p = shared; p < n; ++p) {
-        const uint8_t* kb = k_at(table, p);
-        float dot = 0.0f;
-#pragma unroll
-        for (int k = 0; k < NK; ++k) {
-            const int d = lane + kWarp * k;
-            if (d < hd) dot = fmaf(qv[k], kv_at<F16>(kb, d), dot);
-        }
-        attn_step<NK, F16>(warp_sum(dot) * A.scale, kb + block_bytes, nullptr, hd, lane, m, sum,
-                           acc);
+        const uint8_t* kb = kv.k(table, p);
+        st.template step<F16>(st.template score<F16>(kb, nullptr, hd, lane, A.scale),
+                              kb + kv.block_bytes, nullptr, hd, lane);
     }
     if (A.sinks) {  // the sink joins the denominator with no value
-        const float sink = A.sinks[h], m_new = fmaxf(m, sink);
-        const float c_old = expf(m - m_new);
-        sum = sum * c_old + expf(sink - m_new);
+        const float sink = A.sinks[h], m_new = fmaxf(st.m, sink);
+        const float c_old = expf(st.m - m_new);
+        st.sum = st.sum * c_old + expf(sink - m_new);
 #pragma unroll
-        for (int k = 0; k < NK; ++k) acc[k] *= c_old;
+        for (int k = 0; k < NK; ++k) st.acc[k] *= c_old;
     }
     float* o = A.out + (static_cast<size_t>(r) * A.n_heads + h) * hd;
 #pragma unroll
     for (int k = 0; k < NK; ++k) {
         const int d = lane + kWarp * k;
-        if (d < hd) o[d] = acc[k] / sum;
+        if (d < hd) o[d] = st.acc[k] / st.sum;
     }
 }
 

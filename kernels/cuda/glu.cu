@@ -42,8 +42,9 @@ __global__ void swiglu_oai_kernel(const float* g, const float* u, float* out, in
                                   float alpha, float limit) {
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    const float x = fminf(g[i], limit);
-    const float y = fminf(fmaxf(u[i], -limit), limit);
+    // (std::min and std::clamp's comparisons, so a NaN stays a NaN as on the CPU)
+    const float x = limit < g[i] ? limit : g[i];
+    const float y = u[i] < -limit ? -limit : (limit < u[i] ? limit : u[i]);
     out[i] = x / (1.0f + expf(alpha * (-x))) * (y + 1.0f);
 }
 

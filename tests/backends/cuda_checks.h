@@ -169,7 +169,8 @@ inline std::string batched_equals_single(const std::string& path) {
     Session s(*model, so);
     if (!s.backend().caps().batch_invariant)
         return "the deterministic session is not batch invariant";
-    const std::vector<TokenId> prompt = prompt_tokens(*model, 30);
+    // (40 tokens: the branches share two blocks, as plan_shared_prefixes groups them)
+    const std::vector<TokenId> prompt = prompt_tokens(*model, 40);
     const int root = s.create();
     s.eval(root, prompt);
     std::vector<int> batch, alone;

@@ -775,10 +775,7 @@ void CpuBackend::geglu(Act gate, Act up, Act out) {
 // expert outputs times their weights summed in rank order.
 void CpuBackend::moe(const MoeSpec& sp, Act logits, Act in, Act out) {
     const int R = in.rows, D = in.cols, E = sp.n_experts, k = sp.n_used;
-    if (!sp.gate || !sp.up || !sp.down || E <= 0 || k <= 0 || k > E || logits.cols != E ||
-        sp.gate->rows % E != 0 || sp.gate->cols != D || sp.up->rows != sp.gate->rows ||
-        sp.up->cols != D || sp.down->rows != int64_t{E} * D || sp.down->cols != sp.gate->rows / E)
-        throw Error("moe: inconsistent expert shapes");
+    check_moe_shapes(sp, D, logits.cols);
     const int64_t F = sp.gate->rows / E;
     moe_sel_.resize(static_cast<size_t>(R) * k);
     moe_w_.resize(static_cast<size_t>(R) * k);

@@ -386,19 +386,26 @@ void CudaBackend::begin_pass(const Pass& pass) {
     }
     // (the tables follow the sections: offsets count from there)
     for (size_t r = 0; r < R; ++r) at(kTableOff, r) += static_cast<int>(R * kSections);
-    // Rows sharing prefix blocks, in chunks of up to 8 for the attention
-    // kernel that reads each shared position once for all of them; then
-    // the rows alone.
+    // Rows sharing prefix blocks, in even chunks of up to 8 for the
+    // attention kernel that reads each shared position once for all of them;
+    // then the rows alone. Not for a prompt (its rows share their own
+    // sequence: one warp a row would serialise it) nor with the deterministic
+    // option (a row's sums must not depend on its batch: rows alone always
+    // take the same kernel).
     std::vector<char> grouped(R, 0);
     std::vector<int> chunk_rows, chunks;
-    for (const SharedPrefix& sp : pass.shared)
-        for (size_t i = 0; i < sp.rows.size(); i += C::kAttnChunkRows) {
-            const size_t n = std::min<size_t>(C::kAttnChunkRows, sp.rows.size() - i);
-            chunks.insert(chunks.end(),
-                          {static_cast<int>(chunk_rows.size()), static_cast<int>(n), sp.positions});
-            for (size_t j = i; j < i + n; ++j) {
-                chunk_rows.push_back(sp.rows[j]);
-                grouped[static_cast<size_t>(sp.rows[j])] = 1;
+    if (!invariant_ && !pass.one_sequence)
+        for (const SharedPrefix& sp : pass.shared) {
+            const size_t n = sp.rows.size();
+            const size_t pieces = (n + C::kAttnChunkRows - 1) / C::kAttnChunkRows;
+            for (size_t c = 0; c < pieces; ++c) {
+                const size_t b = n * c / pieces, e = n * (c + 1) / pieces;
+                chunks.insert(chunks.end(), {static_cast<int>(chunk_rows.size()),
+                                             static_cast<int>(e - b), sp.positions});
+                for (size_t j = b; j < e; ++j) {
+                    chunk_rows.push_back(sp.rows[j]);
+                    grouped[static_cast<size_t>(sp.rows[j])] = 1;
+                }
             }
         }
     n_chunks_ = static_cast<int>(chunks.size() / 3);
@@ -535,10 +542,7 @@ void CudaBackend::matmul_raw(uint32_t type, const uint8_t* dw, size_t row_bytes,
 // and each row's expert outputs are summed in rank order, as on the CPU.
 void CudaBackend::moe(const MoeSpec& sp, Act logits, Act in, Act out) {
     const int R = in.rows, D = in.cols, E = sp.n_experts, k = sp.n_used;
-    if (!sp.gate || !sp.up || !sp.down || E <= 0 || k <= 0 || k > E || logits.cols != E ||
-        sp.gate->rows % E != 0 || sp.gate->cols != D || sp.up->rows != sp.gate->rows ||
-        sp.up->cols != D || sp.down->rows != int64_t{E} * D || sp.down->cols != sp.gate->rows / E)
-        throw Error("moe: inconsistent expert shapes");
+    check_moe_shapes(sp, D, logits.cols);
     const int F = static_cast<int>(sp.gate->rows / E);
     const size_t RK = static_cast<size_t>(R) * k;
     moe_logits_.resize(static_cast<size_t>(R) * E);
@@ -595,6 +599,7 @@ void CudaBackend::moe(const MoeSpec& sp, Act logits, Act in, Act out) {
         matmul_raw(sp.up->type, slice(*sp.up, e), sp.up->row_bytes, D, F, x, n, u);
         if (const float* b = bias(sp.up_b, e, F)) C::add_bias(u, b, n, F, stream_);
         if (const float* b = bias(sp.gate_b, e, F)) C::add_bias(g, b, n, F, stream_);
+        launched();
         if (sp.glu == MoeSpec::Glu::SwiGluOai)
             C::swiglu_oai(g, u, g, static_cast<int64_t>(n) * F, sp.alpha, sp.limit, stream_);
         else

@@ -126,6 +126,9 @@ struct BackendMemory {
 // rank order (sel) and their weights (w), rows x n_used each. Every
 // backend routes with this, so the same experts are chosen everywhere.
 void moe_route(const MoeSpec& spec, const float* logits, int rows, int* sel, float* w);
+// Throws rs::Error unless the spec's stacked experts fit inputs of `dim`
+// values and router logits of `logit_cols`.
+void check_moe_shapes(const MoeSpec& spec, int dim, int logit_cols);
 
 // What a backend (and so a session on it) can do; strategies and views ask,
 // and grey out what is missing.
