@@ -10,8 +10,9 @@
 #       the devices, every check of tests/backends/cuda_checks.h against the
 #       CPU backend, then the speed figures of docs/performance.md
 #       (bench --backend cuda on synthetic 1.5B and 8B Q4_K_M files,
-#       self-consistency@64). Output goes to $OUT (or .device/out) as
-#       device-check.log. About 5 minutes on an H100.
+#       self-consistency@64), then compute-sanitizer's memcheck and racecheck
+#       on one check. Output goes to $OUT (or .device/out) as
+#       device-check.log. Under 8 minutes on an H100 (estimated: never run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
@@ -50,13 +51,18 @@ run)
     status=0
     tmp=${TMPDIR:-/tmp}/rs-device
     mkdir -p "$tmp"
-    echo "== checks against the CPU backend"
+    echo "== checks against the CPU backend (a process each: a device fault stays in its check)"
     # SmolLM2-135M-shaped files of the types no carried file has.
     for t in Q4_0 Q5_0 Q5_1 Q5_K_M IQ4_NL IQ4_XS F16; do
         $check synth smollm2-135m $t "$tmp/s-$t.gguf" || status=1
     done
-    models=(resources/models/reasoner.gguf .device/models/*.gguf "$tmp"/s-*.gguf)
-    timeout 300 $check checks "${models[@]}" || status=1
+    bundled=resources/models/reasoner.gguf
+    for m in $bundled .device/models/*.gguf "$tmp"/s-*.gguf; do
+        timeout 90 $check check forward "$m" || status=1
+    done
+    for c in forward-f16 batched memory search; do
+        timeout 120 $check check $c $bundled || status=1
+    done
     echo "== speed"
     $check synth qwen2.5-1.5b Q4_K_M "$tmp/q15.gguf"
     $check synth llama3-8b Q4_K_M "$tmp/l8.gguf"
@@ -69,6 +75,12 @@ run)
     timeout 60 $check sc "$tmp/q15.gguf" 64 256 cuda || status=1
     timeout 60 $check bench --backend cuda --model resources/models/reasoner.gguf --branches 64 \
         --json || status=1
+    echo "== compute-sanitizer (memcheck, racecheck) on a Q4_K_M file: the tensor-core and shared-prefix kernels"
+    san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+    for tool in memcheck racecheck; do
+        timeout 90 "$san" --tool $tool --error-exitcode 9 $check check forward \
+            .device/models/mini-qwen3-Q4_K_M.gguf 2>&1 | tail -25 || status=1
+    done
     echo "device-check: $([ $status = 0 ] && echo passed || echo FAILED)"
     exit $status
     ;;

@@ -6,6 +6,8 @@
 //   rs-cuda-check checks MODEL...           tests/backends/cuda_checks.h on each
 //                                           model (the first: also batching,
 //                                           memory error, a search)
+//   rs-cuda-check check NAME MODEL         one of them: forward, forward-f16,
+//                                           batched, memory, search
 //   rs-cuda-check bench ARGS...             reasonscope bench (--backend cuda ...)
 //   rs-cuda-check synth SHAPE TYPE OUT      reasonscope models synth
 //   rs-cuda-check sc MODEL N TOKENS [BACKEND]
@@ -24,40 +26,46 @@
 
 namespace {
 
+// One named check of cuda_checks.h on a model: PASS/FAIL and its figures.
+int check(const std::string& name, const std::string& model) {
+    std::string log, err;
+    try {
+        namespace K = rs::cuda_checks;
+        if (name == "forward")
+            err = K::forward_matches_cpu(model, rs::KvType::F32, log);
+        else if (name == "forward-f16")
+            err = K::forward_matches_cpu(model, rs::KvType::F16, log);
+        else if (name == "batched")
+            err = K::batched_equals_single(model);
+        else if (name == "memory")
+            err = K::memory_error_is_clear(model);
+        else if (name == "search")
+            err = K::search_same_answers(model, log);
+        else
+            throw rs::cli::UsageError{"unknown check '" + name + "'"};
+    } catch (const std::exception& e) {
+        err = std::string("error: ") + e.what();
+    }
+    std::printf("%s %s %s%s%s\n%s", err.empty() ? "PASS" : "FAIL", name.c_str(), model.c_str(),
+                err.empty() ? "" : ": ", err.c_str(), log.c_str());
+    std::fflush(stdout);
+    return err.empty() ? 0 : 1;
+}
+
+// Every check in this process: forward on each model (the first also with
+// an F16 cache), then batching, the memory error and a search on the first.
 int checks(const std::vector<std::string>& models) {
     int failed = 0;
-    std::string log;
-    auto report = [&](const std::string& name, const std::string& err) {
-        std::printf("%s %s%s%s\n", err.empty() ? "PASS" : "FAIL", name.c_str(),
-                    err.empty() ? "" : ": ", err.c_str());
-        std::fflush(stdout);
-        failed += !err.empty();
-    };
-    auto guarded = [&](const std::string& name, auto fn) {
-        try {
-            report(name, fn());
-        } catch (const std::exception& e) {
-            report(name, std::string("error: ") + e.what());
-        }
-    };
     for (size_t i = 0; i < models.size(); ++i) {
-        const std::string& m = models[i];
-        guarded("forward " + m,
-                [&] { return rs::cuda_checks::forward_matches_cpu(m, rs::KvType::F32, log); });
-        if (i == 0)
-            guarded("forward f16 KV " + m,
-                    [&] { return rs::cuda_checks::forward_matches_cpu(m, rs::KvType::F16, log); });
+        failed += check("forward", models[i]);
+        if (i == 0) failed += check("forward-f16", models[i]);
     }
     if (!models.empty()) {
-        guarded("batched equals single",
-                [&] { return rs::cuda_checks::batched_equals_single(models[0]); });
+        failed += check("batched", models[0]);
         if (rs::cuda_checks::device_backend() == "cuda")  // (the host's KV is not bounded so)
-            guarded("memory error",
-                    [&] { return rs::cuda_checks::memory_error_is_clear(models[0]); });
-        guarded("search answers",
-                [&] { return rs::cuda_checks::search_same_answers(models[0], log); });
+            failed += check("memory", models[0]);
+        failed += check("search", models[0]);
     }
-    std::fputs(log.c_str(), stdout);
     std::printf("%d failed\n", failed);
     return failed ? 1 : 0;
 }
@@ -98,6 +106,7 @@ int main(int argc, char** argv) {
         if (cmd == "devices") return rs::cli::cmd_devices(args);
         if (cmd == "bench") return rs::cli::cmd_bench(args);
         if (cmd == "checks") return checks(args);
+        if (cmd == "check" && args.size() == 2) return check(args[0], args[1]);
         if (cmd == "sc" && args.size() >= 3)
             return sc(args[0], std::stoi(args[1]), std::stoi(args[2]),
                       args.size() > 3 ? args[3] : "cuda");
@@ -113,7 +122,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::fputs(
-        "usage: rs-cuda-check devices|checks MODEL...|bench ARGS...|synth SHAPE TYPE OUT|sc MODEL "
+        "usage: rs-cuda-check devices|checks MODEL...|check NAME MODEL|bench ARGS...|synth SHAPE "
+        "TYPE OUT|sc MODEL "
         "N "
         "TOKENS [BACKEND]\n",
         stderr);
