@@ -11,11 +11,13 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QThread>
 #include <QToolButton>
 
 #include "core/session_options.h"
 #include "gui/main_window.h"
+#include "reasonscope/backend.h"
 
 namespace rs::gui {
 
@@ -103,9 +105,19 @@ void MainWindow::build_engine_settings(QFormLayout* form, QWidget* w) {
     backend_box_ = new QComboBox(box);
     backend_box_->setObjectName("engineBackend");
     backend_box_->addItem("auto");
-    for (const QString& b :
-         QString::fromStdString(app::backend_names()).split(", ", Qt::SkipEmptyParts))
-        backend_box_->addItem(b);
+    // A backend that cannot run here (no CUDA device, ...) is listed greyed
+    // out, with the reason as its tooltip.
+    for (const BackendInfo& b : backends()) {
+        std::string why;
+        const bool ok = b.available(why);
+        backend_box_->addItem(QString::fromStdString(b.name));
+        const int i = backend_box_->count() - 1;
+        backend_box_->setItemData(i, QString::fromStdString(ok ? b.description : why),
+                                  Qt::ToolTipRole);
+        if (!ok)
+            if (auto* m = qobject_cast<QStandardItemModel*>(backend_box_->model()))
+                m->item(i)->setEnabled(false);
+    }
     backend_box_->setCurrentText(opt_.backend);
     backend_box_->setToolTip(
         "Where the engine computes: auto picks a GPU when one can run the "

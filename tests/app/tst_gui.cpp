@@ -1198,6 +1198,14 @@ class TestGui : public QObject {
                      qPrintable(loaded_status));
             QVERIFY2(status->toolTip().contains(QString::fromStdString(rs::cuda_status().why_not)),
                      qPrintable(status->toolTip()));
+            // The engine settings list cuda greyed out, the reason as its tooltip.
+            auto* box = w.findChild<QComboBox*>("engineBackend");
+            QVERIFY(box);
+            const int i = box->findText("cuda");
+            QVERIFY(i > 0);
+            auto* items = qobject_cast<QStandardItemModel*>(box->model());
+            QVERIFY(items && !items->item(i)->isEnabled());
+            QVERIFY(box->itemData(i, Qt::ToolTipRole).toString().contains("no CUDA device"));
         }
         QPushButton* run = nullptr;
         for (auto* b : w.findChildren<QPushButton*>())
