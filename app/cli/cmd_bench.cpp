@@ -171,6 +171,7 @@ int cmd_bench(const Argv& argv) {
                         {"bytes_per_token", per_token},
                         {"weight_bytes_read_per_token", read_per_token},
                         {"read_bandwidth_gb_s", bw / 1e9},
+                        {"bandwidth_of", device_bw > 0 ? "device" : "host"},
                         {"tg_roofline_tok_s", roofline},
                         {"tg_roofline_pct", 100.0 * median(tg_rate) / roofline}};
     const BackendMemory mem = s.backend().memory();
@@ -236,9 +237,11 @@ int cmd_bench(const Argv& argv) {
         std::printf("experts    %d of %d a token: bytes/tok below is what the backend read\n",
                     c.n_experts_used, c.n_experts);
     std::printf(
-        "bytes/tok  %8.1f MB\nbandwidth  %8.1f GB/s (read, measured)\nroofline   %8.1f tok/s  -> "
+        "bytes/tok  %8.1f MB\nbandwidth  %8.1f GB/s (%s, measured)\nroofline   %8.1f tok/s  -> "
         "tg at %.0f%%\n",
-        per_token / 1e6, bw / 1e9, roofline, 100.0 * median(tg_rate) / roofline);
+        per_token / 1e6, bw / 1e9,
+        device_bw > 0 ? "device memory, copies read and written" : "read", roofline,
+        100.0 * median(tg_rate) / roofline);
     if (branches > 0)
         std::printf(
             "branches   B=%d step %.2f ms vs B=1 %.2f ms: ratio %.2f; KV %.1f MB shared prefix, "
