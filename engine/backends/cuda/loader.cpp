@@ -15,6 +15,10 @@
 #include "reasonscope/ggml_types.h"
 #include "reasonscope/model.h"
 
+#ifndef RS_CUDA_ABSENT  // (why this build has no module; engine/CMakeLists.txt says)
+#define RS_CUDA_ABSENT "nvcc was not found when it was built"
+#endif
+
 namespace rs {
 namespace {
 
@@ -97,7 +101,7 @@ CudaStatus cuda_probe(bool require_driver) {
 #endif
     st.module = module_path();
     if (!st.built) {
-        st.why_not = "this build has no CUDA backend (nvcc was not found when it was built)";
+        st.why_not = std::string("this build has no CUDA backend (") + RS_CUDA_ABSENT + ")";
         return st;
     }
     std::string why;
