@@ -150,10 +150,21 @@ size_t tiled_bytes(int64_t rows, int nb, size_t tile_block) {
            tile_block;
 }
 
-// put(o, r, x): row r's block x into the tile block at o.
-template <class Block, class Put>
+// A layout's fields<Pack>(o, r, x) moves row r's block x into the tile block
+// at o (Pack) or back out of it: one description of where each field goes,
+// for packing and unpacking alike. tile_move<Pack> copies n bytes between a
+// place in the tile and one in the block.
+template <bool Pack>
+inline void tile_move(uint8_t* tile, void* block, size_t n) {
+    if constexpr (Pack)
+        std::memcpy(tile, block, n);
+    else
+        std::memcpy(block, tile, n);
+}
+
+template <class Block, class Fields>
 void pack_tiles(const void* w, size_t w_stride, int64_t rows, int nb, size_t tile_block,
-                void* packed, Put put) {
+                void* packed, Fields fields) {
     auto* out = static_cast<uint8_t*>(packed);
     const int64_t tiles = (rows + kQ4Tile - 1) / kQ4Tile;
     for (int64_t t = 0; t < tiles; ++t)
@@ -161,28 +172,42 @@ void pack_tiles(const void* w, size_t w_stride, int64_t rows, int nb, size_t til
             uint8_t* o = out + (static_cast<size_t>(t) * nb + b) * tile_block;
             for (int r = 0; r < kQ4Tile; ++r) {
                 const int64_t row = std::min<int64_t>(t * kQ4Tile + r, rows - 1);
-                put(o, r,
-                    reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
-                                                   static_cast<size_t>(row) * w_stride)[b]);
+                Block x = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
+                                                         static_cast<size_t>(row) * w_stride)[b];
+                fields(o, r, x);
             }
         }
 }
 
-// get(o, r, x): row r's block x back from the tile block at o, for every
-// block of the row.
-template <class Block, class Get>
+// Row `row`'s blocks back out of their tiles (fields<false>: the tile is
+// only read).
+template <class Block, class Fields>
 void unpack_tile_row(const void* packed, int nb, int64_t row, size_t tile_block, void* blocks,
-                     Get get) {
+                     Fields fields) {
     const int64_t t = row / kQ4Tile;
     const int r = static_cast<int>(row % kQ4Tile);
     auto* xs = static_cast<Block*>(blocks);
     for (int b = 0; b < nb; ++b)
-        get(static_cast<const uint8_t*>(packed) + (static_cast<size_t>(t) * nb + b) * tile_block, r,
-            xs[b]);
+        fields(const_cast<uint8_t*>(static_cast<const uint8_t*>(packed)) +
+                   (static_cast<size_t>(t) * nb + b) * tile_block,
+               r, xs[b]);
 }
 
 constexpr size_t kQ4_0TileBlock = kQ4Tile * sizeof(BlockQ4_0);
 constexpr size_t kQ5_0TileBlock = kQ4Tile * sizeof(BlockQ5_0);
+
+template <bool Pack>
+void q4_0_fields(uint8_t* o, int r, BlockQ4_0& x) {
+    for (int c = 0; c < 4; ++c) tile_move<Pack>(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
+    tile_move<Pack>(o + 256 + 2 * r, &x.d, 2);
+}
+
+template <bool Pack>
+void q5_0_fields(uint8_t* o, int r, BlockQ5_0& x) {
+    for (int c = 0; c < 4; ++c) tile_move<Pack>(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
+    tile_move<Pack>(o + 256 + 4 * r, x.qh, 4);
+    tile_move<Pack>(o + 320 + 2 * r, &x.d, 2);
+}
 
 }  // namespace
 
@@ -191,22 +216,13 @@ size_t q4_0_packed_bytes(int64_t rows, int n) {
 }
 
 void pack_q4_0(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
-    pack_tiles<BlockQ4_0>(w, w_stride, rows, n / QK4_0, kQ4_0TileBlock, packed,
-                          [](uint8_t* o, int r, const BlockQ4_0& x) {
-                              for (int c = 0; c < 4; ++c)
-                                  std::memcpy(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
-                              std::memcpy(o + 256 + 2 * r, &x.d, 2);
-                          });
+    pack_tiles<BlockQ4_0>(w, w_stride, rows, n / QK4_0, kQ4_0TileBlock, packed, q4_0_fields<true>);
 }
 
 void dequantize_q4_0_packed_row(const void* packed, int n, int64_t row, float* out) {
     std::vector<BlockQ4_0> x(static_cast<size_t>(n / QK4_0));
     unpack_tile_row<BlockQ4_0>(packed, n / QK4_0, row, kQ4_0TileBlock, x.data(),
-                               [](const uint8_t* o, int r, BlockQ4_0& b) {
-                                   for (int c = 0; c < 4; ++c)
-                                       std::memcpy(b.qs + 4 * c, o + 64 * c + 4 * r, 4);
-                                   std::memcpy(&b.d, o + 256 + 2 * r, 2);
-                               });
+                               q4_0_fields<false>);
     dequantize_row(W_Q4_0, x.data(), out, n);
 }
 
@@ -215,23 +231,11 @@ size_t q5_0_packed_bytes(int64_t rows, int n) {
 }
 
 void pack_q5_0(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
-    pack_tiles<BlockQ5_0>(w, w_stride, rows, n / QK8_0, kQ5_0TileBlock, packed,
-                          [](uint8_t* o, int r, const BlockQ5_0& x) {
-                              for (int c = 0; c < 4; ++c)
-                                  std::memcpy(o + 64 * c + 4 * r, x.qs + 4 * c, 4);
-                              std::memcpy(o + 256 + 4 * r, x.qh, 4);
-                              std::memcpy(o + 320 + 2 * r, &x.d, 2);
-                          });
+    pack_tiles<BlockQ5_0>(w, w_stride, rows, n / QK8_0, kQ5_0TileBlock, packed, q5_0_fields<true>);
 }
 
 void unpack_q5_0_row(const void* packed, int n, int64_t row, void* blocks) {
-    unpack_tile_row<BlockQ5_0>(packed, n / QK8_0, row, kQ5_0TileBlock, blocks,
-                               [](const uint8_t* o, int r, BlockQ5_0& x) {
-                                   for (int c = 0; c < 4; ++c)
-                                       std::memcpy(x.qs + 4 * c, o + 64 * c + 4 * r, 4);
-                                   std::memcpy(x.qh, o + 256 + 4 * r, 4);
-                                   std::memcpy(&x.d, o + 320 + 2 * r, 2);
-                               });
+    unpack_tile_row<BlockQ5_0>(packed, n / QK8_0, row, kQ5_0TileBlock, blocks, q5_0_fields<false>);
 }
 
 void dequantize_q5_0_packed_row(const void* packed, int n, int64_t row, float* out) {
@@ -256,48 +260,46 @@ size_t k45_packed_bytes(int64_t rows, int n) {
     return tiled_bytes(rows, n / QK_K, K45Layout<Block>::kBytes);
 }
 
+// The quants, Q5_K's high bits, d and dmin move; the packed 6-bit scales
+// and mins are spread into bytes (q4k_scale_min) and gathered back.
+template <bool Pack, class Block>
+void k45_fields(uint8_t* o, int r, Block& x) {
+    using L = K45Layout<Block>;
+    for (int c = 0; c < 4; ++c)
+        for (int g = 0; g < 8; ++g)
+            tile_move<Pack>(o + 64 * (8 * c + g) + 4 * r, x.qs + 32 * c + 4 * g, 4);
+    if constexpr (L::kFive)
+        for (int g = 0; g < 8; ++g) tile_move<Pack>(o + 2048 + 64 * g + 4 * r, x.qh + 4 * g, 4);
+    if constexpr (Pack) {
+        for (int s = 0; s < 8; ++s)
+            q4k_scale_min(s, x.scales, o[L::kScales + 16 * s + r], o[L::kMins + 16 * s + r]);
+    } else {
+        uint8_t sc[8], mn[8];
+        for (int s = 0; s < 8; ++s) {
+            sc[s] = o[L::kScales + 16 * s + r];
+            mn[s] = o[L::kMins + 16 * s + r];
+        }
+        // The 6-bit scales and mins back in their 12 bytes (q4k_scale_min's inverse).
+        for (int j = 0; j < 4; ++j) {
+            x.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+            x.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+            x.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+        }
+    }
+    tile_move<Pack>(o + L::kD + 2 * r, &x.d, 2);
+    tile_move<Pack>(o + L::kDmin + 2 * r, &x.dmin, 2);
+}
+
 template <class Block>
 void pack_k45(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
-    using L = K45Layout<Block>;
-    pack_tiles<Block>(
-        w, w_stride, rows, n / QK_K, L::kBytes, packed, [](uint8_t* o, int r, const Block& x) {
-            for (int c = 0; c < 4; ++c)
-                for (int g = 0; g < 8; ++g)
-                    std::memcpy(o + 64 * (8 * c + g) + 4 * r, x.qs + 32 * c + 4 * g, 4);
-            if constexpr (L::kFive)
-                for (int g = 0; g < 8; ++g) std::memcpy(o + 2048 + 64 * g + 4 * r, x.qh + 4 * g, 4);
-            for (int s = 0; s < 8; ++s)
-                q4k_scale_min(s, x.scales, o[L::kScales + 16 * s + r], o[L::kMins + 16 * s + r]);
-            std::memcpy(o + L::kD + 2 * r, &x.d, 2);
-            std::memcpy(o + L::kDmin + 2 * r, &x.dmin, 2);
-        });
+    pack_tiles<Block>(w, w_stride, rows, n / QK_K, K45Layout<Block>::kBytes, packed,
+                      k45_fields<true, Block>);
 }
 
 template <class Block>
 void unpack_k45_row(const void* packed, int n, int64_t row, void* blocks) {
-    using L = K45Layout<Block>;
-    unpack_tile_row<Block>(
-        packed, n / QK_K, row, L::kBytes, blocks, [](const uint8_t* o, int r, Block& x) {
-            for (int c = 0; c < 4; ++c)
-                for (int g = 0; g < 8; ++g)
-                    std::memcpy(x.qs + 32 * c + 4 * g, o + 64 * (8 * c + g) + 4 * r, 4);
-            if constexpr (L::kFive)
-                for (int g = 0; g < 8; ++g) std::memcpy(x.qh + 4 * g, o + 2048 + 64 * g + 4 * r, 4);
-            uint8_t sc[8], mn[8];
-            for (int s = 0; s < 8; ++s) {
-                sc[s] = o[L::kScales + 16 * s + r];
-                mn[s] = o[L::kMins + 16 * s + r];
-            }
-            // The 6-bit scales and mins back in their 12 bytes (q4k_scale_min's inverse).
-            for (int j = 0; j < 4; ++j) {
-                x.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
-                x.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
-                x.scales[j + 8] =
-                    static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
-            }
-            std::memcpy(&x.d, o + L::kD + 2 * r, 2);
-            std::memcpy(&x.dmin, o + L::kDmin + 2 * r, 2);
-        });
+    unpack_tile_row<Block>(packed, n / QK_K, row, K45Layout<Block>::kBytes, blocks,
+                           k45_fields<false, Block>);
 }
 
 }  // namespace
@@ -333,36 +335,26 @@ void dequantize_q5_k_packed_row(const void* packed, int n, int64_t row, float* o
 
 namespace {
 constexpr size_t kQ6KTileBlock = 2048 + 1024 + 256 + 32;  // one tile's 256-block (kernels.h)
+
+template <bool Pack>
+void q6_k_fields(uint8_t* o, int r, BlockQ6_K& x) {
+    for (int i = 0; i < 32; ++i) tile_move<Pack>(o + 64 * i + 4 * r, x.ql + 4 * i, 4);
+    for (int i = 0; i < 16; ++i) tile_move<Pack>(o + 2048 + 64 * i + 4 * r, x.qh + 4 * i, 4);
+    for (int g = 0; g < 16; ++g) tile_move<Pack>(o + 3072 + 16 * g + r, x.scales + g, 1);
+    tile_move<Pack>(o + 3328 + 2 * r, &x.d, 2);
 }
+}  // namespace
 
 size_t q6_k_packed_bytes(int64_t rows, int n) {
     return tiled_bytes(rows, n / QK_K, kQ6KTileBlock);
 }
 
 void pack_q6_k(const void* w, size_t w_stride, int64_t rows, int n, void* packed) {
-    pack_tiles<BlockQ6_K>(w, w_stride, rows, n / QK_K, kQ6KTileBlock, packed,
-                          [](uint8_t* o, int r, const BlockQ6_K& x) {
-                              for (int i = 0; i < 32; ++i)
-                                  std::memcpy(o + 64 * i + 4 * r, x.ql + 4 * i, 4);
-                              for (int i = 0; i < 16; ++i)
-                                  std::memcpy(o + 2048 + 64 * i + 4 * r, x.qh + 4 * i, 4);
-                              for (int g = 0; g < 16; ++g)
-                                  std::memcpy(o + 3072 + 16 * g + r, x.scales + g, 1);
-                              std::memcpy(o + 3328 + 2 * r, &x.d, 2);
-                          });
+    pack_tiles<BlockQ6_K>(w, w_stride, rows, n / QK_K, kQ6KTileBlock, packed, q6_k_fields<true>);
 }
 
 void unpack_q6_k_row(const void* packed, int n, int64_t row, void* blocks) {
-    unpack_tile_row<BlockQ6_K>(packed, n / QK_K, row, kQ6KTileBlock, blocks,
-                               [](const uint8_t* o, int r, BlockQ6_K& x) {
-                                   for (int i = 0; i < 32; ++i)
-                                       std::memcpy(x.ql + 4 * i, o + 64 * i + 4 * r, 4);
-                                   for (int i = 0; i < 16; ++i)
-                                       std::memcpy(x.qh + 4 * i, o + 2048 + 64 * i + 4 * r, 4);
-                                   for (int g = 0; g < 16; ++g)
-                                       std::memcpy(x.scales + g, o + 3072 + 16 * g + r, 1);
-                                   std::memcpy(&x.d, o + 3328 + 2 * r, 2);
-                               });
+    unpack_tile_row<BlockQ6_K>(packed, n / QK_K, row, kQ6KTileBlock, blocks, q6_k_fields<false>);
 }
 
 void dequantize_q6_k_packed_row(const void* packed, int n, int64_t row, float* out) {
