@@ -32,15 +32,21 @@ std::string human_bytes(uint64_t b) {
 
 // Whether the engine can run the file, and if not what it lacks: an
 // architecture it does not know, a tensor it does not find or whose shape is
-// wrong, a weight type the CPU backend does not compute. Empty: it can.
-std::string unsupported_reason(const std::string& path) {
+// wrong, a weight type the CPU backend does not compute (`cpu`, empty: it
+// can); and where it can, why the CUDA backend cannot (`cuda`, empty: it can).
+struct Support {
+    std::string cpu, cuda;
+};
+Support support_of(const std::string& path) {
     try {
         auto m = Model::load(path);
-        return cpu_unsupported_reason(*m);
+        Support s{cpu_unsupported_reason(*m), {}};
+        if (s.cpu.empty()) s.cuda = cuda_unsupported_reason(*m);
+        return s;
     } catch (const Error& e) {
         std::string why = e.what();
         if (why.starts_with(path + ": ")) why = why.substr(path.size() + 2);
-        return why;
+        return {why, {}};
     }
 }
 
@@ -91,13 +97,13 @@ int models_info(const Argv& argv) {
         j["tensors_by_type"][t] = {{"count", e.first}, {"bytes", e.second}};
     if (a.flag_set("metadata"))
         for (const auto& k : f->keys()) j["metadata"][k] = f->find(k)->to_string();
-    const std::string unsupported = unsupported_reason(f->path());
+    const Support support = support_of(f->path());
+    const std::string& unsupported = support.cpu;
     j["supported"] = unsupported.empty();
     if (!unsupported.empty()) j["unsupported_reason"] = unsupported;
     if (unsupported.empty()) {
-        const std::string cuda = cuda_unsupported_reason(*Model::load(f->path()));
-        j["cuda_supported"] = cuda.empty();
-        if (!cuda.empty()) j["cuda_unsupported_reason"] = cuda;
+        j["cuda_supported"] = support.cuda.empty();
+        if (!support.cuda.empty()) j["cuda_unsupported_reason"] = support.cuda;
     }
 
     // The file's strings are anyone's bytes: valid JSON, printable text.
@@ -121,12 +127,10 @@ int models_info(const Argv& argv) {
     std::printf("tensors       %zu, %s\n", f->tensors().size(), human_bytes(total).c_str());
     for (const auto& [t, e] : by_type)
         std::printf("  %-8s %5d tensors  %s\n", t.c_str(), e.first, human_bytes(e.second).c_str());
-    std::string support = unsupported.empty() ? "yes (cpu" : "no: " + unsupported;
-    if (unsupported.empty()) {
-        const std::string cuda = cuda_unsupported_reason(*Model::load(f->path()));
-        support += cuda.empty() ? ", cuda)" : "; not on cuda: " + cuda + ")";
-    }
-    std::printf("supported     %s\n", field(support).c_str());
+    std::string runs = unsupported.empty() ? "yes (cpu" : "no: " + unsupported;
+    if (unsupported.empty())
+        runs += support.cuda.empty() ? ", cuda)" : "; not on cuda: " + support.cuda + ")";
+    std::printf("supported     %s\n", field(runs).c_str());
     if (a.flag_set("metadata"))
         for (const auto& k : f->keys())
             std::printf("  %-44s %s\n", field(k).c_str(), field(f->find(k)->to_string()).c_str());
