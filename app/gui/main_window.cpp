@@ -176,6 +176,7 @@ MainWindow::MainWindow(const WindowOptions& opt, QWidget* parent) : QMainWindow(
                 QString("%1 | KV %2%3 | %4")
                     .arg(engine, s.kv, s.deterministic ? ", deterministic" : "", s.name));
             status_backend_->setToolTip(s.backend_reason);
+            mark_unavailable_backends();
         }
         caps_ = s.caps;
         backend_ = s.backend;

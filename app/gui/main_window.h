@@ -123,6 +123,7 @@ class MainWindow : public QMainWindow {
     // built under the seed; kept in step with the engine in use; put into
     // each run's request.
     void build_engine_settings(QFormLayout* form, QWidget* w);
+    void mark_unavailable_backends();
     void update_engine_settings();
     void apply_run_settings(app::RunRequest& req) const;
     // Greys out the strategy parameters whose "applies_when" does not hold

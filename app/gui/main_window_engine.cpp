@@ -37,6 +37,21 @@ std::optional<std::vector<int>> parse_layers(const QString& text) {
 
 }  // namespace
 
+// A backend that cannot run here (no CUDA device, ...) greyed out, the
+// reason as its tooltip. Called once a local model has loaded: the engine's
+// thread has probed the devices then (cached), so the UI thread never waits
+// on a driver.
+void MainWindow::mark_unavailable_backends() {
+    auto* m = qobject_cast<QStandardItemModel*>(backend_box_->model());
+    for (const BackendInfo& b : backends()) {
+        const int i = backend_box_->findText(QString::fromStdString(b.name));
+        std::string why;
+        if (i < 0 || !m || b.available(why)) continue;
+        backend_box_->setItemData(i, QString::fromStdString(why), Qt::ToolTipRole);
+        m->item(i)->setEnabled(false);
+    }
+}
+
 void MainWindow::build_engine_settings(QFormLayout* form, QWidget* w) {
     auto* toggle = new QToolButton(w);
     toggle->setObjectName("engineSettingsToggle");
@@ -105,18 +120,10 @@ void MainWindow::build_engine_settings(QFormLayout* form, QWidget* w) {
     backend_box_ = new QComboBox(box);
     backend_box_->setObjectName("engineBackend");
     backend_box_->addItem("auto");
-    // A backend that cannot run here (no CUDA device, ...) is listed greyed
-    // out, with the reason as its tooltip.
     for (const BackendInfo& b : backends()) {
-        std::string why;
-        const bool ok = b.available(why);
         backend_box_->addItem(QString::fromStdString(b.name));
-        const int i = backend_box_->count() - 1;
-        backend_box_->setItemData(i, QString::fromStdString(ok ? b.description : why),
+        backend_box_->setItemData(backend_box_->count() - 1, QString::fromStdString(b.description),
                                   Qt::ToolTipRole);
-        if (!ok)
-            if (auto* m = qobject_cast<QStandardItemModel*>(backend_box_->model()))
-                m->item(i)->setEnabled(false);
     }
     backend_box_->setCurrentText(opt_.backend);
     backend_box_->setToolTip(
