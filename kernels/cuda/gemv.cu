@@ -62,41 +62,24 @@ __global__ void gemv_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int
     }
 }
 
+// The kernel for n activation rows (1..8: a register accumulator each).
+template <uint32_t T, int R = 1>
+void gemv_launch(int n, dim3 grid, dim3 block, const uint8_t* w, size_t row_bytes, int cols,
+                 int n_out, const float* x, float* y, int ldy, cudaStream_t s) {
+    if constexpr (R < 8)
+        if (n != R)
+            return gemv_launch<T, R + 1>(n, grid, block, w, row_bytes, cols, n_out, x, y, ldy, s);
+    gemv_kernel<T, R><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, x, y, ldy);
+}
+
 template <uint32_t T>
 void gemv_type(const uint8_t* w, size_t row_bytes, int cols, int n_out, const float* x, int n_rows,
                float* y, int ldy, cudaStream_t s) {
     const dim3 grid(blocks_for(n_out, kRowsPerBlock)), block(kRowsPerBlock * kWarp);
-    for (int r0 = 0; r0 < n_rows; r0 += 8) {
-        const int n = n_rows - r0 < 8 ? n_rows - r0 : 8;
-        const float* xr = x + static_cast<size_t>(r0) * cols;
-        float* yr = y + static_cast<size_t>(r0) * ldy;
-        switch (n) {
-            case 1:
-                gemv_kernel<T, 1><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
-                break;
-            case 2:
-                gemv_kernel<T, 2><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
-                break;
-            case 3:
-                gemv_kernel<T, 3><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
-                break;
-            case 4:
-                gemv_kernel<T, 4><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
-                break;
-            case 5:
-                gemv_kernel<T, 5><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
-                break;
-            case 6:
-                gemv_kernel<T, 6><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
-                break;
-            case 7:
-                gemv_kernel<T, 7><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
-                break;
-            default:
-                gemv_kernel<T, 8><<<grid, block, 0, s>>>(w, row_bytes, cols, n_out, xr, yr, ldy);
-                break;
-        }
-    }
+    for (int r0 = 0; r0 < n_rows; r0 += 8)
+        gemv_launch<T>(n_rows - r0 < 8 ? n_rows - r0 : 8, grid, block, w, row_bytes, cols, n_out,
+                       x + static_cast<size_t>(r0) * cols, y + static_cast<size_t>(r0) * ldy, ldy,
+                       s);
 }
 
 }  // namespace
