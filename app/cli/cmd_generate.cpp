@@ -73,6 +73,9 @@ int cmd_generate(const Argv& argv) {
     std::vector<float> logits = s.eval(seq, ids);
     for (int i = 0; i < n && s.length(seq) < s.n_ctx(); ++i) {
         TokenSignals sig = sampler.sample(logits.data(), s.n_vocab(), ids, 0, ids.size());
+        if (sig.token < 0)
+            throw Error("the model's logits are not numbers (NaN or +inf) at position " +
+                        std::to_string(ids.size() - 1));
         if (tok.is_eog(sig.token)) break;
         pending += tok.token_to_piece(sig.token);
         show(false);

@@ -13,6 +13,16 @@
 namespace rs::app {
 namespace {
 
+// A sampled token; the sampler gives -1 when the logits are not numbers.
+TokenId sampled(const TokenSignals& sig, int pos) {
+    if (sig.token < 0)
+        throw Error(
+            "answer entropy: the model's logits are not numbers (NaN or +inf) at "
+            "position " +
+            std::to_string(pos));
+    return sig.token;
+}
+
 nlohmann::json prompt_settings(const RunRow& run) {
     nlohmann::json j = nlohmann::json::parse(run.prompt_settings, nullptr, false);
     return j.is_object() ? j : nlohmann::json::object();
@@ -191,7 +201,7 @@ std::vector<StepAnswerEntropy> answer_entropy(Session& session, const RunRow& ru
         for (int j = 0; j < M; ++j) {
             seqs.push_back(std::make_unique<Seq>(session, session.fork(cued.id)));
             pending[static_cast<size_t>(j)] =
-                sampler.sample(first.data(), V, {}, static_cast<uint64_t>(j), pos0).token;
+                sampled(sampler.sample(first.data(), V, {}, static_cast<uint64_t>(j), pos0), pos0);
         }
         for (int t = 0;; ++t) {
             std::vector<int> batch_seqs, batch_rows;
@@ -227,11 +237,10 @@ std::vector<StepAnswerEntropy> answer_entropy(Session& session, const RunRow& ru
             const std::vector<float> logits = session.decode(batch_seqs, batch_tokens);
             for (size_t b = 0; b < batch_rows.size(); ++b) {
                 const auto ju = static_cast<size_t>(batch_rows[b]);
-                pending[ju] = sampler
-                                  .sample(logits.data() + b * static_cast<size_t>(V), V, {},
-                                          static_cast<uint64_t>(batch_rows[b]),
-                                          static_cast<uint64_t>(pos0 + t + 1))
-                                  .token;
+                pending[ju] = sampled(sampler.sample(logits.data() + b * static_cast<size_t>(V), V,
+                                                     {}, static_cast<uint64_t>(batch_rows[b]),
+                                                     static_cast<uint64_t>(pos0 + t + 1)),
+                                      pos0 + t + 1);
             }
         }
         seqs.clear();

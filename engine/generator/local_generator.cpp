@@ -14,16 +14,6 @@
 
 namespace rs {
 
-namespace {
-// False when a row holds a NaN or +inf (a broken weight, an overflow in a
-// kernel): sampling from it would pick an arbitrary token.
-bool logits_are_numbers(const float* row, int n) {
-    bool ok = true;
-    for (int i = 0; i < n; ++i) ok &= row[i] < INFINITY;
-    return ok;
-}
-}  // namespace
-
 LocalGenerator::LocalGenerator(const Model& model, const SessionOptions& opt)
     : session_(std::make_unique<Session>(model, opt)) {}
 LocalGenerator::LocalGenerator(std::unique_ptr<Session> session) : session_(std::move(session)) {}
@@ -187,19 +177,24 @@ std::vector<Extension> LocalGenerator::extend(std::span<const ExtendRequest> req
                 const Seq& s = seqs_[static_cast<size_t>(requests[k].seq)];
                 // The token sampled here sits at position length(seq).
                 const float* row = logits.data() + k * static_cast<size_t>(V);
-                if (!logits_are_numbers(row, V)) {
-                    broken[k] = 1;
-                    continue;
-                }
                 const ExtendRequest& r = requests[k];
                 const Sampler& sampler = *samplers[k];
                 if (r.force >= 0) {
+                    if (!logits_are_numbers(row, V)) {
+                        broken[k] = 1;
+                        continue;
+                    }
                     out[k].token = sampler.signals_for(row, V, r.force);
                     out[k].forced = true;
                     continue;
                 }
+                // (the sampler's first pass checks the logits: token -1)
                 out[k].token = sampler.sample(row, V, s.tokens, r.stream,
                                               static_cast<uint64_t>(s.tokens.size()));
+                if (out[k].token.token < 0) {
+                    broken[k] = 1;
+                    continue;
+                }
                 if (r.veto_with >= 0 &&
                     std::find(r.veto.begin(), r.veto.end(), out[k].token.token) != r.veto.end()) {
                     out[k].token = sampler.signals_for(row, V, r.veto_with);

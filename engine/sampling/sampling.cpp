@@ -204,47 +204,53 @@ namespace {
 
 // softmax(z) with z = logits / t in float: mx = max z, e_i = exp(z_i - mx)
 // (float, std::exp bit for bit on every CPU), s = sum of e in double over
-// eight fixed lanes. Everything sampling and the signals need, in passes
-// over the vocabulary that the kernels vectorise with the same bits on
-// every CPU.
+// eight fixed lanes. Everything sampling and the signals need, in two passes
+// over the vocabulary (kernels' logits_max and exp_sum) with the same bits on
+// every CPU. z is the logits themselves at t = 1, else `zbuf`.
 struct Softmax {
     float mx = 0;
     double s = 1;
+    const float* z = nullptr;
+    bool finite = true;  // no logit is NaN or +inf
 };
 
-Softmax softmax_parts(const float* logits, int n, float t, std::vector<float>& z,
+Softmax softmax_parts(const float* logits, int n, float t, std::vector<float>& zbuf,
                       std::vector<float>& e) {
     const auto un = static_cast<size_t>(n);
-    z.resize(un);
     e.resize(un);
-    if (t == 1.0f)
-        std::copy(logits, logits + n, z.begin());
-    else
-        for (size_t i = 0; i < un; ++i) z[i] = logits[i] / t;
     Softmax sm;
+    sm.z = logits;
+    if (t != 1.0f) {
+        zbuf.resize(un);
+        sm.z = zbuf.data();
+    }
     if (n == 0) return sm;
-    const float mx = kernels::kernels().max_f32(z.data(), n);
+    const kernels::KernelTable& k = kernels::kernels();
+    const float mx = k.logits_max(logits, t, t != 1.0f ? zbuf.data() : nullptr, n, &sm.finite);
     if (mx == -INFINITY) {  // nothing is possible: every token alike
         std::fill(e.begin(), e.end(), 1.0f);
+        zbuf.assign(un, 0.0f);
+        sm.z = zbuf.data();
         sm.mx = 0;
-        std::fill(z.begin(), z.end(), 0.0f);
         sm.s = n;
         return sm;
     }
     sm.mx = mx;
-    for (size_t i = 0; i < un; ++i) e[i] = z[i] - mx;
-    kernels::kernels().exp_f32(e.data(), e.data(), n);
-    sm.s = kernels::kernels().sum_f32(e.data(), n);
+    sm.s = k.exp_sum(sm.z, mx, e.data(), n);
     return sm;
 }
 
 // The signals of softmax(z) given its parts; the alternatives are ranked by
 // the raw logits (ties by id).
+// `stats`: softmax_stats' sums when a fused pass took them (buckets_stats).
 void signals_from(const float* logits, const float* z, const float* e, int n, const Softmax& sm,
-                  int k, TokenSignals& out) {
+                  int k, TokenSignals& out, const double* stats = nullptr) {
     const double L = std::log(sm.s), lse = sm.mx + L, inv_s = 1.0 / sm.s;
     double sums[3];
-    kernels::kernels().softmax_stats(z, e, n, sm.mx, L, inv_s, sums);
+    if (stats)
+        std::copy(stats, stats + 3, sums);
+    else
+        kernels::kernels().softmax_stats(z, e, n, sm.mx, L, inv_s, sums);
     const double H = sums[0], M2 = sums[1], SD = sums[2];
     out.entropy = static_cast<float>(H);
     // Self-certainty: KL(U || p) = sum_i (1/n) log((1/n) / p_i) = -log n - mean lp.
@@ -288,16 +294,14 @@ void signals_from(const float* logits, const float* z, const float* e, int n, co
 // cost two passes over the vocabulary however flat the distribution is.
 class SortedPrefix {
   public:
-    SortedPrefix(const float* z, const float* e, int n, float mx) : z_(z), e_(e), n_(n) {
+    // idx: every token's bucket (kernels' sample_buckets).
+    SortedPrefix(const float* z, const float* e, int n, const uint16_t* idx) : z_(z), e_(e), n_(n) {
         // (per-thread storage, reused: a sampled token must not allocate)
-        thread_local std::vector<uint16_t> idx;
         thread_local std::vector<int> counts;
         thread_local std::vector<double> sums, parts;
         thread_local std::vector<int32_t> members;
         thread_local Candidates in;
-        idx.resize(static_cast<size_t>(n));
-        kernels::kernels().sample_buckets(z, n, mx, idx.data());
-        idx_ = idx.data();
+        idx_ = idx;
         counts_ = &counts;
         members_ = &members;
         // Four partial sums a bucket, so that runs of tokens in one bucket
@@ -417,11 +421,18 @@ TokenId draw(SortedPrefix& order, int L, double u01, double total) {
 
 }  // namespace
 
+bool logits_are_numbers(const float* logits, int n) {
+    if (n <= 0) return true;
+    bool finite = true;
+    kernels::kernels().logits_max(logits, 1.0f, nullptr, n, &finite);
+    return finite;
+}
+
 void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out) {
     const float t = temperature >= kGreedyTemperature ? temperature : 1.0f;
     thread_local std::vector<float> z, e;
     const Softmax sm = softmax_parts(logits, n, t, z, e);
-    signals_from(logits, z.data(), e.data(), n, sm, k, out);
+    signals_from(logits, sm.z, e.data(), n, sm, k, out);
 }
 
 Sampler::Sampler(const SamplingParams& p) : p_(p) {
@@ -444,9 +455,12 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
                              uint64_t stream, uint64_t pos) const {
     TokenSignals sig;
     if (p_.temperature < kGreedyTemperature) {
-        int best = 0;
-        for (int i = 1; i < n_vocab; ++i)
-            if (logits[i] > logits[best]) best = i;
+        if (n_vocab <= 0) return sig;
+        bool finite = true;
+        const float mx = kernels::kernels().logits_max(logits, 1.0f, nullptr, n_vocab, &finite);
+        if (!finite) return sig;  // token -1, as below
+        int best = 0;             // the first of the largest
+        while (best + 1 < n_vocab && !(logits[best] == mx)) ++best;
         if (p_.repeat_penalty != 1.0f) {
             Candidates c;
             c.items.reserve(static_cast<size_t>(n_vocab));
@@ -461,8 +475,9 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
     }
     thread_local std::vector<float> z, e;
     const Softmax sm = softmax_parts(logits, n_vocab, p_.temperature, z, e);
+    if (!sm.finite) return sig;  // token -1: a NaN or +inf among the logits
     const bool penalty = p_.repeat_penalty != 1.0f && p_.repeat_last_n != 0 && !history.empty();
-    const float* dz = z.data();
+    const float* dz = sm.z;
     const float* de = e.data();
     Softmax dsm = sm;
     if (penalty) {
@@ -479,11 +494,21 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
         penalty_->apply(seen, history);  // the penalty stage on just these tokens
         for (const Candidate& c : seen.items) pen[static_cast<size_t>(c.id)] = c.logit;
         dsm = softmax_parts(pen.data(), n_vocab, p_.temperature, zp, ep);
-        dz = zp.data();
+        dz = dsm.z;
         de = ep.data();
     }
+    // Every token's bucket; without a penalty the same pass takes the
+    // signals' sums (the draw's softmax is the signals' one).
+    thread_local std::vector<uint16_t> idx;
+    idx.resize(static_cast<size_t>(n_vocab));
+    double stats[3];
+    const kernels::KernelTable& kt = kernels::kernels();
+    if (penalty)
+        kt.sample_buckets(dz, n_vocab, dsm.mx, idx.data());
+    else
+        kt.buckets_stats(dz, de, n_vocab, dsm.mx, std::log(sm.s), 1.0 / sm.s, idx.data(), stats);
     // The stages keep a prefix of the sampling order: its length L.
-    SortedPrefix order(dz, de, n_vocab, dsm.mx);
+    SortedPrefix order(dz, de, n_vocab, idx.data());
     int L = n_vocab;
     if (p_.top_k > 0 && p_.top_k < L) L = p_.top_k;
     double total = L == n_vocab ? dsm.s : order.mass(L);
@@ -508,7 +533,8 @@ TokenSignals Sampler::sample(const float* logits, int n_vocab, std::span<const T
         }
     }
     sig.token = draw(order, L, counter_uniform(p_.seed, stream, pos), total);
-    signals_from(logits, z.data(), e.data(), n_vocab, sm, p_.n_alternatives, sig);
+    signals_from(logits, sm.z, e.data(), n_vocab, sm, p_.n_alternatives, sig,
+                 penalty ? nullptr : stats);
     return sig;
 }
 

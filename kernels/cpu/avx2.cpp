@@ -44,6 +44,9 @@ const KernelTable kAvx2Table = {
     .max_f32 = avx2::max_f32,
     .sample_buckets = kScalarTable.sample_buckets,
     .bucket_members = kScalarTable.bucket_members,
+    .logits_max = avx2::logits_max,
+    .exp_sum = avx2::exp_sum,
+    .buckets_stats = avx2::buckets_stats,
     .attn_f16 = avx2::attn_f16,
     .attn_f32 = avx2::attn_f32,
 };

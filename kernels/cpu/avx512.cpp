@@ -51,6 +51,9 @@ const KernelTable kAvx512Table = {
     .max_f32 = avx512::max_f32,
     .sample_buckets = avx512::sample_buckets,
     .bucket_members = avx512::bucket_members,
+    .logits_max = avx512::logits_max,
+    .exp_sum = avx512::exp_sum,
+    .buckets_stats = avx512::buckets_stats,
     .attn_f16 = avx512::attn_f16,
     .attn_f32 = avx512::attn_f32,
 };

@@ -198,6 +198,16 @@ struct KernelTable {
     // bucket b in id order and returns their count.
     void (*sample_buckets)(const float* z, int n, float mx, uint16_t* idx);
     int (*bucket_members)(const uint16_t* idx, int n, int b, int32_t* ids);
+    // The sampler's passes fused, each giving the bits of the kernels above
+    // composed (one read of the vocabulary instead of several). logits_max:
+    // with z, z[i] = x[i] / t (a division) and max_f32(z); without, max_f32(x);
+    // *finite: every x is below +inf (no NaN, no +inf). exp_sum: e[i] =
+    // exp_f32(z[i] - mx) (the subtraction in float), returns sum_f32(e).
+    // buckets_stats: sample_buckets(z, n, mx, idx) and softmax_stats(...).
+    float (*logits_max)(const float* x, float t, float* z, int n, bool* finite);
+    double (*exp_sum)(const float* z, float mx, float* e, int n);
+    void (*buckets_stats)(const float* z, const float* e, int n, float mx, double L, double inv_s,
+                          uint16_t* idx, double out[3]);
     // Attention of query heads over n positions of a KV head, as online
     // softmax states (AttnHead) that each call advances: splitting the
     // positions between calls, or the heads, gives the same bits as one call,

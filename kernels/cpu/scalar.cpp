@@ -255,6 +255,26 @@ int bucket_members(const uint16_t* idx, int n, int b, int32_t* ids) {
         if (idx[i] == b) ids[c++] = i;
     return c;
 }
+// The fused passes: the kernels above composed (kernels.h).
+float logits_max(const float* x, float t, float* z, int n, bool* finite) {
+    bool ok = true;
+    for (int i = 0; i < n; ++i) ok = ok && x[i] < INFINITY;
+    *finite = ok;
+    if (!z) return max_f32(x, n);
+    for (int i = 0; i < n; ++i) z[i] = x[i] / t;
+    return max_f32(z, n);
+}
+void expf_libm(const float* x, float* y, int n);
+double exp_sum(const float* z, float mx, float* e, int n) {
+    for (int i = 0; i < n; ++i) e[i] = z[i] - mx;
+    expf_libm(e, e, n);
+    return sum_f32(e, n);
+}
+void buckets_stats(const float* z, const float* e, int n, float mx, double L, double inv_s,
+                   uint16_t* idx, double out[3]) {
+    sample_buckets(z, n, mx, idx);
+    softmax_stats(z, e, n, mx, L, inv_s, out);
+}
 
 void dot_q4_0(int n, const void* w, const void* act, size_t stride, int n_act, float* out) {
     gemm_q4_0(n, w, 0, 1, act, stride, n_act, out, 1);
@@ -1237,6 +1257,9 @@ const KernelTable kScalarTable = {
     .max_f32 = max_f32,
     .sample_buckets = sample_buckets,
     .bucket_members = bucket_members,
+    .logits_max = logits_max,
+    .exp_sum = exp_sum,
+    .buckets_stats = buckets_stats,
     .attn_f16 = attn_f16,
     .attn_f32 = attn_f32,
 };

@@ -336,6 +336,40 @@ class TestSampling : public QObject {
         }
     }
 
+    // Logits holding a NaN or +inf give token -1 (nothing to sample from),
+    // greedy or not, wherever it sits; -inf is an impossible token, and
+    // greedy picks the first of equal maxima.
+    void logitsThatAreNotNumbersGiveNoToken() {
+        std::mt19937 g(5);
+        std::normal_distribution<float> nd(0.0f, 2.0f);
+        std::vector<float> lg(1003);
+        for (float& x : lg) x = nd(g);
+        for (float t : {0.0f, 1.0f, 0.8f})
+            for (float bad : {NAN, INFINITY})
+                for (size_t at : {size_t{0}, size_t{500}, lg.size() - 1}) {
+                    SamplingParams p;
+                    p.temperature = t;
+                    std::vector<float> y(lg);
+                    y[at] = bad;
+                    QCOMPARE(
+                        Sampler(p).sample(y.data(), static_cast<int>(y.size()), {}, 1, 0).token,
+                        -1);
+                    QVERIFY(!logits_are_numbers(y.data(), static_cast<int>(y.size())));
+                }
+        QVERIFY(logits_are_numbers(lg.data(), static_cast<int>(lg.size())));
+        std::vector<float> y(lg);
+        y[3] = -INFINITY;
+        const float top = *std::max_element(y.begin(), y.end()) + 1.0f;
+        y[700] = top;
+        y[900] = top;
+        SamplingParams p;
+        p.temperature = 0;
+        QCOMPARE(Sampler(p).sample(y.data(), static_cast<int>(y.size()), {}, 1, 0).token, 700);
+        p.temperature = 1;
+        for (uint64_t pos = 0; pos < 200; ++pos)
+            QVERIFY(Sampler(p).sample(y.data(), static_cast<int>(y.size()), {}, 1, pos).token != 3);
+    }
+
     void badParametersAreErrors() {
         SamplingParams p;
         p.top_p = 1.5f;

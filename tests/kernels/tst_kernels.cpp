@@ -838,6 +838,62 @@ class TestKernels : public QObject {
         }
     }
 
+    // The sampler's fused passes give, on every table, the bits of the
+    // kernels they fuse (division, maximum, finiteness; exp and sum; buckets
+    // and softmax statistics), with and without a tail, at temperature 1
+    // (no division) and not, and they report a NaN or +inf anywhere.
+    void fusedSamplingPassesMatchComposition() {
+        for (int n : {1, 7, 8, 9, 17, 1000, 151936}) {
+            auto x = randn(static_cast<size_t>(n), 29, 3.0f);
+            if (n > 9) x[5] = -INFINITY;  // an impossible token
+            for (float t : {1.0f, 0.7f, 1.3f}) {
+                std::vector<float> zw(x), ew(static_cast<size_t>(n));
+                if (t != 1.0f)
+                    for (float& v : zw) v = v / t;
+                const float mx = kScalarTable.max_f32(zw.data(), n);
+                for (int i = 0; i < n; ++i) ew[static_cast<size_t>(i)] = zw[i] - mx;
+                kScalarTable.exp_f32(ew.data(), ew.data(), n);
+                const double s = kScalarTable.sum_f32(ew.data(), n);
+                const double L = std::log(s), inv = 1.0 / s;
+                double stats_w[3];
+                kScalarTable.softmax_stats(zw.data(), ew.data(), n, mx, L, inv, stats_w);
+                std::vector<uint16_t> idx_w(static_cast<size_t>(n));
+                kScalarTable.sample_buckets(zw.data(), n, mx, idx_w.data());
+                for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+                    const KernelTable* k = kernels_for(isa);
+                    if (!k) continue;
+                    const QByteArray where = QByteArray(isa_name(isa)) +
+                                             " n=" + QByteArray::number(n) +
+                                             " t=" + QByteArray::number(t);
+                    std::vector<float> z(static_cast<size_t>(n), 7.0f), e(static_cast<size_t>(n));
+                    bool finite = false;
+                    const float m =
+                        k->logits_max(x.data(), t, t != 1.0f ? z.data() : nullptr, n, &finite);
+                    QVERIFY2(finite && std::memcmp(&m, &mx, sizeof m) == 0, where);
+                    const float* zp = t != 1.0f ? z.data() : x.data();
+                    QVERIFY2(
+                        std::memcmp(zp, zw.data(), sizeof(float) * static_cast<size_t>(n)) == 0,
+                        where);
+                    const double got_s = k->exp_sum(zp, m, e.data(), n);
+                    QVERIFY2(got_s == s && e == ew, where);
+                    std::vector<uint16_t> idx(static_cast<size_t>(n));
+                    double stats[3];
+                    k->buckets_stats(zp, e.data(), n, m, L, inv, idx.data(), stats);
+                    QVERIFY2(idx == idx_w && std::memcmp(stats, stats_w, sizeof stats) == 0, where);
+                    // One NaN or +inf anywhere (first, middle, the tail) is seen.
+                    for (const float bad : {NAN, INFINITY})
+                        for (int at : {0, n / 2, n - 1}) {
+                            std::vector<float> y(x);
+                            y[static_cast<size_t>(at)] = bad;
+                            finite = true;
+                            k->logits_max(y.data(), t, t != 1.0f ? z.data() : nullptr, n, &finite);
+                            QVERIFY2(!finite, where + " bad at " + QByteArray::number(at));
+                        }
+                }
+            }
+        }
+    }
+
     // Sampling buckets: every table puts each token in the scalar table's
     // bucket (distances on bucket edges, the last bucket's edge, -inf) and
     // lists a bucket's tokens in id order; the scalar buckets follow their

@@ -85,6 +85,10 @@ struct TokenSignals {
     std::vector<std::pair<TokenId, float>> top;  // (id, logprob), most likely first
 };
 
+// False when a row of logits holds a NaN or +inf (a broken weight, an
+// overflow in a kernel): nothing can be sampled from it.
+bool logits_are_numbers(const float* logits, int n);
+
 // Entropy/varentropy/top-k of softmax(logits / temperature) (T below
 // kGreedyTemperature means 1).
 void distribution_signals(const float* logits, int n, float temperature, int k, TokenSignals& out);
@@ -93,7 +97,8 @@ class Sampler {
   public:
     explicit Sampler(const SamplingParams& p);
     const SamplingParams& params() const { return p_; }
-    // Picks the next token of stream `stream` at position `pos`.
+    // Picks the next token of stream `stream` at position `pos`; token -1
+    // when the logits hold a NaN or +inf (see logits_are_numbers).
     TokenSignals sample(const float* logits, int n_vocab, std::span<const TokenId> history,
                         uint64_t stream, uint64_t pos) const;
     // The signals of a given token (forced by the run) under the same
