@@ -1230,11 +1230,11 @@ struct Tile8 {
     }
     // With VNNI a block's sum starts at -offset (one subtraction fewer);
     // the int16 partial sums of the other path take it after widening.
-    static I start(int32_t offset) {
+    static I start_neg(int32_t neg_offset) {
 #if RS_VNNI
-        return _mm256_set1_epi32(-offset);
+        return _mm256_set1_epi32(neg_offset);
 #else
-        (void)offset;
+        (void)neg_offset;
         return _mm256_setzero_si256();
 #endif
     }
@@ -1320,7 +1320,7 @@ struct Tile16 {
     static I dot(I acc, I w, int32_t x) {
         return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(x));
     }
-    static I start(int32_t offset) { return _mm512_set1_epi32(-offset); }
+    static I start_neg(int32_t neg_offset) { return _mm512_set1_epi32(neg_offset); }
     static I finish(I s, int32_t) { return s; }
     static F fma(I s, F dw, float da, F acc) {
         return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da)), acc);
@@ -1345,19 +1345,22 @@ struct RowsBlock {
     int b;
     const int8_t* qs(int j) const { return a[j].q[b].qs; }
     int32_t off(int j) const { return a[j].off[b]; }
+    int32_t neg_off(int j) const { return -a[j].off[b]; }
     float d(int j) const { return a[j].d[b]; }
 };
 // ... or as one interleaved record (see interleave_acts): the rows' 32 quants
-// one after another, then their Q4_0 offsets, then their scales.
+// one after another, then their Q4_0 offsets negated (a block's integer sum
+// starts there: broadcast straight from memory), then their scales.
 template <int NA>
 struct IlBlock {
     const uint8_t* rec;
     const int8_t* qs(int j) const { return reinterpret_cast<const int8_t*>(rec) + 32 * j; }
-    int32_t off(int j) const {
+    int32_t neg_off(int j) const {
         int32_t v;
         std::memcpy(&v, rec + 32 * NA + 4 * j, 4);
         return v;
     }
+    int32_t off(int j) const { return -neg_off(j); }
     float d(int j) const {
         float v;
         std::memcpy(&v, rec + 36 * NA + 4 * j, 4);
@@ -1375,7 +1378,7 @@ inline void tile_block(const typename T::I chunk[8], typename T::F dw, const Src
     constexpr int P = NA == 1 ? 4 : NA == 2 ? 2 : 1;
     typename T::I is[NA][P];
     for (int j = 0; j < NA; ++j) {
-        is[j][0] = T::start(src.off(j));
+        is[j][0] = T::start_neg(src.neg_off(j));
         for (int q = 1; q < P; ++q) is[j][q] = T::zero();
     }
     for (int c = 0; c < 8; ++c)
@@ -1493,7 +1496,8 @@ inline void interleave_acts(const Q8ActRow* a, int na, int nb, uint8_t* dst) {
         uint8_t* rec = dst + static_cast<size_t>(b) * na * 40;
         for (int j = 0; j < na; ++j) {
             std::memcpy(rec + 32 * j, a[j].q[b].qs, 32);
-            std::memcpy(rec + 32 * na + 4 * j, a[j].off + b, 4);
+            const int32_t neg = -a[j].off[b];
+            std::memcpy(rec + 32 * na + 4 * j, &neg, 4);
             std::memcpy(rec + 36 * na + 4 * j, a[j].d + b, 4);
         }
     }
