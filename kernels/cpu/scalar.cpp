@@ -228,9 +228,11 @@ void softmax_stats(const float* z, const float* e, int n, float mx, double L, do
     const double m = mx;
     for (int i = 0; i < n; ++i) {
         const double d = static_cast<double>(z[i]) - m;
-        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s, plp = p * lp;
+        // (an impossible token, e = 0 and lp = -inf, adds nothing: p lp -> 0)
+        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s;
+        const double plp = p == 0 ? 0.0 : p * lp, plp2 = p == 0 ? 0.0 : plp * lp;
         h[i % 8] -= plp;
-        m2[i % 8] += plp * lp;
+        m2[i % 8] += plp2;
         sd[i % 8] += d;
     }
     out[0] = combine8(h);

@@ -983,9 +983,11 @@ inline void softmax_stats(const float* z, const float* e, int n, float mx, doubl
             const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + i + 4 * k)), m);
             const __m256d lp = _mm256_sub_pd(d, vl);
             const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(e + i + 4 * k)), vs);
-            const __m256d plp = _mm256_mul_pd(p, lp);
+            // (e = 0 adds nothing, as in the scalar table: 0 * -inf would be NaN)
+            const __m256d live = _mm256_cmp_pd(p, _mm256_setzero_pd(), _CMP_NEQ_UQ);
+            const __m256d plp = _mm256_and_pd(live, _mm256_mul_pd(p, lp));
             h[k] = _mm256_sub_pd(h[k], plp);
-            m2[k] = _mm256_add_pd(m2[k], _mm256_mul_pd(plp, lp));
+            m2[k] = _mm256_add_pd(m2[k], _mm256_and_pd(live, _mm256_mul_pd(plp, lp)));
             sd[k] = _mm256_add_pd(sd[k], d);
         }
     alignas(32) double lh[8], lm[8], ls[8];
@@ -996,9 +998,10 @@ inline void softmax_stats(const float* z, const float* e, int n, float mx, doubl
     }
     for (int k = 0; i < n; ++i, ++k) {
         const double d = static_cast<double>(z[i]) - mx;
-        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s, plp = p * lp;
+        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s;
+        const double plp = p == 0 ? 0.0 : p * lp, plp2 = p == 0 ? 0.0 : plp * lp;
         lh[k] -= plp;
-        lm[k] += plp * lp;
+        lm[k] += plp2;
         ls[k] += d;
     }
     out[0] = combine8(lh);
@@ -2959,9 +2962,11 @@ inline void buckets_stats(const float* z, const float* e, int n, float mx, doubl
             const __m256d dd = _mm256_sub_pd(_mm256_cvtps_pd(zh), m);
             const __m256d lp = _mm256_sub_pd(dd, vl);
             const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(eh), vs);
-            const __m256d plp = _mm256_mul_pd(p, lp);
+            // (e = 0 adds nothing, as in the scalar table: 0 * -inf would be NaN)
+            const __m256d live = _mm256_cmp_pd(p, _mm256_setzero_pd(), _CMP_NEQ_UQ);
+            const __m256d plp = _mm256_and_pd(live, _mm256_mul_pd(p, lp));
             h[k] = _mm256_sub_pd(h[k], plp);
-            m2[k] = _mm256_add_pd(m2[k], _mm256_mul_pd(plp, lp));
+            m2[k] = _mm256_add_pd(m2[k], _mm256_and_pd(live, _mm256_mul_pd(plp, lp)));
             sd[k] = _mm256_add_pd(sd[k], dd);
         }
     }
@@ -2976,9 +2981,10 @@ inline void buckets_stats(const float* z, const float* e, int n, float mx, doubl
         idx[i] = static_cast<uint16_t>(df < kSampleLastNat ? static_cast<int>(df * kSamplePerNat)
                                                            : kSampleBuckets - 1);
         const double d = static_cast<double>(z[i]) - mx;
-        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s, plp = p * lp;
+        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s;
+        const double plp = p == 0 ? 0.0 : p * lp, plp2 = p == 0 ? 0.0 : plp * lp;
         lh[k] -= plp;
-        lm[k] += plp * lp;
+        lm[k] += plp2;
         ls[k] += d;
     }
     out[0] = combine8(lh);

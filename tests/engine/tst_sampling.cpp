@@ -4,6 +4,9 @@
 #include <cmath>
 #include <random>
 
+#include "cpu/expf_data.h"
+#include "cuda/draw.h"
+#include "reasonscope/device_draw.h"
 #include "reasonscope/error.h"
 #include "reasonscope/sampling.h"
 
@@ -368,6 +371,114 @@ class TestSampling : public QObject {
         p.temperature = 1;
         for (uint64_t pos = 0; pos < 200; ++pos)
             QVERIFY(Sampler(p).sample(y.data(), static_cast<int>(y.size()), {}, 1, pos).token != 3);
+    }
+
+    // The backend's draw (kernels/cuda/draw.h), run on the host as the
+    // device runs it, gives Sampler::sample's token and alternatives and its
+    // signals (to the last bits: other sums' orders) for flat and peaked
+    // rows, ties, impossible tokens, greedy and temperatures, top-k, top-p,
+    // min-p and their combinations; a NaN or +inf is reported, a row with
+    // every token impossible left to the host.
+    void backendDrawEqualsTheSampler() {
+        // The device's exponential is the C library's, bit for bit.
+        std::mt19937 g(11);
+        std::uniform_real_distribution<float> ux(-110.0f, 90.0f);
+        for (int i = 0; i < 200000; ++i) {
+            const float x = i < 100000 ? ux(g) : -static_cast<float>(i - 100000) * 1e-4f;
+            const float want = std::exp(x), got = draw::expf_libm(x, kernels::kExp2fTab);
+            QVERIFY2(std::memcmp(&want, &got, 4) == 0, qPrintable(QString::number(x, 'g', 9)));
+        }
+        int draws = 0, cut_rows = 0;
+        for (int V : {1000, 40009})
+            for (int shape = 0; shape < 4; ++shape) {
+                std::normal_distribution<float> nd(0.0f, shape == 1 ? 6.0f : 1.5f);
+                std::vector<float> lg(static_cast<size_t>(V));
+                for (float& x : lg) x = nd(g);
+                if (shape == 2)  // ties: few distinct values
+                    for (float& x : lg) x = std::round(x * 2.0f) / 2.0f;
+                if (shape == 3) {  // impossible tokens, signed zeros
+                    for (size_t i = 0; i < lg.size(); i += 3) lg[i] = -INFINITY;
+                    lg[1] = 0.0f;
+                    lg[2] = -0.0f;
+                }
+                struct P {
+                    float t;
+                    int k;
+                    float p, min_p;
+                    int alt;
+                };
+                const P ps[] = {{0, 0, 1, 0, 5},
+                                {1, 0, 1, 0, 0},
+                                {0.7f, 0, 1, 0, 1},
+                                {0.7f, 40, 1, 0, 5},
+                                {1, 0, 0.9f, 0, 64},
+                                {0.8f, 0, 1, 0.05f, 5},
+                                {1.3f, 50, 0.8f, 0.02f, 3},
+                                {0.6f, 1, 1, 0, 2}};
+                for (const P& pp : ps) {
+                    SamplingParams sp;
+                    sp.temperature = pp.t;
+                    sp.top_k = pp.k;
+                    sp.top_p = pp.p;
+                    sp.min_p = pp.min_p;
+                    sp.n_alternatives = pp.alt;
+                    sp.seed = 5;
+                    QVERIFY(draw_on_backend_possible(sp));
+                    const Sampler sampler(sp);
+                    for (uint64_t pos = 0; pos < (V > 1000 ? 2u : 12u); ++pos) {
+                        const TokenSignals want = sampler.sample(lg.data(), V, {}, 7, pos);
+                        draw::Spec spec;
+                        draw_spec(sp, 7, pos, spec);
+                        draw::Result res;
+                        draw_on_host(lg.data(), V, spec, res);
+                        QCOMPARE(res.status, int{draw::kDone});
+                        const TokenSignals got = draw_signals(res, V);
+                        const QByteArray where = "V " + QByteArray::number(V) + " shape " +
+                                                 QByteArray::number(shape) + " t " +
+                                                 QByteArray::number(pp.t) + " pos " +
+                                                 QByteArray::number(static_cast<qulonglong>(pos));
+                        QVERIFY2(got.token == want.token, where);
+                        QVERIFY2(std::abs(got.logprob - want.logprob) <= 1e-5f, where);
+                        QVERIFY2(std::isfinite(want.entropy) && std::isfinite(want.varentropy),
+                                 where);
+                        QVERIFY2(std::abs(got.entropy - want.entropy) <= 1e-5f, where);
+                        QVERIFY2(std::abs(got.varentropy - want.varentropy) <= 1e-4f, where);
+                        // (+inf where a token is impossible: KL(U || p))
+                        QVERIFY2(got.self_certainty == want.self_certainty ||
+                                     std::abs(got.self_certainty - want.self_certainty) <= 1e-4f,
+                                 where);
+                        QVERIFY2(got.top.size() == want.top.size(), where);
+                        for (size_t a = 0; a < got.top.size(); ++a)
+                            QVERIFY2(got.top[a].first == want.top[a].first &&
+                                         std::abs(got.top[a].second - want.top[a].second) <= 1e-5f,
+                                     where);
+                        ++draws;
+                        cut_rows += pp.k > 0 || pp.p < 1 || pp.min_p > 0;
+                    }
+                }
+            }
+        QVERIFY(draws > 300 && cut_rows > 150);
+        // A NaN or +inf: nothing to sample; every token impossible: the host's.
+        std::vector<float> y(100, 1.0f);
+        draw::Spec spec;
+        draw::Result res;
+        draw_spec(SamplingParams{}, 1, 0, spec);
+        y[37] = NAN;
+        draw_on_host(y.data(), 100, spec, res);
+        QCOMPARE(res.status, int{draw::kNotNumbers});
+        y[37] = INFINITY;
+        draw_on_host(y.data(), 100, spec, res);
+        QCOMPARE(res.status, int{draw::kNotNumbers});
+        std::fill(y.begin(), y.end(), -INFINITY);
+        draw_on_host(y.data(), 100, spec, res);
+        QCOMPARE(res.status, int{draw::kFallback});
+        // What it cannot do is said.
+        SamplingParams pen;
+        pen.repeat_penalty = 1.1f;
+        QVERIFY(!draw_on_backend_possible(pen));
+        SamplingParams many;
+        many.n_alternatives = draw::kMaxAlternatives + 1;
+        QVERIFY(!draw_on_backend_possible(many));
     }
 
     void badParametersAreErrors() {

@@ -1,0 +1,283 @@
+// The sampler's draw and signals for one row of logits, written once for the
+// device and the host: a backend with its logits in device memory runs it
+// there (one block of kThreads threads a row), so a step of 64 branches over
+// a 152k vocabulary sends the host a few hundred bytes a row instead of its
+// logits; the host runs the same code to check it (tests/engine) and as the
+// CPU backend's emulation of the seam.
+//
+// What it computes is the host sampler's (engine/sampling): z = logits / t,
+// e = exp(z - max z) (the C library's expf, bit for bit), the inverse CDF of
+// softmax(z) in the order z descending, ties by id (-0 as +0), after top-k,
+// top-p and min-p, at the uniform u the host derives from the run's seed,
+// stream and position; the signals' sums; the n best alternatives by raw
+// logit. Its sums are taken in another (fixed) order: kThreads strided
+// partial sums, then a tree. So the draw equals the host's except where u
+// falls within rounding of an interval's edge, and the signals agree to the
+// last bits of a double.
+//
+// Positions in the sampling order are 64-bit keys (z's order bits above the
+// id's complement): "the first L tokens" are the tokens whose key is at least
+// the L-th token's. Cuts and the draw are each the largest key with a
+// monotone property (a count or a mass at or above it), found by bisection:
+// each step one reduction over the row, so the result is exact and the same
+// on every run.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "cuda/quant.h"  // RS_HD
+
+namespace rs::draw {
+
+constexpr int kThreads = 1024;        // a row's block (the host emulates its reductions)
+constexpr int kMaxAlternatives = 64;  // more: the host samples from the logits
+
+// One row's sampling.
+struct Spec {
+    float t = 1;          // temperature (1 when greedy)
+    int greedy = 0;       // the first of the largest raw logits; signals at t = 1
+    int top_k = 0;        // 0: off
+    float top_p = 1;      // 1: off
+    float min_p = 0;      // 0: off
+    float log_min_p = 0;  // std::log(min_p), taken by the host (as its sampler does)
+    double u = 0;         // the draw's uniform in [0, 1)
+    int n_alt = 0;        // alternatives, at most kMaxAlternatives
+};
+
+enum Status : int {
+    kDone = 0,
+    kNotNumbers = 1,  // a NaN or +inf among the logits: nothing to sample
+    kFallback = 2,    // not handled here (every logit -inf): the host samples the row
+};
+
+struct Result {
+    int status = kFallback;
+    int token = -1;
+    float z_token = 0;  // the token's z
+    float mx = 0;       // max z
+    double s = 0;       // sum of e
+    // With d = z - mx, lp = d - log s, p = e / s: sum p lp, sum p lp lp, sum d.
+    double plp = 0, plp2 = 0, sd = 0;
+    int n_alt = 0;  // alternatives, best first: id, raw logit, z
+    int alt_id[kMaxAlternatives] = {};
+    float alt_logit[kMaxAlternatives] = {}, alt_z[kMaxAlternatives] = {};
+};
+
+// The words of 2^(i/32) that expf_libm reads (kernels/cpu/expf_data.h's
+// kExp2fTab); the device keeps them in constant memory.
+#define RS_DRAW_EXP2F_TABLE                                                                 \
+    {                                                                                       \
+        0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,     \
+            0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1, \
+            0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d, \
+            0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585, \
+            0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13, \
+            0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d, \
+            0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069, \
+            0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540  \
+    }
+
+RS_HD uint64_t bits_of(double x) {
+#if defined(__CUDA_ARCH__)
+    return static_cast<uint64_t>(__double_as_longlong(x));
+#else
+    uint64_t u;
+    std::memcpy(&u, &x, 8);
+    return u;
+#endif
+}
+RS_HD double double_of(uint64_t u) {
+#if defined(__CUDA_ARCH__)
+    return __longlong_as_double(static_cast<long long>(u));
+#else
+    double x;
+    std::memcpy(&x, &u, 8);
+    return x;
+#endif
+}
+RS_HD uint32_t bits_of(float x) {
+#if defined(__CUDA_ARCH__)
+    return __float_as_uint(x);
+#else
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    return u;
+#endif
+}
+
+// std::exp(x) in float, bit for bit (glibc's expf as kernels/cpu's
+// expf_data.h describes it: double-precision operations with fused
+// multiply-adds; tst_sampling checks it against std::exp). tab: the table
+// above.
+RS_HD float expf_libm(float x, const uint64_t* tab) {
+    if (x != x) return x;                 // NaN
+    if (x < -0x1.9fe368p6f) return 0.0f;  // rounds to +0
+    if (x > 0x1.62e42ep6f) return INFINITY;
+    const double inv = 0x1.71547652b82fep+0 * 32, shift = 0x1.8p+52;
+    const double xd = x;
+    const double kd0 = fma(inv, xd, shift);
+    const double kd = kd0 - shift;
+    const double r = fma(inv, xd, -kd);
+    const uint64_t ki = bits_of(kd0);
+    const double t = double_of(tab[ki & 31] + (ki << (52 - 5)));
+    const double c0 = 0x1.c6af84b912394p-5 / 32 / 32 / 32, c1 = 0x1.ebfce50fac4f3p-3 / 32 / 32,
+                 c2 = 0x1.62e42ff0c52d6p-1 / 32;
+    const double z = fma(c0, r, c1);
+    const double r2 = r * r;
+    double y = fma(c2, r, 1.0);
+    y = fma(z, r2, y) * t;
+    return static_cast<float>(y);
+}
+
+// A token's place in the sampling order: larger keys come first.
+RS_HD uint64_t order_key(float z, int id) {
+    if (z == 0.0f) z = 0.0f;  // -0 as +0
+    uint32_t u = bits_of(z);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return (static_cast<uint64_t>(u) << 32) |
+           static_cast<uint32_t>(0xFFFFFFFFu - static_cast<uint32_t>(id));
+}
+RS_HD int key_id(uint64_t key) {
+    return static_cast<int>(0xFFFFFFFFu - static_cast<uint32_t>(key));
+}
+
+// The largest k in [lo, hi) with pred(k), given pred(lo) and not pred(hi)
+// (pred monotone: true below some point).
+template <class Pred>
+RS_HD uint64_t largest_where(uint64_t lo, uint64_t hi, Pred pred) {
+    while (hi - lo > 1) {
+        const uint64_t mid = lo + (hi - lo) / 2;
+        if (pred(mid))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+// One row. tab: the exponential's table. R, the reductions of a block over i in [0, V), each
+// returning the same value to every thread: sum (double), count, max_key / min_key (uint64), max_f
+// (float), for_each (each thread its own i), collect (calls emit(slot, i) for each i with pred(i),
+// slots 0.. in any order) and single (runs once, after every thread's writes). z, e: V floats of
+// scratch.
+template <class R>
+RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint64_t* tab, float* z,
+                    float* e, Result& out) {
+    const int not_numbers = r.count([&](int i) { return !(logits[i] < INFINITY); });
+    if (not_numbers) {
+        r.single([&] { out.status = kNotNumbers; });
+        return;
+    }
+    const float t = sp.greedy ? 1.0f : sp.t;
+    r.for_each([&](int i) { z[i] = t == 1.0f ? logits[i] : logits[i] / t; });
+    const float mx = r.max_f([&](int i) { return z[i]; });
+    if (mx == -INFINITY) {
+        r.single([&] { out.status = kFallback; });
+        return;
+    }
+    r.for_each([&](int i) { e[i] = expf_libm(z[i] - mx, tab); });
+    const double s = r.sum([&](int i) { return static_cast<double>(e[i]); });
+    const double L = log(s), inv_s = 1.0 / s;
+    // (an impossible token, e = 0 and lp = -inf, adds nothing: p lp -> 0)
+    const double plp = r.sum([&](int i) {
+        const double d = static_cast<double>(z[i]) - mx, p = static_cast<double>(e[i]) * inv_s;
+        return p == 0 ? 0.0 : p * (d - L);
+    });
+    const double plp2 = r.sum([&](int i) {
+        const double d = static_cast<double>(z[i]) - mx, lp = d - L;
+        const double p = static_cast<double>(e[i]) * inv_s;
+        return p == 0 ? 0.0 : p * lp * lp;
+    });
+    const double sd = r.sum([&](int i) { return static_cast<double>(z[i]) - mx; });
+
+    auto key = [&](int i) { return order_key(z[i], i); };
+    const uint64_t top = r.max_key(key);
+    uint64_t token_key = top;
+    if (!sp.greedy) {
+        // The kept prefix: keys >= thr, its mass S.
+        uint64_t thr = r.min_key(key);
+        double S = s;
+        auto count_at = [&](uint64_t k) { return r.count([&](int i) { return key(i) >= k; }); };
+        auto mass_at = [&](uint64_t k) {
+            return r.sum([&](int i) { return key(i) >= k ? static_cast<double>(e[i]) : 0.0; });
+        };
+        int kept = V;
+        if (sp.top_k > 0 && sp.top_k < kept) {
+            const int k = sp.top_k;
+            thr = largest_where(thr, top + 1, [&](uint64_t c) { return count_at(c) >= k; });
+            kept = k;
+            S = mass_at(thr);
+        }
+        if (sp.top_p < 1.0f) {
+            const double want = static_cast<double>(sp.top_p) * S;
+            if (mass_at(thr) >= want) {
+                thr = largest_where(thr, top + 1, [&](uint64_t c) { return mass_at(c) >= want; });
+                kept = count_at(thr);
+                S = mass_at(thr);
+            }
+        }
+        if (sp.min_p > 0) {
+            const float cut = mx + sp.log_min_p;
+            int within = r.count([&](int i) { return z[i] >= cut; });
+            if (within < 1) within = 1;
+            if (within < kept) {
+                thr =
+                    largest_where(thr, top + 1, [&](uint64_t c) { return count_at(c) >= within; });
+                kept = within;
+                S = mass_at(thr);
+            }
+        }
+        const double target = sp.u * S;
+        if (mass_at(thr) > target)
+            token_key =
+                largest_where(thr, top + 1, [&](uint64_t c) { return mass_at(c) > target; });
+        else  // rounding left the kept mass short of the target: the last kept token
+            token_key = thr;
+    }
+    // The n best by raw logit (ties by id).
+    const int n_alt = sp.n_alt < V ? sp.n_alt : V;
+    auto raw = [&](int i) { return order_key(logits[i], i); };
+    uint64_t alt_thr = 0;
+    if (n_alt > 0) {
+        const uint64_t raw_top = r.max_key(raw), raw_low = r.min_key(raw);
+        alt_thr = largest_where(raw_low, raw_top + 1, [&](uint64_t c) {
+            return r.count([&](int i) { return raw(i) >= c; }) >= n_alt;
+        });
+        r.collect([&](int i) { return raw(i) >= alt_thr; },
+                  [&](int slot, int i) {
+                      out.alt_id[slot] = i;
+                      out.alt_logit[slot] = logits[i];
+                      out.alt_z[slot] = z[i];
+                  });
+    }
+    r.single([&] {
+        const int tok = key_id(token_key);
+        out.status = kDone;
+        out.token = tok;
+        out.z_token = z[tok];
+        out.mx = mx;
+        out.s = s;
+        out.plp = plp;
+        out.plp2 = plp2;
+        out.sd = sd;
+        out.n_alt = n_alt;
+        // best first (insertion sort by raw key: at most kMaxAlternatives)
+        for (int a = 1; a < n_alt; ++a)
+            for (int b = a; b > 0 && order_key(out.alt_logit[b], out.alt_id[b]) >
+                                         order_key(out.alt_logit[b - 1], out.alt_id[b - 1]);
+                 --b) {
+                const int id = out.alt_id[b];
+                const float lg = out.alt_logit[b], zz = out.alt_z[b];
+                out.alt_id[b] = out.alt_id[b - 1];
+                out.alt_logit[b] = out.alt_logit[b - 1];
+                out.alt_z[b] = out.alt_z[b - 1];
+                out.alt_id[b - 1] = id;
+                out.alt_logit[b - 1] = lg;
+                out.alt_z[b - 1] = zz;
+            }
+    });
+}
+
+}  // namespace rs::draw
