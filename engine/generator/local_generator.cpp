@@ -9,6 +9,8 @@
 #include <cmath>
 #include <memory>
 
+#include "cuda/draw.h"
+#include "reasonscope/device_draw.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 
@@ -149,7 +151,26 @@ std::vector<Extension> LocalGenerator::extend(std::span<const ExtendRequest> req
         pending.push_back(s.tokens.back());
     }
     std::vector<float> hidden;
-    session_->decode_into(kvs, pending, tap_layers, hidden, logits_);
+    // A backend that samples where its logits are (a GPU) takes the rows the
+    // sampler's own draw would give the same for; the rest come to the host.
+    const bool on_backend = session_->backend().caps().device_draw;
+    std::vector<draw::Spec> specs;
+    std::vector<draw::Result> drawn;
+    if (on_backend) {
+        specs.resize(requests.size());
+        drawn.resize(requests.size());
+        for (size_t k = 0; k < requests.size(); ++k) {
+            const ExtendRequest& r = requests[k];
+            const SamplingParams& p = r.params ? *r.params : params;
+            if (r.force >= 0 || r.veto_with >= 0 || !draw_on_backend_possible(p))
+                specs[k].active = 0;  // (the host needs the logits)
+            else
+                draw_spec(p, r.stream, static_cast<uint64_t>(seq_ref(r.seq).tokens.size()),
+                          specs[k]);
+        }
+    }
+    session_->decode_draw(kvs, pending, tap_layers, hidden, logits_,
+                          on_backend ? specs.data() : nullptr, on_backend ? drawn.data() : nullptr);
     const std::vector<float>& logits = logits_;
     const int V = session_->n_vocab();
     const size_t hid_row = tap_layers.size() * static_cast<size_t>(hidden_dim());
@@ -179,6 +200,16 @@ std::vector<Extension> LocalGenerator::extend(std::span<const ExtendRequest> req
                 const float* row = logits.data() + k * static_cast<size_t>(V);
                 const ExtendRequest& r = requests[k];
                 const Sampler& sampler = *samplers[k];
+                if (on_backend && specs[k].active) {
+                    if (drawn[k].status == draw::kDone) {
+                        out[k].token = draw_signals(drawn[k], V);
+                        continue;
+                    }
+                    if (drawn[k].status == draw::kNotNumbers) {
+                        broken[k] = 1;
+                        continue;
+                    }
+                }  // (kFallback: the row's logits are here)
                 if (r.force >= 0) {
                     if (!logits_are_numbers(row, V)) {
                         broken[k] = 1;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "cuda/draw.h"
 #include "reasonscope/architecture.h"
 #include "reasonscope/error.h"
 
@@ -36,7 +37,8 @@ Session::Session(const Model& model, std::unique_ptr<Backend> backend, const Ses
     kv_ = std::make_unique<KvCache>(backend_->make_kv_storage(layout), n_ctx_);
 }
 
-void Session::run_pass(std::span<const BatchRow> rows, float* logits, const TapRequest* taps) {
+void Session::run_pass(std::span<const BatchRow> rows, float* logits, const TapRequest* taps,
+                       const draw::Spec* draw, draw::Result* draw_out) {
     if (rows.empty()) return;
     const int n_vocab = model_.config().n_vocab;
     for (const BatchRow& r : rows)
@@ -48,6 +50,8 @@ void Session::run_pass(std::span<const BatchRow> rows, float* logits, const TapR
     pass.kv = kv_.get();
     pass.taps = taps;
     pass.logits = logits;
+    pass.draw = draw;
+    pass.draw_out = draw_out;
     pass.one_sequence =
         rows.size() >= 2 && std::all_of(rows.begin(), rows.end(),
                                         [&](const BatchRow& r) { return r.seq == rows[0].seq; });
@@ -107,6 +111,14 @@ std::vector<float> Session::decode(std::span<const int> seqs, std::span<const To
 void Session::decode_into(std::span<const int> seqs, std::span<const TokenId> tokens,
                           const std::vector<int>& tap_layers, std::vector<float>& hidden,
                           std::vector<float>& out) {
+    decode_draw(seqs, tokens, tap_layers, hidden, out, nullptr, nullptr);
+}
+
+void Session::decode_draw(std::span<const int> seqs, std::span<const TokenId> tokens,
+                          const std::vector<int>& tap_layers, std::vector<float>& hidden,
+                          std::vector<float>& out, const draw::Spec* specs, draw::Result* results) {
+    if (specs && !backend_->caps().device_draw)
+        throw Error("decode: the " + backend_->name() + " backend does not sample on its own");
     if (seqs.size() != tokens.size()) throw Error("decode: sequence and token counts differ");
     const int D = model_.config().dim;
     for (int l : tap_layers)
@@ -127,7 +139,8 @@ void Session::decode_into(std::span<const int> seqs, std::span<const TokenId> to
                             !tap_layers.empty()});
         TapRequest taps{tap_layers,
                         hidden.data() + done * tap_layers.size() * static_cast<size_t>(D)};
-        run_pass(rows, out.data() + done * V, tap_layers.empty() ? nullptr : &taps);
+        run_pass(rows, out.data() + done * V, tap_layers.empty() ? nullptr : &taps,
+                 specs ? specs + done : nullptr, results ? results + done : nullptr);
         for (size_t i = 0; i < n; ++i) kv_->commit(seqs[done + i], 1);
         ++passes_;
         tokens_ += static_cast<int64_t>(n);

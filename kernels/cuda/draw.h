@@ -36,6 +36,7 @@ constexpr int kMaxAlternatives = 64;  // more: the host samples from the logits
 
 // One row's sampling.
 struct Spec {
+    int active = 1;       // 0: not drawn here (result kFallback, the row's logits to the host)
     float t = 1;          // temperature (1 when greedy)
     int greedy = 0;       // the first of the largest raw logits; signals at t = 1
     int top_k = 0;        // 0: off

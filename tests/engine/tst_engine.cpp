@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
@@ -558,6 +559,67 @@ class TestEngine : public QObject {
                 streams_differ = streams_differ || a[i][k].token != a[0][k].token;
             }
         QVERIFY(streams_differ);  // three streams, not three copies of one
+    }
+
+    // Sampling on the backend (Pass::draw, as a GPU backend does it; here
+    // the CPU backend's emulation of the seam, RS_DRAW_ON_BACKEND=1): the
+    // generator's branches get the host sampler's tokens, alternatives and
+    // signals, for every kind of request in one batch (plain, top-k/top-p,
+    // greedy, per-request parameters, forced tokens and vetoes, which stay
+    // on the host).
+    void generatorDrawOnTheBackendEqualsTheHost() {
+        auto model = Model::load(kBundled);
+        SamplingParams sp;
+        sp.temperature = 2.5f;
+        sp.top_p = 0.97f;
+        sp.seed = 3;
+        sp.n_alternatives = 5;
+        SamplingParams greedy = sp, topk = sp;
+        greedy.temperature = 0;
+        topk.top_k = 4;
+        topk.top_p = 1;
+        const std::vector<TokenId> prompt = model->tokenizer().encode("Q: (3+4)*5\n", true);
+        const TokenId nl = model->tokenizer().encode("\n", false).at(0);
+        auto run = [&](bool on_backend) {
+            qputenv("RS_DRAW_ON_BACKEND", on_backend ? "1" : "0");
+            LocalGenerator gen(*model, SessionOptions{});
+            qunsetenv("RS_DRAW_ON_BACKEND");
+            const int root = gen.start(prompt);
+            std::vector<int> seqs;
+            for (int i = 0; i < 6; ++i) seqs.push_back(gen.fork(root));
+            std::vector<std::vector<TokenSignals>> out(seqs.size());
+            for (int step = 0; step < 14; ++step) {
+                std::vector<ExtendRequest> reqs;
+                for (size_t i = 0; i < seqs.size(); ++i) reqs.push_back({seqs[i], 50 + i});
+                reqs[1].params = &greedy;
+                reqs[2].params = &topk;
+                if (step % 4 == 1) reqs[3].force = nl;
+                reqs[4].veto = {nl};
+                reqs[4].veto_with = model->tokenizer().encode("7", false).at(0);
+                const auto ext = gen.extend(reqs, sp);
+                for (size_t i = 0; i < seqs.size(); ++i) out[i].push_back(ext[i].token);
+            }
+            return out;
+        };
+        const auto host = run(false), backend = run(true);
+        int alternatives = 0;
+        std::set<TokenId> seen;
+        for (size_t i = 0; i < host.size(); ++i)
+            for (size_t k = 0; k < host[i].size(); ++k) {
+                const TokenSignals &a = host[i][k], &b = backend[i][k];
+                QCOMPARE(b.token, a.token);
+                QVERIFY(std::abs(a.logprob - b.logprob) <= 1e-5f);
+                QVERIFY(std::abs(a.entropy - b.entropy) <= 1e-5f);
+                QVERIFY(std::abs(a.varentropy - b.varentropy) <= 1e-4f);
+                QCOMPARE(b.top.size(), a.top.size());
+                for (size_t j = 0; j < a.top.size(); ++j) {
+                    QCOMPARE(b.top[j].first, a.top[j].first);
+                    QVERIFY(std::abs(a.top[j].second - b.top[j].second) <= 1e-5f);
+                }
+                alternatives += static_cast<int>(a.top.size());
+                seen.insert(a.token);
+            }
+        QVERIFY(alternatives == 6 * 14 * 5 && seen.size() > 5);  // varied, not one token
     }
 
     void forkSharesBlocksAndCopiesOnWrite() {

@@ -29,7 +29,9 @@
 #include "cpu/arch_ops.h"
 #include "cpu/fp16.h"
 #include "cpu/kernels.h"
+#include "cuda/draw.h"
 #include "reasonscope/backend.h"
+#include "reasonscope/device_draw.h"
 #include "reasonscope/error.h"
 #include "reasonscope/model.h"
 #include "reasonscope/thread_pool.h"
@@ -234,6 +236,8 @@ class CpuBackend final : public Backend {
         : pool_(opt.threads),
           k_(K::kernels()),
           invariant_(opt.batch_invariant),
+          draw_on_backend_(std::getenv("RS_DRAW_ON_BACKEND") &&
+                           std::string(std::getenv("RS_DRAW_ON_BACKEND")) == "1"),
           model_bytes_(m.weight_bytes()),
           weights_(std::static_pointer_cast<CpuWeights>(
               m.prepared("cpu", [&] { return prepare_weights(m); }))) {}
@@ -241,6 +245,7 @@ class CpuBackend final : public Backend {
     BackendCaps caps() const override {
         BackendCaps c;
         c.batch_invariant = true;  // batches of branches always; prompts unless deterministic
+        c.device_draw = draw_on_backend_;
         return c;
     }
     int threads() const override { return pool_.size(); }
@@ -278,7 +283,24 @@ class CpuBackend final : public Backend {
         std::memcpy(ptr(out), src,
                     static_cast<size_t>(out.rows) * static_cast<size_t>(out.cols) * 4);
     }
-    void output(const Weight& w, Act in) override { matmul_to(w, ptr(in), in.rows, pass_.logits); }
+    void output(const Weight& w, Act in) override {
+        matmul_to(w, ptr(in), in.rows, pass_.logits);
+        if (pass_.draw) draw_rows(static_cast<int>(w.rows), in.rows);
+    }
+    // The seam of a backend that samples where its logits are, on the host
+    // (RS_DRAW_ON_BACKEND=1): what a GPU backend does, emulated, so that
+    // searches through it are checked here (the logits stay in place).
+    void draw_rows(int V, int rows) {
+        pool_.run(rows, [&](int64_t b, int64_t e, int) {
+            for (int64_t r = b; r < e; ++r) {
+                const float* row = pass_.logits + static_cast<size_t>(r) * static_cast<size_t>(V);
+                if (pass_.draw[r].active)
+                    draw_on_host(row, V, pass_.draw[r], pass_.draw_out[r]);
+                else
+                    pass_.draw_out[r] = draw::Result{};  // kFallback
+            }
+        });
+    }
 
   private:
     float* ptr(Act a) { return slots_[static_cast<size_t>(a.slot)].data(); }
@@ -295,7 +317,8 @@ class CpuBackend final : public Backend {
     ThreadPool pool_;
     const K::KernelTable& k_;
     OpProfile prof_;
-    const bool invariant_;  // never the prompt-batch order
+    const bool invariant_;        // never the prompt-batch order
+    const bool draw_on_backend_;  // emulate a backend's sampling (caps device_draw)
     const uint64_t model_bytes_;
     std::shared_ptr<CpuWeights> weights_;
     Pass pass_;

@@ -24,6 +24,10 @@ namespace rs {
 
 class Model;
 struct Weight;
+namespace draw {
+struct Spec;
+struct Result;
+}  // namespace draw
 
 struct BatchRow {
     int seq = 0;  // KV cache sequence
@@ -50,6 +54,12 @@ struct Pass {
     KvCache* kv = nullptr;
     const TapRequest* taps = nullptr;  // null: no taps
     float* logits = nullptr;           // n_vocab per row that asks, in row order (host memory)
+    // Rows to sample on the backend (caps().device_draw; kernels/cuda/draw.h):
+    // one spec per row that asks for logits, in that order, and its result.
+    // Then only the rows whose result is draw::kFallback (an inactive spec,
+    // or nothing to draw) have their logits in `logits`; null: every row's.
+    const draw::Spec* draw = nullptr;
+    draw::Result* draw_out = nullptr;
     std::vector<SharedPrefix> shared;  // rows that share prefix blocks (planned by the session)
     bool one_sequence = false;         // two or more rows, all of one sequence (a prompt)
 };
@@ -137,6 +147,7 @@ struct BackendCaps {
     bool hidden_taps = true;      // residual-stream taps (latent signals)
     bool batch_invariant = true;  // a branch's logits do not depend on its batch
     bool device_memory = false;   // weights and KV live in device memory
+    bool device_draw = false;     // samples rows where its logits are (Pass::draw)
 };
 
 class Backend {

@@ -73,10 +73,17 @@ class Session {
     void decode_into(std::span<const int> seqs, std::span<const TokenId> tokens,
                      const std::vector<int>& tap_layers, std::vector<float>& hidden,
                      std::vector<float>& logits);
+    // The same, each row sampled on the backend by its spec (backend caps
+    // device_draw; see Pass::draw): results[i] for row i; only rows whose
+    // result is draw::kFallback have their logits in `logits`.
+    void decode_draw(std::span<const int> seqs, std::span<const TokenId> tokens,
+                     const std::vector<int>& tap_layers, std::vector<float>& hidden,
+                     std::vector<float>& logits, const draw::Spec* specs, draw::Result* results);
 
     int64_t forward_passes() const { return passes_; }
     // One pass of rows (see Pass); the rows' slots were reserved.
-    void run_pass(std::span<const BatchRow> rows, float* logits, const TapRequest* taps);
+    void run_pass(std::span<const BatchRow> rows, float* logits, const TapRequest* taps,
+                  const draw::Spec* draw = nullptr, draw::Result* draw_out = nullptr);
     int64_t tokens_evaluated() const { return tokens_; }
 
   private:
