@@ -60,7 +60,7 @@ run)
     for m in $bundled .device/models/*.gguf "$tmp"/s-*.gguf; do
         timeout 90 $check check forward "$m" || status=1
     done
-    for c in forward-f16 batched memory search; do
+    for c in forward-f16 batched memory search draw; do
         timeout 120 $check check $c $bundled || status=1
     done
     echo "== speed"

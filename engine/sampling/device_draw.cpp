@@ -38,7 +38,7 @@ class HostBlock {
     float max_f(F f) {
         float m = -INFINITY;
         for (int i = 0; i < n_; ++i) m = std::max(m, f(i));
-        return m;
+        return m == 0.0f ? 0.0f : m;  // -0 as +0, as the device's order keys give it
     }
     template <class F>
     uint64_t max_key(F f) {

@@ -248,6 +248,7 @@ RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint
         });
         r.collect([&](int i) { return raw(i) >= alt_thr; },
                   [&](int slot, int i) {
+                      if (slot >= kMaxAlternatives) return;  // (exactly n_alt: keys are unique)
                       out.alt_id[slot] = i;
                       out.alt_logit[slot] = logits[i];
                       out.alt_z[slot] = z[i];

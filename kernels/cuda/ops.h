@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cuda/draw.h"
+
 namespace rs::cuda {
 
 // Whether this build's kernels can run on the current device (their SASS
@@ -105,5 +107,10 @@ struct AttnArgs {
 };
 constexpr int kAttnChunkRows = 8;
 void attention(const KvArena& a, const AttnArgs& args, cudaStream_t s);
+
+// Each row's draw (draw.h: one block a row), rows of V logits; z and e:
+// rows x V floats of scratch; out: a result per row (specs inactive: kFallback).
+void draw_rows(const float* logits, int rows, int V, const draw::Spec* specs, float* z, float* e,
+               draw::Result* out, cudaStream_t s);
 
 }  // namespace rs::cuda

@@ -241,4 +241,68 @@ inline std::string search_same_answers(const std::string& path, std::string& log
     return {};
 }
 
+// Sampling on the device (Pass::draw, kernels/cuda/draw.cu) against the
+// host's sampler on the same logits (RS_DRAW_ON_BACKEND=0 brings them to
+// the host): 64 branches of mixed requests (top-p, greedy, top-k with
+// min-p; 5 alternatives each) for 6 steps, deterministic logits: the same
+// tokens and alternatives, signals within 1e-5.
+inline std::string device_draw_matches_host(const std::string& path, std::string& log) {
+    auto model = Model::load(path);
+    SamplingParams sp;
+    sp.temperature = 1.0f;
+    sp.top_p = 0.95f;
+    sp.seed = 9;
+    sp.n_alternatives = 5;
+    SamplingParams greedy = sp, topk = sp;
+    greedy.temperature = 0;
+    topk.top_k = 20;
+    topk.min_p = 0.01f;
+    auto run = [&](bool on_device) {
+        setenv("RS_DRAW_ON_BACKEND", on_device ? "1" : "0", 1);
+        SessionOptions so;
+        so.backend = device_backend();
+        so.deterministic = true;
+        so.kv_tokens = 1 << 15;
+        LocalGenerator gen(*model, so);
+        unsetenv("RS_DRAW_ON_BACKEND");
+        const int root = gen.start(prompt_tokens(*model, 24));
+        std::vector<int> seqs;
+        for (int i = 0; i < 64; ++i) seqs.push_back(gen.fork(root));
+        std::vector<TokenSignals> out;
+        for (int step = 0; step < 6; ++step) {
+            std::vector<ExtendRequest> reqs;
+            for (size_t i = 0; i < seqs.size(); ++i) {
+                reqs.push_back({seqs[i], 1000 + i});
+                if (i % 4 == 1) reqs.back().params = &greedy;
+                if (i % 4 == 2) reqs.back().params = &topk;
+            }
+            for (Extension& e : gen.extend(reqs, sp)) out.push_back(std::move(e.token));
+        }
+        return out;
+    };
+    const std::vector<TokenSignals> host = run(false), dev = run(true);
+    if (host.size() != dev.size()) return "different numbers of tokens";
+    float worst = 0;
+    size_t alts = 0;
+    for (size_t k = 0; k < host.size(); ++k) {
+        const TokenSignals &a = host[k], &b = dev[k];
+        const std::string at = "token " + std::to_string(k);
+        if (a.token != b.token)
+            return at + ": " + std::to_string(b.token) + " on the device, " +
+                   std::to_string(a.token) + " on the host";
+        for (float d : {a.logprob - b.logprob, a.entropy - b.entropy})
+            worst = std::max(worst, std::abs(d));
+        if (a.top.size() != b.top.size()) return at + ": a different number of alternatives";
+        for (size_t j = 0; j < a.top.size(); ++j)
+            if (a.top[j].first != b.top[j].first)
+                return at + ": alternative " + std::to_string(j) + " differs";
+        alts += a.top.size();
+    }
+    log += "device draw: " + std::to_string(host.size()) + " tokens and " + std::to_string(alts) +
+           " alternatives as the host's; largest logprob/entropy difference " +
+           std::to_string(worst) + "\n";
+    if (worst > 1e-5f) return "signals differ by " + std::to_string(worst);
+    return {};
+}
+
 }  // namespace rs::cuda_checks

@@ -250,6 +250,15 @@ class TstCudaBackend : public QObject {
         QVERIFY2(err.empty(), err.c_str());
         qInfo("%s", log.c_str());
     }
+
+    void samplingOnTheDeviceEqualsTheHost() {
+        REQUIRE_DEVICE();
+        std::string log;
+        const std::string err =
+            cuda_checks::device_draw_matches_host(bundled_model().toStdString(), log);
+        QVERIFY2(err.empty(), err.c_str());
+        qInfo("%s", log.c_str());
+    }
 };
 
 QTEST_GUILESS_MAIN(TstCudaBackend)

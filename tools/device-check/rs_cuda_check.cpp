@@ -7,7 +7,7 @@
 //                                           model (the first: also batching,
 //                                           memory error, a search)
 //   rs-cuda-check check NAME MODEL         one of them: forward, forward-f16,
-//                                           batched, memory, search
+//                                           batched, memory, search, draw
 //   rs-cuda-check bench ARGS...             reasonscope bench (--backend cuda ...)
 //   rs-cuda-check synth SHAPE TYPE OUT      reasonscope models synth
 //   rs-cuda-check sc MODEL N TOKENS [BACKEND]
@@ -41,6 +41,8 @@ int check(const std::string& name, const std::string& model) {
             err = K::memory_error_is_clear(model);
         else if (name == "search")
             err = K::search_same_answers(model, log);
+        else if (name == "draw")
+            err = K::device_draw_matches_host(model, log);
         else
             throw rs::cli::UsageError{"unknown check '" + name + "'"};
     } catch (const std::exception& e) {
@@ -65,6 +67,7 @@ int checks(const std::vector<std::string>& models) {
         if (rs::cuda_checks::device_backend() == "cuda")  // (the host's KV is not bounded so)
             failed += check("memory", models[0]);
         failed += check("search", models[0]);
+        failed += check("draw", models[0]);
     }
     std::printf("%d failed\n", failed);
     return failed ? 1 : 0;

@@ -190,8 +190,9 @@ class CudaBackend final : public Backend {
         if (stream_) cudaStreamSynchronize(stream_);
         if (cublas_) cublasDestroy(cublas_);
         slots_.clear();
-        for (DevBuf* b : {&ints_, &cs_, &logits_, &wtile_, &xhalf_, &moe_ints_, &moe_w_, &moe_x_,
-                          &moe_g_, &moe_u_, &moe_y_, &moe_out_})
+        for (DevBuf* b :
+             {&ints_, &cs_, &logits_, &wtile_, &xhalf_, &moe_ints_, &moe_w_, &moe_x_, &moe_g_,
+              &moe_u_, &moe_y_, &moe_out_, &draw_spec_, &draw_out_, &draw_z_, &draw_e_})
             *b = DevBuf();
         if (stream_) cudaStreamDestroy(stream_);
     }
@@ -200,6 +201,7 @@ class CudaBackend final : public Backend {
         BackendCaps c;
         c.batch_invariant = invariant_;
         c.device_memory = true;
+        c.device_draw = device_draw_;
         return c;
     }
     int threads() const override { return pool_.size(); }
@@ -275,8 +277,9 @@ class CudaBackend final : public Backend {
         m.device = true;
         m.weights = weights_->bytes;
         for (const DevBuf& b : slots_) m.scratch += b.bytes();
-        for (const DevBuf* b : {&ints_, &cs_, &logits_, &wtile_, &xhalf_, &moe_ints_, &moe_w_,
-                                &moe_x_, &moe_g_, &moe_u_, &moe_y_, &moe_out_})
+        for (const DevBuf* b :
+             {&ints_, &cs_, &logits_, &wtile_, &xhalf_, &moe_ints_, &moe_w_, &moe_x_, &moe_g_,
+              &moe_u_, &moe_y_, &moe_out_, &draw_spec_, &draw_out_, &draw_z_, &draw_e_})
             m.scratch += b->bytes();
         return m;
     }
@@ -336,6 +339,11 @@ class CudaBackend final : public Backend {
     // MoE: the routing's integers and weights, each expert's rows, the
     // weighted outputs by (row, rank) slot; the host's copies.
     DevBuf moe_ints_, moe_w_, moe_x_, moe_g_, moe_u_, moe_y_, moe_out_;
+    // Sampling on the device (Pass::draw): the specs, results and each
+    // row's z and e. RS_DRAW_ON_BACKEND=0 turns it off (the host samples).
+    DevBuf draw_spec_, draw_out_, draw_z_, draw_e_;
+    const bool device_draw_ = !(std::getenv("RS_DRAW_ON_BACKEND") &&
+                                std::string(std::getenv("RS_DRAW_ON_BACKEND")) == "0");
     std::vector<float> moe_logits_, moe_wh_;
     std::vector<int> moe_sel_, moe_ih_;
     std::vector<int> host_ints_;
@@ -644,13 +652,36 @@ double CudaBackend::measure_bandwidth() {
     return 2.0 * static_cast<double>(bytes) / (ms[ms.size() / 2] * 1e-3);
 }
 
+// The logits rows to the host, or (Pass::draw) each row sampled here and
+// only its result to the host: a row's logits follow only where the draw
+// leaves it to the host (draw::kFallback).
 void CudaBackend::output(const Weight& w, Act in) {
-    const size_t V = static_cast<size_t>(w.rows);
-    logits_.reserve(static_cast<size_t>(in.rows) * V * 4, stream_, false);
+    const size_t V = static_cast<size_t>(w.rows), R = static_cast<size_t>(in.rows);
+    logits_.reserve(R * V * 4, stream_, false);
     auto* dl = static_cast<float*>(logits_.get());
     matmul_to(w, ptr(in), in.rows, dl);
-    CUDA_CHECK(cudaMemcpyAsync(pass_.logits, dl, static_cast<size_t>(in.rows) * V * 4,
+    if (!pass_.draw) {
+        CUDA_CHECK(cudaMemcpyAsync(pass_.logits, dl, R * V * 4, cudaMemcpyDeviceToHost, stream_));
+        return;
+    }
+    draw_spec_.reserve(R * sizeof(draw::Spec), stream_, false);
+    draw_out_.reserve(R * sizeof(draw::Result), stream_, false);
+    draw_z_.reserve(R * V * 4, stream_, false);
+    draw_e_.reserve(R * V * 4, stream_, false);
+    auto* specs = static_cast<draw::Spec*>(draw_spec_.get());
+    auto* results = static_cast<draw::Result*>(draw_out_.get());
+    CUDA_CHECK(cudaMemcpyAsync(specs, pass_.draw, R * sizeof(draw::Spec), cudaMemcpyHostToDevice,
+                               stream_));
+    C::draw_rows(dl, in.rows, static_cast<int>(V), specs, static_cast<float*>(draw_z_.get()),
+                 static_cast<float*>(draw_e_.get()), results, stream_);
+    launched();
+    CUDA_CHECK(cudaMemcpyAsync(pass_.draw_out, results, R * sizeof(draw::Result),
                                cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    for (size_t r = 0; r < R; ++r)
+        if (pass_.draw_out[r].status == draw::kFallback)
+            CUDA_CHECK(cudaMemcpyAsync(pass_.logits + r * V, dl + r * V, V * 4,
+                                       cudaMemcpyDeviceToHost, stream_));
 }
 
 void CudaBackend::tap(int layer, Act x) {
