@@ -31,8 +31,10 @@
 
 namespace rs::draw {
 
-constexpr int kThreads = 1024;        // a row's block (the host emulates its reductions)
-constexpr int kMaxAlternatives = 64;  // more: the host samples from the logits
+constexpr int kThreads = 1024;         // a row's block (the host emulates its reductions)
+constexpr int kMaxAlternatives = 64;   // more: the host samples from the logits
+constexpr int kWalk = 4;               // tokens tried from the top before bisecting
+constexpr int kWalkAlternatives = 16;  // alternatives found one maximum at a time
 
 // One row's sampling.
 struct Spec {
@@ -195,6 +197,23 @@ RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint
 
     auto key = [&](int i) { return order_key(z[i], i); };
     const uint64_t top = r.max_key(key);
+    // The largest token key in [lo, top] with pred (monotone, true at lo, a
+    // token's key): the best few tokens first, one maximum each (where a
+    // peaked distribution's answer is), then bisection below them. The same
+    // key as bisection alone, in fewer passes.
+    auto largest_token_where = [&](uint64_t lo, auto pred) {
+        uint64_t prev = top + 1;
+        for (int j = 0; j < kWalk; ++j) {
+            const uint64_t k = r.max_key([&](int i) {
+                const uint64_t x = key(i);
+                return x < prev && x >= lo ? x : uint64_t{0};
+            });
+            if (k == 0 || k == lo) return lo;
+            if (pred(k)) return k;
+            prev = k;
+        }
+        return largest_where(lo, prev, pred);
+    };
     uint64_t token_key = top;
     if (!sp.greedy) {
         // The kept prefix: keys >= thr, its mass S.
@@ -207,14 +226,14 @@ RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint
         int kept = V;
         if (sp.top_k > 0 && sp.top_k < kept) {
             const int k = sp.top_k;
-            thr = largest_where(thr, top + 1, [&](uint64_t c) { return count_at(c) >= k; });
+            thr = largest_token_where(thr, [&](uint64_t c) { return count_at(c) >= k; });
             kept = k;
             S = mass_at(thr);
         }
         if (sp.top_p < 1.0f) {
             const double want = static_cast<double>(sp.top_p) * S;
             if (mass_at(thr) >= want) {
-                thr = largest_where(thr, top + 1, [&](uint64_t c) { return mass_at(c) >= want; });
+                thr = largest_token_where(thr, [&](uint64_t c) { return mass_at(c) >= want; });
                 kept = count_at(thr);
                 S = mass_at(thr);
             }
@@ -224,16 +243,14 @@ RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint
             int within = r.count([&](int i) { return z[i] >= cut; });
             if (within < 1) within = 1;
             if (within < kept) {
-                thr =
-                    largest_where(thr, top + 1, [&](uint64_t c) { return count_at(c) >= within; });
+                thr = largest_token_where(thr, [&](uint64_t c) { return count_at(c) >= within; });
                 kept = within;
                 S = mass_at(thr);
             }
         }
         const double target = sp.u * S;
         if (mass_at(thr) > target)
-            token_key =
-                largest_where(thr, top + 1, [&](uint64_t c) { return mass_at(c) > target; });
+            token_key = largest_token_where(thr, [&](uint64_t c) { return mass_at(c) > target; });
         else  // rounding left the kept mass short of the target: the last kept token
             token_key = thr;
     }
@@ -241,7 +258,23 @@ RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint
     const int n_alt = sp.n_alt < V ? sp.n_alt : V;
     auto raw = [&](int i) { return order_key(logits[i], i); };
     uint64_t alt_thr = 0;
-    if (n_alt > 0) {
+    if (n_alt > 0 && n_alt <= kWalkAlternatives) {
+        // A few: one maximum each, best first.
+        uint64_t prev = ~uint64_t{0};
+        for (int a = 0; a < n_alt; ++a) {
+            const uint64_t k = r.max_key([&](int i) {
+                const uint64_t x = raw(i);
+                return x < prev ? x : uint64_t{0};
+            });
+            prev = k;
+            r.single([&] {
+                const int id = key_id(k);
+                out.alt_id[a] = id;
+                out.alt_logit[a] = logits[id];
+                out.alt_z[a] = z[id];
+            });
+        }
+    } else if (n_alt > 0) {
         const uint64_t raw_top = r.max_key(raw), raw_low = r.min_key(raw);
         alt_thr = largest_where(raw_low, raw_top + 1, [&](uint64_t c) {
             return r.count([&](int i) { return raw(i) >= c; }) >= n_alt;
