@@ -29,6 +29,41 @@ class HostBlock {
         return p[0];
     }
     template <class F>
+    void sum3(F f, double out[3]) {
+        double p[3][draw::kThreads];
+        for (int t = 0; t < draw::kThreads; ++t) {
+            double a[3] = {0, 0, 0};
+            for (int i = t; i < n_; i += draw::kThreads) {
+                double v[3];
+                f(i, v);
+                for (int c = 0; c < 3; ++c) a[c] += v[c];
+            }
+            for (int c = 0; c < 3; ++c) p[c][t] = a[c];
+        }
+        for (int s = draw::kThreads / 2; s > 0; s >>= 1)
+            for (int t = 0; t < s; ++t)
+                for (int c = 0; c < 3; ++c) p[c][t] += p[c][t + s];
+        for (int c = 0; c < 3; ++c) out[c] = p[c][0];
+    }
+    template <class F>
+    uint64_t sum_u64(F f) {  // (exact: any order)
+        uint64_t a = 0;
+        for (int i = 0; i < n_; ++i) a += f(i);
+        return a;
+    }
+    template <class B, class M>
+    void histogram(B bin, M mass, const uint32_t*& hc, const uint64_t*& hm) {
+        std::fill(hc_, hc_ + 256, 0u);
+        std::fill(hm_, hm_ + 256, uint64_t{0});
+        for (int i = 0; i < n_; ++i)
+            if (const int b = bin(i); b >= 0) {
+                ++hc_[b];
+                hm_[b] += mass(i);
+            }
+        hc = hc_;
+        hm = hm_;
+    }
+    template <class F>
     int count(F f) {
         int c = 0;
         for (int i = 0; i < n_; ++i) c += f(i) ? 1 : 0;
@@ -69,6 +104,8 @@ class HostBlock {
 
   private:
     int n_;
+    uint32_t hc_[256];
+    uint64_t hm_[256];
 };
 
 }  // namespace

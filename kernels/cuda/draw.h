@@ -17,10 +17,13 @@
 //
 // Positions in the sampling order are 64-bit keys (z's order bits above the
 // id's complement): "the first L tokens" are the tokens whose key is at least
-// the L-th token's. Cuts and the draw are each the largest key with a
-// monotone property (a count or a mass at or above it), found by bisection:
-// each step one reduction over the row, so the result is exact and the same
-// on every run.
+// the L-th token's. Cuts and the draw each select the largest key whose
+// tokens at or above it reach a count or a mass, by a radix select over the
+// keys' bytes (a histogram pass per byte). Masses there are e in fixed point
+// (kMassBits fraction bits), so they add exactly in any order: the selection
+// is the same on every run, on the device and in the host's emulation, and
+// a draw differs from the host sampler's only where u falls within about
+// V * 2^-44 of an interval's edge.
 #pragma once
 
 #include <cmath>
@@ -33,7 +36,6 @@ namespace rs::draw {
 
 constexpr int kThreads = 1024;         // a row's block (the host emulates its reductions)
 constexpr int kMaxAlternatives = 64;   // more: the host samples from the logits
-constexpr int kWalk = 4;               // tokens tried from the top before bisecting
 constexpr int kWalkAlternatives = 16;  // alternatives found one maximum at a time
 
 // One row's sampling.
@@ -146,127 +148,160 @@ RS_HD int key_id(uint64_t key) {
     return static_cast<int>(0xFFFFFFFFu - static_cast<uint32_t>(key));
 }
 
-// The largest k in [lo, hi) with pred(k), given pred(lo) and not pred(hi)
-// (pred monotone: true below some point).
-template <class Pred>
-RS_HD uint64_t largest_where(uint64_t lo, uint64_t hi, Pred pred) {
-    while (hi - lo > 1) {
-        const uint64_t mid = lo + (hi - lo) / 2;
-        if (pred(mid))
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
+// Token masses for the cuts and the draw: e in fixed point, kMassBits
+// fraction bits (truncated), so that masses add exactly in any order (a
+// block's histogram by atomics is deterministic) and a row of up to 2^19
+// tokens sums within 64 bits.
+constexpr int kMassBits = 44;
+constexpr int kMaxVocab = 1 << 19;
+RS_HD uint64_t fixed_mass(float e) {
+    return static_cast<uint64_t>(static_cast<double>(e) * 0x1p44);
 }
 
-// One row. tab: the exponential's table. R, the reductions of a block over i in [0, V), each
-// returning the same value to every thread: sum (double), count, max_key / min_key (uint64), max_f
-// (float), for_each (each thread its own i), collect (calls emit(slot, i) for each i with pred(i),
-// slots 0.. in any order) and single (runs once, after every thread's writes). z, e: V floats of
-// scratch.
+// The result of a selection: the key, and the count and mass of the tokens
+// at or above it.
+struct Selected {
+    uint64_t key = 0, count = 0, mass = 0;
+};
+
+// The largest token key K with F(K) >= need, F(K) the count (by_mass false)
+// or the mass of the tokens whose key is at least K (need >= 1, and F of
+// every token at least need): a radix select over the keys' bytes from the
+// top, one histogram pass (counts and masses of the next byte among tokens
+// sharing the bytes decided) per byte. Once the z part (the high 32 bits)
+// is decided and holds one token, that token is the answer (one more pass
+// for its id instead of four).
+template <class R, class KeyOf, class MassOf>
+RS_HD Selected radix_select(R& r, KeyOf key_of, MassOf mass_of, bool by_mass, uint64_t need) {
+    Selected sel;
+    uint64_t above_count = 0, above_mass = 0;  // tokens above the decided prefix
+    for (int byte = 7; byte >= 0; --byte) {
+        const int shift = 8 * byte;
+        const uint64_t prefix = sel.key;
+        const uint32_t* hc;
+        const uint64_t* hm;
+        r.histogram(
+            [&](int i) {
+                const uint64_t k = key_of(i);
+                if (byte < 7 && (k >> (shift + 8)) != (prefix >> (shift + 8))) return -1;
+                return static_cast<int>((k >> shift) & 255);
+            },
+            mass_of, hc, hm);
+        int b = 255;
+        for (; b > 0; --b) {
+            const uint64_t f = by_mass ? above_mass + hm[b] : above_count + hc[b];
+            if (f >= need) break;
+            above_count += hc[b];
+            above_mass += hm[b];
+        }
+        sel.key = prefix | (static_cast<uint64_t>(b) << shift);
+        sel.count = above_count + hc[b];
+        sel.mass = above_mass + hm[b];
+        if (byte == 4 && hc[b] == 1) {  // one token with this z: find its id
+            const uint64_t hi = sel.key;
+            sel.key = r.max_key([&](int i) {
+                const uint64_t k = key_of(i);
+                return (k >> 32) == (hi >> 32) ? k : uint64_t{0};
+            });
+            return sel;
+        }
+    }
+    return sel;
+}
+
+// One row. tab: the exponential's table. R, the reductions of a block over
+// i in [0, V), each returning the same value to every thread: sum and sum3
+// (doubles, in the block's fixed order), sum_u64, count, max_key and
+// min_key, histogram (256 bins of counts and masses, read through the
+// pointers until the next call), for_each (each thread its own i), collect
+// (emit(slot, i) for each i with pred(i), slots 0.. in any order) and single
+// (runs once, after every thread's writes). z, e: V floats of scratch.
 template <class R>
 RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint64_t* tab, float* z,
                     float* e, Result& out) {
-    const int not_numbers = r.count([&](int i) { return !(logits[i] < INFINITY); });
-    if (not_numbers) {
+    // The best raw logit, and whether every logit is below +inf (NaN and
+    // +inf have the largest key).
+    constexpr uint64_t kBad = ~uint64_t{0};
+    auto raw = [&](int i) { return logits[i] < INFINITY ? order_key(logits[i], i) : kBad; };
+    const uint64_t raw_top = r.max_key(raw);
+    if (raw_top == kBad) {
         r.single([&] { out.status = kNotNumbers; });
         return;
     }
     const float t = sp.greedy ? 1.0f : sp.t;
-    r.for_each([&](int i) { z[i] = t == 1.0f ? logits[i] : logits[i] / t; });
-    const float mx = r.max_f([&](int i) { return z[i]; });
-    if (mx == -INFINITY) {
+    const float mx_raw = logits[key_id(raw_top)];
+    const float mx = t == 1.0f ? mx_raw : mx_raw / t;  // (division is monotone: max z)
+    if (mx == -INFINITY || V > kMaxVocab) {
         r.single([&] { out.status = kFallback; });
         return;
     }
-    r.for_each([&](int i) { e[i] = expf_libm(z[i] - mx, tab); });
+    r.for_each([&](int i) {
+        const float zi = t == 1.0f ? logits[i] : logits[i] / t;
+        z[i] = zi;
+        e[i] = expf_libm(zi - mx, tab);
+    });
     const double s = r.sum([&](int i) { return static_cast<double>(e[i]); });
     const double L = log(s), inv_s = 1.0 / s;
-    // (an impossible token, e = 0 and lp = -inf, adds nothing: p lp -> 0)
-    const double plp = r.sum([&](int i) {
-        const double d = static_cast<double>(z[i]) - mx, p = static_cast<double>(e[i]) * inv_s;
-        return p == 0 ? 0.0 : p * (d - L);
-    });
-    const double plp2 = r.sum([&](int i) {
-        const double d = static_cast<double>(z[i]) - mx, lp = d - L;
-        const double p = static_cast<double>(e[i]) * inv_s;
-        return p == 0 ? 0.0 : p * lp * lp;
-    });
-    const double sd = r.sum([&](int i) { return static_cast<double>(z[i]) - mx; });
+    // sum p lp, sum p lp lp, sum d (an impossible token, e = 0 and lp =
+    // -inf, adds nothing to the first two: p lp -> 0)
+    double sums[3];
+    r.sum3(
+        [&](int i, double* v) {
+            const double d = static_cast<double>(z[i]) - mx, lp = d - L;
+            const double p = static_cast<double>(e[i]) * inv_s;
+            v[0] = p == 0 ? 0.0 : p * lp;
+            v[1] = p == 0 ? 0.0 : p * lp * lp;
+            v[2] = d;
+        },
+        sums);
 
     auto key = [&](int i) { return order_key(z[i], i); };
-    const uint64_t top = r.max_key(key);
-    // The largest token key in [lo, top] with pred (monotone, true at lo, a
-    // token's key): the best few tokens first, one maximum each (where a
-    // peaked distribution's answer is), then bisection below them. The same
-    // key as bisection alone, in fewer passes.
-    auto largest_token_where = [&](uint64_t lo, auto pred) {
-        uint64_t prev = top + 1;
-        for (int j = 0; j < kWalk; ++j) {
-            const uint64_t k = r.max_key([&](int i) {
-                const uint64_t x = key(i);
-                return x < prev && x >= lo ? x : uint64_t{0};
-            });
-            if (k == 0 || k == lo) return lo;
-            if (pred(k)) return k;
-            prev = k;
-        }
-        return largest_where(lo, prev, pred);
-    };
-    uint64_t token_key = top;
+    auto mass = [&](int i) { return fixed_mass(e[i]); };
+    uint64_t token_key = raw_top;  // greedy: the first of the largest raw logits
     if (!sp.greedy) {
-        // The kept prefix: keys >= thr, its mass S.
-        uint64_t thr = r.min_key(key);
-        double S = s;
-        auto count_at = [&](uint64_t k) { return r.count([&](int i) { return key(i) >= k; }); };
-        auto mass_at = [&](uint64_t k) {
-            return r.sum([&](int i) { return key(i) >= k ? static_cast<double>(e[i]) : 0.0; });
-        };
-        int kept = V;
-        if (sp.top_k > 0 && sp.top_k < kept) {
-            const int k = sp.top_k;
-            thr = largest_token_where(thr, [&](uint64_t c) { return count_at(c) >= k; });
-            kept = k;
-            S = mass_at(thr);
-        }
+        // The kept prefix: its count and mass (all tokens, then each cut's).
+        Selected kept;
+        kept.count = static_cast<uint64_t>(V);
+        kept.mass = r.sum_u64(mass);
+        if (sp.top_k > 0 && static_cast<uint64_t>(sp.top_k) < kept.count)
+            kept = radix_select(r, key, mass, false, static_cast<uint64_t>(sp.top_k));
         if (sp.top_p < 1.0f) {
-            const double want = static_cast<double>(sp.top_p) * S;
-            if (mass_at(thr) >= want) {
-                thr = largest_token_where(thr, [&](uint64_t c) { return mass_at(c) >= want; });
-                kept = count_at(thr);
-                S = mass_at(thr);
-            }
+            // the fewest tokens whose mass reaches top_p of the kept mass
+            const auto want = static_cast<uint64_t>(static_cast<double>(sp.top_p) *
+                                                    static_cast<double>(kept.mass));
+            kept = radix_select(r, key, mass, true, want > 1 ? want : 1);
         }
         if (sp.min_p > 0) {
             const float cut = mx + sp.log_min_p;
             int within = r.count([&](int i) { return z[i] >= cut; });
             if (within < 1) within = 1;
-            if (within < kept) {
-                thr = largest_token_where(thr, [&](uint64_t c) { return count_at(c) >= within; });
-                kept = within;
-                S = mass_at(thr);
-            }
+            if (static_cast<uint64_t>(within) < kept.count)
+                kept = radix_select(r, key, mass, false, static_cast<uint64_t>(within));
         }
-        const double target = sp.u * S;
-        if (mass_at(thr) > target)
-            token_key = largest_token_where(thr, [&](uint64_t c) { return mass_at(c) > target; });
-        else  // rounding left the kept mass short of the target: the last kept token
-            token_key = thr;
+        // The token where the running mass passes u times the kept mass.
+        const uint64_t u53 = static_cast<uint64_t>(sp.u * 0x1p53);
+#if defined(__CUDA_ARCH__)
+        const uint64_t lo = u53 * kept.mass, hi = __umul64hi(u53, kept.mass);
+#else
+        const unsigned __int128 prod = static_cast<unsigned __int128>(u53) * kept.mass;
+        const auto lo = static_cast<uint64_t>(prod), hi = static_cast<uint64_t>(prod >> 64);
+#endif
+        const uint64_t target = (hi << 11) | (lo >> 53);  // floor(u * mass) < mass
+        token_key = radix_select(r, key, mass, true, target + 1).key;
     }
-    // The n best by raw logit (ties by id).
+    // The n best by raw logit (ties by id): a few one maximum at a time,
+    // more by a count selection.
     const int n_alt = sp.n_alt < V ? sp.n_alt : V;
-    auto raw = [&](int i) { return order_key(logits[i], i); };
-    uint64_t alt_thr = 0;
     if (n_alt > 0 && n_alt <= kWalkAlternatives) {
-        // A few: one maximum each, best first.
-        uint64_t prev = ~uint64_t{0};
+        uint64_t k = raw_top;
         for (int a = 0; a < n_alt; ++a) {
-            const uint64_t k = r.max_key([&](int i) {
-                const uint64_t x = raw(i);
-                return x < prev ? x : uint64_t{0};
-            });
-            prev = k;
+            if (a > 0) {
+                const uint64_t prev = k;
+                k = r.max_key([&](int i) {
+                    const uint64_t x = raw(i);
+                    return x < prev ? x : uint64_t{0};
+                });
+            }
             r.single([&] {
                 const int id = key_id(k);
                 out.alt_id[a] = id;
@@ -275,10 +310,10 @@ RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint
             });
         }
     } else if (n_alt > 0) {
-        const uint64_t raw_top = r.max_key(raw), raw_low = r.min_key(raw);
-        alt_thr = largest_where(raw_low, raw_top + 1, [&](uint64_t c) {
-            return r.count([&](int i) { return raw(i) >= c; }) >= n_alt;
-        });
+        const uint64_t alt_thr =
+            radix_select(
+                r, raw, [](int) { return uint64_t{0}; }, false, static_cast<uint64_t>(n_alt))
+                .key;
         r.collect([&](int i) { return raw(i) >= alt_thr; },
                   [&](int slot, int i) {
                       if (slot >= kMaxAlternatives) return;  // (exactly n_alt: keys are unique)
@@ -294,9 +329,9 @@ RS_HD void draw_row(R& r, const float* logits, int V, const Spec& sp, const uint
         out.z_token = z[tok];
         out.mx = mx;
         out.s = s;
-        out.plp = plp;
-        out.plp2 = plp2;
-        out.sd = sd;
+        out.plp = sums[0];
+        out.plp2 = sums[1];
+        out.sd = sums[2];
         out.n_alt = n_alt;
         // best first (insertion sort by raw key: at most kMaxAlternatives)
         for (int a = 1; a < n_alt; ++a)
