@@ -31,8 +31,14 @@ run: build
 bench: build
 	./$(BUILD)/bin/reasonscope bench --model resources/models/reasoner.gguf
 
-package: build
-	cd $(BUILD) && cpack -G DEB
+# The .deb: its own build, with the CUDA backend's code for the data-centre
+# and desktop GPUs it ships for (SASS for each, PTX of the newest for later
+# ones; CI builds sm_80 only, see CMakeLists.txt).
+PKG_CUDA_ARCHS ?= 80-real;86-real;89-real;90-real;100-real;120-real;120-virtual
+package: deps
+	cmake --preset release -B build-package "-DRS_CUDA_ARCHITECTURES=$(PKG_CUDA_ARCHS)" >/dev/null
+	cmake --build build-package -j $(JOBS)
+	cd build-package && cpack -G DEB
 
 asan: deps
 	cmake --preset asan >/dev/null
