@@ -972,15 +972,32 @@ inline double sum_f32(const float* x, int n) {
     for (int k = 0; i < n; ++i, ++k) l[k] += x[i];
     return combine8(l);
 }
-inline void softmax_stats(const float* z, const float* e, int n, float mx, double L, double inv_s,
-                          double out[3]) {
+// softmax_stats' pass; kBuckets: sample_buckets' buckets into idx in the
+// same pass (buckets_stats).
+template <bool kBuckets>
+inline void stats_pass(const float* z, const float* e, int n, float mx, double L, double inv_s,
+                       uint16_t* idx, double out[3]) {
     const __m256d m = _mm256_set1_pd(mx), vl = _mm256_set1_pd(L), vs = _mm256_set1_pd(inv_s);
+    const __m256 vmx = _mm256_set1_ps(mx), last = _mm256_set1_ps(kSampleLastNat),
+                 per = _mm256_set1_ps(kSamplePerNat);
+    const __m256i last_b = _mm256_set1_epi32(kSampleBuckets - 1);
     __m256d h[2], m2[2], sd[2];
     for (int k = 0; k < 2; ++k) h[k] = m2[k] = sd[k] = _mm256_setzero_pd();
     int i = 0;
-    for (; i + 8 <= n; i += 8)
+    for (; i + 8 <= n; i += 8) {
+        const __m256 zv = _mm256_loadu_ps(z + i);
+        if constexpr (kBuckets) {
+            const __m256 d = _mm256_sub_ps(vmx, zv);
+            const __m256 near = _mm256_cmp_ps(d, last, _CMP_LT_OQ);
+            const __m256i b = _mm256_blendv_epi8(last_b, _mm256_cvttps_epi32(_mm256_mul_ps(d, per)),
+                                                 _mm256_castps_si256(near));
+            _mm_storeu_si128(
+                reinterpret_cast<__m128i*>(idx + i),
+                _mm_packus_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1)));
+        }
         for (int k = 0; k < 2; ++k) {
-            const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + i + 4 * k)), m);
+            const __m128 zh = k == 0 ? _mm256_castps256_ps128(zv) : _mm256_extractf128_ps(zv, 1);
+            const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(zh), m);
             const __m256d lp = _mm256_sub_pd(d, vl);
             const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(e + i + 4 * k)), vs);
             // (e = 0 adds nothing, as in the scalar table: 0 * -inf would be NaN)
@@ -990,6 +1007,7 @@ inline void softmax_stats(const float* z, const float* e, int n, float mx, doubl
             m2[k] = _mm256_add_pd(m2[k], _mm256_and_pd(live, _mm256_mul_pd(plp, lp)));
             sd[k] = _mm256_add_pd(sd[k], d);
         }
+    }
     alignas(32) double lh[8], lm[8], ls[8];
     for (int k = 0; k < 2; ++k) {
         _mm256_store_pd(lh + 4 * k, h[k]);
@@ -997,6 +1015,11 @@ inline void softmax_stats(const float* z, const float* e, int n, float mx, doubl
         _mm256_store_pd(ls + 4 * k, sd[k]);
     }
     for (int k = 0; i < n; ++i, ++k) {
+        if constexpr (kBuckets) {
+            const float df = mx - z[i];
+            idx[i] = static_cast<uint16_t>(
+                df < kSampleLastNat ? static_cast<int>(df * kSamplePerNat) : kSampleBuckets - 1);
+        }
         const double d = static_cast<double>(z[i]) - mx;
         const double lp = d - L, p = static_cast<double>(e[i]) * inv_s;
         const double plp = p == 0 ? 0.0 : p * lp, plp2 = p == 0 ? 0.0 : plp * lp;
@@ -1007,6 +1030,10 @@ inline void softmax_stats(const float* z, const float* e, int n, float mx, doubl
     out[0] = combine8(lh);
     out[1] = combine8(lm);
     out[2] = combine8(ls);
+}
+inline void softmax_stats(const float* z, const float* e, int n, float mx, double L, double inv_s,
+                          double out[3]) {
+    stats_pass<false>(z, e, n, mx, L, inv_s, nullptr, out);
 }
 inline float max_f32(const float* x, int n) {
     __m256 m = _mm256_set1_ps(x[0]);
@@ -2939,57 +2966,7 @@ inline double exp_sum(const float* z, float mx, float* e, int n) {
 
 inline void buckets_stats(const float* z, const float* e, int n, float mx, double L, double inv_s,
                           uint16_t* idx, double out[3]) {
-    const __m256 vmx = _mm256_set1_ps(mx), last = _mm256_set1_ps(kSampleLastNat),
-                 per = _mm256_set1_ps(kSamplePerNat);
-    const __m256i last_b = _mm256_set1_epi32(kSampleBuckets - 1);
-    const __m256d m = _mm256_set1_pd(mx), vl = _mm256_set1_pd(L), vs = _mm256_set1_pd(inv_s);
-    __m256d h[2], m2[2], sd[2];
-    for (int k = 0; k < 2; ++k) h[k] = m2[k] = sd[k] = _mm256_setzero_pd();
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 zv = _mm256_loadu_ps(z + i);
-        const __m256 d = _mm256_sub_ps(vmx, zv);
-        const __m256 near = _mm256_cmp_ps(d, last, _CMP_LT_OQ);
-        const __m256i b = _mm256_blendv_epi8(last_b, _mm256_cvttps_epi32(_mm256_mul_ps(d, per)),
-                                             _mm256_castps_si256(near));
-        _mm_storeu_si128(
-            reinterpret_cast<__m128i*>(idx + i),
-            _mm_packus_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1)));
-        const __m256 ev = _mm256_loadu_ps(e + i);
-        for (int k = 0; k < 2; ++k) {
-            const __m128 zh = k == 0 ? _mm256_castps256_ps128(zv) : _mm256_extractf128_ps(zv, 1);
-            const __m128 eh = k == 0 ? _mm256_castps256_ps128(ev) : _mm256_extractf128_ps(ev, 1);
-            const __m256d dd = _mm256_sub_pd(_mm256_cvtps_pd(zh), m);
-            const __m256d lp = _mm256_sub_pd(dd, vl);
-            const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(eh), vs);
-            // (e = 0 adds nothing, as in the scalar table: 0 * -inf would be NaN)
-            const __m256d live = _mm256_cmp_pd(p, _mm256_setzero_pd(), _CMP_NEQ_UQ);
-            const __m256d plp = _mm256_and_pd(live, _mm256_mul_pd(p, lp));
-            h[k] = _mm256_sub_pd(h[k], plp);
-            m2[k] = _mm256_add_pd(m2[k], _mm256_and_pd(live, _mm256_mul_pd(plp, lp)));
-            sd[k] = _mm256_add_pd(sd[k], dd);
-        }
-    }
-    alignas(32) double lh[8], lm[8], ls[8];
-    for (int k = 0; k < 2; ++k) {
-        _mm256_store_pd(lh + 4 * k, h[k]);
-        _mm256_store_pd(lm + 4 * k, m2[k]);
-        _mm256_store_pd(ls + 4 * k, sd[k]);
-    }
-    for (int k = 0; i < n; ++i, ++k) {
-        const float df = mx - z[i];
-        idx[i] = static_cast<uint16_t>(df < kSampleLastNat ? static_cast<int>(df * kSamplePerNat)
-                                                           : kSampleBuckets - 1);
-        const double d = static_cast<double>(z[i]) - mx;
-        const double lp = d - L, p = static_cast<double>(e[i]) * inv_s;
-        const double plp = p == 0 ? 0.0 : p * lp, plp2 = p == 0 ? 0.0 : plp * lp;
-        lh[k] -= plp;
-        lm[k] += plp2;
-        ls[k] += d;
-    }
-    out[0] = combine8(lh);
-    out[1] = combine8(lm);
-    out[2] = combine8(ls);
+    stats_pass<true>(z, e, n, mx, L, inv_s, idx, out);
 }
 
 }  // namespace rs::kernels::RS_SIMD_NS
