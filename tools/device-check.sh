@@ -66,6 +66,8 @@ run)
     echo "== speed"
     $check synth qwen2.5-1.5b Q4_K_M "$tmp/q15.gguf"
     $check synth llama3-8b Q4_K_M "$tmp/l8.gguf"
+    # (sampling on the device over a 152k vocabulary, against the host's)
+    timeout 120 $check check draw "$tmp/q15.gguf" || status=1
     for b in 8 64; do
         timeout 120 $check bench --backend cuda --model "$tmp/q15.gguf" --pp 512 --tg 128 \
             --branches $b --prefix 512 --json || status=1
