@@ -10,10 +10,9 @@
 // softmax(z) in the order z descending, ties by id (-0 as +0), after top-k,
 // top-p and min-p, at the uniform u the host derives from the run's seed,
 // stream and position; the signals' sums; the n best alternatives by raw
-// logit. Its sums are taken in another (fixed) order: kThreads strided
-// partial sums, then a tree. So the draw equals the host's except where u
-// falls within rounding of an interval's edge, and the signals agree to the
-// last bits of a double.
+// logit. Its double sums are taken in another fixed order (kThreads strided
+// partial sums, then a tree) and log is the device's, so the signals agree
+// with the host sampler's to about the last bits of a double.
 //
 // Positions in the sampling order are 64-bit keys (z's order bits above the
 // id's complement): "the first L tokens" are the tokens whose key is at least
