@@ -70,7 +70,7 @@ struct Result {
 };
 
 // The words of 2^(i/32) that expf_libm reads (kernels/cpu/expf_data.h's
-// kExp2fTab); the device keeps them in constant memory.
+// kExp2fTab); each device block copies them to shared memory.
 #define RS_DRAW_EXP2F_TABLE                                                                 \
     {                                                                                       \
         0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,     \

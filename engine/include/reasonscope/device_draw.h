@@ -25,7 +25,9 @@ void draw_spec(const SamplingParams& p, uint64_t stream, uint64_t pos, draw::Spe
 // result with status draw::kDone; n_vocab for the self-certainty.
 TokenSignals draw_signals(const draw::Result& r, int n_vocab);
 // The backend's computation on the host, as the device does it (its block
-// of draw::kThreads threads emulated, so the same sums in the same order).
+// of draw::kThreads threads emulated: the same reductions in the same order,
+// so the same tokens; log s is the host's, so the signals' sums may differ
+// from the device's in the last bits).
 void draw_on_host(const float* logits, int n_vocab, const draw::Spec& spec, draw::Result& out);
 
 }  // namespace rs
