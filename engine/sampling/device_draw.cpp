@@ -16,34 +16,33 @@ namespace {
 class HostBlock {
   public:
     explicit HostBlock(int n) : n_(n) {}
-    template <class F>
-    double sum(F f) {
-        double p[draw::kThreads];
+    // N sums at once, each in that order.
+    template <int N, class F>
+    void sums(F f, double out[N]) {
+        double p[N][draw::kThreads];
         for (int t = 0; t < draw::kThreads; ++t) {
-            double a = 0;
-            for (int i = t; i < n_; i += draw::kThreads) a += f(i);
-            p[t] = a;
-        }
-        for (int s = draw::kThreads / 2; s > 0; s >>= 1)
-            for (int t = 0; t < s; ++t) p[t] += p[t + s];
-        return p[0];
-    }
-    template <class F>
-    void sum3(F f, double out[3]) {
-        double p[3][draw::kThreads];
-        for (int t = 0; t < draw::kThreads; ++t) {
-            double a[3] = {0, 0, 0};
+            double a[N] = {};
             for (int i = t; i < n_; i += draw::kThreads) {
-                double v[3];
+                double v[N];
                 f(i, v);
-                for (int c = 0; c < 3; ++c) a[c] += v[c];
+                for (int c = 0; c < N; ++c) a[c] += v[c];
             }
-            for (int c = 0; c < 3; ++c) p[c][t] = a[c];
+            for (int c = 0; c < N; ++c) p[c][t] = a[c];
         }
         for (int s = draw::kThreads / 2; s > 0; s >>= 1)
             for (int t = 0; t < s; ++t)
-                for (int c = 0; c < 3; ++c) p[c][t] += p[c][t + s];
-        for (int c = 0; c < 3; ++c) out[c] = p[c][0];
+                for (int c = 0; c < N; ++c) p[c][t] += p[c][t + s];
+        for (int c = 0; c < N; ++c) out[c] = p[c][0];
+    }
+    template <class F>
+    double sum(F f) {
+        double r;
+        sums<1>([&](int i, double* v) { v[0] = f(i); }, &r);
+        return r;
+    }
+    template <class F>
+    void sum3(F f, double out[3]) {
+        sums<3>(f, out);
     }
     template <class F>
     uint64_t sum_u64(F f) {  // (exact: any order)
@@ -70,21 +69,9 @@ class HostBlock {
         return c;
     }
     template <class F>
-    float max_f(F f) {
-        float m = -INFINITY;
-        for (int i = 0; i < n_; ++i) m = std::max(m, f(i));
-        return m == 0.0f ? 0.0f : m;  // -0 as +0, as the device's order keys give it
-    }
-    template <class F>
     uint64_t max_key(F f) {
         uint64_t m = 0;
         for (int i = 0; i < n_; ++i) m = std::max(m, f(i));
-        return m;
-    }
-    template <class F>
-    uint64_t min_key(F f) {
-        uint64_t m = ~uint64_t{0};
-        for (int i = 0; i < n_; ++i) m = std::min(m, f(i));
         return m;
     }
     template <class F>

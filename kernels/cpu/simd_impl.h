@@ -1035,17 +1035,6 @@ inline void softmax_stats(const float* z, const float* e, int n, float mx, doubl
                           double out[3]) {
     stats_pass<false>(z, e, n, mx, L, inv_s, nullptr, out);
 }
-inline float max_f32(const float* x, int n) {
-    __m256 m = _mm256_set1_ps(x[0]);
-    int i = 0;
-    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);  // x > m ? x : m
-    alignas(32) float l[8];
-    _mm256_store_ps(l, m);
-    float r = l[0];
-    for (int k = 1; k < 8; ++k) r = l[k] > r ? l[k] : r;
-    for (; i < n; ++i) r = x[i] > r ? x[i] : r;
-    return r;
-}
 
 #if RS_VNNI
 // The scalar sample_buckets on 16 lanes (the same subtraction, comparison,
@@ -2903,7 +2892,7 @@ inline float logits_max_pass(const float* x, float t, float* z, int n, bool* fin
             v = _mm256_div_ps(v, vt);
             _mm256_storeu_ps(z + i, v);
         }
-        m = _mm256_max_ps(v, m);  // max_f32's order: v > m ? v : m
+        m = _mm256_max_ps(v, m);  // v > m ? v : m
     }
     alignas(32) float l[8];
     _mm256_store_ps(l, m);
@@ -2925,6 +2914,10 @@ inline float logits_max_pass(const float* x, float t, float* z, int n, bool* fin
 inline float logits_max(const float* x, float t, float* z, int n, bool* finite) {
     return z ? logits_max_pass<true>(x, t, z, n, finite)
              : logits_max_pass<false>(x, t, nullptr, n, finite);
+}
+inline float max_f32(const float* x, int n) {
+    bool finite;  // (logits_max's pass without the division)
+    return logits_max_pass<false>(x, 1.0f, nullptr, n, &finite);
 }
 
 // std::exp of 8 floats (expf8_libm where there is one, else the C library).

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/expf_data.h"
 #include "cuda/quant.h"  // RS_HD
 
 namespace rs::draw {
@@ -69,68 +70,32 @@ struct Result {
     float alt_logit[kMaxAlternatives] = {}, alt_z[kMaxAlternatives] = {};
 };
 
-// The words of 2^(i/32) that expf_libm reads (kernels/cpu/expf_data.h's
-// kExp2fTab); each device block copies them to shared memory.
-#define RS_DRAW_EXP2F_TABLE                                                                 \
-    {                                                                                       \
-        0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,     \
-            0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1, \
-            0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d, \
-            0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585, \
-            0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13, \
-            0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d, \
-            0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069, \
-            0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540  \
-    }
-
-RS_HD uint64_t bits_of(double x) {
-#if defined(__CUDA_ARCH__)
-    return static_cast<uint64_t>(__double_as_longlong(x));
-#else
-    uint64_t u;
-    std::memcpy(&u, &x, 8);
-    return u;
-#endif
-}
-RS_HD double double_of(uint64_t u) {
-#if defined(__CUDA_ARCH__)
-    return __longlong_as_double(static_cast<long long>(u));
-#else
-    double x;
-    std::memcpy(&x, &u, 8);
-    return x;
-#endif
-}
-RS_HD uint32_t bits_of(float x) {
-#if defined(__CUDA_ARCH__)
-    return __float_as_uint(x);
-#else
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    return u;
-#endif
+// x's bits as To (memcpy works in device code too).
+template <class To, class From>
+RS_HD To bit_cast(From x) {
+    static_assert(sizeof(To) == sizeof(From));
+    To y;
+    std::memcpy(&y, &x, sizeof y);
+    return y;
 }
 
-// std::exp(x) in float, bit for bit (glibc's expf as kernels/cpu's
-// expf_data.h describes it: double-precision operations with fused
-// multiply-adds; tst_sampling checks it against std::exp). tab: the table
-// above.
+// std::exp(x) in float, bit for bit: the SIMD kernels' algorithm
+// (kernels/cpu/expf_data.h) one value at a time; tst_sampling checks it
+// against std::exp. tab: kExp2fTab, or the device's copy of it.
 RS_HD float expf_libm(float x, const uint64_t* tab) {
-    if (x != x) return x;                 // NaN
-    if (x < -0x1.9fe368p6f) return 0.0f;  // rounds to +0
-    if (x > 0x1.62e42ep6f) return INFINITY;
-    const double inv = 0x1.71547652b82fep+0 * 32, shift = 0x1.8p+52;
+    using namespace rs::kernels;
+    if (x != x) return x;  // NaN
+    if (x < kExpfUnderflow) return 0.0f;
+    if (x > kExpfOverflow) return INFINITY;
     const double xd = x;
-    const double kd0 = fma(inv, xd, shift);
-    const double kd = kd0 - shift;
-    const double r = fma(inv, xd, -kd);
-    const uint64_t ki = bits_of(kd0);
-    const double t = double_of(tab[ki & 31] + (ki << (52 - 5)));
-    const double c0 = 0x1.c6af84b912394p-5 / 32 / 32 / 32, c1 = 0x1.ebfce50fac4f3p-3 / 32 / 32,
-                 c2 = 0x1.62e42ff0c52d6p-1 / 32;
-    const double z = fma(c0, r, c1);
+    const double kd0 = fma(kExpfInvLn2N, xd, kExpfShift);
+    const double kd = kd0 - kExpfShift;
+    const double r = fma(kExpfInvLn2N, xd, -kd);
+    const auto ki = bit_cast<uint64_t>(kd0);
+    const double t = bit_cast<double>(tab[ki & 31] + (ki << (52 - 5)));
+    const double z = fma(kExpfC0, r, kExpfC1);
     const double r2 = r * r;
-    double y = fma(c2, r, 1.0);
+    double y = fma(kExpfC2, r, 1.0);
     y = fma(z, r2, y) * t;
     return static_cast<float>(y);
 }
@@ -138,7 +103,7 @@ RS_HD float expf_libm(float x, const uint64_t* tab) {
 // A token's place in the sampling order: larger keys come first.
 RS_HD uint64_t order_key(float z, int id) {
     if (z == 0.0f) z = 0.0f;  // -0 as +0
-    uint32_t u = bits_of(z);
+    auto u = bit_cast<uint32_t>(z);
     u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
     return (static_cast<uint64_t>(u) << 32) |
            static_cast<uint32_t>(0xFFFFFFFFu - static_cast<uint32_t>(id));
@@ -210,8 +175,8 @@ RS_HD Selected radix_select(R& r, KeyOf key_of, MassOf mass_of, bool by_mass, ui
 
 // One row. tab: the exponential's table. R, the reductions of a block over
 // i in [0, V), each returning the same value to every thread: sum and sum3
-// (doubles, in the block's fixed order), sum_u64, count, max_key and
-// min_key, histogram (256 bins of counts and masses, read through the
+// (doubles, in the block's fixed order), sum_u64, count, max_key,
+// histogram (256 bins of counts and masses, read through the
 // pointers until the next call), for_each (each thread its own i), collect
 // (emit(slot, i) for each i with pred(i), slots 0.. in any order) and single
 // (runs once, after every thread's writes). z, e: V floats of scratch.
